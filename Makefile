@@ -1,0 +1,45 @@
+# kdial — the two commands a newcomer needs are `make demo` and `make test`.
+# Everything else here is what they are made of.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Root on CI and in containers; sudo elsewhere.
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.DEFAULT_GOAL := help
+.PHONY: help test lint typecheck layers crds unit integration demo system-deps clean
+
+help:  ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+test: $(VENV)/.installed system-deps  ## install what is missing, then ruff, mypy, import layers, CRD freshness and pytest
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/kdial crds --check
+	$(BIN)/pytest
+
+unit: $(VENV)/.installed  ## the unit tests alone
+	$(BIN)/pytest -m unit
+
+integration: $(VENV)/.installed system-deps  ## the integration tests alone
+	$(BIN)/pytest -m integration
+
+crds: $(VENV)/.installed  ## regenerate crds/ from the pydantic models
+	$(BIN)/kdial crds
+
+# Debian's python3 needs python3-venv for `-m venv`; a redis-server is what the tests talk to.
+system-deps:
+	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+clean:  ## remove the virtualenv and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
