@@ -1,0 +1,324 @@
+"""`Campaign` (camp): one kind of outbound work (专案) with its own rules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from kdial.api.meta import ApiModel, Condition, LocalObjectReference, Rule
+
+CLOCK = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
+
+
+class CampaignMode(StrEnum):
+    PREDICTIVE = "Predictive"
+    PROGRESSIVE = "Progressive"
+    PREVIEW = "Preview"
+    AGENTLESS = "Agentless"
+
+
+class CampaignState(StrEnum):
+    RUNNING = "Running"
+    PAUSED = "Paused"
+    STOPPED = "Stopped"
+
+
+class Weekday(StrEnum):
+    MON = "Mon"
+    TUE = "Tue"
+    WED = "Wed"
+    THU = "Thu"
+    FRI = "Fri"
+    SAT = "Sat"
+    SUN = "Sun"
+
+
+class CallingWindow(ApiModel):
+    """Hours in the callee's local time during which they may be called."""
+
+    days: list[Weekday] = Field(default_factory=lambda: list(Weekday), min_length=1, max_length=7)
+    """Days of the week the window applies to, in the callee's local time."""
+    start: str = Field(pattern=CLOCK, max_length=5)
+    """Local time the window opens, `HH:MM` (24-hour clock)."""
+    end: str = Field(pattern=CLOCK, max_length=5)
+    """Local time the window closes, `HH:MM`, after `start`; `24:00` is midnight at the end of the
+    day. A window cannot wrap past midnight: split it in two."""
+
+    cel_rules = (
+        Rule(
+            "self.end > self.start",
+            "end must be after start (a window cannot wrap past midnight: split it in two)",
+            ".end",
+        ),
+    )
+
+
+def _default_windows() -> list[CallingWindow]:
+    return [CallingWindow(start="09:00", end="20:00")]
+
+
+class Schedule(ApiModel):
+    """When the campaign may dial."""
+
+    windows: list[CallingWindow] = Field(default_factory=_default_windows, min_length=1, max_length=14)
+    """Calling windows in each callee's local time, derived from their number. Defaults to
+    09:00-20:00 every day."""
+    fallback_time_zone: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$")
+    """IANA time zone (e.g. `Asia/Shanghai`) for callees whose number does not tell their time
+    zone. When unset such callees are held, never dialled, rather than risk calling at night."""
+    start_time: datetime | None = None
+    """Dial nothing before this time (RFC 3339)."""
+    end_time: datetime | None = None
+    """Dial nothing after this time (RFC 3339)."""
+
+    cel_rules = (
+        Rule(
+            "!has(self.startTime) || !has(self.endTime) || self.endTime > self.startTime",
+            "endTime must be after startTime",
+            ".endTime",
+        ),
+    )
+
+
+class Pacing(ApiModel):
+    """How fast the campaign dials, and the limits it keeps."""
+
+    max_concurrency: int | None = Field(default=None, ge=1, le=100_000)
+    """Most calls in flight at once for this campaign, across all workers. Required for
+    Agentless campaigns, whose rate nothing else bounds."""
+    max_dial_ratio: str | None = Field(default=None, pattern=r"^[0-9]{1,2}(\.[0-9]{1,2})?$")
+    """Most calls dialled per ready agent, a decimal such as `"2.5"` (predictive mode); at least 1."""
+    max_abandon_percent: int = Field(default=3, ge=0, le=100)
+    """Cap on abandoned calls (answered, no agent within the connect deadline) as a percentage of
+    answered calls. Regulators set 3 (FCC, Ofcom)."""
+    connect_deadline_seconds: int = Field(default=2, ge=1, le=10)
+    """Seconds an answered callee may wait for an agent before the call counts as abandoned."""
+    ring_timeout_seconds: int = Field(default=30, ge=5, le=120)
+    """Seconds a call may ring unanswered before it is given up as NoAnswer."""
+    max_call_duration_seconds: int = Field(default=3600, ge=30, le=14_400)
+    """Safety net: an answered call is hung up after this many seconds whatever happens."""
+
+    cel_rules = (
+        Rule(
+            "!has(self.maxDialRatio) || double(self.maxDialRatio) >= 1.0",
+            "maxDialRatio must be at least 1",
+            ".maxDialRatio",
+        ),
+    )
+
+
+#: Outcomes that may be retried; the rest always close the contact (see kdial.outcomes.Outcome).
+RetryableOutcome = Literal[
+    "AnsweredMachine",
+    "Abandoned",
+    "Busy",
+    "NoAnswer",
+    "Rejected",
+    "Unreachable",
+    "RiskBlocked",
+    "CallLoss",
+]
+
+
+class RetryRule(ApiModel):
+    """When to call a contact again after an attempt ended in one outcome (补呼)."""
+
+    # maxLength bounds the API server's CEL cost estimate of the uniqueness rule.
+    outcome: RetryableOutcome = Field(json_schema_extra={"maxLength": 32})
+    """The outcome this rule applies to."""
+    delay_minutes: int = Field(ge=0, le=43_200)
+    """Minutes to wait before the next attempt. `CallLoss` is re-dialled at once on another trunk
+    whatever this says."""
+    max_attempts: int | None = Field(default=None, ge=1, le=100)
+    """Close the contact once this many attempts ended in this outcome."""
+
+
+def _default_retry_rules() -> list[RetryRule]:
+    return [
+        RetryRule(outcome="CallLoss", delay_minutes=0),
+        RetryRule(outcome="Busy", delay_minutes=10),
+        RetryRule(outcome="NoAnswer", delay_minutes=60),
+    ]
+
+
+class Closure(ApiModel):
+    """When a contact is finished whatever happened (结案规则)."""
+
+    max_attempts: int = Field(default=3, ge=1, le=100)
+    """Close a contact after this many attempts. Attempts that never left the switch (Cancelled)
+    do not count."""
+    within_days: int | None = Field(default=None, ge=1, le=365)
+    """Close a contact this many days after its first attempt, even if attempts remain."""
+
+
+class Retry(ApiModel):
+    """Retry rules by outcome and the closure rule."""
+
+    rules: list[RetryRule] = Field(default_factory=_default_retry_rules, max_length=8)
+    """One rule per retryable outcome; an outcome without a rule closes the contact."""
+    closure: Closure = Field(default_factory=Closure)
+    """The closure rule."""
+
+    cel_rules = (
+        Rule(
+            "!has(self.rules) || self.rules.all(r, self.rules.exists_one(s, s.outcome == r.outcome))",
+            "each outcome may have one retry rule only",
+            ".rules",
+        ),
+    )
+
+
+class Trial(ApiModel):
+    """Trial calls (试呼): dial a sample first, review it, then run the whole list."""
+
+    sample_percent: int = Field(ge=1, le=100)
+    """Share of the list to dial, in percent (3-5 is usual). Remove `trial` to dial the rest."""
+
+
+class WorkerBounds(ApiModel):
+    """Bounds on the number of dialer workers (pods) the operator may run for the campaign."""
+
+    min: int = Field(default=0, ge=0, le=1000)
+    """Fewest workers while the campaign is Running and has contacts to call."""
+    max: int = Field(default=10, ge=1, le=1000)
+    """Most workers; at least `min`."""
+
+    cel_rules = (Rule("self.min <= self.max", "min must not exceed max", ".min"),)
+
+
+class Destination(ApiModel):
+    """Where answered calls go in an Agentless campaign: a dialplan extension or a SIP URI."""
+
+    extension: str | None = Field(default=None, pattern=r"^[0-9A-Za-z_*#+-]{1,64}$")
+    """Dialplan extension (an IVR or a voice bot) answered calls are transferred to."""
+    context: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    """Dialplan context of `extension`."""
+    sip_uri: str | None = Field(default=None, max_length=256, pattern=r"^sips?:[^\s,;'\"{}|&]+$")
+    """SIP URI answered calls are bridged to."""
+
+    cel_rules = (
+        Rule(
+            "has(self.extension) != has(self.sipUri)",
+            "set exactly one of extension and sipUri",
+        ),
+    )
+
+
+class CampaignSpec(ApiModel):
+    """A campaign: whom to call (a ContactList), over which lines (TrunkPools), showing which
+    numbers (a CallerIdPool), when, how fast, and how often."""
+
+    mode: CampaignMode
+    """Predictive, Progressive, Preview or Agentless (answered calls go to `destination`)."""
+    state: CampaignState = CampaignState.RUNNING
+    """Running dials; Paused stops new calls, lets calls in flight finish and keeps everything;
+    Stopped does the same and also removes the campaign's workers."""
+    contact_list_ref: LocalObjectReference
+    """The ContactList to call."""
+    trunk_pool_refs: list[LocalObjectReference] = Field(min_length=1, max_length=8)
+    """TrunkPools the campaign may dial over."""
+    caller_id_pool_ref: LocalObjectReference
+    """The CallerIdPool whose numbers callees are shown."""
+    suppression_list_refs: list[LocalObjectReference] = Field(default_factory=list, max_length=16)
+    """ContactLists with purpose Suppress (do-not-call): their numbers are never dialled, including
+    numbers added while the campaign runs."""
+    schedule: Schedule = Field(default_factory=Schedule)
+    """Calling windows and start/end times."""
+    pacing: Pacing = Field(default_factory=Pacing)
+    """Pacing and its limits."""
+    retry: Retry = Field(default_factory=Retry)
+    """Retry rules by outcome and the closure rule."""
+    trial: Trial | None = None
+    """Dial only a sample of the list first."""
+    priority: int = Field(default=100, ge=0, le=1000)
+    """Higher-priority campaigns get shared trunk capacity first."""
+    workers: WorkerBounds = Field(default_factory=WorkerBounds)
+    """Bounds on the number of dialer workers."""
+    destination: Destination | None = None
+    """Where answered calls go (Agentless campaigns)."""
+
+    cel_rules = (
+        Rule(
+            "self.mode != 'Agentless' || has(self.destination)",
+            "an Agentless campaign needs destination: where answered calls go",
+            ".destination",
+        ),
+        Rule(
+            "self.mode != 'Agentless' || (has(self.pacing) && has(self.pacing.maxConcurrency))",
+            "an Agentless campaign needs pacing.maxConcurrency",
+            ".pacing.maxConcurrency",
+        ),
+    )
+
+
+class Progress(ApiModel):
+    """Where the campaign's contacts are."""
+
+    total: int = 0
+    """Contacts the campaign has taken from its list."""
+    pending: int = 0
+    """Contacts waiting for their next attempt (due now or later)."""
+    in_flight: int = 0
+    """Contacts in a call right now."""
+    closed: int = 0
+    """Contacts finished (结案)."""
+    summary: str = ""
+    """`closed/total (percent)`, for people."""
+
+
+class CallStats(ApiModel):
+    """Counts and rates over a period."""
+
+    attempts: int = 0
+    """Attempts that left the switch."""
+    answered: int = 0
+    """Attempts answered by a person or a machine."""
+    abandoned: int = 0
+    """Answered calls that found no agent within the connect deadline."""
+    call_loss: int = 0
+    """Attempts lost to line or network failures."""
+    asr: str = ""
+    """Answer-seizure ratio (接通率): answered / attempts, in percent."""
+    abandon_rate: str = ""
+    """Abandoned / answered, in percent."""
+    call_loss_rate: str = ""
+    """Call loss / attempts, in percent (呼损率)."""
+
+
+class WorkerStatus(ApiModel):
+    """The campaign's dialer workers."""
+
+    desired: int = 0
+    """Workers the operator wants, from demand and bounds."""
+    ready: int = 0
+    """Workers ready to dial."""
+    summary: str = ""
+    """`ready/desired`, for people."""
+
+
+class CampaignStatus(ApiModel):
+    """The observed state of a campaign, written by the operator."""
+
+    observed_generation: int | None = None
+    """The `metadata.generation` this status describes."""
+    conditions: list[Condition] = Field(default_factory=list, max_length=16)
+    """`Ready` (the spec is valid, its references ready, its config compiled), `Dialing`,
+    `Completed` and `Degraded`."""
+    summary: str = ""
+    """One word for people, derived from the conditions: Invalid, Waiting, Dialing, Idle,
+    Paused, Stopped, Completed or Degraded."""
+    progress: Progress = Field(default_factory=Progress)
+    """Where the contacts are."""
+    active_calls: int = 0
+    """Calls in flight now."""
+    rolling: CallStats = Field(default_factory=CallStats)
+    """Statistics over the last 15 minutes."""
+    to_date: CallStats = Field(default_factory=CallStats)
+    """Statistics since the campaign started."""
+    workers: WorkerStatus = Field(default_factory=WorkerStatus)
+    """Dialer workers."""
+    config_version: int | None = None
+    """Version of the compiled runtime config the workers read."""

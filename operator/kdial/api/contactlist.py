@@ -1,0 +1,155 @@
+"""`ContactList` (cl): the people to call (名单), or never to call (do-not-call)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from kdial.api.calleridpool import ConfigMapKeyRef
+from kdial.api.meta import DNS_SUBDOMAIN, ApiModel, Condition, Rule
+
+
+class SecretKeyRef(ApiModel):
+    """A key of a Secret in the same namespace."""
+
+    name: str = Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN)
+    """Name of the Secret."""
+    key: str = Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")
+    """Key within the Secret."""
+
+
+class UrlSource(ApiModel):
+    """A list served over HTTP(S)."""
+
+    url: str = Field(max_length=2048, pattern=r"^https?://[^\s]+$")
+    """Where the list is served."""
+    auth_secret_ref: SecretKeyRef | None = None
+    """A Secret key whose value is sent as the `Authorization` header."""
+
+
+class Source(ApiModel):
+    """Where the list comes from: exactly one of configMap and url."""
+
+    config_map: ConfigMapKeyRef | None = None
+    """A ConfigMap key holding the list (small lists)."""
+    url: UrlSource | None = None
+    """An HTTP(S) URL serving the list (large lists)."""
+
+    cel_rules = (
+        Rule("has(self.configMap) != has(self.url)", "set exactly one of configMap and url"),
+    )
+
+
+class ListFormat(StrEnum):
+    CSV = "CSV"
+    NDJSON = "NDJSON"
+
+
+class Encoding(StrEnum):
+    UTF8 = "UTF-8"
+    GB18030 = "GB18030"
+
+
+class CsvOptions(ApiModel):
+    """How a CSV list is read. The first row names the columns."""
+
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    """The column delimiter, one character."""
+    encoding: Encoding = Encoding.UTF8
+    """UTF-8 (with or without a byte-order mark) or GB18030."""
+
+
+class FieldType(StrEnum):
+    STRING = "String"
+    INTEGER = "Integer"
+    DECIMAL = "Decimal"
+    BOOLEAN = "Boolean"
+    DATE = "Date"
+
+
+class FieldSpec(ApiModel):
+    """A business field of each contact (名单字段)."""
+
+    name: str = Field(max_length=63, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Column or key name."""
+    type: FieldType = FieldType.STRING
+    """String, Integer, Decimal, Boolean or Date (ISO 8601)."""
+    required: bool = False
+    """Rows without a value are rejected."""
+
+
+class Purpose(StrEnum):
+    DIAL = "Dial"
+    SUPPRESS = "Suppress"
+
+
+class ContactListSpec(ApiModel):
+    """A list of contacts: where it comes from and how to read and check it."""
+
+    source: Source
+    """Where the list comes from."""
+    format: ListFormat = ListFormat.CSV
+    """CSV or NDJSON."""
+    csv: CsvOptions = Field(default_factory=CsvOptions)
+    """CSV options."""
+    phone_field: str = Field(default="phone", max_length=63, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Column or key holding the phone number."""
+    id_field: str | None = Field(default=None, max_length=63, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Column or key holding the business's own contact id; the normalised number when unset."""
+    fields: list[FieldSpec] = Field(
+        default_factory=list,
+        max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Business fields kept with each contact."""
+    default_region: str = Field(pattern=r"^[A-Z]{2}$")
+    """ISO 3166-1 region for numbers written without a country code, e.g. `CN`."""
+    purpose: Purpose = Purpose.DIAL
+    """Dial, or Suppress: a do-not-call list whose numbers campaigns referring to it never dial."""
+    tags: list[str] = Field(default_factory=list, max_length=32)
+    """Tags for routing rules and reports."""
+    refresh: str | None = Field(default=None, max_length=63)
+    """Change this token (e.g. to today's date) to import the source again."""
+
+
+class RejectedRow(ApiModel):
+    """A row that was not imported."""
+
+    row: int
+    """Row number in the source (1 is the first data row)."""
+    number: str = ""
+    """The row's phone number, masked."""
+    reason: str
+    """Why it was rejected."""
+
+
+class ImportCounts(ApiModel):
+    """Counts of the last import."""
+
+    read: int = 0
+    """Rows read."""
+    imported: int = 0
+    """Contacts imported."""
+    rejected: int = 0
+    """Rows rejected."""
+    duplicates: int = 0
+    """Rows dropped as duplicates of an earlier row."""
+
+
+class ContactListStatus(ApiModel):
+    """The observed state of a contact list, written by the operator."""
+
+    observed_generation: int | None = None
+    """The `metadata.generation` this status describes."""
+    conditions: list[Condition] = Field(default_factory=list, max_length=16)
+    """`Ready` (imported and usable) and `Importing`."""
+    counts: ImportCounts = Field(default_factory=ImportCounts)
+    """Counts of the last import."""
+    rejected_by_reason: dict[str, int] = Field(default_factory=dict)
+    """Rejected rows by reason."""
+    first_rejected: list[RejectedRow] = Field(default_factory=list, max_length=20)
+    """The first rejected rows, numbers masked."""
+    last_import_time: datetime | None = None
+    """When the last import finished."""

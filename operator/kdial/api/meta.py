@@ -1,0 +1,120 @@
+"""What every kdial API object is made of: the model base, CEL rules, references, conditions.
+
+The pydantic models are the API. Field docstrings become the CRD's descriptions (and so the
+text of `kubectl explain`); camelCase aliases are the wire names. Cross-field rules are CEL
+expressions declared once on the model: the CRD carries them as `x-kubernetes-validations`
+for the API server, and the operator evaluates the very same expressions when it validates an
+object, so an API server that skipped them (an emulator, an older cluster) still cannot make
+kdial dial from an invalid spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+from kdial.api import cel
+
+#: RFC 1123 DNS label: names of Kubernetes objects and of list items keyed by name.
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+#: RFC 1123 subdomain: the names of most Kubernetes objects.
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+#: A phone number in E.164: the only form a number takes inside kdial.
+E164 = r"^\+[1-9][0-9]{6,14}$"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A CEL rule over `self`, the object it is declared on (Kubernetes `x-kubernetes-validations`)."""
+
+    rule: str
+    message: str
+    #: The field the message is about, relative to the object (e.g. `.end`), as the API server
+    #: reports it; kept for the operator's messages too.
+    field_path: str | None = None
+
+
+def _emit_rules(schema: dict[str, Any], cls: type[Any]) -> None:
+    rules: tuple[Rule, ...] = getattr(cls, "cel_rules", ())
+    if rules:
+        schema["x-kubernetes-validations"] = [
+            {"rule": r.rule, "message": r.message}
+            | ({"fieldPath": r.field_path} if r.field_path else {})
+            for r in rules
+        ]
+
+
+class ApiModel(BaseModel):
+    """Base of every spec and status model."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        use_attribute_docstrings=True,
+        json_schema_extra=_emit_rules,
+    )
+
+    #: Cross-field rules of this object; see `Rule`.
+    cel_rules: ClassVar[tuple[Rule, ...]] = ()
+
+    @model_validator(mode="after")
+    def _check_cel_rules(self) -> Self:
+        for rule in self.cel_rules:
+            if not cel.holds(rule.rule, self.model_dump(by_alias=True, exclude_none=True)):
+                raise ValueError(rule.message)
+        return self
+
+
+class LocalObjectReference(ApiModel):
+    """A reference to an object of a known kind in the referrer's own namespace."""
+
+    name: str = Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN)
+    """Name of the referenced object. References never cross namespaces: a namespace is a
+    tenant."""
+
+
+class ConditionStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class Condition(ApiModel):
+    """One aspect of an object's observed state, in the shape of `metav1.Condition`."""
+
+    type: str = Field(max_length=316, pattern=r"^[A-Z][A-Za-z0-9]*$")
+    """Condition type in CamelCase, e.g. `Ready`."""
+    status: Literal["True", "False", "Unknown"]
+    """Whether the condition holds: True, False or Unknown."""
+    reason: str = Field(max_length=1024, pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
+    """A CamelCase word a program can switch on, e.g. `ReferenceNotFound`."""
+    message: str = Field(default="", max_length=32768)
+    """What a person needs to know, and what to do about it."""
+    observed_generation: int | None = Field(default=None, ge=0)
+    """The `metadata.generation` this condition was computed from."""
+    last_transition_time: datetime
+    """When `status` last changed."""
+
+
+def field_path(root: str, loc: tuple[int | str, ...]) -> str:
+    """`("windows", 0, "end")` under `spec.schedule` -> `spec.schedule.windows[0].end`."""
+    path = root
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def explain(error: ValidationError, root: str = "spec", limit: int = 3) -> str:
+    """A message a person can act on: each offending field by its path, and what is wrong."""
+    parts = []
+    for item in error.errors()[:limit]:
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{field_path(root, tuple(item['loc']))}: {message}")
+    more = error.error_count() - limit
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")

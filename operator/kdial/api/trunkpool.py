@@ -1,0 +1,136 @@
+"""`TrunkPool` (tp): carrier lines (线路 / 中继) and the policy that watches their health."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from kdial.api.meta import DNS_LABEL, ApiModel, Condition, Rule
+
+_GATEWAY = r"^[A-Za-z0-9_.-]{1,64}$"
+
+
+class Trunk(ApiModel):
+    """One carrier line, reached through a FreeSWITCH gateway or a SIP URI."""
+
+    name: str = Field(max_length=63, pattern=DNS_LABEL)
+    """Name of the trunk within the pool."""
+    gateway: str | None = Field(default=None, pattern=_GATEWAY)
+    """FreeSWITCH sofia gateway to dial through (`sofia/gateway/<gateway>/<number>`)."""
+    sip_uri: str | None = Field(default=None, max_length=256, pattern=r"^[A-Za-z0-9_.:@-]+$")
+    """SIP host (and port) to dial directly through the `external` profile instead of a gateway,
+    e.g. `sip.carrier.example:5060`."""
+    max_concurrent_calls: int = Field(ge=1, le=100_000)
+    """Most calls the carrier carries at once (one E1 carries 30)."""
+    max_calls_per_second: int = Field(ge=1, le=1000)
+    """Most new calls per second; carriers answer calls over their limit with 503, so kdial paces
+    every trunk below it."""
+    regions: list[str] = Field(default_factory=list, max_length=64)
+    """Regions this trunk serves best (ISO 3166-1 like `CN`, or a subdivision like `CN-GD`)."""
+    carriers: list[str] = Field(default_factory=list, max_length=16)
+    """Callee carriers this trunk serves best, as phonenumbers names them (e.g. `China Mobile`)."""
+    cost_per_minute_micros: int = Field(default=0, ge=0, le=1_000_000_000)
+    """Cost of a minute in millionths of your currency unit; cheaper trunks get more weight."""
+    priority: int = Field(default=100, ge=0, le=1000)
+    """Higher-priority trunks get more weight."""
+
+    cel_rules = (
+        Rule("has(self.gateway) != has(self.sipUri)", "set exactly one of gateway and sipUri"),
+    )
+
+
+class HealthPolicy(ApiModel):
+    """How line health is judged: the evidence needed, the thresholds, and ejection times."""
+
+    window_seconds: int = Field(default=300, ge=30, le=86_400)
+    """Period over which rates are measured."""
+    min_samples: int = Field(default=20, ge=1, le=100_000)
+    """Attempts needed before a trunk may be judged on its rates."""
+    asr_floor_percent: int = Field(default=5, ge=0, le=100)
+    """A trunk whose answer rate is confidently below this is degraded."""
+    call_loss_ceiling_percent: int = Field(default=20, ge=1, le=100)
+    """A trunk whose call-loss rate is confidently above this is ejected."""
+    eject_seconds: int = Field(default=60, ge=5, le=86_400)
+    """How long an ejected trunk rests before it is probed."""
+    max_eject_seconds: int = Field(default=600, ge=5, le=86_400)
+    """Repeated ejections double the rest time up to this."""
+    probe_calls: int = Field(default=5, ge=1, le=1000)
+    """Calls a probing trunk must complete well before it is healthy again."""
+
+    cel_rules = (
+        Rule(
+            "self.maxEjectSeconds >= self.ejectSeconds",
+            "maxEjectSeconds must be at least ejectSeconds",
+            ".maxEjectSeconds",
+        ),
+    )
+
+
+class TrunkPoolSpec(ApiModel):
+    """Carrier lines the campaigns referring to this pool may use."""
+
+    trunks: list[Trunk] = Field(
+        min_length=1,
+        max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """The trunks, each with a unique name."""
+    health: HealthPolicy = Field(default_factory=HealthPolicy)
+    """The health policy."""
+
+    cel_rules = (
+        Rule(
+            "self.trunks.all(t, self.trunks.exists_one(u, u.name == t.name))",
+            "trunk names must be unique",
+            ".trunks",
+        ),
+    )
+
+
+class TrunkState(StrEnum):
+    HEALTHY = "Healthy"
+    DEGRADED = "Degraded"
+    EJECTED = "Ejected"
+    PROBING = "Probing"
+
+
+class TrunkStatus(ApiModel):
+    """The observed health of one trunk."""
+
+    name: str
+    """The trunk's name."""
+    state: TrunkState = TrunkState.HEALTHY
+    """Healthy, Degraded, Ejected or Probing."""
+    weight: int = 0
+    """Routing weight in the current generation; 0 takes no new calls."""
+    attempts: int = 0
+    """Attempts in the health window."""
+    asr: str = ""
+    """Answer-seizure ratio in the window, in percent."""
+    call_loss_rate: str = ""
+    """Call-loss rate in the window, in percent."""
+    pdd_p50_ms: int | None = None
+    """Median post-dial delay in the window, in milliseconds."""
+    active_calls: int = 0
+    """Calls up on this trunk now."""
+    reason: str = ""
+    """Why the trunk is in its state."""
+    last_transition_time: datetime | None = None
+    """When the state last changed."""
+
+
+class TrunkPoolStatus(ApiModel):
+    """The observed state of a trunk pool, written by the operator."""
+
+    observed_generation: int | None = None
+    """The `metadata.generation` this status describes."""
+    conditions: list[Condition] = Field(default_factory=list, max_length=16)
+    """`Ready` (valid and routable) and `Degraded` (some trunks out of service)."""
+    trunks: list[TrunkStatus] = Field(default_factory=list, max_length=64)
+    """Per-trunk health."""
+    healthy: str = ""
+    """`healthy/total` trunks, for people."""
+    routing_generation: int = 0
+    """Generation of the routing table the workers read."""

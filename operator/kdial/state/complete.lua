@@ -1,0 +1,40 @@
+-- Ends an attempt: the contact is closed or due again, counters move, one record is appended.
+-- KEYS: inflight, leases, due, closed, contacts, totals, minute bucket, attempts stream
+-- ARGV: attempt id, outcome, close (0|1), delay ms, counts as attempt (0|1), bucket ttl s,
+--       number of counters n, n counter names, then record field/value pairs
+-- Returns 0 when the attempt no longer holds its contact (its lease expired and the contact
+-- was reclaimed): a stale worker cannot close or re-queue what it no longer owns.
+local contact = redis.call('HGET', KEYS[1], ARGV[1])
+if not contact then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+local raw = redis.call('HGET', KEYS[5], contact)
+local h = raw and cjson.decode(raw) or {attempts = 0, outcomes = {}}
+if ARGV[5] == '1' then
+  h.attempts = h.attempts + 1
+  if not h.first then h.first = now end
+end
+h.last = ARGV[2]
+h.outcomes[ARGV[2]] = (h.outcomes[ARGV[2]] or 0) + 1
+redis.call('HSET', KEYS[5], contact, cjson.encode(h))
+
+if ARGV[3] == '1' then
+  redis.call('HSET', KEYS[4], contact, ARGV[2])
+else
+  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), contact)
+end
+
+local n = tonumber(ARGV[7])
+for i = 8, 7 + n do
+  redis.call('HINCRBY', KEYS[6], ARGV[i], 1)
+  redis.call('HINCRBY', KEYS[7], ARGV[i], 1)
+end
+redis.call('EXPIRE', KEYS[7], tonumber(ARGV[6]))
+
+local record = {'attempt', ARGV[1], 'contact', contact, 'outcome', ARGV[2], 'ended_ms', now}
+for i = 8 + n, #ARGV do table.insert(record, ARGV[i]) end
+redis.call('XADD', KEYS[8], '*', unpack(record))
+return 1

@@ -1,0 +1,157 @@
+"""The Redis key schema: one place that names every key of the data plane.
+
+Every key of one campaign carries the campaign's hash tag, so a campaign lives on one Redis
+Cluster shard and its Lua scripts may touch all its keys atomically. Lists and pools have tags
+of their own; nothing atomic ever spans two tags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PREFIX = "kdial"
+
+
+def _tag(kind: str, namespace: str, name: str) -> str:
+    return f"{PREFIX}:{{{kind}:{namespace}/{name}}}"
+
+
+@dataclass(frozen=True)
+class CampaignKeys:
+    """Keys of one campaign's state. The ledger: every contact in `known` is in exactly one of
+    `due` (pending), `inflight` (values) or `closed`."""
+
+    namespace: str
+    name: str
+
+    @property
+    def base(self) -> str:
+        return _tag("c", self.namespace, self.name)
+
+    @property
+    def config(self) -> str:
+        """STRING: the compiled runtime config (JSON) workers read."""
+        return f"{self.base}:config"
+
+    @property
+    def epoch(self) -> str:
+        """STRING: set when the campaign's state is created; its absence later means Redis lost
+        the state, and nothing may dial until a person looks."""
+        return f"{self.base}:epoch"
+
+    @property
+    def seeded(self) -> str:
+        """STRING: the contact-list import version the campaign last took contacts from."""
+        return f"{self.base}:seeded"
+
+    @property
+    def known(self) -> str:
+        """SET: ids of every contact the campaign took from its list."""
+        return f"{self.base}:known"
+
+    @property
+    def due(self) -> str:
+        """ZSET: pending contact id -> when it is due (ms since the epoch, Redis clock)."""
+        return f"{self.base}:due"
+
+    @property
+    def leases(self) -> str:
+        """ZSET: attempt id -> lease expiry (ms, Redis clock)."""
+        return f"{self.base}:leases"
+
+    @property
+    def inflight(self) -> str:
+        """HASH: attempt id -> contact id, for attempts under way."""
+        return f"{self.base}:inflight"
+
+    @property
+    def contacts(self) -> str:
+        """HASH: contact id -> its attempt history (JSON: attempts, first attempt, outcomes)."""
+        return f"{self.base}:contacts"
+
+    @property
+    def closed(self) -> str:
+        """HASH: closed contact id -> the outcome that closed it."""
+        return f"{self.base}:closed"
+
+    @property
+    def attempt_seq(self) -> str:
+        """STRING counter: the sequence attempt ids are drawn from."""
+        return f"{self.base}:attempt-seq"
+
+    @property
+    def attempts(self) -> str:
+        """STREAM: one record per attempt."""
+        return f"{self.base}:attempts"
+
+    @property
+    def totals(self) -> str:
+        """HASH: counters since the start (`attempts`, `answered`, `outcome:<Outcome>`, ...)."""
+        return f"{self.base}:totals"
+
+    def minute(self, minute: int) -> str:
+        """HASH: the same counters for one minute (minutes since the epoch); they expire."""
+        return f"{self.base}:minute:{minute}"
+
+    @property
+    def pattern(self) -> str:
+        """Glob matching every key of the campaign (for deletion)."""
+        return f"{self.base.replace('{', '[{]').replace('}', '[}]')}:*"
+
+
+@dataclass(frozen=True)
+class ListKeys:
+    """Keys of one contact list's imported contacts."""
+
+    namespace: str
+    name: str
+
+    @property
+    def base(self) -> str:
+        return _tag("l", self.namespace, self.name)
+
+    @property
+    def contacts(self) -> str:
+        """HASH: contact id -> contact (JSON: E.164 number, time zone, region, fields, tags)."""
+        return f"{self.base}:contacts"
+
+    @property
+    def numbers(self) -> str:
+        """SET: every E.164 number in the list (suppression lists are checked against it)."""
+        return f"{self.base}:numbers"
+
+    @property
+    def version(self) -> str:
+        """STRING counter: bumped by every import that changed the list."""
+        return f"{self.base}:version"
+
+    @property
+    def digest(self) -> str:
+        """STRING: digest of the last imported source, so re-importing it changes nothing."""
+        return f"{self.base}:digest"
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.base.replace('{', '[{]').replace('}', '[}]')}:*"
+
+
+@dataclass(frozen=True)
+class PoolKeys:
+    """Keys of a TrunkPool or CallerIdPool's compiled state."""
+
+    kind: str  # "tp" or "cidp"
+    namespace: str
+    name: str
+
+    @property
+    def base(self) -> str:
+        return _tag(self.kind, self.namespace, self.name)
+
+    @property
+    def config(self) -> str:
+        """STRING: the compiled pool (JSON) — for a TrunkPool, its routing table."""
+        return f"{self.base}:config"
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.base.replace('{', '[{]').replace('}', '[}]')}:*"

@@ -1,0 +1,17 @@
+"""The data plane's Lua scripts, read once from the files beside this module."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+
+def _read(name: str) -> str:
+    return files("kdial.state").joinpath(name).read_text("utf-8")
+
+
+SEED = _read("seed.lua")
+CLAIM = _read("claim.lua")
+COMPLETE = _read("complete.lua")
+
+#: Seconds a per-minute counter bucket is kept: the longest rolling window plus slack.
+MINUTE_BUCKET_TTL_SECONDS = 2 * 3600

@@ -1,0 +1,194 @@
+"""One pass of a campaign's reconciliation: from its spec and the world to its workers and status.
+
+Level-based: each pass reads everything afresh, so a missed event, a restart or a referent that
+appears late all converge on the next pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from kdial.api.campaign import CampaignSpec, CampaignState
+from kdial.api.conditions import merge
+from kdial.api.contactlist import Purpose
+from kdial.api.kinds import CAMPAIGN
+from kdial.api.meta import explain
+from kdial.state.keys import CampaignKeys, ListKeys
+from kdial_operator import campaign_status, compile, dataplane, scaling, workload
+from kdial_operator.campaign_status import Blocker, Facts
+from kdial_operator.indexes import Key, Referent
+
+ROLLING_MINUTES = 15
+TEMPLATE_HASH = "kdial.io/template-hash"
+
+
+@dataclass(frozen=True)
+class Referents:
+    """The indexes of the kinds a campaign refers to."""
+
+    contactlists: kopf.Index[Key, Referent]
+    trunkpools: kopf.Index[Key, Referent]
+    calleridpools: kopf.Index[Key, Referent]
+
+
+def references(namespace: str, spec: CampaignSpec, refs: Referents) -> Blocker | None:
+    """The first reference that is missing or not Ready, as a blocker naming it."""
+    wanted: list[tuple[str, kopf.Index[Key, Referent], str, Purpose | None]] = [
+        ("ContactList", refs.contactlists, spec.contact_list_ref.name, Purpose.DIAL),
+        *[("TrunkPool", refs.trunkpools, r.name, None) for r in spec.trunk_pool_refs],
+        ("CallerIdPool", refs.calleridpools, spec.caller_id_pool_ref.name, None),
+        *[("ContactList", refs.contactlists, r.name, Purpose.SUPPRESS) for r in spec.suppression_list_refs],
+    ]
+    for kind, index, name, purpose in wanted:
+        found = list(index.get((namespace, name), ()))
+        if not found:
+            return Blocker(
+                "ReferenceNotFound", f"{kind} {name!r} not found in namespace {namespace!r}", "Waiting"
+            )
+        referent = found[0]
+        if purpose and referent.spec.get("purpose", Purpose.DIAL.value) != purpose.value:
+            return Blocker(
+                "ReferenceInvalid",
+                f"{kind} {name!r} has purpose {referent.spec.get('purpose', 'Dial')}, "
+                f"expected {purpose.value}",
+                "Invalid",
+            )
+        if not referent.ready:
+            return Blocker(
+                "ReferenceNotReady", f"{kind} {name!r} is not Ready: {referent.message}", "Waiting"
+            )
+    return None
+
+
+def trunk_capacity(namespace: str, spec: CampaignSpec, refs: Referents) -> int:
+    total = 0
+    for ref in spec.trunk_pool_refs:
+        for referent in refs.trunkpools.get((namespace, ref.name), ()):
+            total += sum(int(t.get("maxConcurrentCalls", 0)) for t in referent.spec.get("trunks", []))
+    return total
+
+
+async def reconcile(body: kopf.Body, memo: kopf.Memo, refs: Referents) -> None:
+    namespace, name = body.meta.namespace, body.meta.name
+    keys = CampaignKeys(namespace, name)
+    now = datetime.now(UTC)
+    previous = dict(body.status)
+    spec: CampaignSpec | None = None
+    try:
+        spec = CampaignSpec.model_validate(dict(body.spec))
+        blocker = references(namespace, spec, refs)
+    except ValidationError as error:
+        blocker = Blocker("InvalidSpec", explain(error), "Invalid")
+
+    ledger, totals, rolling, version = None, {}, {}, previous.get("configVersion")
+    lost = False
+    hold = spec and campaign_status.schedule_hold(spec.schedule.start_time, spec.schedule.end_time, now)
+    try:
+        if spec and not blocker:
+            ledger = await dataplane.ledger(memo.redis, keys)
+            lost = previous.get("progress", {}).get("total", 0) > 0 and not ledger.has_epoch
+            dialing = spec.state is CampaignState.RUNNING and not hold and not lost
+            config = compile.campaign_config(namespace, name, spec, dialing)
+            version = await dataplane.write_config(memo.redis, keys.config, config)
+            if not lost:
+                sample = spec.trial.sample_percent if spec.trial else None
+                list_keys = ListKeys(namespace, spec.contact_list_ref.name)
+                await dataplane.seed(memo.redis, keys, list_keys, sample)
+                ledger = await dataplane.ledger(memo.redis, keys)
+            totals, rolling = await dataplane.counters(memo.redis, keys, ROLLING_MINUTES)
+        else:
+            await halt(memo.redis, keys)
+    except RedisError as error:
+        blocker = Blocker("RedisUnavailable", f"cannot reach Redis: {error}; retrying", "Waiting")
+
+    state = spec.state if spec else CampaignState.RUNNING
+    desired = 0
+    if spec and not blocker and not lost:
+        demand = scaling.Demand(
+            dialing=state is CampaignState.RUNNING
+            and not hold
+            and not campaign_status.completed(ledger),
+            max_concurrency=spec.pacing.max_concurrency,
+            trunk_capacity=trunk_capacity(namespace, spec, refs),
+            due_now=ledger.due_now if ledger else 0,
+            pending=ledger.pending if ledger else 0,
+            in_flight=ledger.in_flight if ledger else 0,
+        )
+        desired = scaling.desired_workers(
+            demand, memo.settings.calls_per_worker, spec.workers.min, spec.workers.max
+        )
+    ready = await workers(body, memo, spec, desired, remove=state is CampaignState.STOPPED)
+
+    facts = Facts(blocker, state, ledger, ready, hold or None, lost)
+    conditions, summary = campaign_status.decide(facts)
+    generation = body.meta.get("generation")
+    status = {
+        "observedGeneration": generation,
+        "conditions": merge(list(previous.get("conditions", [])), conditions, generation, now),
+        "summary": summary,
+        "progress": campaign_status.progress(ledger),
+        "activeCalls": ledger.in_flight if ledger else 0,
+        "rolling": campaign_status.call_stats(rolling),
+        "toDate": campaign_status.call_stats(totals),
+        "workers": {"desired": desired, "ready": ready, "summary": f"{ready}/{desired}"},
+        "configVersion": version,
+    }
+    if _differs(status, previous):
+        await memo.kube.patch_status(CAMPAIGN.plural, namespace, name, status)
+        _announce(body, previous, status)
+
+
+async def halt(rdb: dataplane.Redis, keys: CampaignKeys) -> None:
+    """Tells any worker still running to stop claiming: the spec or a referent went bad."""
+    raw = await rdb.get(keys.config)
+    if raw:
+        content = json.loads(raw)["content"]
+        await dataplane.write_config(rdb, keys.config, content | {"dialing": False})
+
+
+async def workers(
+    body: kopf.Body, memo: kopf.Memo, spec: CampaignSpec | None, replicas: int, remove: bool
+) -> int:
+    """Brings the worker Deployment to `replicas` (or removes it); returns its ready replicas.
+
+    An invalid or blocked campaign keeps an existing Deployment at zero but never creates one.
+    """
+    namespace, name = body.meta.namespace, body.meta.name
+    deployment_name = workload.deployment_name(name)
+    if remove:
+        await memo.kube.delete_deployment(namespace, deployment_name)
+        return 0
+    existing = await memo.kube.read_deployment(namespace, deployment_name)
+    if existing is None and (spec is None or replicas == 0):
+        return 0
+    manifest = workload.worker_deployment(namespace, name, body.meta.uid, replicas, memo.settings)
+    digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
+    manifest["metadata"]["annotations"] = {TEMPLATE_HASH: digest}
+    if existing is None or (existing["metadata"].get("annotations") or {}).get(TEMPLATE_HASH) != digest:
+        existing = await memo.kube.apply_deployment(manifest)
+    return int((existing.get("status") or {}).get("readyReplicas") or 0)
+
+
+def _differs(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    return any(old.get(k) != v for k, v in new.items())
+
+
+def _announce(body: kopf.Body, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """A Kubernetes Event when the summary word changes (Dialing -> Completed, ...)."""
+    if old.get("summary") == new["summary"]:
+        return
+    ready = next(c for c in new["conditions"] if c["type"] == "Ready")
+    dialing = next(c for c in new["conditions"] if c["type"] == "Dialing")
+    message = dialing["message"] if ready["status"] == "True" else ready["message"]
+    if new["summary"] in {"Invalid", "Waiting", "Degraded"}:
+        kopf.warn(body, reason=new["summary"], message=message)
+    else:
+        kopf.info(body, reason=new["summary"], message=message)

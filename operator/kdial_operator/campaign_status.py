@@ -1,0 +1,144 @@
+"""A campaign's conditions and summary word, decided from observed facts (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kdial.api.campaign import CampaignState
+from kdial.api.conditions import Cond
+from kdial_operator.dataplane import Ledger
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """Why a campaign cannot be Ready: the condition reason and a message naming the culprit."""
+
+    reason: str
+    message: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class Facts:
+    blocker: Blocker | None
+    state: CampaignState
+    ledger: Ledger | None
+    workers_ready: int
+    schedule_hold: str | None
+    """Why the schedule forbids dialing now (before startTime, after endTime), if it does."""
+    state_lost: bool = False
+    """Redis lost the campaign's state after contacts were taken (see `_STATE_LOST`)."""
+
+
+def completed(ledger: Ledger | None) -> bool:
+    return bool(
+        ledger
+        and ledger.total > 0
+        and ledger.closed == ledger.total
+        and ledger.pending == 0
+        and ledger.in_flight == 0
+    )
+
+
+def decide(facts: Facts) -> tuple[list[Cond], str]:
+    """Conditions `Ready`, `Dialing`, `Completed`, `Degraded`, and the one word for people."""
+    ready = _ready(facts)
+    done = completed(facts.ledger)
+    dialing, summary = _dialing(facts, done)
+    lost = facts.state_lost
+    conditions = [
+        ready,
+        dialing,
+        _completed(facts.ledger, done),
+        Cond("Degraded", True, "StateLost", _STATE_LOST)
+        if lost
+        else Cond("Degraded", False, "AsExpected"),
+    ]
+    if lost:
+        summary = "Degraded"
+    return conditions, summary
+
+
+_STATE_LOST = (
+    "Redis has lost this campaign's state (its epoch key is gone): dialing is held so that no "
+    "contact is called again from the start; restore Redis from its AOF, or delete and re-create "
+    "the campaign"
+)
+
+
+def _ready(facts: Facts) -> Cond:
+    if facts.blocker:
+        return Cond("Ready", False, facts.blocker.reason, facts.blocker.message)
+    return Cond("Ready", True, "Reconciled", "spec is valid, references are ready, config compiled")
+
+
+def _completed(ledger: Ledger | None, done: bool) -> Cond:
+    if done and ledger:
+        return Cond("Completed", True, "AllContactsClosed", f"all {ledger.total} contacts closed")
+    closed, total = (ledger.closed, ledger.total) if ledger else (0, 0)
+    return Cond("Completed", False, "ContactsRemaining", f"{closed} of {total} contacts closed")
+
+
+def _dialing(facts: Facts, done: bool) -> tuple[Cond, str]:
+    ledger = facts.ledger
+    if facts.blocker:
+        return Cond("Dialing", False, "NotReady", facts.blocker.message), facts.blocker.summary
+    if done:
+        return Cond("Dialing", False, "Completed", "every contact is closed"), "Completed"
+    if facts.state is CampaignState.PAUSED:
+        return Cond("Dialing", False, "Paused", "spec.state is Paused"), "Paused"
+    if facts.state is CampaignState.STOPPED:
+        return Cond("Dialing", False, "Stopped", "spec.state is Stopped"), "Stopped"
+    if facts.schedule_hold:
+        return Cond("Dialing", False, "OutsideSchedule", facts.schedule_hold), "Idle"
+    if ledger is None or ledger.due_now + ledger.in_flight == 0:
+        message = "no contact is due now" if ledger and ledger.total else "the list has no contacts"
+        return Cond("Dialing", False, "NothingDue", message), "Idle"
+    if facts.workers_ready == 0:
+        return Cond("Dialing", False, "WorkersStarting", "waiting for a ready worker"), "Starting"
+    return Cond("Dialing", True, "Dialing", f"{ledger.in_flight} calls in flight"), "Dialing"
+
+
+def schedule_hold(start: datetime | None, end: datetime | None, now: datetime) -> str | None:
+    """Why the campaign's start/end times forbid dialing at `now`, if they do."""
+    if start and now < start:
+        return f"spec.schedule.startTime is {start.isoformat()}"
+    if end and now >= end:
+        return f"spec.schedule.endTime {end.isoformat()} has passed"
+    return None
+
+
+def call_stats(counters: dict[str, int]) -> dict[str, Any]:
+    """Counts and rates (in percent, one decimal) as status shows them."""
+    attempts = counters.get("attempts", 0)
+    answered = counters.get("answered", 0)
+    abandoned = counters.get("abandoned", 0)
+    loss = counters.get("call_loss", 0)
+    return {
+        "attempts": attempts,
+        "answered": answered,
+        "abandoned": abandoned,
+        "callLoss": loss,
+        "asr": _percent(answered, attempts),
+        "abandonRate": _percent(abandoned, answered),
+        "callLossRate": _percent(loss, attempts),
+    }
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else ""
+
+
+def progress(ledger: Ledger | None) -> dict[str, Any]:
+    if ledger is None:
+        return {"total": 0, "pending": 0, "inFlight": 0, "closed": 0, "summary": ""}
+    share = f" ({100 * ledger.closed // ledger.total}%)" if ledger.total else ""
+    return {
+        "total": ledger.total,
+        "pending": ledger.pending,
+        "inFlight": ledger.in_flight,
+        "closed": ledger.closed,
+        "summary": f"{ledger.closed}/{ledger.total}{share}",
+    }

@@ -1,0 +1,129 @@
+"""Reading a contact list: rows in, clean contacts and counted rejections out (pure).
+
+Every row is either imported, rejected with a reason, or dropped as a duplicate; the counts
+always add up to the rows read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from kdial.api.contactlist import ContactListSpec, FieldSpec, FieldType, ListFormat
+from kdial.numbers import InvalidNumber, normalize
+from kdial.privacy import mask_number
+
+FIRST_REJECTED = 20
+#: Cells a spreadsheet would run as a formula (CSV injection); such values are refused.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class ImportResult:
+    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    read: int = 0
+    duplicates: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    first_rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def reject(self, row: int, number: str, reason: str) -> None:
+        self.rejected[reason] += 1
+        if len(self.first_rejected) < FIRST_REJECTED:
+            self.first_rejected.append(
+                {"row": row, "number": mask_number(number), "reason": reason}
+            )
+
+
+def rows(text: str, spec: ContactListSpec) -> list[dict[str, Any]]:
+    """The source's rows as dicts; a row that is not an object becomes an empty dict."""
+    text = text.removeprefix("\ufeff")
+    if spec.format is ListFormat.NDJSON:
+        parsed = []
+        for line in text.splitlines():
+            if line.strip():
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError:
+                    value = None
+                parsed.append(value if isinstance(value, dict) else {})
+        return parsed
+    return list(csv.DictReader(io.StringIO(text), delimiter=spec.csv.delimiter))
+
+
+def import_rows(records: list[dict[str, Any]], spec: ContactListSpec) -> ImportResult:
+    result = ImportResult()
+    seen: set[str] = set()
+    for number, record in enumerate(records, start=1):
+        result.read += 1
+        raw = str(record.get(spec.phone_field) or "").strip()
+        try:
+            contact = _contact(record, raw, spec)
+        except _Rejected as why:
+            result.reject(number, raw, str(why))
+            continue
+        if contact["id"] in seen:
+            result.duplicates += 1
+            continue
+        seen.add(contact["id"])
+        result.contacts[contact["id"]] = contact
+    return result
+
+
+class _Rejected(Exception):
+    pass
+
+
+def _contact(record: dict[str, Any], raw: str, spec: ContactListSpec) -> dict[str, Any]:
+    if not raw:
+        raise _Rejected("MissingNumber")
+    try:
+        phone = normalize(raw, spec.default_region)
+    except InvalidNumber as error:
+        raise _Rejected(f"InvalidNumber:{error.reason}") from None
+    fields = {f.name: _field(f, record.get(f.name)) for f in spec.fields}
+    cid = str(record.get(spec.id_field, "") if spec.id_field else "") or phone.e164
+    return {
+        "id": cid,
+        "number": phone.e164,
+        "timeZones": list(phone.time_zones),
+        "region": phone.region_code,
+        "province": phone.province,
+        "city": phone.city,
+        "carrier": phone.carrier,
+        "fields": {k: v for k, v in fields.items() if v is not None},
+        "tags": list(spec.tags),
+    }
+
+
+def _field(spec: FieldSpec, value: Any) -> Any:
+    if value is None or value == "":
+        if spec.required:
+            raise _Rejected(f"MissingField:{spec.name}")
+        return None
+    text = str(value).strip()
+    if text.startswith(_FORMULA_START) and spec.type is FieldType.STRING:
+        raise _Rejected(f"FormulaCell:{spec.name}")
+    try:
+        return _typed(spec.type, text)
+    except (ValueError, InvalidOperation):
+        raise _Rejected(f"WrongType:{spec.name}") from None
+
+
+def _typed(kind: FieldType, text: str) -> Any:
+    if kind is FieldType.INTEGER:
+        return int(text)
+    if kind is FieldType.DECIMAL:
+        return str(Decimal(text))
+    if kind is FieldType.BOOLEAN:
+        if text.lower() not in {"true", "false", "1", "0", "yes", "no"}:
+            raise ValueError(text)
+        return text.lower() in {"true", "1", "yes"}
+    if kind is FieldType.DATE:
+        return date.fromisoformat(text).isoformat()
+    return text

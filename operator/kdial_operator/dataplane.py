@@ -1,0 +1,136 @@
+"""The operator's edge to Redis: compiled config, seeding, progress, statistics, deletion."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from kdial.state import scripts
+from kdial.state.keys import CampaignKeys, ListKeys
+
+Redis = aioredis.Redis
+
+
+async def write_config(rdb: Redis, key: str, doc: dict[str, Any]) -> int:
+    """Stores `doc` under `key` with a version that moves only when the content does.
+
+    Workers read the one key, so each read sees one whole, consistent generation.
+    """
+    current = await rdb.get(key)
+    old = json.loads(current) if current else None
+    if old is not None and old.get("content") == doc:
+        return int(old["version"])
+    version = int(old["version"]) + 1 if old else 1
+    await rdb.set(key, json.dumps({"version": version, "content": doc}, sort_keys=True))
+    return version
+
+
+def in_sample(contact_id: str, percent: int) -> bool:
+    """Whether a contact belongs to a trial sample: stable across runs and operators."""
+    return zlib.crc32(contact_id.encode()) % 100 < percent
+
+
+async def seed(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys, sample: int | None) -> int:
+    """Takes contacts the campaign has not seen from its list; returns how many were new."""
+    list_version = await rdb.get(contacts.version)
+    # A changed sample (a trial widened, or removed) must seed again, as must a new import.
+    marker = f"{list_version}:{sample}"
+    if list_version is None or marker == await rdb.get(campaign.seeded):
+        return 0
+    added, epoch = 0, secrets.token_hex(4)
+    async for batch in _id_batches(rdb, contacts.contacts):
+        ids = [i for i in batch if sample is None or in_sample(i, sample)]
+        if ids:
+            keys = [campaign.known, campaign.due, campaign.epoch]
+            added += int(await rdb.eval(scripts.SEED, len(keys), *keys, epoch, *ids))
+    await rdb.set(campaign.seeded, marker)
+    return added
+
+
+async def _id_batches(rdb: Redis, key: str, size: int = 1000) -> Any:
+    cursor = 0
+    while True:
+        cursor, chunk = await rdb.hscan(key, cursor, count=size)
+        if chunk:
+            yield list(chunk)
+        if cursor == 0:
+            return
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Where a campaign's contacts are, read in one round trip."""
+
+    total: int
+    pending: int
+    due_now: int
+    in_flight: int
+    closed: int
+    has_epoch: bool
+
+
+async def ledger(rdb: Redis, campaign: CampaignKeys) -> Ledger:
+    seconds, micros = await rdb.time()
+    now_ms = seconds * 1000 + micros // 1000
+    pipe = rdb.pipeline(transaction=False)
+    pipe.scard(campaign.known)
+    pipe.zcard(campaign.due)
+    pipe.zcount(campaign.due, "-inf", now_ms)
+    pipe.hlen(campaign.inflight)
+    pipe.hlen(campaign.closed)
+    pipe.exists(campaign.epoch)
+    total, pending, due_now, in_flight, closed, epoch = await pipe.execute()
+    return Ledger(total, pending, due_now, in_flight, closed, bool(epoch))
+
+
+async def counters(rdb: Redis, campaign: CampaignKeys, minutes: int) -> tuple[dict[str, int], dict[str, int]]:
+    """Counters since the start, and summed over the last `minutes` minute buckets."""
+    seconds, _ = await rdb.time()
+    this_minute = seconds // 60
+    pipe = rdb.pipeline(transaction=False)
+    pipe.hgetall(campaign.totals)
+    for m in range(this_minute - minutes + 1, this_minute + 1):
+        pipe.hgetall(campaign.minute(m))
+    totals, *buckets = await pipe.execute()
+    rolling: dict[str, int] = {}
+    for bucket in buckets:
+        for name, value in bucket.items():
+            rolling[name] = rolling.get(name, 0) + int(value)
+    return {k: int(v) for k, v in totals.items()}, rolling
+
+
+async def delete_keys(rdb: Redis, pattern: str) -> int:
+    """Removes every key matching `pattern`; returns how many."""
+    removed = 0
+    async for key in rdb.scan_iter(match=pattern, count=1000):
+        removed += int(await rdb.unlink(key))
+    return removed
+
+
+async def store_list(
+    rdb: Redis, keys: ListKeys, contacts: dict[str, dict[str, Any]], digest: str
+) -> bool:
+    """Replaces a list's contacts in one transaction; False when the source was unchanged.
+
+    Campaigns keep each contact's attempt history under its id, so contacts that stay in a
+    changed list keep their history.
+    """
+    if await rdb.get(keys.digest) == digest:
+        return False
+    pipe = rdb.pipeline(transaction=True)
+    pipe.delete(keys.contacts, keys.numbers)
+    items = [(cid, json.dumps(c, ensure_ascii=False)) for cid, c in contacts.items()]
+    for start in range(0, len(items), 1000):
+        pipe.hset(keys.contacts, mapping=dict(items[start : start + 1000]))
+    numbers = [c["number"] for c in contacts.values()]
+    for start in range(0, len(numbers), 1000):
+        pipe.sadd(keys.numbers, *numbers[start : start + 1000])
+    pipe.set(keys.digest, digest)
+    pipe.incr(keys.version)
+    await pipe.execute()
+    return True

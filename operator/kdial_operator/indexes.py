@@ -1,0 +1,50 @@
+"""In-memory indexes of the objects campaigns refer to, kept current by kopf's watches.
+
+A campaign resolves its references from these instead of GETs; when a referent appears or
+becomes Ready the index changes and the campaign's next reconcile sees it, with no restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+
+from kdial.api.conditions import find
+from kdial.api.kinds import CALLER_ID_POOL, CONTACT_LIST, GROUP, TRUNK_POOL, VERSION
+
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Referent:
+    """What a campaign needs to know of an object it refers to."""
+
+    ready: bool
+    message: str
+    spec: dict[str, Any]
+
+
+def referent(spec: Any, status: Any) -> Referent:
+    ready = find(list(status.get("conditions", [])), "Ready") or {}
+    return Referent(
+        ready=ready.get("status") == "True",
+        message=str(ready.get("message", "not reconciled yet")),
+        spec=dict(spec),
+    )
+
+
+@kopf.index(GROUP, VERSION, CONTACT_LIST.plural)
+def contactlists(namespace: str, name: str, spec: Any, status: Any, **_: Any) -> dict[Key, Referent]:
+    return {(namespace, name): referent(spec, status)}
+
+
+@kopf.index(GROUP, VERSION, TRUNK_POOL.plural)
+def trunkpools(namespace: str, name: str, spec: Any, status: Any, **_: Any) -> dict[Key, Referent]:
+    return {(namespace, name): referent(spec, status)}
+
+
+@kopf.index(GROUP, VERSION, CALLER_ID_POOL.plural)
+def calleridpools(namespace: str, name: str, spec: Any, status: Any, **_: Any) -> dict[Key, Referent]:
+    return {(namespace, name): referent(spec, status)}

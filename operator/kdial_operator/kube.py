@@ -1,0 +1,94 @@
+"""The operator's edge to the Kubernetes API beyond what kopf does: children, status, sources.
+
+The `kubernetes` client is synchronous; each call runs in a thread so the event loop is never
+blocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from kdial.api.kinds import GROUP, VERSION
+
+
+class Kube:
+    """Typed, async access to the few API calls the operator makes itself."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.apps = client.AppsV1Api(api)
+        self.core = client.CoreV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+
+    async def apply_deployment(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Creates the Deployment, or patches it to `manifest`; returns the server's object."""
+        meta = manifest["metadata"]
+        try:
+            return await _call(
+                self.apps.patch_namespaced_deployment, meta["name"], meta["namespace"], manifest
+            )
+        except ApiException as error:
+            if error.status != 404:
+                raise
+        return await _call(self.apps.create_namespaced_deployment, meta["namespace"], manifest)
+
+    async def delete_deployment(self, namespace: str, name: str) -> bool:
+        """Deletes the Deployment; False when there was none."""
+        try:
+            await _call(self.apps.delete_namespaced_deployment, name, namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
+    async def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return await _call(self.apps.read_namespaced_deployment, name, namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    async def config_map_value(self, namespace: str, name: str, key: str) -> str | None:
+        """The value of one ConfigMap key; None when the ConfigMap or the key is missing."""
+        try:
+            cm = await _call(self.core.read_namespaced_config_map, name, namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        value = (cm.get("data") or {}).get(key)
+        return value if isinstance(value, str) else None
+
+    async def patch_status(
+        self, plural: str, namespace: str, name: str, status: dict[str, Any]
+    ) -> None:
+        await _call(
+            self.custom.patch_namespaced_custom_object_status,
+            GROUP,
+            VERSION,
+            namespace,
+            plural,
+            name,
+            {"status": status},
+        )
+
+
+async def _call(method: Any, *args: Any) -> Any:
+    """Runs one client call in a thread and returns the response as plain JSON data."""
+
+    def run() -> Any:
+        response = method(*args, _preload_content=False)
+        return _json(response)
+
+    return await asyncio.to_thread(run)
+
+
+def _json(response: Any) -> Any:
+    import json
+
+    return json.loads(response.data or b"null")

@@ -1,0 +1,39 @@
+"""Operator settings: environment variables with the `KDIAL_` prefix, one documented field each."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OperatorSettings(BaseSettings):
+    """What the operator needs from its environment (the Helm chart sets these)."""
+
+    model_config = SettingsConfigDict(env_prefix="KDIAL_", use_attribute_docstrings=True)
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    """Redis the data plane lives in. Its password, if any, belongs in the URL, which the chart
+    takes from a Secret."""
+    redis_url_secret: str | None = None
+    """Secret (key `url`) from which worker pods read the Redis URL; when unset they get
+    `redis_url` in plain text."""
+    status_interval_seconds: float = Field(default=5.0, gt=0)
+    """How often each campaign's status is aggregated from Redis and its workers rescaled."""
+    retry_seconds: float = Field(default=10.0, gt=0)
+    """Delay before retrying an object that waits on something missing (a ConfigMap, Redis)."""
+    calls_per_worker: int = Field(default=100, ge=1)
+    """Concurrent calls one worker and its FreeSWITCH carry; sets how many workers a campaign
+    needs."""
+    worker_image: str = "ghcr.io/kdial/kdial:0.1.0"
+    """Image of the dialer container (runs `kdial worker`)."""
+    freeswitch_image: str = "ghcr.io/kdial/freeswitch:1.10"
+    """Image of the FreeSWITCH container beside each dialer."""
+    esl_port: int = 8021
+    """Event Socket port FreeSWITCH listens on inside the worker pod (loopback only)."""
+    esl_password_secret: str = "kdial-esl"
+    """Secret (key `password`) holding the Event Socket password of worker pods."""
+    worker_grace_seconds: int = Field(default=120, ge=1)
+    """terminationGracePeriodSeconds of worker pods: how long calls in flight may finish on
+    scale-down or pause."""
+    worker_service_account: str | None = None
+    """ServiceAccount of worker pods; they need no Kubernetes API access."""

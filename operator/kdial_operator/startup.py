@@ -1,0 +1,48 @@
+"""The operator's one startup handler: every kopf setting, and the clients handlers share."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+import kubernetes
+import redis.asyncio as aioredis
+
+from kdial.api.kinds import GROUP
+from kdial_operator.kube import Kube
+from kdial_operator.settings import OperatorSettings
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    config = OperatorSettings()
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    # Our own annotation prefix: kopf's progress is ours to keep, and never lands in status,
+    # which the CRD schema would prune anyway.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.posting.level = logging.INFO
+    # Watches are re-established every 5 minutes so a silently dead connection (a proxy that
+    # dropped it) costs at most that, not forever.
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+
+    memo.settings = config
+    memo.redis = aioredis.Redis.from_url(config.redis_url, decode_responses=True)
+    memo.kube = Kube(_api_client())
+
+
+@kopf.on.cleanup()
+async def close(memo: kopf.Memo, **_: Any) -> None:
+    await memo.redis.aclose()
+
+
+def _api_client() -> kubernetes.client.ApiClient:
+    try:
+        kubernetes.config.load_incluster_config()
+    except kubernetes.config.ConfigException:
+        kubernetes.config.load_kube_config()
+    return kubernetes.client.ApiClient()

@@ -1,0 +1,54 @@
+"""Integration fixtures: the emulated Kubernetes API (over HTTP) and the operator process."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, free_port
+from tests.support.kube import KubeServer
+from tests.support.operator import Api, OperatorProcess
+
+
+@pytest.fixture(scope="session")
+def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeServer]:
+    crds = [yaml.safe_load(p.read_text("utf-8")) for p in sorted((REPO / "crds").glob("*.yaml"))]
+    server = KubeServer.start(crds)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(kube: KubeServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return kube.write_kubeconfig(tmp_path_factory.mktemp("kube") / "config")
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"t-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def api(kube: KubeServer, namespace: str) -> Api:
+    return Api(kube.url, namespace)
+
+
+@pytest.fixture
+def operator(
+    kubeconfig: Path, redis_url: str, namespace: str, tmp_path: Path
+) -> Iterator[OperatorProcess]:
+    """`kdial operator` watching this test's namespace only, so tests never see each other."""
+    proc = OperatorProcess(
+        kubeconfig,
+        redis_url,
+        tmp_path / "operator.log",
+        "--standalone",
+        f"--namespace={namespace}",
+        f"--liveness=http://127.0.0.1:{free_port()}/healthz",
+    ).start()
+    yield proc
+    proc.stop()

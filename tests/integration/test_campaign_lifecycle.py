@@ -1,0 +1,121 @@
+"""A campaign from creation to deletion, with the operator as a real process over HTTP."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import redis
+
+from kdial.state.keys import CampaignKeys
+from kdial_worker import ledger
+from tests.support.operator import Api, OperatorProcess, wait_for
+from tests.support.world import campaign_spec, numbers, world
+
+pytestmark = pytest.mark.integration
+
+DEPLOYMENT = "kdial-worker-promo"
+
+
+def status(api: Api, name: str = "promo") -> dict[str, Any]:
+    return dict((api.get("campaigns", name) or {}).get("status") or {})
+
+
+def replicas(api: Api) -> int | None:
+    deployment = api.deployment(DEPLOYMENT)
+    return None if deployment is None else int(deployment["spec"]["replicas"])
+
+
+def close_all(rdb: redis.Redis, keys: CampaignKeys, outcome: str = "AnsweredHuman") -> int:
+    """Plays the workers: claims every due contact and closes it."""
+    epoch = ledger.epoch(rdb, keys)
+    assert epoch, "the operator should have created the campaign's epoch"
+    closed = 0
+    while claims := ledger.claim(rdb, keys, epoch, limit=50, lease_ms=30_000):
+        for claim in claims:
+            ending = ledger.Ending(outcome, close=True, counters=("attempts", "answered"))
+            assert ledger.complete(rdb, keys, claim.attempt, ending)
+            closed += 1
+    return closed
+
+
+def test_create_pause_resume_complete_delete(
+    api: Api, operator: OperatorProcess, rdb: redis.Redis, namespace: str
+) -> None:
+    world(api, numbers(20))
+    api.create("campaigns", "promo", campaign_spec(), "Campaign")
+    keys = CampaignKeys(namespace, "promo")
+
+    wait_for("Ready=True", lambda: (api.condition("campaigns", "promo", "Ready") or {}).get("status") == "True", log=operator)
+    assert wait_for("20 contacts taken", lambda: status(api)["progress"]["total"] == 20, log=operator)
+    # 20 due, cap 10 concurrent, 100 calls per worker -> one worker (bounds 0..3).
+    assert wait_for("a worker Deployment", lambda: replicas(api) == 1, log=operator)
+    assert status(api)["summary"] == "Starting"
+    api.set_ready_replicas(DEPLOYMENT, 1)
+    wait_for("Dialing", lambda: status(api)["summary"] == "Dialing", log=operator)
+    config = json.loads(rdb.get(keys.config) or "{}")
+    assert config["content"]["dialing"] is True
+    assert config["content"]["keys"]["trunkPools"] == [f"kdial:{{tp:{namespace}/lines}}:config"]
+
+    api.patch_spec("campaigns", "promo", {"state": "Paused"})
+    wait_for("Paused", lambda: status(api)["summary"] == "Paused", log=operator)
+    assert wait_for("workers drained to zero", lambda: replicas(api) == 0, log=operator) is True
+    assert json.loads(rdb.get(keys.config) or "{}")["content"]["dialing"] is False
+
+    api.patch_spec("campaigns", "promo", {"state": "Running"})
+    assert wait_for("workers back", lambda: replicas(api) == 1, log=operator)
+
+    assert close_all(rdb, keys) == 20
+    wait_for("Completed", lambda: status(api)["summary"] == "Completed", log=operator)
+    done = api.condition("campaigns", "promo", "Completed") or {}
+    assert done["status"] == "True" and done["reason"] == "AllContactsClosed"
+    assert status(api)["progress"] == {
+        "total": 20, "pending": 0, "inFlight": 0, "closed": 20, "summary": "20/20 (100%)"
+    }
+    assert status(api)["toDate"]["asr"] == "100.0%"
+    assert wait_for("workers released", lambda: replicas(api) == 0, log=operator) is True
+    reasons = {e["reason"] for e in api.events("promo")}
+    assert {"Dialing", "Paused", "Completed"} <= reasons
+
+    api.delete("campaigns", "promo")
+    wait_for("campaign gone", lambda: api.get("campaigns", "promo") is None, log=operator)
+    assert api.deployment(DEPLOYMENT) is None
+    assert list(rdb.scan_iter(match=keys.pattern)) == []
+
+
+def test_worker_deployment_content(api: Api, operator: OperatorProcess, namespace: str) -> None:
+    world(api, numbers(3))
+    created = api.create("campaigns", "promo", campaign_spec(), "Campaign")
+    deployment = wait_for("a worker Deployment", lambda: api.deployment(DEPLOYMENT), log=operator)
+
+    owner = deployment["metadata"]["ownerReferences"][0]
+    assert owner == {
+        "apiVersion": "kdial.io/v1alpha1", "kind": "Campaign", "name": "promo",
+        "uid": created["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True,
+    }
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["terminationGracePeriodSeconds"] == 120
+    assert [c["name"] for c in pod["containers"]] == ["dialer", "freeswitch"]
+    dialer = pod["containers"][0]
+    assert dialer["args"] == ["worker", "--campaign", f"{namespace}/promo"]
+    env = {e["name"]: e for e in dialer["env"]}
+    assert env["KDIAL_ESL_HOST"]["value"] == "127.0.0.1"
+    assert env["KDIAL_ESL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "kdial-esl", "key": "password"}
+    assert dialer["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert deployment["spec"]["template"]["metadata"]["labels"] == selector
+    assert selector["kdial.io/campaign"] == "promo"
+
+
+def test_stopped_removes_workers_and_keeps_contacts(
+    api: Api, operator: OperatorProcess, rdb: redis.Redis, namespace: str
+) -> None:
+    world(api, numbers(5))
+    api.create("campaigns", "promo", campaign_spec(), "Campaign")
+    wait_for("a worker Deployment", lambda: api.deployment(DEPLOYMENT), log=operator)
+    api.patch_spec("campaigns", "promo", {"state": "Stopped"})
+    wait_for("Stopped", lambda: status(api)["summary"] == "Stopped", log=operator)
+    wait_for("Deployment removed", lambda: api.deployment(DEPLOYMENT) is None, log=operator)
+    assert rdb.zcard(CampaignKeys(namespace, "promo").due) == 5

@@ -1,0 +1,451 @@
+"""TrunkPool and CallerIdPool specs: defaults, cross-field (CEL) rules, field-level rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kdial.api.calleridpool import CallerIdPoolSpec
+from kdial.api.crd import crd_manifest
+from kdial.api.kinds import CALLER_ID_POOL, TRUNK_POOL, Kind
+from kdial.api.meta import explain
+from kdial.api.trunkpool import TrunkPoolSpec
+from pydantic import BaseModel, ValidationError
+
+pytestmark = pytest.mark.unit
+
+GATEWAY_OR_URI_MSG = "set exactly one of gateway and sipUri"
+UNIQUE_TRUNKS_MSG = "trunk names must be unique"
+EJECT_MSG = "maxEjectSeconds must be at least ejectSeconds"
+NUMBERS_MSG = "a pool needs numbers or numbersFrom"
+
+
+def trunk(name: str = "carrier-a", **fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "name": name,
+        "gateway": "carrier_a",
+        "maxConcurrentCalls": 30,
+        "maxCallsPerSecond": 10,
+    }
+    return {key: value for key, value in {**base, **fields}.items() if value is not None}
+
+
+def trunk_pool(*trunks: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {"trunks": list(trunks) or [trunk()], **fields}
+
+
+def number(value: str = "+8620123456789", **fields: Any) -> dict[str, Any]:
+    return {"number": value, **fields}
+
+
+def caller_id_pool(**fields: Any) -> dict[str, Any]:
+    return {"numbers": [number()], **fields}
+
+
+def rejection(model: type[BaseModel], data: dict[str, Any]) -> str:
+    with pytest.raises(ValidationError) as info:
+        model.model_validate(data)
+    return explain(info.value)
+
+
+def rule_messages(kind: Kind) -> set[str]:
+    def walk(node: dict[str, Any]) -> set[str]:
+        found = {rule["message"] for rule in node.get("x-kubernetes-validations", [])}
+        for child in node.get("properties", {}).values():
+            found |= walk(child)
+        if "items" in node:
+            found |= walk(node["items"])
+        return found
+
+    schema = crd_manifest(kind)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    return walk(schema["properties"]["spec"])
+
+
+# TrunkPool
+
+
+def test_minimal_trunk_pool_gets_documented_defaults() -> None:
+    pool = TrunkPoolSpec.model_validate(trunk_pool()).model_dump(by_alias=True, mode="json")
+
+    assert pool["health"] == {
+        "windowSeconds": 300,
+        "minSamples": 20,
+        "asrFloorPercent": 5,
+        "callLossCeilingPercent": 20,
+        "ejectSeconds": 60,
+        "maxEjectSeconds": 600,
+        "probeCalls": 5,
+    }
+    assert pool["trunks"] == [
+        {
+            "name": "carrier-a",
+            "gateway": "carrier_a",
+            "sipUri": None,
+            "maxConcurrentCalls": 30,
+            "maxCallsPerSecond": 10,
+            "regions": [],
+            "carriers": [],
+            "costPerMinuteMicros": 0,
+            "priority": 100,
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(trunk_pool(trunk(gateway="gw-1.carrier_a")), id="gateway"),
+        pytest.param(
+            trunk_pool(trunk(gateway=None, sipUri="sip.carrier.example:5060")), id="sip-uri"
+        ),
+        pytest.param(
+            trunk_pool(trunk(gateway=None, sipUri="trunk@10.0.0.5")), id="sip-uri-with-user"
+        ),
+        pytest.param(
+            trunk_pool(trunk("a"), trunk("b", gateway=None, sipUri="10.0.0.5:5060"), trunk("c")),
+            id="unique-names",
+        ),
+        pytest.param(
+            trunk_pool(health={"ejectSeconds": 600, "maxEjectSeconds": 600}), id="eject-equal"
+        ),
+        pytest.param(trunk_pool(health={"maxEjectSeconds": 60}), id="max-eject-default-eject"),
+        pytest.param(
+            trunk_pool(health={"ejectSeconds": 30, "maxEjectSeconds": 3600}), id="eject-range"
+        ),
+        pytest.param(
+            trunk_pool(trunk(regions=["CN", "CN-GD"], carriers=["China Mobile"])),
+            id="regions-carriers",
+        ),
+    ],
+)
+def test_trunk_pool_rules_accept(data: dict[str, Any]) -> None:
+    TrunkPoolSpec.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        pytest.param(
+            trunk_pool(trunk(sipUri="sip.carrier.example")),
+            f"spec.trunks[0]: {GATEWAY_OR_URI_MSG}",
+            id="gateway-and-sip-uri",
+        ),
+        pytest.param(
+            trunk_pool(trunk("a"), trunk("b", gateway=None)),
+            f"spec.trunks[1]: {GATEWAY_OR_URI_MSG}",
+            id="neither-gateway-nor-sip-uri",
+        ),
+        pytest.param(
+            trunk_pool(trunk("a"), trunk("b"), trunk("a", gateway="other")),
+            f"spec: {UNIQUE_TRUNKS_MSG}",
+            id="duplicate-names",
+        ),
+        pytest.param(
+            trunk_pool(health={"ejectSeconds": 600, "maxEjectSeconds": 599}),
+            f"spec.health: {EJECT_MSG}",
+            id="max-eject-below-eject",
+        ),
+        pytest.param(
+            trunk_pool(health={"ejectSeconds": 900}),
+            f"spec.health: {EJECT_MSG}",
+            id="eject-above-default-max",
+        ),
+    ],
+)
+def test_trunk_pool_rules_refuse(data: dict[str, Any], expected: str) -> None:
+    assert rejection(TrunkPoolSpec, data) == expected
+
+
+def test_every_trunk_pool_rule_has_a_refusing_case() -> None:
+    assert rule_messages(TRUNK_POOL) == {GATEWAY_OR_URI_MSG, UNIQUE_TRUNKS_MSG, EJECT_MSG}
+
+
+@pytest.mark.parametrize(
+    "gateway",
+    [
+        "carrier/a",
+        "sofia/gateway/carrier_a",
+        "carrier a",
+        "carrier_a\n",
+        "carrier,a",
+        "carrier|a",
+        "{absolute_codec_string=PCMU}carrier",
+        "carrier'a",
+        "",
+        "g" * 65,
+    ],
+)
+def test_gateway_names_refuse_dial_string_syntax(gateway: str) -> None:
+    assert rejection(TrunkPoolSpec, trunk_pool(trunk(gateway=gateway))).startswith(
+        "spec.trunks[0].gateway: "
+    )
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "sip:carrier.example;transport=tcp",
+        "carrier.example,10.0.0.6",
+        "carrier.example/x",
+        "carrier.example 5060",
+        "carrier.example\n",
+        "",
+    ],
+)
+def test_trunk_sip_uri_refuses_dial_string_syntax(uri: str) -> None:
+    data = trunk_pool(trunk(gateway=None, sipUri=uri))
+
+    assert rejection(TrunkPoolSpec, data).startswith("spec.trunks[0].sipUri: ")
+
+
+@pytest.mark.parametrize(
+    ("data", "path"),
+    [
+        pytest.param(trunk_pool(trunk("Carrier-A")), "spec.trunks[0].name", id="name-upper"),
+        pytest.param(trunk_pool(trunk("carrier_a")), "spec.trunks[0].name", id="name-underscore"),
+        pytest.param(trunk_pool(trunk("-a")), "spec.trunks[0].name", id="name-leading-dash"),
+        pytest.param(trunk_pool(trunk("a" * 64)), "spec.trunks[0].name", id="name-64"),
+        pytest.param(
+            trunk_pool(trunk(maxConcurrentCalls=0)),
+            "spec.trunks[0].maxConcurrentCalls",
+            id="concurrent-0",
+        ),
+        pytest.param(
+            trunk_pool(trunk(maxCallsPerSecond=0)),
+            "spec.trunks[0].maxCallsPerSecond",
+            id="cps-0",
+        ),
+        pytest.param(
+            trunk_pool(trunk(maxCallsPerSecond=1001)),
+            "spec.trunks[0].maxCallsPerSecond",
+            id="cps-1001",
+        ),
+        pytest.param(
+            trunk_pool(trunk(costPerMinuteMicros=-1)),
+            "spec.trunks[0].costPerMinuteMicros",
+            id="cost-negative",
+        ),
+        pytest.param(trunk_pool(trunk(priority=1001)), "spec.trunks[0].priority", id="priority"),
+        pytest.param({"trunks": []}, "spec.trunks", id="no-trunks"),
+        pytest.param({}, "spec.trunks", id="trunks-missing"),
+        pytest.param(
+            trunk_pool(health={"windowSeconds": 29}), "spec.health.windowSeconds", id="window-29"
+        ),
+        pytest.param(
+            trunk_pool(health={"minSamples": 0}), "spec.health.minSamples", id="min-samples-0"
+        ),
+        pytest.param(
+            trunk_pool(health={"asrFloorPercent": 101}),
+            "spec.health.asrFloorPercent",
+            id="asr-floor-101",
+        ),
+        pytest.param(
+            trunk_pool(health={"callLossCeilingPercent": 0}),
+            "spec.health.callLossCeilingPercent",
+            id="call-loss-ceiling-0",
+        ),
+        pytest.param(
+            trunk_pool(health={"ejectSeconds": 4}), "spec.health.ejectSeconds", id="eject-4"
+        ),
+        pytest.param(
+            trunk_pool(health={"probeCalls": 0}), "spec.health.probeCalls", id="probe-calls-0"
+        ),
+    ],
+)
+def test_trunk_pool_field_rules_refuse(data: dict[str, Any], path: str) -> None:
+    assert rejection(TrunkPoolSpec, data).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize(
+    ("data", "path"),
+    [
+        pytest.param(trunk_pool(routing="weighted"), "spec.routing", id="spec"),
+        pytest.param(trunk_pool(trunk(maxCps=5)), "spec.trunks[0].maxCps", id="trunk"),
+        pytest.param(
+            trunk_pool(health={"ejectMinutes": 1}), "spec.health.ejectMinutes", id="health"
+        ),
+    ],
+)
+def test_trunk_pool_unknown_fields_are_refused(data: dict[str, Any], path: str) -> None:
+    assert rejection(TrunkPoolSpec, data) == f"{path}: Extra inputs are not permitted"
+
+
+# CallerIdPool
+
+
+def test_minimal_caller_id_pool_gets_documented_defaults() -> None:
+    pool = CallerIdPoolSpec.model_validate(caller_id_pool()).model_dump(by_alias=True, mode="json")
+
+    assert pool["selection"] == {
+        "order": ["City", "Province", "Capital", "Default"],
+        "preferVerified": True,
+    }
+    assert pool["quarantine"] == {"belowPoolPercent": 50, "minSamples": 50, "coolingHours": 24}
+    assert pool["calleeCooldownDays"] == 0
+    assert pool["numbersFrom"] is None
+    assert pool["defaultNumber"] is None
+    assert pool["numbers"] == [
+        {
+            "number": "+8620123456789",
+            "region": None,
+            "type": None,
+            "maxConcurrentCalls": None,
+            "maxCallsPerDay": None,
+            "verified": False,
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(caller_id_pool(), id="numbers"),
+        pytest.param({"numbersFrom": {"name": "pool-numbers", "key": "numbers.txt"}}, id="from"),
+        pytest.param(
+            {"numbers": [], "numbersFrom": {"name": "pool-numbers", "key": "numbers.txt"}},
+            id="from-with-empty-numbers",
+        ),
+        pytest.param(
+            caller_id_pool(numbersFrom={"name": "more", "key": "n"}), id="numbers-and-from"
+        ),
+        pytest.param(
+            caller_id_pool(
+                numbers=[
+                    number("+8620123456789", region="CN-GD", type="Landline", verified=True),
+                    number("+8613800138000", type="Mobile", maxCallsPerDay=200),
+                    number("+8004001234", type="TollFree", maxConcurrentCalls=5),
+                ],
+                defaultNumber="+8620123456789",
+                selection={"order": ["Province", "Default"], "preferVerified": False},
+            ),
+            id="full",
+        ),
+    ],
+)
+def test_caller_id_pool_rules_accept(data: dict[str, Any]) -> None:
+    CallerIdPoolSpec.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param({}, id="neither"),
+        pytest.param({"numbers": []}, id="empty-numbers"),
+        pytest.param({"defaultNumber": "+8620123456789"}, id="default-number-only"),
+    ],
+)
+def test_caller_id_pool_needs_numbers(data: dict[str, Any]) -> None:
+    assert rejection(CallerIdPoolSpec, data) == f"spec: {NUMBERS_MSG}"
+
+
+def test_every_caller_id_pool_rule_has_a_refusing_case() -> None:
+    assert rule_messages(CALLER_ID_POOL) == {NUMBERS_MSG}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "8620123456789",
+        "+08620123456789",
+        "+86 20 1234 5678",
+        "+86-20-12345678",
+        "+12345",
+        "+1234567890123456",
+        "+8620123456789\n",
+        "+8620123456789;x",
+        "tel:+8620123456789",
+        "",
+    ],
+)
+def test_caller_ids_are_e164(value: str) -> None:
+    assert rejection(CallerIdPoolSpec, caller_id_pool(numbers=[number(value)])).startswith(
+        "spec.numbers[0].number: "
+    )
+    assert rejection(CallerIdPoolSpec, caller_id_pool(defaultNumber=value)).startswith(
+        "spec.defaultNumber: "
+    )
+
+
+@pytest.mark.parametrize("value", ["+1234567", "+123456789012345", "+8620123456789"])
+def test_e164_length_bounds_accept(value: str) -> None:
+    CallerIdPoolSpec.model_validate(caller_id_pool(numbers=[number(value)]))
+
+
+@pytest.mark.parametrize(
+    ("data", "path"),
+    [
+        pytest.param(
+            caller_id_pool(numbers=[number(type="mobile")]), "spec.numbers[0].type", id="type"
+        ),
+        pytest.param(
+            caller_id_pool(numbers=[number(maxConcurrentCalls=0)]),
+            "spec.numbers[0].maxConcurrentCalls",
+            id="concurrent-0",
+        ),
+        pytest.param(
+            caller_id_pool(numbers=[number(maxCallsPerDay=0)]),
+            "spec.numbers[0].maxCallsPerDay",
+            id="per-day-0",
+        ),
+        pytest.param(
+            caller_id_pool(selection={"order": ["Country"]}),
+            "spec.selection.order[0]",
+            id="order-unknown",
+        ),
+        pytest.param(
+            caller_id_pool(selection={"order": ["city"]}),
+            "spec.selection.order[0]",
+            id="order-lowercase",
+        ),
+        pytest.param(
+            caller_id_pool(selection={"order": []}), "spec.selection.order", id="order-empty"
+        ),
+        pytest.param(
+            caller_id_pool(calleeCooldownDays=91), "spec.calleeCooldownDays", id="cooldown-91"
+        ),
+        pytest.param(
+            caller_id_pool(quarantine={"belowPoolPercent": 0}),
+            "spec.quarantine.belowPoolPercent",
+            id="quarantine-0",
+        ),
+        pytest.param(
+            caller_id_pool(quarantine={"coolingHours": 0}),
+            "spec.quarantine.coolingHours",
+            id="cooling-0",
+        ),
+        pytest.param(
+            {"numbersFrom": {"name": "pool-numbers", "key": "a/b"}},
+            "spec.numbersFrom.key",
+            id="config-map-key-slash",
+        ),
+        pytest.param(
+            {"numbersFrom": {"name": "Pool", "key": "n"}},
+            "spec.numbersFrom.name",
+            id="config-map-name-upper",
+        ),
+        pytest.param({"numbersFrom": {"name": "pool"}}, "spec.numbersFrom.key", id="key-missing"),
+    ],
+)
+def test_caller_id_pool_field_rules_refuse(data: dict[str, Any], path: str) -> None:
+    assert rejection(CallerIdPoolSpec, data).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize(
+    ("data", "path"),
+    [
+        pytest.param(caller_id_pool(strategy="random"), "spec.strategy", id="spec"),
+        pytest.param(
+            caller_id_pool(numbers=[number(carrier="China Mobile")]),
+            "spec.numbers[0].carrier",
+            id="number",
+        ),
+        pytest.param(
+            caller_id_pool(selection={"random": True}), "spec.selection.random", id="selection"
+        ),
+        pytest.param(
+            caller_id_pool(quarantine={"enabled": True}), "spec.quarantine.enabled", id="quarantine"
+        ),
+    ],
+)
+def test_caller_id_pool_unknown_fields_are_refused(data: dict[str, Any], path: str) -> None:
+    assert rejection(CallerIdPoolSpec, data) == f"{path}: Extra inputs are not permitted"
