@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-
 from kdial.state import scripts
 from kdial.state.keys import CampaignKeys
 
@@ -41,7 +40,9 @@ class EpochChanged(RuntimeError):
     """The campaign's state in Redis is gone or was replaced: stop dialing."""
 
 
-def claim(rdb: redis.Redis, keys: CampaignKeys, epoch: str, limit: int, lease_ms: int) -> list[Claim]:
+def claim(
+    rdb: redis.Redis, keys: CampaignKeys, epoch: str, limit: int, lease_ms: int
+) -> list[Claim]:
     try:
         raw = rdb.eval(
             scripts.CLAIM,
@@ -60,7 +61,7 @@ def claim(rdb: redis.Redis, keys: CampaignKeys, epoch: str, limit: int, lease_ms
         if str(error).startswith("EPOCH"):
             raise EpochChanged(str(error)) from None
         raise
-    items = list(raw)  # type: ignore[arg-type]
+    items = list(raw)
     return [
         Claim(str(items[i]), str(items[i + 1]), json.loads(items[i + 2]) if items[i + 2] else {})
         for i in range(0, len(items), 3)

@@ -105,7 +105,7 @@ class InvalidReason(StrEnum):
     INVALID_FOR_REGION = "InvalidForRegion"
 
 
-class InvalidNumber(ValueError):  # noqa: N818 - the name is part of the shared API
+class InvalidNumber(ValueError):
     """A contact number that cannot be dialled. The message never repeats the number."""
 
     def __init__(self, reason: InvalidReason) -> None:

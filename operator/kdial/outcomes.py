@@ -116,12 +116,6 @@ CAUSE_TABLE: Mapping[str, Outcome] = MappingProxyType(
         "USER_BUSY": _O.BUSY,  # 17; SIP 486, 600
         "BUSY_EVERYWHERE": _O.BUSY,  # SIP 600 on FreeSWITCH builds that name it
         "NO_ANSWER": _O.NO_ANSWER,  # 19; rang past originate_timeout (we CANCEL: SIP 487)
-        # 18; SIP 480 Temporarily Unavailable. Measured: a far end answering 480 ends as
-        # NO_USER_RESPONSE. Classified NoAnswer, not Unreachable: 480 is temporary by
-        # definition (RFC 3261 21.4.18) and carriers send it for "cannot be connected right
-        # now"; dropping the number on one 480 would be wrong, and the closure rule ends a
-        # number that never answers anyway.
-        "NO_USER_RESPONSE": _O.NO_ANSWER,
         # 16 without an answer: the far end cleared while ringing; by SIP when one is known.
         "NORMAL_CLEARING": _O.NO_ANSWER,
         # Our own timer (sched_hangup) fired while it was still ringing.
@@ -137,6 +131,12 @@ CAUSE_TABLE: Mapping[str, Outcome] = MappingProxyType(
         "DOES_NOT_EXIST_ANYWHERE": _O.INVALID_NUMBER,  # SIP 604 on builds that name it
         # Switched off, out of coverage, out of service.
         "SUBSCRIBER_ABSENT": _O.UNREACHABLE,  # 20
+        # 18; SIP 480 Temporarily Unavailable (measured: a far end answering 480 ends as
+        # NO_USER_RESPONSE). Unreachable, not NoAnswer: Q.850 18 means the called party never
+        # alerted (the phone did not ring: out of coverage, off, do-not-disturb), 19 means it
+        # rang unanswered. It is what carriers send for "暂时无法接通", and Unreachable is a
+        # retryable outcome, so a temporary condition does not close the contact by itself.
+        "NO_USER_RESPONSE": _O.UNREACHABLE,
         "USER_NOT_REGISTERED": _O.UNREACHABLE,
         # 27 from a real channel is the far network saying the callee's equipment is off line
         # (Q.850: "user equipment off-line"). Without a channel it is our throttle: see rule 3.
@@ -229,7 +229,7 @@ SIP_TABLE: Mapping[int, Outcome] = MappingProxyType(
         484: _O.INVALID_NUMBER,
         485: _O.INVALID_NUMBER,
         604: _O.INVALID_NUMBER,
-        480: _O.NO_ANSWER,
+        480: _O.UNREACHABLE,  # as NO_USER_RESPONSE above
         486: _O.BUSY,
         600: _O.BUSY,
         603: _O.REJECTED,

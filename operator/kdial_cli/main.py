@@ -10,9 +10,13 @@ import importlib
 import sys
 from collections.abc import Callable
 
-#: subcommand -> (module, function, one-line help). Each function takes argv and returns an exit code.
+#: subcommand -> (module, function, one-line help); each function takes argv, returns an exit code.
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
-    "crds": ("kdial_cli.crds", "main", "write crds/*.yaml from the API models (--check: fail if stale)"),
+    "crds": (
+        "kdial_cli.crds",
+        "main",
+        "write crds/*.yaml from the API models (--check: fail if stale)",
+    ),
     "operator": ("kdial_operator.cli", "main", "run the operator (kopf run options pass through)"),
     "worker": ("kdial_worker.cli", "main", "run a dialer worker beside its FreeSWITCH"),
     "sim": ("kdial_sim.cli", "main", "run the FreeSWITCH Event Socket simulator"),

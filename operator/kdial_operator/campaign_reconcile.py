@@ -13,18 +13,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-from pydantic import ValidationError
-from redis.exceptions import RedisError
-
 from kdial.api.campaign import CampaignSpec, CampaignState
 from kdial.api.conditions import merge
 from kdial.api.contactlist import Purpose
 from kdial.api.kinds import CAMPAIGN
 from kdial.api.meta import explain
 from kdial.state.keys import CampaignKeys, ListKeys
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
 from kdial_operator import campaign_status, compile, dataplane, scaling, workload
 from kdial_operator.campaign_status import Blocker, Facts
-from kdial_operator.indexes import Key, Referent
+from kdial_operator.indexes import Key, Referent, key_of
 
 ROLLING_MINUTES = 15
 TEMPLATE_HASH = "kdial.io/template-hash"
@@ -45,13 +45,18 @@ def references(namespace: str, spec: CampaignSpec, refs: Referents) -> Blocker |
         ("ContactList", refs.contactlists, spec.contact_list_ref.name, Purpose.DIAL),
         *[("TrunkPool", refs.trunkpools, r.name, None) for r in spec.trunk_pool_refs],
         ("CallerIdPool", refs.calleridpools, spec.caller_id_pool_ref.name, None),
-        *[("ContactList", refs.contactlists, r.name, Purpose.SUPPRESS) for r in spec.suppression_list_refs],
+        *[
+            ("ContactList", refs.contactlists, r.name, Purpose.SUPPRESS)
+            for r in spec.suppression_list_refs
+        ],
     ]
     for kind, index, name, purpose in wanted:
         found = list(index.get((namespace, name), ()))
         if not found:
             return Blocker(
-                "ReferenceNotFound", f"{kind} {name!r} not found in namespace {namespace!r}", "Waiting"
+                "ReferenceNotFound",
+                f"{kind} {name!r} not found in namespace {namespace!r}",
+                "Waiting",
             )
         referent = found[0]
         if purpose and referent.spec.get("purpose", Purpose.DIAL.value) != purpose.value:
@@ -72,12 +77,14 @@ def trunk_capacity(namespace: str, spec: CampaignSpec, refs: Referents) -> int:
     total = 0
     for ref in spec.trunk_pool_refs:
         for referent in refs.trunkpools.get((namespace, ref.name), ()):
-            total += sum(int(t.get("maxConcurrentCalls", 0)) for t in referent.spec.get("trunks", []))
+            total += sum(
+                int(t.get("maxConcurrentCalls", 0)) for t in referent.spec.get("trunks", [])
+            )
     return total
 
 
 async def reconcile(body: kopf.Body, memo: kopf.Memo, refs: Referents) -> None:
-    namespace, name = body.meta.namespace, body.meta.name
+    namespace, name = key_of(body)
     keys = CampaignKeys(namespace, name)
     now = datetime.now(UTC)
     previous = dict(body.status)
@@ -88,9 +95,14 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, refs: Referents) -> None:
     except ValidationError as error:
         blocker = Blocker("InvalidSpec", explain(error), "Invalid")
 
-    ledger, totals, rolling, version = None, {}, {}, previous.get("configVersion")
+    ledger: dataplane.Ledger | None = None
+    totals: dict[str, int] = {}
+    rolling: dict[str, int] = {}
+    version = previous.get("configVersion")
     lost = False
-    hold = spec and campaign_status.schedule_hold(spec.schedule.start_time, spec.schedule.end_time, now)
+    hold = spec and campaign_status.schedule_hold(
+        spec.schedule.start_time, spec.schedule.end_time, now
+    )
     try:
         if spec and not blocker:
             ledger = await dataplane.ledger(memo.redis, keys)
@@ -161,7 +173,7 @@ async def workers(
 
     An invalid or blocked campaign keeps an existing Deployment at zero but never creates one.
     """
-    namespace, name = body.meta.namespace, body.meta.name
+    namespace, name = key_of(body)
     deployment_name = workload.deployment_name(name)
     if remove:
         await memo.kube.delete_deployment(namespace, deployment_name)
@@ -172,7 +184,10 @@ async def workers(
     manifest = workload.worker_deployment(namespace, name, body.meta.uid, replicas, memo.settings)
     digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
     manifest["metadata"]["annotations"] = {TEMPLATE_HASH: digest}
-    if existing is None or (existing["metadata"].get("annotations") or {}).get(TEMPLATE_HASH) != digest:
+    if (
+        existing is None
+        or (existing["metadata"].get("annotations") or {}).get(TEMPLATE_HASH) != digest
+    ):
         existing = await memo.kube.apply_deployment(manifest)
     return int((existing.get("status") or {}).get("readyReplicas") or 0)
 

@@ -8,34 +8,35 @@ import contextlib
 from typing import Any
 
 import kopf
-
 from kdial.api.kinds import CAMPAIGN, GROUP, VERSION
 from kdial.state.keys import CampaignKeys
+
 from kdial_operator import dataplane, workload
 from kdial_operator.campaign_reconcile import Referents, reconcile
-from kdial_operator.indexes import Key, Referent
+from kdial_operator.indexes import key_of
 
 
 @kopf.daemon(GROUP, VERSION, CAMPAIGN.plural, cancellation_timeout=5.0)
 async def campaign_daemon(
+    *,
     stopped: kopf.DaemonStopped,
     body: kopf.Body,
     memo: kopf.Memo,
     logger: kopf.Logger,
-    contactlists: kopf.Index[Key, Referent],
-    trunkpools: kopf.Index[Key, Referent],
-    calleridpools: kopf.Index[Key, Referent],
-    **_: Any,
+    **kwargs: Any,
 ) -> None:
     wakeup = memo.setdefault("wakeup", asyncio.Event())
-    refs = Referents(contactlists, trunkpools, calleridpools)
+    # kopf passes each index as a keyword named after its function (see indexes.py).
+    refs = Referents(kwargs["contactlists"], kwargs["trunkpools"], kwargs["calleridpools"])
     while not stopped:
         wakeup.clear()
         try:
             await reconcile(body, memo, refs)
         except Exception:
             # A failed pass is retried at the next tick; the daemon itself must outlive it.
-            logger.exception("reconcile failed; retrying in %ss", memo.settings.status_interval_seconds)
+            logger.exception(
+                "reconcile failed; retrying in %ss", memo.settings.status_interval_seconds
+            )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wakeup.wait(), timeout=memo.settings.status_interval_seconds)
 
@@ -49,7 +50,7 @@ async def campaign_changed(memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.delete(GROUP, VERSION, CAMPAIGN.plural)
 async def campaign_deleted(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     """Removes the workers now (not only at garbage collection) and the campaign's Redis state."""
-    namespace, name = body.meta.namespace, body.meta.name
+    namespace, name = key_of(body)
     await memo.kube.delete_deployment(namespace, workload.deployment_name(name))
     removed = await dataplane.delete_keys(memo.redis, CampaignKeys(namespace, name).pattern)
     logger.info("removed the campaign's workers and %d Redis keys", removed)

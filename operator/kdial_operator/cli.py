@@ -1,4 +1,4 @@
-"""`kdial operator`: `kopf run -m kdial_operator` with kdial's defaults; kopf options pass through."""
+"""`kdial operator`: `kopf run -m kdial_operator` with kdial's defaults; kopf options pass on."""
 
 from __future__ import annotations
 
@@ -43,7 +43,6 @@ def main(argv: list[str]) -> int:
         kopf_main.main(args=kopf_args(argv), prog_name="kdial operator")
     except SystemExit as exit_:
         return int(exit_.code or 0)
-    return 0
 
 
 if __name__ == "__main__":

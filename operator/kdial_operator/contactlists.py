@@ -7,14 +7,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-from pydantic import ValidationError
-
 from kdial.api.conditions import Cond, merge
 from kdial.api.contactlist import ContactListSpec
 from kdial.api.kinds import CONTACT_LIST, GROUP, VERSION
 from kdial.api.meta import explain
 from kdial.state.keys import ListKeys
+from pydantic import ValidationError
+
 from kdial_operator import contact_import, dataplane
+from kdial_operator.indexes import key_of
 
 
 @kopf.on.resume(GROUP, VERSION, CONTACT_LIST.plural)
@@ -38,12 +39,12 @@ async def contactlist_changed(
         conclude(Cond("Ready", False, "InvalidSpec", explain(error)))
         kopf.warn(body, reason="InvalidSpec", message=explain(error))
         return
-    text = await _source_text(spec, body.meta.namespace, memo)
+    text = await _source_text(spec, key_of(body)[0], memo)
     if isinstance(text, Cond):
         conclude(text)
         raise kopf.TemporaryError(text.message, delay=memo.settings.retry_seconds)
     result = contact_import.import_rows(contact_import.rows(text, spec), spec)
-    keys = ListKeys(body.meta.namespace, body.meta.name)
+    keys = ListKeys(*key_of(body))
     digest = hashlib.sha256((spec.model_dump_json() + text).encode()).hexdigest()
     changed = await dataplane.store_list(memo.redis, keys, result.contacts, digest)
     rejected = sum(result.rejected.values())
@@ -78,7 +79,7 @@ async def _source_text(spec: ContactListSpec, namespace: str, memo: kopf.Memo) -
             "spec.source.url: URL sources are not supported by this operator version yet; "
             "use spec.source.configMap",
         )
-    text = await memo.kube.config_map_value(namespace, source.name, source.key)
+    text: str | None = await memo.kube.config_map_value(namespace, source.name, source.key)
     if text is None:
         return Cond(
             "Ready",

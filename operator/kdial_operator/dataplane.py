@@ -6,10 +6,9 @@ import json
 import secrets
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
-
 from kdial.state import scripts
 from kdial.state.keys import CampaignKeys, ListKeys
 
@@ -37,7 +36,8 @@ def in_sample(contact_id: str, percent: int) -> bool:
 
 async def seed(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys, sample: int | None) -> int:
     """Takes contacts the campaign has not seen from its list; returns how many were new."""
-    list_version = await rdb.get(contacts.version)
+    # The client decodes responses (decode_responses=True), so values are str.
+    list_version = cast(str | None, await rdb.get(contacts.version))
     # A changed sample (a trial widened, or removed) must seed again, as must a new import.
     marker = f"{list_version}:{sample}"
     if list_version is None or marker == await rdb.get(campaign.seeded):
@@ -88,7 +88,9 @@ async def ledger(rdb: Redis, campaign: CampaignKeys) -> Ledger:
     return Ledger(total, pending, due_now, in_flight, closed, bool(epoch))
 
 
-async def counters(rdb: Redis, campaign: CampaignKeys, minutes: int) -> tuple[dict[str, int], dict[str, int]]:
+async def counters(
+    rdb: Redis, campaign: CampaignKeys, minutes: int
+) -> tuple[dict[str, int], dict[str, int]]:
     """Counters since the start, and summed over the last `minutes` minute buckets."""
     seconds, _ = await rdb.time()
     this_minute = seconds // 60

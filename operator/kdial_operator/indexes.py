@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import kopf
-
 from kdial.api.conditions import find
 from kdial.api.kinds import CALLER_ID_POOL, CONTACT_LIST, GROUP, TRUNK_POOL, VERSION
 
@@ -26,7 +25,12 @@ class Referent:
     spec: dict[str, Any]
 
 
-def referent(spec: Any, status: Any) -> Referent:
+def key_of(body: kopf.Body) -> Key:
+    """(namespace, name) of an object; every kdial kind is namespaced."""
+    return body.meta.namespace or "", body.meta.name or ""
+
+
+def referent(spec: kopf.Spec, status: kopf.Status) -> Referent:
     ready = find(list(status.get("conditions", [])), "Ready") or {}
     return Referent(
         ready=ready.get("status") == "True",
@@ -36,15 +40,21 @@ def referent(spec: Any, status: Any) -> Referent:
 
 
 @kopf.index(GROUP, VERSION, CONTACT_LIST.plural)
-def contactlists(namespace: str, name: str, spec: Any, status: Any, **_: Any) -> dict[Key, Referent]:
-    return {(namespace, name): referent(spec, status)}
+def contactlists(
+    *, namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
+) -> dict[Key, Referent]:
+    return {(namespace or "", name): referent(spec, status)}
 
 
 @kopf.index(GROUP, VERSION, TRUNK_POOL.plural)
-def trunkpools(namespace: str, name: str, spec: Any, status: Any, **_: Any) -> dict[Key, Referent]:
-    return {(namespace, name): referent(spec, status)}
+def trunkpools(
+    *, namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
+) -> dict[Key, Referent]:
+    return {(namespace or "", name): referent(spec, status)}
 
 
 @kopf.index(GROUP, VERSION, CALLER_ID_POOL.plural)
-def calleridpools(namespace: str, name: str, spec: Any, status: Any, **_: Any) -> dict[Key, Referent]:
-    return {(namespace, name): referent(spec, status)}
+def calleridpools(
+    *, namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
+) -> dict[Key, Referent]:
+    return {(namespace or "", name): referent(spec, status)}

@@ -7,12 +7,12 @@ blocked.
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
+from kdial.api.kinds import GROUP, VERSION
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-
-from kdial.api.kinds import GROUP, VERSION
 
 
 class Kube:
@@ -26,14 +26,18 @@ class Kube:
     async def apply_deployment(self, manifest: dict[str, Any]) -> dict[str, Any]:
         """Creates the Deployment, or patches it to `manifest`; returns the server's object."""
         meta = manifest["metadata"]
+        result: dict[str, Any]
         try:
-            return await _call(
+            result = await _call(
                 self.apps.patch_namespaced_deployment, meta["name"], meta["namespace"], manifest
             )
         except ApiException as error:
             if error.status != 404:
                 raise
-        return await _call(self.apps.create_namespaced_deployment, meta["namespace"], manifest)
+            result = await _call(
+                self.apps.create_namespaced_deployment, meta["namespace"], manifest
+            )
+        return result
 
     async def delete_deployment(self, namespace: str, name: str) -> bool:
         """Deletes the Deployment; False when there was none."""
@@ -47,7 +51,10 @@ class Kube:
 
     async def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            return await _call(self.apps.read_namespaced_deployment, name, namespace)
+            result: dict[str, Any] = await _call(
+                self.apps.read_namespaced_deployment, name, namespace
+            )
+            return result
         except ApiException as error:
             if error.status == 404:
                 return None
@@ -89,6 +96,4 @@ async def _call(method: Any, *args: Any) -> Any:
 
 
 def _json(response: Any) -> Any:
-    import json
-
     return json.loads(response.data or b"null")

@@ -6,15 +6,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-from pydantic import ValidationError
-
 from kdial.api.calleridpool import CallerIdPoolSpec
 from kdial.api.conditions import Cond, merge
 from kdial.api.kinds import CALLER_ID_POOL, GROUP, TRUNK_POOL, VERSION
 from kdial.api.meta import explain
 from kdial.api.trunkpool import TrunkPoolSpec, TrunkState
 from kdial.state.keys import PoolKeys
+from pydantic import ValidationError
+
 from kdial_operator import dataplane, routing
+from kdial_operator.indexes import key_of
 
 
 def _conclude(body: kopf.Body, patch: kopf.Patch, cond: Cond, **status: Any) -> None:
@@ -36,8 +37,10 @@ async def trunkpool_changed(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
         kopf.warn(body, reason="InvalidSpec", message=explain(error))
         return
     previous = {t["name"]: t for t in body.status.get("trunks", [])}
-    table = routing.routing_table(spec, {n: t.get("state", "") for n, t in previous.items() if t.get("state")})
-    keys = PoolKeys("tp", body.meta.namespace, body.meta.name)
+    table = routing.routing_table(
+        spec, {n: t.get("state", "") for n, t in previous.items() if t.get("state")}
+    )
+    keys = PoolKeys("tp", *key_of(body))
     generation = await dataplane.write_config(memo.redis, keys.config, table)
     trunks = [
         previous.get(t["name"], {})
@@ -70,11 +73,11 @@ async def calleridpool_changed(
     extra: list[str] = []
     if spec.numbers_from:
         ref = spec.numbers_from
-        text = await memo.kube.config_map_value(body.meta.namespace, ref.name, ref.key)
+        text = await memo.kube.config_map_value(key_of(body)[0], ref.name, ref.key)
         if text is None:
             message = (
                 f"spec.numbersFrom: ConfigMap {ref.name!r} with key {ref.key!r} not found in "
-                f"namespace {body.meta.namespace!r}; retrying"
+                f"namespace {key_of(body)[0]!r}; retrying"
             )
             _conclude(body, patch, Cond("Ready", False, "SourceNotFound", message))
             raise kopf.TemporaryError(message, delay=memo.settings.retry_seconds)
@@ -85,7 +88,7 @@ async def calleridpool_changed(
         _conclude(body, patch, Cond("Ready", False, "InvalidNumbers", message))
         kopf.warn(body, reason="InvalidNumbers", message=message)
         return
-    keys = PoolKeys("cidp", body.meta.namespace, body.meta.name)
+    keys = PoolKeys("cidp", *key_of(body))
     await dataplane.write_config(memo.redis, keys.config, config)
     total = len(config["numbers"])
     _conclude(

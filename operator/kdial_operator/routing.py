@@ -6,6 +6,7 @@ trunk entries' `state` and `weight` here.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from kdial.api.calleridpool import CallerIdPoolSpec
@@ -37,8 +38,6 @@ def caller_ids(spec: CallerIdPoolSpec, extra: list[str]) -> tuple[dict[str, Any]
 
     A line of `extra` that is not E.164 is a problem, named by its line number.
     """
-    import re
-
     numbers = [n.model_dump(mode="json", by_alias=True, exclude_none=True) for n in spec.numbers]
     known = {n["number"] for n in numbers}
     problems = []

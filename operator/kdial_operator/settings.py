@@ -30,7 +30,7 @@ class OperatorSettings(BaseSettings):
     """Image of the FreeSWITCH container beside each dialer."""
     esl_port: int = 8021
     """Event Socket port FreeSWITCH listens on inside the worker pod (loopback only)."""
-    esl_password_secret: str = "kdial-esl"
+    esl_password_secret: str = "kdial-esl"  # noqa: S105 (the Secret's name, not a password)
     """Secret (key `password`) holding the Event Socket password of worker pods."""
     worker_grace_seconds: int = Field(default=120, ge=1)
     """terminationGracePeriodSeconds of worker pods: how long calls in flight may finish on

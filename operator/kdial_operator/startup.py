@@ -8,8 +8,8 @@ from typing import Any
 import kopf
 import kubernetes
 import redis.asyncio as aioredis
-
 from kdial.api.kinds import GROUP
+
 from kdial_operator.kube import Kube
 from kdial_operator.settings import OperatorSettings
 
@@ -42,7 +42,7 @@ async def close(memo: kopf.Memo, **_: Any) -> None:
 
 def _api_client() -> kubernetes.client.ApiClient:
     try:
-        kubernetes.config.load_incluster_config()
+        kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
     except kubernetes.config.ConfigException:
-        kubernetes.config.load_kube_config()
+        kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
     return kubernetes.client.ApiClient()

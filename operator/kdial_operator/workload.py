@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kdial.api.kinds import API_VERSION, CAMPAIGN
+
 from kdial_operator.settings import OperatorSettings
 
 METRICS_PORT = 9100
@@ -57,7 +58,10 @@ def worker_deployment(
             "template": {
                 "metadata": {
                     "labels": selector,
-                    "annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": str(METRICS_PORT)},
+                    "annotations": {
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(METRICS_PORT),
+                    },
                 },
                 "spec": _pod_spec(namespace, campaign, settings),
             },
@@ -98,12 +102,18 @@ def _dialer(namespace: str, campaign: str, settings: OperatorSettings) -> dict[s
                 },
             },
             {"name": "KDIAL_METRICS_PORT", "value": str(METRICS_PORT)},
-            {"name": "KDIAL_DRAIN_SECONDS", "value": str(max(settings.worker_grace_seconds - 10, 1))},
+            {
+                "name": "KDIAL_DRAIN_SECONDS",
+                "value": str(max(settings.worker_grace_seconds - 10, 1)),
+            },
         ],
         "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
         "livenessProbe": {"httpGet": {"path": "/healthz", "port": "metrics"}, "periodSeconds": 10},
         "readinessProbe": {"httpGet": {"path": "/readyz", "port": "metrics"}, "periodSeconds": 5},
-        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+        "resources": {
+            "requests": {"cpu": "250m", "memory": "256Mi"},
+            "limits": {"memory": "512Mi"},
+        },
         "securityContext": {
             "runAsNonRoot": True,
             "allowPrivilegeEscalation": False,

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 import redis
-
 from kdial.state.keys import CampaignKeys
 from kdial_worker import ledger
+
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.world import campaign_spec, numbers, world
 
@@ -47,8 +47,14 @@ def test_create_pause_resume_complete_delete(
     api.create("campaigns", "promo", campaign_spec(), "Campaign")
     keys = CampaignKeys(namespace, "promo")
 
-    wait_for("Ready=True", lambda: (api.condition("campaigns", "promo", "Ready") or {}).get("status") == "True", log=operator)
-    assert wait_for("20 contacts taken", lambda: status(api)["progress"]["total"] == 20, log=operator)
+    wait_for(
+        "Ready=True",
+        lambda: (api.condition("campaigns", "promo", "Ready") or {}).get("status") == "True",
+        log=operator,
+    )
+    assert wait_for(
+        "20 contacts taken", lambda: status(api)["progress"]["total"] == 20, log=operator
+    )
     # 20 due, cap 10 concurrent, 100 calls per worker -> one worker (bounds 0..3).
     assert wait_for("a worker Deployment", lambda: replicas(api) == 1, log=operator)
     assert status(api)["summary"] == "Starting"
@@ -71,7 +77,11 @@ def test_create_pause_resume_complete_delete(
     done = api.condition("campaigns", "promo", "Completed") or {}
     assert done["status"] == "True" and done["reason"] == "AllContactsClosed"
     assert status(api)["progress"] == {
-        "total": 20, "pending": 0, "inFlight": 0, "closed": 20, "summary": "20/20 (100%)"
+        "total": 20,
+        "pending": 0,
+        "inFlight": 0,
+        "closed": 20,
+        "summary": "20/20 (100%)",
     }
     assert status(api)["toDate"]["asr"] == "100.0%"
     assert wait_for("workers released", lambda: replicas(api) == 0, log=operator) is True
@@ -91,8 +101,12 @@ def test_worker_deployment_content(api: Api, operator: OperatorProcess, namespac
 
     owner = deployment["metadata"]["ownerReferences"][0]
     assert owner == {
-        "apiVersion": "kdial.io/v1alpha1", "kind": "Campaign", "name": "promo",
-        "uid": created["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True,
+        "apiVersion": "kdial.io/v1alpha1",
+        "kind": "Campaign",
+        "name": "promo",
+        "uid": created["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
     }
     pod = deployment["spec"]["template"]["spec"]
     assert pod["automountServiceAccountToken"] is False
@@ -102,7 +116,10 @@ def test_worker_deployment_content(api: Api, operator: OperatorProcess, namespac
     assert dialer["args"] == ["worker", "--campaign", f"{namespace}/promo"]
     env = {e["name"]: e for e in dialer["env"]}
     assert env["KDIAL_ESL_HOST"]["value"] == "127.0.0.1"
-    assert env["KDIAL_ESL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "kdial-esl", "key": "password"}
+    assert env["KDIAL_ESL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "kdial-esl",
+        "key": "password",
+    }
     assert dialer["readinessProbe"]["httpGet"]["path"] == "/readyz"
     selector = deployment["spec"]["selector"]["matchLabels"]
     assert deployment["spec"]["template"]["metadata"]["labels"] == selector

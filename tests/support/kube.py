@@ -59,6 +59,7 @@ import threading
 import urllib.error
 import urllib.request
 import uuid
+import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
@@ -1053,7 +1054,9 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 async def _boot(crds: list[Mapping[str, Any]]) -> tuple[KubeEmu, aiohttp.test_utils.RawTestServer]:
     emu = KubeEmu()  # created in the server's loop: its locks and queues belong there
-    emu.resources.load_bundled()
+    with warnings.catch_warnings():  # kmock 0.8 reads its bundle with a deprecated importlib API
+        warnings.simplefilter("ignore", DeprecationWarning)
+        emu.resources.load_bundled()
     register_kopf_peering(emu)
     for crd in crds:
         register_crd(emu, crd)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,9 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kubernetes import client
-
 from kdial.api.kinds import GROUP, VERSION
+from kubernetes import client
 
 T = TypeVar("T")
 
@@ -27,12 +27,16 @@ class OperatorProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> OperatorProcess:
-        env = os.environ | {
-            "KUBECONFIG": str(self.kubeconfig),
-            "KDIAL_REDIS_URL": self.redis_url,
-            "KDIAL_STATUS_INTERVAL_SECONDS": "0.5",
-            "KDIAL_RETRY_SECONDS": "1",
-        } | self.env
+        env = (
+            os.environ
+            | {
+                "KUBECONFIG": str(self.kubeconfig),
+                "KDIAL_REDIS_URL": self.redis_url,
+                "KDIAL_STATUS_INTERVAL_SECONDS": "0.5",
+                "KDIAL_RETRY_SECONDS": "1",
+            }
+            | self.env
+        )
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kdial_cli", "operator", *self.args],
@@ -55,7 +59,12 @@ class OperatorProcess:
         return "\n".join(self.log.read_text("utf-8", "replace").splitlines()[-lines:])
 
 
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 20.0, log: OperatorProcess | None = None) -> T:
+def wait_for(
+    what: str,
+    probe: Callable[[], T | None],
+    timeout: float = 20.0,
+    log: OperatorProcess | None = None,
+) -> T:
     """Polls `probe` until it returns something truthy; fails naming `what` (and the log)."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -69,7 +78,8 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 20.0, lo
                 return last
         time.sleep(0.1)
     raise AssertionError(
-        f"timed out waiting for {what}; last: {last!r}" + (f"\n--- operator log ---\n{log.tail()}" if log else "")
+        f"timed out waiting for {what}; last: {last!r}"
+        + (f"\n--- operator log ---\n{log.tail()}" if log else "")
     )
 
 
@@ -86,26 +96,39 @@ class Api:
         self.namespace = namespace
 
     def create(self, plural: str, name: str, spec: dict[str, Any], kind: str) -> dict[str, Any]:
-        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, "metadata": {"name": name}, "spec": spec}
-        return self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, plural, body)  # type: ignore[no-any-return]
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": kind,
+            "metadata": {"name": name},
+            "spec": spec,
+        }
+        return self.custom.create_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, plural, body
+        )  # type: ignore[no-any-return]
 
     def get(self, plural: str, name: str) -> dict[str, Any] | None:
         try:
-            return self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, plural, name)  # type: ignore[no-any-return]
+            return self.custom.get_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, plural, name
+            )  # type: ignore[no-any-return]
         except client.ApiException as error:
             if error.status == 404:
                 return None
             raise
 
     def patch_spec(self, plural: str, name: str, spec: dict[str, Any]) -> None:
-        self.custom.patch_namespaced_custom_object(GROUP, VERSION, self.namespace, plural, name, {"spec": spec})
+        self.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, plural, name, {"spec": spec}
+        )
 
     def delete(self, plural: str, name: str) -> None:
         self.custom.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, plural, name)
 
     def condition(self, plural: str, name: str, type_: str) -> dict[str, Any] | None:
         obj = self.get(plural, name) or {}
-        return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == type_), None)
+        return next(
+            (c for c in obj.get("status", {}).get("conditions", []) if c["type"] == type_), None
+        )
 
     def config_map(self, name: str, data: dict[str, str]) -> None:
         body = {"metadata": {"name": name}, "data": data}
@@ -113,22 +136,22 @@ class Api:
 
     def deployment(self, name: str) -> dict[str, Any] | None:
         try:
-            response = self.apps.read_namespaced_deployment(name, self.namespace, _preload_content=False)
+            response = self.apps.read_namespaced_deployment(
+                name, self.namespace, _preload_content=False
+            )
         except client.ApiException as error:
             if error.status == 404:
                 return None
             raise
-        import json
-
         return json.loads(response.data)  # type: ignore[no-any-return]
 
     def set_ready_replicas(self, name: str, ready: int) -> None:
         """Plays the Deployment controller, which the emulator does not run."""
-        self.apps.patch_namespaced_deployment_status(name, self.namespace, {"status": {"readyReplicas": ready}})
+        self.apps.patch_namespaced_deployment_status(
+            name, self.namespace, {"status": {"readyReplicas": ready}}
+        )
 
     def events(self, involved: str) -> list[dict[str, Any]]:
         events = self.core.list_namespaced_event(self.namespace, _preload_content=False)
-        import json
-
         items = json.loads(events.data)["items"]
         return [e for e in items if e.get("involvedObject", {}).get("name") == involved]

@@ -30,8 +30,18 @@ def contact_list(api: Api, name: str, phones: list[str], purpose: str = "Dial") 
 
 TRUNK_POOL: dict[str, Any] = {
     "trunks": [
-        {"name": "carrier-a", "gateway": "carrier-a", "maxConcurrentCalls": 30, "maxCallsPerSecond": 5},
-        {"name": "carrier-b", "gateway": "carrier-b", "maxConcurrentCalls": 30, "maxCallsPerSecond": 5},
+        {
+            "name": "carrier-a",
+            "gateway": "carrier-a",
+            "maxConcurrentCalls": 30,
+            "maxCallsPerSecond": 5,
+        },
+        {
+            "name": "carrier-b",
+            "gateway": "carrier-b",
+            "maxConcurrentCalls": 30,
+            "maxCallsPerSecond": 5,
+        },
     ]
 }
 

@@ -197,6 +197,19 @@ def test_cross_field_rules_accept(data: dict[str, Any]) -> None:
     CampaignSpec.model_validate(data)
 
 
+#: The field each rule's message is about, as the rule declares it (`Rule.field_path`).
+RULE_FIELD = {
+    WINDOW_MSG: ".end",
+    TIMES_MSG: ".endTime",
+    RATIO_MSG: ".maxDialRatio",
+    OUTCOMES_MSG: ".rules",
+    WORKERS_MSG: ".min",
+    DESTINATION_MSG: "",
+    AGENTLESS_DESTINATION_MSG: ".destination",
+    AGENTLESS_CONCURRENCY_MSG: ".pacing.maxConcurrency",
+}
+
+
 @pytest.mark.parametrize(
     ("data", "path", "message"),
     [
@@ -347,7 +360,7 @@ def test_cross_field_rules_accept(data: dict[str, Any]) -> None:
     ],
 )
 def test_cross_field_rules_refuse(data: dict[str, Any], path: str, message: str) -> None:
-    assert rejection(data) == f"{path}: {message}"
+    assert rejection(data) == f"{path}{RULE_FIELD[message]}: {message}"
 
 
 def test_every_campaign_rule_has_a_refusing_case() -> None:
@@ -568,6 +581,12 @@ def test_field_rules_refuse(data: dict[str, Any], path: str) -> None:
     ],
 )
 def test_destination_sip_uri_refuses_dial_string_syntax(uri: str) -> None:
+    assert rejection(spec(destination={"sipUri": uri})).startswith("spec.destination.sipUri: ")
+
+
+def test_destination_sip_uri_refuses_the_enterprise_originate_delimiter() -> None:
+    uri = "sip:bot@voice.example.com:_:sofia/gateway/premium/900123"
+
     assert rejection(spec(destination={"sipUri": uri})).startswith("spec.destination.sipUri: ")
 
 

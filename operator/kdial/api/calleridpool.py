@@ -21,7 +21,8 @@ class CallerId(ApiModel):
     number: str = Field(pattern=E164, max_length=16)
     """The number in E.164, e.g. `+8620123456789`."""
     region: str | None = Field(default=None, max_length=64)
-    """Where the number is local, e.g. `CN-GD` or `Guangzhou`; derived from the number when unset."""
+    """Where the number is local, e.g. `CN-GD` or `Guangzhou`; derived from the number when
+    unset."""
     type: NumberType | None = None
     """Mobile, Landline or TollFree; derived from the number when unset."""
     max_concurrent_calls: int | None = Field(default=None, ge=1, le=10_000)

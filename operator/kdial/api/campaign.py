@@ -63,10 +63,14 @@ def _default_windows() -> list[CallingWindow]:
 class Schedule(ApiModel):
     """When the campaign may dial."""
 
-    windows: list[CallingWindow] = Field(default_factory=_default_windows, min_length=1, max_length=14)
+    windows: list[CallingWindow] = Field(
+        default_factory=_default_windows, min_length=1, max_length=14
+    )
     """Calling windows in each callee's local time, derived from their number. Defaults to
     09:00-20:00 every day."""
-    fallback_time_zone: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$")
+    fallback_time_zone: str | None = Field(
+        default=None, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$"
+    )
     """IANA time zone (e.g. `Asia/Shanghai`) for callees whose number does not tell their time
     zone. When unset such callees are held, never dialled, rather than risk calling at night."""
     start_time: datetime | None = None
@@ -89,8 +93,11 @@ class Pacing(ApiModel):
     max_concurrency: int | None = Field(default=None, ge=1, le=100_000)
     """Most calls in flight at once for this campaign, across all workers. Required for
     Agentless campaigns, whose rate nothing else bounds."""
-    max_dial_ratio: str | None = Field(default=None, pattern=r"^[0-9]{1,2}(\.[0-9]{1,2})?$")
-    """Most calls dialled per ready agent, a decimal such as `"2.5"` (predictive mode); at least 1."""
+    max_dial_ratio: str | None = Field(
+        default=None, max_length=5, pattern=r"^[0-9]{1,2}(\.[0-9]{1,2})?$"
+    )
+    """Most calls dialled per ready agent, a decimal such as `"2.5"` (predictive mode); at
+    least 1."""
     max_abandon_percent: int = Field(default=3, ge=0, le=100)
     """Cap on abandoned calls (answered, no agent within the connect deadline) as a percentage of
     answered calls. Regulators set 3 (FCC, Ofcom)."""
@@ -164,7 +171,8 @@ class Retry(ApiModel):
 
     cel_rules = (
         Rule(
-            "!has(self.rules) || self.rules.all(r, self.rules.exists_one(s, s.outcome == r.outcome))",
+            "!has(self.rules) || "
+            "self.rules.all(r, self.rules.exists_one(s, s.outcome == r.outcome))",
             "each outcome may have one retry rule only",
             ".rules",
         ),
@@ -196,8 +204,14 @@ class Destination(ApiModel):
     """Dialplan extension (an IVR or a voice bot) answered calls are transferred to."""
     context: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     """Dialplan context of `extension`."""
-    sip_uri: str | None = Field(default=None, max_length=256, pattern=r"^sips?:[^\s,;'\"{}|&]+$")
-    """SIP URI answered calls are bridged to."""
+    # user@host:port and nothing else: FreeSWITCH dial strings give meaning to `,` `|` `{}`
+    # and to `:_:` (a second leg), none of which may reach a bridge from a spec.
+    sip_uri: str | None = Field(
+        default=None,
+        max_length=256,
+        pattern=r"^sips?:([A-Za-z0-9._~+-]+@)?[A-Za-z0-9.-]+(:[0-9]{1,5})?$",
+    )
+    """SIP URI answered calls are bridged to, `sip:user@host[:port]`."""
 
     cel_rules = (
         Rule(

@@ -13,6 +13,7 @@ from typing import Any
 
 import celpy
 from celpy import celtypes
+from celpy.evaluation import CELEvalError
 
 _ENV = celpy.Environment()
 
@@ -46,5 +47,8 @@ def holds(rule: str, obj: dict[str, Any]) -> bool:
 
     An evaluation error counts as a violation, as it does in the API server.
     """
-    result = _program(rule).evaluate({"self": to_cel(obj)})
+    try:
+        result = _program(rule).evaluate({"self": to_cel(obj)})
+    except CELEvalError:
+        return False
     return isinstance(result, celtypes.BoolType) and bool(result)

@@ -28,17 +28,17 @@ def merge(
     condition's status changes; conditions not in `new` are kept as they were."""
     by_type = {c["type"]: c for c in old}
     for cond in new:
-        previous = by_type.get(cond.type)
-        changed = previous is None or previous.get("status") != cond.status_text
+        previous = by_type.get(cond.type) or {}
+        changed = previous.get("status") != cond.status_text
         by_type[cond.type] = {
             "type": cond.type,
             "status": cond.status_text,
             "reason": cond.reason,
             "message": cond.message,
             "observedGeneration": generation,
-            "lastTransitionTime": _stamp(now)
-            if changed
-            else previous.get("lastTransitionTime", _stamp(now)),
+            "lastTransitionTime": previous.get("lastTransitionTime", _stamp(now))
+            if not changed
+            else _stamp(now),
         }
     return list(by_type.values())
 

@@ -28,26 +28,28 @@ def structural(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> di
         return structural({**schema["allOf"][0], **rest}, defs)
     out: dict[str, Any] = {}
     for key, value in schema.items():
-        if key in _DROP:
-            continue
-        if key == "properties":
-            out[key] = {name: structural(sub, defs) for name, sub in value.items()}
-        elif key == "items":
-            out[key] = structural(value, defs)
-        elif key == "additionalProperties":
-            if isinstance(value, dict):
-                out[key] = structural(value, defs)
-        elif key == "const":
-            out["enum"] = [value]
-        elif key == "default" and value is None:
-            continue
-        elif key == "description":
-            out[key] = " ".join(value.split())
-        else:
-            out[key] = value
+        out.update(_keyword(key, value, defs))
     if "enum" in out and "type" not in out:
         out["type"] = "string"
     return out
+
+
+def _keyword(key: str, value: Any, defs: dict[str, Any]) -> dict[str, Any]:
+    """One keyword of a schema node, as a structural schema says it (or nothing)."""
+    if key in _DROP or (key == "default" and value is None):
+        return {}
+    if key == "properties":
+        return {key: {name: structural(sub, defs) for name, sub in value.items()}}
+    if key == "items":
+        return {key: structural(value, defs)}
+    if key == "additionalProperties":
+        # `false` beside `properties` is not structural; pruning does its job.
+        return {key: structural(value, defs)} if isinstance(value, dict) else {}
+    if key == "const":
+        return {"enum": [value]}
+    if key == "description":
+        return {key: " ".join(value.split())}
+    return {key: value}
 
 
 def _optional(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:

@@ -61,7 +61,7 @@ CAMPAIGN = Kind(
     short_names=("camp",),
     spec=CampaignSpec,
     status=CampaignStatus,
-    description="An outbound calling campaign (专案): whom to call, over which lines, when and how.",
+    description="An outbound calling campaign (专案): whom to call, over which lines, when, how.",
     columns=(
         _ready(),
         {"name": "Status", "type": "string", "jsonPath": ".status.summary"},

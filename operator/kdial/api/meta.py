@@ -30,7 +30,7 @@ E164 = r"^\+[1-9][0-9]{6,14}$"
 
 @dataclass(frozen=True)
 class Rule:
-    """A CEL rule over `self`, the object it is declared on (Kubernetes `x-kubernetes-validations`)."""
+    """A CEL rule over `self`, the object it is declared on (`x-kubernetes-validations`)."""
 
     rule: str
     message: str
@@ -64,11 +64,31 @@ class ApiModel(BaseModel):
     cel_rules: ClassVar[tuple[Rule, ...]] = ()
 
     @model_validator(mode="after")
-    def _check_cel_rules(self) -> Self:
+    def _check_rules(self) -> Self:
+        self._check_map_keys()
         for rule in self.cel_rules:
             if not cel.holds(rule.rule, self.model_dump(by_alias=True, exclude_none=True)):
-                raise ValueError(rule.message)
+                # `explain` moves a leading `.path ` into the field path it reports.
+                raise ValueError(f"{rule.field_path or ''} {rule.message}".lstrip())
         return self
+
+    def _check_map_keys(self) -> None:
+        """Lists the CRD declares as maps (`x-kubernetes-list-type: map`) have unique keys; the
+        API server enforces it, and so must anything that validates without one."""
+        for name, info in type(self).model_fields.items():
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            map_keys = extra.get("x-kubernetes-list-map-keys")
+            if not isinstance(map_keys, list):
+                continue
+            seen: set[tuple[Any, ...]] = set()
+            for item in getattr(self, name):
+                key = tuple(getattr(item, str(k)) for k in map_keys)
+                if key in seen:
+                    alias = info.alias or name
+                    raise ValueError(
+                        f".{alias} duplicate {'/'.join(map(str, map_keys))} {key[0]!r}"
+                    )
+                seen.add(key)
 
 
 class LocalObjectReference(ApiModel):
@@ -114,7 +134,11 @@ def explain(error: ValidationError, root: str = "spec", limit: int = 3) -> str:
     """A message a person can act on: each offending field by its path, and what is wrong."""
     parts = []
     for item in error.errors()[:limit]:
+        path = field_path(root, tuple(item["loc"]))
         message = item["msg"].removeprefix("Value error, ")
-        parts.append(f"{field_path(root, tuple(item['loc']))}: {message}")
+        if message.startswith("."):
+            sub, _, message = message.partition(" ")
+            path += sub
+        parts.append(f"{path}: {message}")
     more = error.error_count() - limit
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")

@@ -19,7 +19,9 @@ class Trunk(ApiModel):
     """Name of the trunk within the pool."""
     gateway: str | None = Field(default=None, pattern=_GATEWAY)
     """FreeSWITCH sofia gateway to dial through (`sofia/gateway/<gateway>/<number>`)."""
-    sip_uri: str | None = Field(default=None, max_length=256, pattern=r"^[A-Za-z0-9_.:@-]+$")
+    sip_uri: str | None = Field(
+        default=None, max_length=256, pattern=r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$"
+    )
     """SIP host (and port) to dial directly through the `external` profile instead of a gateway,
     e.g. `sip.carrier.example:5060`."""
     max_concurrent_calls: int = Field(ge=1, le=100_000)
@@ -79,14 +81,6 @@ class TrunkPoolSpec(ApiModel):
     """The trunks, each with a unique name."""
     health: HealthPolicy = Field(default_factory=HealthPolicy)
     """The health policy."""
-
-    cel_rules = (
-        Rule(
-            "self.trunks.all(t, self.trunks.exists_one(u, u.name == t.name))",
-            "trunk names must be unique",
-            ".trunks",
-        ),
-    )
 
 
 class TrunkState(StrEnum):

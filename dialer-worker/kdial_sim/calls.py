@@ -1,0 +1,210 @@
+"""One call's life, from CHANNEL_CREATE to CHANNEL_DESTROY, on the scenario clock.
+
+The far end follows its Plan (outcomes.py); the switch side can cut in at any moment with a
+hangup request (uuid_kill, hupall, sched_hangup, originate_timeout). Events go out in
+FreeSWITCH's order: for a refusal HANGUP, HANGUP_COMPLETE and then the originate result (the
+BACKGROUND_JOB); for an answer, CHANNEL_ANSWER and then the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kdial_sim import events
+from kdial_sim.bus import EventBus
+from kdial_sim.causes import cause_for_sip, parse_cause
+from kdial_sim.channel import Channel, Ending
+from kdial_sim.clock import SimClock
+from kdial_sim.events import Stamper
+from kdial_sim.outcomes import Plan
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CallEnv:
+    clock: SimClock
+    stamper: Stamper
+    bus: EventBus
+    #: Channel variable that carries the AMD verdict on answer (None: not reported).
+    amd_variable: str | None
+    finished: Callable[[Call], None]
+
+
+@dataclass(frozen=True)
+class HangupRequest:
+    cause: str
+
+
+class Call:
+    def __init__(
+        self,
+        channel: Channel,
+        plan: Plan,
+        env: CallEnv,
+        timeout: float,
+        ignore_early_media: bool,
+    ) -> None:
+        self.channel = channel
+        self.plan = plan
+        self._env = env
+        self._timeout = timeout
+        self._ignore_early_media = ignore_early_media
+        loop = asyncio.get_running_loop()
+        #: The originate API's answer: "+OK <uuid>\n" or "-ERR <CAUSE>\n".
+        self.result: asyncio.Future[str] = loop.create_future()
+        self._hangup: asyncio.Future[HangupRequest] = loop.create_future()
+        self._timers: list[asyncio.TimerHandle] = []
+
+    @property
+    def uuid(self) -> str:
+        return self.channel.uuid
+
+    def request_hangup(self, cause: str) -> None:
+        """Hang up from the switch side; the first request wins, as in FreeSWITCH."""
+        if not self._hangup.done():
+            self._hangup.set_result(HangupRequest(cause))
+
+    def schedule_hangup(self, seconds: float, cause: str) -> None:
+        loop = asyncio.get_running_loop()
+        delay = self._env.clock.real_seconds(seconds)
+        self._timers.append(loop.call_later(delay, self.request_hangup, cause))
+
+    async def run(self) -> None:
+        try:
+            await self._lifecycle()
+        except asyncio.CancelledError:
+            self._finish(Ending.LOCAL_BYE if self.channel.answered else Ending.CANCELLED, "CRASH")
+            raise
+        finally:
+            for timer in self._timers:
+                timer.cancel()
+            if not self.result.done():
+                self.result.set_result(f"-ERR {self.channel.hangup_cause or 'CRASH'}\n")
+            self._env.finished(self)
+
+    async def _lifecycle(self) -> None:
+        self._emit(events.CREATE)
+        first = min(self.plan.pdd, self._time_left())
+        request = await self._wait(first)
+        if request is not None:
+            return self._cancel(request.cause)
+        if first < self.plan.pdd:
+            return self._cancel("NO_ANSWER")
+        if self.plan.refusal is not None and not self.plan.ring:
+            return self._refuse(self.plan.refusal)
+        self._provisional()
+        await self._ringing()
+        return None
+
+    async def _ringing(self) -> None:
+        plan = self.plan
+        ring = math.inf if plan.ring is None else plan.ring
+        give_up = math.inf if plan.max_ring is None else plan.max_ring
+        left = self._time_left()
+        first = min(ring, give_up, left)
+        request = await self._wait(first)
+        if request is not None:
+            return self._cancel(request.cause)
+        if first == left:
+            return self._cancel("NO_ANSWER")
+        if first == give_up:
+            return self._refuse(480)
+        if plan.refusal is not None:
+            return self._refuse(plan.refusal)
+        await self._talk()
+        return None
+
+    async def _talk(self) -> None:
+        self._answer()
+        talk = math.inf if self.plan.talk is None else self.plan.talk
+        request = await self._wait(talk)
+        if request is not None:
+            self._finish(Ending.LOCAL_BYE, request.cause)
+        else:
+            self._finish(Ending.REMOTE_BYE, "NORMAL_CLEARING")
+
+    def _time_left(self) -> float:
+        elapsed = (self._env.clock.now_us() - self.channel.created_us) / 1_000_000
+        return max(0.0, self._timeout - elapsed)
+
+    async def _wait(self, seconds: float) -> HangupRequest | None:
+        """Sleep `seconds` of scenario time unless a hangup request comes first."""
+        if not self._hangup.done():
+            timeout = None if math.isinf(seconds) else self._env.clock.real_seconds(seconds)
+            await asyncio.wait({self._hangup}, timeout=timeout)
+        return self._hangup.result() if self._hangup.done() else None
+
+    def _provisional(self) -> None:
+        ch = self.channel
+        ch.dialog = True
+        if self.plan.early_media:
+            ch.progress_media_us = self._env.clock.now_us()
+            self._emit(events.PROGRESS_MEDIA)
+            if not self._ignore_early_media:
+                self._resolve(f"+OK {ch.uuid}\n")
+        else:
+            ch.progress_us = self._env.clock.now_us()
+            self._emit(events.PROGRESS)
+
+    def _answer(self) -> None:
+        ch = self.channel
+        ch.answered_us = self._env.clock.now_us()
+        if self._env.amd_variable:
+            ch.extra_vars[self._env.amd_variable] = "MACHINE" if self.plan.machine else "HUMAN"
+        self._emit(events.ANSWER)
+        # The parked channel now runs its application, which flips the caller-ID fields.
+        ch.cid_flipped = True
+        self._resolve(f"+OK {ch.uuid}\n")
+        self._arm_execute_on_answer()
+
+    def _arm_execute_on_answer(self) -> None:
+        """Honour `execute_on_answer=sched_hangup +<secs> [cause]`, a common safety net."""
+        for name, value in self.channel.user_vars:
+            if not name.startswith("execute_on_answer"):
+                continue
+            words = value.split()
+            if len(words) >= 2 and words[0] == "sched_hangup":
+                seconds = delay_seconds(words[1], self._env.clock.now())
+                flags = ("alloriginate", "bleg")
+                cause = words[2] if len(words) > 2 and words[2] not in flags else None
+                if seconds is not None:
+                    self.schedule_hangup(seconds, parse_cause(cause, "ALLOTTED_TIMEOUT"))
+
+    def _refuse(self, status: int) -> None:
+        self.channel.refusal_status = status
+        self._finish(Ending.REFUSED, cause_for_sip(status))
+
+    def _cancel(self, cause: str) -> None:
+        self._finish(Ending.CANCELLED, cause)
+
+    def _finish(self, ending: Ending, cause: str) -> None:
+        ch = self.channel
+        if ch.hangup_us:
+            return
+        ch.ending, ch.hangup_cause = ending, cause
+        ch.hangup_us = self._env.clock.now_us()
+        for name in (events.HANGUP, events.HANGUP_COMPLETE, events.DESTROY):
+            self._emit(name)
+        self._resolve(f"-ERR {cause}\n")
+        log.debug("call %s ended: %s (%s)", ch.uuid, cause, ending)
+
+    def _resolve(self, text: str) -> None:
+        if not self.result.done():
+            self.result.set_result(text)
+
+    def _emit(self, name: str) -> None:
+        self._env.bus.publish(events.channel_event(name, self.channel, self._env.stamper))
+
+
+def delay_seconds(when: str, now: float) -> float | None:
+    """sched_hangup's time: `+<secs>` from now, or an absolute epoch time in seconds."""
+    try:
+        value = float(when.removeprefix("+"))
+    except ValueError:
+        return None
+    return value if when.startswith("+") else max(0.0, value - now)

@@ -1,0 +1,124 @@
+"""Invalid specs of every kind become Ready=False with a message naming the field; nothing dials.
+
+The emulated API server does not apply the CRD schema, which makes this the operator's own
+check: exactly what protects a cluster whose API server let something through.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import redis
+from kdial.state.keys import CampaignKeys
+
+from tests.support.operator import Api, OperatorProcess, wait_for
+from tests.support.world import campaign_spec, numbers, world
+
+pytestmark = pytest.mark.integration
+
+INVALID: list[tuple[str, str, dict[str, Any], str]] = [
+    ("campaigns", "Campaign", campaign_spec(mode="predictive"), "spec.mode"),
+    (
+        "campaigns",
+        "Campaign",
+        campaign_spec(destination=None),
+        "an Agentless campaign needs destination",
+    ),
+    (
+        "campaigns",
+        "Campaign",
+        campaign_spec(workers={"min": 5, "max": 2}),
+        "spec.workers: min must not exceed max",
+    ),
+    (
+        "campaigns",
+        "Campaign",
+        campaign_spec(schedule={"windows": [{"start": "21:00", "end": "09:00"}]}),
+        "spec.schedule.windows[0]: end must be after start",
+    ),
+    (
+        "trunkpools",
+        "TrunkPool",
+        {
+            "trunks": [
+                {"name": "a", "gateway": "a b", "maxConcurrentCalls": 1, "maxCallsPerSecond": 1}
+            ]
+        },
+        "spec.trunks[0].gateway",
+    ),
+    ("trunkpools", "TrunkPool", {"trunks": []}, "spec.trunks"),
+    (
+        "calleridpools",
+        "CallerIdPool",
+        {"numbers": [{"number": "13800000000"}]},
+        "spec.numbers[0].number",
+    ),
+    ("calleridpools", "CallerIdPool", {"numbers": []}, "a pool needs numbers or numbersFrom"),
+    (
+        "contactlists",
+        "ContactList",
+        {"source": {}, "defaultRegion": "CN"},
+        "set exactly one of configMap and url",
+    ),
+    (
+        "contactlists",
+        "ContactList",
+        {"source": {"configMap": {"name": "x", "key": "y"}}, "defaultRegion": "China"},
+        "spec.defaultRegion",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("plural", "kind", "spec", "expected"), INVALID, ids=[f"{k}-{e}" for _, k, _, e in INVALID]
+)
+def test_invalid_spec_is_not_ready(
+    api: Api,
+    operator: OperatorProcess,
+    rdb: redis.Redis,
+    namespace: str,
+    plural: str,
+    kind: str,
+    spec: dict[str, Any],
+    expected: str,
+) -> None:
+    if plural == "campaigns":
+        world(api, numbers(3))
+    spec = {k: v for k, v in spec.items() if v is not None}
+    api.create(plural, "bad", spec, kind)
+    cond = wait_for("Ready=False", lambda: api.condition(plural, "bad", "Ready"), log=operator)
+    assert cond["status"] == "False"
+    assert cond["reason"] == "InvalidSpec"
+    assert expected in cond["message"]
+    warnings = [e for e in api.events("bad") if e["type"] == "Warning"]
+    assert any(expected in e["message"] for e in warnings)
+    if plural == "campaigns":
+        assert (api.get(plural, "bad") or {})["status"]["summary"] == "Invalid"
+        assert api.deployment("kdial-worker-bad") is None
+        assert rdb.get(CampaignKeys(namespace, "bad").config) is None
+
+
+def test_campaign_turning_invalid_halts_its_workers(
+    api: Api, operator: OperatorProcess, rdb: redis.Redis, namespace: str
+) -> None:
+    world(api, numbers(3))
+    api.create("campaigns", "promo", campaign_spec(), "Campaign")
+    wait_for("a worker Deployment", lambda: api.deployment("kdial-worker-promo"), log=operator)
+    api.patch_spec("campaigns", "promo", {"workers": {"min": 3, "max": 1}})
+    wait_for(
+        "Invalid",
+        lambda: (api.get("campaigns", "promo") or {})["status"]["summary"] == "Invalid",
+        log=operator,
+    )
+    assert (
+        wait_for(
+            "scaled to zero",
+            lambda: (api.deployment("kdial-worker-promo") or {})["spec"]["replicas"] == 0,
+            log=operator,
+        )
+        is True
+    )
+    config = json.loads(rdb.get(CampaignKeys(namespace, "promo").config) or "{}")
+    assert config["content"]["dialing"] is False

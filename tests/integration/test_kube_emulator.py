@@ -1,0 +1,415 @@
+"""The test-side Kubernetes API emulator behaves like an API server where kopf and clients look.
+
+One test per gap of plain kmock 0.8 (see tests/support/kube.py), plus a real kopf operator
+process that logs in with its default login and runs its whole create/delete loop over HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import kubernetes.client as k8s
+import kubernetes.config
+import kubernetes.watch
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from tests.support.kube import KubeServer
+
+T = TypeVar("T")
+
+GROUP, VERSION, PLURAL = "example.dev", "v1", "widgets"
+WIDGETS = f"/apis/{GROUP}/{VERSION}/namespaces/default/{PLURAL}"
+WIDGET_CRD: dict[str, Any] = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": f"{PLURAL}.{GROUP}"},
+    "spec": {
+        "group": GROUP,
+        "scope": "Namespaced",
+        "names": {"plural": PLURAL, "singular": "widget", "kind": "Widget"},
+        "versions": [
+            {
+                "name": VERSION,
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {
+                            "spec": {
+                                "type": "object",
+                                "properties": {
+                                    "size": {"type": "integer", "default": 1},
+                                    "color": {"type": "string"},
+                                },
+                            },
+                            "status": {
+                                "type": "object",
+                                "x-kubernetes-preserve-unknown-fields": True,
+                            },
+                        },
+                    }
+                },
+            }
+        ],
+    },
+}
+MERGE = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+KOPF_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
+
+pytestmark = pytest.mark.integration
+
+
+def wait_for(
+    probe: Callable[[], T | None], describe: Callable[[], str] = str, timeout: float = 20.0
+) -> T:
+    """Poll until probe() gives something truthy; bounded, so a bug fails instead of hanging."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := probe():
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"not reached within {timeout} s: {describe()}")
+
+
+@pytest.fixture
+def server() -> Iterator[KubeServer]:
+    with KubeServer.start([WIDGET_CRD]) as server:
+        yield server
+
+
+@pytest.fixture
+def client(server: KubeServer) -> Iterator[k8s.ApiClient]:
+    config = k8s.Configuration()
+    config.host = server.url
+    with k8s.ApiClient(config) as api_client:
+        yield api_client
+
+
+@pytest.fixture
+def custom(client: k8s.ApiClient) -> k8s.CustomObjectsApi:
+    return k8s.CustomObjectsApi(client)
+
+
+@pytest.fixture
+def core(client: k8s.ApiClient) -> k8s.CoreV1Api:
+    return k8s.CoreV1Api(client)
+
+
+def create_widget(server: KubeServer, name: str, **spec: Any) -> dict[str, Any]:
+    status, body = server.request("POST", WIDGETS, {"metadata": {"name": name}, "spec": spec})
+    assert status == 201, body
+    return dict(body)
+
+
+def patch(server: KubeServer, path: str, body: Any, content_type: str = MERGE) -> dict[str, Any]:
+    status, result = server.request("PATCH", path, body, content_type=content_type)
+    assert status == 200, result
+    return dict(result)
+
+
+def rv(body: dict[str, Any]) -> int:
+    return int(body["metadata"]["resourceVersion"])
+
+
+def names(items: Iterable[Any]) -> list[str]:
+    return [item.metadata.name for item in items]
+
+
+# The kubernetes client takes plain dicts as bodies at runtime; its models type them as models,
+# and their every field as optional. Tests use Any for both instead of asserting each level.
+
+
+def test_create_fills_server_metadata(custom: k8s.CustomObjectsApi) -> None:
+    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Widget", "metadata": {"name": "w"}}
+    created: Any = custom.create_namespaced_custom_object(GROUP, VERSION, "team-a", PLURAL, body)
+    meta = created["metadata"]
+    assert meta["namespace"] == "team-a"  # from the URL
+    assert len(meta["uid"]) == 36
+    assert int(meta["resourceVersion"]) > 0
+    assert meta["creationTimestamp"].endswith("Z")
+    assert meta["generation"] == 1
+
+
+def test_every_write_gets_a_new_resource_version(server: KubeServer) -> None:
+    created = create_widget(server, "w")
+    spec_patched = patch(server, f"{WIDGETS}/w", {"spec": {"size": 2}})
+    status_patched = patch(server, f"{WIDGETS}/w/status", {"status": {"phase": "Up"}})
+    assert rv(created) < rv(spec_patched) < rv(status_patched)
+    # Like an API server, a no-op write changes nothing: no new version, no watch event.
+    assert rv(patch(server, f"{WIDGETS}/w", {"spec": {"size": 2}})) == rv(status_patched)
+
+
+def test_generation_follows_spec_but_not_status_or_metadata(server: KubeServer) -> None:
+    create_widget(server, "w", size=1)
+    assert patch(server, f"{WIDGETS}/w", {"spec": {"size": 2}})["metadata"]["generation"] == 2
+    status_patched = patch(server, f"{WIDGETS}/w/status", {"status": {"phase": "Up"}})
+    assert status_patched["metadata"]["generation"] == 2
+    labelled = patch(server, f"{WIDGETS}/w", {"metadata": {"labels": {"a": "b"}}})
+    assert labelled["metadata"]["generation"] == 2
+
+
+def test_status_subresource_is_isolated_both_ways(server: KubeServer) -> None:
+    create_widget(server, "w", size=1)
+    via_status = patch(server, f"{WIDGETS}/w/status", {"spec": {"size": 9}, "status": {"n": 1}})
+    assert via_status["spec"] == {"size": 1}
+    assert via_status["status"] == {"n": 1}
+    via_main = patch(server, f"{WIDGETS}/w", {"spec": {"size": 2}, "status": {"n": 9}})
+    assert via_main["spec"] == {"size": 2}
+    assert via_main["status"] == {"n": 1}
+
+
+def test_stale_resource_version_conflicts(server: KubeServer, custom: k8s.CustomObjectsApi) -> None:
+    created = create_widget(server, "w")
+    patch(server, f"{WIDGETS}/w", {"spec": {"size": 2}})
+    stale = {"metadata": {"resourceVersion": created["metadata"]["resourceVersion"]}}
+    status, body = server.request("PATCH", f"{WIDGETS}/w", stale, content_type=MERGE)
+    assert (status, body["reason"]) == (409, "Conflict")
+    with pytest.raises(ApiException) as err:
+        custom.replace_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "w", created)
+    assert err.value.status == 409
+
+
+def test_failed_json_patch_test_is_422_and_changes_nothing(server: KubeServer) -> None:
+    created = create_widget(server, "w")
+    ops: list[dict[str, Any]] = [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": "-1"},
+        {"op": "add", "path": "/metadata/finalizers", "value": ["x"]},
+    ]
+    status, body = server.request("PATCH", f"{WIDGETS}/w", ops, content_type=JSON_PATCH)
+    assert status == 422, body
+    assert server.get(f"{GROUP}/{VERSION}/{PLURAL}", "default", "w") == created
+    ops[0]["value"] = created["metadata"]["resourceVersion"]
+    patched = patch(server, f"{WIDGETS}/w", ops, content_type=JSON_PATCH)
+    assert patched["metadata"]["finalizers"] == ["x"]
+    assert rv(patched) > rv(created)
+
+
+def test_generate_name_twice_gives_two_objects(core: k8s.CoreV1Api) -> None:
+    event: Any = {
+        "metadata": {"generateName": "kopf-event-"},
+        "involvedObject": {"kind": "Widget", "name": "w", "namespace": "default"},
+        "reason": "Test",
+        "message": "hello",
+    }
+    first, second = names(core.create_namespaced_event("default", event) for _ in range(2))
+    assert first != second
+    assert first.startswith("kopf-event-")
+    assert names(core.list_namespaced_event("default").items) == sorted([first, second])
+
+
+def test_lists_carry_kind_api_version_and_resource_version(
+    server: KubeServer, core: k8s.CoreV1Api
+) -> None:
+    create_widget(server, "w")
+    status, widgets = server.request("GET", WIDGETS)
+    assert status == 200
+    assert (widgets["apiVersion"], widgets["kind"]) == (f"{GROUP}/{VERSION}", "WidgetList")
+    assert int(widgets["metadata"]["resourceVersion"]) >= rv(widgets["items"][0])
+    config_map: Any = {"metadata": {"name": "c"}, "data": {"k": "v"}}
+    core.create_namespaced_config_map("default", config_map)
+    assert server.request("GET", "/api/v1/configmaps")[1]["kind"] == "ConfigMapList"
+    assert names(core.list_namespaced_config_map("default").items) == ["c"]
+
+
+def test_core_discovery_and_namespaces(server: KubeServer, core: k8s.CoreV1Api) -> None:
+    assert server.request("GET", "/api/v1")[1]["groupVersion"] == "v1"
+    config_map: Any = {"metadata": {"name": "c"}}
+    core.create_namespaced_config_map("team-a", config_map)
+    assert names(core.list_namespace().items) == ["default", "team-a"]
+    team_a: Any = core.read_namespace("team-a")
+    assert team_a.status.phase == "Active"
+    assert team_a.metadata.uid
+
+
+def test_finalizers_gate_deletion(server: KubeServer) -> None:
+    path = f"{WIDGETS}/w"
+    server.request("POST", WIDGETS, {"metadata": {"name": "w", "finalizers": ["example.dev/hold"]}})
+    status, marked = server.request("DELETE", path)
+    assert status == 200
+    assert marked["metadata"]["deletionTimestamp"]
+    assert server.request("GET", path)[0] == 200  # still there: a finalizer holds it
+    patch(server, path, {"metadata": {"finalizers": None}})
+    assert server.request("GET", path)[0] == 404
+
+
+def test_deleting_an_owner_collects_its_dependents(server: KubeServer, core: k8s.CoreV1Api) -> None:
+    owner = create_widget(server, "w")
+    ref = {"apiVersion": "example.dev/v1", "kind": "Widget", "name": "w"}
+    ref["uid"] = owner["metadata"]["uid"]
+    config_map: Any = {"metadata": {"name": "c", "ownerReferences": [ref]}}
+    core.create_namespaced_config_map("default", config_map)
+    server.request("DELETE", f"{WIDGETS}/w")
+    assert server.get("v1/configmaps", "default", "c") is None
+
+
+def test_strategic_merge_patch_and_replace_on_a_deployment(
+    server: KubeServer, client: k8s.ApiClient
+) -> None:
+    apps = k8s.AppsV1Api(client)
+    labels = {"app": "web"}
+    container = {"name": "web", "image": "nginx:1"}
+    pod = {"metadata": {"labels": labels}, "spec": {"containers": [container]}}
+    spec = {"replicas": 1, "selector": {"matchLabels": labels}, "template": pod}
+    deployment: Any = {"metadata": {"name": "web"}, "spec": spec}
+    apps.create_namespaced_deployment("default", deployment)
+
+    new_pod = {"spec": {"containers": [{**container, "image": "nginx:2"}]}}
+    patched: Any = apps.patch_namespaced_deployment(
+        "web", "default", {"spec": {"replicas": 3, "template": new_pod}}
+    )
+    last_patch = server.call(lambda: [r for r in server.emu if r.method == "PATCH"][-1])
+    assert last_patch.headers["Content-Type"] == "application/strategic-merge-patch+json"
+    assert (patched.spec.replicas, patched.metadata.generation) == (3, 2)
+    assert patched.spec.template.spec.containers[0].image == "nginx:2"
+
+    patched.spec.replicas = 5
+    replaced: Any = apps.replace_namespaced_deployment("web", "default", patched)
+    assert (replaced.spec.replicas, replaced.metadata.generation) == (5, 3)
+    ready: Any = apps.patch_namespaced_deployment_status(
+        "web", "default", {"status": {"readyReplicas": 5}}
+    )
+    assert (ready.status.ready_replicas, ready.metadata.generation) == (5, 3)
+
+
+def test_strategic_merge_patch_is_refused_for_custom_resources(server: KubeServer) -> None:
+    create_widget(server, "w")
+    smp = "application/strategic-merge-patch+json"
+    status, _ = server.request("PATCH", f"{WIDGETS}/w", {"spec": {"size": 2}}, content_type=smp)
+    assert status == 415  # as on a cluster, so that operator code does not rely on it
+
+
+def test_crd_schema_defaults_and_prunes(server: KubeServer) -> None:
+    created = create_widget(server, "w", color="red", bogus=True)
+    assert created["spec"] == {"color": "red", "size": 1}
+    status = patch(server, f"{WIDGETS}/w/status", {"status": {"anything": {"goes": 1}}})["status"]
+    assert status == {"anything": {"goes": 1}}  # preserved: x-kubernetes-preserve-unknown-fields
+
+
+def test_label_selectors_filter_lists(core: k8s.CoreV1Api) -> None:
+    for name, app in [("a", "x"), ("b", "y"), ("c", None)]:
+        labels = {"app": app} if app else {}
+        config_map: Any = {"metadata": {"name": name, "labels": labels}}
+        core.create_namespaced_config_map("default", config_map)
+
+    def selected(selector: str) -> list[str]:
+        return names(core.list_namespaced_config_map("default", label_selector=selector).items)
+
+    assert selected("app=x") == ["a"]
+    assert selected("app in (x,y)") == ["a", "b"]
+    assert selected("!app") == ["c"]
+    assert selected("app,app!=x") == ["b"]
+
+
+def open_watch(server: KubeServer, query: str) -> tuple[str, list[dict[str, Any]], float]:
+    started = time.monotonic()
+    request = urllib.request.Request(f"{server.url}{WIDGETS}?watch=true&{query}")  # noqa: S310
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=10) as rsp:
+        content_type = rsp.headers["Content-Type"]
+        events = [json.loads(line) for line in rsp.read().splitlines() if line.strip()]
+    return content_type, events, time.monotonic() - started
+
+
+def test_watch_is_json_and_honours_timeout(server: KubeServer) -> None:
+    create_widget(server, "w")
+    content_type, events, elapsed = open_watch(server, "timeoutSeconds=1")
+    assert content_type.startswith("application/json")
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "w")]
+    assert 0.9 < elapsed < 5
+
+
+def test_watch_from_a_list_version_misses_nothing(server: KubeServer) -> None:
+    create_widget(server, "w")
+    listed = server.request("GET", WIDGETS)[1]["metadata"]["resourceVersion"]
+    server.request("DELETE", f"{WIDGETS}/w")  # between the LIST and the WATCH
+    _, events, _ = open_watch(server, f"resourceVersion={listed}&timeoutSeconds=1")
+    assert [e["type"] for e in events] == ["DELETED"]
+
+
+def test_kubernetes_client_watch(server: KubeServer, core: k8s.CoreV1Api) -> None:
+    config_map: Any = {"metadata": {"name": "c"}}
+    core.create_namespaced_config_map("default", config_map)
+    watch = kubernetes.watch.Watch()  # type: ignore[no-untyped-call]
+    stream = watch.stream(core.list_namespaced_config_map, "default", timeout_seconds=1)  # type: ignore[no-untyped-call]
+    assert [(e["type"], e["object"].metadata.name) for e in stream] == [("ADDED", "c")]
+
+
+def test_written_kubeconfig_loads_into_the_kubernetes_client(
+    server: KubeServer, tmp_path: Path
+) -> None:
+    path = server.write_kubeconfig(tmp_path / "kubeconfig")
+    config = k8s.Configuration()
+    kubernetes.config.load_kube_config(config_file=str(path), client_configuration=config)  # type: ignore[no-untyped-call]
+    assert config.host == server.url
+    with k8s.ApiClient(config) as client:
+        assert names([k8s.CoreV1Api(client).read_namespace("default")]) == ["default"]
+
+
+OPERATOR = """
+import kopf
+
+@kopf.on.create("example.dev", "v1", "widgets")
+def created(spec, patch, **_):
+    patch.status["phase"] = "Created"
+    patch.status["size"] = spec["size"]
+
+@kopf.on.delete("example.dev", "v1", "widgets")
+def deleted(name, logger, **_):
+    logger.info(f"released {name}")
+"""
+
+
+@pytest.fixture
+def kopf_log(server: KubeServer, tmp_path: Path) -> Iterator[Path]:
+    """A kopf operator in its own process, as ours runs in tests: default login, KUBECONFIG."""
+    script = tmp_path / "operator.py"
+    script.write_text(OPERATOR)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_")}  # in-cluster
+    env["KUBECONFIG"] = str(server.write_kubeconfig(tmp_path / "kubeconfig"))
+    log = tmp_path / "operator.log"
+    command = [sys.executable, "-m", "kopf", "run", "--standalone", "-A", "--verbose", str(script)]
+    with log.open("w") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield log
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_kopf_operator_runs_its_loop_with_default_login(
+    server: KubeServer, custom: k8s.CustomObjectsApi, kopf_log: Path
+) -> None:
+    def widget() -> dict[str, Any] | None:
+        return server.get(f"{GROUP}/{VERSION}/{PLURAL}", "default", "w")
+
+    def log_tail() -> str:
+        return f"widget={widget()}\noperator log:\n{kopf_log.read_text()[-4000:]}"
+
+    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Widget", "metadata": {"name": "w"}}
+    body["spec"] = {}  # the CRD schema defaults spec.size to 1
+    custom.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, body)
+    handled = wait_for(lambda: (w := widget()) and w.get("status", {}).get("phase") and w, log_tail)
+    assert handled["status"] == {"phase": "Created", "size": 1}
+    assert KOPF_FINALIZER in handled["metadata"]["finalizers"]
+
+    custom.delete_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "w")
+    wait_for(lambda: widget() is None, log_tail)
+    assert "released w" in kopf_log.read_text()
+    assert "Activity 'login_via_client' succeeded" in kopf_log.read_text()

@@ -1,0 +1,110 @@
+"""References: missing, not Ready, late-arriving, fixed, and never across namespaces."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.operator import Api, OperatorProcess, wait_for
+from tests.support.world import CALLER_ID_POOL, TRUNK_POOL, campaign_spec, contact_list, numbers
+
+pytestmark = pytest.mark.integration
+
+
+def ready(api: Api, name: str = "promo") -> dict[str, str]:
+    return api.condition("campaigns", name, "Ready") or {}
+
+
+def test_missing_references_then_late_arrival(api: Api, operator: OperatorProcess) -> None:
+    api.create("campaigns", "promo", campaign_spec(), "Campaign")
+    cond = wait_for(
+        "ReferenceNotFound",
+        lambda: ready(api).get("reason") == "ReferenceNotFound" and ready(api),
+        log=operator,
+    )
+    assert cond["status"] == "False"
+    assert "ContactList 'leads' not found" in cond["message"]
+    assert api.deployment("kdial-worker-promo") is None
+
+    contact_list(api, "leads", numbers(4))
+    wait_for(
+        "next missing: the TrunkPool",
+        lambda: "TrunkPool 'lines' not found" in ready(api).get("message", ""),
+        log=operator,
+    )
+    api.create("trunkpools", "lines", TRUNK_POOL, "TrunkPool")
+    wait_for(
+        "next missing: the CallerIdPool",
+        lambda: "CallerIdPool 'ids' not found" in ready(api).get("message", ""),
+        log=operator,
+    )
+    api.create("calleridpools", "ids", CALLER_ID_POOL, "CallerIdPool")
+
+    wait_for("Ready without a restart", lambda: ready(api).get("status") == "True", log=operator)
+    wait_for(
+        "contacts taken",
+        lambda: (api.get("campaigns", "promo") or {})["status"]["progress"]["total"] == 4,
+        log=operator,
+    )
+
+
+def test_referent_not_ready_then_fixed(api: Api, operator: OperatorProcess) -> None:
+    contact_list(api, "leads", numbers(2))
+    broken = {
+        "trunks": [
+            {
+                "name": "a",
+                "gateway": "a",
+                "sipUri": "also.example",
+                "maxConcurrentCalls": 1,
+                "maxCallsPerSecond": 1,
+            }
+        ]
+    }
+    api.create("trunkpools", "lines", broken, "TrunkPool")
+    api.create("calleridpools", "ids", CALLER_ID_POOL, "CallerIdPool")
+    api.create("campaigns", "promo", campaign_spec(), "Campaign")
+
+    cond = wait_for(
+        "the TrunkPool named as not Ready",
+        lambda: "TrunkPool 'lines' is not Ready" in ready(api).get("message", "") and ready(api),
+        log=operator,
+    )
+    assert cond["reason"] == "ReferenceNotReady"
+    assert "set exactly one of gateway and sipUri" in cond["message"]
+
+    api.patch_spec("trunkpools", "lines", {"trunks": TRUNK_POOL["trunks"]})
+    wait_for(
+        "Ready once the pool is fixed", lambda: ready(api).get("status") == "True", log=operator
+    )
+
+
+def test_suppression_reference_must_be_a_suppress_list(api: Api, operator: OperatorProcess) -> None:
+    contact_list(api, "leads", numbers(2))
+    contact_list(api, "other", numbers(2, start=50))
+    api.create("trunkpools", "lines", TRUNK_POOL, "TrunkPool")
+    api.create("calleridpools", "ids", CALLER_ID_POOL, "CallerIdPool")
+    api.create(
+        "campaigns", "promo", campaign_spec(suppressionListRefs=[{"name": "other"}]), "Campaign"
+    )
+    cond = wait_for(
+        "ReferenceInvalid",
+        lambda: ready(api).get("reason") == "ReferenceInvalid" and ready(api),
+        log=operator,
+    )
+    assert "ContactList 'other' has purpose Dial, expected Suppress" in cond["message"]
+
+
+def test_references_stay_in_the_namespace(
+    api: Api, operator: OperatorProcess, kube: object, namespace: str
+) -> None:
+    elsewhere = Api(api.api.configuration.host, f"{namespace}-other")
+    contact_list(elsewhere, "leads", numbers(2))
+    elsewhere.create("trunkpools", "lines", TRUNK_POOL, "TrunkPool")
+    elsewhere.create("calleridpools", "ids", CALLER_ID_POOL, "CallerIdPool")
+    api.create("campaigns", "promo", campaign_spec(), "Campaign")
+    cond = wait_for(
+        "ReferenceNotFound",
+        lambda: ready(api).get("reason") == "ReferenceNotFound" and ready(api),
+        log=operator,
+    )
+    assert f"not found in namespace {namespace!r}" in cond["message"]

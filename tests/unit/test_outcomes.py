@@ -1,0 +1,520 @@
+"""kdial.outcomes: the outcome table, row by row, and the real FreeSWITCH 1.11 captures."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from kdial.outcomes import (
+    CAUSE_TABLE,
+    Q850_CAUSES,
+    SIP_TABLE,
+    CallFacts,
+    Outcome,
+    classify,
+    counts_against_trunk,
+    counts_as_attempt,
+    facts_from_hangup,
+    is_answered,
+    is_self_inflicted,
+    is_switch_throttle,
+    job_error_cause,
+    metric_label,
+)
+
+O = Outcome
+
+
+def _shared() -> Path:
+    shared = Path(__file__).resolve().parents[3] / "shared"
+    if not (shared / "notes" / "freeswitch-facts.md").is_file():
+        pytest.fail(f"the shared FreeSWITCH notes and captures are missing under {shared}")
+    return shared
+
+
+def _captures() -> Path:
+    path = _shared() / "data" / "freeswitch-1.11-events"
+    if not path.is_dir() or not any(path.glob("*.txt")):
+        pytest.fail(f"the FreeSWITCH 1.11 captures are missing under {path}")
+    return path
+
+
+_HEADER = re.compile(r"([A-Za-z][A-Za-z0-9_-]*): ?(.*)")
+
+
+def parse_capture(path: Path) -> dict[str, str]:
+    """Headers of a captured event (URL-decoded, one per line; SDP values run on over lines)."""
+    headers: dict[str, str] = {}
+    last = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = _HEADER.fullmatch(line)
+        if match and match.group(1) not in headers:
+            last = match.group(1)
+            headers[last] = match.group(2)
+        elif last is not None:
+            headers[last] += "\n" + line
+    return headers
+
+
+# --- the enum --------------------------------------------------------------------------------
+
+
+@pytest.mark.unit
+def test_outcome_values_are_exactly_the_shared_vocabulary() -> None:
+    assert [o.value for o in Outcome] == [
+        "AnsweredHuman",
+        "AnsweredMachine",
+        "Abandoned",
+        "Busy",
+        "NoAnswer",
+        "Rejected",
+        "InvalidNumber",
+        "Unreachable",
+        "RiskBlocked",
+        "CallLoss",
+        "Cancelled",
+    ]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("outcome", "label"),
+    [
+        (O.ANSWERED_HUMAN, "answered_human"),
+        (O.ANSWERED_MACHINE, "answered_machine"),
+        (O.ABANDONED, "abandoned"),
+        (O.BUSY, "busy"),
+        (O.NO_ANSWER, "no_answer"),
+        (O.REJECTED, "rejected"),
+        (O.INVALID_NUMBER, "invalid_number"),
+        (O.UNREACHABLE, "unreachable"),
+        (O.RISK_BLOCKED, "risk_blocked"),
+        (O.CALL_LOSS, "call_loss"),
+        (O.CANCELLED, "cancelled"),
+    ],
+)
+def test_metric_labels_are_snake_case(outcome: Outcome, label: str) -> None:
+    assert outcome.label == label
+    assert metric_label(outcome) == label
+
+
+@pytest.mark.unit
+def test_outcome_is_a_str_enum() -> None:
+    assert O("CallLoss") is O.CALL_LOSS
+    assert O.BUSY == "Busy"
+    assert f"{O.NO_ANSWER}" == "NoAnswer"
+
+
+# --- the table, every row ----------------------------------------------------------------------
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("cause", "outcome"), sorted(CAUSE_TABLE.items()))
+def test_every_cause_row_without_sip_status(cause: str, outcome: Outcome) -> None:
+    assert classify(CallFacts(hangup_cause=cause)) is outcome
+    # Cause names arrive in any case and with stray whitespace from some integrations.
+    assert classify(CallFacts(hangup_cause=f" {cause.lower()} ")) is outcome
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("status", "outcome"), sorted(SIP_TABLE.items()))
+def test_every_sip_row_where_the_cause_says_nothing(status: int, outcome: Outcome) -> None:
+    # NORMAL_UNSPECIFIED is what mod_sofia reports for a SIP status it has no cause for.
+    assert classify(CallFacts(hangup_cause="NORMAL_UNSPECIFIED", sip_status=status)) is outcome
+    # No cause at all (or one this table does not know): the SIP status decides.
+    assert classify(CallFacts(sip_status=status)) is outcome
+    assert classify(CallFacts(hangup_cause="SOME_FUTURE_CAUSE", sip_status=status)) is outcome
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("q850", "name"), sorted((c, n) for c, n in Q850_CAUSES.items() if n in CAUSE_TABLE)
+)
+def test_every_q850_row_when_only_the_code_is_known(q850: int, name: str) -> None:
+    assert classify(CallFacts(q850=q850)) is CAUSE_TABLE[name]
+
+
+@pytest.mark.unit
+def test_every_q850_name_is_in_the_cause_table() -> None:
+    assert set(Q850_CAUSES.values()) <= set(CAUSE_TABLE)
+
+
+# What mod_sofia does with each SIP final response (sofia_glue_sip_cause_to_freeswitch: the
+# hangup cause it reports, with the status in variable_sip_term_status), and the outcome kdial
+# must give the pair. 607/608 appear under both names FreeSWITCH builds have used.
+FREESWITCH_SIP_FAILURES = [
+    (400, "NORMAL_TEMPORARY_FAILURE", O.CALL_LOSS),
+    (401, "CALL_REJECTED", O.CALL_LOSS),  # our trunk's credentials
+    (402, "CALL_REJECTED", O.CALL_LOSS),  # our trunk's account
+    (403, "CALL_REJECTED", O.RISK_BLOCKED),  # carrier risk control
+    (404, "UNALLOCATED_NUMBER", O.INVALID_NUMBER),
+    (404, "NO_ROUTE_DESTINATION", O.INVALID_NUMBER),  # older mod_sofia
+    (405, "SERVICE_UNAVAILABLE", O.CALL_LOSS),
+    (406, "SERVICE_NOT_IMPLEMENTED", O.CALL_LOSS),
+    (407, "CALL_REJECTED", O.CALL_LOSS),
+    (408, "RECOVERY_ON_TIMER_EXPIRE", O.CALL_LOSS),
+    (410, "NUMBER_CHANGED", O.INVALID_NUMBER),
+    (413, "INTERWORKING", O.CALL_LOSS),
+    (414, "INTERWORKING", O.CALL_LOSS),
+    (415, "SERVICE_NOT_IMPLEMENTED", O.CALL_LOSS),
+    (416, "INTERWORKING", O.CALL_LOSS),
+    (420, "INTERWORKING", O.CALL_LOSS),
+    (421, "INTERWORKING", O.CALL_LOSS),
+    (423, "INTERWORKING", O.CALL_LOSS),
+    (480, "NO_USER_RESPONSE", O.UNREACHABLE),
+    (481, "NORMAL_TEMPORARY_FAILURE", O.CALL_LOSS),
+    (482, "EXCHANGE_ROUTING_ERROR", O.CALL_LOSS),
+    (483, "EXCHANGE_ROUTING_ERROR", O.CALL_LOSS),
+    (484, "INVALID_NUMBER_FORMAT", O.INVALID_NUMBER),
+    (485, "NO_ROUTE_DESTINATION", O.INVALID_NUMBER),
+    (486, "USER_BUSY", O.BUSY),
+    (487, "ORIGINATOR_CANCEL", O.CANCELLED),
+    (488, "INCOMPATIBLE_DESTINATION", O.CALL_LOSS),
+    (500, "NORMAL_TEMPORARY_FAILURE", O.CALL_LOSS),
+    (501, "SERVICE_NOT_IMPLEMENTED", O.CALL_LOSS),
+    (502, "NETWORK_OUT_OF_ORDER", O.CALL_LOSS),
+    (503, "NORMAL_TEMPORARY_FAILURE", O.CALL_LOSS),
+    (504, "RECOVERY_ON_TIMER_EXPIRE", O.CALL_LOSS),
+    (505, "INTERWORKING", O.CALL_LOSS),
+    (513, "INTERWORKING", O.CALL_LOSS),
+    (580, "NORMAL_UNSPECIFIED", O.CALL_LOSS),
+    (600, "USER_BUSY", O.BUSY),
+    (603, "CALL_REJECTED", O.REJECTED),
+    (604, "NO_ROUTE_DESTINATION", O.INVALID_NUMBER),
+    (606, "INCOMPATIBLE_DESTINATION", O.CALL_LOSS),
+    (607, "CALL_REJECTED", O.REJECTED),
+    (607, "NORMAL_UNSPECIFIED", O.REJECTED),
+    (608, "CALL_REJECTED", O.RISK_BLOCKED),
+    (608, "NORMAL_UNSPECIFIED", O.RISK_BLOCKED),
+    (699, "NORMAL_UNSPECIFIED", O.REJECTED),
+]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("status", "cause", "outcome"), FREESWITCH_SIP_FAILURES)
+def test_sip_failures_as_mod_sofia_reports_them(status: int, cause: str, outcome: Outcome) -> None:
+    assert classify(CallFacts(hangup_cause=cause, sip_status=status)) is outcome
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("cause", "status", "outcome"),
+    [
+        # A carrier's Reason header (Q.850 from the PSTN) beats the SIP code it rode on.
+        ("USER_BUSY", 503, O.BUSY),
+        ("SUBSCRIBER_ABSENT", 480, O.UNREACHABLE),
+        ("DESTINATION_OUT_OF_ORDER", 503, O.UNREACHABLE),
+        # NORMAL_CLEARING before answer: the SIP status says why, when there is one.
+        ("NORMAL_CLEARING", None, O.NO_ANSWER),
+        ("NORMAL_CLEARING", 487, O.NO_ANSWER),
+        ("NORMAL_CLEARING", 486, O.BUSY),
+        ("NORMAL_CLEARING", 404, O.INVALID_NUMBER),
+        ("NORMAL_CLEARING", 503, O.CALL_LOSS),
+        ("NORMAL_CLEARING", 183, O.NO_ANSWER),
+        # NO_ANSWER after our CANCEL carries sip_invite_failure_status 487: still no answer.
+        ("NO_ANSWER", 487, O.NO_ANSWER),
+        # A route that does not serve the destination is the line's; "no such number" is not.
+        ("NO_ROUTE_DESTINATION", None, O.CALL_LOSS),
+        ("CALL_REJECTED", None, O.REJECTED),
+        ("NORMAL_UNSPECIFIED", None, O.CALL_LOSS),
+        ("NORMAL_UNSPECIFIED", 302, O.CALL_LOSS),
+        (None, None, O.CALL_LOSS),
+        ("SOME_FUTURE_CAUSE", None, O.CALL_LOSS),
+    ],
+)
+def test_cause_and_sip_precedence(cause: str | None, status: int | None, outcome: Outcome) -> None:
+    assert classify(CallFacts(hangup_cause=cause, sip_status=status)) is outcome
+
+
+@pytest.mark.unit
+def test_unknown_cause_falls_back_to_its_q850_code() -> None:
+    assert classify(CallFacts(hangup_cause="WHATEVER", q850=17)) is O.BUSY
+    # FreeSWITCH's own causes print numbers above 127 as q850: the name is what counts.
+    assert classify(CallFacts(hangup_cause="ALLOTTED_TIMEOUT", q850=602)) is O.NO_ANSWER
+    assert classify(CallFacts(q850=999)) is O.CALL_LOSS
+
+
+# --- answered calls ------------------------------------------------------------------------------
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("facts", "outcome"),
+    [
+        (CallFacts(answered=True, hangup_cause="NORMAL_CLEARING"), O.ANSWERED_HUMAN),
+        (CallFacts(answered=True, amd_result="HUMAN", bridged_to_agent=True), O.ANSWERED_HUMAN),
+        (CallFacts(answered=True, amd_result="NOTSURE", bridged_to_agent=True), O.ANSWERED_HUMAN),
+        (CallFacts(answered=True, amd_result="MACHINE"), O.ANSWERED_MACHINE),
+        (CallFacts(answered=True, amd_result="machine "), O.ANSWERED_MACHINE),
+        (CallFacts(answered=True, agent_deadline_missed=True), O.ABANDONED),
+        (CallFacts(answered=True, amd_result="HUMAN", agent_deadline_missed=True), O.ABANDONED),
+        # A machine is not a person kept waiting: not an abandoned call.
+        (CallFacts(answered=True, amd_result="MACHINE", agent_deadline_missed=True), O.ANSWERED_MACHINE),
+        # We hung up an answered call nobody took (shutdown, drain): abandoned for the callee.
+        (CallFacts(answered=True, cancelled_by_us=True), O.ABANDONED),
+        # We hung up after the agent conversation, or at the maximum duration: answered.
+        (CallFacts(answered=True, cancelled_by_us=True, bridged_to_agent=True), O.ANSWERED_HUMAN),
+        (
+            CallFacts(answered=True, hangup_cause="ALLOTTED_TIMEOUT", bridged_to_agent=True),
+            O.ANSWERED_HUMAN,
+        ),
+        # After answer the hangup cause does not matter any more.
+        (CallFacts(answered=True, hangup_cause="MEDIA_TIMEOUT", sip_status=503), O.ANSWERED_HUMAN),
+        (CallFacts(answered=True, job_error="DESTINATION_OUT_OF_ORDER"), O.ANSWERED_HUMAN),
+    ],
+)
+def test_answered_calls(facts: CallFacts, outcome: Outcome) -> None:
+    assert classify(facts) is outcome
+    assert is_answered(outcome)
+    assert not is_self_inflicted(facts)
+    assert not is_switch_throttle(facts)
+
+
+# --- our own doing -------------------------------------------------------------------------------
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("cause", [None, "NORMAL_CLEARING", "ORIGINATOR_CANCEL", "USER_BUSY"])
+def test_cancelled_by_us_before_answer(cause: str | None) -> None:
+    facts = CallFacts(hangup_cause=cause, cancelled_by_us=True)
+    assert classify(facts) is O.CANCELLED
+    assert is_self_inflicted(facts)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("body", ["-ERR DESTINATION_OUT_OF_ORDER\n", "DESTINATION_OUT_OF_ORDER"])
+def test_switch_throttle_is_cancelled_and_never_blames_the_trunk(body: str) -> None:
+    facts = CallFacts(job_error=body)  # BACKGROUND_JOB -ERR and no channel event at all
+    assert classify(facts) is O.CANCELLED
+    assert is_switch_throttle(facts)
+    assert is_self_inflicted(facts)
+    assert not counts_against_trunk(classify(facts))
+    assert not counts_as_attempt(classify(facts))
+
+
+@pytest.mark.unit
+def test_destination_out_of_order_from_a_real_channel_is_the_callee() -> None:
+    facts = CallFacts(
+        hangup_cause="DESTINATION_OUT_OF_ORDER", q850=27, job_error="DESTINATION_OUT_OF_ORDER"
+    )
+    assert classify(facts) is O.UNREACHABLE
+    assert not is_switch_throttle(facts)
+    assert not is_self_inflicted(facts)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("body", "outcome", "self_inflicted"),
+    [
+        ("-ERR SYSTEM_SHUTDOWN", O.CANCELLED, True),
+        ("-ERR MANAGER_REQUEST", O.CANCELLED, True),
+        ("-ERR CRASH", O.CANCELLED, True),
+        ("-ERR LOSE_RACE", O.CANCELLED, True),
+        ("-ERR no reply", O.CANCELLED, True),  # names no cause: the switch refused the command
+        ("-ERR", O.CANCELLED, True),
+        ("-USAGE: <call url> <exten>|&<application_name>(<app_args>)", O.CANCELLED, True),
+        # Reported before a channel exists, but the trunk's: it must show in its health.
+        ("-ERR GATEWAY_DOWN", O.CALL_LOSS, False),
+        ("-ERR INVALID_GATEWAY", O.CALL_LOSS, False),
+        # The hangup event was lost (an ESL gap): the job's cause alone still classifies.
+        ("-ERR USER_BUSY", O.BUSY, False),
+        ("-ERR NO_ANSWER", O.NO_ANSWER, False),
+        ("-ERR NORMAL_TEMPORARY_FAILURE", O.CALL_LOSS, False),
+    ],
+)
+def test_job_errors_without_a_channel(body: str, outcome: Outcome, self_inflicted: bool) -> None:
+    facts = CallFacts(job_error=body)
+    assert classify(facts) is outcome
+    assert is_self_inflicted(facts) is self_inflicted
+    assert not is_switch_throttle(facts)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("body", "cause"),
+    [
+        ("+OK 59c7314e-0b1a-474b-9754-ac156398715a\n", None),
+        ("-ERR USER_BUSY\n", "USER_BUSY"),
+        ("-ERR  no_answer  ", "NO_ANSWER"),
+        ("-ERR", ""),
+        ("-USAGE: originate ...", ""),
+        ("DESTINATION_OUT_OF_ORDER", "DESTINATION_OUT_OF_ORDER"),
+        ("", ""),
+    ],
+)
+def test_job_error_cause(body: str, cause: str | None) -> None:
+    assert job_error_cause(body) == cause
+
+
+# --- trunk health and closure ------------------------------------------------------------------
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("outcome", list(Outcome))
+def test_only_call_loss_counts_against_the_trunk(outcome: Outcome) -> None:
+    assert counts_against_trunk(outcome) is (outcome is O.CALL_LOSS)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("outcome", list(Outcome))
+def test_everything_but_cancelled_counts_as_an_attempt(outcome: Outcome) -> None:
+    assert counts_as_attempt(outcome) is (outcome is not O.CANCELLED)
+
+
+@pytest.mark.unit
+def test_answered_outcomes() -> None:
+    assert {o for o in Outcome if is_answered(o)} == {
+        O.ANSWERED_HUMAN,
+        O.ANSWERED_MACHINE,
+        O.ABANDONED,
+    }
+
+
+@pytest.mark.unit
+def test_every_outcome_is_reachable() -> None:
+    reached = set(CAUSE_TABLE.values()) | set(SIP_TABLE.values())
+    reached |= {O.ANSWERED_HUMAN, O.ANSWERED_MACHINE, O.ABANDONED}
+    assert reached == set(Outcome)
+
+
+# --- the real captures -------------------------------------------------------------------------
+
+CAPTURE_OUTCOMES = {
+    "carrier-a.CHANNEL_HANGUP_COMPLETE.txt": (O.ANSWERED_HUMAN, "NORMAL_CLEARING", 16, 200),
+    "carrier-b.CHANNEL_HANGUP_COMPLETE.txt": (O.CALL_LOSS, "NORMAL_TEMPORARY_FAILURE", 41, 503),
+    "carrier-c.CHANNEL_HANGUP_COMPLETE.txt": (O.BUSY, "USER_BUSY", 17, 486),
+    # No sip_term_status when FreeSWITCH cancels; the invite failure status is our CANCEL's 487.
+    "carrier-d.CHANNEL_HANGUP_COMPLETE.txt": (O.NO_ANSWER, "NO_ANSWER", 19, 487),
+}
+
+
+@pytest.mark.unit
+def test_every_hangup_capture_has_an_expected_outcome() -> None:
+    found = {p.name for p in _captures().glob("*.CHANNEL_HANGUP_COMPLETE.txt")}
+    assert found == set(CAPTURE_OUTCOMES), "a capture was added or removed: classify it here"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", sorted(CAPTURE_OUTCOMES))
+def test_real_hangup_captures(name: str) -> None:
+    outcome, cause, q850, sip = CAPTURE_OUTCOMES[name]
+    headers = parse_capture(_captures() / name)
+    assert headers["Event-Name"] == "CHANNEL_HANGUP_COMPLETE"
+    facts = facts_from_hangup(headers, bridged_to_agent=outcome is O.ANSWERED_HUMAN)
+    assert (facts.hangup_cause, facts.q850, facts.sip_status) == (cause, q850, sip)
+    assert facts.answered is is_answered(outcome)
+    assert classify(facts) is outcome
+    assert not is_self_inflicted(facts)
+
+
+@pytest.mark.unit
+def test_answer_capture_reads_as_answered() -> None:
+    headers = parse_capture(_captures() / "carrier-a.CHANNEL_ANSWER.txt")
+    assert headers["Event-Name"] == "CHANNEL_ANSWER"
+    assert headers["variable_rtp_local_sdp_str"].startswith("v=0\n")  # the parser's own check
+    assert facts_from_hangup(headers).answered
+
+
+# --- the outcome table of freeswitch-facts.md, row by row -----------------------------------------
+
+FACTS_ROWS = {
+    "answers, far end hangs up": O.ANSWERED_HUMAN,
+    "answers, we `uuid_kill`": O.ANSWERED_HUMAN,  # after the agent call, or at max duration
+    "503": O.CALL_LOSS,
+    "486 busy": O.BUSY,
+    "rings past originate_timeout": O.NO_ANSWER,
+    "480": O.UNREACHABLE,
+}
+
+
+def _facts_table() -> list[list[str]]:
+    text = (_shared() / "notes" / "freeswitch-facts.md").read_text(encoding="utf-8")
+    section = text.split("## Outcomes as FreeSWITCH reports them", 1)
+    if len(section) != 2:
+        pytest.fail("freeswitch-facts.md lost its outcome table section")
+    rows = []
+    for line in section[1].splitlines():
+        if line.startswith("## "):
+            break
+        if line.startswith("|") and not line.startswith("|---"):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    header, body = rows[0], rows[1:]
+    assert header[:3] == ["far end", "Hangup-Cause", "q850"], header
+    return body
+
+
+@pytest.mark.unit
+def test_every_row_of_the_facts_table_has_an_expected_outcome() -> None:
+    assert {row[0] for row in _facts_table()} == set(FACTS_ROWS)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("far_end", sorted(FACTS_ROWS))
+def test_facts_table_row(far_end: str) -> None:
+    rows = {row[0]: row for row in _facts_table()}
+    _, cause, q850, sip, disposition, billsec, job = rows[far_end]
+    answered = int(billsec) > 0
+    killed = disposition == "send_bye"  # we hung up the answered call
+    facts = CallFacts(
+        hangup_cause=cause,
+        q850=int(q850),
+        sip_status=None if sip == "(absent)" else int(sip),
+        answered=answered,
+        bridged_to_agent=answered,
+        cancelled_by_us=killed,
+    )
+    assert classify(facts) is FACTS_ROWS[far_end]
+
+    job_cause = job_error_cause(job.strip("`"))
+    if answered:
+        assert job_cause is None  # "+OK <uuid>"
+    else:
+        assert job_cause == cause
+        # Were the hangup event lost, the job's -ERR alone gives the same outcome.
+        assert classify(CallFacts(job_error=job.strip("`"))) is FACTS_ROWS[far_end]
+
+
+@pytest.mark.unit
+def test_the_throttle_fact_is_still_what_the_notes_say() -> None:
+    text = (_shared() / "notes" / "freeswitch-facts.md").read_text(encoding="utf-8")
+    assert "`-ERR DESTINATION_OUT_OF_ORDER`" in text
+    assert "no channel event at all" in text
+    assert classify(CallFacts(job_error="-ERR DESTINATION_OUT_OF_ORDER")) is O.CANCELLED
+
+
+# --- facts_from_hangup edges -------------------------------------------------------------------
+
+
+@pytest.mark.unit
+def test_facts_from_hangup_tolerates_missing_and_malformed_headers() -> None:
+    facts = facts_from_hangup(
+        {
+            "variable_hangup_cause": "USER_BUSY",
+            "variable_hangup_cause_q850": "seventeen",
+            "variable_sip_term_status": "abc",
+            "variable_sip_invite_failure_status": "486",
+            "variable_answer_epoch": "0",
+        },
+        cancelled_by_us=False,
+    )
+    assert facts == CallFacts(hangup_cause="USER_BUSY", sip_status=486)
+    assert facts_from_hangup({"variable_sip_term_status": "9999"}).sip_status is None
+    assert facts_from_hangup({}) == CallFacts()
+    assert facts_from_hangup({"variable_endpoint_disposition": "ANSWER"}).answered
+
+
+@pytest.mark.unit
+def test_facts_from_hangup_carries_what_only_the_worker_knows() -> None:
+    facts = facts_from_hangup(
+        {"Hangup-Cause": "NORMAL_CLEARING", "variable_answer_epoch": "1795446937"},
+        amd_result="MACHINE",
+        bridged_to_agent=False,
+        agent_deadline_missed=True,
+        cancelled_by_us=True,
+        job_error=None,
+    )
+    assert facts.answered and facts.amd_result == "MACHINE"
+    assert facts.agent_deadline_missed and facts.cancelled_by_us
+    assert classify(facts) is O.ANSWERED_MACHINE
