@@ -89,7 +89,7 @@ class Call:
 
     async def _lifecycle(self) -> None:
         self._emit(events.CREATE)
-        first = min(self.plan.pdd, self._time_left())
+        first = min(self.plan.pdd, self._timeout)
         request = await self._wait(first)
         if request is not None:
             return self._cancel(request.cause)
@@ -105,7 +105,9 @@ class Call:
         plan = self.plan
         ring = math.inf if plan.ring is None else plan.ring
         give_up = math.inf if plan.max_ring is None else plan.max_ring
-        left = self._time_left()
+        # Measured against the plan, not the wall clock, so scheduling jitter cannot turn an
+        # answer into a timeout and the same seed always gives the same outcome.
+        left = max(0.0, self._timeout - plan.pdd)
         first = min(ring, give_up, left)
         request = await self._wait(first)
         if request is not None:
@@ -127,10 +129,6 @@ class Call:
             self._finish(Ending.LOCAL_BYE, request.cause)
         else:
             self._finish(Ending.REMOTE_BYE, "NORMAL_CLEARING")
-
-    def _time_left(self) -> float:
-        elapsed = (self._env.clock.now_us() - self.channel.created_us) / 1_000_000
-        return max(0.0, self._timeout - elapsed)
 
     async def _wait(self, seconds: float) -> HangupRequest | None:
         """Sleep `seconds` of scenario time unless a hangup request comes first."""

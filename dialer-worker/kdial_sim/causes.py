@@ -146,7 +146,7 @@ def q850(cause: str) -> int:
 
 
 def parse_cause(text: str | None, default: str) -> str:
-    """A cause given on an API line: a name (any case) or a number, like switch_channel_str2cause."""
+    """A cause on an API line (a name in any case, or a number), as switch_channel_str2cause."""
     if not text:
         return default
     text = text.strip()

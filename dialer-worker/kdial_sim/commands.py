@@ -111,7 +111,9 @@ def _parse_authed(line: str, lower: str, message: ClientMessage) -> Command | Re
     if lower.startswith("divert_events"):
         return Reply("-ERR not controlling a session.")
     if lower.startswith("sendmsg"):
-        return SendMsg(uuid=line[7:].strip() or message.header("session-id"), headers=message.headers)
+        return SendMsg(
+            uuid=line[7:].strip() or message.header("session-id"), headers=message.headers
+        )
     if lower.startswith("sendevent"):
         return Reply("+OK")
     if lower.startswith("api "):

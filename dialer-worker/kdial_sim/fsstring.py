@@ -142,7 +142,7 @@ def _blank_step(buf: str, i: int, state: _BlankState) -> int:
 
 
 def find_end_paren(text: str, start: int, open_ch: str, close_ch: str) -> int | None:
-    """Index of the bracket closing the one at `start` (after blanks), like switch_find_end_paren."""
+    """Index of the bracket closing the one at `start` (after blanks): switch_find_end_paren."""
     i = _skip_spaces(text, start)
     if i >= len(text) or text[i] != open_ch:
         return None

@@ -88,7 +88,9 @@ def plan_carrier_call(
     if refused is not None:
         status, reason = refused
         return Plan(pdd=pdd, reason=reason, refusal=status)
-    base = Plan(pdd=pdd, reason="", early_media=carrier.early_media, max_ring=carrier.max_ring_seconds)
+    base = Plan(
+        pdd=pdd, reason="", early_media=carrier.early_media, max_ring=carrier.max_ring_seconds
+    )
     if callee_class(scenario.seed, number, scenario.callees) is CalleeClass.MACHINE:
         return _machine(base, scenario.callees, rng)
     if rng.random() < answer_probability(scenario, carrier, number, conditions):

@@ -43,7 +43,13 @@ class SwitchSpec(Model):
 
 
 def _default_failures() -> dict[str, float]:
-    return {"noAnswer": 0.6, "busy": 0.25, "rejected": 0.05, "unreachable": 0.05, "lineFailure": 0.05}
+    return {
+        "noAnswer": 0.6,
+        "busy": 0.25,
+        "rejected": 0.05,
+        "unreachable": 0.05,
+        "lineFailure": 0.05,
+    }
 
 
 class CarrierSpec(Model):
@@ -154,7 +160,9 @@ class FailFault(_FaultBase):
     @classmethod
     def _known_cause(cls, value: int | str) -> int | str:
         if not causes.is_failure_kind(str(value)) or str(value) == "noAnswer":
-            raise ValueError(f"cause must be a SIP status 400-699 or a failure name (got {value!r})")
+            raise ValueError(
+                f"cause must be a SIP status 400-699 or a failure name (got {value!r})"
+            )
         return value
 
     @property

@@ -139,6 +139,8 @@ def destination(
             raise ValueError("number cannot be put in national form") from None
         national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
         digits = "".join(c for c in national if c in "0123456789")
+        if not digits:
+            raise ValueError("number cannot be put in national form")
     return f"sofia/gateway/{gateway}/{dial_prefix}{digits}"
 
 

@@ -15,10 +15,10 @@ thousand real lookups.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
-from types import ModuleType
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult
@@ -259,8 +259,18 @@ _CACHE_MAX = 1 << 15
 _cache: dict[tuple[str, int, str], _Enrichment] = {}
 
 
+@dataclass(frozen=True, slots=True)
+class _Lookups:
+    area: Callable[[phonenumbers.PhoneNumber, str], str]
+    country: Callable[[phonenumbers.PhoneNumber, str], str]
+    carrier: Callable[[phonenumbers.PhoneNumber, str], str]
+    geographic_zones: Callable[[phonenumbers.PhoneNumber], tuple[str, ...]]
+    zones: Callable[[phonenumbers.PhoneNumber], tuple[str, ...]]
+    longest_prefix: int
+
+
 @cache
-def _lookups() -> tuple[ModuleType, ModuleType, ModuleType, int]:
+def _lookups() -> _Lookups:
     """Import the geocoder, carrier and time-zone data on first use (the geocoder's alone
     costs ~0.3 s and ~40 MB of tables), and the longest prefix any of them keys on."""
     from phonenumbers import carrier, geocoder, timezone  # noqa: PLC0415 - deliberately lazy
@@ -268,37 +278,40 @@ def _lookups() -> tuple[ModuleType, ModuleType, ModuleType, int]:
     from phonenumbers.geodata import GEOCODE_LONGEST_PREFIX  # noqa: PLC0415
     from phonenumbers.tzdata import TIMEZONE_LONGEST_PREFIX  # noqa: PLC0415
 
-    longest = max(GEOCODE_LONGEST_PREFIX, CARRIER_LONGEST_PREFIX, TIMEZONE_LONGEST_PREFIX)
-    return geocoder, carrier, timezone, longest
+    # The *_valid_number / geographical variants skip the number-type computation that the
+    # general functions repeat on every call (the dominant cost); normalize knows the type.
+    return _Lookups(
+        area=geocoder.description_for_valid_number,
+        country=geocoder.country_name_for_number,
+        carrier=carrier.name_for_valid_number,
+        geographic_zones=timezone.time_zones_for_geographical_number,
+        zones=timezone.time_zones_for_number,
+        longest_prefix=max(GEOCODE_LONGEST_PREFIX, CARRIER_LONGEST_PREFIX, TIMEZONE_LONGEST_PREFIX),
+    )
 
 
 def _enrichment(
     parsed: phonenumbers.PhoneNumber, e164: str, raw_type: int, number_region: str
 ) -> _Enrichment:
-    geocoder, carrier, timezone, longest = _lookups()
-    # The prefix tables are read for at most `longest` digits of the E.164 number; the rest of
-    # the answer depends on the number type and region, which the caller computed from the
-    # whole number. Where a country puts a mobile token before the area code (Argentina's 9),
-    # the geocoder skips it, so the key takes that many digits more. The key is thus exact.
+    look = _lookups()
+    # The prefix tables are read for at most `longest_prefix` digits of the E.164 number; the
+    # rest of the answer depends on the number type and region, which the caller computed from
+    # the whole number. Where a country puts a mobile token before the area code (Argentina's
+    # 9), the geocoder skips it, so the key takes that many digits more. The key is exact.
     country_code = parsed.country_code or 0
     token = phonenumbers.country_mobile_token(country_code)
-    key = (e164[1 : 1 + longest + len(token)], raw_type, number_region)
+    key = (e164[1 : 1 + look.longest_prefix + len(token)], raw_type, number_region)
     hit = _cache.get(key)
     if hit is not None:
         return hit
-    # The *_valid_number / geographical variants skip the number-type computation that the
-    # general functions repeat on every call (the dominant cost); `raw_type` is already known.
+    # Same dispatch as geocoder.description_for_number and timezone.time_zones_for_number.
     if phonenumbers.is_number_type_geographical(raw_type, country_code):
-        area = geocoder.description_for_valid_number(parsed, "en")
-        zones = timezone.time_zones_for_geographical_number(parsed)
+        area, zones = look.area(parsed, "en"), look.geographic_zones(parsed)
     else:
-        area = geocoder.country_name_for_number(parsed, "en")
-        zones = timezone.time_zones_for_number(parsed)
-    carrier_name = ""
-    if raw_type in _CARRIER_TYPES:
-        carrier_name = carrier.name_for_valid_number(parsed, "en")
+        area, zones = look.country(parsed, "en"), look.zones(parsed)
+    carrier_name = look.carrier(parsed, "en") if raw_type in _CARRIER_TYPES else ""
     province, city = "", ""
-    if number_region == "CN" and area and area != geocoder.country_name_for_number(parsed, "en"):
+    if number_region == "CN" and area and area != look.country(parsed, "en"):
         province, city = _split_cn_area(area)
     value: _Enrichment = (area, province, city, carrier_name, tuple(zones))
     if len(_cache) >= _CACHE_MAX:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-from kdial.api.campaign import CampaignSpec, CampaignState
+from kdial.api.campaign import CampaignSpec, CampaignState, CampaignStatus
 from kdial.api.conditions import merge
 from kdial.api.contactlist import Purpose
 from kdial.api.kinds import CAMPAIGN
@@ -153,6 +153,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, refs: Referents) -> None:
         "workers": {"desired": desired, "ready": ready, "summary": f"{ready}/{desired}"},
         "configVersion": version,
     }
+    status = CampaignStatus.normalized(status)
     if _differs(status, previous):
         await memo.kube.patch_status(CAMPAIGN.plural, namespace, name, status)
         _announce(body, previous, status)

@@ -8,7 +8,7 @@ from typing import Any
 
 import kopf
 from kdial.api.conditions import Cond, merge
-from kdial.api.contactlist import ContactListSpec
+from kdial.api.contactlist import ContactListSpec, ContactListStatus
 from kdial.api.kinds import CONTACT_LIST, GROUP, VERSION
 from kdial.api.meta import explain
 from kdial.state.keys import ListKeys
@@ -29,9 +29,9 @@ async def contactlist_changed(
     now = datetime.now(UTC)
 
     def conclude(cond: Cond, **status: Any) -> None:
-        patch.status.update(status)
-        patch.status["observedGeneration"] = generation
-        patch.status["conditions"] = merge(old, [cond], generation, now)
+        status["observedGeneration"] = generation
+        status["conditions"] = merge(old, [cond], generation, now)
+        patch.status.update(ContactListStatus.normalized(dict(body.status) | status))
 
     try:
         spec = ContactListSpec.model_validate(dict(body.spec))

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-from kdial.api.calleridpool import CallerIdPoolSpec
+from kdial.api.calleridpool import CallerIdPoolSpec, CallerIdPoolStatus
 from kdial.api.conditions import Cond, merge
 from kdial.api.kinds import CALLER_ID_POOL, GROUP, TRUNK_POOL, VERSION
-from kdial.api.meta import explain
-from kdial.api.trunkpool import TrunkPoolSpec, TrunkState
+from kdial.api.meta import StatusModel, explain
+from kdial.api.trunkpool import TrunkPoolSpec, TrunkPoolStatus, TrunkState
 from kdial.state.keys import PoolKeys
 from pydantic import ValidationError
 
@@ -18,12 +18,14 @@ from kdial_operator import dataplane, routing
 from kdial_operator.indexes import key_of
 
 
-def _conclude(body: kopf.Body, patch: kopf.Patch, cond: Cond, **status: Any) -> None:
+def _conclude(
+    body: kopf.Body, patch: kopf.Patch, model: type[StatusModel], cond: Cond, **status: Any
+) -> None:
     generation = body.meta.get("generation")
     old = list(body.status.get("conditions", []))
-    patch.status.update(status)
-    patch.status["observedGeneration"] = generation
-    patch.status["conditions"] = merge(old, [cond], generation, datetime.now(UTC))
+    status["observedGeneration"] = generation
+    status["conditions"] = merge(old, [cond], generation, datetime.now(UTC))
+    patch.status.update(model.normalized(dict(body.status) | status))
 
 
 @kopf.on.resume(GROUP, VERSION, TRUNK_POOL.plural)
@@ -33,7 +35,7 @@ async def trunkpool_changed(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
     try:
         spec = TrunkPoolSpec.model_validate(dict(body.spec))
     except ValidationError as error:
-        _conclude(body, patch, Cond("Ready", False, "InvalidSpec", explain(error)))
+        _conclude(body, patch, TrunkPoolStatus, Cond("Ready", False, "InvalidSpec", explain(error)))
         kopf.warn(body, reason="InvalidSpec", message=explain(error))
         return
     previous = {t["name"]: t for t in body.status.get("trunks", [])}
@@ -51,6 +53,7 @@ async def trunkpool_changed(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo,
     _conclude(
         body,
         patch,
+        TrunkPoolStatus,
         Cond("Ready", True, "Routable", f"{healthy} of {len(trunks)} trunks take calls"),
         trunks=trunks,
         healthy=f"{healthy}/{len(trunks)}",
@@ -67,7 +70,9 @@ async def calleridpool_changed(
     try:
         spec = CallerIdPoolSpec.model_validate(dict(body.spec))
     except ValidationError as error:
-        _conclude(body, patch, Cond("Ready", False, "InvalidSpec", explain(error)))
+        _conclude(
+            body, patch, CallerIdPoolStatus, Cond("Ready", False, "InvalidSpec", explain(error))
+        )
         kopf.warn(body, reason="InvalidSpec", message=explain(error))
         return
     extra: list[str] = []
@@ -79,13 +84,15 @@ async def calleridpool_changed(
                 f"spec.numbersFrom: ConfigMap {ref.name!r} with key {ref.key!r} not found in "
                 f"namespace {key_of(body)[0]!r}; retrying"
             )
-            _conclude(body, patch, Cond("Ready", False, "SourceNotFound", message))
+            _conclude(
+                body, patch, CallerIdPoolStatus, Cond("Ready", False, "SourceNotFound", message)
+            )
             raise kopf.TemporaryError(message, delay=memo.settings.retry_seconds)
         extra = text.splitlines()
     config, problems = routing.caller_ids(spec, extra)
     if problems:
         message = "spec.numbersFrom / spec.defaultNumber: " + "; ".join(problems[:5])
-        _conclude(body, patch, Cond("Ready", False, "InvalidNumbers", message))
+        _conclude(body, patch, CallerIdPoolStatus, Cond("Ready", False, "InvalidNumbers", message))
         kopf.warn(body, reason="InvalidNumbers", message=message)
         return
     keys = PoolKeys("cidp", *key_of(body))
@@ -94,6 +101,7 @@ async def calleridpool_changed(
     _conclude(
         body,
         patch,
+        CallerIdPoolStatus,
         Cond("Ready", True, "NumbersAvailable", f"{total} numbers to present"),
         total=total,
         active=total,

@@ -85,8 +85,11 @@ def test_create_pause_resume_complete_delete(
     }
     assert status(api)["toDate"]["asr"] == "100.0%"
     assert wait_for("workers released", lambda: replicas(api) == 0, log=operator) is True
-    reasons = {e["reason"] for e in api.events("promo")}
-    assert {"Dialing", "Paused", "Completed"} <= reasons
+    wait_for(
+        "an Event for each change of summary",
+        lambda: {"Dialing", "Paused", "Completed"} <= {e["reason"] for e in api.events("promo")},
+        log=operator,
+    )
 
     api.delete("campaigns", "promo")
     wait_for("campaign gone", lambda: api.get("campaigns", "promo") is None, log=operator)

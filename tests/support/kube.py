@@ -1,7 +1,7 @@
 """A Kubernetes API emulator for integration tests and the local demo, built on kmock 0.8.
 
 Plain ``kmock.KubernetesEmulator`` serves discovery, objects and watch-streams, but leaves out
-what an operator relies on (see docs in /work/shared/notes/probe-test-strategy.md, Q1).
+what an operator relies on (kopf, for one, cannot even add its finalizer there).
 :class:`KubeEmu` closes those gaps:
 
 * create fills ``metadata`` (namespace from the URL, uid, resourceVersion, creationTimestamp,
@@ -52,6 +52,8 @@ import bisect
 import contextlib
 import copy
 import datetime
+import gzip
+import importlib.resources
 import json
 import random
 import re
@@ -59,7 +61,6 @@ import threading
 import urllib.error
 import urllib.request
 import uuid
-import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
@@ -73,9 +74,11 @@ import jsonpointer
 import kmock
 import yaml
 
-# kmock 0.8 internals (kmock is pinned to ==0.8 and warns of breaking changes before v1):
-# the URL parser is patched below (_parse_path); Response, though importable as kmock.Response,
-# is missing from kmock's __all__, so type checkers want it from where it lives.
+# kmock 0.8 internals, used on purpose (kmock is pinned to ==0.8 and warns of breaking changes
+# before v1), all in this module: the URL parser (patched below, _parse_path); Response (it is
+# kmock.Response at runtime, but missing from kmock's __all__); the emulator's private hooks
+# that KubeEmu overrides or uses (_handle, _serve_*, _lock, _get_resources, _requests,
+# _errors); the bundled resources file (_load_builtins).
 from kmock._internal import parsing as _kmock_parsing
 from kmock._internal.rendering import Response as _KmockResponse
 
@@ -541,25 +544,24 @@ class KubeEmu(kmock.KubernetesEmulator):
                 "kind": "Namespace",  # before load_bundled(), kmock knows no kind for it
                 "metadata": {"name": namespace},
                 "spec": {"finalizers": ["kubernetes"]},
-                "status": {"phase": "Active"},
             }
             self._insert(NAMESPACES, None, body)
 
     def _patched(self, request: kmock.Request, current: Body) -> Body:
         patch = _json_body(request)
-        kind = _content_type(request)
-        if kind == "application/strategic-merge-patch+json" and request.resource in self._custom:
+        media = _content_type(request)
+        if media == "application/strategic-merge-patch+json" and request.resource in self._custom:
             # As on a cluster: custom resources have no patch strategies to merge by.
             raise _error(415, "UnsupportedMediaType", "no strategic merge for custom resources")
-        if kind == _JSON_PATCH:
+        if media == _JSON_PATCH:
             if not isinstance(patch, list):
                 raise _bad_request("a JSON patch must be a list of operations")
             try:
                 return dict(jsonpatch.apply_patch(current, patch, in_place=False))
             except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as e:
                 raise _error(422, "Invalid", f"the JSON patch cannot be applied: {e}") from None
-        if kind not in _MERGE_PATCHES:
-            raise _error(415, "UnsupportedMediaType", f"patch type {kind!r} is not emulated")
+        if media not in _MERGE_PATCHES:
+            raise _error(415, "UnsupportedMediaType", f"patch type {media!r} is not emulated")
         if not isinstance(patch, dict):
             raise _bad_request("a merge patch must be a JSON object")
         # A strategic-merge patch is treated as a plain merge patch: lists are replaced whole,
@@ -588,6 +590,7 @@ class KubeEmu(kmock.KubernetesEmulator):
         has_status = self._has_status(key[0])
         merged = self._isolated(current, candidate, sub, has_status=has_status)
         merged = self._apply_schema(key[0], merged)
+        self._check_finalizers(current, merged)
         if merged == current:
             return current  # a no-op: no new resourceVersion, no watch event
         if _content(merged, has_status=has_status) != _content(current, has_status=has_status):
@@ -597,6 +600,14 @@ class KubeEmu(kmock.KubernetesEmulator):
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
             return self._finalize(key, updated)
         return updated
+
+    @staticmethod
+    def _check_finalizers(current: Body, merged: Body) -> None:
+        old = set(current["metadata"].get("finalizers") or [])
+        new = set(merged["metadata"].get("finalizers") or [])
+        if current["metadata"].get("deletionTimestamp") and not new <= old:
+            message = "no new finalizers can be added if the object is being deleted"
+            raise _error(422, "Invalid", message)
 
     @staticmethod
     def _isolated(current: Body, candidate: Body, sub: str | None, *, has_status: bool) -> Body:
@@ -1054,9 +1065,7 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 async def _boot(crds: list[Mapping[str, Any]]) -> tuple[KubeEmu, aiohttp.test_utils.RawTestServer]:
     emu = KubeEmu()  # created in the server's loop: its locks and queues belong there
-    with warnings.catch_warnings():  # kmock 0.8 reads its bundle with a deprecated importlib API
-        warnings.simplefilter("ignore", DeprecationWarning)
-        emu.resources.load_bundled()
+    _load_builtins(emu)
     register_kopf_peering(emu)
     for crd in crds:
         register_crd(emu, crd)
@@ -1067,6 +1076,13 @@ async def _boot(crds: list[Mapping[str, Any]]) -> tuple[KubeEmu, aiohttp.test_ut
     server = aiohttp.test_utils.RawTestServer(emu, host="127.0.0.1", port=0)
     await server.start_server()
     return emu, server
+
+
+def _load_builtins(emu: KubeEmu) -> None:
+    # kmock 0.8's own load_bundled() reads this file with a deprecated importlib API and warns
+    # in every run; the file's place inside kmock's private package is pinned with kmock==0.8.
+    bundle = importlib.resources.files("kmock._internal") / "resources.json.gz"
+    emu.resources.load_data(gzip.decompress(bundle.read_bytes()))
 
 
 def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread, timeout: float) -> None:

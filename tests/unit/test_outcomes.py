@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from kdial.outcomes import (
     CAUSE_TABLE,
     Q850_CAUSES,
@@ -23,8 +22,6 @@ from kdial.outcomes import (
     job_error_cause,
     metric_label,
 )
-
-O = Outcome
 
 
 def _shared() -> Path:
@@ -82,17 +79,17 @@ def test_outcome_values_are_exactly_the_shared_vocabulary() -> None:
 @pytest.mark.parametrize(
     ("outcome", "label"),
     [
-        (O.ANSWERED_HUMAN, "answered_human"),
-        (O.ANSWERED_MACHINE, "answered_machine"),
-        (O.ABANDONED, "abandoned"),
-        (O.BUSY, "busy"),
-        (O.NO_ANSWER, "no_answer"),
-        (O.REJECTED, "rejected"),
-        (O.INVALID_NUMBER, "invalid_number"),
-        (O.UNREACHABLE, "unreachable"),
-        (O.RISK_BLOCKED, "risk_blocked"),
-        (O.CALL_LOSS, "call_loss"),
-        (O.CANCELLED, "cancelled"),
+        (Outcome.ANSWERED_HUMAN, "answered_human"),
+        (Outcome.ANSWERED_MACHINE, "answered_machine"),
+        (Outcome.ABANDONED, "abandoned"),
+        (Outcome.BUSY, "busy"),
+        (Outcome.NO_ANSWER, "no_answer"),
+        (Outcome.REJECTED, "rejected"),
+        (Outcome.INVALID_NUMBER, "invalid_number"),
+        (Outcome.UNREACHABLE, "unreachable"),
+        (Outcome.RISK_BLOCKED, "risk_blocked"),
+        (Outcome.CALL_LOSS, "call_loss"),
+        (Outcome.CANCELLED, "cancelled"),
     ],
 )
 def test_metric_labels_are_snake_case(outcome: Outcome, label: str) -> None:
@@ -102,9 +99,10 @@ def test_metric_labels_are_snake_case(outcome: Outcome, label: str) -> None:
 
 @pytest.mark.unit
 def test_outcome_is_a_str_enum() -> None:
-    assert O("CallLoss") is O.CALL_LOSS
-    assert O.BUSY == "Busy"
-    assert f"{O.NO_ANSWER}" == "NoAnswer"
+    assert Outcome("CallLoss") is Outcome.CALL_LOSS
+    assert isinstance(Outcome.BUSY, str)
+    assert str(Outcome.BUSY) == "Busy"
+    assert f"{Outcome.NO_ANSWER}" == "NoAnswer"
 
 
 # --- the table, every row ----------------------------------------------------------------------
@@ -145,50 +143,50 @@ def test_every_q850_name_is_in_the_cause_table() -> None:
 # hangup cause it reports, with the status in variable_sip_term_status), and the outcome kdial
 # must give the pair. 607/608 appear under both names FreeSWITCH builds have used.
 FREESWITCH_SIP_FAILURES = [
-    (400, "NORMAL_TEMPORARY_FAILURE", O.CALL_LOSS),
-    (401, "CALL_REJECTED", O.CALL_LOSS),  # our trunk's credentials
-    (402, "CALL_REJECTED", O.CALL_LOSS),  # our trunk's account
-    (403, "CALL_REJECTED", O.RISK_BLOCKED),  # carrier risk control
-    (404, "UNALLOCATED_NUMBER", O.INVALID_NUMBER),
-    (404, "NO_ROUTE_DESTINATION", O.INVALID_NUMBER),  # older mod_sofia
-    (405, "SERVICE_UNAVAILABLE", O.CALL_LOSS),
-    (406, "SERVICE_NOT_IMPLEMENTED", O.CALL_LOSS),
-    (407, "CALL_REJECTED", O.CALL_LOSS),
-    (408, "RECOVERY_ON_TIMER_EXPIRE", O.CALL_LOSS),
-    (410, "NUMBER_CHANGED", O.INVALID_NUMBER),
-    (413, "INTERWORKING", O.CALL_LOSS),
-    (414, "INTERWORKING", O.CALL_LOSS),
-    (415, "SERVICE_NOT_IMPLEMENTED", O.CALL_LOSS),
-    (416, "INTERWORKING", O.CALL_LOSS),
-    (420, "INTERWORKING", O.CALL_LOSS),
-    (421, "INTERWORKING", O.CALL_LOSS),
-    (423, "INTERWORKING", O.CALL_LOSS),
-    (480, "NO_USER_RESPONSE", O.UNREACHABLE),
-    (481, "NORMAL_TEMPORARY_FAILURE", O.CALL_LOSS),
-    (482, "EXCHANGE_ROUTING_ERROR", O.CALL_LOSS),
-    (483, "EXCHANGE_ROUTING_ERROR", O.CALL_LOSS),
-    (484, "INVALID_NUMBER_FORMAT", O.INVALID_NUMBER),
-    (485, "NO_ROUTE_DESTINATION", O.INVALID_NUMBER),
-    (486, "USER_BUSY", O.BUSY),
-    (487, "ORIGINATOR_CANCEL", O.CANCELLED),
-    (488, "INCOMPATIBLE_DESTINATION", O.CALL_LOSS),
-    (500, "NORMAL_TEMPORARY_FAILURE", O.CALL_LOSS),
-    (501, "SERVICE_NOT_IMPLEMENTED", O.CALL_LOSS),
-    (502, "NETWORK_OUT_OF_ORDER", O.CALL_LOSS),
-    (503, "NORMAL_TEMPORARY_FAILURE", O.CALL_LOSS),
-    (504, "RECOVERY_ON_TIMER_EXPIRE", O.CALL_LOSS),
-    (505, "INTERWORKING", O.CALL_LOSS),
-    (513, "INTERWORKING", O.CALL_LOSS),
-    (580, "NORMAL_UNSPECIFIED", O.CALL_LOSS),
-    (600, "USER_BUSY", O.BUSY),
-    (603, "CALL_REJECTED", O.REJECTED),
-    (604, "NO_ROUTE_DESTINATION", O.INVALID_NUMBER),
-    (606, "INCOMPATIBLE_DESTINATION", O.CALL_LOSS),
-    (607, "CALL_REJECTED", O.REJECTED),
-    (607, "NORMAL_UNSPECIFIED", O.REJECTED),
-    (608, "CALL_REJECTED", O.RISK_BLOCKED),
-    (608, "NORMAL_UNSPECIFIED", O.RISK_BLOCKED),
-    (699, "NORMAL_UNSPECIFIED", O.REJECTED),
+    (400, "NORMAL_TEMPORARY_FAILURE", Outcome.CALL_LOSS),
+    (401, "CALL_REJECTED", Outcome.CALL_LOSS),  # our trunk's credentials
+    (402, "CALL_REJECTED", Outcome.CALL_LOSS),  # our trunk's account
+    (403, "CALL_REJECTED", Outcome.RISK_BLOCKED),  # carrier risk control
+    (404, "UNALLOCATED_NUMBER", Outcome.INVALID_NUMBER),
+    (404, "NO_ROUTE_DESTINATION", Outcome.INVALID_NUMBER),  # older mod_sofia
+    (405, "SERVICE_UNAVAILABLE", Outcome.CALL_LOSS),
+    (406, "SERVICE_NOT_IMPLEMENTED", Outcome.CALL_LOSS),
+    (407, "CALL_REJECTED", Outcome.CALL_LOSS),
+    (408, "RECOVERY_ON_TIMER_EXPIRE", Outcome.CALL_LOSS),
+    (410, "NUMBER_CHANGED", Outcome.INVALID_NUMBER),
+    (413, "INTERWORKING", Outcome.CALL_LOSS),
+    (414, "INTERWORKING", Outcome.CALL_LOSS),
+    (415, "SERVICE_NOT_IMPLEMENTED", Outcome.CALL_LOSS),
+    (416, "INTERWORKING", Outcome.CALL_LOSS),
+    (420, "INTERWORKING", Outcome.CALL_LOSS),
+    (421, "INTERWORKING", Outcome.CALL_LOSS),
+    (423, "INTERWORKING", Outcome.CALL_LOSS),
+    (480, "NO_USER_RESPONSE", Outcome.UNREACHABLE),
+    (481, "NORMAL_TEMPORARY_FAILURE", Outcome.CALL_LOSS),
+    (482, "EXCHANGE_ROUTING_ERROR", Outcome.CALL_LOSS),
+    (483, "EXCHANGE_ROUTING_ERROR", Outcome.CALL_LOSS),
+    (484, "INVALID_NUMBER_FORMAT", Outcome.INVALID_NUMBER),
+    (485, "NO_ROUTE_DESTINATION", Outcome.INVALID_NUMBER),
+    (486, "USER_BUSY", Outcome.BUSY),
+    (487, "ORIGINATOR_CANCEL", Outcome.CANCELLED),
+    (488, "INCOMPATIBLE_DESTINATION", Outcome.CALL_LOSS),
+    (500, "NORMAL_TEMPORARY_FAILURE", Outcome.CALL_LOSS),
+    (501, "SERVICE_NOT_IMPLEMENTED", Outcome.CALL_LOSS),
+    (502, "NETWORK_OUT_OF_ORDER", Outcome.CALL_LOSS),
+    (503, "NORMAL_TEMPORARY_FAILURE", Outcome.CALL_LOSS),
+    (504, "RECOVERY_ON_TIMER_EXPIRE", Outcome.CALL_LOSS),
+    (505, "INTERWORKING", Outcome.CALL_LOSS),
+    (513, "INTERWORKING", Outcome.CALL_LOSS),
+    (580, "NORMAL_UNSPECIFIED", Outcome.CALL_LOSS),
+    (600, "USER_BUSY", Outcome.BUSY),
+    (603, "CALL_REJECTED", Outcome.REJECTED),
+    (604, "NO_ROUTE_DESTINATION", Outcome.INVALID_NUMBER),
+    (606, "INCOMPATIBLE_DESTINATION", Outcome.CALL_LOSS),
+    (607, "CALL_REJECTED", Outcome.REJECTED),
+    (607, "NORMAL_UNSPECIFIED", Outcome.REJECTED),
+    (608, "CALL_REJECTED", Outcome.RISK_BLOCKED),
+    (608, "NORMAL_UNSPECIFIED", Outcome.RISK_BLOCKED),
+    (699, "NORMAL_UNSPECIFIED", Outcome.REJECTED),
 ]
 
 
@@ -203,25 +201,25 @@ def test_sip_failures_as_mod_sofia_reports_them(status: int, cause: str, outcome
     ("cause", "status", "outcome"),
     [
         # A carrier's Reason header (Q.850 from the PSTN) beats the SIP code it rode on.
-        ("USER_BUSY", 503, O.BUSY),
-        ("SUBSCRIBER_ABSENT", 480, O.UNREACHABLE),
-        ("DESTINATION_OUT_OF_ORDER", 503, O.UNREACHABLE),
+        ("USER_BUSY", 503, Outcome.BUSY),
+        ("SUBSCRIBER_ABSENT", 480, Outcome.UNREACHABLE),
+        ("DESTINATION_OUT_OF_ORDER", 503, Outcome.UNREACHABLE),
         # NORMAL_CLEARING before answer: the SIP status says why, when there is one.
-        ("NORMAL_CLEARING", None, O.NO_ANSWER),
-        ("NORMAL_CLEARING", 487, O.NO_ANSWER),
-        ("NORMAL_CLEARING", 486, O.BUSY),
-        ("NORMAL_CLEARING", 404, O.INVALID_NUMBER),
-        ("NORMAL_CLEARING", 503, O.CALL_LOSS),
-        ("NORMAL_CLEARING", 183, O.NO_ANSWER),
+        ("NORMAL_CLEARING", None, Outcome.NO_ANSWER),
+        ("NORMAL_CLEARING", 487, Outcome.NO_ANSWER),
+        ("NORMAL_CLEARING", 486, Outcome.BUSY),
+        ("NORMAL_CLEARING", 404, Outcome.INVALID_NUMBER),
+        ("NORMAL_CLEARING", 503, Outcome.CALL_LOSS),
+        ("NORMAL_CLEARING", 183, Outcome.NO_ANSWER),
         # NO_ANSWER after our CANCEL carries sip_invite_failure_status 487: still no answer.
-        ("NO_ANSWER", 487, O.NO_ANSWER),
+        ("NO_ANSWER", 487, Outcome.NO_ANSWER),
         # A route that does not serve the destination is the line's; "no such number" is not.
-        ("NO_ROUTE_DESTINATION", None, O.CALL_LOSS),
-        ("CALL_REJECTED", None, O.REJECTED),
-        ("NORMAL_UNSPECIFIED", None, O.CALL_LOSS),
-        ("NORMAL_UNSPECIFIED", 302, O.CALL_LOSS),
-        (None, None, O.CALL_LOSS),
-        ("SOME_FUTURE_CAUSE", None, O.CALL_LOSS),
+        ("NO_ROUTE_DESTINATION", None, Outcome.CALL_LOSS),
+        ("CALL_REJECTED", None, Outcome.REJECTED),
+        ("NORMAL_UNSPECIFIED", None, Outcome.CALL_LOSS),
+        ("NORMAL_UNSPECIFIED", 302, Outcome.CALL_LOSS),
+        (None, None, Outcome.CALL_LOSS),
+        ("SOME_FUTURE_CAUSE", None, Outcome.CALL_LOSS),
     ],
 )
 def test_cause_and_sip_precedence(cause: str | None, status: int | None, outcome: Outcome) -> None:
@@ -230,10 +228,10 @@ def test_cause_and_sip_precedence(cause: str | None, status: int | None, outcome
 
 @pytest.mark.unit
 def test_unknown_cause_falls_back_to_its_q850_code() -> None:
-    assert classify(CallFacts(hangup_cause="WHATEVER", q850=17)) is O.BUSY
+    assert classify(CallFacts(hangup_cause="WHATEVER", q850=17)) is Outcome.BUSY
     # FreeSWITCH's own causes print numbers above 127 as q850: the name is what counts.
-    assert classify(CallFacts(hangup_cause="ALLOTTED_TIMEOUT", q850=602)) is O.NO_ANSWER
-    assert classify(CallFacts(q850=999)) is O.CALL_LOSS
+    assert classify(CallFacts(hangup_cause="ALLOTTED_TIMEOUT", q850=602)) is Outcome.NO_ANSWER
+    assert classify(CallFacts(q850=999)) is Outcome.CALL_LOSS
 
 
 # --- answered calls ------------------------------------------------------------------------------
@@ -243,26 +241,44 @@ def test_unknown_cause_falls_back_to_its_q850_code() -> None:
 @pytest.mark.parametrize(
     ("facts", "outcome"),
     [
-        (CallFacts(answered=True, hangup_cause="NORMAL_CLEARING"), O.ANSWERED_HUMAN),
-        (CallFacts(answered=True, amd_result="HUMAN", bridged_to_agent=True), O.ANSWERED_HUMAN),
-        (CallFacts(answered=True, amd_result="NOTSURE", bridged_to_agent=True), O.ANSWERED_HUMAN),
-        (CallFacts(answered=True, amd_result="MACHINE"), O.ANSWERED_MACHINE),
-        (CallFacts(answered=True, amd_result="machine "), O.ANSWERED_MACHINE),
-        (CallFacts(answered=True, agent_deadline_missed=True), O.ABANDONED),
-        (CallFacts(answered=True, amd_result="HUMAN", agent_deadline_missed=True), O.ABANDONED),
+        (CallFacts(answered=True, hangup_cause="NORMAL_CLEARING"), Outcome.ANSWERED_HUMAN),
+        (
+            CallFacts(answered=True, amd_result="HUMAN", bridged_to_agent=True),
+            Outcome.ANSWERED_HUMAN,
+        ),
+        (
+            CallFacts(answered=True, amd_result="NOTSURE", bridged_to_agent=True),
+            Outcome.ANSWERED_HUMAN,
+        ),
+        (CallFacts(answered=True, amd_result="MACHINE"), Outcome.ANSWERED_MACHINE),
+        (CallFacts(answered=True, amd_result="machine "), Outcome.ANSWERED_MACHINE),
+        (CallFacts(answered=True, agent_deadline_missed=True), Outcome.ABANDONED),
+        (
+            CallFacts(answered=True, amd_result="HUMAN", agent_deadline_missed=True),
+            Outcome.ABANDONED,
+        ),
         # A machine is not a person kept waiting: not an abandoned call.
-        (CallFacts(answered=True, amd_result="MACHINE", agent_deadline_missed=True), O.ANSWERED_MACHINE),
+        (
+            CallFacts(answered=True, amd_result="MACHINE", agent_deadline_missed=True),
+            Outcome.ANSWERED_MACHINE,
+        ),
         # We hung up an answered call nobody took (shutdown, drain): abandoned for the callee.
-        (CallFacts(answered=True, cancelled_by_us=True), O.ABANDONED),
+        (CallFacts(answered=True, cancelled_by_us=True), Outcome.ABANDONED),
         # We hung up after the agent conversation, or at the maximum duration: answered.
-        (CallFacts(answered=True, cancelled_by_us=True, bridged_to_agent=True), O.ANSWERED_HUMAN),
+        (
+            CallFacts(answered=True, cancelled_by_us=True, bridged_to_agent=True),
+            Outcome.ANSWERED_HUMAN,
+        ),
         (
             CallFacts(answered=True, hangup_cause="ALLOTTED_TIMEOUT", bridged_to_agent=True),
-            O.ANSWERED_HUMAN,
+            Outcome.ANSWERED_HUMAN,
         ),
         # After answer the hangup cause does not matter any more.
-        (CallFacts(answered=True, hangup_cause="MEDIA_TIMEOUT", sip_status=503), O.ANSWERED_HUMAN),
-        (CallFacts(answered=True, job_error="DESTINATION_OUT_OF_ORDER"), O.ANSWERED_HUMAN),
+        (
+            CallFacts(answered=True, hangup_cause="MEDIA_TIMEOUT", sip_status=503),
+            Outcome.ANSWERED_HUMAN,
+        ),
+        (CallFacts(answered=True, job_error="DESTINATION_OUT_OF_ORDER"), Outcome.ANSWERED_HUMAN),
     ],
 )
 def test_answered_calls(facts: CallFacts, outcome: Outcome) -> None:
@@ -279,7 +295,7 @@ def test_answered_calls(facts: CallFacts, outcome: Outcome) -> None:
 @pytest.mark.parametrize("cause", [None, "NORMAL_CLEARING", "ORIGINATOR_CANCEL", "USER_BUSY"])
 def test_cancelled_by_us_before_answer(cause: str | None) -> None:
     facts = CallFacts(hangup_cause=cause, cancelled_by_us=True)
-    assert classify(facts) is O.CANCELLED
+    assert classify(facts) is Outcome.CANCELLED
     assert is_self_inflicted(facts)
 
 
@@ -287,7 +303,7 @@ def test_cancelled_by_us_before_answer(cause: str | None) -> None:
 @pytest.mark.parametrize("body", ["-ERR DESTINATION_OUT_OF_ORDER\n", "DESTINATION_OUT_OF_ORDER"])
 def test_switch_throttle_is_cancelled_and_never_blames_the_trunk(body: str) -> None:
     facts = CallFacts(job_error=body)  # BACKGROUND_JOB -ERR and no channel event at all
-    assert classify(facts) is O.CANCELLED
+    assert classify(facts) is Outcome.CANCELLED
     assert is_switch_throttle(facts)
     assert is_self_inflicted(facts)
     assert not counts_against_trunk(classify(facts))
@@ -299,7 +315,7 @@ def test_destination_out_of_order_from_a_real_channel_is_the_callee() -> None:
     facts = CallFacts(
         hangup_cause="DESTINATION_OUT_OF_ORDER", q850=27, job_error="DESTINATION_OUT_OF_ORDER"
     )
-    assert classify(facts) is O.UNREACHABLE
+    assert classify(facts) is Outcome.UNREACHABLE
     assert not is_switch_throttle(facts)
     assert not is_self_inflicted(facts)
 
@@ -308,20 +324,21 @@ def test_destination_out_of_order_from_a_real_channel_is_the_callee() -> None:
 @pytest.mark.parametrize(
     ("body", "outcome", "self_inflicted"),
     [
-        ("-ERR SYSTEM_SHUTDOWN", O.CANCELLED, True),
-        ("-ERR MANAGER_REQUEST", O.CANCELLED, True),
-        ("-ERR CRASH", O.CANCELLED, True),
-        ("-ERR LOSE_RACE", O.CANCELLED, True),
-        ("-ERR no reply", O.CANCELLED, True),  # names no cause: the switch refused the command
-        ("-ERR", O.CANCELLED, True),
-        ("-USAGE: <call url> <exten>|&<application_name>(<app_args>)", O.CANCELLED, True),
+        ("-ERR SYSTEM_SHUTDOWN", Outcome.CANCELLED, True),
+        ("-ERR MANAGER_REQUEST", Outcome.CANCELLED, True),
+        ("-ERR CRASH", Outcome.CANCELLED, True),
+        ("-ERR LOSE_RACE", Outcome.CANCELLED, True),
+        # Names no cause: the switch refused the command.
+        ("-ERR no reply", Outcome.CANCELLED, True),
+        ("-ERR", Outcome.CANCELLED, True),
+        ("-USAGE: <call url> <exten>|&<application_name>(<app_args>)", Outcome.CANCELLED, True),
         # Reported before a channel exists, but the trunk's: it must show in its health.
-        ("-ERR GATEWAY_DOWN", O.CALL_LOSS, False),
-        ("-ERR INVALID_GATEWAY", O.CALL_LOSS, False),
+        ("-ERR GATEWAY_DOWN", Outcome.CALL_LOSS, False),
+        ("-ERR INVALID_GATEWAY", Outcome.CALL_LOSS, False),
         # The hangup event was lost (an ESL gap): the job's cause alone still classifies.
-        ("-ERR USER_BUSY", O.BUSY, False),
-        ("-ERR NO_ANSWER", O.NO_ANSWER, False),
-        ("-ERR NORMAL_TEMPORARY_FAILURE", O.CALL_LOSS, False),
+        ("-ERR USER_BUSY", Outcome.BUSY, False),
+        ("-ERR NO_ANSWER", Outcome.NO_ANSWER, False),
+        ("-ERR NORMAL_TEMPORARY_FAILURE", Outcome.CALL_LOSS, False),
     ],
 )
 def test_job_errors_without_a_channel(body: str, outcome: Outcome, self_inflicted: bool) -> None:
@@ -354,39 +371,44 @@ def test_job_error_cause(body: str, cause: str | None) -> None:
 @pytest.mark.unit
 @pytest.mark.parametrize("outcome", list(Outcome))
 def test_only_call_loss_counts_against_the_trunk(outcome: Outcome) -> None:
-    assert counts_against_trunk(outcome) is (outcome is O.CALL_LOSS)
+    assert counts_against_trunk(outcome) is (outcome is Outcome.CALL_LOSS)
 
 
 @pytest.mark.unit
 @pytest.mark.parametrize("outcome", list(Outcome))
 def test_everything_but_cancelled_counts_as_an_attempt(outcome: Outcome) -> None:
-    assert counts_as_attempt(outcome) is (outcome is not O.CANCELLED)
+    assert counts_as_attempt(outcome) is (outcome is not Outcome.CANCELLED)
 
 
 @pytest.mark.unit
 def test_answered_outcomes() -> None:
     assert {o for o in Outcome if is_answered(o)} == {
-        O.ANSWERED_HUMAN,
-        O.ANSWERED_MACHINE,
-        O.ABANDONED,
+        Outcome.ANSWERED_HUMAN,
+        Outcome.ANSWERED_MACHINE,
+        Outcome.ABANDONED,
     }
 
 
 @pytest.mark.unit
 def test_every_outcome_is_reachable() -> None:
     reached = set(CAUSE_TABLE.values()) | set(SIP_TABLE.values())
-    reached |= {O.ANSWERED_HUMAN, O.ANSWERED_MACHINE, O.ABANDONED}
+    reached |= {Outcome.ANSWERED_HUMAN, Outcome.ANSWERED_MACHINE, Outcome.ABANDONED}
     assert reached == set(Outcome)
 
 
 # --- the real captures -------------------------------------------------------------------------
 
 CAPTURE_OUTCOMES = {
-    "carrier-a.CHANNEL_HANGUP_COMPLETE.txt": (O.ANSWERED_HUMAN, "NORMAL_CLEARING", 16, 200),
-    "carrier-b.CHANNEL_HANGUP_COMPLETE.txt": (O.CALL_LOSS, "NORMAL_TEMPORARY_FAILURE", 41, 503),
-    "carrier-c.CHANNEL_HANGUP_COMPLETE.txt": (O.BUSY, "USER_BUSY", 17, 486),
+    "carrier-a.CHANNEL_HANGUP_COMPLETE.txt": (Outcome.ANSWERED_HUMAN, "NORMAL_CLEARING", 16, 200),
+    "carrier-b.CHANNEL_HANGUP_COMPLETE.txt": (
+        Outcome.CALL_LOSS,
+        "NORMAL_TEMPORARY_FAILURE",
+        41,
+        503,
+    ),
+    "carrier-c.CHANNEL_HANGUP_COMPLETE.txt": (Outcome.BUSY, "USER_BUSY", 17, 486),
     # No sip_term_status when FreeSWITCH cancels; the invite failure status is our CANCEL's 487.
-    "carrier-d.CHANNEL_HANGUP_COMPLETE.txt": (O.NO_ANSWER, "NO_ANSWER", 19, 487),
+    "carrier-d.CHANNEL_HANGUP_COMPLETE.txt": (Outcome.NO_ANSWER, "NO_ANSWER", 19, 487),
 }
 
 
@@ -402,7 +424,7 @@ def test_real_hangup_captures(name: str) -> None:
     outcome, cause, q850, sip = CAPTURE_OUTCOMES[name]
     headers = parse_capture(_captures() / name)
     assert headers["Event-Name"] == "CHANNEL_HANGUP_COMPLETE"
-    facts = facts_from_hangup(headers, bridged_to_agent=outcome is O.ANSWERED_HUMAN)
+    facts = facts_from_hangup(headers, bridged_to_agent=outcome is Outcome.ANSWERED_HUMAN)
     assert (facts.hangup_cause, facts.q850, facts.sip_status) == (cause, q850, sip)
     assert facts.answered is is_answered(outcome)
     assert classify(facts) is outcome
@@ -420,12 +442,12 @@ def test_answer_capture_reads_as_answered() -> None:
 # --- the outcome table of freeswitch-facts.md, row by row -----------------------------------------
 
 FACTS_ROWS = {
-    "answers, far end hangs up": O.ANSWERED_HUMAN,
-    "answers, we `uuid_kill`": O.ANSWERED_HUMAN,  # after the agent call, or at max duration
-    "503": O.CALL_LOSS,
-    "486 busy": O.BUSY,
-    "rings past originate_timeout": O.NO_ANSWER,
-    "480": O.UNREACHABLE,
+    "answers, far end hangs up": Outcome.ANSWERED_HUMAN,
+    "answers, we `uuid_kill`": Outcome.ANSWERED_HUMAN,  # after the agent call, or at max duration
+    "503": Outcome.CALL_LOSS,
+    "486 busy": Outcome.BUSY,
+    "rings past originate_timeout": Outcome.NO_ANSWER,
+    "480": Outcome.UNREACHABLE,
 }
 
 
@@ -481,7 +503,7 @@ def test_the_throttle_fact_is_still_what_the_notes_say() -> None:
     text = (_shared() / "notes" / "freeswitch-facts.md").read_text(encoding="utf-8")
     assert "`-ERR DESTINATION_OUT_OF_ORDER`" in text
     assert "no channel event at all" in text
-    assert classify(CallFacts(job_error="-ERR DESTINATION_OUT_OF_ORDER")) is O.CANCELLED
+    assert classify(CallFacts(job_error="-ERR DESTINATION_OUT_OF_ORDER")) is Outcome.CANCELLED
 
 
 # --- facts_from_hangup edges -------------------------------------------------------------------
@@ -517,4 +539,4 @@ def test_facts_from_hangup_carries_what_only_the_worker_knows() -> None:
     )
     assert facts.answered and facts.amd_result == "MACHINE"
     assert facts.agent_deadline_missed and facts.cancelled_by_us
-    assert classify(facts) is O.ANSWERED_MACHINE
+    assert classify(facts) is Outcome.ANSWERED_MACHINE

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from kdial.privacy import mask_number, mask_text
 
 
@@ -109,7 +108,10 @@ def test_mask_number_never_raises_on_objects_that_are_not_strings() -> None:
         ("user13800138000x", "user138****8000x"),  # glued to letters is still a number
         ("a=13812341234,b=13900001111", "a=138****1234,b=139****1111"),
         ("020 8888 1234 or 020-8888-1234", "020****1234 or 020****1234"),
-        ("call \uff11\uff13\uff18\uff11\uff12\uff13\uff14\uff11\uff12\uff13\uff14", "call 138****1234"),
+        (
+            "call \uff11\uff13\uff18\uff11\uff12\uff13\uff14\uff11\uff12\uff13\uff14",
+            "call 138****1234",
+        ),
         ("row 12 of 345", "row 12 of 345"),  # short runs are not numbers
         ("123456 is six", "123456 is six"),
         ("1234567 is seven", "1****67 is seven"),

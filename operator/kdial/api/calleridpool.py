@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from kdial.api.meta import DNS_SUBDOMAIN, E164, ApiModel, Condition, Rule
+from kdial.api.meta import DNS_SUBDOMAIN, E164, ApiModel, Condition, Rule, StatusModel
 
 
 class NumberType(StrEnum):
@@ -107,7 +107,7 @@ class CallerIdPoolSpec(ApiModel):
     )
 
 
-class NumberHealth(ApiModel):
+class NumberHealth(StatusModel):
     """How one number is doing."""
 
     number: str
@@ -120,7 +120,7 @@ class NumberHealth(ApiModel):
     """Active, Quarantined or Capped."""
 
 
-class CallerIdPoolStatus(ApiModel):
+class CallerIdPoolStatus(StatusModel):
     """The observed state of a caller-ID pool, written by the operator."""
 
     observed_generation: int | None = None

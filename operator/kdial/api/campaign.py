@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from kdial.api.meta import ApiModel, Condition, LocalObjectReference, Rule
+from kdial.api.meta import ApiModel, Condition, LocalObjectReference, Rule, StatusModel
 
 CLOCK = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
 
@@ -268,7 +268,7 @@ class CampaignSpec(ApiModel):
     )
 
 
-class Progress(ApiModel):
+class Progress(StatusModel):
     """Where the campaign's contacts are."""
 
     total: int = 0
@@ -283,7 +283,7 @@ class Progress(ApiModel):
     """`closed/total (percent)`, for people."""
 
 
-class CallStats(ApiModel):
+class CallStats(StatusModel):
     """Counts and rates over a period."""
 
     attempts: int = 0
@@ -302,7 +302,7 @@ class CallStats(ApiModel):
     """Call loss / attempts, in percent (呼损率)."""
 
 
-class WorkerStatus(ApiModel):
+class WorkerStatus(StatusModel):
     """The campaign's dialer workers."""
 
     desired: int = 0
@@ -313,7 +313,7 @@ class WorkerStatus(ApiModel):
     """`ready/desired`, for people."""
 
 
-class CampaignStatus(ApiModel):
+class CampaignStatus(StatusModel):
     """The observed state of a campaign, written by the operator."""
 
     observed_generation: int | None = None

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import Field
+import phonenumbers
+from pydantic import Field, field_validator
 
 from kdial.api.calleridpool import ConfigMapKeyRef
-from kdial.api.meta import DNS_SUBDOMAIN, ApiModel, Condition, Rule
+from kdial.api.meta import DNS_SUBDOMAIN, ApiModel, Condition, Rule, StatusModel
 
 
 class SecretKeyRef(ApiModel):
@@ -113,8 +114,15 @@ class ContactListSpec(ApiModel):
     refresh: str | None = Field(default=None, max_length=63)
     """Change this token (e.g. to today's date) to import the source again."""
 
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, region: str) -> str:
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{region!r} is not a region with a numbering plan (e.g. CN, US, GB)")
+        return region
 
-class RejectedRow(ApiModel):
+
+class RejectedRow(StatusModel):
     """A row that was not imported."""
 
     row: int
@@ -125,7 +133,7 @@ class RejectedRow(ApiModel):
     """Why it was rejected."""
 
 
-class ImportCounts(ApiModel):
+class ImportCounts(StatusModel):
     """Counts of the last import."""
 
     read: int = 0
@@ -138,7 +146,7 @@ class ImportCounts(ApiModel):
     """Rows dropped as duplicates of an earlier row."""
 
 
-class ContactListStatus(ApiModel):
+class ContactListStatus(StatusModel):
     """The observed state of a contact list, written by the operator."""
 
     observed_generation: int | None = None

@@ -91,6 +91,19 @@ class ApiModel(BaseModel):
                 seen.add(key)
 
 
+class StatusModel(ApiModel):
+    """Base of status models. Status is the operator's to write; fields an older operator wrote
+    are ignored rather than refused."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    @classmethod
+    def normalized(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """`data` with every default filled in, as the API server stores it: a status patch
+        that already says everything comes back unchanged."""
+        return cls.model_validate(data).model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
 class LocalObjectReference(ApiModel):
     """A reference to an object of a known kind in the referrer's own namespace."""
 

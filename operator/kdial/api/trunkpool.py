@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from kdial.api.meta import DNS_LABEL, ApiModel, Condition, Rule
+from kdial.api.meta import DNS_LABEL, ApiModel, Condition, Rule, StatusModel
 
 _GATEWAY = r"^[A-Za-z0-9_.-]{1,64}$"
 
@@ -90,7 +90,7 @@ class TrunkState(StrEnum):
     PROBING = "Probing"
 
 
-class TrunkStatus(ApiModel):
+class TrunkStatus(StatusModel):
     """The observed health of one trunk."""
 
     name: str
@@ -115,7 +115,7 @@ class TrunkStatus(ApiModel):
     """When the state last changed."""
 
 
-class TrunkPoolStatus(ApiModel):
+class TrunkPoolStatus(StatusModel):
     """The observed state of a trunk pool, written by the operator."""
 
     observed_generation: int | None = None

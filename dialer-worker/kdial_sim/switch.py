@@ -1,0 +1,313 @@
+"""The simulated switch: its channel table, admission rules and channel-wide commands.
+
+Admission follows FreeSWITCH's order. An unknown endpoint or unregistered user fails before a
+session exists. Then the session request itself: over sessions-per-second, over max sessions
+or with an origination_uuid already in use, originate answers -ERR DESTINATION_OUT_OF_ORDER and
+no channel event is ever emitted. An unknown gateway fails after that (INVALID_GATEWAY, still
+no events). Everything else becomes a channel whose far end follows the scenario.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid as uuidlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+from kdial_sim.bus import EventBus
+from kdial_sim.calls import Call, CallEnv
+from kdial_sim.causes import parse_cause
+from kdial_sim.channel import Channel, SipParticulars
+from kdial_sim.clock import SimClock
+from kdial_sim.events import Stamper
+from kdial_sim.originate import DialTarget, Leg, OriginateRequest
+from kdial_sim.outcomes import (
+    CarrierConditions,
+    Plan,
+    attempt_rng,
+    plan_agent_call,
+    plan_carrier_call,
+    plan_unroutable,
+)
+from kdial_sim.ratelimit import RateWindow
+from kdial_sim.scenario import CarrierSpec, Scenario
+
+log = logging.getLogger(__name__)
+
+_ENDPOINTS = frozenset({"sofia", "user", "error", "loopback"})
+
+
+class Refused(Exception):
+    """An originate that fails before any channel exists; the text is the API's answer."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.reply = f"-ERR {cause}\n"
+
+
+@dataclass
+class CarrierState:
+    spec: CarrierSpec
+    cps: RateWindow | None
+    active: int = 0
+    #: Set by faults.
+    fail_status: int | None = None
+    answer_probability: float | None = None
+
+    def conditions(self) -> CarrierConditions:
+        over = self.spec.max_concurrent_calls is not None and (
+            self.active >= self.spec.max_concurrent_calls
+        )
+        # Every attempt spends CPS budget, refused or not, as the carrier counts INVITEs.
+        if self.cps is not None and not self.cps.try_acquire():
+            over = True
+        return CarrierConditions(
+            fail_status=self.fail_status,
+            answer_probability=self.answer_probability,
+            over_capacity=over,
+        )
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a leg goes and who answers: a carrier, an agent phone, or nobody."""
+
+    remote_host: str
+    remote_port: int
+    carrier: str | None = None
+    agent: bool = False
+
+
+@dataclass
+class Counters:
+    since_start: int = 0
+    peak: int = 0
+    attempts: Counter[str] = field(default_factory=Counter)
+
+
+class Switch:
+    def __init__(self, scenario: Scenario, clock: SimClock, bus: EventBus, stamper: Stamper):
+        self.scenario = scenario
+        self.clock = clock
+        self.bus = bus
+        self.stamper = stamper
+        self.max_sessions = scenario.switch.max_channels
+        self.sps = RateWindow(scenario.switch.sessions_per_second, clock.elapsed)
+        self.carriers = {
+            name: CarrierState(spec, _cps_window(spec, clock))
+            for name, spec in scenario.carriers.items()
+        }
+        self.calls: dict[str, Call] = {}
+        self._carrier_of: dict[str, str] = {}
+        self.counters = Counters()
+        self._tasks: set[asyncio.Task[None]] = set()
+        amd = scenario.callees.amd
+        self._env = CallEnv(
+            clock=clock,
+            stamper=stamper,
+            bus=bus,
+            amd_variable=amd.variable if amd.enabled else None,
+            finished=self._finished,
+        )
+
+    async def originate(self, request: OriginateRequest) -> str:
+        """Place the first leg of `request`; returns the originate API's answer."""
+        try:
+            call = self._place(request, request.first_leg)
+        except Refused as refused:
+            return refused.reply
+        task = asyncio.create_task(call.run(), name=f"call-{call.uuid}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return await asyncio.shield(call.result)
+
+    def _place(self, request: OriginateRequest, leg: Leg) -> Call:
+        variables = request.variables_for(leg)
+        values = dict(variables)
+        target = leg.target
+        route = self._route_before_session(target)
+        uuid = self._request_session(values.get("origination_uuid"))
+        if route is None:
+            route = self._route_after_session(target)
+        channel = self._channel(request, target, route, variables, uuid)
+        call = Call(
+            channel,
+            self._plan(route, target),
+            self._env,
+            timeout=_timeout(values, request.timeout),
+            ignore_early_media=values.get("ignore_early_media", "").lower() == "true",
+        )
+        self.calls[uuid] = call
+        if route.carrier is not None:
+            self.carriers[route.carrier].active += 1
+            self._carrier_of[uuid] = route.carrier
+        self.counters.peak = max(self.counters.peak, len(self.calls))
+        return call
+
+    def _route_before_session(self, target: DialTarget) -> Route | None:
+        """Endpoints that fail before FreeSWITCH requests a session; agents for `user/`."""
+        if target.endpoint not in _ENDPOINTS or not target.data:
+            raise Refused("CHAN_NOT_IMPLEMENTED")
+        if target.endpoint == "error":
+            raise Refused(parse_cause(target.data, "NORMAL_UNSPECIFIED"))
+        if target.endpoint in ("user", "loopback"):
+            if not self._is_agent(target.destination):
+                raise Refused("USER_NOT_REGISTERED")
+            return Route(remote_host="127.0.0.1", remote_port=5062, agent=True)
+        return None
+
+    def _request_session(self, wanted_uuid: str | None) -> str:
+        """switch_core_session_request: throttle, max sessions, duplicate UUID."""
+        if not self.sps.try_acquire():
+            log.warning("Throttle Error! sessions-per-second %d reached", self.sps.limit)
+            raise Refused("DESTINATION_OUT_OF_ORDER")
+        if len(self.calls) >= self.max_sessions:
+            log.warning("Limit of %d sessions reached!", self.max_sessions)
+            raise Refused("DESTINATION_OUT_OF_ORDER")
+        if wanted_uuid and wanted_uuid in self.calls:
+            log.warning("Duplicate UUID!")
+            raise Refused("DESTINATION_OUT_OF_ORDER")
+        self.counters.since_start += 1
+        return wanted_uuid or str(uuidlib.uuid4())
+
+    def _route_after_session(self, target: DialTarget) -> Route:
+        if target.gateway is not None:
+            spec = self.scenario.carriers.get(target.gateway)
+            if spec is None:
+                raise Refused("INVALID_GATEWAY")
+            host, port = _host_port(spec.proxy)
+            return Route(remote_host=host, remote_port=port, carrier=target.gateway)
+        carrier = self._carrier_for_host(target.host)
+        if carrier is not None:
+            host, port = _host_port(self.scenario.carriers[carrier].proxy)
+            return Route(remote_host=host, remote_port=port, carrier=carrier)
+        host, port = _host_port(target.host or "127.0.0.1:5060")
+        return Route(remote_host=host, remote_port=port, agent=self._is_agent(target.destination))
+
+    def _carrier_for_host(self, host: str | None) -> str | None:
+        if not host:
+            return None
+        bare = host.rsplit(":", 1)[0]
+        for name, spec in self.scenario.carriers.items():
+            if host in spec.hosts or bare in spec.hosts or host == spec.proxy:
+                return name
+        return None
+
+    def _is_agent(self, name: str) -> bool:
+        agents = self.scenario.agents
+        suffix = name.removeprefix(agents.prefix)
+        return (
+            name.startswith(agents.prefix) and suffix.isdigit() and 1 <= int(suffix) <= agents.count
+        )
+
+    def _plan(self, route: Route, target: DialTarget) -> Plan:
+        number = target.destination
+        self.counters.attempts[number] += 1
+        rng = attempt_rng(self.scenario.seed, number, self.counters.attempts[number])
+        if route.carrier is not None:
+            state = self.carriers[route.carrier]
+            return plan_carrier_call(self.scenario, state.spec, number, rng, state.conditions())
+        if route.agent:
+            return plan_agent_call(self.scenario.agents, rng)
+        return plan_unroutable()
+
+    def _channel(
+        self,
+        request: OriginateRequest,
+        target: DialTarget,
+        route: Route,
+        variables: list[tuple[str, str]],
+        uuid: str,
+    ) -> Channel:
+        values = dict(variables)
+        return Channel(
+            uuid=uuid,
+            session_id=self.counters.since_start,
+            target=target,
+            remote_host=route.remote_host,
+            remote_port=route.remote_port,
+            cid_number=values.get("origination_caller_id_number")
+            or request.cid_num
+            or "0000000000",
+            cid_name=values.get("origination_caller_id_name") or request.cid_name or "",
+            context=request.context,
+            user_vars=variables,
+            app=request.app,
+            app_arg=request.app_arg,
+            created_us=self.clock.now_us(),
+            sip=SipParticulars.for_uuid(uuid),
+        )
+
+    def _finished(self, call: Call) -> None:
+        if self.calls.get(call.uuid) is call:
+            del self.calls[call.uuid]
+        carrier = self._carrier_of.pop(call.uuid, None)
+        if carrier is not None:
+            self.carriers[carrier].active -= 1
+
+    # Channel-wide commands -------------------------------------------------------------
+
+    def kill(self, uuid: str, cause: str) -> bool:
+        call = self.calls.get(uuid)
+        if call is None:
+            return False
+        call.request_hangup(cause)
+        return True
+
+    def hupall(self, cause: str, var: str | None = None, value: str | None = None) -> int:
+        matched = [
+            call
+            for call in self.calls.values()
+            if var is None or call.channel.variable(var) == value
+        ]
+        for call in matched:
+            call.request_hangup(cause)
+        return len(matched)
+
+    def schedule_hangup(self, uuid: str, seconds: float, cause: str) -> bool:
+        call = self.calls.get(uuid)
+        if call is None:
+            return False
+        call.schedule_hangup(seconds, cause)
+        return True
+
+    def set_var(self, uuid: str, name: str, value: str | None) -> bool:
+        call = self.calls.get(uuid)
+        if call is None:
+            return False
+        if value is None:
+            call.channel.extra_vars.pop(name, None)
+        else:
+            call.channel.extra_vars[name] = value
+        return True
+
+    def channels(self) -> list[Channel]:
+        return [call.channel for call in self.calls.values()]
+
+    async def shutdown(self) -> None:
+        self.hupall("SYSTEM_SHUTDOWN")
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=2)
+
+
+def _cps_window(spec: CarrierSpec, clock: SimClock) -> RateWindow | None:
+    if spec.max_calls_per_second is None:
+        return None
+    return RateWindow(spec.max_calls_per_second, clock.elapsed)
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if sep and port.isdigit():
+        return host, int(port)
+    return text, 5060
+
+
+def _timeout(values: dict[str, str], default: int) -> float:
+    """leg_timeout, then originate_timeout, then the originate line's own timeout."""
+    for name in ("leg_timeout", "originate_timeout"):
+        text = values.get(name, "")
+        if text.isdigit() and int(text) > 0:
+            return float(text)
+    return float(default)

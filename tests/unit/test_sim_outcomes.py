@@ -1,0 +1,119 @@
+"""How the simulated far end decides an attempt's outcome, and the per-second limits."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from kdial_sim.outcomes import (
+    CalleeClass,
+    CarrierConditions,
+    answer_probability,
+    attempt_rng,
+    callee_class,
+    plan_carrier_call,
+)
+from kdial_sim.ratelimit import RateWindow
+from kdial_sim.scenario import Scenario, parse_scenario
+
+pytestmark = pytest.mark.unit
+
+OK = CarrierConditions()
+
+
+def scenario(**carrier: object) -> Scenario:
+    return parse_scenario(
+        {
+            "seed": 3,
+            "regions": {"north": ["8610"]},
+            "callees": {"invalid": 0.1, "switchedOff": 0.1, "machine": 0.1},
+            "carriers": {"c": {"pddSeconds": 1, **carrier}},
+        }
+    )
+
+
+def test_callee_class_is_a_fixed_property_of_seed_and_number() -> None:
+    callees = scenario().callees
+    numbers = [f"+86138{n:06d}" for n in range(2000)]
+    classes = [callee_class(3, n, callees) for n in numbers]
+    assert classes == [callee_class(3, n, callees) for n in numbers]
+    assert callee_class(3, "+8613800000001", callees) == callee_class(3, "8613800000001", callees)
+    shares = Counter(classes)
+    for cls in (CalleeClass.INVALID, CalleeClass.SWITCHED_OFF, CalleeClass.MACHINE):
+        assert 140 < shares[cls] < 260, shares
+    assert [callee_class(4, n, callees) for n in numbers] != classes
+
+
+def test_same_attempt_same_plan_next_attempt_drawn_afresh() -> None:
+    sc = scenario(answerProbability=0.5)
+    spec = sc.carriers["c"]
+    number = next(
+        n
+        for n in (f"86138{i:06d}" for i in range(99))
+        if callee_class(3, n, sc.callees) is CalleeClass.PERSON
+    )
+    first = plan_carrier_call(sc, spec, number, attempt_rng(3, number, 1), OK)
+    assert first == plan_carrier_call(sc, spec, number, attempt_rng(3, number, 1), OK)
+    plans = {
+        plan_carrier_call(sc, spec, number, attempt_rng(3, number, k), OK) for k in range(1, 30)
+    }
+    assert len(plans) > 1
+
+
+def test_refusals_come_before_the_dice() -> None:
+    sc = scenario(answerProbability=1)
+    spec = sc.carriers["c"]
+    rng = attempt_rng(3, "1", 1)
+    fault = plan_carrier_call(sc, spec, "1", rng, CarrierConditions(fail_status=503))
+    assert (fault.refusal, fault.reason, fault.answer) == (503, "fault", False)
+    busy = plan_carrier_call(sc, spec, "1", rng, CarrierConditions(over_capacity=True))
+    assert (busy.refusal, busy.reason) == (503, "carrier-capacity")
+    invalid = next(
+        n for n in map(str, range(500)) if callee_class(3, n, sc.callees) is CalleeClass.INVALID
+    )
+    assert plan_carrier_call(sc, spec, invalid, rng, OK).refusal == 404
+
+
+def test_answer_probability_precedence() -> None:
+    sc = scenario(
+        answerProbability=0.5,
+        answerProbabilityByRegion={"north": 0.2},
+        answerProbabilityByPrefix={"861012": 0.9, "8610": 0.7},
+    )
+    spec = sc.carriers["c"]
+    assert answer_probability(sc, spec, "+8610123", OK) == 0.9
+    assert answer_probability(sc, spec, "8610999", OK) == 0.7
+    assert answer_probability(sc, spec, "8620999", OK) == 0.5
+    override = CarrierConditions(answer_probability=0.05)
+    assert answer_probability(sc, spec, "8610123", override) == 0.05
+
+
+def test_failure_mix_follows_its_weights() -> None:
+    sc = scenario(answerProbability=0, failures={"busy": 3, "noAnswer": 1})
+    spec = sc.carriers["c"]
+    reasons = Counter(
+        plan_carrier_call(sc, spec, f"n{k}", attempt_rng(3, f"n{k}", 1), OK).reason
+        for k in range(2000)
+    )
+    assert 0.66 < reasons["busy"] / (reasons["busy"] + reasons["noAnswer"]) < 0.84
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_rate_window_admits_a_burst_up_to_its_limit_then_refills() -> None:
+    clock = FakeClock()
+    window = RateWindow(3, clock)
+    assert [window.try_acquire() for _ in range(5)] == [True, True, True, False, False]
+    clock.now = 0.99
+    assert not window.try_acquire()
+    clock.now = 1.0
+    assert [window.try_acquire() for _ in range(4)] == [True, True, True, False]
+    assert (window.last, window.peak, window.current) == (3, 3, 3)
+    clock.now = 5.0
+    assert window.current == 0
