@@ -351,10 +351,12 @@ class Connection:
         if self.closed or not self.subscription.wants(event):
             return
         data = event.encode(self.subscription.fmt)
-        if self._held is not None:
+        if self._held is None:
+            self._send(data)
+        elif len(self._held) < MAX_QUEUE:
             self._held.append(data)
         else:
-            self._send(data)
+            self._lose()
 
     def _reply(self, text: str, extra: list[tuple[str, str]] | None = None) -> None:
         self._send(protocol.command_reply(text, extra))
@@ -367,10 +369,13 @@ class Connection:
         try:
             self._queue.put_nowait(data)
         except asyncio.QueueFull:
-            self._lost += 1
-            if self._lost > MAX_LOST:
-                log.error("listener lost %d events, closing it", self._lost)
-                self.abort()
+            self._lose()
+
+    def _lose(self) -> None:
+        self._lost += 1
+        if self._lost > MAX_LOST and not self.closed:
+            log.error("listener lost %d events, closing it", self._lost)
+            self.abort()
 
     def _stop_pump(self) -> None:
         with contextlib.suppress(asyncio.QueueFull):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
+
 from kdial.state import scripts
 from kdial.state.keys import CampaignKeys
 
@@ -34,6 +35,7 @@ class Ending:
     counts_as_attempt: bool = True
     counters: tuple[str, ...] = ()
     record: dict[str, str] = field(default_factory=dict)
+    trunk: str = ""
 
 
 class EpochChanged(RuntimeError):
@@ -41,8 +43,15 @@ class EpochChanged(RuntimeError):
 
 
 def claim(
-    rdb: redis.Redis, keys: CampaignKeys, epoch: str, limit: int, lease_ms: int
+    rdb: redis.Redis,
+    keys: CampaignKeys,
+    epoch: str,
+    limit: int,
+    lease_ms: int,
+    *,
+    in_flight_cap: int = 1_000_000,
 ) -> list[Claim]:
+    """Up to `limit` due contacts, never taking the campaign past `in_flight_cap` in flight."""
     try:
         raw = rdb.eval(
             scripts.CLAIM,
@@ -56,6 +65,7 @@ def claim(
             limit,
             lease_ms,
             epoch,
+            in_flight_cap,
         )
     except redis.ResponseError as error:
         if str(error).startswith("EPOCH"):
@@ -89,6 +99,7 @@ def complete(rdb: redis.Redis, keys: CampaignKeys, attempt: str, ending: Ending)
         ending.delay_ms,
         int(ending.counts_as_attempt),
         scripts.MINUTE_BUCKET_TTL_SECONDS,
+        ending.trunk,
         len(ending.counters),
         *ending.counters,
         *record,
@@ -99,3 +110,56 @@ def complete(rdb: redis.Redis, keys: CampaignKeys, attempt: str, ending: Ending)
 def epoch(rdb: redis.Redis, keys: CampaignKeys) -> str | None:
     value = rdb.get(keys.epoch)
     return None if value is None else str(value)
+
+
+def defer(rdb: redis.Redis, keys: CampaignKeys, attempt: str, delay_ms: int) -> bool:
+    """Gives the contact back, due after `delay_ms`, without an attempt (nothing was dialled)."""
+    return _release(rdb, keys, attempt, "defer", str(delay_ms))
+
+
+def close_undialled(rdb: redis.Redis, keys: CampaignKeys, attempt: str, reason: str) -> bool:
+    """Closes the contact without dialling it (`Suppressed`, `Removed`, `InvalidNumber`)."""
+    return _release(rdb, keys, attempt, "close", reason)
+
+
+def _release(rdb: redis.Redis, keys: CampaignKeys, attempt: str, mode: str, arg: str) -> bool:
+    done = rdb.eval(
+        scripts.RELEASE,
+        5,
+        keys.inflight,
+        keys.leases,
+        keys.due,
+        keys.closed,
+        keys.totals,
+        attempt,
+        mode,
+        arg,
+    )
+    return bool(done)
+
+
+def renew(rdb: redis.Redis, keys: CampaignKeys, attempts: list[str], lease_ms: int) -> list[str]:
+    """Extends the leases of `attempts`; returns those no longer held (lost to a reclaim)."""
+    if not attempts:
+        return []
+    lost = rdb.eval(scripts.RENEW, 2, keys.leases, keys.inflight, lease_ms, *attempts)
+    return [str(a) for a in lost]
+
+
+def reclaim(
+    rdb: redis.Redis, keys: CampaignKeys, redial_delay_ms: int, limit: int = 100
+) -> list[str]:
+    """Takes back contacts whose attempt's lease expired; returns those attempt ids."""
+    taken = rdb.eval(
+        scripts.RECLAIM,
+        6,
+        keys.leases,
+        keys.inflight,
+        keys.due,
+        keys.contacts,
+        keys.totals,
+        keys.attempts,
+        limit,
+        redial_delay_ms,
+    )
+    return [str(a) for a in taken]

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import yaml
+
 from kdial.api.crd import crd_manifest
 from kdial.api.kinds import KINDS
 

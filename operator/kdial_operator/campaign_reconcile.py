@@ -13,15 +13,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
 from kdial.api.campaign import CampaignSpec, CampaignState, CampaignStatus
 from kdial.api.conditions import merge
 from kdial.api.contactlist import Purpose
 from kdial.api.kinds import CAMPAIGN
 from kdial.api.meta import explain
 from kdial.state.keys import CampaignKeys, ListKeys
-from pydantic import ValidationError
-from redis.exceptions import RedisError
-
 from kdial_operator import campaign_status, compile, dataplane, scaling, workload
 from kdial_operator.campaign_status import Blocker, Facts
 from kdial_operator.indexes import Key, Referent, key_of

@@ -8,7 +8,6 @@ from typing import Any
 
 from kdial.api.campaign import CampaignState
 from kdial.api.conditions import Cond
-
 from kdial_operator.dataplane import Ledger
 
 

@@ -8,9 +8,9 @@ import contextlib
 from typing import Any
 
 import kopf
+
 from kdial.api.kinds import CAMPAIGN, GROUP, VERSION
 from kdial.state.keys import CampaignKeys
-
 from kdial_operator import dataplane, workload
 from kdial_operator.campaign_reconcile import Referents, reconcile
 from kdial_operator.indexes import key_of

@@ -7,6 +7,8 @@ always add up to the rows read.
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 import json
 from collections import Counter
@@ -56,14 +58,23 @@ def rows(text: str, spec: ContactListSpec) -> list[dict[str, Any]]:
     return list(csv.DictReader(io.StringIO(text), delimiter=spec.csv.delimiter))
 
 
-def import_rows(records: list[dict[str, Any]], spec: ContactListSpec) -> ImportResult:
+def contact_id(number: str, id_key: bytes) -> str:
+    """A contact's id when the list has no id field: a keyed hash of its number, because ids
+    travel where numbers must not (ledger keys, attempt records), and an unkeyed hash of a
+    phone number is brute-forced in minutes."""
+    return hmac.new(id_key, number.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def import_rows(
+    records: list[dict[str, Any]], spec: ContactListSpec, id_key: bytes
+) -> ImportResult:
     result = ImportResult()
     seen: set[str] = set()
     for number, record in enumerate(records, start=1):
         result.read += 1
         raw = str(record.get(spec.phone_field) or "").strip()
         try:
-            contact = _contact(record, raw, spec)
+            contact = _contact(record, raw, spec, id_key)
         except _Rejected as why:
             result.reject(number, raw, str(why))
             continue
@@ -79,7 +90,9 @@ class _Rejected(Exception):
     pass
 
 
-def _contact(record: dict[str, Any], raw: str, spec: ContactListSpec) -> dict[str, Any]:
+def _contact(
+    record: dict[str, Any], raw: str, spec: ContactListSpec, id_key: bytes
+) -> dict[str, Any]:
     if not raw:
         raise _Rejected("MissingNumber")
     try:
@@ -87,7 +100,9 @@ def _contact(record: dict[str, Any], raw: str, spec: ContactListSpec) -> dict[st
     except InvalidNumber as error:
         raise _Rejected(f"InvalidNumber:{error.reason}") from None
     fields = {f.name: _field(f, record.get(f.name)) for f in spec.fields}
-    cid = str(record.get(spec.id_field, "") if spec.id_field else "") or phone.e164
+    cid = str(record.get(spec.id_field, "") if spec.id_field else "") or contact_id(
+        phone.e164, id_key
+    )
     return {
         "id": cid,
         "number": phone.e164,

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+from pydantic import ValidationError
+
 from kdial.api.conditions import Cond, merge
 from kdial.api.contactlist import ContactListSpec, ContactListStatus
 from kdial.api.kinds import CONTACT_LIST, GROUP, VERSION
 from kdial.api.meta import explain
 from kdial.state.keys import ListKeys
-from pydantic import ValidationError
-
 from kdial_operator import contact_import, dataplane
 from kdial_operator.indexes import key_of
 
@@ -43,8 +43,9 @@ async def contactlist_changed(
     if isinstance(text, Cond):
         conclude(text)
         raise kopf.TemporaryError(text.message, delay=memo.settings.retry_seconds)
-    result = contact_import.import_rows(contact_import.rows(text, spec), spec)
     keys = ListKeys(*key_of(body))
+    secret = await dataplane.id_key(memo.redis, keys)
+    result = contact_import.import_rows(contact_import.rows(text, spec), spec, secret)
     digest = hashlib.sha256((spec.model_dump_json() + text).encode()).hexdigest()
     changed = await dataplane.store_list(memo.redis, keys, result.contacts, digest)
     rejected = sum(result.rejected.values())

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+
 from kdial.state import scripts
 from kdial.state.keys import CampaignKeys, ListKeys
 
@@ -112,6 +113,12 @@ async def delete_keys(rdb: Redis, pattern: str) -> int:
     async for key in rdb.scan_iter(match=pattern, count=1000):
         removed += int(await rdb.unlink(key))
     return removed
+
+
+async def id_key(rdb: Redis, keys: ListKeys) -> bytes:
+    """The list's id secret, made once and kept with its contacts."""
+    await rdb.set(keys.id_key, secrets.token_hex(32), nx=True)
+    return str(await rdb.get(keys.id_key)).encode()
 
 
 async def store_list(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import kopf
+
 from kdial.api.conditions import find
 from kdial.api.kinds import CALLER_ID_POOL, CONTACT_LIST, GROUP, TRUNK_POOL, VERSION
 

@@ -10,9 +10,10 @@ import asyncio
 import json
 from typing import Any
 
-from kdial.api.kinds import GROUP, VERSION
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+
+from kdial.api.kinds import GROUP, VERSION
 
 
 class Kube:

@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+from pydantic import ValidationError
+
 from kdial.api.calleridpool import CallerIdPoolSpec, CallerIdPoolStatus
 from kdial.api.conditions import Cond, merge
 from kdial.api.kinds import CALLER_ID_POOL, GROUP, TRUNK_POOL, VERSION
 from kdial.api.meta import StatusModel, explain
 from kdial.api.trunkpool import TrunkPoolSpec, TrunkPoolStatus, TrunkState
 from kdial.state.keys import PoolKeys
-from pydantic import ValidationError
-
 from kdial_operator import dataplane, routing
 from kdial_operator.indexes import key_of
 

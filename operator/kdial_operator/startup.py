@@ -8,8 +8,8 @@ from typing import Any
 import kopf
 import kubernetes
 import redis.asyncio as aioredis
-from kdial.api.kinds import GROUP
 
+from kdial.api.kinds import GROUP
 from kdial_operator.kube import Kube
 from kdial_operator.settings import OperatorSettings
 

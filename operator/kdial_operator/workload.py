@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from kdial.api.kinds import API_VERSION, CAMPAIGN
-
 from kdial_operator.settings import OperatorSettings
 
 METRICS_PORT = 9100

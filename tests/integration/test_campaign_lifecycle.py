@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 import redis
+
 from kdial.state.keys import CampaignKeys
 from kdial_worker import ledger
-
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.world import campaign_spec, numbers, world
 
@@ -62,7 +62,8 @@ def test_create_pause_resume_complete_delete(
     wait_for("Dialing", lambda: status(api)["summary"] == "Dialing", log=operator)
     config = json.loads(rdb.get(keys.config) or "{}")
     assert config["content"]["dialing"] is True
-    assert config["content"]["keys"]["trunkPools"] == [f"kdial:{{tp:{namespace}/lines}}:config"]
+    assert config["content"]["campaign"] == f"{namespace}/promo"
+    assert config["content"]["spec"]["trunkPoolRefs"] == [{"name": "lines"}]
 
     api.patch_spec("campaigns", "promo", {"state": "Paused"})
     wait_for("Paused", lambda: status(api)["summary"] == "Paused", log=operator)

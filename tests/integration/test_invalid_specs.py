@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 import redis
-from kdial.state.keys import CampaignKeys
 
+from kdial.state.keys import CampaignKeys
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.world import campaign_spec, numbers, world
 
@@ -95,9 +95,7 @@ def test_invalid_spec_is_not_ready(
     # kopf posts events from a queue of its own: they may trail the status.
     wait_for(
         "a Warning event naming the field",
-        lambda: any(
-            e["type"] == "Warning" and expected in e["message"] for e in api.events("bad")
-        ),
+        lambda: any(e["type"] == "Warning" and expected in e["message"] for e in api.events("bad")),
         log=operator,
     )
     if plural == "campaigns":

@@ -38,7 +38,9 @@ def test_restart_resumes_without_duplicating_anything(
 ) -> None:
     world(api, numbers(12))
     api.create("campaigns", "promo", campaign_spec(), "Campaign")
-    wait_for("Ready and seeded", lambda: status(api).get("progress", {}).get("total") == 12, log=operator)
+    wait_for(
+        "Ready and seeded", lambda: status(api).get("progress", {}).get("total") == 12, log=operator
+    )
     wait_for("a worker", lambda: replicas(api) == 1, log=operator)
     keys = CampaignKeys(namespace, "promo")
     config_before = rdb.get(keys.config)
@@ -53,11 +55,16 @@ def test_restart_resumes_without_duplicating_anything(
     wait_for("and resumes", lambda: replicas(api) == 1, log=operator)
     # ...and has neither created anything twice nor started the list over.
     deployments = api.apps.list_namespaced_deployment(namespace, _preload_content=False)
-    assert [d["metadata"]["name"] for d in json.loads(deployments.data)["items"]] == ["kdial-worker-promo"]
+    assert [d["metadata"]["name"] for d in json.loads(deployments.data)["items"]] == [
+        "kdial-worker-promo"
+    ]
     assert rdb.scard(keys.known) == 12
     assert rdb.zcard(keys.due) == 12
     # Pause and resume moved the version twice; the content is what it was.
-    assert json.loads(rdb.get(keys.config) or "{}")["content"] == json.loads(config_before or "{}")["content"]
+    assert (
+        json.loads(rdb.get(keys.config) or "{}")["content"]
+        == json.loads(config_before or "{}")["content"]
+    )
     assert rdb.get(keys.epoch) == epoch_before
 
 
@@ -65,12 +72,22 @@ def test_workers_follow_the_backlog_both_ways(
     kubeconfig: Path, redis_url: str, api: Api, namespace: str, tmp_path: Path, rdb: redis.Redis
 ) -> None:
     proc = OperatorProcess(
-        kubeconfig, redis_url, tmp_path / "op.log", "--standalone", f"--namespace={namespace}",
-        f"--liveness=http://127.0.0.1:{free_port()}/healthz", KDIAL_CALLS_PER_WORKER="2",
+        kubeconfig,
+        redis_url,
+        tmp_path / "op.log",
+        "--standalone",
+        f"--namespace={namespace}",
+        f"--liveness=http://127.0.0.1:{free_port()}/healthz",
+        KDIAL_CALLS_PER_WORKER="2",
     ).start()
     try:
         world(api, numbers(9))
-        api.create("campaigns", "promo", campaign_spec(pacing={"maxConcurrency": 6}, workers={"min": 1, "max": 4}), "Campaign")
+        api.create(
+            "campaigns",
+            "promo",
+            campaign_spec(pacing={"maxConcurrency": 6}, workers={"min": 1, "max": 4}),
+            "Campaign",
+        )
         # 9 due, cap 6, 2 calls per worker -> 3 workers.
         wait_for("3 workers for 9 due contacts", lambda: replicas(api) == 3, log=proc)
         keys = CampaignKeys(namespace, "promo")
@@ -82,7 +99,9 @@ def test_workers_follow_the_backlog_both_ways(
         # 3 due left -> 2 workers.
         wait_for("2 workers for 3 due contacts", lambda: replicas(api) == 2, log=proc)
         for claim in ledger.claim(rdb, keys, epoch, limit=2, lease_ms=60_000):
-            ledger.complete(rdb, keys, claim.attempt, ledger.Ending("Busy", close=False, delay_ms=3_600_000))
+            ledger.complete(
+                rdb, keys, claim.attempt, ledger.Ending("Busy", close=False, delay_ms=3_600_000)
+            )
         # 1 due now, 2 waiting for a retry in an hour -> 1 worker (workers.min keeps it warm).
         wait_for("1 worker for 1 due contact", lambda: replicas(api) == 1, log=proc)
         assert status(api)["progress"]["pending"] == 3
@@ -90,7 +109,9 @@ def test_workers_follow_the_backlog_both_ways(
         proc.stop()
 
 
-def test_contact_list_import_counts_and_masks(api: Api, operator: OperatorProcess, rdb: redis.Redis, namespace: str) -> None:
+def test_contact_list_import_counts_and_masks(
+    api: Api, operator: OperatorProcess, rdb: redis.Redis, namespace: str
+) -> None:
     csv = (
         "phone,name,age\n"
         "13800001111,Ann,30\n"
@@ -112,7 +133,14 @@ def test_contact_list_import_counts_and_masks(api: Api, operator: OperatorProces
         },
         "ContactList",
     )
-    obj = wait_for("imported", lambda: (api.get("contactlists", "leads") or {}).get("status", {}).get("counts") and api.get("contactlists", "leads"), log=operator)
+    obj = wait_for(
+        "imported",
+        lambda: (
+            (api.get("contactlists", "leads") or {}).get("status", {}).get("counts")
+            and api.get("contactlists", "leads")
+        ),
+        log=operator,
+    )
     st = obj["status"]
     assert st["counts"] == {"read": 7, "imported": 2, "rejected": 4, "duplicates": 1}
     reasons = {r["row"]: r["reason"] for r in st["firstRejected"]}
@@ -127,31 +155,54 @@ def test_contact_list_import_counts_and_masks(api: Api, operator: OperatorProces
     ready = api.condition("contactlists", "leads", "Ready") or {}
     assert ready["status"] == "True"
     stored = rdb.hgetall(f"kdial:{{l:{namespace}/leads}}:contacts")
-    assert sorted(json.loads(v)["number"] for v in stored.values()) == ["+8613800001111", "+8613800002222"]
+    assert sorted(json.loads(v)["number"] for v in stored.values()) == [
+        "+8613800001111",
+        "+8613800002222",
+    ]
 
 
 def test_contact_list_waits_for_its_configmap(api: Api, operator: OperatorProcess) -> None:
     api.create(
-        "contactlists", "late",
+        "contactlists",
+        "late",
         {"source": {"configMap": {"name": "later", "key": "l.csv"}}, "defaultRegion": "CN"},
         "ContactList",
     )
-    cond = wait_for("SourceNotFound", lambda: (api.condition("contactlists", "late", "Ready") or {}).get("reason") == "SourceNotFound" and api.condition("contactlists", "late", "Ready"), log=operator)
+    cond = wait_for(
+        "SourceNotFound",
+        lambda: (
+            (api.condition("contactlists", "late", "Ready") or {}).get("reason") == "SourceNotFound"
+            and api.condition("contactlists", "late", "Ready")
+        ),
+        log=operator,
+    )
     assert "ConfigMap 'later' with key 'l.csv' not found" in cond["message"]
     api.config_map("later", {"l.csv": "phone\n13800009999\n"})
-    wait_for("imported once the ConfigMap exists", lambda: (api.condition("contactlists", "late", "Ready") or {}).get("status") == "True", log=operator)
+    wait_for(
+        "imported once the ConfigMap exists",
+        lambda: (api.condition("contactlists", "late", "Ready") or {}).get("status") == "True",
+        log=operator,
+    )
 
 
-def test_liveness_endpoint(kubeconfig: Path, redis_url: str, namespace: str, tmp_path: Path) -> None:
+def test_liveness_endpoint(
+    kubeconfig: Path, redis_url: str, namespace: str, tmp_path: Path
+) -> None:
     port = free_port()
     proc = OperatorProcess(
-        kubeconfig, redis_url, tmp_path / "op.log", "--standalone", f"--namespace={namespace}",
+        kubeconfig,
+        redis_url,
+        tmp_path / "op.log",
+        "--standalone",
+        f"--namespace={namespace}",
         f"--liveness=http://127.0.0.1:{port}/healthz",
     ).start()
     try:
+
         def probe() -> bool:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
                 return bool(response.status == 200)
+
         assert wait_for("/healthz answers 200", lambda: _quietly(probe), log=proc)
     finally:
         proc.stop()
@@ -168,13 +219,19 @@ def test_a_second_operator_freezes_instead_of_acting_twice(
     kubeconfig: Path, redis_url: str, api: Api, namespace: str, tmp_path: Path
 ) -> None:
     api.custom.create_namespaced_custom_object(
-        "kopf.dev", "v1", namespace, "kopfpeerings",
+        "kopf.dev",
+        "v1",
+        namespace,
+        "kopfpeerings",
         {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": "kdial"}},
     )
 
     def operator_process(log: str) -> OperatorProcess:
         return OperatorProcess(
-            kubeconfig, redis_url, tmp_path / log, f"--namespace={namespace}",
+            kubeconfig,
+            redis_url,
+            tmp_path / log,
+            f"--namespace={namespace}",
             f"--liveness=http://127.0.0.1:{free_port()}/healthz",
         )
 
@@ -188,13 +245,19 @@ def test_a_second_operator_freezes_instead_of_acting_twice(
         wait_for(
             "both operators see each other and pause",
             # The newcomer starts paused and stays so; the first one pauses when it sees it.
-            lambda: "Pausing all operators, including self" in first.tail(400)
-            and "Possibly conflicting operators with the same priority" in second.tail(400),
+            lambda: (
+                "Pausing all operators, including self" in first.tail(400)
+                and "Possibly conflicting operators with the same priority" in second.tail(400)
+            ),
             log=second,
         )
         api.create("campaigns", "other", campaign_spec(), "Campaign")
         with pytest.raises(AssertionError, match="timed out"):
-            wait_for("anyone acting on the new campaign", lambda: status(api, "other") or api.deployment("kdial-worker-other"), timeout=5)
+            wait_for(
+                "anyone acting on the new campaign",
+                lambda: status(api, "other") or api.deployment("kdial-worker-other"),
+                timeout=5,
+            )
     finally:
         second.stop()
         first.stop()

@@ -50,12 +50,12 @@ def test_burst_over_sessions_per_second_is_throttled_without_channel_events() ->
 
 
 def test_drop_esl_and_refuse_esl_faults_then_reconnect() -> None:
-    # At speed 20: connections are cut 1 s after start; the port is closed from 2 s to 3 s.
+    # At speed 20: connections are cut 2 s after start; the port is closed from 3 s to 4 s.
     scenario = {
         "carriers": {"long": {"answerProbability": 1, "pddSeconds": 0.1, "ringSeconds": 0.5}},
         "faults": [
-            {"at": 20, "action": "drop-esl"},
-            {"at": 40, "action": "refuse-esl", "until": 60},
+            {"at": 40, "action": "drop-esl"},
+            {"at": 60, "action": "refuse-esl", "until": 80},
         ],
     }
     with running_sim(scenario, speed=20) as sim:

@@ -115,7 +115,7 @@ def test_answered_call_events_in_order_with_variables(esl: EslClient) -> None:
     assert stamps == sorted(stamps)
     complete = taken[5]
     assert complete["variable_sip_hangup_disposition"] == "recv_bye"
-    assert complete["variable_billsec"] == "4"
+    assert 3900 <= int(complete["variable_billmsec"]) < 6000  # talkSeconds 4, plus timer lag
     assert complete["variable_amd_result"] == "HUMAN"
 
 
@@ -197,7 +197,7 @@ def test_no_answer_until_originate_timeout(esl: EslClient) -> None:
     job = esl.bgapi(originate("ring", call).replace("originate_timeout=20", "originate_timeout=10"))
     ended = esl.channel_event("CHANNEL_HANGUP_COMPLETE", call, timeout=5)
     assert ended["Hangup-Cause"] == "NO_ANSWER"
-    assert 9 <= int(ended["variable_duration"]) <= 11
+    assert 9900 <= int(ended["variable_mduration"]) < 12000
     assert esl.job_result(job) == "-ERR NO_ANSWER\n"
 
 
@@ -212,7 +212,8 @@ def test_sched_hangup_and_execute_on_answer_safety_net(esl: EslClient) -> None:
         ended = esl.channel_event("CHANNEL_HANGUP_COMPLETE", call)
         assert ended["Hangup-Cause"] == "ALLOTTED_TIMEOUT"
         assert ended["variable_sip_hangup_disposition"] == "send_bye"
-        assert abs(int(ended["variable_billmsec"]) - seconds * 1000) < 1000
+        # Timers fire late, never early; at speed 20 a 50 ms hiccup is a scenario second.
+        assert seconds * 1000 - 100 <= int(ended["variable_billmsec"]) < seconds * 1000 + 2000
 
 
 def test_early_media_returns_originate_before_answer(esl: EslClient) -> None:

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 SCENARIO = {
     "carriers": {
-        "gw": {"answerProbability": 1, "pddSeconds": 0.2, "ringSeconds": 1, "talkSeconds": 2},
+        "gw": {"answerProbability": 1, "pddSeconds": 0.2, "ringSeconds": 1, "talkSeconds": 3600},
         "busy": {"answerProbability": 0, "pddSeconds": 0.2, "failures": {"busy": 1}},
     }
 }
@@ -58,6 +58,7 @@ class Recorder:
         self.job: str | None = None
         self.seen: list[tuple[str, dict[str, str]]] = []
         self.done = gevent.event.Event()
+        self.ended = gevent.event.Event()
         for name in WATCHED:
             fs.register_handle(name, self.on_event)
 
@@ -68,6 +69,8 @@ class Recorder:
             self.seen.append((headers["Event-Name"], headers))
         if mine and headers["Event-Name"] == "BACKGROUND_JOB":
             self.done.set()
+        if mine and headers["Event-Name"] == "CHANNEL_HANGUP_COMPLETE":
+            self.ended.set()
 
     def names(self) -> list[str]:
         return [name for name, _ in self.seen]
@@ -105,12 +108,15 @@ def test_greenswitch_bgapi_originate_and_channel_events(fs: greenswitch.InboundE
         recorder.job = response.headers["Job-UUID"]
         assert response.data == f"+OK Job-UUID: {recorder.job}"
         assert recorder.done.wait(timeout=5)
-        fs.send(f"api uuid_kill {recorder.call}")
-    assert recorder.names() == ["CHANNEL_CREATE", "CHANNEL_ANSWER", "BACKGROUND_JOB"]
+        assert recorder.names() == ["CHANNEL_CREATE", "CHANNEL_ANSWER", "BACKGROUND_JOB"]
+        assert fs.send(f"api uuid_kill {recorder.call}").data == "+OK\n"
+        assert recorder.ended.wait(timeout=5)
     assert job_body(recorder.get("BACKGROUND_JOB")) == f"+OK {recorder.call}"
     answer = recorder.get("CHANNEL_ANSWER")
     assert answer["Channel-Call-UUID"] == recorder.call
     assert answer["variable_origination_caller_id_number"] == "02888880000"
+    ended = recorder.get("CHANNEL_HANGUP_COMPLETE")
+    assert ended["variable_sip_hangup_disposition"] == "send_bye"
 
 
 def test_greenswitch_sees_a_refusal(fs: greenswitch.InboundESL) -> None:
@@ -132,4 +138,8 @@ def test_greenswitch_wrong_password(sim: SimAddress) -> None:
             client.connect()
     finally:
         with gevent.Timeout(5):
+            # stop() would send `exit` and wait forever if it ran before greenswitch saw the
+            # disconnect-notice that follows "-ERR invalid"; let that arrive first.
+            while client.connected:
+                gevent.sleep(0.01)
             client.stop()

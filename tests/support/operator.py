@@ -12,8 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kdial.api.kinds import GROUP, VERSION
 from kubernetes import client
+
+from kdial.api.kinds import GROUP, VERSION
 
 T = TypeVar("T")
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from kdial.api.contactlist import ContactListSpec
 from kdial.api.crd import crd_manifest
 from kdial.api.kinds import CONTACT_LIST
 from kdial.api.meta import explain
-from pydantic import ValidationError
 
 pytestmark = pytest.mark.unit
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, ValidationError
+
 from kdial.api.calleridpool import CallerIdPoolSpec
 from kdial.api.crd import crd_manifest
 from kdial.api.kinds import CALLER_ID_POOL, TRUNK_POOL, Kind
 from kdial.api.meta import explain
 from kdial.api.trunkpool import TrunkPoolSpec
-from pydantic import BaseModel, ValidationError
 
 pytestmark = pytest.mark.unit
 

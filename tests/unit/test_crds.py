@@ -16,13 +16,14 @@ import celpy
 import pytest
 import yaml
 from celpy.evaluation import CELEvalError
+from pydantic import BaseModel, ValidationError
+
 from kdial.api.cel import holds
 from kdial.api.crd import crd_manifest
 from kdial.api.kinds import API_VERSION, KINDS, Kind
 from kdial.api.meta import ApiModel, Rule, explain
 from kdial_cli import crds as crds_cli
 from kdial_cli.main import main as kdial_main
-from pydantic import BaseModel, ValidationError
 
 pytestmark = pytest.mark.unit
 

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 import pytest
+
 from kdial.dialstring import (
     Application,
     AppName,

@@ -7,6 +7,8 @@ import random
 
 import phonenumbers
 import pytest
+from phonenumbers import carrier, geocoder, timezone
+
 from kdial import numbers
 from kdial.numbers import (
     UNKNOWN_TIME_ZONE,
@@ -18,7 +20,6 @@ from kdial.numbers import (
     normalize,
     primary_time_zone,
 )
-from phonenumbers import carrier, geocoder, timezone
 
 MOBILE = "+8613812345678"
 

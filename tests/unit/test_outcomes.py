@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from kdial.outcomes import (
     CAUSE_TABLE,
     Q850_CAUSES,

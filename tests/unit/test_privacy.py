@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from kdial.privacy import mask_number, mask_text
 
 

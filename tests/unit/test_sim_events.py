@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from kdial_sim.channel import Channel, Ending, SipParticulars
 from kdial_sim.clock import SimClock
 from kdial_sim.events import HANGUP_COMPLETE, Identity, Stamper, channel_event

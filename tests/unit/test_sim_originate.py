@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from kdial_sim import fsstring
 from kdial_sim.originate import OriginateUsageError, parse_dial_target, parse_originate
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import pytest
+
 from kdial_sim import protocol
 from kdial_sim.commands import Api, Auth, BgApi, Exit, Reply, Subscribe, parse_command
 from kdial_sim.protocol import ClientMessage, EslEvent

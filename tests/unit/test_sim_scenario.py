@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from kdial_sim.distributions import Fixed, LogNormal
 from kdial_sim.scenario import FailFault, ScenarioError, load_scenario, parse_scenario
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from kdial.api.meta import ApiModel, Condition, LocalObjectReference, Rule, StatusModel
 
@@ -75,6 +76,20 @@ class Schedule(ApiModel):
     zone. When unset such callees are held, never dialled, rather than risk calling at night."""
     start_time: datetime | None = None
     """Dial nothing before this time (RFC 3339)."""
+
+    @field_validator("fallback_time_zone")
+    @classmethod
+    def _known_zone(cls, name: str | None) -> str | None:
+        # A misspelt zone would silently hold every callee it was meant to let through.
+        if name is not None:
+            try:
+                ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"{name!r} is not an IANA time zone (e.g. Asia/Shanghai)"
+                ) from None
+        return name
+
     end_time: datetime | None = None
     """Dial nothing after this time (RFC 3339)."""
 

@@ -1,6 +1,7 @@
 -- Ends an attempt: the contact is closed or due again, counters move, one record is appended.
 -- KEYS: inflight, leases, due, closed, contacts, totals, minute bucket, attempts stream
 -- ARGV: attempt id, outcome, close (0|1), delay ms, counts as attempt (0|1), bucket ttl s,
+--       trunk (kept in the history, so a lost call is re-dialled on another trunk),
 --       number of counters n, n counter names, then record field/value pairs
 -- Returns 0 when the attempt no longer holds its contact (its lease expired and the contact
 -- was reclaimed): a stale worker cannot close or re-queue what it no longer owns.
@@ -18,6 +19,7 @@ if ARGV[5] == '1' then
   if not h.first then h.first = now end
 end
 h.last = ARGV[2]
+if ARGV[7] ~= '' then h.trunk = ARGV[7] end
 h.outcomes[ARGV[2]] = (h.outcomes[ARGV[2]] or 0) + 1
 redis.call('HSET', KEYS[5], contact, cjson.encode(h))
 
@@ -27,14 +29,14 @@ else
   redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), contact)
 end
 
-local n = tonumber(ARGV[7])
-for i = 8, 7 + n do
+local n = tonumber(ARGV[8])
+for i = 9, 8 + n do
   redis.call('HINCRBY', KEYS[6], ARGV[i], 1)
   redis.call('HINCRBY', KEYS[7], ARGV[i], 1)
 end
 redis.call('EXPIRE', KEYS[7], tonumber(ARGV[6]))
 
 local record = {'attempt', ARGV[1], 'contact', contact, 'outcome', ARGV[2], 'ended_ms', now}
-for i = 8 + n, #ARGV do table.insert(record, ARGV[i]) end
+for i = 9 + n, #ARGV do table.insert(record, ARGV[i]) end
 redis.call('XADD', KEYS[8], '*', unpack(record))
 return 1

@@ -126,6 +126,12 @@ class ListKeys:
         return f"{self.base}:version"
 
     @property
+    def id_key(self) -> str:
+        """STRING: the secret contact ids are derived from (HMAC of the number), so an id is
+        stable across imports and says nothing about the number."""
+        return f"{self.base}:id-key"
+
+    @property
     def digest(self) -> str:
         """STRING: digest of the last imported source, so re-importing it changes nothing."""
         return f"{self.base}:digest"
@@ -155,3 +161,25 @@ class PoolKeys:
     @property
     def pattern(self) -> str:
         return f"{self.base.replace('{', '[{]').replace('}', '[}]')}:*"
+
+    # Cluster-wide caps (kdial_worker.caps). They sit under the pool's own tag, never a
+    # campaign's, because every campaign dialling through the pool shares them.
+
+    def trunk_active(self, trunk: str) -> str:
+        """ZSET (TrunkPool): attempt id -> slot expiry (ms, Redis clock) of the trunk's calls."""
+        return f"{self.base}:trunk:{trunk}:active"
+
+    def trunk_cps(self, trunk: str) -> str:
+        """ZSET (TrunkPool): grant id -> grant time (µs, Redis clock) of the trunk's originates
+        in the last second: the sliding-window log its calls-per-second cap counts."""
+        return f"{self.base}:trunk:{trunk}:cps"
+
+    def number_active(self, number: str) -> str:
+        """ZSET (CallerIdPool): attempt id -> slot expiry (ms, Redis clock) of the calls
+        presenting this caller ID."""
+        return f"{self.base}:number:{number}:active"
+
+    def number_day(self, number: str) -> str:
+        """STRING counter (CallerIdPool): calls presenting this caller ID today (UTC day on
+        Redis's clock); it expires at the next UTC midnight, which starts the count over."""
+        return f"{self.base}:number:{number}:day"

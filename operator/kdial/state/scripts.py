@@ -12,6 +12,12 @@ def _read(name: str) -> str:
 SEED = _read("seed.lua")
 CLAIM = _read("claim.lua")
 COMPLETE = _read("complete.lua")
+RELEASE = _read("release.lua")
+RENEW = _read("renew.lua")
+RECLAIM = _read("reclaim.lua")
 
 #: Seconds a per-minute counter bucket is kept: the longest rolling window plus slack.
 MINUTE_BUCKET_TTL_SECONDS = 2 * 3600
+
+#: Trunk and caller-ID caps (one script, the operation named in ARGV[1]).
+CAPS = _read("caps.lua")

@@ -1,0 +1,114 @@
+"""Calls in flight on this worker, and the events that tell how each one goes.
+
+Events are matched to calls by the channel UUID, which kdial sets (`origination_uuid`)
+before dialling. A BACKGROUND_JOB is matched by the UUID in its own arguments, because it can
+arrive before `bgapi` has returned its Job-UUID to the dialing greenlet.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import gevent.event
+
+from kdial.outcomes import CallFacts, facts_from_hangup, job_error_cause
+from kdial_worker.caps import Grant
+from kdial_worker.esl import Event
+
+#: Attempt ids are unique per campaign epoch; call UUIDs derive from them, so a re-sent
+#: originate for the same attempt would carry the same UUID and FreeSWITCH would refuse it.
+_NAMESPACE = uuid.UUID("6f1c2f5e-8d3a-4c55-9a47-3c7d5b0e9a10")
+_UUID_ARG = re.compile(r"origination_uuid=([0-9a-fA-F-]{36})")
+
+
+def call_uuid(campaign: str, attempt: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"{campaign}/{attempt}"))
+
+
+@dataclass
+class Call:
+    attempt: str
+    uuid: str
+    trunk: str
+    grant: Grant
+    started: float = field(default_factory=time.time)
+    originated: float | None = None
+    progress: float | None = None
+    answered: float | None = None
+    amd: str | None = None
+    channel_seen: bool = False
+    job_error: str | None = None
+    job_error_at: float | None = None
+    hangup: Event | None = None
+    killed: bool = False
+    ended: float | None = None
+    done: gevent.event.Event = field(default_factory=gevent.event.Event)
+
+    def facts(self) -> CallFacts | None:
+        """What the switch said about the call; None when it said nothing conclusive."""
+        if self.hangup is not None:
+            return facts_from_hangup(
+                self.hangup,
+                amd_result=self.amd,
+                cancelled_by_us=self.killed,
+                job_error=self.job_error,
+            )
+        if self.job_error is not None:
+            return CallFacts(job_error=self.job_error, cancelled_by_us=self.killed)
+        return None
+
+    @property
+    def pdd(self) -> float | None:
+        first = self.progress or self.answered
+        return (
+            None if first is None or self.originated is None else max(first - self.originated, 0.0)
+        )
+
+
+class Calls:
+    """The registry of calls in flight; `on_event` is the ESL event handler."""
+
+    def __init__(self) -> None:
+        self.by_uuid: dict[str, Call] = {}
+
+    def add(self, call: Call) -> None:
+        self.by_uuid[call.uuid] = call
+
+    def remove(self, call: Call) -> None:
+        self.by_uuid.pop(call.uuid, None)
+
+    def __len__(self) -> int:
+        return len(self.by_uuid)
+
+    def on_event(self, event: Event) -> None:
+        name = event.get("Event-Name")
+        if name == "BACKGROUND_JOB":
+            self._job(event)
+            return
+        call = self.by_uuid.get(event.get("Unique-ID", ""))
+        if call is None:
+            return
+        now = time.time()
+        call.channel_seen = True
+        if name in {"CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA"} and call.progress is None:
+            call.progress = now
+        elif name == "CHANNEL_ANSWER":
+            call.answered = call.answered or now
+            call.amd = event.get("variable_amd_result") or call.amd
+        elif name == "CHANNEL_HANGUP_COMPLETE":
+            call.hangup = event
+            call.amd = event.get("variable_amd_result") or call.amd
+            call.done.set()
+
+    def _job(self, event: Event) -> None:
+        match = _UUID_ARG.search(event.get("Job-Command-Arg", ""))
+        call = self.by_uuid.get(match.group(1)) if match else None
+        if call is None:
+            return
+        body = event.get("_body", "")
+        if body.startswith("-ERR"):
+            call.job_error = job_error_cause(body) or body.removeprefix("-ERR").strip()
+            call.job_error_at = time.time()

@@ -1,0 +1,401 @@
+"""The dial loop: claim due contacts, check them, take permits, originate, follow, record.
+
+Every claimed contact leaves through exactly one door: `ledger.complete` (an attempt was
+made), `ledger.defer` (given back undialled: outside its window, no permit), or
+`ledger.close_undialled` (suppressed, removed, not a dialable number). A worker that dies
+leaves its leases to expire, and any worker's reclaim records those attempts as Unknown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import random
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import gevent
+import gevent.event
+import redis
+
+from kdial.dialstring import Application, originate_command
+from kdial.numbers import is_e164
+from kdial.outcomes import Outcome, classify
+from kdial.privacy import mask_number
+from kdial.state.keys import CampaignKeys
+from kdial_worker import caps, choice, ledger, metrics, retry, schedule
+from kdial_worker.calls import Call, Calls, call_uuid
+from kdial_worker.esl import EslDown, EslSession
+from kdial_worker.runtime import Runtime, RuntimeCache, Trunk
+from kdial_worker.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+#: Seconds a callee whose time zone is unknown waits before being looked at again.
+HELD_SECONDS = 3600
+#: Seconds a claim waits for a permit before its contact is given back.
+NO_PERMIT_SECONDS = 1.0
+#: An attempt the switch refused to place (Cancelled) is due again after this.
+CANCELLED_BACKOFF_MS = 2000
+
+
+class Dialer:
+    def __init__(
+        self, settings: WorkerSettings, namespace: str, name: str, rdb: redis.Redis
+    ) -> None:
+        self.settings, self.rdb = settings, rdb
+        self.campaign = f"{namespace}/{name}"
+        self.keys = CampaignKeys(namespace, name)
+        self.runtime = RuntimeCache(rdb, self.keys)
+        self.calls = Calls()
+        self.esl = EslSession(
+            settings.esl_host,
+            settings.esl_port,
+            settings.esl_password,
+            on_event=self.calls.on_event,
+            on_reconnect=self.reconcile,
+        )
+        self.rng = random.Random()
+        self.epoch: str | None = None
+        self.draining = False
+        self.halted: str | None = None
+        self.healthy_at = time.monotonic()
+        self._room = gevent.event.Event()
+        self._greenlets: list[gevent.Greenlet] = []
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.esl.start()
+        self._greenlets = [
+            gevent.spawn(self._claim_loop),
+            gevent.spawn(self._every, self.settings.lease_seconds / 3, self._renew),
+            gevent.spawn(self._every, 5.0, self._reclaim),
+        ]
+
+    def ready(self) -> bool:
+        """Ready to dial: the switch and Redis answer, and nothing halted the worker."""
+        if self.halted or self.draining or not self.esl.connected:
+            return False
+        try:
+            return bool(self.rdb.ping())
+        except redis.RedisError:
+            return False
+
+    def drain(self, grace: float) -> None:
+        """Stops claiming; lets calls in flight end for `grace` seconds, then hangs them up."""
+        self.draining = True
+        deadline = time.monotonic() + grace
+        while len(self.calls) and time.monotonic() < deadline:
+            gevent.sleep(0.2)
+        for call in list(self.calls.by_uuid.values()):
+            self._kill(call)
+        deadline = time.monotonic() + 10
+        while len(self.calls) and time.monotonic() < deadline:
+            gevent.sleep(0.1)
+        for greenlet in self._greenlets:
+            greenlet.kill()
+        self.esl.stop()
+
+    # -- claiming --------------------------------------------------------------------------
+
+    def _claim_loop(self) -> None:
+        while not self.draining:
+            self.healthy_at = time.monotonic()
+            try:
+                claimed = self._claim_once()
+            except ledger.EpochChanged as error:
+                self.halted = str(error)
+                log.error("campaign %s: %s", self.campaign, error)
+                claimed = 0
+            except redis.RedisError as error:
+                # Fail closed: no Redis, no claims. Calls in flight carry on.
+                log.warning("Redis unavailable, not claiming: %s", error)
+                claimed = 0
+            if not claimed:
+                self._room.clear()
+                self._room.wait(0.25)
+
+    def _claim_once(self) -> int:
+        rt = self.runtime.get()
+        if rt is None or not rt.dialing or self.halted or not self.esl.connected:
+            return 0
+        if self.epoch is None:
+            self.epoch = ledger.epoch(self.rdb, self.keys)
+            if self.epoch is None:
+                return 0
+            self._hang_up_leftovers()
+        room = self.settings.max_calls - len(self.calls)
+        if room <= 0:
+            return 0
+        cap = rt.spec.pacing.max_concurrency or self.settings.max_calls * 1000
+        claims = ledger.claim(
+            self.rdb, self.keys, self.epoch, min(room, 20), self._lease_ms, in_flight_cap=cap
+        )
+        metrics.CLAIMS.labels(self.campaign).inc(len(claims))
+        for claimed in claims:
+            gevent.spawn(self._attempt, claimed, rt)
+        return len(claims)
+
+    def _hang_up_leftovers(self) -> None:
+        """Calls this worker left on its switch before a restart are ended first: their
+        contacts will be reclaimed and must not be in two calls at once."""
+        with contextlib.suppress(EslDown):
+            self.esl.api(f"hupall NORMAL_CLEARING kdial_worker {self.settings.worker_id}")
+
+    # -- one attempt -----------------------------------------------------------------------
+
+    def _attempt(self, claimed: ledger.Claim, rt: Runtime) -> None:
+        try:
+            contact = self._contact(claimed, rt)
+            if contact is not None:
+                self._dial_contact(claimed, contact, rt)
+        except Exception:
+            # The lease keeps the contact safe: it will be reclaimed, never lost.
+            log.exception("attempt %s failed", claimed.attempt)
+        finally:
+            self._room.set()
+
+    def _contact(self, claimed: ledger.Claim, rt: Runtime) -> dict[str, Any] | None:
+        """The contact if it may be dialled now; otherwise it is given back or closed."""
+        raw = self.rdb.hget(rt.contacts_key, claimed.contact)
+        if raw is None:
+            self._undialled(claimed, "Removed", close=True)
+            return None
+        contact: dict[str, Any] = json.loads(raw)
+        number = str(contact.get("number", ""))
+        if not is_e164(number):
+            self._undialled(claimed, "InvalidNumber", close=True)
+            return None
+        if any(self.rdb.sismember(key, number) for key in rt.suppression_keys):
+            self._undialled(claimed, "Suppressed", close=True)
+            return None
+        deadline = retry.deadline_ms(claimed.history, rt.spec.retry, int(time.time() * 1000))
+        if deadline is not None and time.time() * 1000 >= deadline:
+            # The closure rule's days ran out while the contact waited (e.g. for a window).
+            self._undialled(claimed, "ClosureExpired", close=True)
+            return None
+        clock = schedule.callee_zone(
+            contact.get("timeZones", ()), rt.spec.schedule.fallback_time_zone
+        )
+        if clock is None:
+            self._undialled(claimed, "NoTimeZone", delay=HELD_SECONDS)
+            return None
+        now = datetime.now(UTC)
+        if not schedule.allowed(clock, rt.spec.schedule.windows, now):
+            opening = schedule.next_opening(clock, rt.spec.schedule.windows, now)
+            wait = (opening - now).total_seconds() if opening else 86_400
+            self._undialled(claimed, "OutsideWindow", delay=max(wait, 1))
+            return None
+        return contact
+
+    def _undialled(
+        self, claimed: ledger.Claim, reason: str, *, close: bool = False, delay: float = 0
+    ) -> None:
+        metrics.UNDIALLED.labels(self.campaign, reason).inc()
+        if close:
+            ledger.close_undialled(self.rdb, self.keys, claimed.attempt, reason)
+        else:
+            ledger.defer(self.rdb, self.keys, claimed.attempt, int(delay * 1000))
+
+    def _dial_contact(self, claimed: ledger.Claim, contact: dict[str, Any], rt: Runtime) -> None:
+        avoid = (
+            claimed.history.get("trunk")
+            if claimed.history.get("last") == Outcome.CALL_LOSS
+            else None
+        )
+        trunk = choice.pick_trunk(rt.trunks, self.rng, avoid=avoid)
+        caller = choice.pick_caller_id(rt.caller_ids, rt.default_caller_id, self.rng)
+        if trunk is None or caller is None:
+            self._undialled(claimed, "NoRoute", delay=5)
+            return
+        grant = caps.acquire(
+            self.rdb,
+            claimed.attempt,
+            caps.TrunkCap(trunk.pool, trunk.name, trunk.max_concurrent, trunk.max_cps),
+            caps.CallerIdCap(caller.pool, caller.number, caller.max_concurrent, caller.max_per_day),
+            self._lease_ms,
+        )
+        if isinstance(grant, caps.Denied):
+            metrics.PERMITS_DENIED.labels(self.campaign, f"{grant.scope}_{grant.reason}").inc()
+            delay = max(grant.retry_after_ms / 1000, NO_PERMIT_SECONDS)
+            self._undialled(claimed, "NoPermit", delay=delay)
+            return
+        try:
+            call = self._call(claimed, contact, rt, trunk, caller.number, grant=grant)
+        finally:
+            caps.release(self.rdb, grant)
+        self._record(claimed, contact, rt, call, caller.number)
+
+    def _call(
+        self,
+        claimed: ledger.Claim,
+        contact: dict[str, Any],
+        rt: Runtime,
+        trunk: Trunk,
+        caller: str,
+        *,
+        grant: caps.Grant,
+    ) -> Call:
+        pacing = rt.spec.pacing
+        call = Call(claimed.attempt, call_uuid(self.campaign, claimed.attempt), trunk.name, grant)
+        command = originate_command(
+            trunk.gateway or "",
+            contact["number"],
+            {
+                "origination_uuid": call.uuid,
+                "origination_caller_id_number": caller.lstrip("+"),
+                "originate_timeout": str(pacing.ring_timeout_seconds),
+                "kdial_campaign": self.campaign,
+                "kdial_attempt": claimed.attempt,
+                "kdial_worker": self.settings.worker_id,
+            },
+            application=_destination(rt),
+            max_call_seconds=pacing.max_call_duration_seconds,
+        )
+        self.calls.add(call)
+        metrics.CALLS_ACTIVE.labels(self.campaign).set(len(self.calls))
+        try:
+            sent = time.monotonic()
+            call.originated = time.time()
+            try:
+                self.esl.bgapi(command)
+            except EslDown:
+                call.job_error = "ESL_DOWN"
+                call.job_error_at = time.time()
+            metrics.ORIGINATE_LATENCY.observe(time.monotonic() - sent)
+            self._follow(call, pacing.ring_timeout_seconds + 30 + pacing.max_call_duration_seconds)
+            call.ended = time.time()
+        finally:
+            self.calls.remove(call)
+            metrics.CALLS_ACTIVE.labels(self.campaign).set(len(self.calls))
+        return call
+
+    def _follow(self, call: Call, limit: float) -> None:
+        """Waits for the call's end: its hangup, or a job error with no channel behind it."""
+        deadline = time.time() + limit
+        while not call.done.wait(0.5):
+            if call.job_error_at and not call.channel_seen and time.time() - call.job_error_at > 1:
+                return
+            if time.time() > deadline and not call.killed:
+                log.warning("attempt %s outlived its limits; hanging up", call.attempt)
+                self._kill(call)
+                deadline = time.time() + 10
+            elif time.time() > deadline:
+                return
+
+    def _kill(self, call: Call) -> None:
+        call.killed = True
+        with contextlib.suppress(EslDown):
+            self.esl.api(f"uuid_kill {call.uuid} NORMAL_CLEARING")
+
+    def _record(
+        self, claimed: ledger.Claim, contact: dict[str, Any], rt: Runtime, call: Call, caller: str
+    ) -> None:
+        facts = call.facts()
+        if facts is None:
+            ending = _unknown(self.settings.reclaim_delay_seconds)
+            outcome = "Unknown"
+        else:
+            result = classify(facts)
+            outcome = result.value
+            ending = retry.decide(result, claimed.history, rt.spec.retry, int(time.time() * 1000))
+            if result is Outcome.CANCELLED and not ending.close:
+                # Never dialled (e.g. the switch's own throttle): back off rather than spin.
+                ending = replace(ending, delay_ms=max(ending.delay_ms, CANCELLED_BACKOFF_MS))
+        if call.pdd is not None:
+            metrics.POST_DIAL_DELAY.labels(call.trunk).observe(call.pdd)
+        metrics.ATTEMPTS.labels(self.campaign, call.trunk, outcome).inc()
+        hangup = call.hangup or {}
+        record = {
+            "number": mask_number(contact["number"]),
+            "trunk": call.trunk,
+            "caller_id": caller,
+            "worker": self.settings.worker_id,
+            "uuid": call.uuid,
+            "started_ms": str(int(call.started * 1000)),
+            # The call's own end, before its permits were given back (ended_ms is later).
+            "call_ended_ms": str(int((call.ended or time.time()) * 1000)),
+            "pdd_ms": "" if call.pdd is None else str(int(call.pdd * 1000)),
+            "billsec": hangup.get("variable_billsec", "0"),
+            "cause": hangup.get("Hangup-Cause", call.job_error or ""),
+            "sip": hangup.get("variable_sip_term_status", ""),
+        }
+        ending = replace(ending, record=record, trunk=call.trunk)
+        self._complete(claimed.attempt, ending)
+
+    def _complete(self, attempt: str, ending: ledger.Ending) -> None:
+        """Writes the attempt's end, retrying while Redis is away: a finished call is a fact."""
+        for delay in (0.1, 0.5, 1, 2, 5, 5, 10, 10, 30):
+            try:
+                if not ledger.complete(self.rdb, self.keys, attempt, ending):
+                    metrics.LEASES_LOST.labels(self.campaign).inc()
+                return
+            except redis.RedisError as error:
+                log.warning("cannot record attempt %s yet: %s", attempt, error)
+                gevent.sleep(delay)
+        log.error("attempt %s not recorded; its lease will expire and reclaim it", attempt)
+
+    # -- upkeep ----------------------------------------------------------------------------
+
+    def _every(self, seconds: float, job: Any) -> None:
+        while True:
+            gevent.sleep(seconds)
+            try:
+                job()
+            except redis.RedisError as error:
+                log.warning("%s: Redis unavailable: %s", job.__name__, error)
+
+    @property
+    def _lease_ms(self) -> int:
+        return int(self.settings.lease_seconds * 1000)
+
+    def _renew(self) -> None:
+        calls = list(self.calls.by_uuid.values())
+        lost = ledger.renew(self.rdb, self.keys, [c.attempt for c in calls], self._lease_ms)
+        lapsed = caps.renew(self.rdb, [c.grant for c in calls], self._lease_ms)
+        if lapsed:
+            log.warning("%d permits had lapsed (Redis unreachable too long?)", len(lapsed))
+        if lost:
+            metrics.LEASES_LOST.labels(self.campaign).inc(len(lost))
+            log.warning("%d leases lost while their calls were up", len(lost))
+
+    def _reclaim(self) -> None:
+        delay = int(self.settings.reclaim_delay_seconds * 1000)
+        taken = ledger.reclaim(self.rdb, self.keys, delay)
+        if taken:
+            metrics.RECLAIMED.labels(self.campaign).inc(len(taken))
+            log.warning("reclaimed %d contacts from expired leases", len(taken))
+
+    def reconcile(self) -> None:
+        """After an ESL gap: a call the switch no longer knows ended unseen."""
+        for call in list(self.calls.by_uuid.values()):
+            try:
+                alive = self.esl.api(f"uuid_exists {call.uuid}").strip() == "true"
+            except EslDown:
+                return
+            if not alive and call.hangup is None:
+                log.warning("attempt %s ended while the Event Socket was down", call.attempt)
+                call.done.set()
+
+
+def _destination(rt: Runtime) -> Application:
+    destination = rt.spec.destination
+    if destination is None:
+        return Application.park()
+    if destination.extension:
+        return Application.transfer(destination.extension, destination.context)
+    return Application.bridge(f"sofia/external/{(destination.sip_uri or '').split(':', 1)[1]}")
+
+
+def _unknown(redial_delay: float) -> ledger.Ending:
+    """An attempt whose end the switch never told: counted, and due again after a delay."""
+    return ledger.Ending(
+        outcome="Unknown",
+        close=False,
+        delay_ms=int(redial_delay * 1000),
+        counters=("attempts", "outcome:Unknown"),
+    )

@@ -1,0 +1,46 @@
+"""Every Prometheus metric of the worker, in one place.
+
+Labels are bounded: the campaign (one per worker), the trunk (a pool's few trunks), the
+outcome (a closed enum), a reason from a fixed set. Never a number, a caller ID or a call id.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+ATTEMPTS = Counter(
+    "kdial_attempts_total",
+    "Attempts ended, by outcome and trunk.",
+    ["campaign", "trunk", "outcome"],
+)
+CALLS_ACTIVE = Gauge("kdial_calls_active", "Calls in flight on this worker.", ["campaign"])
+CLAIMS = Counter("kdial_claims_total", "Contacts claimed from the campaign.", ["campaign"])
+UNDIALLED = Counter(
+    "kdial_contacts_undialled_total",
+    "Claimed contacts given back or closed without a call, by reason.",
+    ["campaign", "reason"],
+)
+PERMITS_DENIED = Counter(
+    "kdial_permits_denied_total",
+    "Originates held back by a cap (trunk concurrency, trunk CPS, caller ID).",
+    ["campaign", "reason"],
+)
+ORIGINATE_LATENCY = Histogram(
+    "kdial_originate_latency_seconds",
+    "Time from sending bgapi originate to its Job-UUID reply.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+POST_DIAL_DELAY = Histogram(
+    "kdial_post_dial_delay_seconds",
+    "Time from originate to the first sign of ringing (progress) or answer.",
+    ["trunk"],
+    buckets=(0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 30),
+)
+ESL_UP = Gauge("kdial_esl_up", "1 while the Event Socket connection is up.")
+ESL_RECONNECTS = Counter("kdial_esl_reconnects_total", "Event Socket reconnections.")
+LEASES_LOST = Counter(
+    "kdial_leases_lost_total", "Attempts whose lease was lost before they ended.", ["campaign"]
+)
+RECLAIMED = Counter(
+    "kdial_reclaimed_total", "Contacts taken back from attempts whose lease expired.", ["campaign"]
+)

@@ -1,0 +1,104 @@
+"""What follows an attempt for its contact: closed, or due again when (补呼 and 结案规则).
+
+`decide` applies the campaign's retry rules and closure rule to one attempt's outcome and the
+contact's history as the ledger keeps it: ``{"attempts": n, "first": ms, "last": outcome,
+"outcomes": {outcome: count}}``, read before this attempt is added. Calling windows are not
+judged here: the dialer checks them when the contact comes due. Pure functions: no I/O, and
+the time is a parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kdial.api.campaign import Retry, RetryRule
+from kdial.outcomes import Outcome, counts_against_trunk, counts_as_attempt, is_answered
+from kdial_worker.ledger import Ending
+
+__all__ = ["counters", "deadline_ms", "decide"]
+
+_DAY_MS = 86_400_000
+_MINUTE_MS = 60_000
+
+
+def counters(outcome: Outcome) -> tuple[str, ...]:
+    """The campaign-total counters one attempt with `outcome` increments. The operator reads
+    `attempts`, `answered`, `abandoned` and `call_loss` by these exact names."""
+    names = [f"outcome:{outcome.value}"]
+    if counts_as_attempt(outcome):
+        names.append("attempts")
+    if is_answered(outcome):
+        names.append("answered")
+    if outcome is Outcome.ABANDONED:
+        names.append("abandoned")
+    if counts_against_trunk(outcome):
+        names.append("call_loss")
+    return tuple(names)
+
+
+def deadline_ms(history: Mapping[str, Any], retry: Retry, now_ms: int) -> int | None:
+    """When the closure rule's `withinDays` finishes the contact (ms since the epoch), counted
+    from its first attempt (`now_ms` if it has none yet); None without `withinDays`."""
+    within = retry.closure.within_days
+    if within is None:
+        return None
+    first = history.get("first")
+    return (now_ms if first is None else int(first)) + within * _DAY_MS
+
+
+def decide(outcome: Outcome, history: Mapping[str, Any], retry: Retry, now_ms: int) -> Ending:
+    """How this attempt ends its contact's turn: closed with `outcome`, or due again after a
+    delay. `history` is the contact's ledger entry before this attempt."""
+    if outcome is Outcome.CANCELLED:
+        # Never reached a carrier (our throttle, shutdown, our own cancel): the contact keeps
+        # every attempt it had, and is due again at once.
+        return _again(outcome, 0)
+    rule = _rule(retry, outcome)
+    if rule is None or _closes(outcome, rule, history, retry, now_ms):
+        return _close(outcome)
+    return _again(outcome, _delay_ms(outcome, rule))
+
+
+def _rule(retry: Retry, outcome: Outcome) -> RetryRule | None:
+    return next((rule for rule in retry.rules if rule.outcome == outcome.value), None)
+
+
+def _delay_ms(outcome: Outcome, rule: RetryRule) -> int:
+    # A lost call is the line's fault, not the callee's: re-dial at once on another trunk,
+    # whatever the rule's delay says.
+    return 0 if outcome is Outcome.CALL_LOSS else rule.delay_minutes * _MINUTE_MS
+
+
+def _closes(
+    outcome: Outcome, rule: RetryRule, history: Mapping[str, Any], retry: Retry, now_ms: int
+) -> bool:
+    attempts = int(history.get("attempts", 0)) + int(counts_as_attempt(outcome))
+    if attempts >= retry.closure.max_attempts:
+        return True
+    same = int((history.get("outcomes") or {}).get(outcome.value, 0)) + 1
+    if rule.max_attempts is not None and same >= rule.max_attempts:
+        return True
+    deadline = deadline_ms(history, retry, now_ms)
+    # Close when the next attempt could not start before the deadline: a re-dial due after it
+    # would be a call the closure rule says must not happen.
+    return deadline is not None and now_ms + _delay_ms(outcome, rule) >= deadline
+
+
+def _close(outcome: Outcome) -> Ending:
+    return Ending(
+        outcome=outcome.value,
+        close=True,
+        counts_as_attempt=counts_as_attempt(outcome),
+        counters=counters(outcome),
+    )
+
+
+def _again(outcome: Outcome, delay_ms: int) -> Ending:
+    return Ending(
+        outcome=outcome.value,
+        close=False,
+        delay_ms=delay_ms,
+        counts_as_attempt=counts_as_attempt(outcome),
+        counters=counters(outcome),
+    )

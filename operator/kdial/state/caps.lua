@@ -1,0 +1,130 @@
+-- Cluster-wide caps on trunks and caller IDs (kdial_worker.caps is the only caller).
+-- One call touches the keys of one pool only, so they share the pool's hash tag and slot.
+-- ARGV[1] names the operation; KEYS and the rest of ARGV are described per operation.
+-- Everything runs on Redis's clock (TIME): slot expiries in ms, the CPS log in µs.
+--
+-- Slots are ZSET members (attempt id -> expiry), so a worker that dies holding one frees it
+-- when the expiry passes, and the count is ZCARD after expired members are dropped.
+-- Acquisition is idempotent per attempt id: a client that re-sends the script after a lost
+-- reply (redis-py retries on timeouts) gets the same slot back, not a second slot or token.
+--
+-- Numbers: Lua's tostring keeps 14 digits, too few for µs since the epoch, so strings are
+-- built with %d; numbers handed to redis.call are sent with 17 digits and stay exact.
+
+local t = redis.call('TIME')
+local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = math.floor(now_us / 1000)
+local SECOND_US = 1000000
+local DAY_MS = 86400000
+
+-- Drops slots whose holder stopped renewing; what remains is the number of calls held.
+local function live(key)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  return redis.call('ZCARD', key)
+end
+
+-- The key lives as long as its longest slot, so a trunk or number taken out of service
+-- leaves nothing behind; taking the maximum keeps a short TTL from cutting a longer one.
+local function expire_with_last_slot(key)
+  local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if top[2] then redis.call('PEXPIREAT', key, tonumber(top[2]) + 1) end
+end
+
+local function hold(key, attempt, ttl)
+  redis.call('ZADD', key, now + ttl, attempt)
+  expire_with_last_slot(key)
+end
+
+-- Sliding-window log: a grant is allowed while fewer than max_cps grants lie in the last
+-- second (now - 1 s, now]. Then no half-open 1-second window ever holds more than max_cps
+-- grants: were there max_cps + 1, the last of them saw the other max_cps within 1 s before
+-- it and was refused. A token bucket of the same capacity and rate admits up to twice that.
+-- Returns 0 when allowed, else the ms until the grant that has to age out does.
+local function cps_wait(key, max_cps)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now_us - SECOND_US)
+  local sent = redis.call('ZCARD', key)
+  if sent < max_cps then return 0 end
+  local oldest = redis.call('ZRANGE', key, sent - max_cps, sent - max_cps, 'WITHSCORES')
+  return math.ceil((tonumber(oldest[2]) + SECOND_US - now_us) / 1000)
+end
+
+-- A grant id is unique: the attempt id plus the µs it was granted (one attempt can take the
+-- same trunk again only after releasing it, which is another command, so another µs).
+local function log_grant(key, attempt)
+  redis.call('ZADD', key, now_us, attempt .. '@' .. string.format('%d', now_us))
+  redis.call('PEXPIRE', key, 1000)
+end
+
+-- KEYS: trunk active, trunk cps. ARGV: op, attempt, max concurrent, max cps, ttl ms.
+-- Returns {1, calls held including this one, granted at (µs)} or
+-- {0, 'concurrency' | 'cps', retry after ms, calls held}.
+local function acquire_trunk()
+  local attempt, max_conc = ARGV[2], tonumber(ARGV[3])
+  local max_cps, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+  local held = live(KEYS[1])
+  if redis.call('ZSCORE', KEYS[1], attempt) then
+    hold(KEYS[1], attempt, ttl)
+    return {1, held, now_us}
+  end
+  if held >= max_conc then return {0, 'concurrency', 0, held} end
+  local wait = cps_wait(KEYS[2], max_cps)
+  if wait > 0 then return {0, 'cps', wait, held} end
+  log_grant(KEYS[2], attempt)
+  hold(KEYS[1], attempt, ttl)
+  return {1, held + 1, now_us}
+end
+
+-- KEYS: number active, number day. ARGV: op, attempt, max concurrent (0: none),
+-- max per day (0: none), ttl ms. The day is the UTC day on Redis's clock: the counter
+-- expires at the next UTC midnight. Returns {1, calls held including this one, calls today}
+-- or {0, 'concurrency' | 'day', retry after ms, calls held}.
+local function acquire_number()
+  local attempt, max_conc = ARGV[2], tonumber(ARGV[3])
+  local max_day, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+  local held = live(KEYS[1])
+  local today = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if redis.call('ZSCORE', KEYS[1], attempt) then
+    hold(KEYS[1], attempt, ttl)
+    return {1, held, today}
+  end
+  if max_conc > 0 and held >= max_conc then return {0, 'concurrency', 0, held} end
+  local midnight = (math.floor(now / DAY_MS) + 1) * DAY_MS
+  if max_day > 0 and today >= max_day then return {0, 'day', midnight - now, held} end
+  today = redis.call('INCR', KEYS[2])
+  redis.call('PEXPIREAT', KEYS[2], midnight)
+  hold(KEYS[1], attempt, ttl)
+  return {1, held + 1, today}
+end
+
+-- KEYS: an active ZSET. ARGV: op, ttl ms, attempt ids (calls the worker still has up).
+-- Extends each slot, and puts back a slot that lapsed (the worker was cut off from Redis for
+-- longer than the TTL, or a failover lost the write): the call is still up, so it must be
+-- counted, even if that puts the count over the cap for a while, since new calls are then
+-- refused until it is back under. Returns the attempts whose slot had lapsed.
+local function renew()
+  local ttl = tonumber(ARGV[2])
+  live(KEYS[1])
+  local lapsed = {}
+  for i = 3, #ARGV do
+    if redis.call('ZADD', KEYS[1], now + ttl, ARGV[i]) == 1 then
+      table.insert(lapsed, ARGV[i])
+    end
+  end
+  expire_with_last_slot(KEYS[1])
+  return lapsed
+end
+
+-- KEYS: an active ZSET. Counts live slots without writing, for metrics and status.
+local function count()
+  return redis.call('ZCOUNT', KEYS[1], '(' .. string.format('%d', now), '+inf')
+end
+
+local ops = {
+  acquire_trunk = acquire_trunk,
+  acquire_number = acquire_number,
+  renew = renew,
+  count = count,
+}
+local op = ops[ARGV[1]]
+if not op then return redis.error_reply('CAPS unknown operation ' .. tostring(ARGV[1])) end
+return op()

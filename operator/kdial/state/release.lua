@@ -1,0 +1,18 @@
+-- Gives a claimed contact back without an attempt: due again later (outside its calling
+-- window, no trunk free) or closed for a reason that is not a call (suppressed, removed).
+-- KEYS: inflight, leases, due, closed, totals
+-- ARGV: attempt id, 'defer' | 'close', delay ms (defer) or reason (close)
+-- Returns 0 when the attempt no longer holds its contact (lease lost): nothing changes.
+local contact = redis.call('HGET', KEYS[1], ARGV[1])
+if not contact then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if ARGV[2] == 'close' then
+  redis.call('HSET', KEYS[4], contact, ARGV[3])
+  redis.call('HINCRBY', KEYS[5], 'closed:' .. ARGV[3], 1)
+else
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), contact)
+end
+return 1

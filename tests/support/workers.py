@@ -1,0 +1,117 @@
+"""`kdial worker` processes for tests, and the checks every campaign run must pass."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from kdial.state.keys import CampaignKeys
+from tests.conftest import free_port
+
+
+class WorkerProcess:
+    def __init__(
+        self,
+        campaign: str,
+        redis_url: str,
+        esl: tuple[str, int],
+        log: Path,
+        worker_id: str,
+        **env: str,
+    ) -> None:
+        self.args = ["worker", "--campaign", campaign]
+        self.env = (
+            os.environ
+            | {
+                "KDIAL_REDIS_URL": redis_url,
+                "KDIAL_ESL_HOST": esl[0],
+                "KDIAL_ESL_PORT": str(esl[1]),
+                "KDIAL_ESL_PASSWORD": "ClueCon",
+                "KDIAL_METRICS_PORT": str(free_port()),
+                "KDIAL_WORKER_ID": worker_id,
+                "KDIAL_LEASE_SECONDS": "3",
+                "KDIAL_RECLAIM_DELAY_SECONDS": "1",
+                "KDIAL_DRAIN_SECONDS": "5",
+            }
+            | env
+        )
+        self.log = log
+        self.metrics_port = int(self.env["KDIAL_METRICS_PORT"])
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "kdial_cli", *self.args],
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text("utf-8", "replace").splitlines()[-lines:])
+
+
+def records(rdb: redis.Redis, keys: CampaignKeys) -> list[dict[str, str]]:
+    return [fields for _, fields in rdb.xrange(keys.attempts)]
+
+
+def max_overlap(intervals: list[tuple[int, int]]) -> int:
+    """Most intervals open at one instant."""
+    points = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    best = current = 0
+    for _, step in points:
+        current += step
+        best = max(best, current)
+    return best
+
+
+def ledger_problems(rdb: redis.Redis, keys: CampaignKeys) -> list[str]:
+    """What is wrong with a finished campaign's books; empty when every contact is accounted
+    for, once, and every attempt has exactly one record."""
+    problems = []
+    known = rdb.smembers(keys.known)
+    closed = rdb.hkeys(keys.closed)
+    due = rdb.zrange(keys.due, 0, -1)
+    inflight = rdb.hvals(keys.inflight)
+    places = defaultdict(int)
+    for contact in [*closed, *due, *inflight]:
+        places[contact] += 1
+    if set(places) != set(known):
+        problems.append(
+            f"{len(set(known) - set(places))} contacts lost, {len(set(places) - set(known))} unknown"
+        )
+    doubled = [c for c, n in places.items() if n > 1]
+    if doubled:
+        problems.append(f"{len(doubled)} contacts in two places at once")
+    totals: dict[str, Any] = rdb.hgetall(keys.totals)
+    ended = sum(int(v) for k, v in totals.items() if k.startswith("outcome:"))
+    if ended != rdb.xlen(keys.attempts):
+        problems.append(f"{ended} attempts counted, {rdb.xlen(keys.attempts)} records")
+    return problems
+
+
+def double_dials(rdb: redis.Redis, keys: CampaignKeys) -> list[str]:
+    """Contacts that were in two calls at the same time."""
+    spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for record in records(rdb, keys):
+        if record.get("started_ms"):
+            spans[record["contact"]].append((int(record["started_ms"]), int(record["ended_ms"])))
+    return [c for c, s in spans.items() if max_overlap(s) > 1]
