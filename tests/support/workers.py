@@ -95,9 +95,8 @@ def ledger_problems(rdb: redis.Redis, keys: CampaignKeys) -> list[str]:
     for contact in [*closed, *due, *inflight]:
         places[contact] += 1
     if set(places) != set(known):
-        problems.append(
-            f"{len(set(known) - set(places))} contacts lost, {len(set(places) - set(known))} unknown"
-        )
+        lost, strange = set(known) - set(places), set(places) - set(known)
+        problems.append(f"{len(lost)} contacts lost, {len(strange)} unknown")
     doubled = [c for c, n in places.items() if n > 1]
     if doubled:
         problems.append(f"{len(doubled)} contacts in two places at once")
