@@ -172,6 +172,9 @@ class Subscription:
         if "ALL" in names:
             self.names.clear()
         else:
+            if "ALL" in self.names:
+                # Like FreeSWITCH: nixing one event out of ALL means "all the others".
+                self.names = set(_EVENT_NAMES) - {"ALL"}
             self.names.difference_update(names)
         self.subclasses.difference_update(words)
         return "+OK events nixed"

@@ -55,7 +55,8 @@ class CarrierState:
     fail_status: int | None = None
     answer_probability: float | None = None
 
-    def conditions(self) -> CarrierConditions:
+    def take_attempt(self) -> CarrierConditions:
+        """Count one INVITE against the carrier's limits; what it is going through now."""
         over = self.spec.max_concurrent_calls is not None and (
             self.active >= self.spec.max_concurrent_calls
         )
@@ -207,7 +208,7 @@ class Switch:
         rng = attempt_rng(self.scenario.seed, number, self.counters.attempts[number])
         if route.carrier is not None:
             state = self.carriers[route.carrier]
-            return plan_carrier_call(self.scenario, state.spec, number, rng, state.conditions())
+            return plan_carrier_call(self.scenario, state.spec, number, rng, state.take_attempt())
         if route.agent:
             return plan_agent_call(self.scenario.agents, rng)
         return plan_unroutable()

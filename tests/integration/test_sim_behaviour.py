@@ -4,18 +4,14 @@ that cut ESL connections, and reproducible outcomes from a seed."""
 from __future__ import annotations
 
 import socket
-import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for the shared support
-
-from support.esl_raw import EslClient, EslError
-from support.sim import SimAddress, running_sim
+from tests.support.esl_raw import EslClient, EslError
+from tests.support.sim import SimAddress, running_sim
 
 pytestmark = pytest.mark.integration
 

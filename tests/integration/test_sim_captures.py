@@ -11,7 +11,6 @@ the capture of the same shape, with the differences the facts table states.
 from __future__ import annotations
 
 import re
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,10 +19,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for the shared support
-
-from support.esl_raw import EslClient, Event
-from support.sim import running_sim
+from tests.support.esl_raw import EslClient, Event
+from tests.support.sim import running_sim
 
 pytestmark = pytest.mark.integration
 

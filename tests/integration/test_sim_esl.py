@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for the shared support
-
-from support.esl_raw import EslClient, EslError, Event
-from support.sim import SimAddress, running_sim
+from tests.support.esl_raw import EslClient, EslError, Event
+from tests.support.sim import SimAddress, running_sim
 
 pytestmark = pytest.mark.integration
 
@@ -24,6 +20,12 @@ SCENARIO = {
         "long": {"answerProbability": 1, "pddSeconds": 0.2, "ringSeconds": 1, "talkSeconds": 3600},
         "busy": {"answerProbability": 0, "pddSeconds": 0.2, "failures": {"busy": 1}},
         "ring": {"answerProbability": 0, "pddSeconds": 0.2, "failures": {"noAnswer": 1}},
+        "tiny": {
+            "answerProbability": 1,
+            "pddSeconds": 0.2,
+            "ringSeconds": 1,
+            "maxConcurrentCalls": 1,
+        },
         "early": {
             "answerProbability": 1,
             "earlyMedia": True,
@@ -270,3 +272,16 @@ def test_show_channels_and_setvar(esl: EslClient) -> None:
     esl.api(f"uuid_kill {call}")
     ended = esl.channel_event("CHANNEL_HANGUP_COMPLETE", call)
     assert ended["variable_kdial_outcome"] == "human"
+
+
+def test_carrier_over_its_concurrent_calls_answers_503(esl: EslClient) -> None:
+    first, second = new_uuid(), new_uuid()
+    assert esl.api(originate("tiny", first)) == f"+OK {first}\n"
+    assert esl.api(originate("tiny", second)) == "-ERR NORMAL_TEMPORARY_FAILURE\n"
+    refused = esl.channel_event("CHANNEL_HANGUP_COMPLETE", second)
+    assert refused["variable_sip_term_status"] == "503"
+    assert esl.api(f"uuid_kill {first}") == "+OK\n"
+    esl.channel_event("CHANNEL_DESTROY", first)
+    third = new_uuid()
+    assert esl.api(originate("tiny", third)) == f"+OK {third}\n"
+    esl.api(f"uuid_kill {third}")

@@ -7,19 +7,15 @@ gevent.Timeout, since greenswitch's own calls have no timeout.
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import gevent
 import gevent.event
 import greenswitch
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for the shared support
-
-from support.sim import SimAddress, running_sim
+from tests.support.sim import SimAddress, running_sim
 
 pytestmark = pytest.mark.integration
 

@@ -16,6 +16,7 @@ from kdial_sim.outcomes import (
 )
 from kdial_sim.ratelimit import RateWindow
 from kdial_sim.scenario import Scenario, parse_scenario
+from kdial_sim.switch import CarrierState
 
 pytestmark = pytest.mark.unit
 
@@ -118,3 +119,15 @@ def test_rate_window_admits_a_burst_up_to_its_limit_then_refills() -> None:
     assert (window.last, window.peak, window.current) == (3, 3, 3)
     clock.now = 5.0
     assert window.current == 0
+
+
+def test_carrier_limits_turn_attempts_into_capacity_refusals() -> None:
+    clock = FakeClock()
+    spec = scenario(maxConcurrentCalls=5, maxCallsPerSecond=2).carriers["c"]
+    state = CarrierState(spec, RateWindow(2, clock))
+    assert [state.take_attempt().over_capacity for _ in range(3)] == [False, False, True]
+    clock.now = 1.0
+    state.active = 5
+    assert state.take_attempt().over_capacity
+    state.active = 4
+    assert not state.take_attempt().over_capacity

@@ -1,0 +1,111 @@
+"""Every outcome the simulator can produce reaches the records, classified right."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.support.dialing import carrier, create, csv_of, dialing, trunk
+from tests.support.operator import Api, OperatorProcess, wait_for
+from tests.support.workers import ledger_problems, records
+from tests.support.world import numbers
+
+pytestmark = pytest.mark.integration
+
+#: gateway -> (simulated far end, the outcome kdial must record, its SIP status)
+FAR_ENDS = {
+    "busy": ({"failures": {"busy": 1}}, "Busy", "486"),
+    "noanswer": ({"failures": {"noAnswer": 1}}, "NoAnswer", ""),
+    "rejected": ({"failures": {"rejected": 1}}, "Rejected", "603"),
+    "invalid": ({"failures": {"invalid": 1}}, "InvalidNumber", "404"),
+    "unreachable": ({"failures": {"unreachable": 1}}, "Unreachable", "480"),
+    "risk": ({"failures": {"riskBlocked": 1}}, "RiskBlocked", "403"),
+    "linefail": ({"failures": {"lineFailure": 1}}, "CallLoss", "503"),
+}
+
+
+def test_each_far_end_is_classified_right(
+    api: Api,
+    operator: OperatorProcess,
+    rdb: redis.Redis,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    carriers = {gw: carrier(answerProbability=0, **far) for gw, (far, _, _) in FAR_ENDS.items()}
+    carriers["answers"] = carrier(answerProbability=1)
+    scenario = {
+        "seed": 5,
+        # A small session rate: bursts over it are refused by the switch itself.
+        "switch": {"sessionsPerSecond": 4, "maxChannels": 500},
+        "carriers": carriers,
+        # Machines pick up within the ring timeout (a slow one would rightly be NoAnswer).
+        "callees": {"invalid": 0, "switchedOff": 0, "machine": 0.3, "machineRingSeconds": 1},
+    }
+    trunks = [trunk(gw, gw) for gw in carriers]
+    keys = create(
+        api,
+        rdb,
+        operator,
+        namespace,
+        csv_of(numbers(160)),
+        trunks,
+        retry={"closure": {"maxAttempts": 1}},
+    )
+    with dialing(scenario, namespace, redis_url, tmp_path, speed=10) as workers:
+        wait_for(
+            "every contact closed",
+            lambda: rdb.hlen(keys.closed) == 160,
+            timeout=180,
+            log=workers[0],
+        )  # type: ignore[arg-type]
+
+    assert ledger_problems(rdb, keys) == []
+    seen: dict[str, Counter[str]] = defaultdict(Counter)
+    for record in records(rdb, keys):
+        outcome = record["outcome"]
+        seen[record["trunk"]][outcome] += 1
+        if outcome == "Cancelled":
+            # The switch refused to place it: no channel, no SIP, never the carrier's fault.
+            assert record["cause"] == "DESTINATION_OUT_OF_ORDER" and record["sip"] == "", record
+            continue
+        if outcome == "AnsweredMachine" or record["trunk"] == "answers":
+            # Answering machines answer whatever the carrier (a share of the callees are one).
+            assert outcome in {"AnsweredHuman", "AnsweredMachine"}, record
+            assert int(record["billsec"]) > 0, record
+            continue
+        _, expected, sip = FAR_ENDS[record["trunk"]]
+        assert outcome == expected, json.dumps(record)
+        assert record["sip"] == sip, record
+    produced = {o for counts in seen.values() for o in counts}
+    assert produced >= {e for _, e, _ in FAR_ENDS.values()} | {
+        "AnsweredHuman",
+        "AnsweredMachine",
+        "Cancelled",
+    }
+
+
+def test_closure_rule_ends_a_contact_after_max_attempts(
+    api: Api,
+    operator: OperatorProcess,
+    rdb: redis.Redis,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    scenario = {"seed": 1, "carriers": {"busy": carrier(answerProbability=0, failures={"busy": 1})}}
+    retry = {"rules": [{"outcome": "Busy", "delayMinutes": 0}], "closure": {"maxAttempts": 3}}
+    keys = create(
+        api, rdb, operator, namespace, csv_of(numbers(20)), [trunk("busy", "busy")], retry=retry
+    )
+    with dialing(scenario, namespace, redis_url, tmp_path) as workers:
+        wait_for(
+            "every contact closed", lambda: rdb.hlen(keys.closed) == 20, timeout=120, log=workers[0]
+        )  # type: ignore[arg-type]
+    per_contact = Counter(r["contact"] for r in records(rdb, keys))
+    assert set(per_contact.values()) == {3}, "each contact: exactly 3 attempts, then closed"
+    assert set(rdb.hvals(keys.closed)) == {"Busy"}

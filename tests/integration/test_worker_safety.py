@@ -1,0 +1,176 @@
+"""Compliance and safety through real workers: calling windows, do-not-call, injection."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import redis
+
+from kdial.state.keys import ListKeys
+from tests.support.dialing import carrier, create, csv_of, dialing, trunk
+from tests.support.operator import Api, OperatorProcess, wait_for
+from tests.support.workers import ledger_problems, records
+from tests.support.world import numbers
+
+pytestmark = pytest.mark.integration
+
+SCENARIO = {"seed": 3, "carriers": {"gw": carrier(answerProbability=1)}}
+LA = [f"+1213234{5600 + i}" for i in range(10)]
+
+
+def window_around(zone: str, now: datetime) -> dict[str, str]:
+    """A calling window two hours wide around the present local time in `zone` (never across
+    midnight), which is far outside it in a zone eight or more hours away."""
+    local = now.astimezone(ZoneInfo(zone))
+    start = max(local - timedelta(hours=1), local.replace(hour=0, minute=0))
+    end = min(local + timedelta(hours=1), local.replace(hour=23, minute=59))
+    return {"start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")}
+
+
+def test_calling_window_holds_in_each_callees_time_zone(
+    api: Api,
+    operator: OperatorProcess,
+    rdb: redis.Redis,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    window = window_around("Asia/Shanghai", datetime.now(UTC))
+    shanghai = numbers(10)
+    keys = create(
+        api,
+        rdb,
+        operator,
+        namespace,
+        csv_of(shanghai + LA),
+        [trunk("gw", "gw")],
+        schedule={"windows": [window]},
+    )
+    with dialing(SCENARIO, namespace, redis_url, tmp_path) as workers:
+        wait_for(
+            "the Shanghai callees closed",
+            lambda: rdb.hlen(keys.closed) == 10,
+            timeout=60,
+            log=workers[0],
+        )  # type: ignore[arg-type]
+        dialled = {r["number"] for r in records(rdb, keys)}
+    assert all(n.startswith("+86") for n in dialled), (
+        "Los Angeles is asleep: nobody there is called"
+    )
+    assert len(dialled) == 10
+    # The Los Angeles callees wait for their own morning, roughly 15 to 16 hours away.
+    waits = [
+        score / 1000 - datetime.now(UTC).timestamp()
+        for _, score in rdb.zrange(keys.due, 0, -1, withscores=True)
+    ]
+    assert len(waits) == 10 and all(3600 * 6 < w < 3600 * 24 for w in waits), waits
+    assert ledger_problems(rdb, keys) == []
+
+
+def test_do_not_call_numbers_are_never_dialled_even_when_added_mid_campaign(
+    api: Api,
+    operator: OperatorProcess,
+    rdb: redis.Redis,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    everyone = numbers(40)
+    early, late = everyone[:10], everyone[10:20]
+    api.config_map("dnc-source", {"list.csv": csv_of(early)})
+    dnc_spec = {
+        "source": {"configMap": {"name": "dnc-source", "key": "list.csv"}},
+        "defaultRegion": "CN",
+        "purpose": "Suppress",
+    }
+    api.create("contactlists", "dnc", dnc_spec, "ContactList")
+    # Nobody answers and every contact is retried at once: contacts keep coming back.
+    scenario = {"seed": 2, "carriers": {"gw": carrier(answerProbability=0, failures={"busy": 1})}}
+    retry = {"rules": [{"outcome": "Busy", "delayMinutes": 0}], "closure": {"maxAttempts": 6}}
+    keys = create(
+        api,
+        rdb,
+        operator,
+        namespace,
+        csv_of(everyone),
+        [trunk("gw", "gw")],
+        retry=retry,
+        suppressionListRefs=[{"name": "dnc"}],
+    )
+    with dialing(scenario, namespace, redis_url, tmp_path, speed=10) as workers:
+        wait_for(
+            "a first round of calls",
+            lambda: len({r["contact"] for r in records(rdb, keys)}) >= 25,
+            timeout=60,
+            log=workers[0],
+        )  # type: ignore[arg-type]
+        api.core.patch_namespaced_config_map(
+            "dnc-source", namespace, {"data": {"list.csv": csv_of(early + late)}}
+        )
+        api.patch_spec("contactlists", "dnc", {"refresh": "added-late"})
+        wait_for(
+            "the do-not-call list re-imported",
+            lambda: rdb.scard(ListKeys(namespace, "dnc").numbers) == 20,
+            log=operator,
+        )
+        added_at_ms = datetime.now(UTC).timestamp() * 1000
+        wait_for(
+            "every contact closed", lambda: rdb.hlen(keys.closed) == 40, timeout=120, log=workers[0]
+        )  # type: ignore[arg-type]
+
+    masked = lambda n: f"+86{n[:3]}****{n[-4:]}"  # noqa: E731
+    attempts = records(rdb, keys)
+    assert not [r for r in attempts if r["number"] in {masked(n) for n in early}], (
+        "suppressed from the start"
+    )
+    late_after = [
+        r
+        for r in attempts
+        if r["number"] in {masked(n) for n in late} and int(r["started_ms"]) > added_at_ms
+    ]
+    assert late_after == [], "a number added to the do-not-call list was dialled afterwards"
+    closed = rdb.hvals(keys.closed)
+    assert closed.count("Suppressed") >= 10
+    assert ledger_problems(rdb, keys) == []
+
+
+def test_a_crafted_number_never_reaches_the_switch(
+    api: Api,
+    operator: OperatorProcess,
+    rdb: redis.Redis,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    hostile = '"13800000001,origination_caller_id_number=666}sofia/gateway/evil/1"'  # one CSV cell
+    keys = create(
+        api, rdb, operator, namespace, csv_of([hostile, *numbers(3, start=10)]), [trunk("gw", "gw")]
+    )
+    status = (api.get("contactlists", "leads") or {})["status"]
+    assert status["counts"]["rejected"] == 1
+    assert "origination_caller_id_number" not in json.dumps(status), "status repeats no raw input"
+    # Defence in depth: a row written straight into Redis, past the import, is still refused.
+    contacts = ListKeys(namespace, "leads").contacts
+    rdb.hset(
+        contacts,
+        "forged",
+        json.dumps(
+            {
+                "number": "+8613800000002}&bridge(sofia/gateway/evil/1)",
+                "timeZones": ["Asia/Shanghai"],
+            }
+        ),
+    )
+    rdb.sadd(keys.known, "forged")
+    rdb.zadd(keys.due, {"forged": 0})
+    with dialing(SCENARIO, namespace, redis_url, tmp_path) as workers:
+        wait_for(
+            "every contact closed", lambda: rdb.hlen(keys.closed) == 4, timeout=60, log=workers[0]
+        )  # type: ignore[arg-type]
+    assert rdb.hget(keys.closed, "forged") == "InvalidNumber"
+    assert "forged" not in {r["contact"] for r in records(rdb, keys)}, "never dialled"
+    assert ledger_problems(rdb, keys) == []

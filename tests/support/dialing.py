@@ -1,0 +1,118 @@
+"""A campaign set up through the operator, ready for workers, in one call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from kdial.state.keys import CampaignKeys
+from tests.support.operator import Api, OperatorProcess, wait_for
+from tests.support.sim import running_sim
+from tests.support.workers import WorkerProcess
+
+ALL_DAY = {"windows": [{"start": "00:00", "end": "24:00"}]}
+
+
+def carrier(**overrides: Any) -> dict[str, Any]:
+    """A quick simulated carrier: answers half, short rings and talks."""
+    return {
+        "answerProbability": 0.5,
+        "pddSeconds": 0.5,
+        "ringSeconds": {"dist": "uniform", "min": 1, "max": 3},
+        "talkSeconds": {"dist": "uniform", "min": 2, "max": 4},
+        "failures": {"busy": 1, "noAnswer": 1},
+    } | overrides
+
+
+def trunk(name: str, gateway: str, concurrent: int = 20, cps: int = 50) -> dict[str, Any]:
+    return {
+        "name": name,
+        "gateway": gateway,
+        "maxConcurrentCalls": concurrent,
+        "maxCallsPerSecond": cps,
+    }
+
+
+def spec(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "mode": "Agentless",
+        "contactListRef": {"name": "leads"},
+        "trunkPoolRefs": [{"name": "lines"}],
+        "callerIdPoolRef": {"name": "ids"},
+        "destination": {"extension": "9000"},
+        "pacing": {"maxConcurrency": 20, "ringTimeoutSeconds": 20},
+        "schedule": ALL_DAY,
+        "retry": {
+            "rules": [{"outcome": "CallLoss", "delayMinutes": 0}],
+            "closure": {"maxAttempts": 3},
+        },
+        "workers": {"min": 1, "max": 2},
+    }
+    return base | overrides
+
+
+def create(
+    api: Api,
+    rdb: redis.Redis,
+    operator: OperatorProcess,
+    namespace: str,
+    csv: str,
+    trunks: list[dict[str, Any]],
+    **campaign: Any,
+) -> CampaignKeys:
+    """ContactList `leads` from `csv`, TrunkPool `lines`, CallerIdPool `ids`, Campaign `promo`;
+    returns once the campaign has taken its contacts."""
+    api.config_map("leads-source", {"list.csv": csv})
+    api.create(
+        "contactlists",
+        "leads",
+        {
+            "source": {"configMap": {"name": "leads-source", "key": "list.csv"}},
+            "defaultRegion": "CN",
+        },
+        "ContactList",
+    )
+    api.create("trunkpools", "lines", {"trunks": trunks}, "TrunkPool")
+    api.create("calleridpools", "ids", {"numbers": [{"number": "+862012345678"}]}, "CallerIdPool")
+    api.create("campaigns", "promo", spec(**campaign), "Campaign")
+    keys = CampaignKeys(namespace, "promo")
+    imported = wait_for(
+        "the list imported",
+        lambda: (api.get("contactlists", "leads") or {}).get("status", {}).get("counts"),
+        log=operator,
+    )
+    wait_for("contacts seeded", lambda: rdb.scard(keys.known) == imported["imported"], log=operator)
+    return keys
+
+
+@contextmanager
+def dialing(
+    scenario: dict[str, Any],
+    namespace: str,
+    redis_url: str,
+    logs: Path,
+    workers: int = 1,
+    speed: float = 20,
+    **env: str,
+) -> Iterator[list[WorkerProcess]]:
+    """The simulator and `workers` worker processes for campaign `promo`."""
+    with running_sim(scenario, speed=speed) as esl:
+        procs = [
+            WorkerProcess(
+                f"{namespace}/promo", redis_url, esl, logs / f"w{i}.log", f"w{i}", **env
+            ).start()
+            for i in range(1, workers + 1)
+        ]
+        try:
+            yield procs
+        finally:
+            for proc in procs:
+                proc.stop()
+
+
+def csv_of(numbers: list[str]) -> str:
+    return "phone\n" + "".join(f"{n}\n" for n in numbers)
