@@ -4,7 +4,7 @@ Every message is a header block of `Name: value` lines ended by an empty line, L
 `Content-Length` bytes of body (bytes, not characters). Events are a body of their own:
 `text/event-plain` is a header block whose values are URL-encoded the way switch_url_encode
 does it, with the event body after a `Content-Length` line; `text/event-json` is one JSON
-object (unescaped UTF-8, `_body` for the body).
+object (unescaped UTF-8, `_body` for the body); `text/event-xml` has one element per header.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
+from xml.sax.saxutils import escape as xml_escape
 
 LF = "\n"
 #: What FreeSWITCH says when it closes a listener (send_disconnect).
@@ -64,7 +65,8 @@ class EslEvent:
     def encode(self, fmt: str) -> bytes:
         """The full frame for a listener in `plain` or `json` format, computed once per format."""
         if fmt not in self._encoded:
-            text = serialize_json(self) if fmt == "json" else serialize_plain(self)
+            serialize = {"json": serialize_json, "xml": serialize_xml}.get(fmt, serialize_plain)
+            text = serialize(self)
             payload = text.encode("utf-8", "surrogateescape")
             head = f"Content-Length: {len(payload)}\nContent-Type: text/event-{fmt}\n\n"
             self._encoded[fmt] = head.encode("ascii") + payload
@@ -91,6 +93,19 @@ def serialize_json(event: EslEvent) -> str:
         obj["Content-Length"] = str(len(event.body.encode("utf-8", "surrogateescape")))
         obj["_body"] = event.body
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def serialize_xml(event: EslEvent) -> str:
+    """switch_event_xmlize: one element per header, text URL-encoded; the body XML-escaped."""
+    lines = ["<event>", "  <headers>"]
+    lines += [f"    <{name}>{url_encode(value)}</{name}>" for name, value in event.headers]
+    lines.append("  </headers>")
+    if event.body:
+        size = len(event.body.encode("utf-8", "surrogateescape"))
+        lines.append(f"  <Content-Length>{size}</Content-Length>")
+        lines.append(f"  <body>{xml_escape(event.body)}</body>")
+    lines.append("</event>")
+    return "\n".join(lines)
 
 
 def frame(headers: list[tuple[str, str]], body: str = "") -> bytes:

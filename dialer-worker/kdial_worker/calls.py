@@ -45,6 +45,7 @@ class Call:
     hangup: Event | None = None
     killed: bool = False
     ended: float | None = None
+    bgapi_seconds: float | None = None
     done: gevent.event.Event = field(default_factory=gevent.event.Event)
 
     def facts(self) -> CallFacts | None:

@@ -251,7 +251,7 @@ def renew_trunk(
     rdb: redis.Redis, pool: PoolKeys, trunk: str, attempts: Sequence[str], ttl_ms: int
 ) -> list[str]:
     """Extends the slots of `attempts` (calls still up) on `trunk` to `ttl_ms` from now.
-    Returns those whose slot had lapsed; they are counted again, since their calls are up."""
+    Returns those whose slot was gone (lapsed or released); they are not put back."""
     return _renew(rdb, pool.trunk_active(trunk), attempts, ttl_ms)
 
 
@@ -264,7 +264,7 @@ def renew_caller_id(
 
 def renew(rdb: redis.Redis, grants: Iterable[Grant], ttl_ms: int) -> list[Grant]:
     """Extends every slot of `grants` (one script per trunk or caller ID). Returns the grants
-    of which a slot had lapsed: worth a warning, as the cap may have been exceeded meanwhile."""
+    of which a slot was gone: a slot that lapsed while its call was up is worth a warning."""
     grants = list(grants)
     by_key: defaultdict[str, list[str]] = defaultdict(list)
     for grant in grants:

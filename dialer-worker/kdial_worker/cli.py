@@ -84,7 +84,11 @@ def main(argv: list[str]) -> int:
         return 2
     settings = settings_from(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    rdb = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=5)
+    # Hundreds of greenlets share the client: they queue for a connection rather than fail.
+    pool = redis.BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=64, timeout=10, decode_responses=True, socket_timeout=5
+    )
+    rdb = redis.Redis(connection_pool=pool)
     dialer = Dialer(settings, namespace, name, rdb)
     server = http.serve(settings.metrics_port, http.app(dialer.ready, lambda: dialer.healthy_at))
     finished = gevent.event.Event()

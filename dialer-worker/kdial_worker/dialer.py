@@ -26,7 +26,7 @@ from kdial.numbers import is_e164
 from kdial.outcomes import Outcome, classify
 from kdial.privacy import mask_number
 from kdial.state.keys import CampaignKeys
-from kdial_worker import caps, choice, ledger, metrics, retry, schedule
+from kdial_worker import caps, choice, ledger, metrics, pacing, retry, schedule
 from kdial_worker.calls import Call, Calls, call_uuid
 from kdial_worker.esl import EslDown, EslSession
 from kdial_worker.runtime import Runtime, RuntimeCache, Trunk
@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds a callee whose time zone is unknown waits before being looked at again.
 HELD_SECONDS = 3600
-#: Seconds a claim waits for a permit before its contact is given back.
-NO_PERMIT_SECONDS = 1.0
+#: Least wait after a refused permit, before claiming again and before that contact is due.
+MIN_PERMIT_WAIT_SECONDS = 0.02
 #: An attempt the switch refused to place (Cancelled) is due again after this.
 CANCELLED_BACKOFF_MS = 2000
 
@@ -63,6 +63,10 @@ class Dialer:
         self.draining = False
         self.halted: str | None = None
         self.healthy_at = time.monotonic()
+        # Claiming pauses until then after a permit was refused: claiming contacts only to give
+        # them back would cost more than the calls themselves.
+        self._hold_until = 0.0
+        self._pacer = pacing.Pacer()
         self._room = gevent.event.Event()
         self._greenlets: list[gevent.Greenlet] = []
 
@@ -117,7 +121,7 @@ class Dialer:
                 claimed = 0
             if not claimed:
                 self._room.clear()
-                self._room.wait(0.25)
+                self._room.wait(0.02)
 
     def _claim_once(self) -> int:
         rt = self.runtime.get()
@@ -129,11 +133,15 @@ class Dialer:
                 return 0
             self._hang_up_leftovers()
         room = self.settings.max_calls - len(self.calls)
-        if room <= 0:
+        if room <= 0 or time.monotonic() < self._hold_until:
+            return 0
+        rate = sum(t.max_cps for t in rt.trunks if t.weight > 0)
+        want = self._pacer.take(time.monotonic(), rate, min(room, 20))
+        if want == 0:
             return 0
         cap = rt.spec.pacing.max_concurrency or self.settings.max_calls * 1000
         claims = ledger.claim(
-            self.rdb, self.keys, self.epoch, min(room, 20), self._lease_ms, in_flight_cap=cap
+            self.rdb, self.keys, self.epoch, want, self._lease_ms, in_flight_cap=cap
         )
         metrics.CLAIMS.labels(self.campaign).inc(len(claims))
         for claimed in claims:
@@ -221,8 +229,9 @@ class Dialer:
         )
         if isinstance(grant, caps.Denied):
             metrics.PERMITS_DENIED.labels(self.campaign, f"{grant.scope}_{grant.reason}").inc()
-            delay = max(grant.retry_after_ms / 1000, NO_PERMIT_SECONDS)
-            self._undialled(claimed, "NoPermit", delay=delay)
+            wait = max(grant.retry_after_ms / 1000, MIN_PERMIT_WAIT_SECONDS)
+            self._hold_until = max(self._hold_until, time.monotonic() + wait)
+            self._undialled(claimed, "NoPermit", delay=wait)
             return
         try:
             call = self._call(claimed, contact, rt, trunk, caller.number, grant=grant)
@@ -266,7 +275,8 @@ class Dialer:
             except EslDown:
                 call.job_error = "ESL_DOWN"
                 call.job_error_at = time.time()
-            metrics.ORIGINATE_LATENCY.observe(time.monotonic() - sent)
+            call.bgapi_seconds = time.monotonic() - sent
+            metrics.ORIGINATE_LATENCY.observe(call.bgapi_seconds)
             self._follow(call, pacing.ring_timeout_seconds + 30 + pacing.max_call_duration_seconds)
             call.ended = time.time()
         finally:
@@ -320,6 +330,7 @@ class Dialer:
             # The call's own end, before its permits were given back (ended_ms is later).
             "call_ended_ms": str(int((call.ended or time.time()) * 1000)),
             "pdd_ms": "" if call.pdd is None else str(int(call.pdd * 1000)),
+            "bgapi_ms": "" if call.bgapi_seconds is None else f"{call.bgapi_seconds * 1000:.2f}",
             "billsec": hangup.get("variable_billsec", "0"),
             "cause": hangup.get("Hangup-Cause", call.job_error or ""),
             "sip": hangup.get("variable_sip_term_status", ""),
@@ -356,7 +367,9 @@ class Dialer:
     def _renew(self) -> None:
         calls = list(self.calls.by_uuid.values())
         lost = ledger.renew(self.rdb, self.keys, [c.attempt for c in calls], self._lease_ms)
-        lapsed = caps.renew(self.rdb, [c.grant for c in calls], self._lease_ms)
+        # Only calls still up after the round trip above: an ended call has released its grant.
+        live = [c.grant for c in calls if c.uuid in self.calls.by_uuid]
+        lapsed = caps.renew(self.rdb, live, self._lease_ms)
         if lapsed:
             log.warning("%d permits had lapsed (Redis unreachable too long?)", len(lapsed))
         if lost:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
+import gevent.event
 import gevent.lock
 import greenswitch
 
@@ -90,16 +91,24 @@ class EslSession:
         return str(job)
 
     def _send(self, data: str) -> Any:
-        with self._lock:
-            fs = self._fs
-            if fs is None or not fs.connected:
-                raise EslDown("not connected")
-            try:
-                with gevent.Timeout(self.timeout):
-                    return fs.send(data)
-            except (gevent.Timeout, OSError, greenswitch.esl.NotConnectedError) as error:
-                self._drop()
-                raise EslDown(f"command failed: {type(error).__name__}") from None
+        """Sends one command and waits for its reply, pipelined with other greenlets' commands.
+
+        The switch answers commands in order and greenswitch hands replies to waiters in the
+        order they queued, so queueing and writing must happen together (under the lock), but
+        waiting need not: twenty originates go out at once instead of one per round trip.
+        """
+        fs = self._fs
+        if fs is None or not fs.connected:
+            raise EslDown("not connected")
+        reply = gevent.event.AsyncResult()
+        try:
+            with self._lock:
+                fs._commands_sent.append(reply)
+                fs.sock.sendall(f"{data}\n\n".encode())
+            return reply.get(timeout=self.timeout)
+        except (gevent.Timeout, OSError) as error:
+            self._drop()
+            raise EslDown(f"command failed: {type(error).__name__}") from None
 
     def _supervise(self) -> None:
         backoff = 0.2

@@ -5,39 +5,33 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
 
-from kdial.state.keys import CampaignKeys
+from tests.support.dialing import carrier, create, csv_of, dialing, trunk
 from tests.support.operator import Api, OperatorProcess, wait_for
-from tests.support.sim import running_sim
-from tests.support.workers import WorkerProcess, double_dials, ledger_problems, max_overlap, records
-from tests.support.world import contact_list, numbers
+from tests.support.workers import double_dials, ledger_problems, max_overlap, records
+from tests.support.world import numbers
 
 pytestmark = pytest.mark.integration
 
-CARRIER: dict[str, Any] = {
-    "answerProbability": 0.5,
-    "pddSeconds": 0.5,
-    "ringSeconds": {"dist": "uniform", "min": 1, "max": 3},
-    "talkSeconds": {"dist": "uniform", "min": 2, "max": 5},
-    "failures": {"busy": 3, "noAnswer": 3, "rejected": 1, "unreachable": 1, "lineFailure": 1},
-}
 SCENARIO = {
     "seed": 11,
     "switch": {"sessionsPerSecond": 100, "maxChannels": 2000},
-    "carriers": {"carrier-a": CARRIER, "carrier-b": CARRIER},
-    "callees": {"invalid": 0.02, "switchedOff": 0.03, "machine": 0.1},
+    "carriers": {
+        gw: carrier(
+            failures={"busy": 3, "noAnswer": 3, "rejected": 1, "unreachable": 1, "lineFailure": 1}
+        )
+        for gw in ("carrier-a", "carrier-b")
+    },
+    "callees": {"invalid": 0.02, "switchedOff": 0.03, "machine": 0.1, "machineRingSeconds": 1},
 }
-TRUNKS = {
-    "trunks": [
-        {"name": "a", "gateway": "carrier-a", "maxConcurrentCalls": 12, "maxCallsPerSecond": 40},
-        {"name": "b", "gateway": "carrier-b", "maxConcurrentCalls": 12, "maxCallsPerSecond": 40},
-    ]
-}
-ALL_DAY = {"windows": [{"start": "00:00", "end": "24:00"}]}
+TRUNKS = [
+    trunk("a", "carrier-a", concurrent=12, cps=40),
+    trunk("b", "carrier-b", concurrent=12, cps=40),
+]
+CALLER_IDS = [{"number": "+862012345678", "maxConcurrentCalls": 15}, {"number": "+861012345678"}]
 RETRY_AT_ONCE = {
     "rules": [
         {"outcome": o, "delayMinutes": 0}
@@ -45,21 +39,6 @@ RETRY_AT_ONCE = {
     ],
     "closure": {"maxAttempts": 3},
 }
-
-
-def campaign(**overrides: Any) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "mode": "Agentless",
-        "contactListRef": {"name": "leads"},
-        "trunkPoolRefs": [{"name": "lines"}],
-        "callerIdPoolRef": {"name": "ids"},
-        "destination": {"extension": "9000"},
-        "pacing": {"maxConcurrency": 20, "ringTimeoutSeconds": 20},
-        "schedule": ALL_DAY,
-        "retry": RETRY_AT_ONCE,
-        "workers": {"min": 1, "max": 2},
-    }
-    return spec | overrides
 
 
 def test_two_workers_close_every_contact(
@@ -70,36 +49,23 @@ def test_two_workers_close_every_contact(
     namespace: str,
     tmp_path: Path,
 ) -> None:
-    contact_list(api, "leads", numbers(1000))
-    api.create("trunkpools", "lines", TRUNKS, "TrunkPool")
-    ids = {
-        "numbers": [
-            {"number": "+862012345678", "maxConcurrentCalls": 15},
-            {"number": "+861012345678"},
-        ]
-    }
-    api.create("calleridpools", "ids", ids, "CallerIdPool")
-    api.create("campaigns", "promo", campaign(), "Campaign")
-    keys = CampaignKeys(namespace, "promo")
-    wait_for("1000 contacts seeded", lambda: rdb.scard(keys.known) == 1000, log=operator)
-
-    with running_sim(SCENARIO, speed=20) as esl:
-        workers = [
-            WorkerProcess(
-                f"{namespace}/promo", redis_url, esl, tmp_path / f"w{i}.log", f"w{i}"
-            ).start()
-            for i in (1, 2)
-        ]
-        try:
-            wait_for(
-                "every contact closed",
-                lambda: rdb.hlen(keys.closed) == 1000,
-                timeout=240,
-                log=workers[0],  # type: ignore[arg-type]
-            )
-        finally:
-            for worker in workers:
-                worker.stop()
+    keys = create(
+        api,
+        rdb,
+        operator,
+        namespace,
+        csv_of(numbers(1000)),
+        TRUNKS,
+        CALLER_IDS,
+        retry=RETRY_AT_ONCE,
+    )
+    with dialing(SCENARIO, namespace, redis_url, tmp_path, workers=2) as workers:
+        wait_for(
+            "every contact closed",
+            lambda: rdb.hlen(keys.closed) == 1000,
+            timeout=240,
+            log=workers[0],
+        )  # type: ignore[arg-type]
 
     assert ledger_problems(rdb, keys) == []
     assert double_dials(rdb, keys) == []
@@ -110,11 +76,11 @@ def test_two_workers_close_every_contact(
     assert outcomes["AnsweredHuman"] > 200, outcomes
     assert {"Busy", "NoAnswer", "CallLoss", "InvalidNumber"} <= set(outcomes), outcomes
     assert {r["worker"] for r in attempts} == {"w1", "w2"}
-    for trunk in ("a", "b"):
+    for name in ("a", "b"):
         spans = [
-            (int(r["started_ms"]), int(r["call_ended_ms"])) for r in attempts if r["trunk"] == trunk
+            (int(r["started_ms"]), int(r["call_ended_ms"])) for r in attempts if r["trunk"] == name
         ]
-        assert spans and max_overlap(spans) <= 12, f"trunk {trunk} over its concurrency cap"
+        assert spans and max_overlap(spans) <= 12, f"trunk {name} over its concurrency cap"
     capped = [
         (int(r["started_ms"]), int(r["call_ended_ms"]))
         for r in attempts

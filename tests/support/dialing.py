@@ -62,6 +62,7 @@ def create(
     namespace: str,
     csv: str,
     trunks: list[dict[str, Any]],
+    caller_ids: list[dict[str, Any]] | None = None,
     **campaign: Any,
 ) -> CampaignKeys:
     """ContactList `leads` from `csv`, TrunkPool `lines`, CallerIdPool `ids`, Campaign `promo`;
@@ -77,7 +78,8 @@ def create(
         "ContactList",
     )
     api.create("trunkpools", "lines", {"trunks": trunks}, "TrunkPool")
-    api.create("calleridpools", "ids", {"numbers": [{"number": "+862012345678"}]}, "CallerIdPool")
+    numbers = caller_ids or [{"number": "+862012345678"}]
+    api.create("calleridpools", "ids", {"numbers": numbers}, "CallerIdPool")
     api.create("campaigns", "promo", spec(**campaign), "Campaign")
     keys = CampaignKeys(namespace, "promo")
     imported = wait_for(

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -13,10 +11,12 @@ from typing import Any
 import redis
 
 from kdial.state.keys import CampaignKeys
-from tests.conftest import free_port
+from kdial_cli import local
 
 
 class WorkerProcess:
+    """`kdial worker` with short leases and reclaim delays, so faults resolve within a test."""
+
     def __init__(
         self,
         campaign: str,
@@ -26,32 +26,25 @@ class WorkerProcess:
         worker_id: str,
         **env: str,
     ) -> None:
-        self.args = ["worker", "--campaign", campaign]
-        self.env = (
-            os.environ
-            | {
-                "KDIAL_REDIS_URL": redis_url,
-                "KDIAL_ESL_HOST": esl[0],
-                "KDIAL_ESL_PORT": str(esl[1]),
-                "KDIAL_ESL_PASSWORD": "ClueCon",
-                "KDIAL_METRICS_PORT": str(free_port()),
-                "KDIAL_WORKER_ID": worker_id,
-                "KDIAL_LEASE_SECONDS": "3",
-                "KDIAL_RECLAIM_DELAY_SECONDS": "1",
-                "KDIAL_DRAIN_SECONDS": "5",
-            }
-            | env
+        self.campaign, self.redis_url, self.esl, self.log, self.worker_id = (
+            campaign,
+            redis_url,
+            esl,
+            log,
+            worker_id,
         )
-        self.log = log
-        self.metrics_port = int(self.env["KDIAL_METRICS_PORT"])
+        self.metrics_port = local.free_port()
+        self.env = {
+            "KDIAL_METRICS_PORT": str(self.metrics_port),
+            "KDIAL_LEASE_SECONDS": "3",
+            "KDIAL_RECLAIM_DELAY_SECONDS": "1",
+            "KDIAL_DRAIN_SECONDS": "5",
+        } | env
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kdial_cli", *self.args],
-            env=self.env,
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
+        self.proc = local.worker(
+            self.campaign, self.redis_url, self.esl, self.log, self.worker_id, **self.env
         )
         return self
 

@@ -60,6 +60,15 @@ def test_json_event_is_unescaped_utf8_with_body_fields() -> None:
     }
 
 
+def test_xml_event_has_an_element_per_header() -> None:
+    data = EslEvent([("Event-Name", "X"), ("A", "b c")], body="<ok>").encode("xml")
+    head, _, payload = data.partition(b"\n\n")
+    assert head.endswith(b"Content-Type: text/event-xml")
+    assert b"<Event-Name>X</Event-Name>" in payload
+    assert b"<A>b%20c</A>" in payload
+    assert b"<body>&lt;ok&gt;</body>" in payload
+
+
 def test_replies_and_notices() -> None:
     assert protocol.auth_request() == b"Content-Type: auth/request\n\n"
     assert protocol.command_reply("+OK Job-UUID: j", [("Job-UUID", "j")]) == (

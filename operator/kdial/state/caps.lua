@@ -105,8 +105,12 @@ local function renew()
   local ttl = tonumber(ARGV[2])
   live(KEYS[1])
   local lapsed = {}
+  -- XX: only slots still held are extended. A renewal racing the call's own release must
+  -- never bring the slot back (it would hold capacity no call uses); a slot that lapsed is
+  -- reported, and its call counts again only if it takes a new permit.
   for i = 3, #ARGV do
-    if redis.call('ZADD', KEYS[1], now + ttl, ARGV[i]) == 1 then
+    if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + ttl, ARGV[i]) == 0
+        and not redis.call('ZSCORE', KEYS[1], ARGV[i]) then
       table.insert(lapsed, ARGV[i])
     end
   end
