@@ -140,3 +140,22 @@ def test_stopped_removes_workers_and_keeps_contacts(
     wait_for("Stopped", lambda: status(api)["summary"] == "Stopped", log=operator)
     wait_for("Deployment removed", lambda: api.deployment(DEPLOYMENT) is None, log=operator)
     assert rdb.zcard(CampaignKeys(namespace, "promo").due) == 5
+
+
+def test_an_emptied_redis_stops_dialing_instead_of_starting_over(
+    api: Api, operator: OperatorProcess, rdb: redis.Redis, namespace: str
+) -> None:
+    world(api, numbers(6))
+    api.create("campaigns", "promo", campaign_spec(), "Campaign")
+    keys = CampaignKeys(namespace, "promo")
+    wait_for("seeded", lambda: status(api).get("progress", {}).get("total") == 6, log=operator)
+    wait_for("a worker", lambda: replicas(api) == 1, log=operator)
+
+    rdb.delete(*list(rdb.scan_iter(match=keys.pattern)))  # a Redis restarted without its AOF
+
+    wait_for("Degraded", lambda: status(api).get("summary") == "Degraded", log=operator)
+    cond = api.condition("campaigns", "promo", "Degraded") or {}
+    assert cond["status"] == "True" and cond["reason"] == "StateLost"
+    assert wait_for("workers stopped", lambda: replicas(api) == 0, log=operator) is True
+    assert rdb.scard(keys.known) == 0, "the list is not taken again from the start"
+    assert json.loads(rdb.get(keys.config) or "{}")["content"]["dialing"] is False
