@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from kdial.state.keys import CampaignKeys, ListKeys
 from kdial_operator import campaign_status, compile, dataplane, scaling, workload
 from kdial_operator.campaign_status import Blocker, Facts
 from kdial_operator.indexes import Key, Referent, key_of
+from kdial_operator.settings import OperatorSettings
 
 ROLLING_MINUTES = 15
 TEMPLATE_HASH = "kdial.io/template-hash"
@@ -83,80 +84,124 @@ def trunk_capacity(namespace: str, spec: CampaignSpec, refs: Referents) -> int:
     return total
 
 
+@dataclass
+class Observed:
+    """What one pass saw of a campaign: its spec, what blocks it, and its data plane."""
+
+    spec: CampaignSpec | None
+    blocker: Blocker | None
+    hold: str | None = None
+    ledger: dataplane.Ledger | None = None
+    totals: dict[str, int] = field(default_factory=dict)
+    rolling: dict[str, int] = field(default_factory=dict)
+    version: int | None = None
+    lost: bool = False
+
+    @property
+    def state(self) -> CampaignState:
+        return self.spec.state if self.spec else CampaignState.RUNNING
+
+
 async def reconcile(body: kopf.Body, memo: kopf.Memo, refs: Referents) -> None:
     namespace, name = key_of(body)
-    keys = CampaignKeys(namespace, name)
     now = datetime.now(UTC)
-    previous = dict(body.status)
-    spec: CampaignSpec | None = None
-    try:
-        spec = CampaignSpec.model_validate(dict(body.spec))
-        blocker = references(namespace, spec, refs)
-    except ValidationError as error:
-        blocker = Blocker("InvalidSpec", explain(error), "Invalid")
-
-    ledger: dataplane.Ledger | None = None
-    totals: dict[str, int] = {}
-    rolling: dict[str, int] = {}
-    version = previous.get("configVersion")
-    lost = False
-    hold = spec and campaign_status.schedule_hold(
-        spec.schedule.start_time, spec.schedule.end_time, now
+    seen = await observe(body, memo, refs, now)
+    desired = wanted_workers(seen, trunk_capacity_of(namespace, seen, refs), memo.settings)
+    ready = await workers(
+        body, memo, seen.spec, desired, remove=seen.state is CampaignState.STOPPED
     )
-    try:
-        if spec and not blocker:
-            ledger = await dataplane.ledger(memo.redis, keys)
-            lost = previous.get("progress", {}).get("total", 0) > 0 and not ledger.has_epoch
-            dialing = spec.state is CampaignState.RUNNING and not hold and not lost
-            config = compile.campaign_config(namespace, name, spec, dialing)
-            version = await dataplane.write_config(memo.redis, keys.config, config)
-            if not lost:
-                sample = spec.trial.sample_percent if spec.trial else None
-                list_keys = ListKeys(namespace, spec.contact_list_ref.name)
-                await dataplane.seed(memo.redis, keys, list_keys, sample)
-                ledger = await dataplane.ledger(memo.redis, keys)
-            totals, rolling = await dataplane.counters(memo.redis, keys, ROLLING_MINUTES)
-        else:
-            await halt(memo.redis, keys)
-    except RedisError as error:
-        blocker = Blocker("RedisUnavailable", f"cannot reach Redis: {error}; retrying", "Waiting")
-
-    state = spec.state if spec else CampaignState.RUNNING
-    desired = 0
-    if spec and not blocker and not lost:
-        demand = scaling.Demand(
-            dialing=state is CampaignState.RUNNING
-            and not hold
-            and not campaign_status.completed(ledger),
-            max_concurrency=spec.pacing.max_concurrency,
-            trunk_capacity=trunk_capacity(namespace, spec, refs),
-            due_now=ledger.due_now if ledger else 0,
-            pending=ledger.pending if ledger else 0,
-            in_flight=ledger.in_flight if ledger else 0,
-        )
-        desired = scaling.desired_workers(
-            demand, memo.settings.calls_per_worker, spec.workers.min, spec.workers.max
-        )
-    ready = await workers(body, memo, spec, desired, remove=state is CampaignState.STOPPED)
-
-    facts = Facts(blocker, state, ledger, ready, hold or None, lost)
-    conditions, summary = campaign_status.decide(facts)
-    generation = body.meta.get("generation")
-    status = {
-        "observedGeneration": generation,
-        "conditions": merge(list(previous.get("conditions", [])), conditions, generation, now),
-        "summary": summary,
-        "progress": campaign_status.progress(ledger),
-        "activeCalls": ledger.in_flight if ledger else 0,
-        "rolling": campaign_status.call_stats(rolling),
-        "toDate": campaign_status.call_stats(totals),
-        "workers": {"desired": desired, "ready": ready, "summary": f"{ready}/{desired}"},
-        "configVersion": version,
-    }
-    status = CampaignStatus.normalized(status)
+    status = status_of(body, seen, desired, ready, now)
+    previous = dict(body.status)
     if _differs(status, previous):
         await memo.kube.patch_status(CAMPAIGN.plural, namespace, name, status)
         _announce(body, previous, status)
+
+
+async def observe(body: kopf.Body, memo: kopf.Memo, refs: Referents, now: datetime) -> Observed:
+    """Validates the spec, resolves references, and brings the data plane in line with both."""
+    namespace, name = key_of(body)
+    keys = CampaignKeys(namespace, name)
+    try:
+        spec = CampaignSpec.model_validate(dict(body.spec))
+    except ValidationError as error:
+        seen = Observed(None, Blocker("InvalidSpec", explain(error), "Invalid"))
+    else:
+        hold = campaign_status.schedule_hold(spec.schedule.start_time, spec.schedule.end_time, now)
+        seen = Observed(spec, references(namespace, spec, refs), hold)
+    seen.version = body.status.get("configVersion")
+    try:
+        if seen.spec is None or seen.blocker:
+            await halt(memo.redis, keys)
+        else:
+            known = int(body.status.get("progress", {}).get("total", 0))
+            await _sync(memo.redis, keys, seen.spec, seen, known)
+    except RedisError as error:
+        seen.blocker = Blocker(
+            "RedisUnavailable", f"cannot reach Redis: {error}; retrying", "Waiting"
+        )
+    return seen
+
+
+async def _sync(
+    rdb: dataplane.Redis, keys: CampaignKeys, spec: CampaignSpec, seen: Observed, known_total: int
+) -> None:
+    """Compiles the config and takes new contacts, unless Redis lost the campaign's state."""
+    seen.ledger = await dataplane.ledger(rdb, keys)
+    seen.lost = known_total > 0 and not seen.ledger.has_epoch
+    dialing = spec.state is CampaignState.RUNNING and not seen.hold and not seen.lost
+    config = compile.campaign_config(keys.namespace, keys.name, spec, dialing)
+    seen.version = await dataplane.write_config(rdb, keys.config, config)
+    if not seen.lost:
+        sample = spec.trial.sample_percent if spec.trial else None
+        await dataplane.seed(
+            rdb, keys, ListKeys(keys.namespace, spec.contact_list_ref.name), sample
+        )
+        seen.ledger = await dataplane.ledger(rdb, keys)
+    seen.totals, seen.rolling = await dataplane.counters(rdb, keys, ROLLING_MINUTES)
+
+
+def trunk_capacity_of(namespace: str, seen: Observed, refs: Referents) -> int:
+    return trunk_capacity(namespace, seen.spec, refs) if seen.spec else 0
+
+
+def wanted_workers(seen: Observed, capacity: int, settings: OperatorSettings) -> int:
+    if seen.spec is None or seen.blocker or seen.lost:
+        return 0
+    ledger = seen.ledger
+    demand = scaling.Demand(
+        dialing=seen.state is CampaignState.RUNNING
+        and not seen.hold
+        and not campaign_status.completed(ledger),
+        max_concurrency=seen.spec.pacing.max_concurrency,
+        trunk_capacity=capacity,
+        due_now=ledger.due_now if ledger else 0,
+        pending=ledger.pending if ledger else 0,
+        in_flight=ledger.in_flight if ledger else 0,
+    )
+    bounds = seen.spec.workers
+    return scaling.desired_workers(demand, settings.calls_per_worker, bounds.min, bounds.max)
+
+
+def status_of(
+    body: kopf.Body, seen: Observed, desired: int, ready: int, now: datetime
+) -> dict[str, Any]:
+    facts = Facts(seen.blocker, seen.state, seen.ledger, ready, seen.hold, seen.lost)
+    conditions, summary = campaign_status.decide(facts)
+    generation = body.meta.get("generation")
+    old = list(body.status.get("conditions", []))
+    return CampaignStatus.normalized(
+        {
+            "observedGeneration": generation,
+            "conditions": merge(old, conditions, generation, now),
+            "summary": summary,
+            "progress": campaign_status.progress(seen.ledger),
+            "activeCalls": seen.ledger.in_flight if seen.ledger else 0,
+            "rolling": campaign_status.call_stats(seen.rolling),
+            "toDate": campaign_status.call_stats(seen.totals),
+            "workers": {"desired": desired, "ready": ready, "summary": f"{ready}/{desired}"},
+            "configVersion": seen.version,
+        }
+    )
 
 
 async def halt(rdb: dataplane.Redis, keys: CampaignKeys) -> None:
