@@ -30,9 +30,12 @@ integration: $(VENV)/.installed system-deps  ## the integration tests alone
 crds: $(VENV)/.installed  ## regenerate crds/ from the pydantic models
 	$(BIN)/kdial crds
 
-# Debian's python3 needs python3-venv for `-m venv`; a redis-server is what the tests talk to.
+# Debian's python3 needs python3-venv for `-m venv`; a redis-server is what the tests talk to;
+# promtool (Debian's prometheus package) checks the chart's alerting rules.
 system-deps:
-	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
+	@command -v redis-server >/dev/null && command -v promtool >/dev/null || { \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq --no-install-recommends redis-server prometheus; }
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv; }

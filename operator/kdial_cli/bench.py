@@ -10,6 +10,7 @@ BENCHES = {
         "kdial_cli.bench_throughput",
         "originates/s, bgapi latency, lost events, claims/s",
     ),
+    "import": ("kdial_cli.bench_import", "contact list import: rows/s and peak RSS over HTTP"),
 }
 
 

@@ -1,8 +1,1 @@
-"""The kdial operator. Importing this package registers every handler.
-
-`kopf run -m kdial_operator` is the whole entry point (`kdial operator` adds defaults).
-"""
-
-from kdial_operator import campaigns, contactlists, indexes, pools, startup
-
-__all__ = ["campaigns", "contactlists", "indexes", "pools", "startup"]
+"""The kdial operator; its kopf handlers are registered by `kdial_operator.handlers`."""

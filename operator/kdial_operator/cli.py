@@ -1,4 +1,4 @@
-"""`kdial operator`: `kopf run -m kdial_operator` with kdial's defaults; kopf options pass on."""
+"""`kdial operator`: `kopf run -m kdial_operator.handlers` with kdial's defaults and options."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ Any other `kopf run` option is passed on (e.g. --verbose, --log-format=json).
 
 def kopf_args(argv: list[str]) -> list[str]:
     """The `kopf run` arguments for `kdial operator argv`."""
-    args = ["run", "-m", "kdial_operator"]
+    args = ["run", "-m", "kdial_operator.handlers"]
     flags = {a.split("=", 1)[0] for a in argv}
     if not flags & {"-n", "--namespace", "-A", "--all-namespaces"}:
         args.append("--all-namespaces")

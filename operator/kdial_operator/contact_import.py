@@ -27,9 +27,11 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
-class ImportResult:
-    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+class Tally:
+    """What an import did with each row it read; the counts add up to `read`."""
+
     read: int = 0
+    imported: int = 0
     duplicates: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     first_rejected: list[dict[str, Any]] = field(default_factory=list)
@@ -40,6 +42,22 @@ class ImportResult:
             self.first_rejected.append(
                 {"row": row, "number": mask_number(number), "reason": reason}
             )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The counts as status shows them (`read`, `imported`, `rejected`, `duplicates`)."""
+        return {
+            "read": self.read,
+            "imported": self.imported,
+            "rejected": sum(self.rejected.values()),
+            "duplicates": self.duplicates,
+        }
+
+
+@dataclass
+class ImportResult(Tally):
+    """A whole list checked in memory (small lists, examples); streaming imports use `check`."""
+
+    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def rows(text: str, spec: ContactListSpec) -> list[dict[str, Any]]:
@@ -72,18 +90,37 @@ def import_rows(
     seen: set[str] = set()
     for number, record in enumerate(records, start=1):
         result.read += 1
-        raw = str(record.get(spec.phone_field) or "").strip()
-        try:
-            contact = _contact(record, raw, spec, id_key)
-        except _Rejected as why:
-            result.reject(number, raw, str(why))
+        checked = check(record, spec, id_key)
+        if isinstance(checked, Rejection):
+            result.reject(number, checked.number, checked.reason)
             continue
-        if contact["id"] in seen:
+        if checked["id"] in seen:
             result.duplicates += 1
             continue
-        seen.add(contact["id"])
-        result.contacts[contact["id"]] = contact
+        seen.add(checked["id"])
+        result.contacts[checked["id"]] = checked
+    result.imported = len(result.contacts)
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a row was refused, and its raw number (only ever shown masked)."""
+
+    reason: str
+    number: str
+
+
+def check(
+    record: dict[str, Any], spec: ContactListSpec, id_key: bytes
+) -> dict[str, Any] | Rejection:
+    """One row as a clean contact, or why it was refused. Duplicates are the caller's to find
+    (a streaming import finds them in Redis, not in memory)."""
+    raw = str(record.get(spec.phone_field) or "").strip()
+    try:
+        return _contact(record, raw, spec, id_key)
+    except _Rejected as why:
+        return Rejection(str(why), raw)
 
 
 class _Rejected(Exception):

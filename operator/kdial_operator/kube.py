@@ -7,6 +7,7 @@ blocked.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from typing import Any
 
@@ -71,6 +72,22 @@ class Kube:
             raise
         value = (cm.get("data") or {}).get(key)
         return value if isinstance(value, str) else None
+
+    async def secret_value(self, namespace: str, name: str, key: str) -> str | None:
+        """The decoded value of one Secret key; None when the Secret or the key is missing."""
+        try:
+            secret = await _call(self.core.read_namespaced_secret, name, namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        value = (secret.get("data") or {}).get(key)
+        if not isinstance(value, str):
+            return None
+        try:
+            return base64.b64decode(value, validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
 
     async def patch_status(
         self, plural: str, namespace: str, name: str, status: dict[str, Any]

@@ -748,49 +748,127 @@ def test_rendered_yaml_is_the_manifest_without_aliases() -> None:
 def test_written_folder_passes_the_check(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert crds_cli.main(["--dir", str(tmp_path)]) == 0
+    assert (
+        crds_cli.main(
+            ["--dir", str(tmp_path), "--chart-dir", str(tmp_path.parent / f"{tmp_path.name}-chart")]
+        )
+        == 0
+    )
     capsys.readouterr()
 
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(crds_cli.rendered())
-    assert crds_cli.main(["--check", "--dir", str(tmp_path)]) == 0
+    assert (
+        crds_cli.main(
+            [
+                "--check",
+                "--dir",
+                str(tmp_path),
+                "--chart-dir",
+                str(tmp_path.parent / f"{tmp_path.name}-chart"),
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().err == ""
 
 
 def test_check_names_an_edited_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    crds_cli.main(["--dir", str(tmp_path)])
+    crds_cli.main(
+        ["--dir", str(tmp_path), "--chart-dir", str(tmp_path.parent / f"{tmp_path.name}-chart")]
+    )
     edited = tmp_path / "trunkpools.kdial.io.yaml"
     edited.write_text(edited.read_text("utf-8").replace("maxItems: 64", "maxItems: 65"), "utf-8")
     capsys.readouterr()
 
-    assert crds_cli.main(["--check", "--dir", str(tmp_path)]) == 1
+    assert (
+        crds_cli.main(
+            [
+                "--check",
+                "--dir",
+                str(tmp_path),
+                "--chart-dir",
+                str(tmp_path.parent / f"{tmp_path.name}-chart"),
+            ]
+        )
+        == 1
+    )
     assert capsys.readouterr().err.splitlines() == [f"{edited}: stale (run `kdial crds`)"]
 
 
 def test_check_names_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    crds_cli.main(["--dir", str(tmp_path)])
+    crds_cli.main(
+        ["--dir", str(tmp_path), "--chart-dir", str(tmp_path.parent / f"{tmp_path.name}-chart")]
+    )
     missing = tmp_path / "campaigns.kdial.io.yaml"
     missing.unlink()
     capsys.readouterr()
 
-    assert crds_cli.main(["--check", "--dir", str(tmp_path)]) == 1
+    assert (
+        crds_cli.main(
+            [
+                "--check",
+                "--dir",
+                str(tmp_path),
+                "--chart-dir",
+                str(tmp_path.parent / f"{tmp_path.name}-chart"),
+            ]
+        )
+        == 1
+    )
     assert str(missing) in capsys.readouterr().err
 
 
 def test_check_names_a_stray_yaml_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    crds_cli.main(["--dir", str(tmp_path)])
+    crds_cli.main(
+        ["--dir", str(tmp_path), "--chart-dir", str(tmp_path.parent / f"{tmp_path.name}-chart")]
+    )
     stray = tmp_path / "widgets.kdial.io.yaml"
     stray.write_text("apiVersion: v1\n", "utf-8")
     capsys.readouterr()
 
-    assert crds_cli.main(["--check", "--dir", str(tmp_path)]) == 1
+    assert (
+        crds_cli.main(
+            [
+                "--check",
+                "--dir",
+                str(tmp_path),
+                "--chart-dir",
+                str(tmp_path.parent / f"{tmp_path.name}-chart"),
+            ]
+        )
+        == 1
+    )
     assert capsys.readouterr().err.splitlines() == [
         f"{stray}: not generated from the models (remove it)"
     ]
 
 
 def test_kdial_crds_dispatches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert kdial_main(["crds", "--dir", str(tmp_path)]) == 0
-    assert kdial_main(["crds", "--check", "--dir", str(tmp_path)]) == 0
+    assert (
+        kdial_main(
+            [
+                "crds",
+                "--dir",
+                str(tmp_path),
+                "--chart-dir",
+                str(tmp_path.parent / f"{tmp_path.name}-chart"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        kdial_main(
+            [
+                "crds",
+                "--check",
+                "--dir",
+                str(tmp_path),
+                "--chart-dir",
+                str(tmp_path.parent / f"{tmp_path.name}-chart"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
 
 

@@ -144,6 +144,25 @@ class ImportCounts(StatusModel):
     """Rows rejected."""
     duplicates: int = 0
     """Rows dropped as duplicates of an earlier row."""
+    suppressed: int | None = None
+    """For a do-not-call list (purpose Suppress): the numbers it suppresses."""
+
+
+class ImportProgress(StatusModel):
+    """How far the import under way has come; absent when none runs."""
+
+    read: int = 0
+    """Rows read so far."""
+    imported: int = 0
+    """Contacts imported so far."""
+    rejected: int = 0
+    """Rows rejected so far."""
+    duplicates: int = 0
+    """Duplicate rows so far."""
+    bytes_read: int = 0
+    """Bytes of the source read so far."""
+    start_time: datetime | None = None
+    """When the import started."""
 
 
 class ContactListStatus(StatusModel):
@@ -153,11 +172,13 @@ class ContactListStatus(StatusModel):
     """The `metadata.generation` this status describes."""
     conditions: list[Condition] = Field(default_factory=list, max_length=16)
     """`Ready` (imported and usable) and `Importing`."""
-    counts: ImportCounts = Field(default_factory=ImportCounts)
-    """Counts of the last import."""
+    counts: ImportCounts | None = None
+    """Counts of the last finished import; absent until one has finished."""
     rejected_by_reason: dict[str, int] = Field(default_factory=dict)
     """Rejected rows by reason."""
     first_rejected: list[RejectedRow] = Field(default_factory=list, max_length=20)
     """The first rejected rows, numbers masked."""
     last_import_time: datetime | None = None
     """When the last import finished."""
+    progress: ImportProgress | None = None
+    """The import under way, if any."""

@@ -137,6 +137,12 @@ class ListKeys:
         return f"{self.base}:digest"
 
     @property
+    def staging(self) -> str:
+        """Prefix of an import's staging keys, `<staging>:<token>:contacts` (HASH) and
+        `:numbers` (SET): a generation written aside and swapped in whole when complete."""
+        return f"{self.base}:staging"
+
+    @property
     def pattern(self) -> str:
         return f"{self.base.replace('{', '[{]').replace('}', '[}]')}:*"
 

@@ -1,0 +1,41 @@
+{{/*
+The operator's permissions, rule by rule: "Framework:" rules are what kopf itself needs,
+"Application:" rules what kdial's handlers do. Only the verbs used, no wildcards, and no access
+to Secrets at all: worker pods read theirs through secretKeyRef, which needs no RBAC.
+*/}}
+
+{{/* Cluster-scoped: always granted by a ClusterRole. */}}
+{{- define "kdial.rbac.discoveryRules" -}}
+# Framework: discovering the resources it serves, and noticing CRDs appear, change or go.
+- apiGroups: [apiextensions.k8s.io]
+  resources: [customresourcedefinitions]
+  verbs: [list, watch]
+{{- end }}
+
+{{/* Granted cluster-wide (all namespaces) or per watched namespace. */}}
+{{- define "kdial.rbac.namespacedRules" -}}
+# Framework: Events on the objects it handles (kopf posts core v1 Events).
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create]
+# Framework: Events through the events.k8s.io API, which newer kopf versions use.
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create]
+# Application: watching the four kinds; patching their finalizers and kopf's progress annotations.
+- apiGroups: [kdial.io]
+  resources: [campaigns, trunkpools, calleridpools, contactlists]
+  verbs: [list, watch, patch]
+# Application: writing their status (conditions, progress, trunk health).
+- apiGroups: [kdial.io]
+  resources: [campaigns/status, trunkpools/status, calleridpools/status, contactlists/status]
+  verbs: [patch]
+# Application: the worker Deployment of each campaign (owned by the campaign).
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [get, create, patch, delete]
+# Application: contact lists and caller-ID numbers read from ConfigMaps named in specs.
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get]
+{{- end }}

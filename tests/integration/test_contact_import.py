@@ -1,0 +1,325 @@
+"""The import pipeline against a real redis-server and HTTP sources served by aiohttp.
+
+These run the import in the test process (`contact_job.execute`, what the child process runs);
+tests/integration/test_contact_operator.py runs it through the operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+from aiohttp import web
+
+from kdial.api.contactlist import ContactListSpec
+from kdial.state.keys import CampaignKeys, ListKeys
+from kdial_operator import contact_job, contact_pipeline
+from kdial_operator.contact_pipeline import Outcome
+from kdial_operator.contact_reader import SourceError
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.integration
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ListServer:
+    """An aiohttp server in a thread; tests add routes (path -> handler) before using them."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.routes: dict[str, Handler] = {}
+        self.requests: list[web.Request] = []
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def text(self, path: str, body: str | bytes, content_type: str = "text/csv") -> str:
+        data = body.encode() if isinstance(body, str) else body
+
+        async def handler(_: web.Request) -> web.StreamResponse:
+            return web.Response(body=data, content_type=content_type)
+
+        self.routes[path] = handler
+        return self.url(path)
+
+    def start(self) -> ListServer:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+
+        async def dispatch(request: web.Request) -> web.StreamResponse:
+            self.requests.append(request)
+            handler = self.routes.get(request.path)
+            if handler is None:
+                raise web.HTTPNotFound()
+            return await handler(request)
+
+        app = web.Application()
+        app.router.add_route("GET", "/{tail:.*}", dispatch)
+        runner = web.AppRunner(app)
+        self._loop.run_until_complete(runner.setup())
+        self._loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(runner.cleanup())
+
+
+@pytest.fixture
+def server() -> Iterator[ListServer]:
+    srv = ListServer().start()
+    yield srv
+    srv.stop()
+
+
+def spec(**extra: Any) -> ContactListSpec:
+    doc: dict[str, Any] = {"source": {"url": {"url": "http://x/"}}, "defaultRegion": "CN"}
+    return ContactListSpec.model_validate(doc | extra)
+
+
+def run(
+    redis_url: str,
+    *,
+    text: str | None = None,
+    url: str | None = None,
+    authorization: str | None = None,
+    name: str = "leads",
+    progress: contact_pipeline.Progress | None = None,
+    outcome: Outcome | None = None,
+    **extra: Any,
+) -> Outcome:
+    job = contact_job.Job(
+        "ns", name, spec(**extra), redis_url, text=text, url=url, authorization=authorization
+    )
+    rdb = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        return contact_job.execute(job, rdb, progress, outcome)
+    finally:
+        rdb.close()
+
+
+def csv_of(numbers: list[str], header: str = "phone,name") -> str:
+    return header + "\n" + "".join(f"{n},N{n[-4:]}\n" for n in numbers)
+
+
+def numbers(count: int, start: int = 0) -> list[str]:
+    return [f"1380000{i:04d}" for i in range(start, start + count)]
+
+
+KEYS = ListKeys("ns", "leads")
+
+
+def contacts(rdb: redis.Redis) -> dict[str, dict[str, Any]]:
+    return {k: json.loads(v) for k, v in rdb.hgetall(KEYS.contacts).items()}
+
+
+def staging_keys(rdb: redis.Redis) -> list[str]:
+    return list(rdb.scan_iter(match=f"{KEYS.staging.replace('{', '[{]').replace('}', '[}]')}*"))
+
+
+def test_an_http_list_streams_into_redis_with_counts(
+    redis_url: str, rdb: redis.Redis, server: ListServer
+) -> None:
+    body = csv_of(numbers(5)) + "12345,bad\n13800000001,dup\n" + "=1+1,formula\n"
+    url = server.text("/list.csv", body)
+
+    outcome = run(
+        redis_url, url=url, fields=[{"name": "name", "required": True}], tags=["vip", "north"]
+    )
+
+    tally = outcome.tally
+    assert tally.as_dict() == {"read": 8, "imported": 5, "rejected": 2, "duplicates": 1}
+    assert dict(tally.rejected) == {
+        "InvalidNumber:LocalOnly": 1,
+        "InvalidNumber:InvalidCharacters": 1,
+    }
+    assert [r["row"] for r in tally.first_rejected] == [6, 8]
+    assert outcome.version == 1
+    stored = contacts(rdb)
+    assert sorted(c["number"] for c in stored.values()) == [f"+86{n}" for n in numbers(5)]
+    one = next(iter(stored.values()))
+    assert one["province"] and one["carrier"] and one["timeZones"] == ["Asia/Shanghai"]
+    assert one["tags"] == ["vip", "north"]
+    assert rdb.smembers(KEYS.numbers) == {f"+86{n}" for n in numbers(5)}
+    assert staging_keys(rdb) == []
+
+
+def test_the_authorization_header_comes_from_the_job(
+    redis_url: str, rdb: redis.Redis, server: ListServer
+) -> None:
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Authorization") != "Bearer s3cret":
+            raise web.HTTPUnauthorized()
+        return web.Response(text=csv_of(numbers(2)), content_type="text/csv")
+
+    server.routes["/private.csv"] = guarded
+    with pytest.raises(SourceError) as caught:
+        run(redis_url, url=server.url("/private.csv?token=abc"))
+    assert caught.value.reason == "HttpError"
+    assert "401" in caught.value.message
+    assert "token" not in caught.value.message, "query strings (tokens) stay out of messages"
+
+    outcome = run(redis_url, url=server.url("/private.csv"), authorization="Bearer s3cret")
+    assert outcome.tally.imported == 2
+
+
+def test_reimporting_an_unchanged_source_changes_nothing(
+    redis_url: str, rdb: redis.Redis, server: ListServer
+) -> None:
+    url = server.text("/list.csv", csv_of(numbers(3)))
+    assert run(redis_url, url=url).version == 1
+    before = rdb.hgetall(KEYS.contacts)
+
+    again = run(redis_url, url=url, refresh="tomorrow")
+
+    assert again.version == 0
+    assert again.tally.imported == 3
+    assert rdb.get(KEYS.version) == "1"
+    assert rdb.hgetall(KEYS.contacts) == before
+    assert staging_keys(rdb) == []
+
+
+def test_a_changed_source_keeps_ids_and_history_and_drops_who_left(
+    redis_url: str, rdb: redis.Redis, server: ListServer
+) -> None:
+    first, second = numbers(4), numbers(4, start=2)  # 0,1 leave; 2,3 stay; 4,5 arrive
+    url = server.text("/list.csv", csv_of(first))
+    run(redis_url, url=url)
+    ids = {c["number"]: cid for cid, c in contacts(rdb).items()}
+    campaign = CampaignKeys("ns", "promo")
+    stayer = ids["+8613800000002"]
+    rdb.hset(campaign.contacts, stayer, json.dumps({"attempts": 2}))
+
+    server.text("/list.csv", csv_of(second))
+    outcome = run(redis_url, url=url)
+
+    assert outcome.version == 2
+    now = {c["number"]: cid for cid, c in contacts(rdb).items()}
+    assert sorted(now) == [f"+86{n}" for n in second]
+    assert now["+8613800000002"] == stayer and now["+8613800000003"] == ids["+8613800000003"]
+    assert rdb.hget(campaign.contacts, stayer) == json.dumps({"attempts": 2})
+    assert rdb.smembers(KEYS.numbers) == {f"+86{n}" for n in second}
+
+
+def test_readers_see_the_old_list_until_the_new_one_is_whole(
+    redis_url: str, rdb: redis.Redis, server: ListServer
+) -> None:
+    url = server.text("/list.csv", csv_of(numbers(10)))
+    run(redis_url, url=url)
+    seen: list[tuple[int, int, str | None]] = []
+
+    def look(_: Outcome) -> None:
+        seen.append((rdb.hlen(KEYS.contacts), rdb.scard(KEYS.numbers), rdb.get(KEYS.version)))
+
+    server.text("/list.csv", csv_of(numbers(3 * contact_pipeline.BATCH + 5, start=10)))
+    contact_pipeline_progress_every_batch(redis_url, url, look)
+
+    assert len(seen) >= 2, "looked in the middle of the import"
+    assert set(seen) == {(10, 10, "1")}
+    assert rdb.hlen(KEYS.contacts) == 3 * contact_pipeline.BATCH + 5
+    assert rdb.get(KEYS.version) == "2"
+
+
+def contact_pipeline_progress_every_batch(
+    redis_url: str, url: str, look: contact_pipeline.Progress
+) -> None:
+    job = contact_job.Job("ns", "leads", spec(), redis_url, url=url, progress_seconds=0.0)
+    rdb = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        contact_job.execute(job, rdb, look)
+    finally:
+        rdb.close()
+
+
+def test_duplicates_are_found_across_batches(redis_url: str, rdb: redis.Redis) -> None:
+    many = numbers(contact_pipeline.BATCH + 10)
+    text = csv_of([*many, many[0], many[-1], many[5]])
+    outcome = run(redis_url, text=text)
+    assert outcome.tally.duplicates == 3
+    assert outcome.tally.imported == len(many) == rdb.hlen(KEYS.contacts)
+
+
+def hostile(server: ListServer) -> dict[str, tuple[str, str]]:
+    """path -> (expected reason, words the message must contain)."""
+
+    async def loop(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(server.url("/loop-again" if request.path == "/loop" else "/loop"))
+
+    async def truncated(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Length": "100000"})
+        response.content_type = "text/csv"
+        await response.prepare(request)
+        await response.write(csv_of(numbers(20)).encode())
+        # Close the connection with most of the promised body missing.
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+    async def one_huge_line(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.content_type = "text/csv"
+        await response.prepare(request)
+        await response.write(b"phone,name\n13800001111,")
+        for _ in range(160):  # 10 MB without a newline
+            await response.write(b"A" * 65536)
+        await response.write_eof()
+        return response
+
+    server.routes.update({"/loop": loop, "/loop-again": loop})
+    server.routes["/truncated.csv"] = truncated
+    server.routes["/huge-line.csv"] = one_huge_line
+    server.text("/login", "<html><body><form>user,password</form></body></html>", "text/html")
+    server.text("/sniffed.csv", "<!DOCTYPE html>\n<html>phone,name</html>\n")
+    server.text("/gbk.csv", csv_of(numbers(3)).replace("N", "张").encode("gb18030"))
+    server.text("/quotes.csv", 'phone,name\n13800001111,"Ann\n13800002222,Bo\n')
+    return {
+        "/loop": ("TooManyRedirects", "redirect loop"),
+        "/login": ("NotAList", "text/html"),
+        "/sniffed.csv": ("NotAList", "HTML"),
+        "/truncated.csv": ("Truncated", "closed before the whole file"),
+        "/huge-line.csv": ("LineTooLong", "longer than"),
+        "/gbk.csv": ("WrongEncoding", "GB18030"),
+        "/quotes.csv": ("UnbalancedQuotes", "never closes"),
+        "/missing.csv": ("HttpError", "404"),
+    }
+
+
+def test_hostile_sources_fail_cleanly_and_leave_the_list_as_it_was(
+    redis_url: str, rdb: redis.Redis, server: ListServer
+) -> None:
+    good = server.text("/good.csv", csv_of(numbers(5)))
+    run(redis_url, url=good)
+    before = (rdb.hgetall(KEYS.contacts), rdb.smembers(KEYS.numbers), rdb.get(KEYS.version))
+
+    for path, (reason, words) in hostile(server).items():
+        with pytest.raises(SourceError) as caught:
+            run(redis_url, url=server.url(path))
+        assert (path, caught.value.reason) == (path, reason)
+        assert words in caught.value.message, caught.value.message
+        after = (rdb.hgetall(KEYS.contacts), rdb.smembers(KEYS.numbers), rdb.get(KEYS.version))
+        assert after == before, f"{path} changed the list"
+        assert staging_keys(rdb) == [], f"{path} left staging keys"
+
+
+def test_a_formula_cell_is_rejected_not_imported(redis_url: str, rdb: redis.Redis) -> None:
+    text = "phone,name\n13800001111,=cmd|' /C calc'!A0\n13800002222,@SUM(A1)\n13800003333,Di\n"
+    outcome = run(redis_url, text=text, fields=[{"name": "name"}])
+    assert dict(outcome.tally.rejected) == {"FormulaCell:name": 2}
+    assert [c["fields"]["name"] for c in contacts(rdb).values()] == ["Di"]
+    shown = json.dumps(outcome.tally.first_rejected)
+    assert "13800001111" not in shown and "138****1111" in shown
