@@ -61,7 +61,7 @@ def main(argv: list[str]) -> int:
         "--chart-dir",
         type=Path,
         default=chart.CHART_CRDS_DIR,
-        help=f"the Helm chart's CRD templates, written from the same models ({chart.CHART_CRDS_DIR})",
+        help=f"the Helm chart's CRD templates, from the same models ({chart.CHART_CRDS_DIR})",
     )
     parser.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 naming each stale file"
