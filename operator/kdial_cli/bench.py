@@ -11,6 +11,7 @@ BENCHES = {
         "originates/s, bgapi latency, lost events, claims/s",
     ),
     "import": ("kdial_cli.bench_import", "contact list import: rows/s and peak RSS over HTTP"),
+    "health": ("kdial_cli.bench_health", "trunk ejection and restore, false ejections, quarantine"),
 }
 
 

@@ -1,0 +1,403 @@
+"""Sequential detectors over Bernoulli outcome streams, and the confidence bounds that confirm them.
+
+A *stream* is a sequence of attempts, each an *event* or not (a call lost, a call answered).
+Outcomes arrive in batches of counts (the operator reads counters), so every detector here takes
+``(events, trials)`` per step; a batch of one is the classic per-observation detector.
+
+- `Design` and `Cusum`: the Bernoulli log-likelihood-ratio CUSUM (Page 1954) for a shift of the
+  event rate from a baseline ``p0`` to an alarm rate ``p1`` (either direction). Each event adds
+  ``ln(p1/p0)``, each non-event ``ln((1-p1)/(1-p0))``; the statistic is reflected at zero and
+  alarms at its threshold ``h``. Under the baseline its average run length to a false alarm is
+  about ``A·e^h`` attempts; after the shift it alarms in about ``h / KL(p1 || p0)`` attempts,
+  which no other test with the same false-alarm rate beats (Lorden 1971). `Cusum` also counts
+  the attempts of its current run (since it last left zero): the segment it blames.
+- `wilson` and `difference_bounds`: Wilson score bounds for one rate and Newcombe's hybrid
+  score bounds for the difference of two, in closed form. They confirm an alarm on the segment
+  the CUSUM blames, against the comparison streams over the same attempts.
+- `Scheme` and `Comparison`: a stream judged against a *reference* stream (the other trunks,
+  the other numbers) rather than against a fixed rate, so that a change common to every stream
+  (the list got worse) is not blamed on one. The reference is an exponentially weighted count
+  of the other streams, and a *guard* CUSUM watches the reference itself. When every stream
+  shifts, each stream's reference lags, and for a while the stream looks worse than it. But
+  the others shift too, and their guard sees more attempts than the stream's own CUSUM: past
+  a low *block* level it holds the stream's alarms (it could be the lag), past a higher level
+  it rebases the reference on the others' recent rate and voids the stream's evidence. A change
+  of one stream alone leaves the others, and so its guard, quiet.
+- `alarm_indices`: the same CUSUM over a whole array at once (numpy), for benchmarks that need
+  many trunk-weeks of healthy traffic; the tests hold it equal to `Cusum.step`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "Bounds",
+    "Comparison",
+    "Cusum",
+    "Design",
+    "Scheme",
+    "alarm_indices",
+    "difference_bounds",
+    "wilson",
+]
+
+
+class Bounds(NamedTuple):
+    """A two-sided confidence interval."""
+
+    low: float
+    high: float
+
+
+def wilson(events: float, trials: float, z: float) -> Bounds:
+    """Wilson score interval of a rate at ``z`` standard errors; (0, 1) without trials."""
+    if trials <= 0:
+        return Bounds(0.0, 1.0)
+    p = min(max(events / trials, 0.0), 1.0)
+    z2 = z * z
+    denominator = 1.0 + z2 / trials
+    centre = (p + z2 / (2.0 * trials)) / denominator
+    half = z * math.sqrt(p * (1.0 - p) / trials + z2 / (4.0 * trials * trials)) / denominator
+    return Bounds(max(centre - half, 0.0), min(centre + half, 1.0))
+
+
+def difference_bounds(
+    events_a: float, trials_a: float, events_b: float, trials_b: float, z: float
+) -> Bounds:
+    """Bounds on ``rate_a - rate_b`` (Newcombe's hybrid score method, from two Wilson
+    intervals); it keeps its coverage with few events, where the Wald interval does not."""
+    a = wilson(events_a, trials_a, z)
+    b = wilson(events_b, trials_b, z)
+    pa = events_a / trials_a if trials_a > 0 else 0.5
+    pb = events_b / trials_b if trials_b > 0 else 0.5
+    diff = pa - pb
+    return Bounds(
+        diff - math.hypot(pa - a.low, b.high - pb),
+        diff + math.hypot(a.high - pa, pb - b.low),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Design:
+    """A Bernoulli CUSUM tuned to detect a shift of the event rate from p0 to p1."""
+
+    p0: float
+    p1: float
+    threshold: float
+    hit: float
+    """Log-likelihood ratio of one event."""
+    miss: float
+    """Log-likelihood ratio of one non-event."""
+
+    @classmethod
+    def of(cls, p0: float, p1: float, threshold: float) -> Design:
+        """The design for baseline ``p0`` and alarm rate ``p1`` (both in (0, 1), distinct)."""
+        if not (0.0 < p0 < 1.0 and 0.0 < p1 < 1.0) or p0 == p1 or threshold <= 0:
+            raise ValueError(f"bad CUSUM design p0={p0} p1={p1} h={threshold}")
+        return cls(p0, p1, threshold, math.log(p1 / p0), math.log((1.0 - p1) / (1.0 - p0)))
+
+    def llr(self, events: float, trials: float) -> float:
+        """Log-likelihood ratio of a batch: evidence for p1 over p0."""
+        return events * self.hit + (trials - events) * self.miss
+
+
+@dataclass(frozen=True, slots=True)
+class Cusum:
+    """State of one CUSUM: its statistic and the run it blames.
+
+    The run is the attempts since the statistic last left zero (the change-point estimate);
+    ``ref_events``/``ref_trials`` count the comparison streams over the same batches, so that an
+    alarm can be confirmed against what the others did meanwhile.
+    """
+
+    statistic: float = 0.0
+    events: int = 0
+    trials: int = 0
+    ref_events: int = 0
+    ref_trials: int = 0
+
+    def step(
+        self, design: Design, events: int, trials: int, ref_events: int = 0, ref_trials: int = 0
+    ) -> Cusum:
+        """The state after one batch."""
+        return self.advance(
+            design.hit, design.miss, events, trials, ref_events=ref_events, ref_trials=ref_trials
+        )
+
+    def advance(
+        self,
+        hit: float,
+        miss: float,
+        events: int,
+        trials: int,
+        *,
+        ref_events: int = 0,
+        ref_trials: int = 0,
+    ) -> Cusum:
+        """`step` with the design's log-likelihood ratios given directly (the hot path)."""
+        if trials <= 0:
+            return self
+        s = self.statistic + events * hit + (trials - events) * miss
+        if s <= 0.0:
+            return _ZERO
+        if self.statistic <= 0.0:
+            return Cusum(s, events, trials, ref_events, ref_trials)
+        return Cusum(
+            s,
+            self.events + events,
+            self.trials + trials,
+            self.ref_events + ref_events,
+            self.ref_trials + ref_trials,
+        )
+
+    def alarmed(self, design: Design) -> bool:
+        return self.statistic >= design.threshold
+
+    def capped(self, threshold: float) -> Cusum:
+        """The statistic held at ``threshold``: an alarm that is not acted on (unconfirmed, or
+        the last trunk in service) stays pending without running away, so that it clears as
+        soon as the evidence turns, while the run it blames keeps growing."""
+        if self.statistic <= threshold:
+            return self
+        return Cusum(threshold, self.events, self.trials, self.ref_events, self.ref_trials)
+
+    def confirmed(self, z: float, *, worse_if_higher: bool, baseline: float) -> bool:
+        """Whether the blamed run is confidently worse than the comparison streams over the same
+        attempts (or than ``baseline`` when they had none)."""
+        if self.ref_trials > 0:
+            bounds = difference_bounds(
+                self.events, self.trials, self.ref_events, self.ref_trials, z
+            )
+            return bounds.low > 0.0 if worse_if_higher else bounds.high < 0.0
+        own = wilson(self.events, self.trials, z)
+        return own.low > baseline if worse_if_higher else own.high < baseline
+
+
+_ZERO = Cusum()
+
+
+@dataclass(frozen=True, slots=True)
+class Scheme:
+    """How a stream is judged against its reference: one CUSUM per alarm ratio.
+
+    The baseline p0 is the reference's rate clamped to [floor, ceiling]; each alarm rate is
+    ``ratio × p0`` clamped to [min_alarm, max_alarm] (ratio > 1 watches for a rise, < 1 for a
+    drop). Before the reference holds ``min_reference`` trials the baseline is ``prior``, or
+    the scheme is idle when there is no prior. The guard watches the reference with the most
+    sensitive ratio (the one nearest 1): it holds alarms from ``block_threshold`` and rebases
+    the reference at ``guard_threshold``.
+    """
+
+    ratios: tuple[float, ...]
+    thresholds: tuple[float, ...]
+    guard_threshold: float
+    block_threshold: float
+    floor: float = 0.001
+    ceiling: float = 0.999
+    min_alarm: float = 0.0005
+    max_alarm: float = 0.9995
+    prior: float | None = None
+    min_reference: float = 50.0
+    recent_trials: float = 30.0
+    """Memory, in this stream's attempts, of the others' recent rate (`Comparison.held`)."""
+    guard_index: int = field(init=False, default=0)
+    """The ratio the guard uses: the most sensitive one (nearest 1)."""
+
+    def __post_init__(self) -> None:
+        if not self.ratios or len(self.ratios) != len(self.thresholds):
+            raise ValueError("a scheme needs one threshold per ratio")
+        if any(r == 1.0 or r <= 0.0 for r in self.ratios):
+            raise ValueError("alarm ratios must be positive and not 1")
+        nearest = min(range(len(self.ratios)), key=lambda i: abs(math.log(self.ratios[i])))
+        object.__setattr__(self, "guard_index", nearest)
+
+    @property
+    def rising(self) -> bool:
+        """True when the scheme watches for more events (call loss), False for fewer (answers)."""
+        return self.ratios[0] > 1.0
+
+    def baseline(self, ref_events: float, ref_trials: float) -> float | None:
+        """The baseline rate p0 for this reference, or None while the scheme is idle."""
+        if ref_trials < self.min_reference:
+            return self.prior
+        return min(max(ref_events / ref_trials, self.floor), self.ceiling)
+
+    def designs(self, p0: float) -> tuple[Design, ...]:
+        """The alarm designs for baseline p0."""
+        return tuple(
+            Design.of(p0, self.alarm_rate(p0, r), h)
+            for r, h in zip(self.ratios, self.thresholds, strict=True)
+        )
+
+    def guard(self, p0: float) -> Design:
+        """The guard's design for baseline p0."""
+        ratio = self.ratios[self.guard_index]
+        return Design.of(p0, self.alarm_rate(p0, ratio), self.guard_threshold)
+
+    def alarm_rate(self, p0: float, ratio: float) -> float:
+        """p1 for baseline p0 and one of the ratios."""
+        p1 = min(max(ratio * p0, self.min_alarm), self.max_alarm)
+        if p1 == p0:  # clamped onto the baseline: nudge so the design stays a test
+            p1 = p0 * (1.0001 if ratio > 1.0 else 0.9999)
+        return p1
+
+    def weights(self, p0: float) -> tuple[tuple[float, float], ...]:
+        """(hit, miss) log-likelihood ratios of each design for baseline p0: what `designs`
+        computes, without building the objects (evaluated for every trunk on every batch)."""
+        out = []
+        for ratio in self.ratios:
+            p1 = self.alarm_rate(p0, ratio)
+            out.append((math.log(p1 / p0), math.log((1.0 - p1) / (1.0 - p0))))
+        return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """A stream judged against the other streams: the reference, its guard, the CUSUMs."""
+
+    ref_events: float = 0.0
+    """Exponentially weighted events of the reference streams."""
+    ref_trials: float = 0.0
+    recent_events: float = 0.0
+    """The reference streams' attempts over the time of this stream's last
+    ``scheme.recent_trials`` attempts, or so."""
+    recent_trials: float = 0.0
+    own_events: float = 0.0
+    """This stream's share of the same attempts: the same time span as ``recent_*``."""
+    own_trials: float = 0.0
+    guard: Cusum = _ZERO
+    """The other streams against their own baseline (did they shift?)."""
+    own: tuple[Cusum, ...] = ()
+    baseline: float | None = None
+    """The baseline p0 the last step judged against (None while idle)."""
+    rebased: bool = False
+    """True when the last step rebased the reference (the others shifted)."""
+
+    def step(
+        self,
+        scheme: Scheme,
+        decay: float,
+        own: tuple[int, int] | None,
+        others: tuple[int, int],
+    ) -> Comparison:
+        """Fold in one batch: ``own`` and ``others`` are (events, trials); ``own`` None leaves
+        the stream's CUSUMs alone (the trunk is out of service) but still tracks the reference.
+        ``decay`` in (0, 1] weighs the reference's past (exp(-dt/window))."""
+        p0 = scheme.baseline(self.ref_events, self.ref_trials)
+        oe, on = others
+        ref_events, ref_trials = self.ref_events * decay + oe, self.ref_trials * decay + on
+        e, n = own if own is not None else (0, 0)
+        recent = self._recent(scheme.recent_trials, e, n, oe, on)
+        if p0 is None:
+            zeros = _zeros(len(scheme.ratios))
+            return Comparison(ref_events, ref_trials, *recent, _ZERO, zeros, None)
+        cusums = self.own or _zeros(len(scheme.ratios))
+        active = n > 0
+        if not active and on <= 0:
+            return Comparison(ref_events, ref_trials, *recent, self.guard, cusums, p0)
+        weights = scheme.weights(p0)
+        guard = self.guard
+        if self.ref_trials >= scheme.min_reference:
+            hit, miss = weights[scheme.guard_index]
+            guard = guard.advance(hit, miss, oe, on)
+        if guard.statistic >= scheme.guard_threshold:
+            # The others shifted: the reference starts over from their next attempts (the
+            # guard's own run may straddle the change), and what this stream accumulated
+            # against the old one is void.
+            zeros = _zeros(len(cusums))
+            return Comparison(0.0, 0.0, *recent, _ZERO, zeros, p0, rebased=True)
+        if active:
+            cusums = tuple(
+                c.advance(hit, miss, e, n, ref_events=oe, ref_trials=on)
+                for c, (hit, miss) in zip(cusums, weights, strict=True)
+            )
+        return Comparison(ref_events, ref_trials, *recent, guard, cusums, p0)
+
+    def _recent(
+        self, memory: float, e: int, n: int, oe: int, on: int
+    ) -> tuple[float, float, float, float]:
+        """The recent counts after a batch: both sides decay by the stream's own attempts, so
+        that they cover the same span of time, about ``memory`` of the stream's attempts."""
+        keep = (1.0 - 1.0 / memory) ** n if n > 0 else 1.0
+        others_events = self.recent_events * keep + oe
+        others_trials = self.recent_trials * keep + on
+        # While the stream is idle the others' side would grow without bound: cap its span.
+        cap = _RECENT_SPAN * memory
+        if others_trials > cap:
+            others_events *= cap / others_trials
+            others_trials = cap
+        return others_events, others_trials, self.own_events * keep + e, self.own_trials * keep + n
+
+    def held(self, scheme: Scheme, z: float) -> bool:
+        """True while the others' recent rate is confidently off the baseline in the direction
+        of an alarm, or their guard is past ``block_threshold``: the baseline lags a change
+        common to all streams, and an alarm now may be that lag."""
+        if self.guard.statistic >= scheme.block_threshold:
+            return True
+        if self.baseline is None or self.recent_trials <= 0:
+            return False
+        return _beyond(self.recent_events, self.recent_trials, self.baseline, scheme, z)
+
+    def reset(self) -> Comparison:
+        """The same reference with fresh CUSUMs (after ejection or probing)."""
+        return replace(self, own=_zeros(len(self.own)))
+
+    def rebase(self) -> Comparison:
+        """What the guard does when the others shift: the reference starts over from their
+        next attempts, and the CUSUMs' evidence, gathered against the old one, is void. Also
+        applied from outside when the pool as a whole shifted (`health.evaluate`)."""
+        zeros = _zeros(len(self.own))
+        return replace(self, ref_events=0.0, ref_trials=0.0, guard=_ZERO, own=zeros, rebased=True)
+
+    def capped(self, scheme: Scheme) -> Comparison:
+        """Every CUSUM held at its threshold (`Cusum.capped`)."""
+        own = tuple(c.capped(h) for c, h in zip(self.own, scheme.thresholds, strict=True))
+        return replace(self, own=own)
+
+
+_RECENT_SPAN = 20.0  # the others' recent side holds at most this many times the memory
+
+
+def _beyond(events: float, trials: float, baseline: float, scheme: Scheme, z: float) -> bool:
+    """True when the rate is confidently past the baseline in the direction of an alarm."""
+    bounds = wilson(events, trials, z)
+    return bounds.low > baseline if scheme.rising else bounds.high < baseline
+
+
+def _zeros(count: int) -> tuple[Cusum, ...]:
+    return (_ZERO,) * count
+
+
+def alarm_indices(
+    design: Design,
+    events: npt.NDArray[np.int64],
+    trials: npt.NDArray[np.int64],
+    start: float = 0.0,
+    chunk: int = 1 << 16,
+) -> npt.NDArray[np.int64]:
+    """Indices of the batches at which `Cusum.step` would alarm, resetting to zero after each
+    alarm: the same recursion, vectorised with S_t = C_t - min(-S_0, min_{j<=t} C_j)."""
+    llr = events * design.hit + (trials - events) * design.miss
+    found: list[int] = []
+    s0 = start
+    offset = 0
+    total = len(llr)
+    while offset < total:
+        part = llr[offset : offset + chunk]
+        c = np.cumsum(part)
+        s = c - np.minimum(np.minimum.accumulate(c), -s0)
+        hits = np.flatnonzero(s >= design.threshold)
+        if hits.size == 0:
+            s0 = float(s[-1])
+            offset += len(part)
+            continue
+        found.append(offset + int(hits[0]))
+        offset += int(hits[0]) + 1
+        s0 = 0.0
+    return np.asarray(found, dtype=np.int64)

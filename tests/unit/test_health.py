@@ -1,0 +1,233 @@
+"""The trunk health state machine (kdial.routing.health)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from kdial.api.trunkpool import HealthPolicy, TrunkState
+from kdial.outcomes import Outcome
+from kdial.routing.health import (
+    Observation,
+    PoolHealth,
+    Transition,
+    eject_seconds,
+    evaluate,
+    initial,
+    sync_trunks,
+    tally,
+)
+
+pytestmark = pytest.mark.unit
+
+H, D, E, P = TrunkState.HEALTHY, TrunkState.DEGRADED, TrunkState.EJECTED, TrunkState.PROBING
+POLICY = HealthPolicy()
+HEALTHY = (0.30, 0.02)  # answer rate, call-loss rate
+
+
+class Sim:
+    """A pool fed with Bernoulli outcomes, one attempt per trunk per evaluation at 5 calls/s."""
+
+    def __init__(self, names: str = "abc", seed: int = 1, policy: HealthPolicy = POLICY) -> None:
+        self.rng = random.Random(seed)
+        self.policy = policy
+        self.now = 1000.0
+        self.pool: PoolHealth = initial(list(names), self.now)
+        self.rates = dict.fromkeys(names, HEALTHY)
+        self.log: list[Transition] = []
+
+    def observe(self, answer: float, loss: float, attempts: int = 1) -> Observation:
+        answered = lost = 0
+        for _ in range(attempts):
+            u = self.rng.random()
+            answered += u < answer
+            lost += answer <= u < answer + loss
+        return Observation(attempts, answered, lost)
+
+    def run(self, ticks: int, dt: float = 0.2, traffic: dict[str, int] | None = None) -> None:
+        for _ in range(ticks):
+            self.now += dt
+            obs = {}
+            for name, (answer, loss) in self.rates.items():
+                state = self.state(name)
+                n = 0 if state is E else (traffic or {}).get(name, 1)
+                obs[name] = self.observe(answer, loss, n)
+            self.pool, transitions = evaluate(self.pool, obs, self.policy, self.now)
+            self.log.extend(transitions)
+            if any(t.target is E for t in transitions):
+                assert any(t.in_service for t in self.pool.trunks), "one trunk always serves"
+
+    def state(self, name: str) -> TrunkState:
+        trunk = self.pool.get(name)
+        assert trunk is not None
+        return trunk.state
+
+    def to(self, name: str, target: TrunkState) -> list[Transition]:
+        return [t for t in self.log if t.trunk == name and t.target is target]
+
+
+def warm(sim: Sim, ticks: int = 1500) -> Sim:
+    sim.run(ticks)
+    assert not sim.log, "healthy traffic changes nothing"
+    return sim
+
+
+def test_tally_leaves_self_inflicted_attempts_out() -> None:
+    obs = tally(
+        [
+            (Outcome.ANSWERED_HUMAN, False),
+            (Outcome.CALL_LOSS, False),
+            (Outcome.CALL_LOSS, True),  # a 503 our own pace provoked
+            (Outcome.CANCELLED, False),  # our throttle
+            (Outcome.RISK_BLOCKED, False),
+            (Outcome.NO_ANSWER, False),
+        ]
+    )
+    assert obs == Observation(attempts=4, answered=1, call_loss=1, risk_blocked=1, self_inflicted=2)
+
+
+def test_a_dead_trunk_is_ejected_at_once_and_the_others_stay() -> None:
+    sim = warm(Sim())
+    sim.rates["a"] = (0.0, 1.0)
+    sim.run(20)
+    (ejected,) = sim.log
+    assert (ejected.trunk, ejected.source, ejected.target) == ("a", H, E)
+    assert ejected.reason == "CallLoss" and "call loss" in ejected.message
+    assert ejected.at == pytest.approx(sim.now, abs=4) and ejected.time.year >= 1970
+    assert sim.state("b") is H and sim.state("c") is H
+
+
+def test_a_one_trunk_asr_collapse_is_ejected_for_its_answer_rate() -> None:
+    sim = warm(Sim(seed=2))
+    sim.rates["a"] = (0.05, 0.02)
+    sim.run(400)
+    ejected = sim.to("a", E)
+    assert ejected and ejected[0].reason == "AnswerRate"
+    assert not sim.to("b", E) and not sim.to("c", E)
+
+
+def test_ejected_rests_then_probes_then_is_healthy_again() -> None:
+    sim = warm(Sim(seed=3))
+    sim.rates["a"] = (0.0, 1.0)
+    sim.run(20)
+    ejected_at = sim.to("a", E)[0].at
+    sim.rates["a"] = (0.3, 0.0)  # the carrier recovers
+    sim.run(int((POLICY.eject_seconds - 5) / 0.2))
+    assert sim.state("a") is E, "rests ejectSeconds first"
+    sim.run(100)
+    (probing,) = sim.to("a", P)
+    assert probing.at - ejected_at >= POLICY.eject_seconds and probing.reason == "Probing"
+    sim.run(200)
+    (back,) = sim.to("a", H)
+    assert back.source is P and back.reason == "ProbePassed"
+
+
+def test_a_failed_probe_ejects_again_for_twice_as_long_up_to_the_cap() -> None:
+    policy = HealthPolicy(eject_seconds=60, max_eject_seconds=100, probe_calls=5)
+    assert [eject_seconds(policy, n) for n in (1, 2, 3)] == [60, 100, 100]
+    sim = warm(Sim(seed=4, policy=policy))
+    sim.rates["a"] = (0.0, 1.0)  # and stays dead
+    sim.run(int(400 / 0.2))
+    kinds = [(t.source, t.target) for t in sim.log if t.trunk == "a"]
+    assert kinds[:4] == [(H, E), (E, P), (P, E), (E, P)]
+    failed = [t for t in sim.log if t.trunk == "a" and t.source is P]
+    assert failed[0].reason == "ProbeFailed"
+    probes = [t.at for t in sim.log if t.trunk == "a" and t.target is P]
+    rests = [t.at for t in sim.log if t.trunk == "a" and t.target is E]
+    assert probes[0] - rests[0] == pytest.approx(60, abs=0.5)
+    assert probes[1] - rests[1] == pytest.approx(100, abs=0.5)
+
+
+def test_the_last_trunk_in_service_is_never_ejected() -> None:
+    sim = warm(Sim("a", seed=5), 300)
+    sim.rates["a"] = (0.0, 1.0)
+    sim.run(100)
+    assert sim.state("a") is D
+    assert sim.log[0].reason == "LastInService" and "last trunk" in sim.log[0].message
+
+    both = warm(Sim("ab", seed=6), 300)
+    both.rates = {"a": (0.0, 1.0), "b": (0.0, 1.0)}
+    both.run(1000)  # Sim.run checks that one trunk serves whenever one is ejected
+    assert len([t for t in both.log if t.target is E]) >= 1
+
+
+def test_the_kept_trunk_is_ejected_once_another_is_back() -> None:
+    sim = warm(Sim("ab", seed=7), 300)
+    sim.rates = {"a": (0.0, 1.0), "b": (0.0, 1.0)}
+    while not any(t.target is E for t in sim.log):
+        sim.run(1)
+    other = sim.log[-1].trunk
+    kept = "b" if other == "a" else "a"
+    assert sim.state(kept) is D
+    sim.rates[other] = HEALTHY
+    sim.run(int(120 / 0.2))
+    assert sim.to(other, H), "the other probed back"
+    assert sim.to(kept, E), "then the dead one goes"
+
+
+def test_a_quiet_trunk_is_not_ejected_by_three_unlucky_calls() -> None:
+    sim = Sim(seed=8)
+    sim.run(3, traffic={"a": 1, "b": 0, "c": 0})
+    sim.rates["a"] = (0.0, 1.0)
+    sim.run(3, traffic={"a": 1, "b": 0, "c": 0})  # three calls, all lost
+    assert sim.state("a") is H and not sim.log
+    trunk = sim.pool.get("a")
+    assert trunk is not None and trunk.window.attempts < POLICY.min_samples
+
+
+def test_asr_below_the_floor_degrades_and_recovery_clears_it() -> None:
+    policy = HealthPolicy(window_seconds=60)
+    sim = warm(Sim(seed=9, policy=policy), 600)
+    sim.rates = dict.fromkeys("abc", (0.0, 0.02))  # nobody answers: every trunk below 5%
+    sim.run(1500)
+    assert all(sim.state(n) is D for n in "abc")
+    assert {t.reason for t in sim.log} == {"AnswerRateFloor"}
+    assert not any(t.target is E for t in sim.log), "the same on every trunk: not the lines"
+    sim.rates = dict.fromkeys("abc", HEALTHY)
+    sim.run(1500)
+    assert all(sim.state(n) is H for n in "abc")
+    assert {t.reason for t in sim.log if t.target is H} == {"Recovered"}
+
+
+def test_a_borderline_trunk_does_not_flap() -> None:
+    policy = HealthPolicy(window_seconds=60)
+    sim = warm(Sim(seed=10, policy=policy), 600)
+    sim.rates = dict.fromkeys("abc", (0.01, 0.02))
+    sim.run(1500)
+    assert sim.state("a") is D
+    sim.log.clear()
+    sim.rates = dict.fromkeys("abc", (0.05, 0.02))  # right at the 5% floor
+    sim.run(6000)
+    for name in "abc":
+        assert len([t for t in sim.log if t.trunk == name]) <= 2
+
+
+def test_a_list_wide_drop_ejects_nobody() -> None:
+    sim = warm(Sim(seed=11))
+    sim.rates = dict.fromkeys("abc", (0.10, 0.02))
+    sim.run(3000)
+    assert not [t for t in sim.log if t.target is E]
+
+
+def test_self_inflicted_503s_do_not_count_against_the_line() -> None:
+    sim = warm(Sim(seed=12))
+    for _ in range(500):
+        sim.now += 0.2
+        obs = {n: sim.observe(*HEALTHY) for n in "abc"}
+        obs["a"] = obs["a"] + Observation(self_inflicted=3)  # 3 of every 4 attempts: our 503s
+        sim.pool, transitions = evaluate(sim.pool, obs, POLICY, sim.now)
+        assert not transitions
+    trunk = sim.pool.get("a")
+    assert trunk is not None and trunk.window.call_loss_rate is not None
+    assert trunk.window.call_loss_rate < 0.1
+
+
+def test_initial_restores_ejected_trunks_and_sync_follows_the_spec() -> None:
+    pool = initial(["a", "b", "c"], 100.0, {"a": (E, 90.0), "b": (D, 80.0), "c": (P, 95.0)})
+    assert pool.states == {"a": E, "b": H, "c": P}
+    pool, transitions = evaluate(pool, {}, POLICY, 150.0 + POLICY.eject_seconds)
+    assert [(t.trunk, t.target) for t in transitions] == [("a", P)]
+    synced = sync_trunks(pool, ["c", "d"], 200.0)
+    assert [t.name for t in synced.trunks] == ["c", "d"]
+    assert synced.states == {"c": P, "d": H}

@@ -1,0 +1,51 @@
+"""`kdial bench health --json`: the shape of its output, on tiny runs (nothing timed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kdial_cli import bench_health
+
+pytestmark = pytest.mark.unit
+
+NAMES = {
+    "hard-failure",
+    "soft-failure",
+    "asr-collapse",
+    "healthy",
+    "control-list-wide-drop",
+    "control-self-503",
+    "cid-marked",
+    "cid-control",
+}
+EJECT_FIELDS = ("attempts_to_eject_p95", "seconds_to_eject_p95")
+
+
+def test_json_has_every_scenario_with_the_fields_the_checks_read(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["--json", "--trials", "1", "--cps", "20", "--healthy-ticks", "50"]
+    argv += ["--healthy-weeks", "0.0001"]
+    assert bench_health.main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    rows = result["scenarios"]
+    assert {r["name"] for r in rows} == NAMES
+    for row in rows:
+        assert row["cps"] == 20
+        assert isinstance(row["false_ejections"], int)
+        for field in (*EJECT_FIELDS, "attempts_to_eject_median", "seconds_to_eject_median"):
+            assert field in row
+        if row["name"] in {"healthy", "control-list-wide-drop", "control-self-503", "cid-control"}:
+            assert all(row[f] is None for f in EJECT_FIELDS)
+    hard = next(r for r in rows if r["name"] == "hard-failure")
+    assert isinstance(hard["attempts_to_eject_p95"], (int, float))
+    assert "seconds_to_restore" in hard
+
+
+def test_the_table_prints_a_row_per_scenario() -> None:
+    args = bench_health.parser().parse_args(["--trials", "1", "--cps", "20", "--only", "healthy"])
+    args.healthy_ticks, args.healthy_weeks = 10, 0.0001
+    text = bench_health.render(bench_health.run(args))
+    assert "healthy" in text.splitlines()[1]
