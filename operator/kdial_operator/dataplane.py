@@ -115,12 +115,6 @@ async def delete_keys(rdb: Redis, pattern: str) -> int:
     return removed
 
 
-async def id_key(rdb: Redis, keys: ListKeys) -> bytes:
-    """The list's id secret, made once and kept with its contacts."""
-    await rdb.set(keys.id_key, secrets.token_hex(32), nx=True)
-    return str(await rdb.get(keys.id_key)).encode()
-
-
 async def store_list(
     rdb: Redis, keys: ListKeys, contacts: dict[str, dict[str, Any]], digest: str
 ) -> bool:
