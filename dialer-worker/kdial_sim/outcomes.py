@@ -82,6 +82,8 @@ def plan_carrier_call(
     number: str,
     rng: random.Random,
     conditions: CarrierConditions,
+    *,
+    caller_id: str = "",
 ) -> Plan:
     pdd = carrier.pdd_seconds.sample(rng)
     refused = _refusal(scenario, carrier, number, conditions)
@@ -93,10 +95,19 @@ def plan_carrier_call(
     )
     if callee_class(scenario.seed, number, scenario.callees) is CalleeClass.MACHINE:
         return _machine(base, scenario.callees, rng)
-    if rng.random() < answer_probability(scenario, carrier, number, conditions):
+    marked = _marked(scenario.callees, caller_id)
+    if rng.random() < answer_probability(scenario, carrier, number, conditions) * marked:
         ring, talk = carrier.ring_seconds.sample(rng), carrier.talk_seconds.sample(rng)
         return replace(base, reason="answer", answer=True, ring=ring, talk=talk)
     return _failure(base, carrier, rng)
+
+
+def _marked(callees: CalleeSpec, caller_id: str) -> float:
+    """How much of the usual answer rate a call showing `caller_id` gets."""
+    if not callees.marked_caller_ids:
+        return 1.0
+    marked = {normalize(n): share for n, share in callees.marked_caller_ids.items()}
+    return marked.get(normalize(caller_id), 1.0)
 
 
 def _refusal(

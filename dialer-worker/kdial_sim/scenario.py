@@ -124,6 +124,9 @@ class CalleeSpec(Model):
     machine_ring_seconds: Distribution = Uniform(dist="uniform", min=5, max=20)
     machine_talk_seconds: Distribution = Uniform(dist="uniform", min=15, max=40)
     amd: AmdSpec = AmdSpec()
+    #: Presented numbers callees' phones flag as spam (号码标记), with the share of the usual
+    #: answer rate calls showing them still get, e.g. {"+862012345678": 0.2}.
+    marked_caller_ids: dict[str, Probability] = {}
 
     @model_validator(mode="after")
     def _shares(self) -> Self:

@@ -134,7 +134,7 @@ class Switch:
         channel = self._channel(request, target, route, variables, uuid)
         call = Call(
             channel,
-            self._plan(route, target),
+            self._plan(route, target, values.get("origination_caller_id_number", "")),
             self._env,
             timeout=_timeout(values, request.timeout),
             ignore_early_media=values.get("ignore_early_media", "").lower() == "true",
@@ -202,13 +202,16 @@ class Switch:
             name.startswith(agents.prefix) and suffix.isdigit() and 1 <= int(suffix) <= agents.count
         )
 
-    def _plan(self, route: Route, target: DialTarget) -> Plan:
+    def _plan(self, route: Route, target: DialTarget, caller_id: str) -> Plan:
         number = target.destination
         self.counters.attempts[number] += 1
         rng = attempt_rng(self.scenario.seed, number, self.counters.attempts[number])
         if route.carrier is not None:
             state = self.carriers[route.carrier]
-            return plan_carrier_call(self.scenario, state.spec, number, rng, state.take_attempt())
+            conditions = state.take_attempt()
+            return plan_carrier_call(
+                self.scenario, state.spec, number, rng, conditions, caller_id=caller_id
+            )
         if route.agent:
             return plan_agent_call(self.scenario.agents, rng)
         return plan_unroutable()

@@ -61,6 +61,9 @@ class TrunkGrant:
     """Calls held on the trunk right after the grant, this one included (read in the script)."""
     granted_at_us: int
     """When the grant was made, µs since the epoch on Redis's clock."""
+    cps_in_window: int = 1
+    """Grants on the trunk in the second up to this one, this one included: how close to its
+    calls-per-second cap the trunk ran when this call went out."""
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,7 @@ def acquire_trunk(
     raw = _run(rdb, keys, "acquire_trunk", attempt, max_concurrent, max_cps, ttl_ms)
     if raw[0] == 0:
         return _denied("trunk", raw)
-    return TrunkGrant(pool, trunk, attempt, int(raw[1]), int(raw[2]))
+    return TrunkGrant(pool, trunk, attempt, int(raw[1]), int(raw[2]), int(raw[3]))
 
 
 def acquire_caller_id(

@@ -13,7 +13,7 @@ import json
 import logging
 import random
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,11 +25,13 @@ from kdial.dialstring import Application, originate_command
 from kdial.numbers import is_e164
 from kdial.outcomes import Outcome, classify
 from kdial.privacy import mask_number
+from kdial.routing.presence import place_of, subdivision
 from kdial.state.keys import CampaignKeys
-from kdial_worker import caps, choice, ledger, metrics, pacing, retry, schedule
+from kdial_worker import caps, choice, ledger, line_counts, metrics, pacing, retry, schedule
 from kdial_worker.calls import Call, Calls, call_uuid
+from kdial_worker.carrier_pace import CarrierPace
 from kdial_worker.esl import EslDown, EslSession
-from kdial_worker.runtime import Runtime, RuntimeCache, Trunk
+from kdial_worker.runtime import CallerId, Runtime, RuntimeCache, Trunk
 from kdial_worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,15 @@ HELD_SECONDS = 3600
 MIN_PERMIT_WAIT_SECONDS = 0.02
 #: An attempt the switch refused to place (Cancelled) is due again after this.
 CANCELLED_BACKOFF_MS = 2000
+
+
+@dataclass(frozen=True)
+class Route:
+    """How one attempt went out: its trunk, the number shown, and the CPS cap it was paced at."""
+
+    trunk: Trunk
+    caller: CallerId
+    max_cps: int
 
 
 class Dialer:
@@ -67,6 +78,12 @@ class Dialer:
         # them back would cost more than the calls themselves.
         self._hold_until = 0.0
         self._pacer = pacing.Pacer()
+        self._carrier_pace = CarrierPace()
+        # Caller IDs refused at a cap, until when (epoch seconds): skipped by the next choices
+        # rather than stalling every claim on one capped number.
+        self._capped: dict[str, float] = {}
+        # Calls last seen up on each trunk (from its grants), for the headroom in its weight.
+        self._in_use: dict[str, int] = {}
         self._room = gevent.event.Event()
         self._greenlets: list[gevent.Greenlet] = []
 
@@ -210,34 +227,60 @@ class Dialer:
             ledger.defer(self.rdb, self.keys, claimed.attempt, int(delay * 1000))
 
     def _dial_contact(self, claimed: ledger.Claim, contact: dict[str, Any], rt: Runtime) -> None:
-        avoid = (
-            claimed.history.get("trunk")
-            if claimed.history.get("last") == Outcome.CALL_LOSS
-            else None
+        history = claimed.history
+        avoid = history.get("trunk") if history.get("last") == Outcome.CALL_LOSS else None
+        now = time.time()
+        trunk = choice.pick_trunk(
+            rt.trunks,
+            self.rng,
+            avoid=avoid,
+            callee_region=subdivision(str(contact.get("province", ""))) or contact.get("region"),
+            callee_carrier=contact.get("carrier") or None,
+            in_use=self._in_use,
         )
-        trunk = choice.pick_trunk(rt.trunks, self.rng, avoid=avoid)
-        caller = choice.pick_caller_id(rt.caller_ids, rt.default_caller_id, self.rng)
+        shown = {n: ms / 1000 for n, ms in (history.get("shown") or {}).items()}
+        caller = choice.pick_caller_id(
+            rt.caller_ids,
+            place_of(str(contact.get("province", "")), str(contact.get("city", ""))),
+            self.rng,
+            shown=shown,
+            capped={n for n, until in self._capped.items() if until > now},
+            now=now,
+        )
         if trunk is None or caller is None:
             self._undialled(claimed, "NoRoute", delay=5)
             return
+        max_cps = self._carrier_pace.max_cps(trunk.name, trunk.max_cps, now)
         grant = caps.acquire(
             self.rdb,
             claimed.attempt,
-            caps.TrunkCap(trunk.pool, trunk.name, trunk.max_concurrent, trunk.max_cps),
+            caps.TrunkCap(trunk.pool, trunk.name, trunk.max_concurrent, max_cps),
             caps.CallerIdCap(caller.pool, caller.number, caller.max_concurrent, caller.max_per_day),
             self._lease_ms,
         )
         if isinstance(grant, caps.Denied):
-            metrics.PERMITS_DENIED.labels(self.campaign, f"{grant.scope}_{grant.reason}").inc()
-            wait = max(grant.retry_after_ms / 1000, MIN_PERMIT_WAIT_SECONDS)
-            self._hold_until = max(self._hold_until, time.monotonic() + wait)
-            self._undialled(claimed, "NoPermit", delay=wait)
+            self._denied(claimed, grant, trunk, caller)
             return
+        self._in_use[trunk.name] = grant.trunk.in_use
         try:
             call = self._call(claimed, contact, rt, trunk, caller.number, grant=grant)
         finally:
             caps.release(self.rdb, grant)
-        self._record(claimed, contact, rt, call, caller.number)
+        self._record(claimed, contact, rt, call, Route(trunk, caller, max_cps))
+
+    def _denied(
+        self, claimed: ledger.Claim, denied: caps.Denied, trunk: Trunk, caller: CallerId
+    ) -> None:
+        metrics.PERMITS_DENIED.labels(self.campaign, f"{denied.scope}_{denied.reason}").inc()
+        wait = max(denied.retry_after_ms / 1000, MIN_PERMIT_WAIT_SECONDS)
+        if denied.scope == "caller_id":
+            # Another number may well be free: skip this one, claim on.
+            self._capped[caller.number] = time.time() + wait
+            self._undialled(claimed, "NoPermit", delay=MIN_PERMIT_WAIT_SECONDS)
+            return
+        self._in_use[trunk.name] = denied.in_use
+        self._hold_until = max(self._hold_until, time.monotonic() + wait)
+        self._undialled(claimed, "NoPermit", delay=wait)
 
     def _call(
         self,
@@ -303,9 +346,10 @@ class Dialer:
             self.esl.api(f"uuid_kill {call.uuid} NORMAL_CLEARING")
 
     def _record(
-        self, claimed: ledger.Claim, contact: dict[str, Any], rt: Runtime, call: Call, caller: str
+        self, claimed: ledger.Claim, contact: dict[str, Any], rt: Runtime, call: Call, route: Route
     ) -> None:
         facts = call.facts()
+        hangup = call.hangup or {}
         if facts is None:
             ending = _unknown(self.settings.reclaim_delay_seconds)
             outcome = "Unknown"
@@ -316,14 +360,14 @@ class Dialer:
             if result is Outcome.CANCELLED and not ending.close:
                 # Never dialled (e.g. the switch's own throttle): back off rather than spin.
                 ending = replace(ending, delay_ms=max(ending.delay_ms, CANCELLED_BACKOFF_MS))
+            self._count(call, route, result, hangup)
         if call.pdd is not None:
             metrics.POST_DIAL_DELAY.labels(call.trunk).observe(call.pdd)
         metrics.ATTEMPTS.labels(self.campaign, call.trunk, outcome).inc()
-        hangup = call.hangup or {}
         record = {
             "number": mask_number(contact["number"]),
             "trunk": call.trunk,
-            "caller_id": caller,
+            "caller_id": route.caller.number,
             "worker": self.settings.worker_id,
             "uuid": call.uuid,
             "started_ms": str(int(call.started * 1000)),
@@ -335,8 +379,33 @@ class Dialer:
             "cause": hangup.get("Hangup-Cause", call.job_error or ""),
             "sip": hangup.get("variable_sip_term_status", ""),
         }
-        ending = replace(ending, record=record, trunk=call.trunk)
+        shown = route.caller.number if ending.counts_as_attempt else ""
+        ending = replace(ending, record=record, trunk=call.trunk, caller_id=shown)
         self._complete(claimed.attempt, ending)
+
+    def _count(self, call: Call, route: Route, outcome: Outcome, hangup: dict[str, str]) -> None:
+        """The attempt into the line counters the operator judges trunks and numbers by."""
+        now, trunk, caller = time.time(), route.trunk, route.caller
+        mine = self._carrier_pace.self_inflicted(
+            trunk.name,
+            outcome,
+            hangup.get("variable_sip_term_status", ""),
+            configured=trunk.max_cps,
+            used=route.max_cps,
+            in_window=call.grant.trunk.cps_in_window,
+            now=now,
+        )
+        if mine:
+            metrics.SELF_INFLICTED.labels(trunk.name).inc()
+        line_counts.count(
+            self.rdb,
+            now,
+            (trunk.pool, trunk.name),
+            (caller.pool, caller.number),
+            outcome,
+            self_inflicted=mine,
+            pdd_ms=None if call.pdd is None else int(call.pdd * 1000),
+        )
 
     def _complete(self, attempt: str, ending: ledger.Ending) -> None:
         """Writes the attempt's end, retrying while Redis is away: a finished call is a fact."""

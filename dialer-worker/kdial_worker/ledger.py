@@ -36,6 +36,8 @@ class Ending:
     counters: tuple[str, ...] = ()
     record: dict[str, str] = field(default_factory=dict)
     trunk: str = ""
+    caller_id: str = ""
+    """The number shown, kept in the contact's history for the per-callee cooldown."""
 
 
 class EpochChanged(RuntimeError):
@@ -100,6 +102,7 @@ def complete(rdb: redis.Redis, keys: CampaignKeys, attempt: str, ending: Ending)
         int(ending.counts_as_attempt),
         scripts.MINUTE_BUCKET_TTL_SECONDS,
         ending.trunk,
+        ending.caller_id,
         len(ending.counters),
         *ending.counters,
         *record,

@@ -44,3 +44,8 @@ LEASES_LOST = Counter(
 RECLAIMED = Counter(
     "kdial_reclaimed_total", "Contacts taken back from attempts whose lease expired.", ["campaign"]
 )
+SELF_INFLICTED = Counter(
+    "kdial_self_inflicted_503_total",
+    "Carrier 503s our own pace provoked: not counted against the line, and the trunk slowed.",
+    ["trunk"],
+)

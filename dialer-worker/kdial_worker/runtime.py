@@ -7,14 +7,21 @@ new routing generation reaches it within a second.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 
+from kdial.api.calleridpool import CallerId as CallerIdSpec
+from kdial.api.calleridpool import Selection
 from kdial.api.campaign import CampaignSpec
+from kdial.api.trunkpool import TrunkState
+from kdial.numbers import InvalidNumber, normalize
+from kdial.routing.presence import Candidate
+from kdial.routing.weights import RoutedTrunk
 from kdial.state.keys import CampaignKeys, ListKeys, PoolKeys
 
 
@@ -26,7 +33,10 @@ class Trunk:
     max_concurrent: int
     max_cps: int
     weight: int
+    """The routing generation's weight for a callee nothing is known of; 0 takes no calls."""
     state: str
+    routed: RoutedTrunk = field(default_factory=lambda: RoutedTrunk(""))
+    """What per-callee weights are computed from (`kdial.routing.weights.weight_for`)."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,21 @@ class CallerId:
 
 
 @dataclass(frozen=True)
+class CallerIds:
+    """A CallerIdPool as a worker chooses from it (`kdial.routing.presence.choose`)."""
+
+    numbers: tuple[CallerId, ...] = ()
+    candidates: tuple[Candidate, ...] = ()
+    default: str | None = None
+    selection: Selection = field(default_factory=Selection)
+    cooldown_days: int = 0
+    quarantined: frozenset[str] = frozenset()
+
+    def get(self, number: str) -> CallerId | None:
+        return next((n for n in self.numbers if n.number == number), None)
+
+
+@dataclass(frozen=True)
 class Runtime:
     """One consistent view of everything a worker needs to place calls."""
 
@@ -47,13 +72,27 @@ class Runtime:
     contacts_key: str
     suppression_keys: tuple[str, ...]
     trunks: tuple[Trunk, ...]
-    caller_ids: tuple[CallerId, ...]
-    default_caller_id: CallerId | None
+    caller_ids: CallerIds
 
 
 def _document(rdb: redis.Redis, key: str) -> dict[str, Any] | None:
     raw = rdb.get(key)
     return None if raw is None else dict(json.loads(raw)["content"])
+
+
+@functools.lru_cache(maxsize=16)
+def _candidates(numbers_json: str) -> tuple[Candidate, ...]:
+    """The pool's numbers with where each is local. Cached on the pool's content: the runtime
+    is re-read every second, and a pool may hold thousands of numbers to geocode."""
+    out = []
+    for entry in json.loads(numbers_json):
+        spec = CallerIdSpec.model_validate(entry)
+        try:
+            phone = normalize(spec.number, "ZZ")
+        except (InvalidNumber, ValueError):
+            phone = None
+        out.append(Candidate.of(spec, phone))
+    return tuple(out)
 
 
 def load(rdb: redis.Redis, campaign: CampaignKeys) -> Runtime | None:
@@ -68,10 +107,6 @@ def load(rdb: redis.Redis, campaign: CampaignKeys) -> Runtime | None:
         pool = PoolKeys("tp", namespace, ref.name)
         table = _document(rdb, pool.config) or {"trunks": []}
         trunks += [_trunk(pool, t) for t in table["trunks"]]
-    ids_pool = PoolKeys("cidp", namespace, spec.caller_id_pool_ref.name)
-    ids = _document(rdb, ids_pool.config) or {"numbers": []}
-    numbers = [_caller_id(ids_pool, n) for n in ids["numbers"]]
-    default = next((n for n in numbers if n.number == ids.get("defaultNumber")), None)
     return Runtime(
         dialing=bool(content["dialing"]),
         spec=spec,
@@ -80,12 +115,27 @@ def load(rdb: redis.Redis, campaign: CampaignKeys) -> Runtime | None:
             ListKeys(namespace, ref.name).numbers for ref in spec.suppression_list_refs
         ),
         trunks=tuple(trunks),
-        caller_ids=tuple(numbers),
-        default_caller_id=default,
+        caller_ids=_caller_ids(rdb, PoolKeys("cidp", namespace, spec.caller_id_pool_ref.name)),
+    )
+
+
+def _caller_ids(rdb: redis.Redis, pool: PoolKeys) -> CallerIds:
+    ids = _document(rdb, pool.config)
+    if ids is None:
+        return CallerIds()
+    resting = rdb.get(pool.quarantined)
+    return CallerIds(
+        numbers=tuple(_caller_id(pool, n) for n in ids["numbers"]),
+        candidates=_candidates(json.dumps(ids["numbers"], sort_keys=True)),
+        default=ids.get("defaultNumber"),
+        selection=Selection.model_validate(ids.get("selection", {})),
+        cooldown_days=int(ids.get("calleeCooldownDays", 0)),
+        quarantined=frozenset(json.loads(resting)) if resting else frozenset(),
     )
 
 
 def _trunk(pool: PoolKeys, t: dict[str, Any]) -> Trunk:
+    state = TrunkState(t.get("state", TrunkState.HEALTHY))
     return Trunk(
         pool=pool,
         name=t["name"],
@@ -93,7 +143,17 @@ def _trunk(pool: PoolKeys, t: dict[str, Any]) -> Trunk:
         max_concurrent=int(t["maxConcurrentCalls"]),
         max_cps=int(t["maxCallsPerSecond"]),
         weight=int(t.get("weight", 1)),
-        state=str(t.get("state", "Healthy")),
+        state=state.value,
+        routed=RoutedTrunk(
+            t["name"],
+            state,
+            int(t.get("priority", 100)),
+            int(t.get("costPerMinuteMicros", 0)),
+            int(t["maxConcurrentCalls"]),
+            0,
+            tuple(t.get("regions", ())),
+            tuple(t.get("carriers", ())),
+        ),
     )
 
 

@@ -74,6 +74,20 @@ def references(namespace: str, spec: CampaignSpec, refs: Referents) -> Blocker |
     return None
 
 
+def no_route(namespace: str, spec: CampaignSpec, refs: Referents) -> str | None:
+    """A message when every trunk of every pool the campaign dials through is ejected."""
+    pools = [
+        next(iter(refs.trunkpools.get((namespace, r.name), ())), None) for r in spec.trunk_pool_refs
+    ]
+    if not pools or any(p is None or p.serving is None or p.serving > 0 for p in pools):
+        return None
+    names = ", ".join(r.name for r in spec.trunk_pool_refs)
+    return (
+        f"no trunk takes calls: every trunk of TrunkPool {names} is Ejected; contacts wait "
+        "until a trunk is probed back into service (see the pool's status)"
+    )
+
+
 def trunk_capacity(namespace: str, spec: CampaignSpec, refs: Referents) -> int:
     total = 0
     for ref in spec.trunk_pool_refs:
@@ -96,6 +110,7 @@ class Observed:
     rolling: dict[str, int] = field(default_factory=dict)
     version: int | None = None
     lost: bool = False
+    no_route: str | None = None
 
     @property
     def state(self) -> CampaignState:
@@ -128,6 +143,7 @@ async def observe(body: kopf.Body, memo: kopf.Memo, refs: Referents, now: dateti
     else:
         hold = campaign_status.schedule_hold(spec.schedule.start_time, spec.schedule.end_time, now)
         seen = Observed(spec, references(namespace, spec, refs), hold)
+        seen.no_route = no_route(namespace, spec, refs)
     seen.version = body.status.get("configVersion")
     try:
         if seen.spec is None or seen.blocker:
@@ -185,7 +201,7 @@ def wanted_workers(seen: Observed, capacity: int, settings: OperatorSettings) ->
 def status_of(
     body: kopf.Body, seen: Observed, desired: int, ready: int, now: datetime
 ) -> dict[str, Any]:
-    facts = Facts(seen.blocker, seen.state, seen.ledger, ready, seen.hold, seen.lost)
+    facts = Facts(seen.blocker, seen.state, seen.ledger, ready, seen.hold, seen.lost, seen.no_route)
     conditions, summary = campaign_status.decide(facts)
     generation = body.meta.get("generation")
     old = list(body.status.get("conditions", []))

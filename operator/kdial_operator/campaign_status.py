@@ -30,6 +30,8 @@ class Facts:
     """Why the schedule forbids dialing now (before startTime, after endTime), if it does."""
     state_lost: bool = False
     """Redis lost the campaign's state after contacts were taken (see `_STATE_LOST`)."""
+    no_route: str | None = None
+    """Why no trunk of the campaign's pools takes calls, when none does."""
 
 
 def completed(ledger: Ledger | None) -> bool:
@@ -47,16 +49,14 @@ def decide(facts: Facts) -> tuple[list[Cond], str]:
     ready = _ready(facts)
     done = completed(facts.ledger)
     dialing, summary = _dialing(facts, done)
-    lost = facts.state_lost
-    conditions = [
-        ready,
-        dialing,
-        _completed(facts.ledger, done),
-        Cond("Degraded", True, "StateLost", _STATE_LOST)
-        if lost
-        else Cond("Degraded", False, "AsExpected"),
-    ]
-    if lost:
+    if facts.state_lost:
+        degraded = Cond("Degraded", True, "StateLost", _STATE_LOST)
+    elif facts.no_route and not done:
+        degraded = Cond("Degraded", True, "NoTrunkInService", facts.no_route)
+    else:
+        degraded = Cond("Degraded", False, "AsExpected")
+    conditions = [ready, dialing, _completed(facts.ledger, done), degraded]
+    if degraded.status:
         summary = "Degraded"
     return conditions, summary
 

@@ -10,8 +10,9 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 
+from kdial.routing.counters import REREAD_SECONDS, fresh
 from kdial.state import scripts
-from kdial.state.keys import CampaignKeys, ListKeys
+from kdial.state.keys import CampaignKeys, ListKeys, PoolKeys
 
 Redis = aioredis.Redis
 
@@ -105,6 +106,53 @@ async def counters(
         for name, value in bucket.items():
             rolling[name] = rolling.get(name, 0) + int(value)
     return {k: int(v) for k, v in totals.items()}, rolling
+
+
+#: Most buckets one read covers: after a long pause (a stalled operator) older counts are
+#: skipped rather than folded in as if they had just happened.
+MAX_BUCKETS_PER_READ = 120
+
+
+async def new_counts(
+    rdb: Redis, pool: PoolKeys, seen: dict[int, dict[str, str]], now: int
+) -> list[tuple[int, dict[str, int]]]:
+    """What the pool's line-counter buckets gained since they were read into ``seen``, by
+    second, up to ``now``; ``seen`` is updated. A first read starts at ``now``."""
+    start = now if not seen else max(max(seen) - REREAD_SECONDS, now - MAX_BUCKETS_PER_READ)
+    seconds = list(range(start, now + 1))
+    pipe = rdb.pipeline(transaction=False)
+    for second in seconds:
+        pipe.hgetall(pool.counts(second))
+    out = []
+    for second, bucket in zip(seconds, await pipe.execute(), strict=True):
+        gained = fresh(bucket, seen.get(second, {}))
+        seen[second] = bucket
+        if gained:
+            out.append((second, gained))
+    for second in [s for s in seen if s < now - REREAD_SECONDS]:
+        del seen[second]
+    return out
+
+
+async def trunk_calls(rdb: Redis, pool: PoolKeys, trunks: list[str]) -> dict[str, int]:
+    """Calls up on each trunk now: the live slots of its concurrency cap."""
+    pipe = rdb.pipeline(transaction=False)
+    for trunk in trunks:
+        pipe.eval(scripts.CAPS, 1, pool.trunk_active(trunk), "count")
+    return {t: int(n) for t, n in zip(trunks, await pipe.execute(), strict=True)}
+
+
+async def capped_numbers(rdb: Redis, pool: PoolKeys, numbers: list[dict[str, Any]]) -> set[str]:
+    """The caller IDs at their daily cap now."""
+    limited = [n for n in numbers if n.get("maxCallsPerDay")]
+    if not limited:
+        return set()
+    today = await rdb.mget([pool.number_day(n["number"]) for n in limited])
+    return {
+        n["number"]
+        for n, used in zip(limited, today, strict=True)
+        if used is not None and int(used) >= int(n["maxCallsPerDay"])
+    }
 
 
 async def delete_keys(rdb: Redis, pattern: str) -> int:

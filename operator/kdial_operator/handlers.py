@@ -5,6 +5,20 @@ The package itself imports nothing, so its other modules (the contact import's c
 the benchmarks) load without kopf.
 """
 
-from kdial_operator import campaigns, contactlists, indexes, pools, startup
+from kdial_operator import (
+    calleridpools,
+    campaigns,
+    contactlists,
+    indexes,
+    startup,
+    trunkpools,
+)
 
-__all__ = ["campaigns", "contactlists", "indexes", "pools", "startup"]
+__all__ = [
+    "calleridpools",
+    "campaigns",
+    "contactlists",
+    "indexes",
+    "startup",
+    "trunkpools",
+]

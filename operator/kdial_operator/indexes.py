@@ -6,7 +6,7 @@ becomes Ready the index changes and the campaign's next reconcile sees it, with 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import kopf
@@ -24,6 +24,8 @@ class Referent:
     ready: bool
     message: str
     spec: dict[str, Any]
+    serving: int | None = None
+    """TrunkPools: trunks taking calls (not Ejected) as status last said; None before any."""
 
 
 def key_of(body: kopf.Body) -> Key:
@@ -51,7 +53,9 @@ def contactlists(
 def trunkpools(
     *, namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
 ) -> dict[Key, Referent]:
-    return {(namespace or "", name): referent(spec, status)}
+    rows = list(status.get("trunks", []))
+    serving = sum(r.get("state") != "Ejected" for r in rows) if rows else None
+    return {(namespace or "", name): replace(referent(spec, status), serving=serving)}
 
 
 @kopf.index(GROUP, VERSION, CALLER_ID_POOL.plural)

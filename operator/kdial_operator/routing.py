@@ -1,36 +1,32 @@
 """Compiling pools into what workers read: a TrunkPool's routing table, a CallerIdPool's numbers.
 
-Pure functions. Line health (ejection, probing, weights from measured rates) builds on the
-trunk entries' `state` and `weight` here.
+Pure functions. A routing table carries each trunk's spec, its health state and its weight for
+a callee nothing is known of (`kdial.routing.weights`); workers refine the weight per callee
+from the same fields (region and carrier fit, their own load).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from kdial.api.calleridpool import CallerIdPoolSpec
 from kdial.api.meta import E164
 from kdial.api.trunkpool import TrunkPoolSpec, TrunkState
+from kdial.routing.weights import RoutedTrunk, weight_for
 
 
-def routing_table(spec: TrunkPoolSpec, states: dict[str, str]) -> dict[str, Any]:
-    """Every trunk with its limits, state and weight; a new trunk starts Healthy."""
+def routing_table(spec: TrunkPoolSpec, states: Mapping[str, TrunkState]) -> dict[str, Any]:
+    """Every trunk with its limits, state and weight; a trunk without a state is Healthy."""
     trunks = []
     for trunk in spec.trunks:
-        state = TrunkState(states.get(trunk.name, TrunkState.HEALTHY))
+        state = states.get(trunk.name, TrunkState.HEALTHY)
         trunks.append(
             trunk.model_dump(mode="json", by_alias=True, exclude_none=True)
-            | {"state": state.value, "weight": base_weight(trunk.priority, state)}
+            | {"state": state.value, "weight": weight_for(RoutedTrunk.of(trunk, state))}
         )
-    return {"trunks": trunks, "health": spec.health.model_dump(mode="json", by_alias=True)}
-
-
-def base_weight(priority: int, state: TrunkState) -> int:
-    """Weight before measured health refines it: ejected trunks take no new calls."""
-    if state is TrunkState.EJECTED:
-        return 0
-    return max(priority, 1)
+    return {"trunks": trunks}
 
 
 def caller_ids(spec: CallerIdPoolSpec, extra: list[str]) -> tuple[dict[str, Any], list[str]]:

@@ -19,6 +19,11 @@ class OperatorSettings(BaseSettings):
     `redis_url` in plain text."""
     status_interval_seconds: float = Field(default=5.0, gt=0)
     """How often each campaign's status is aggregated from Redis and its workers rescaled."""
+    health_interval_seconds: float = Field(default=1.0, gt=0)
+    """How often each TrunkPool's line counters are read and its trunks judged; a new routing
+    generation reaches workers within a second after that."""
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """Port of the operator's Prometheus `/metrics` (trunk states and weights); unset, none."""
     retry_seconds: float = Field(default=10.0, gt=0)
     """Delay before retrying an object that waits on something missing (a ConfigMap, Redis)."""
     calls_per_worker: int = Field(default=100, ge=1)

@@ -7,6 +7,7 @@ from typing import Any
 
 import kopf
 import kubernetes
+import prometheus_client
 import redis.asyncio as aioredis
 
 from kdial.api.kinds import GROUP
@@ -31,6 +32,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.watching.client_timeout = 330
 
     memo.settings = config
+    if config.metrics_port:
+        prometheus_client.start_http_server(config.metrics_port)
     memo.redis = aioredis.Redis.from_url(config.redis_url, decode_responses=True)
     memo.kube = Kube(_api_client())
 

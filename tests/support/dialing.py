@@ -63,6 +63,7 @@ def create(
     csv: str,
     trunks: list[dict[str, Any]],
     caller_ids: list[dict[str, Any]] | None = None,
+    health: dict[str, Any] | None = None,
     **campaign: Any,
 ) -> CampaignKeys:
     """ContactList `leads` from `csv`, TrunkPool `lines`, CallerIdPool `ids`, Campaign `promo`;
@@ -77,7 +78,7 @@ def create(
         },
         "ContactList",
     )
-    api.create("trunkpools", "lines", {"trunks": trunks}, "TrunkPool")
+    api.create("trunkpools", "lines", {"trunks": trunks} | {"health": health or {}}, "TrunkPool")
     numbers = caller_ids or [{"number": "+862012345678"}]
     api.create("calleridpools", "ids", {"numbers": numbers}, "CallerIdPool")
     api.create("campaigns", "promo", spec(**campaign), "Campaign")

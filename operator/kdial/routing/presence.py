@@ -37,7 +37,9 @@ __all__ = [
     "Province",
     "choose",
     "locate",
+    "place_of",
     "recently_shown",
+    "subdivision",
 ]
 
 
@@ -133,6 +135,20 @@ def locate(region: str | None = None, phone: PhoneNumber | None = None) -> Place
         province = _BY_KEY.get(_key(phone.province))
         return Place(province.name if province else phone.province, phone.city)
     return Place()
+
+
+def place_of(province: str, city: str) -> Place:
+    """A callee's place from the province and city its contact list stored (the geocoder's
+    names, `kdial.numbers.PhoneNumber`)."""
+    found = _BY_KEY.get(_key(province))
+    return Place(found.name if found else province, city)
+
+
+def subdivision(province: str) -> str | None:
+    """The ISO 3166-2 code of a mainland province ("Guangdong" -> "CN-GD"), as
+    `Trunk.regions` names regions; None when the province is unknown."""
+    found = _BY_KEY.get(_key(province))
+    return found.code if found else None
 
 
 def _parse_region(region: str) -> Place:

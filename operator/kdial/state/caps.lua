@@ -56,22 +56,22 @@ local function log_grant(key, attempt)
 end
 
 -- KEYS: trunk active, trunk cps. ARGV: op, attempt, max concurrent, max cps, ttl ms.
--- Returns {1, calls held including this one, granted at (µs)} or
--- {0, 'concurrency' | 'cps', retry after ms, calls held}.
+-- Returns {1, calls held including this one, granted at (µs), grants in the last second
+-- including this one} or {0, 'concurrency' | 'cps', retry after ms, calls held}.
 local function acquire_trunk()
   local attempt, max_conc = ARGV[2], tonumber(ARGV[3])
   local max_cps, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
   local held = live(KEYS[1])
   if redis.call('ZSCORE', KEYS[1], attempt) then
     hold(KEYS[1], attempt, ttl)
-    return {1, held, now_us}
+    return {1, held, now_us, redis.call('ZCARD', KEYS[2])}
   end
   if held >= max_conc then return {0, 'concurrency', 0, held} end
   local wait = cps_wait(KEYS[2], max_cps)
   if wait > 0 then return {0, 'cps', wait, held} end
   log_grant(KEYS[2], attempt)
   hold(KEYS[1], attempt, ttl)
-  return {1, held + 1, now_us}
+  return {1, held + 1, now_us, redis.call('ZCARD', KEYS[2])}
 end
 
 -- KEYS: number active, number day. ARGV: op, attempt, max concurrent (0: none),

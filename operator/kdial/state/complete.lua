@@ -2,7 +2,8 @@
 -- KEYS: inflight, leases, due, closed, contacts, totals, minute bucket, attempts stream
 -- ARGV: attempt id, outcome, close (0|1), delay ms, counts as attempt (0|1), bucket ttl s,
 --       trunk (kept in the history, so a lost call is re-dialled on another trunk),
---       number of counters n, n counter names, then record field/value pairs
+--       caller ID shown ('' for none; kept in the history with when, for the per-callee
+--       cooldown), number of counters n, n counter names, then record field/value pairs
 -- Returns 0 when the attempt no longer holds its contact (its lease expired and the contact
 -- was reclaimed): a stale worker cannot close or re-queue what it no longer owns.
 local contact = redis.call('HGET', KEYS[1], ARGV[1])
@@ -20,6 +21,10 @@ if ARGV[5] == '1' then
 end
 h.last = ARGV[2]
 if ARGV[7] ~= '' then h.trunk = ARGV[7] end
+if ARGV[8] ~= '' then
+  if type(h.shown) ~= 'table' then h.shown = {} end
+  h.shown[ARGV[8]] = now
+end
 h.outcomes[ARGV[2]] = (h.outcomes[ARGV[2]] or 0) + 1
 redis.call('HSET', KEYS[5], contact, cjson.encode(h))
 
@@ -29,14 +34,14 @@ else
   redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), contact)
 end
 
-local n = tonumber(ARGV[8])
-for i = 9, 8 + n do
+local n = tonumber(ARGV[9])
+for i = 10, 9 + n do
   redis.call('HINCRBY', KEYS[6], ARGV[i], 1)
   redis.call('HINCRBY', KEYS[7], ARGV[i], 1)
 end
 redis.call('EXPIRE', KEYS[7], tonumber(ARGV[6]))
 
 local record = {'attempt', ARGV[1], 'contact', contact, 'outcome', ARGV[2], 'ended_ms', now}
-for i = 9 + n, #ARGV do table.insert(record, ARGV[i]) end
+for i = 10 + n, #ARGV do table.insert(record, ARGV[i]) end
 redis.call('XADD', KEYS[8], '*', unpack(record))
 return 1

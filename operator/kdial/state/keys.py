@@ -164,6 +164,17 @@ class PoolKeys:
         """STRING: the compiled pool (JSON) — for a TrunkPool, its routing table."""
         return f"{self.base}:config"
 
+    def counts(self, second: int) -> str:
+        """HASH: outcomes counted in one second (seconds since the epoch) per trunk or caller
+        ID, `<name>|<counter>` -> count (`kdial.routing.counters`); they expire."""
+        return f"{self.base}:counts:{second}"
+
+    @property
+    def quarantined(self) -> str:
+        """STRING (CallerIdPool): JSON list of the numbers resting now; the operator writes it,
+        workers skip them."""
+        return f"{self.base}:quarantined"
+
     @property
     def pattern(self) -> str:
         return f"{self.base.replace('{', '[{]').replace('}', '[}]')}:*"

@@ -1,0 +1,45 @@
+"""The worker's edge to the line counters: one finished attempt into its pools' buckets.
+
+Best effort: the attempt record (`ledger.complete`) is the fact and is retried until written;
+a count lost to a Redis error only thins the evidence line health decides on.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+
+from kdial.outcomes import Outcome
+from kdial.routing.counters import BUCKET_TTL_SECONDS, number_increments, trunk_increments
+from kdial.state.keys import PoolKeys
+
+log = logging.getLogger(__name__)
+
+
+def count(
+    rdb: redis.Redis,
+    now: float,
+    trunk: tuple[PoolKeys, str],
+    caller_id: tuple[PoolKeys, str] | None,
+    outcome: Outcome,
+    *,
+    self_inflicted: bool,
+    pdd_ms: int | None,
+) -> None:
+    second = int(now)
+    pipe = rdb.pipeline(transaction=False)
+    buckets = [(trunk[0], trunk_increments(trunk[1], outcome, self_inflicted, pdd_ms))]
+    if caller_id is not None:
+        buckets.append((caller_id[0], number_increments(caller_id[1], outcome)))
+    for pool, fields in buckets:
+        if not fields:
+            continue
+        key = pool.counts(second)
+        for name, amount in fields.items():
+            pipe.hincrby(key, name, amount)
+        pipe.expire(key, BUCKET_TTL_SECONDS)
+    try:
+        pipe.execute()
+    except redis.RedisError as error:
+        log.warning("line counters not updated: %s", error)

@@ -1,0 +1,52 @@
+"""Every Prometheus metric of the operator, in one place: status as metrics.
+
+In the cert-manager style, a state is one series per possible value, 1 on the current one, so
+an alert reads `kdial_trunk_state{state="Ejected"} == 1`. Labels are bounded: pools and trunks
+are objects someone declared, states a closed enum. Never a number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from prometheus_client import Counter, Gauge
+
+from kdial.api.trunkpool import TrunkState
+from kdial.routing.health import PoolHealth, Transition
+
+TRUNK_STATE = Gauge(
+    "kdial_trunk_state",
+    "1 for the trunk's current line-health state, 0 for the others.",
+    ["trunkpool", "trunk", "state"],
+)
+TRUNK_WEIGHT = Gauge(
+    "kdial_trunk_weight",
+    "The trunk's routing weight in the current generation (0 takes no new calls).",
+    ["trunkpool", "trunk"],
+)
+TRUNK_TRANSITIONS = Counter(
+    "kdial_trunk_transitions_total",
+    "Line-health state changes, by the state entered.",
+    ["trunkpool", "trunk", "state"],
+)
+
+
+def trunk_states(
+    pool: str, health: PoolHealth, table: dict[str, Any], transitions: Iterable[Transition]
+) -> None:
+    for trunk in health.trunks:
+        for state in TrunkState:
+            TRUNK_STATE.labels(pool, trunk.name, state.value).set(int(trunk.state is state))
+    for row in table["trunks"]:
+        TRUNK_WEIGHT.labels(pool, row["name"]).set(row["weight"])
+    for transition in transitions:
+        TRUNK_TRANSITIONS.labels(pool, transition.trunk, transition.target.value).inc()
+
+
+def forget_pool(pool: str) -> None:
+    """Drops a deleted pool's series, so no alert fires on a pool that is gone."""
+    for gauge in (TRUNK_STATE, TRUNK_WEIGHT):
+        for labels in list(gauge._metrics):  # prometheus_client has no public lookup by prefix
+            if labels[0] == pool:
+                gauge.remove(*labels)

@@ -1,0 +1,205 @@
+"""One pass over a TrunkPool: counted outcomes in, trunk states, routing generation and status out.
+
+The daemon (`trunkpools.py`) runs a pass every `health_interval_seconds` and keeps a `Watch`
+between passes: the pool's health (`kdial.routing.health.PoolHealth`, seeded from status after
+a restart so an ejected trunk stays out), the last counter bucket read, and recent post-dial
+delays. A pass:
+
+1. reads the counter buckets completed since the last pass (`kdial.routing.counters`);
+2. folds them into the health state machine, which returns transitions;
+3. writes the routing table; its generation moves only when a state or the spec changed, and
+   workers read it within a second;
+4. posts one Event per transition and patches status on a transition, or every
+   `status_interval_seconds` for the rates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from kdial.api.conditions import Cond, merge
+from kdial.api.kinds import TRUNK_POOL
+from kdial.api.meta import explain
+from kdial.api.trunkpool import TrunkPoolSpec, TrunkPoolStatus, TrunkState
+from kdial.routing import counters, health
+from kdial.routing.health import PoolHealth, Transition
+from kdial.state.keys import PoolKeys
+from kdial_operator import dataplane, metrics, routing
+from kdial_operator.indexes import key_of
+
+
+@dataclass
+class Watch:
+    """What a TrunkPool's daemon keeps between passes."""
+
+    health: PoolHealth | None = None
+    seen: dict[int, dict[str, str]] = field(default_factory=dict)
+    """The recent counter buckets as last read, by second (`counters.fresh`)."""
+    pdd: deque[tuple[int, dict[str, list[int]]]] = field(default_factory=deque)
+    """Post-dial-delay histograms of recent passes, by bucket second, for the window's p50."""
+    status_at: float = 0.0
+    invalid: str | None = None
+
+
+async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
+    namespace, name = key_of(body)
+    try:
+        spec = TrunkPoolSpec.model_validate(dict(body.spec))
+    except ValidationError as error:
+        await _invalid(body, memo, watch, explain(error))
+        return
+    watch.invalid = None
+    keys = PoolKeys("tp", namespace, name)
+    now = time.time()
+    names = [t.name for t in spec.trunks]
+    if watch.health is None:
+        watch.health = health.initial(names, now, _previous(body.status))
+    else:
+        watch.health = health.sync_trunks(watch.health, names, now)
+
+    buckets = await dataplane.new_counts(memo.redis, keys, watch.seen, int(now))
+    observations = counters.trunk_observations(b for _, b in buckets)
+    watch.health, transitions = health.evaluate(watch.health, observations, spec.health, now)
+    _keep_pdd(watch, buckets, int(now) - spec.health.window_seconds)
+
+    table = routing.routing_table(spec, watch.health.states)
+    generation = await dataplane.write_config(memo.redis, keys.config, table)
+    active = await dataplane.trunk_calls(memo.redis, keys, names)
+    metrics.trunk_states(f"{namespace}/{name}", watch.health, table, transitions)
+    for transition in transitions:
+        _announce(body, transition)
+    if transitions or now - watch.status_at >= memo.settings.status_interval_seconds:
+        status = status_of(body, watch, table, active, generation)
+        await memo.kube.patch_status(TRUNK_POOL.plural, namespace, name, status)
+        watch.status_at = now
+
+
+def _keep_pdd(watch: Watch, buckets: list[tuple[int, dict[str, int]]], horizon: int) -> None:
+    for second, bucket in buckets:
+        histograms = counters.pdd_histograms([bucket])
+        if histograms:
+            watch.pdd.append((second, histograms))
+    while watch.pdd and watch.pdd[0][0] <= horizon:
+        watch.pdd.popleft()
+
+
+async def _invalid(body: kopf.Body, memo: kopf.Memo, watch: Watch, message: str) -> None:
+    """An invalid spec: status says why, once; the last routing table stays as it was, so
+    campaigns keep dialling on the last valid pool rather than stopping."""
+    if watch.invalid == message:
+        return
+    watch.invalid = message
+    namespace, name = key_of(body)
+    cond = Cond("Ready", False, "InvalidSpec", message)
+    status = _with_conditions(body, dict(body.status), [cond])
+    await memo.kube.patch_status(TRUNK_POOL.plural, namespace, name, status)
+    kopf.warn(body, reason="InvalidSpec", message=message)
+
+
+def _previous(status: kopf.Status) -> dict[str, tuple[TrunkState, float]]:
+    """Each trunk's state and since when, from status (an operator restart)."""
+    out = {}
+    for row in status.get("trunks", []):
+        try:
+            state = TrunkState(row.get("state", TrunkState.HEALTHY))
+        except ValueError:
+            continue
+        since = row.get("lastTransitionTime")
+        at = datetime.fromisoformat(since).timestamp() if since else time.time()
+        out[str(row["name"])] = (state, at)
+    return out
+
+
+def status_of(
+    body: kopf.Body,
+    watch: Watch,
+    table: dict[str, Any],
+    active: dict[str, int],
+    generation: int,
+) -> dict[str, Any]:
+    """TrunkPool.status from the pool's health (pure but for the body it merges into)."""
+    assert watch.health is not None
+    weights = {t["name"]: t["weight"] for t in table["trunks"]}
+    pdd = _pdd_p50(watch)
+    rows = []
+    for trunk in watch.health.trunks:
+        window = trunk.window
+        rows.append(
+            {
+                "name": trunk.name,
+                "state": trunk.state.value,
+                "weight": weights.get(trunk.name, 0),
+                "attempts": round(window.attempts),
+                "asr": _percent(window.asr),
+                "callLossRate": _percent(window.call_loss_rate),
+                "pddP50Ms": pdd.get(trunk.name),
+                "activeCalls": active.get(trunk.name, 0),
+                "reason": trunk.message or trunk.reason,
+                "lastTransitionTime": _stamp(trunk.since),
+            }
+        )
+    serving = sum(t.state is not TrunkState.EJECTED for t in watch.health.trunks)
+    out = [t for t in watch.health.trunks if t.state is not TrunkState.HEALTHY]
+    conditions = [
+        Cond("Ready", True, "Routable", f"{serving} of {len(rows)} trunks take calls"),
+        Cond(
+            "Degraded",
+            True,
+            "TrunksOutOfService",
+            "; ".join(f"{t.name} is {t.state.value}" for t in out),
+        )
+        if out
+        else Cond("Degraded", False, "AllHealthy", "every trunk is Healthy"),
+    ]
+    status = {
+        "trunks": rows,
+        "healthy": f"{serving}/{len(rows)}",
+        "routingGeneration": generation,
+    }
+    return _with_conditions(body, status, conditions)
+
+
+def _with_conditions(body: kopf.Body, status: dict[str, Any], conds: list[Cond]) -> dict[str, Any]:
+    generation = body.meta.get("generation")
+    old = list(body.status.get("conditions", []))
+    status["observedGeneration"] = generation
+    status["conditions"] = merge(old, conds, generation, datetime.now(UTC))
+    return TrunkPoolStatus.normalized(dict(body.status) | status)
+
+
+def _pdd_p50(watch: Watch) -> dict[str, int]:
+    sums: dict[str, list[int]] = {}
+    for _, histograms in watch.pdd:
+        for trunk, bins in histograms.items():
+            total = sums.setdefault(trunk, [0] * len(bins))
+            for i, count in enumerate(bins):
+                total[i] += count
+    return {t: p for t, bins in sums.items() if (p := counters.percentile_ms(bins, 0.5))}
+
+
+def _announce(body: kopf.Body, transition: Transition) -> None:
+    """One Event per transition: a warning when a trunk leaves service or degrades."""
+    reason = f"Trunk{transition.target.value}"
+    message = (
+        f"trunk {transition.trunk}: {transition.source.value} -> {transition.target.value}: "
+        f"{transition.message or transition.reason}"
+    )
+    if transition.target in (TrunkState.EJECTED, TrunkState.DEGRADED):
+        kopf.warn(body, reason=reason, message=message)
+    else:
+        kopf.info(body, reason=reason, message=message)
+
+
+def _percent(rate: float | None) -> str:
+    return "" if rate is None else f"{100 * rate:.1f}%"
+
+
+def _stamp(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,148 @@
+"""Line health end to end: a carrier breaks mid-campaign in the simulator, the operator ejects
+its trunk, workers route around it within a second, and it comes back after recovery."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from kdial.state.keys import PoolKeys
+from tests.support.dialing import carrier, create, csv_of, dialing, trunk
+from tests.support.operator import Api, OperatorProcess, wait_for
+from tests.support.workers import UNMASKED, records
+from tests.support.world import numbers
+
+pytestmark = pytest.mark.integration
+
+SPEED = 10
+# Scenario seconds: carrier-c answers every call with 503 from 15 s to 45 s of real time.
+FAIL_FROM, FAIL_UNTIL = 15 * SPEED, 45 * SPEED
+SCENARIO = {
+    "seed": 5,
+    "switch": {"sessionsPerSecond": 200, "maxChannels": 2000},
+    "carriers": {
+        gw: carrier(failures={"busy": 1, "noAnswer": 2}, answerProbability=0.5)
+        for gw in ("carrier-a", "carrier-b", "carrier-c")
+    },
+    "callees": {"invalid": 0.0, "switchedOff": 0.0, "machine": 0.0},
+    "faults": [
+        {
+            "at": FAIL_FROM,
+            "carrier": "carrier-c",
+            "action": "fail",
+            "cause": 503,
+            "until": FAIL_UNTIL,
+        }
+    ],
+}
+TRUNKS = [trunk(n, f"carrier-{n}", concurrent=8, cps=100) for n in ("a", "b", "c")]
+HEALTH = {
+    "windowSeconds": 30,
+    "minSamples": 10,
+    "ejectSeconds": 5,
+    "maxEjectSeconds": 10,
+    "probeCalls": 3,
+}
+AGAIN = {
+    "rules": [
+        {"outcome": o, "delayMinutes": 0} for o in ("Busy", "NoAnswer", "CallLoss", "Unreachable")
+    ],
+    "closure": {"maxAttempts": 50},
+}
+
+
+def trunk_row(api: Api, name: str) -> dict[str, Any]:
+    status = (api.get("trunkpools", "lines") or {}).get("status", {})
+    return next((t for t in status.get("trunks", []) if t["name"] == name), {})
+
+
+def weight_zero_since(rdb: redis.Redis, pool: PoolKeys, name: str) -> Callable[[], float | None]:
+    """Polls the routing table; returns when it first showed `name` with weight 0."""
+
+    def check() -> float | None:
+        table = json.loads(rdb.get(pool.config) or "{}").get("content", {})
+        rows = {t["name"]: t for t in table.get("trunks", [])}
+        return time.time() if rows.get(name, {}).get("weight", 1) == 0 else None
+
+    return check
+
+
+def test_a_broken_carrier_is_ejected_routed_around_and_restored(
+    api: Api,
+    operator: OperatorProcess,
+    rdb: redis.Redis,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    keys = create(
+        api,
+        rdb,
+        operator,
+        namespace,
+        csv_of(numbers(3000)),
+        TRUNKS,
+        health=HEALTH,
+        retry=AGAIN,
+        pacing={"maxConcurrency": 18, "ringTimeoutSeconds": 20},
+    )
+    pool = PoolKeys("tp", namespace, "lines")
+    with dialing(SCENARIO, namespace, redis_url, tmp_path, workers=1, speed=SPEED) as workers:
+        ejected_at = wait_for(
+            "carrier-c out of the routing table",
+            weight_zero_since(rdb, pool, "c"),
+            timeout=60,
+            log=operator,
+        )
+        row = wait_for(
+            "status shows c Ejected",
+            lambda: trunk_row(api, "c") if trunk_row(api, "c").get("state") == "Ejected" else None,
+            timeout=10,
+            log=operator,
+        )
+        assert row["weight"] == 0
+        assert row["reason"], row
+        time.sleep(3)  # traffic meanwhile goes to a and b
+        healthy = wait_for(
+            "c back in service after the carrier recovered",
+            lambda: trunk_row(api, "c") if trunk_row(api, "c").get("state") == "Healthy" else None,
+            timeout=FAIL_UNTIL / SPEED + 40,
+            log=operator,
+        )
+        back_at = time.time()
+        wait_for(
+            "calls on c again",
+            lambda: any(
+                r["trunk"] == "c" and int(r["started_ms"]) / 1000 > back_at
+                for r in records(rdb, keys)
+            ),
+            timeout=20,
+            log=workers[0],
+        )
+
+    attempts = records(rdb, keys)
+    on_c = [int(r["started_ms"]) / 1000 for r in attempts if r["trunk"] == "c"]
+    # Within a second of the decision, c takes no new call until it is probed (ejectSeconds).
+    quiet = [t for t in on_c if ejected_at + 1 < t < ejected_at + HEALTH["ejectSeconds"] - 0.5]
+    assert quiet == [], f"{len(quiet)} calls on c while it was ejected"
+    others = [r for r in attempts if r["trunk"] in ("a", "b")]
+    during = [r for r in others if ejected_at + 1 < int(r["started_ms"]) / 1000 < ejected_at + 4]
+    assert len(during) > 10, "the other trunks carried the traffic"
+    lost_on_c = [r for r in attempts if r["trunk"] == "c" and r["outcome"] == "CallLoss"]
+    assert 5 <= len([t for t in lost_on_c if int(t["started_ms"]) / 1000 < ejected_at]) <= 40
+
+    reasons = [e["reason"] for e in api.events("lines")]
+    assert "TrunkEjected" in reasons, reasons
+    assert "TrunkProbing" in reasons and "TrunkHealthy" in reasons, reasons
+    assert healthy["weight"] > 0
+    campaign = api.get("campaigns", "promo") or {}
+    degraded = api.condition("campaigns", "promo", "Degraded") or {}
+    assert degraded.get("status") == "False", campaign.get("status")
+    assert not UNMASKED.search(json.dumps(api.get("trunkpools", "lines")))
+    assert not UNMASKED.search(json.dumps(api.events("lines")))
