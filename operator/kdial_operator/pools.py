@@ -88,6 +88,8 @@ async def calleridpool_changed(
                 body, patch, CallerIdPoolStatus, Cond("Ready", False, "SourceNotFound", message)
             )
             raise kopf.TemporaryError(message, delay=memo.settings.retry_seconds)
+        if isinstance(text, bytes):  # binaryData: numbers are ASCII, anything else is refused
+            text = text.decode("utf-8", "replace")
         extra = text.splitlines()
     config, problems = routing.caller_ids(spec, extra)
     if problems:
