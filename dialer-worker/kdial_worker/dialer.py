@@ -368,6 +368,8 @@ class Dialer:
             "number": mask_number(contact["number"]),
             "trunk": call.trunk,
             "caller_id": route.caller.number,
+            # The list's and the row's tags (validated at import: never a number), for reports.
+            "tags": ",".join(contact.get("tags", ())),
             "worker": self.settings.worker_id,
             "uuid": call.uuid,
             "started_ms": str(int(call.started * 1000)),

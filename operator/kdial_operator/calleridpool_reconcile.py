@@ -112,6 +112,8 @@ async def _compiled(
                 f"spec.numbersFrom: ConfigMap {ref.name!r} with key {ref.key!r} not found in "
                 f"namespace {namespace!r}; retrying",
             )
+        if isinstance(text, bytes):  # binaryData: numbers are ASCII, anything else is refused
+            text = text.decode("utf-8", "replace")
         extra = text.splitlines()
     config, problems = routing.caller_ids(spec, extra)
     if problems:

@@ -17,6 +17,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from kdial import tags
 from kdial.api.contactlist import ContactListSpec, FieldSpec, FieldType, ListFormat
 from kdial.numbers import InvalidNumber, normalize
 from kdial.privacy import mask_number
@@ -35,6 +36,8 @@ class Tally:
     duplicates: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     first_rejected: list[dict[str, Any]] = field(default_factory=list)
+    #: Imported contacts with row tags; None when the list has no `tagsField`.
+    tagged: int | None = None
 
     def reject(self, row: int, number: str, reason: str) -> None:
         self.rejected[reason] += 1
@@ -44,13 +47,15 @@ class Tally:
             )
 
     def as_dict(self) -> dict[str, Any]:
-        """The counts as status shows them (`read`, `imported`, `rejected`, `duplicates`)."""
-        return {
+        """The counts as status shows them (`read`, `imported`, `rejected`, `duplicates`, and
+        `tagged` when the list has a `tagsField`)."""
+        counts = {
             "read": self.read,
             "imported": self.imported,
             "rejected": sum(self.rejected.values()),
             "duplicates": self.duplicates,
         }
+        return counts if self.tagged is None else counts | {"tagged": self.tagged}
 
 
 @dataclass
@@ -86,7 +91,7 @@ def contact_id(number: str, id_key: bytes) -> str:
 def import_rows(
     records: list[dict[str, Any]], spec: ContactListSpec, id_key: bytes
 ) -> ImportResult:
-    result = ImportResult()
+    result = ImportResult(tagged=0 if spec.tags_field else None)
     seen: set[str] = set()
     for number, record in enumerate(records, start=1):
         result.read += 1
@@ -99,6 +104,8 @@ def import_rows(
             continue
         seen.add(checked["id"])
         result.contacts[checked["id"]] = checked
+        if result.tagged is not None and row_tags_of(checked, spec):
+            result.tagged += 1
     result.imported = len(result.contacts)
     return result
 
@@ -137,6 +144,12 @@ def _contact(
     except InvalidNumber as error:
         raise _Rejected(f"InvalidNumber:{error.reason}") from None
     fields = {f.name: _field(f, record.get(f.name)) for f in spec.fields}
+    row_tags: list[str] = []
+    if spec.tags_field is not None:
+        try:
+            row_tags = tags.row_tags(record.get(spec.tags_field))
+        except tags.BadTags as bad:
+            raise _Rejected(f"{bad.reason}:{spec.tags_field}") from None
     cid = str(record.get(spec.id_field, "") if spec.id_field else "") or contact_id(
         phone.e164, id_key
     )
@@ -149,8 +162,14 @@ def _contact(
         "city": phone.city,
         "carrier": phone.carrier,
         "fields": {k: v for k, v in fields.items() if v is not None},
-        "tags": list(spec.tags),
+        # The list's tags first, then the row's: `row_tags_of` relies on this order.
+        "tags": tags.merge(spec.tags, row_tags),
     }
+
+
+def row_tags_of(contact: dict[str, Any], spec: ContactListSpec) -> list[str]:
+    """The tags a contact's row added to the list's own (what `status.rowTags` counts)."""
+    return list(contact["tags"][len(set(spec.tags)) :])
 
 
 def _field(spec: FieldSpec, value: Any) -> Any:

@@ -28,15 +28,22 @@ from kdial_operator.contact_reader import BadRow
 BATCH = 2000
 
 
+#: Row tags status shows by name (`status.rowTags.top`); Redis keeps the counts of all.
+TOP_TAGS = 20
+
+
 @dataclass
 class Outcome:
     """What an import did. `version` is the list's new version, 0 when the source was unchanged
-    (then Redis was not touched)."""
+    (then Redis was not touched). `distinct_tags` and `top_tags` (tag, contacts) describe row
+    tags when the list has a `tagsField`."""
 
     tally: Tally = field(default_factory=Tally)
     bytes_read: int = 0
     version: int = 0
     digest: str = ""
+    distinct_tags: int = 0
+    top_tags: list[tuple[str, int]] = field(default_factory=list)
 
 
 Progress = Callable[[Outcome], None]
@@ -46,6 +53,36 @@ def spec_digest(spec: ContactListSpec) -> str:
     """The part of the digest that comes from the spec: how rows are read and checked. `source`
     and `refresh` only say where and when to look, not what the list holds."""
     return spec.model_dump_json(exclude={"source", "refresh"})
+
+
+class _Batches:
+    """Checked contacts on their way to the staging generation, `BATCH` per round trip; the
+    tally learns from Redis which were duplicates (and how many carried row tags)."""
+
+    def __init__(self, generation: contact_store.Generation, spec: ContactListSpec, tally: Tally):
+        self.generation, self.spec, self.tally = generation, spec, tally
+        self.contacts: list[dict[str, Any]] = []
+        # Each contact's row tags, beside it, when the list has a tags column.
+        self.row_tags: list[list[str]] | None = [] if spec.tags_field is not None else None
+        if self.row_tags is not None and tally.tagged is None:
+            tally.tagged = 0
+
+    def add(self, contact: dict[str, Any]) -> None:
+        self.contacts.append(contact)
+        if self.row_tags is not None:
+            self.row_tags.append(contact_import.row_tags_of(contact, self.spec))
+        if len(self.contacts) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        added = self.generation.add(self.contacts, self.row_tags or ())
+        self.tally.duplicates += added.duplicates
+        self.tally.imported += len(self.contacts) - added.duplicates
+        if self.tally.tagged is not None:
+            self.tally.tagged += added.tagged
+        self.contacts.clear()
+        if self.row_tags is not None:
+            self.row_tags.clear()
 
 
 def load(
@@ -67,6 +104,7 @@ def load(
     secret = contact_store.id_key(rdb, keys)
     generation = contact_store.Generation(rdb, keys)
     tally = outcome.tally
+    batches = _Batches(generation, spec, tally)
 
     def counted(source: Iterable[bytes]) -> Iterator[bytes]:
         for chunk in source:
@@ -74,15 +112,7 @@ def load(
             outcome.bytes_read += len(chunk)
             yield chunk
 
-    batch: list[dict[str, Any]] = []
     next_report = time.monotonic() + progress_seconds
-
-    def flush() -> None:
-        duplicates = generation.add(batch)
-        tally.duplicates += duplicates
-        tally.imported += len(batch) - duplicates
-        batch.clear()
-
     try:
         for record in contact_reader.records(counted(chunks), spec, encoding):
             tally.read += 1
@@ -94,15 +124,16 @@ def load(
             if isinstance(checked, Rejection):
                 tally.reject(tally.read, checked.number, checked.reason)
             else:
-                batch.append(checked)
-                if len(batch) >= BATCH:
-                    flush()
+                batches.add(checked)
             # The clock is read every 256 rows, so a source that trickles in still reports.
             if progress is not None and not tally.read & 255 and time.monotonic() >= next_report:
-                flush()
+                batches.flush()
                 progress(outcome)
                 next_report = time.monotonic() + progress_seconds
-        flush()
+        batches.flush()
+        if tally.tagged is not None:
+            # Read before the commit: an unchanged source drops its staging keys there.
+            outcome.distinct_tags, outcome.top_tags = generation.top_tags(TOP_TAGS)
         outcome.digest = digest.hexdigest()
         outcome.version = generation.commit(outcome.digest)
     except BaseException:

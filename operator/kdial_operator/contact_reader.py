@@ -197,7 +197,9 @@ def _header(reader: Any, spec: ContactListSpec) -> list[str]:
     except csv.Error as error:
         raise SourceError("MalformedHeader", f"the header row cannot be read: {error}") from None
     header = [name.strip() for name in header]
-    wanted = [spec.phone_field, *(f.name for f in spec.fields if f.required)]
+    # A declared tags column that is absent is a misspelt spec, not a list without tags.
+    tags_field = [spec.tags_field] if spec.tags_field else []
+    wanted = [spec.phone_field, *tags_field, *(f.name for f in spec.fields if f.required)]
     missing = [name for name in wanted if name not in header]
     if missing:
         shown = ", ".join(repr(h[:40]) for h in header[:20])

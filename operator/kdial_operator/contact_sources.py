@@ -6,8 +6,9 @@ bounded queue, so at most `_QUEUE_CHUNKS` chunks are ever in memory and a slow i
 the download down (TCP back-pressure) instead of buffering the file.
 
 Everything that can go wrong with the URL (unreachable, a status that is not 200, a redirect
-loop, an HTML page, a connection cut before the body's end) becomes a
-`contact_reader.SourceError` whose message names the URL without its query or credentials.
+loop, an HTML page, a connection cut before the body's end, a body larger than the operator's
+download cap) becomes a `contact_reader.SourceError` whose message names the URL without its
+query or credentials.
 """
 
 from __future__ import annotations
@@ -38,9 +39,27 @@ _Put = Callable[[_Item], None]
 
 
 def text_chunks(text: str) -> Iterator[bytes]:
-    """A ConfigMap value (already text) as UTF-8 chunks."""
+    """A ConfigMap `data` value (already text) as UTF-8 chunks."""
     for start in range(0, len(text), CHUNK):
         yield text[start : start + CHUNK].encode()
+
+
+def value_chunks(value: str | bytes) -> Iterator[bytes]:
+    """A ConfigMap value as chunks: `data` (text, UTF-8 by now) or `binaryData` (bytes as the
+    file had them, in the list's own encoding)."""
+    if isinstance(value, str):
+        yield from text_chunks(value)
+        return
+    for start in range(0, len(value), CHUNK):
+        yield value[start : start + CHUNK]
+
+
+def size_text(size: int) -> str:
+    """A byte count as people read it: 2 GiB, 512 KiB, 100 bytes."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.4g} {unit}"
+    return f"{size} bytes"
 
 
 def safe_url(url: str) -> str:
@@ -52,13 +71,20 @@ def safe_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
-def url_chunks(url: str, authorization: str | None = None) -> Iterator[bytes]:
+def url_chunks(
+    url: str, authorization: str | None = None, max_bytes: int | None = None
+) -> Iterator[bytes]:
     """The body of `url`, streamed. `authorization` is sent as the Authorization header (aiohttp
-    drops it on a redirect to another origin)."""
+    drops it on a redirect to another origin). A body longer than `max_bytes` (as served, i.e.
+    after any Content-Encoding is undone, so a small gzip bomb is caught too) fails the import
+    with reason `SourceTooLarge`."""
     chunks: queue.Queue[_Item] = queue.Queue(maxsize=_QUEUE_CHUNKS)
     stop = threading.Event()
     thread = threading.Thread(
-        target=_download, args=(url, authorization, chunks, stop), name="list-download", daemon=True
+        target=_download,
+        args=(url, authorization, max_bytes, chunks, stop),
+        name="list-download",
+        daemon=True,
     )
     thread.start()
     try:
@@ -78,6 +104,7 @@ def url_chunks(url: str, authorization: str | None = None) -> Iterator[bytes]:
 def _download(
     url: str,
     authorization: str | None,
+    max_bytes: int | None,
     chunks: queue.Queue[_Item],
     stop: threading.Event,
 ) -> None:
@@ -90,15 +117,18 @@ def _download(
                 continue
 
     try:
-        asyncio.run(_stream(url, authorization, put, stop))
+        asyncio.run(_stream(url, authorization, max_bytes, put, stop))
     except Exception as error:  # a SourceError, or a bug: either way the importer reports it
         put(error)
     else:
         put(None)
 
 
-async def _stream(url: str, authorization: str | None, put: _Put, stop: threading.Event) -> None:
+async def _stream(
+    url: str, authorization: str | None, max_bytes: int | None, put: _Put, stop: threading.Event
+) -> None:
     shown = safe_url(url)
+    received = 0
     headers = {"Authorization": authorization} if authorization else {}
     timeout = aiohttp.ClientTimeout(
         total=None, sock_connect=CONNECT_TIMEOUT_SECONDS, sock_read=READ_TIMEOUT_SECONDS
@@ -109,9 +139,16 @@ async def _stream(url: str, authorization: str | None, put: _Put, stop: threadin
             session.get(url, headers=headers, max_redirects=MAX_REDIRECTS) as response,
         ):
             _check(response, shown)
+            if max_bytes is not None and (response.content_length or 0) > max_bytes:
+                # Declared too large: refused before a byte of the body is read.
+                raise _too_large(shown, max_bytes)
             async for chunk in response.content.iter_chunked(CHUNK):
                 if stop.is_set():
                     return
+                received += len(chunk)
+                if max_bytes is not None and received > max_bytes:
+                    # No (or a false) Content-Length: the count is what holds.
+                    raise _too_large(shown, max_bytes)
                 # put blocks (in this helper thread) while the importer catches up.
                 await asyncio.to_thread(put, chunk)
     except aiohttp.TooManyRedirects:
@@ -129,6 +166,14 @@ async def _stream(url: str, authorization: str | None, put: _Put, stop: threadin
         raise SourceError(
             "Unreachable", f"{shown} cannot be read: {type(error).__name__}", transient=True
         ) from None
+
+
+def _too_large(shown: str, max_bytes: int) -> SourceError:
+    return SourceError(
+        "SourceTooLarge",
+        f"{shown} is larger than {size_text(max_bytes)}, the operator's download limit "
+        f"(KDIAL_MAX_DOWNLOAD_BYTES={max_bytes}): split the list, or raise the limit",
+    )
 
 
 def _check(response: aiohttp.ClientResponse, shown: str) -> None:

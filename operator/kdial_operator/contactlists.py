@@ -181,7 +181,8 @@ class ListImport:
         if isinstance(job, Cond):
             await self._failed(job.reason, job.message)
             return False
-        if job.text is not None and await self._unchanged(job.text):
+        value = job.text if job.text is not None else job.data
+        if value is not None and await self._unchanged(value):
             return True
         slots = _imports(self.memo).slots
         if slots.locked():
@@ -204,11 +205,17 @@ class ListImport:
     async def _job(self) -> contact_job.Job | Cond:
         """What the child needs, or the condition saying why the source cannot be read yet."""
         source, settings = self.spec.source, self.memo.settings
-        base = contact_job.Job(self.namespace, self.name, self.spec, settings.redis_url)
+        base = contact_job.Job(
+            self.namespace,
+            self.name,
+            self.spec,
+            settings.redis_url,
+            max_bytes=settings.max_download_bytes,
+        )
         if source.config_map is not None:
             ref = source.config_map
-            text = await self.memo.kube.config_map_value(self.namespace, ref.name, ref.key)
-            if text is None:
+            value = await self.memo.kube.config_map_value(self.namespace, ref.name, ref.key)
+            if value is None:
                 return Cond(
                     "Ready",
                     False,
@@ -216,7 +223,9 @@ class ListImport:
                     f"spec.source.configMap: ConfigMap {ref.name!r} with key {ref.key!r} "
                     f"not found in namespace {self.namespace!r}; retrying",
                 )
-            return dataclasses.replace(base, text=text)
+            if isinstance(value, bytes):
+                return dataclasses.replace(base, data=value)
+            return dataclasses.replace(base, text=value)
         assert source.url is not None
         authorization = None
         secret = source.url.auth_secret_ref
@@ -241,13 +250,13 @@ class ListImport:
         assert source.url is not None
         return contact_sources.safe_url(source.url.url)
 
-    async def _unchanged(self, text: str) -> bool:
+    async def _unchanged(self, value: str | bytes) -> bool:
         """A ConfigMap whose content and reading rules were imported already: nothing to do
         but say so (no child process needed)."""
         if not self.status.get("lastImportTime"):
             return False
         digest = hashlib.sha256(contact_pipeline.spec_digest(self.spec).encode())
-        for chunk in contact_sources.text_chunks(text):
+        for chunk in contact_sources.value_chunks(value):
             digest.update(chunk)
         if await self.memo.redis.get(self.keys.digest) != digest.hexdigest():
             return False
@@ -292,6 +301,7 @@ class ListImport:
             counts=counts,
             rejectedByReason=result.rejected_by_reason,
             firstRejected=result.first_rejected,
+            rowTags=result.row_tags,
             lastImportTime=_stamp(_now()),
             progress=None,
         )
@@ -319,14 +329,20 @@ class ListImport:
 
     async def _write(self, conditions: list[Cond], **fields: Any) -> None:
         old = list(self.status.get("conditions", []))
+        old_reasons = dict(self.status.get("rejectedByReason") or {})
         self.status["conditions"] = merge(old, conditions, self.generation, _now())
         self.status.update(fields)
         doc = ContactListStatus.normalized(self.status)
-        # A merge patch removes what it sets to null: the finished import's progress, and a
-        # suppressed count the list no longer has.
+        # A merge patch removes what it sets to null, and merges maps key by key: the
+        # finished import's progress, counts and row tags the list no longer has, and the
+        # reasons of the last import that this one did not see must be nulled explicitly.
         doc.setdefault("progress", None)
+        doc.setdefault("rowTags", None)
         if "counts" in doc:
             doc["counts"].setdefault("suppressed", None)
+            doc["counts"].setdefault("tagged", None)
+        reasons = doc.setdefault("rejectedByReason", {})
+        reasons.update(dict.fromkeys(old_reasons.keys() - reasons.keys()))
         await self.memo.kube.patch_status(CONTACT_LIST.plural, self.namespace, self.name, doc)
 
 

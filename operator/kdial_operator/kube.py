@@ -62,8 +62,10 @@ class Kube:
                 return None
             raise
 
-    async def config_map_value(self, namespace: str, name: str, key: str) -> str | None:
-        """The value of one ConfigMap key; None when the ConfigMap or the key is missing."""
+    async def config_map_value(self, namespace: str, name: str, key: str) -> str | bytes | None:
+        """The value of one ConfigMap key: text from `data`, bytes from `binaryData` (where
+        files that are not UTF-8, e.g. GB18030 exports, must go); None when the ConfigMap or
+        the key is missing."""
         try:
             cm = await _call(self.core.read_namespaced_config_map, name, namespace)
         except ApiException as error:
@@ -71,7 +73,15 @@ class Kube:
                 return None
             raise
         value = (cm.get("data") or {}).get(key)
-        return value if isinstance(value, str) else None
+        if isinstance(value, str):
+            return value
+        encoded = (cm.get("binaryData") or {}).get(key)
+        if not isinstance(encoded, str):
+            return None
+        try:
+            return base64.b64decode(encoded, validate=True)
+        except ValueError:
+            return None  # the API server validates binaryData: only a broken server sends this
 
     async def secret_value(self, namespace: str, name: str, key: str) -> str | None:
         """The decoded value of one Secret key; None when the Secret or the key is missing."""

@@ -42,3 +42,7 @@ class OperatorSettings(BaseSettings):
     scale-down or pause."""
     worker_service_account: str | None = None
     """ServiceAccount of worker pods; they need no Kubernetes API access."""
+    max_download_bytes: int = Field(default=2 << 30, ge=1)
+    """Largest contact list an HTTP(S) source may serve, in bytes (after any gzip is undone);
+    a larger one fails its import with reason SourceTooLarge. 2 GiB by default: about 20
+    million rows of a typical 8-field CSV."""

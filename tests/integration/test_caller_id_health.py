@@ -60,6 +60,7 @@ def test_marked_and_annotated_numbers_are_quarantined_and_not_shown(
         csv_of(numbers(3000)),
         [trunk("a", "carrier-a", concurrent=16, cps=100)],
         [{"number": n} for n in [*GOOD, MARKED]],
+        tags=["spring-promo"],
         retry=AGAIN,
         pacing={"maxConcurrency": 16, "ringTimeoutSeconds": 20},
     )
@@ -111,6 +112,7 @@ def test_marked_and_annotated_numbers_are_quarantined_and_not_shown(
             log=operator,
         )
 
+    assert {r["tags"] for r in records(rdb, keys)} == {"spring-promo"}, "tags reach the records"
     reasons = [e["reason"] for e in api.events("ids")]
     assert reasons.count("NumberQuarantined") == 2, reasons
     assert "NumberReleased" in reasons, reasons

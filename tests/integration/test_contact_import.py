@@ -323,3 +323,171 @@ def test_a_formula_cell_is_rejected_not_imported(redis_url: str, rdb: redis.Redi
     assert [c["fields"]["name"] for c in contacts(rdb).values()] == ["Di"]
     shown = json.dumps(outcome.tally.first_rejected)
     assert "13800001111" not in shown and "138****1111" in shown
+
+
+# Row tags
+
+
+def test_row_tags_are_kept_on_contacts_and_counted_without_duplicates(
+    redis_url: str, rdb: redis.Redis, server: ListServer
+) -> None:
+    body = (
+        "phone,name,segment\n"
+        '13800000001,A,"vip,north"\n'
+        "13800000002,B,vip;高意向\n"
+        "13800000003,C,\n"
+        "13800000004,D,sales\n"  # the list's own tag: nothing added by the row
+        "13800000001,A again,south\n"  # a duplicate: dropped, its tag not counted
+        "13800000005,E,vip;13912345678\n"  # a number typed into the tags: row rejected
+        "13800000006,F,=HYPERLINK(x)\n"
+    )
+    url = server.text("/tagged.csv", body)
+
+    outcome = run(redis_url, url=url, tags=["sales"], tagsField="segment")
+
+    tally = outcome.tally
+    assert tally.as_dict() == {
+        "read": 7,
+        "imported": 4,
+        "rejected": 2,
+        "duplicates": 1,
+        "tagged": 2,
+    }
+    assert dict(tally.rejected) == {"NumberInTag:segment": 1, "InvalidTag:segment": 1}
+    shown = json.dumps(tally.first_rejected)
+    assert "13912345678" not in shown and "13800000005" not in shown
+    by_number = {c["number"]: c["tags"] for c in contacts(rdb).values()}
+    assert by_number == {
+        "+8613800000001": ["sales", "vip", "north"],
+        "+8613800000002": ["sales", "vip", "高意向"],
+        "+8613800000003": ["sales"],
+        "+8613800000004": ["sales"],
+    }
+    assert rdb.hgetall(KEYS.tags) == {"vip": "2", "north": "1", "高意向": "1"}
+    assert (outcome.distinct_tags, outcome.top_tags) == (
+        3,
+        [("vip", 2), ("north", 1), ("高意向", 1)],
+    )
+    assert staging_keys(rdb) == []
+
+
+def test_ndjson_row_tags_may_be_an_array_or_a_string(redis_url: str, rdb: redis.Redis) -> None:
+    lines = [
+        {"phone": "13800000001", "tags": ["vip", "北区"]},
+        {"phone": "13800000002", "tags": "vip|q1"},
+        {"phone": "13800000003"},
+        {"phone": "13800000004", "tags": ["ok", 5]},
+    ]
+    text = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines)
+
+    outcome = run(redis_url, text=text, format="NDJSON", tagsField="tags")
+
+    assert dict(outcome.tally.rejected) == {"InvalidTag:tags": 1}
+    assert outcome.tally.tagged == 2
+    by_number = {c["number"]: c["tags"] for c in contacts(rdb).values()}
+    assert by_number == {
+        "+8613800000001": ["vip", "北区"],
+        "+8613800000002": ["vip", "q1"],
+        "+8613800000003": [],
+    }
+    assert outcome.top_tags == [("vip", 2), ("q1", 1), ("北区", 1)]
+
+
+def test_tag_counts_follow_the_source_and_show_the_top_20(
+    redis_url: str, rdb: redis.Redis, server: ListServer
+) -> None:
+    # 30 tags: tag t<k> on 30 - k contacts (one tag a row), so the top 20 are t00..t19.
+    segments = [f"t{k:02d}" for k in range(30) for _ in range(30 - k)]
+    rows = ["phone,segment"]
+    rows += [f"{n},{t}" for n, t in zip(numbers(len(segments)), segments, strict=True)]
+    url = server.text("/many.csv", "\n".join(rows) + "\n")
+
+    outcome = run(redis_url, url=url, tagsField="segment")
+
+    assert outcome.distinct_tags == 30 and rdb.hlen(KEYS.tags) == 30
+    assert outcome.top_tags == [(f"t{t:02d}", 30 - t) for t in range(20)]
+
+    # A new source without row tags, and then a spec without a tags column: nothing stale.
+    server.text("/many.csv", "phone,segment\n13800000001,\n")
+    outcome = run(redis_url, url=url, tagsField="segment")
+    assert (outcome.distinct_tags, outcome.top_tags, outcome.tally.tagged) == (0, [], 0)
+    assert not rdb.exists(KEYS.tags)
+    assert outcome.version == 2
+
+
+# Sources: ConfigMap binaryData, and the download cap
+
+
+def test_a_binary_data_value_is_read_in_the_lists_encoding(
+    redis_url: str, rdb: redis.Redis
+) -> None:
+    data = "phone,name\n13800000001,张三\n13800000002,李四\n".encode("gb18030")
+    job = contact_job.Job(
+        "ns",
+        "leads",
+        spec(csv={"encoding": "GB18030"}, fields=[{"name": "name"}]),
+        redis_url,
+        data=data,
+    )
+    # Through the child's JSON protocol, as the operator hands it over.
+    job = contact_job.Job.from_json(job.to_json())
+    assert job.data == data
+
+    outcome = contact_job.execute(job, rdb)
+
+    assert outcome.tally.imported == 2
+    assert sorted(c["fields"]["name"] for c in contacts(rdb).values()) == ["张三", "李四"]
+
+
+def capped(redis_url: str, url: str, max_bytes: int) -> Outcome:
+    job = contact_job.Job("ns", "leads", spec(), redis_url, url=url, max_bytes=max_bytes)
+    rdb = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        return contact_job.execute(job, rdb)
+    finally:
+        rdb.close()
+
+
+def test_a_source_over_the_download_cap_fails_and_leaves_the_list(
+    redis_url: str, rdb: redis.Redis, server: ListServer
+) -> None:
+    limit = 64 << 10
+    body = csv_of(numbers(5000))  # ~110 KiB
+    assert len(body) > limit
+    good = server.text("/good.csv", csv_of(numbers(5)))
+    run(redis_url, url=good)
+    before = (rdb.hgetall(KEYS.contacts), rdb.get(KEYS.version))
+    sizes = server.text("/declared.csv", body)  # aiohttp sends Content-Length
+
+    async def streamed(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()  # chunked: no Content-Length to go by
+        response.content_type = "text/csv"
+        await response.prepare(request)
+        for start in range(0, len(body), 4096):
+            await response.write(body[start : start + 4096].encode())
+        await response.write_eof()
+        return response
+
+    server.routes["/streamed.csv"] = streamed
+
+    outcome = Outcome()
+    with pytest.raises(SourceError) as caught:
+        contact_job.execute(
+            contact_job.Job("ns", "leads", spec(), redis_url, url=sizes, max_bytes=limit),
+            rdb,
+            outcome=outcome,
+        )
+    assert caught.value.reason == "SourceTooLarge"
+    assert "64 KiB" in caught.value.message and "KDIAL_MAX_DOWNLOAD_BYTES" in caught.value.message
+    assert not caught.value.transient
+    assert outcome.bytes_read == 0, "a declared size over the cap is refused before the body"
+
+    with pytest.raises(SourceError) as caught:
+        capped(redis_url, server.url("/streamed.csv"), limit)
+    assert caught.value.reason == "SourceTooLarge"
+
+    assert (rdb.hgetall(KEYS.contacts), rdb.get(KEYS.version)) == before
+    assert staging_keys(rdb) == []
+    # The cap is a limit, not a guess: a source of exactly that size imports.
+    exact = server.text("/exact.csv", body[:limit].rsplit("\n", 1)[0].ljust(limit - 1) + "\n")
+    assert capped(redis_url, exact, max_bytes=limit).tally.imported > 0

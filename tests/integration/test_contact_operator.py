@@ -8,6 +8,7 @@ import asyncio
 import base64
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ import redis
 from aiohttp import web
 
 from kdial.state.keys import ListKeys
+from tests.conftest import free_port
 from tests.integration.test_contact_import import ListServer, csv_of, numbers
 from tests.support.operator import Api, OperatorProcess, wait_for
 
@@ -233,3 +235,109 @@ def test_a_spec_change_cancels_the_import_under_way(
     assert rdb.hlen(keys.contacts) == 2 and rdb.get(keys.version) == "1"
     staging = keys.staging.replace("{", "[{]").replace("}", "[}]") + "*"
     wait_for("no staging keys left", lambda: not list(rdb.scan_iter(staging)))
+
+
+def cm_list(api: Api, name: str, source: str, **extra: Any) -> None:
+    spec = {"source": {"configMap": {"name": source, "key": "l.csv"}}, "defaultRegion": "CN"}
+    api.create("contactlists", name, spec | extra, "ContactList")
+
+
+def test_row_tags_reach_status_counted_and_never_carry_a_number(
+    api: Api, operator: OperatorProcess, rdb: redis.Redis, namespace: str
+) -> None:
+    rows = [
+        "phone,name,segment",
+        '13800000001,A,"vip,north"',
+        "13800000002,B,vip;高意向",
+        "13800000003,C,",
+        "13800000004,D,vip;13912345678",  # refused: a number in the tags
+    ]
+    api.config_map("tagged-src", {"l.csv": "\n".join(rows) + "\n"})
+    cm_list(api, "leads", "tagged-src", tags=["sales"], tagsField="segment")
+
+    st = wait_for("imported", lambda: finished(api, "leads"), log=operator)
+    assert st["counts"] == {"read": 4, "imported": 3, "rejected": 1, "duplicates": 0, "tagged": 2}
+    assert st["rowTags"] == {
+        "distinct": 3,
+        "top": [
+            {"tag": "vip", "contacts": 2},
+            {"tag": "north", "contacts": 1},
+            {"tag": "高意向", "contacts": 1},
+        ],
+    }
+    assert st["rejectedByReason"] == {"NumberInTag:segment": 1}
+    assert st["firstRejected"] == [
+        {"row": 4, "number": "138****0004", "reason": "NumberInTag:segment"}
+    ]
+    shown = (
+        json.dumps(st, ensure_ascii=False) + json.dumps(api.events("leads")) + operator.tail(400)
+    )
+    assert "13912345678" not in shown and "139****5678" not in shown, "the tag is not echoed"
+    stored = {
+        json.loads(v)["number"]: json.loads(v)["tags"]
+        for v in rdb.hvals(ListKeys(namespace, "leads").contacts)
+    }
+    assert stored["+8613800000001"] == ["sales", "vip", "north"]
+
+    # A fixed file: the stale rejection reason and the old counts go from status.
+    fixed = [*rows[:4], "13800000004,D,vip"]
+    api.core.patch_namespaced_config_map(
+        "tagged-src", namespace, {"data": {"l.csv": "\n".join(fixed) + "\n"}}
+    )
+    api.patch_spec("contactlists", "leads", {"refresh": "fixed"})
+    st = wait_for("re-imported", lambda: finished(api, "leads", 2), log=operator)
+    assert st["counts"]["tagged"] == 3
+    assert st["rowTags"]["top"][0] == {"tag": "vip", "contacts": 3}
+    assert st.get("rejectedByReason", {}) == {}, "no reason left over from the last import"
+
+    # No tags column any more: no row tags in status, none in Redis.
+    api.patch_spec("contactlists", "leads", {"tagsField": None})
+    st = wait_for("without tags", lambda: finished(api, "leads", 3), log=operator)
+    assert "rowTags" not in st and "tagged" not in st["counts"]
+    assert not rdb.exists(ListKeys(namespace, "leads").tags)
+
+
+def test_a_gb18030_list_from_binary_data_imports(
+    api: Api, operator: OperatorProcess, rdb: redis.Redis, namespace: str
+) -> None:
+    text = "phone,name\n13800000001,张三\n13800000002,李四\n"
+    api.config_map("gbk-src", {}, binary_data={"l.csv": text.encode("gb18030")})
+    cm_list(api, "leads", "gbk-src", csv={"encoding": "GB18030"}, fields=[{"name": "name"}])
+
+    st = wait_for("imported", lambda: finished(api, "leads"), log=operator)
+    assert st["counts"]["imported"] == 2
+    assert condition(api, "leads", "Ready")["status"] == "True"
+    names = {
+        json.loads(v)["fields"]["name"] for v in rdb.hvals(ListKeys(namespace, "leads").contacts)
+    }
+    assert names == {"张三", "李四"}
+
+
+def test_a_url_over_the_download_cap_fails_with_source_too_large(
+    kubeconfig: Path,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+    api: Api,
+    server: ListServer,
+    rdb: redis.Redis,
+) -> None:
+    capped = OperatorProcess(
+        kubeconfig,
+        redis_url,
+        tmp_path / "operator.log",
+        "--standalone",
+        f"--namespace={namespace}",
+        f"--liveness=http://127.0.0.1:{free_port()}/healthz",
+        KDIAL_MAX_DOWNLOAD_BYTES=str(16 << 10),
+    ).start()
+    try:
+        url_list(api, "big", server.text("/big.csv", csv_of(numbers(2000))))
+        wait_for("failed", lambda: finished(api, "big"), log=capped)
+    finally:
+        capped.stop()
+    failed, ready = condition(api, "big", "Failed"), condition(api, "big", "Ready")
+    assert (failed["status"], failed["reason"]) == ("True", "SourceTooLarge")
+    assert "16 KiB" in failed["message"] and "KDIAL_MAX_DOWNLOAD_BYTES=16384" in failed["message"]
+    assert (ready["status"], ready["reason"]) == ("False", "SourceTooLarge")
+    assert not rdb.exists(ListKeys(namespace, "big").contacts)

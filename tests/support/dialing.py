@@ -64,6 +64,7 @@ def create(
     trunks: list[dict[str, Any]],
     caller_ids: list[dict[str, Any]] | None = None,
     health: dict[str, Any] | None = None,
+    tags: list[str] | None = None,
     **campaign: Any,
 ) -> CampaignKeys:
     """ContactList `leads` from `csv`, TrunkPool `lines`, CallerIdPool `ids`, Campaign `promo`;
@@ -75,6 +76,7 @@ def create(
         {
             "source": {"configMap": {"name": "leads-source", "key": "list.csv"}},
             "defaultRegion": "CN",
+            "tags": tags or [],
         },
         "ContactList",
     )
@@ -86,6 +88,7 @@ def create(
     imported = wait_for(
         "the list imported",
         lambda: (api.get("contactlists", "leads") or {}).get("status", {}).get("counts"),
+        timeout=60,  # a child process on a machine that may be busy
         log=operator,
     )
     wait_for("contacts seeded", lambda: rdb.scard(keys.known) == imported["imported"], log=operator)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -131,8 +132,12 @@ class Api:
             (c for c in obj.get("status", {}).get("conditions", []) if c["type"] == type_), None
         )
 
-    def config_map(self, name: str, data: dict[str, str]) -> None:
-        body = {"metadata": {"name": name}, "data": data}
+    def config_map(
+        self, name: str, data: dict[str, str], binary_data: dict[str, bytes] | None = None
+    ) -> None:
+        body: dict[str, Any] = {"metadata": {"name": name}, "data": data}
+        if binary_data:
+            body["binaryData"] = {k: base64.b64encode(v).decode() for k, v in binary_data.items()}
         self.core.create_namespaced_config_map(self.namespace, body)
 
     def deployment(self, name: str) -> dict[str, Any] | None:

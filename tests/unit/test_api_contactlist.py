@@ -42,6 +42,7 @@ def test_minimal_contact_list_gets_documented_defaults() -> None:
         "defaultRegion": "CN",
         "purpose": "Dial",
         "tags": [],
+        "tagsField": None,
         "refresh": None,
     }
 
@@ -76,7 +77,8 @@ def test_field_spec_defaults() -> None:
                     {"name": "due_date", "type": "Date"},
                 ],
                 csv={"delimiter": "\t", "encoding": "GB18030"},
-                tags=["collections", "q1"],
+                tags=["collections", "q1", "高意向", "batch:2026-01-15", "v1.2"],
+                tagsField="segments",
                 refresh="2026-01-02",
             ),
             id="full",
@@ -160,10 +162,36 @@ def test_every_contact_list_rule_has_a_refusing_case() -> None:
         pytest.param(
             contact_list(tags=[f"t{i}" for i in range(33)]), "spec.tags", id="too-many-tags"
         ),
+        pytest.param(contact_list(tags=["ok", ""]), "spec.tags[1]", id="tag-empty"),
+        pytest.param(contact_list(tags=["a" * 64]), "spec.tags[0]", id="tag-too-long"),
+        pytest.param(contact_list(tags=["=cmd|x"]), "spec.tags[0]", id="tag-formula"),
+        pytest.param(contact_list(tags=["-x"]), "spec.tags[0]", id="tag-dash-first"),
+        pytest.param(contact_list(tags=["two words"]), "spec.tags[0]", id="tag-space"),
+        pytest.param(contact_list(tags=["a,b"]), "spec.tags[0]", id="tag-separator"),
+        pytest.param(contact_list(tags=["vip", "13800001111"]), "spec.tags", id="tag-number"),
+        pytest.param(contact_list(tags=["138-0000-1111"]), "spec.tags", id="tag-number-dashes"),
+        pytest.param(contact_list(tagsField="tag list"), "spec.tagsField", id="tags-field-space"),
+        pytest.param(contact_list(tagsField="phone"), "spec.tagsField", id="tags-field-phone"),
     ],
 )
 def test_field_rules_refuse(data: dict[str, Any], path: str) -> None:
     assert rejection(data).startswith(f"{path}: ")
+
+
+def test_a_number_in_a_list_tag_is_refused_without_echoing_it() -> None:
+    message = rejection(contact_list(tags=["vip", "13800001111"]))
+    assert "tag 1" in message and "phone number" in message
+    assert "13800001111" not in message
+
+
+def test_the_tag_rule_is_in_the_crd() -> None:
+    schema = crd_manifest(CONTACT_LIST)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    spec = schema["properties"]["spec"]
+    item = spec["properties"]["tags"]["items"]
+    assert (item["minLength"], item["maxLength"]) == (1, 63)
+    assert item["pattern"].startswith("^[A-Za-z0-9")
+    rules = [r["message"] for r in spec["x-kubernetes-validations"]]
+    assert rules == ["must name a column other than phoneField"]
 
 
 @pytest.mark.parametrize(

@@ -518,6 +518,13 @@ def test_worker_pods_find_their_secrets(name: str) -> None:
         assert pod["terminationGracePeriodSeconds"] == 120
 
 
+def test_the_download_cap_reaches_the_operator_as_a_whole_number() -> None:
+    env = env_of(operator_container("defaults"))
+
+    assert env["KDIAL_MAX_DOWNLOAD_BYTES"]["value"] == "2147483648"
+    assert _settings_from(operator_container("defaults")).max_download_bytes == 2 << 30
+
+
 def test_worker_settings_reach_the_operator() -> None:
     env = env_of(operator_container("voice-node-pool"))
 

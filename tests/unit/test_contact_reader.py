@@ -176,3 +176,9 @@ def test_a_required_field_missing_from_the_header_fails_the_file() -> None:
     error = fails(b"phone,age\n13800001111,3\n", fields=[{"name": "name", "required": True}])
     assert error.reason == "MissingColumn"
     assert "'name'" in error.message
+
+
+def test_a_tags_column_missing_from_the_header_fails_the_file() -> None:
+    error = fails(b"phone,segments\n13800001111,vip\n", tagsField="segment")
+    assert error.reason == "MissingColumn"
+    assert "'segment'" in error.message

@@ -343,6 +343,8 @@ def test_every_contact_row_imports(contact_list: dict[str, Any]) -> None:
     assert dict(result.rejected) == {}
     assert result.duplicates == 0
     assert len(result.contacts) == result.read == len(rows)
+    if spec.tags_field is not None:
+        assert result.tagged, "the example's tags column is read"
 
 
 def test_the_quickstart_list_has_a_few_hundred_numbers() -> None:

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 import phonenumbers
-from pydantic import Field, field_validator
+from pydantic import Field, StringConstraints, field_validator
 
+from kdial import tags
 from kdial.api.calleridpool import ConfigMapKeyRef
 from kdial.api.meta import DNS_SUBDOMAIN, ApiModel, Condition, Rule, StatusModel
+
+#: A tag, on the list or on a row; the full rule (and why) is in `kdial.tags`.
+Tag = Annotated[
+    str, StringConstraints(min_length=1, max_length=tags.MAX_TAG_CHARS, pattern=tags.TAG_PATTERN)
+]
 
 
 class SecretKeyRef(ApiModel):
@@ -109,10 +116,28 @@ class ContactListSpec(ApiModel):
     """ISO 3166-1 region for numbers written without a country code, e.g. `CN`."""
     purpose: Purpose = Purpose.DIAL
     """Dial, or Suppress: a do-not-call list whose numbers campaigns referring to it never dial."""
-    tags: list[str] = Field(default_factory=list, max_length=32)
-    """Tags for routing rules and reports."""
+    tags: list[Tag] = Field(default_factory=list, max_length=32)
+    """Tags every contact of the list carries, for routing rules and reports. A tag is 1-63
+    characters: ASCII letters, digits, CJK ideographs, and `-_.:` after the first. It never
+    holds seven or more digits in a row, even with `-` or `.` between them (it could be a phone
+    number, and status shows tags unmasked); an ISO date such as 2026-01-15 is fine."""
+    tags_field: str | None = Field(default=None, max_length=63, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Column or key holding each row's own tags, kept on the contact after the list's tags.
+    A CSV cell (or NDJSON string) is split on `,` `;` `|` `、` and whitespace, full-width forms
+    included (quote the cell when the delimiter is one of them); an NDJSON array holds one tag
+    per item. At most 16 tags per row, each following the rule of `tags`. A row whose tags
+    break the rule is rejected (reasons InvalidTag, NumberInTag, TooManyTags), never imported
+    with tags quietly dropped. `status.rowTags` counts contacts per row tag."""
     refresh: str | None = Field(default=None, max_length=63)
     """Change this token (e.g. to today's date) to import the source again."""
+
+    cel_rules = (
+        Rule(
+            "!has(self.tagsField) || self.tagsField != self.phoneField",
+            "must name a column other than phoneField",
+            ".tagsField",
+        ),
+    )
 
     @field_validator("default_region")
     @classmethod
@@ -120,6 +145,18 @@ class ContactListSpec(ApiModel):
         if region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"{region!r} is not a region with a numbering plan (e.g. CN, US, GB)")
         return region
+
+    @field_validator("tags")
+    @classmethod
+    def _no_numbers_in_tags(cls, values: list[str]) -> list[str]:
+        # The schema's pattern says which characters; it cannot say "not a phone number".
+        for index, tag in enumerate(values):
+            if tags.problem(tag) == "NumberInTag":
+                raise ValueError(
+                    f"tag {index} holds a run of seven or more digits, which could be a phone "
+                    "number: tags are shown unmasked in status"
+                )
+        return values
 
 
 class RejectedRow(StatusModel):
@@ -146,6 +183,9 @@ class ImportCounts(StatusModel):
     """Rows dropped as duplicates of an earlier row."""
     suppressed: int | None = None
     """For a do-not-call list (purpose Suppress): the numbers it suppresses."""
+    tagged: int | None = None
+    """When `spec.tagsField` is set: contacts imported with at least one row tag that the
+    list's own tags do not already give."""
 
 
 class ImportProgress(StatusModel):
@@ -159,10 +199,32 @@ class ImportProgress(StatusModel):
     """Rows rejected so far."""
     duplicates: int = 0
     """Duplicate rows so far."""
+    tagged: int | None = None
+    """Contacts with row tags so far (when `spec.tagsField` is set)."""
     bytes_read: int = 0
     """Bytes of the source read so far."""
     start_time: datetime | None = None
     """When the import started."""
+
+
+class TagCount(StatusModel):
+    """How many contacts carry one row tag."""
+
+    tag: str
+    """The tag (tags never hold phone numbers: see `spec.tags`)."""
+    contacts: int
+    """Contacts imported with it."""
+
+
+class RowTags(StatusModel):
+    """Contacts per row tag (from `spec.tagsField`) in the last import. The list's own tags
+    (`spec.tags`) are on every contact and not counted here; the full counts are in Redis
+    beside the contacts."""
+
+    distinct: int = 0
+    """Different row tags in the list."""
+    top: list[TagCount] = Field(default_factory=list, max_length=20)
+    """The most frequent row tags, most contacts first (ties by tag), at most 20."""
 
 
 class ContactListStatus(StatusModel):
@@ -178,6 +240,8 @@ class ContactListStatus(StatusModel):
     """Rejected rows by reason."""
     first_rejected: list[RejectedRow] = Field(default_factory=list, max_length=20)
     """The first rejected rows, numbers masked."""
+    row_tags: RowTags | None = None
+    """Contacts per row tag in the last import; present when `spec.tagsField` is set."""
     last_import_time: datetime | None = None
     """When the last import finished."""
     progress: ImportProgress | None = None

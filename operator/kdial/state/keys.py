@@ -121,6 +121,12 @@ class ListKeys:
         return f"{self.base}:numbers"
 
     @property
+    def tags(self) -> str:
+        """HASH: row tag -> contacts carrying it (from `spec.tagsField`; the list's own tags
+        are on every contact and not counted). Swapped in with the contacts."""
+        return f"{self.base}:tags"
+
+    @property
     def version(self) -> str:
         """STRING counter: bumped by every import that changed the list."""
         return f"{self.base}:version"
@@ -138,8 +144,9 @@ class ListKeys:
 
     @property
     def staging(self) -> str:
-        """Prefix of an import's staging keys, `<staging>:<token>:contacts` (HASH) and
-        `:numbers` (SET): a generation written aside and swapped in whole when complete."""
+        """Prefix of an import's staging keys, `<staging>:<token>:contacts` (HASH), `:numbers`
+        (SET) and `:tags` (HASH): a generation written aside and swapped in whole when
+        complete."""
         return f"{self.base}:staging"
 
     @property
