@@ -127,7 +127,8 @@ def status_of(
     """TrunkPool.status from the pool's health (pure but for the body it merges into)."""
     assert watch.health is not None
     weights = {t["name"]: t["weight"] for t in table["trunks"]}
-    pdd = _pdd_p50(watch)
+    capacity = {t["name"]: t["maxConcurrentCalls"] for t in table["trunks"]}
+    pdd = _pdd(watch)
     rows = []
     for trunk in watch.health.trunks:
         window = trunk.window
@@ -139,8 +140,17 @@ def status_of(
                 "attempts": round(window.attempts),
                 "asr": _percent(window.asr),
                 "callLossRate": _percent(window.call_loss_rate),
-                "pddP50Ms": pdd.get(trunk.name),
+                "riskBlockedRate": _percent(
+                    window.risk_blocked / window.attempts if window.attempts > 0 else None
+                ),
+                "pddP50Ms": counters.percentile_ms(pdd.get(trunk.name, ()), 0.5),
+                "pddP95Ms": counters.percentile_ms(pdd.get(trunk.name, ()), 0.95),
                 "activeCalls": active.get(trunk.name, 0),
+                "concurrencyUse": _percent(
+                    active.get(trunk.name, 0) / capacity[trunk.name]
+                    if capacity.get(trunk.name)
+                    else None
+                ),
                 "reason": trunk.message or trunk.reason,
                 "lastTransitionTime": _stamp(trunk.since),
             }
@@ -174,14 +184,15 @@ def _with_conditions(body: kopf.Body, status: dict[str, Any], conds: list[Cond])
     return TrunkPoolStatus.normalized(dict(body.status) | status)
 
 
-def _pdd_p50(watch: Watch) -> dict[str, int]:
+def _pdd(watch: Watch) -> dict[str, list[int]]:
+    """Each trunk's post-dial-delay histogram over the window."""
     sums: dict[str, list[int]] = {}
     for _, histograms in watch.pdd:
         for trunk, bins in histograms.items():
             total = sums.setdefault(trunk, [0] * len(bins))
             for i, count in enumerate(bins):
                 total[i] += count
-    return {t: p for t, bins in sums.items() if (p := counters.percentile_ms(bins, 0.5))}
+    return sums
 
 
 def _announce(body: kopf.Body, transition: Transition) -> None:

@@ -108,6 +108,10 @@ def test_a_broken_carrier_is_ejected_routed_around_and_restored(
         )
         assert row["weight"] == 0
         assert row["reason"], row
+        a = trunk_row(api, "a")
+        assert a["state"] == "Healthy" and a["attempts"] > 0 and a["asr"].endswith("%"), a
+        assert a["pddP50Ms"] > 0 and a["pddP95Ms"] >= a["pddP50Ms"], a
+        assert a["concurrencyUse"].endswith("%") and a["callLossRate"] == "0.0%", a
         time.sleep(3)  # traffic meanwhile goes to a and b
         healthy = wait_for(
             "c back in service after the carrier recovered",

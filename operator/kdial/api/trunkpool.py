@@ -105,10 +105,17 @@ class TrunkStatus(StatusModel):
     """Answer-seizure ratio in the window, in percent."""
     call_loss_rate: str = ""
     """Call-loss rate in the window, in percent."""
+    risk_blocked_rate: str = ""
+    """Share of attempts in the window blocked by carrier or network policy (risk control), in
+    percent: a sign of flagged caller IDs rather than a broken line."""
     pdd_p50_ms: int | None = None
-    """Median post-dial delay in the window, in milliseconds."""
+    """Median post-dial delay over the window, in milliseconds (upper bound of its bin)."""
+    pdd_p95_ms: int | None = None
+    """95th percentile of the post-dial delay over the window, in milliseconds."""
     active_calls: int = 0
     """Calls up on this trunk now."""
+    concurrency_use: str = ""
+    """Calls up now against the trunk's maxConcurrentCalls, in percent."""
     reason: str = ""
     """Why the trunk is in its state."""
     last_transition_time: datetime | None = None
