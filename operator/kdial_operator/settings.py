@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any, Self
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _dialer_resources() -> dict[str, Any]:
+    return {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}}
+
+
+def _freeswitch_resources() -> dict[str, Any]:
+    return {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}
 
 
 class OperatorSettings(BaseSettings):
@@ -42,7 +52,33 @@ class OperatorSettings(BaseSettings):
     scale-down or pause."""
     worker_service_account: str | None = None
     """ServiceAccount of worker pods; they need no Kubernetes API access."""
+    dialer_resources: dict[str, Any] = Field(default_factory=_dialer_resources)
+    """Resources of the dialer container (JSON, as a container's `resources`)."""
+    freeswitch_resources: dict[str, Any] = Field(default_factory=_freeswitch_resources)
+    """Resources of the FreeSWITCH container (JSON, as a container's `resources`)."""
+    worker_host_network: bool = False
+    """Run worker pods on the host network, so carriers reach FreeSWITCH's SIP and RTP ports
+    directly; each node then holds one worker per port range."""
+    sip_port: int = Field(default=5060, ge=1, le=65535)
+    """SIP port FreeSWITCH listens on (its container gets it as `SIP_PORT`)."""
+    rtp_port_start: int = Field(default=16384, ge=1024, le=65535)
+    """First RTP port of FreeSWITCH (`RTP_PORT_START`)."""
+    rtp_port_end: int = Field(default=32768, ge=1024, le=65535)
+    """Last RTP port of FreeSWITCH (`RTP_PORT_END`)."""
+    worker_node_selector: dict[str, str] = Field(default_factory=dict)
+    """Node selector of worker pods (JSON), e.g. a node pool for voice."""
+    worker_tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    """Tolerations of worker pods (JSON list)."""
     max_download_bytes: int = Field(default=2 << 30, ge=1)
     """Largest contact list an HTTP(S) source may serve, in bytes (after any gzip is undone);
     a larger one fails its import with reason SourceTooLarge. 2 GiB by default: about 20
     million rows of a typical 8-field CSV."""
+
+    @model_validator(mode="after")
+    def _rtp_range(self) -> Self:
+        if self.rtp_port_end < self.rtp_port_start:
+            raise ValueError(
+                f"KDIAL_RTP_PORT_END ({self.rtp_port_end}) is below KDIAL_RTP_PORT_START "
+                f"({self.rtp_port_start})"
+            )
+        return self

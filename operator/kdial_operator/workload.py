@@ -77,6 +77,13 @@ def _pod_spec(namespace: str, campaign: str, settings: OperatorSettings) -> dict
     }
     if settings.worker_service_account:
         spec["serviceAccountName"] = settings.worker_service_account
+    if settings.worker_host_network:
+        # On the host network the pod still resolves cluster names (the Redis Service).
+        spec |= {"hostNetwork": True, "dnsPolicy": "ClusterFirstWithHostNet"}
+    if settings.worker_node_selector:
+        spec["nodeSelector"] = settings.worker_node_selector
+    if settings.worker_tolerations:
+        spec["tolerations"] = settings.worker_tolerations
     return spec
 
 
@@ -109,10 +116,7 @@ def _dialer(namespace: str, campaign: str, settings: OperatorSettings) -> dict[s
         "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
         "livenessProbe": {"httpGet": {"path": "/healthz", "port": "metrics"}, "periodSeconds": 10},
         "readinessProbe": {"httpGet": {"path": "/readyz", "port": "metrics"}, "periodSeconds": 5},
-        "resources": {
-            "requests": {"cpu": "250m", "memory": "256Mi"},
-            "limits": {"memory": "512Mi"},
-        },
+        "resources": settings.dialer_resources,
         "securityContext": {
             "runAsNonRoot": True,
             "allowPrivilegeEscalation": False,
@@ -134,9 +138,15 @@ def _freeswitch(settings: OperatorSettings) -> dict[str, Any]:
                 },
             },
             {"name": "ESL_PORT", "value": str(settings.esl_port)},
+            {"name": "SIP_PORT", "value": str(settings.sip_port)},
+            {"name": "RTP_PORT_START", "value": str(settings.rtp_port_start)},
+            {"name": "RTP_PORT_END", "value": str(settings.rtp_port_end)},
         ],
+        # RTP ranges are not listed: a port per entry would be thousands of entries, and
+        # containerPorts are informational (hostNetwork exposes them all anyway).
         "ports": [
-            {"name": "sip", "containerPort": 5060, "protocol": "UDP"},
+            {"name": "sip", "containerPort": settings.sip_port, "protocol": "UDP"},
+            {"name": "sip-tcp", "containerPort": settings.sip_port, "protocol": "TCP"},
         ],
-        "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
+        "resources": settings.freeswitch_resources,
     }

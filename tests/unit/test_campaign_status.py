@@ -1,0 +1,63 @@
+"""A campaign's conditions when its lines are gone: Degraded, with the pool named."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kdial.api.campaign import CampaignSpec, CampaignState
+from kdial_operator.campaign_reconcile import Referents, no_route
+from kdial_operator.campaign_status import Facts, decide
+from kdial_operator.dataplane import Ledger
+from kdial_operator.indexes import Referent
+
+pytestmark = pytest.mark.unit
+
+SPEC = CampaignSpec.model_validate(
+    {
+        "mode": "Agentless",
+        "contactListRef": {"name": "leads"},
+        "trunkPoolRefs": [{"name": "lines"}, {"name": "backup"}],
+        "callerIdPoolRef": {"name": "ids"},
+        "destination": {"extension": "9000"},
+        "pacing": {"maxConcurrency": 10},
+        "schedule": {"windows": [{"start": "09:00", "end": "18:00"}]},
+    }
+)
+
+
+def refs(**serving: int | None) -> Referents:
+    pools: dict[Any, Any] = {
+        ("ns", name): [Referent(True, "", {}, count)] for name, count in serving.items()
+    }
+    return Referents({}, pools, {})  # type: ignore[arg-type]
+
+
+def test_no_route_only_when_every_pool_has_every_trunk_ejected() -> None:
+    assert no_route("ns", SPEC, refs(lines=0, backup=0)) is not None
+    assert "lines, backup" in (no_route("ns", SPEC, refs(lines=0, backup=0)) or "")
+    assert no_route("ns", SPEC, refs(lines=0, backup=1)) is None
+    assert no_route("ns", SPEC, refs(lines=0, backup=None)) is None, "not judged yet"
+    assert no_route("ns", SPEC, refs(lines=0)) is None, "a missing pool is another condition"
+
+
+def facts(**extra: Any) -> Facts:
+    ledger = Ledger(total=10, pending=6, due_now=6, in_flight=0, closed=4, has_epoch=True)
+    base: dict[str, Any] = {
+        "blocker": None,
+        "state": CampaignState.RUNNING,
+        "ledger": ledger,
+        "workers_ready": 1,
+        "schedule_hold": None,
+    }
+    return Facts(**(base | extra))
+
+
+def test_a_campaign_with_no_trunk_in_service_is_degraded_with_the_reason() -> None:
+    conditions, summary = decide(facts(no_route="no trunk takes calls"))
+    degraded = next(c for c in conditions if c.type == "Degraded")
+    assert (degraded.status, degraded.reason, summary) == (True, "NoTrunkInService", "Degraded")
+    conditions, summary = decide(facts())
+    assert next(c for c in conditions if c.type == "Degraded").status is False
+    assert summary == "Dialing"
