@@ -11,6 +11,7 @@ from kdial_operator import (
     contactlists,
     indexes,
     startup,
+    status_metrics,
     trunkpools,
 )
 
@@ -20,5 +21,6 @@ __all__ = [
     "contactlists",
     "indexes",
     "startup",
+    "status_metrics",
     "trunkpools",
 ]

@@ -25,6 +25,21 @@ TRUNK_WEIGHT = Gauge(
     "The trunk's routing weight in the current generation (0 takes no new calls).",
     ["trunkpool", "trunk"],
 )
+CAMPAIGN_CONDITION = Gauge(
+    "kdial_campaign_condition",
+    "1 for each condition's current status (True, False, Unknown), 0 for the others.",
+    ["campaign", "condition", "status"],
+)
+CAMPAIGN_MAX_ABANDON = Gauge(
+    "kdial_campaign_max_abandon_ratio",
+    "The campaign's cap on abandoned calls over answered ones (spec.pacing.maxAbandonPercent).",
+    ["campaign"],
+)
+CONTACTLIST_CONDITION = Gauge(
+    "kdial_contactlist_condition",
+    "1 for each condition's current status (True, False, Unknown), 0 for the others.",
+    ["contactlist", "condition", "status"],
+)
 TRUNK_TRANSITIONS = Counter(
     "kdial_trunk_transitions_total",
     "Line-health state changes, by the state entered.",
@@ -44,9 +59,17 @@ def trunk_states(
         TRUNK_TRANSITIONS.labels(pool, transition.trunk, transition.target.value).inc()
 
 
-def forget_pool(pool: str) -> None:
-    """Drops a deleted pool's series, so no alert fires on a pool that is gone."""
-    for gauge in (TRUNK_STATE, TRUNK_WEIGHT):
+def conditions(gauge: Gauge, key: str, found: Iterable[dict[str, Any]]) -> None:
+    """An object's conditions as one series per (condition, status)."""
+    for condition in found:
+        for status in ("True", "False", "Unknown"):
+            value = int(condition.get("status") == status)
+            gauge.labels(key, condition.get("type", ""), status).set(value)
+
+
+def forget(key: str, *gauges: Gauge) -> None:
+    """Drops a deleted object's series, so no alert fires on an object that is gone."""
+    for gauge in gauges:
         for labels in list(gauge._metrics):  # prometheus_client has no public lookup by prefix
-            if labels[0] == pool:
+            if labels[0] == key:
                 gauge.remove(*labels)

@@ -45,4 +45,4 @@ async def trunkpool_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     find no trunks and hold their contacts (NoRoute) rather than dial on a pool that is gone."""
     namespace, name = key_of(body)
     await dataplane.delete_keys(memo.redis, PoolKeys("tp", namespace, name).pattern)
-    metrics.forget_pool(f"{namespace}/{name}")
+    metrics.forget(f"{namespace}/{name}", metrics.TRUNK_STATE, metrics.TRUNK_WEIGHT)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from kdial.state.keys import CampaignKeys
 from kdial_worker import ledger
@@ -261,3 +262,78 @@ def test_a_second_operator_freezes_instead_of_acting_twice(
     finally:
         second.stop()
         first.stop()
+
+
+def test_status_is_served_as_metrics(
+    kubeconfig: Path, redis_url: str, api: Api, namespace: str, tmp_path: Path
+) -> None:
+    """What the chart's alerts read: conditions and trunk states, one series per value."""
+    port = free_port()
+    proc = OperatorProcess(
+        kubeconfig,
+        redis_url,
+        tmp_path / "op.log",
+        "--standalone",
+        f"--namespace={namespace}",
+        f"--liveness=http://127.0.0.1:{free_port()}/healthz",
+        KDIAL_METRICS_PORT=str(port),
+    ).start()
+    try:
+        world(api, numbers(3))
+        api.create(
+            "campaigns",
+            "promo",
+            campaign_spec(pacing={"maxConcurrency": 10, "maxAbandonPercent": 2}),
+            "Campaign",
+        )
+
+        def scrape() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1) as page:
+                    text = page.read().decode()
+            except OSError:
+                return {}  # not serving yet
+            return {
+                (s.name, frozenset(s.labels.items())): s.value
+                for family in text_string_to_metric_families(text)
+                for s in family.samples
+            }
+
+        def value(name: str, **labels: str) -> float | None:
+            return scrape().get((name, frozenset(labels.items())))
+
+        campaign = f"{namespace}/promo"
+        wait_for(
+            "campaign Ready in the metrics",
+            lambda: (
+                value(
+                    "kdial_campaign_condition", campaign=campaign, condition="Ready", status="True"
+                )
+                == 1
+            ),
+        )
+        assert (
+            value("kdial_campaign_condition", campaign=campaign, condition="Ready", status="False")
+            == 0
+        )
+        assert value("kdial_campaign_max_abandon_ratio", campaign=campaign) == 0.02
+        pool = f"{namespace}/lines"
+        for trunk in ("carrier-a", "carrier-b"):
+            assert value("kdial_trunk_state", trunkpool=pool, trunk=trunk, state="Healthy") == 1
+            assert value("kdial_trunk_state", trunkpool=pool, trunk=trunk, state="Ejected") == 0
+            assert (value("kdial_trunk_weight", trunkpool=pool, trunk=trunk) or 0) > 0
+        lists = f"{namespace}/leads"
+        assert (
+            value(
+                "kdial_contactlist_condition", contactlist=lists, condition="Ready", status="True"
+            )
+            == 1
+        )
+
+        api.delete("campaigns", "promo")
+        wait_for(
+            "the campaign's series gone",
+            lambda: all(("campaign", campaign) not in labels for _, labels in scrape()),
+        )
+    finally:
+        proc.stop()
