@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ from kdial_sim.causes import cause_for_sip, parse_cause
 from kdial_sim.channel import Channel, Ending
 from kdial_sim.clock import SimClock
 from kdial_sim.events import Stamper
-from kdial_sim.outcomes import Plan
+from kdial_sim.outcomes import BRIDGE_TIMEOUT_SECONDS, BridgePlan, Plan
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +125,41 @@ class Call:
     async def _talk(self) -> None:
         self._answer()
         talk = math.inf if self.plan.talk is None else self.plan.talk
+        if self.plan.bridge is not None:
+            started = self._env.clock.now()
+            if not await self._bridge(self.plan.bridge, talk):
+                return
+            talk = max(talk - (self._env.clock.now() - started), 0.0)
         request = await self._wait(talk)
         if request is not None:
             self._finish(Ending.LOCAL_BYE, request.cause)
         else:
             self._finish(Ending.REMOTE_BYE, "NORMAL_CLEARING")
+
+    async def _bridge(self, bridge: BridgePlan, talk: float) -> bool:
+        """The answered callee waits for the bridge's second leg; True once it is bridged.
+
+        The callee may give up first (their talk time runs out), the switch may hang up (the
+        worker's connect deadline), or the target never answers and the bridge fails: the
+        application ends and FreeSWITCH hangs the callee up with NORMAL_CLEARING, the failure
+        in `originate_disposition`.
+        """
+        ring = BRIDGE_TIMEOUT_SECONDS if bridge.ring is None else bridge.ring
+        request = await self._wait(min(ring, talk))
+        if request is not None:
+            self._finish(Ending.LOCAL_BYE, request.cause)
+            return False
+        if talk <= ring:
+            self._finish(Ending.REMOTE_BYE, "NORMAL_CLEARING")
+            return False
+        if bridge.ring is None:
+            self.channel.extra_vars["originate_disposition"] = "NO_ANSWER"
+            self._finish(Ending.LOCAL_BYE, "NORMAL_CLEARING")
+            return False
+        self.channel.bridged_to = str(uuidlib.uuid4())
+        self.channel.extra_vars["bridge_to"] = self.channel.bridged_to
+        self._emit(events.BRIDGE)
+        return True
 
     async def _wait(self, seconds: float) -> HangupRequest | None:
         """Sleep `seconds` of scenario time unless a hangup request comes first."""

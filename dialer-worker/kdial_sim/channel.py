@@ -103,6 +103,8 @@ class Channel:
     ending: Ending | None = None
     #: The final SIP status of a refused INVITE.
     refusal_status: int | None = None
+    #: The other leg's UUID once a `bridge` application connected the call.
+    bridged_to: str | None = None
 
     @property
     def answered(self) -> bool:

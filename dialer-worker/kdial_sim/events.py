@@ -22,6 +22,7 @@ CREATE = "CHANNEL_CREATE"
 PROGRESS = "CHANNEL_PROGRESS"
 PROGRESS_MEDIA = "CHANNEL_PROGRESS_MEDIA"
 ANSWER = "CHANNEL_ANSWER"
+BRIDGE = "CHANNEL_BRIDGE"
 HANGUP = "CHANNEL_HANGUP"
 HANGUP_COMPLETE = "CHANNEL_HANGUP_COMPLETE"
 DESTROY = "CHANNEL_DESTROY"
@@ -34,6 +35,8 @@ _ORIGIN: dict[str, tuple[str, str, int]] = {
     PROGRESS: ("switch_channel.c", "switch_channel_perform_mark_ring_ready_value", 3566),
     PROGRESS_MEDIA: ("switch_channel.c", "switch_channel_perform_mark_pre_answered", 3745),
     ANSWER: ("switch_channel.c", "switch_channel_perform_mark_answered", 3848),
+    # Not from a capture (the 1.11 captures hold no bridge): where switch_ivr_bridge.c fires it.
+    BRIDGE: ("switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1732),
     HANGUP: ("switch_channel.c", "switch_channel_perform_hangup", 3438),
     HANGUP_COMPLETE: ("switch_core_state_machine.c", "switch_core_session_reporting_state", 943),
     DESTROY: ("switch_core_session.c", "switch_core_session_perform_destroy", 1586),
@@ -124,6 +127,12 @@ def channel_event(name: str, ch: Channel, stamper: Stamper) -> EslEvent:
     headers = stamper.base(name)
     if name in (HANGUP, HANGUP_COMPLETE, DESTROY):
         headers.append(("Hangup-Cause", ch.hangup_cause or "NONE"))
+    if name == BRIDGE and ch.bridged_to:
+        headers += [
+            ("Bridge-A-Unique-ID", ch.uuid),
+            ("Bridge-B-Unique-ID", ch.bridged_to),
+            ("Other-Leg-Unique-ID", ch.bridged_to),
+        ]
     headers += _channel_data(name, ch)
     if ch.media:
         headers += _codecs()

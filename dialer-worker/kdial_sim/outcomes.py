@@ -43,6 +43,20 @@ class Plan:
     early_media: bool = False
     #: The carrier stops ringing with 480 after this long (None: never).
     max_ring: float | None = None
+    #: Answered calls whose application is `bridge`: the second leg's script.
+    bridge: BridgePlan | None = None
+
+
+@dataclass(frozen=True)
+class BridgePlan:
+    """The second leg of a `&bridge(...)` after the callee answered, in scenario seconds."""
+
+    #: Ringing before the target answers; None: it never does, and the bridge fails after
+    #: `BRIDGE_TIMEOUT_SECONDS` (FreeSWITCH's default call_timeout).
+    ring: float | None
+
+
+BRIDGE_TIMEOUT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -181,6 +195,15 @@ def plan_agent_call(agents: AgentsSpec, rng: random.Random) -> Plan:
     if rng.random() < agents.answer_probability:
         return Plan(pdd=0.1, reason="agent", answer=True, ring=ring, talk=None)
     return Plan(pdd=0.1, reason="agent-no-answer", ring=None)
+
+
+def plan_bridge(agents: AgentsSpec, is_agent: bool, rng: random.Random) -> BridgePlan:
+    """An agent phone rings and answers as the scenario's agents do; any other target (an
+    IVR, a queue) picks up at once."""
+    if not is_agent:
+        return BridgePlan(ring=0.0)
+    ring = agents.ring_seconds.sample(rng)
+    return BridgePlan(ring=ring if rng.random() < agents.answer_probability else None)
 
 
 def plan_unroutable() -> Plan:

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import uuid as uuidlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kdial_sim.bus import EventBus
 from kdial_sim.calls import Call, CallEnv
@@ -21,12 +21,13 @@ from kdial_sim.causes import parse_cause
 from kdial_sim.channel import Channel, SipParticulars
 from kdial_sim.clock import SimClock
 from kdial_sim.events import Stamper
-from kdial_sim.originate import DialTarget, Leg, OriginateRequest
+from kdial_sim.originate import DialTarget, Leg, OriginateRequest, parse_dial_target
 from kdial_sim.outcomes import (
     CarrierConditions,
     Plan,
     attempt_rng,
     plan_agent_call,
+    plan_bridge,
     plan_carrier_call,
     plan_unroutable,
 )
@@ -134,7 +135,11 @@ class Switch:
         channel = self._channel(request, target, route, variables, uuid)
         call = Call(
             channel,
-            self._plan(route, target, values.get("origination_caller_id_number", "")),
+            self._with_bridge(
+                self._plan(route, target, values.get("origination_caller_id_number", "")),
+                request,
+                target.destination,
+            ),
             self._env,
             timeout=_timeout(values, request.timeout),
             ignore_early_media=values.get("ignore_early_media", "").lower() == "true",
@@ -201,6 +206,15 @@ class Switch:
         return (
             name.startswith(agents.prefix) and suffix.isdigit() and 1 <= int(suffix) <= agents.count
         )
+
+    def _with_bridge(self, plan: Plan, request: OriginateRequest, number: str) -> Plan:
+        """An answered call that runs `&bridge(<dial string>)` gets the second leg's script."""
+        if not plan.answer or request.app != "bridge" or not request.app_arg:
+            return plan
+        target = parse_dial_target(request.app_arg.strip())
+        rng = attempt_rng(self.scenario.seed, f"bridge:{number}", self.counters.attempts[number])
+        bridge = plan_bridge(self.scenario.agents, self._is_agent(target.destination), rng)
+        return replace(plan, bridge=bridge)
 
     def _plan(self, route: Route, target: DialTarget, caller_id: str) -> Plan:
         number = target.destination

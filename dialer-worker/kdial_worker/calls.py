@@ -46,6 +46,10 @@ class Call:
     killed: bool = False
     ended: float | None = None
     bgapi_seconds: float | None = None
+    connect_deadline: float | None = None
+    """Seconds an answered callee may wait for the bridge to the destination; None when the
+    destination is on the switch itself (an IVR extension), which takes the call at answer."""
+    bridged: float | None = None
     done: gevent.event.Event = field(default_factory=gevent.event.Event)
 
     def facts(self) -> CallFacts | None:
@@ -54,12 +58,30 @@ class Call:
             return facts_from_hangup(
                 self.hangup,
                 amd_result=self.amd,
+                bridged_to_agent=self.connected,
+                agent_deadline_missed=self.answered is not None and not self.connected,
                 cancelled_by_us=self.killed,
                 job_error=self.job_error,
             )
         if self.job_error is not None:
             return CallFacts(job_error=self.job_error, cancelled_by_us=self.killed)
         return None
+
+    @property
+    def connected(self) -> bool:
+        """The answered callee reached the campaign's destination."""
+        if self.answered is None:
+            return False
+        return self.connect_deadline is None or self.bridged is not None
+
+    def overdue(self, now: float) -> bool:
+        """Answered, and still not bridged after the connect deadline."""
+        return (
+            self.answered is not None
+            and self.connect_deadline is not None
+            and self.bridged is None
+            and now - self.answered > self.connect_deadline
+        )
 
     @property
     def pdd(self) -> float | None:
@@ -99,6 +121,8 @@ class Calls:
         elif name == "CHANNEL_ANSWER":
             call.answered = call.answered or now
             call.amd = event.get("variable_amd_result") or call.amd
+        elif name == "CHANNEL_BRIDGE":
+            call.bridged = call.bridged or now
         elif name == "CHANNEL_HANGUP_COMPLETE":
             call.hangup = event
             call.amd = event.get("variable_amd_result") or call.amd

@@ -294,6 +294,8 @@ class Dialer:
     ) -> Call:
         pacing = rt.spec.pacing
         call = Call(claimed.attempt, call_uuid(self.campaign, claimed.attempt), trunk.name, grant)
+        if rt.spec.destination is not None and rt.spec.destination.sip_uri:
+            call.connect_deadline = pacing.connect_deadline_seconds
         command = originate_command(
             trunk.gateway or "",
             contact["number"],
@@ -330,9 +332,13 @@ class Dialer:
     def _follow(self, call: Call, limit: float) -> None:
         """Waits for the call's end: its hangup, or a job error with no channel behind it."""
         deadline = time.time() + limit
-        while not call.done.wait(0.5):
+        while not call.done.wait(0.25):
             if call.job_error_at and not call.channel_seen and time.time() - call.job_error_at > 1:
                 return
+            if call.overdue(time.time()) and not call.killed:
+                # Nobody took the answered callee in time: an abandoned call. Hang up rather
+                # than leave them in silence; the abandon rate counts it.
+                self._kill(call)
             if time.time() > deadline and not call.killed:
                 log.warning("attempt %s outlived its limits; hanging up", call.attempt)
                 self._kill(call)

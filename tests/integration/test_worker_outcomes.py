@@ -89,6 +89,72 @@ def test_each_far_end_is_classified_right(
     }
 
 
+def test_answered_callees_nobody_takes_in_time_are_abandoned(
+    api: Api,
+    operator: OperatorProcess,
+    rdb: redis.Redis,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    """An agentless campaign bridges answered callees to a SIP destination (here a simulated
+    agent phone that answers 60% of the time): a callee the bridge does not reach within
+    pacing.connectDeadlineSeconds is hung up and recorded as Abandoned."""
+    scenario = {
+        "seed": 3,
+        "carriers": {
+            "answers": carrier(answerProbability=1, talkSeconds={"dist": "fixed", "value": 60})
+        },
+        "agents": {
+            "count": 1,
+            "ringSeconds": {"dist": "fixed", "value": 2},
+            "answerProbability": 0.6,
+        },
+    }
+    keys = create(
+        api,
+        rdb,
+        operator,
+        namespace,
+        csv_of(numbers(40)),
+        [trunk("answers", "answers")],
+        destination={"sipUri": "sip:agent1@10.0.0.9"},
+        pacing={"maxConcurrency": 10, "connectDeadlineSeconds": 2, "ringTimeoutSeconds": 20},
+        retry={"closure": {"maxAttempts": 1}},
+    )
+    with dialing(scenario, namespace, redis_url, tmp_path, speed=10) as workers:
+        wait_for(
+            "every contact closed", lambda: rdb.hlen(keys.closed) == 40, timeout=120, log=workers[0]
+        )  # type: ignore[arg-type]
+
+    assert ledger_problems(rdb, keys) == []
+    attempts = records(rdb, keys)
+    outcomes = Counter(r["outcome"] for r in attempts)
+    assert set(outcomes) == {"AnsweredHuman", "Abandoned"}, outcomes
+    assert 8 <= outcomes["Abandoned"] <= 28, outcomes
+    for record in attempts:
+        # Bridged calls run their 60 s (6 s at speed 10); abandoned ones are cut at the deadline.
+        ran = (int(record["call_ended_ms"]) - int(record["started_ms"])) / 1000
+        if record["outcome"] == "Abandoned":
+            assert ran < 5, record
+        else:
+            assert ran >= 5, record
+    status = wait_for(
+        "the abandon rate in status",
+        lambda: (
+            (api.get("campaigns", "promo") or {}).get("status", {}).get("toDate", {})
+            if (api.get("campaigns", "promo") or {})
+            .get("status", {})
+            .get("toDate", {})
+            .get("abandoned")
+            == outcomes["Abandoned"]
+            else None
+        ),
+        log=operator,
+    )
+    assert status["abandonRate"] == f"{100 * outcomes['Abandoned'] / 40:.1f}%"
+
+
 def test_closure_rule_ends_a_contact_after_max_attempts(
     api: Api,
     operator: OperatorProcess,

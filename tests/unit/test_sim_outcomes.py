@@ -12,6 +12,7 @@ from kdial_sim.outcomes import (
     answer_probability,
     attempt_rng,
     callee_class,
+    plan_bridge,
     plan_carrier_call,
 )
 from kdial_sim.ratelimit import RateWindow
@@ -131,3 +132,36 @@ def test_carrier_limits_turn_attempts_into_capacity_refusals() -> None:
     assert state.take_attempt().over_capacity
     state.active = 4
     assert not state.take_attempt().over_capacity
+
+
+def test_calls_showing_a_marked_caller_id_are_answered_less() -> None:
+    marked = parse_scenario(
+        {
+            "seed": 3,
+            "carriers": {"c": {"pddSeconds": 1, "answerProbability": 0.5}},
+            "callees": {"markedCallerIds": {"+862012345678": 0.1}},
+        }
+    )
+    spec = marked.carriers["c"]
+
+    def answered(caller_id: str) -> int:
+        plans = [
+            plan_carrier_call(
+                marked, spec, f"+86138{n:08d}", attempt_rng(3, str(n), 1), OK, caller_id=caller_id
+            )
+            for n in range(2000)
+        ]
+        return sum(p.answer for p in plans)
+
+    assert 850 < answered("862099999999") < 1150
+    assert 50 < answered("862012345678") < 160, "the + is optional in either place"
+
+
+def test_a_bridge_reaches_agents_as_the_scenario_says_and_anything_else_at_once() -> None:
+    agents = parse_scenario(
+        {"agents": {"count": 2, "ringSeconds": 3, "answerProbability": 0.25}}
+    ).agents
+    plans = [plan_bridge(agents, True, attempt_rng(1, str(n), 1)) for n in range(1000)]
+    reached = [p.ring for p in plans if p.ring is not None]
+    assert 180 < len(reached) < 320 and set(reached) == {3.0}
+    assert plan_bridge(agents, False, attempt_rng(1, "x", 1)).ring == 0.0
