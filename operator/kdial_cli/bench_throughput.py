@@ -29,7 +29,7 @@ from kdial.api.campaign import CampaignSpec
 from kdial.api.trunkpool import TrunkPoolSpec
 from kdial.state.keys import CampaignKeys, ListKeys, PoolKeys
 from kdial_cli import local
-from kdial_operator import compile, dataplane, routing
+from kdial_operator import compile, contact_store, dataplane, routing
 from kdial_worker import ledger
 
 NAMESPACE, CAMPAIGN = "bench", "throughput"
@@ -107,6 +107,19 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     return figures
 
 
+def _store_contacts(url: str, lst: ListKeys, contacts: int) -> None:
+    """The list written the way an import writes it (`contact_store`)."""
+    generation = contact_store.Generation(redis.Redis.from_url(url, decode_responses=True), lst)
+    for start in range(0, contacts, 1000):
+        generation.add(
+            [
+                {"id": f"c{i}", "number": f"+86138{i:08d}", "timeZones": ["Asia/Shanghai"]}
+                for i in range(start, min(start + 1000, contacts))
+            ]
+        )
+    generation.commit("bench")
+
+
 def _cap(rate: int) -> int:
     return math.ceil(rate * 1.05)
 
@@ -114,11 +127,7 @@ def _cap(rate: int) -> int:
 async def _setup(url: str, contacts: int, cps: int) -> None:
     rdb = aioredis.Redis.from_url(url, decode_responses=True)
     lst = ListKeys(NAMESPACE, "leads")
-    people = {
-        f"c{i}": {"id": f"c{i}", "number": f"+86138{i:08d}", "timeZones": ["Asia/Shanghai"]}
-        for i in range(contacts)
-    }
-    await dataplane.store_list(rdb, lst, people, digest="bench")
+    _store_contacts(url, lst, contacts)
     await _set_cps(url, cps)
     ids = CallerIdPoolSpec.model_validate(
         {"numbers": [{"number": f"+8620{i:08d}"} for i in range(50)]}

@@ -161,27 +161,3 @@ async def delete_keys(rdb: Redis, pattern: str) -> int:
     async for key in rdb.scan_iter(match=pattern, count=1000):
         removed += int(await rdb.unlink(key))
     return removed
-
-
-async def store_list(
-    rdb: Redis, keys: ListKeys, contacts: dict[str, dict[str, Any]], digest: str
-) -> bool:
-    """Replaces a list's contacts in one transaction; False when the source was unchanged.
-
-    Campaigns keep each contact's attempt history under its id, so contacts that stay in a
-    changed list keep their history.
-    """
-    if await rdb.get(keys.digest) == digest:
-        return False
-    pipe = rdb.pipeline(transaction=True)
-    pipe.delete(keys.contacts, keys.numbers)
-    items = [(cid, json.dumps(c, ensure_ascii=False)) for cid, c in contacts.items()]
-    for start in range(0, len(items), 1000):
-        pipe.hset(keys.contacts, mapping=dict(items[start : start + 1000]))
-    numbers = [c["number"] for c in contacts.values()]
-    for start in range(0, len(numbers), 1000):
-        pipe.sadd(keys.numbers, *numbers[start : start + 1000])
-    pipe.set(keys.digest, digest)
-    pipe.incr(keys.version)
-    await pipe.execute()
-    return True
