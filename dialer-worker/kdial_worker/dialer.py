@@ -227,17 +227,7 @@ class Dialer:
             ledger.defer(self.rdb, self.keys, claimed.attempt, int(delay * 1000))
 
     def _dial_contact(self, claimed: ledger.Claim, contact: dict[str, Any], rt: Runtime) -> None:
-        history = claimed.history
-        avoid = history.get("trunk") if history.get("last") == Outcome.CALL_LOSS else None
-        now = time.time()
-        trunk = choice.pick_trunk(
-            rt.trunks,
-            self.rng,
-            avoid=avoid,
-            callee_region=subdivision(str(contact.get("province", ""))) or contact.get("region"),
-            callee_carrier=contact.get("carrier") or None,
-            in_use=self._in_use,
-        )
+        history, now = claimed.history, time.time()
         shown = {n: ms / 1000 for n, ms in (history.get("shown") or {}).items()}
         caller = choice.pick_caller_id(
             rt.caller_ids,
@@ -247,26 +237,61 @@ class Dialer:
             capped={n for n, until in self._capped.items() if until > now},
             now=now,
         )
-        if trunk is None or caller is None:
-            self._undialled(claimed, "NoRoute", delay=5)
+        taken = self._take_route(claimed, contact, rt, caller, now)
+        if taken is None:
             return
-        max_cps = self._carrier_pace.max_cps(trunk.name, trunk.max_cps, now)
-        grant = caps.acquire(
-            self.rdb,
-            claimed.attempt,
-            caps.TrunkCap(trunk.pool, trunk.name, trunk.max_concurrent, max_cps),
-            caps.CallerIdCap(caller.pool, caller.number, caller.max_concurrent, caller.max_per_day),
-            self._lease_ms,
-        )
-        if isinstance(grant, caps.Denied):
-            self._denied(claimed, grant, trunk, caller)
-            return
-        self._in_use[trunk.name] = grant.trunk.in_use
+        route, grant = taken
         try:
-            call = self._call(claimed, contact, rt, trunk, caller.number, grant=grant)
+            call = self._call(claimed, contact, rt, route.trunk, route.caller.number, grant=grant)
         finally:
             caps.release(self.rdb, grant)
-        self._record(claimed, contact, rt, call, Route(trunk, caller, max_cps))
+        self._record(claimed, contact, rt, call, route)
+
+    def _take_route(
+        self,
+        claimed: ledger.Claim,
+        contact: dict[str, Any],
+        rt: Runtime,
+        caller: CallerId | None,
+        now: float,
+    ) -> tuple[Route, caps.Grant] | None:
+        """A trunk and the caller ID with their permits; a trunk at its cap is passed over for
+        another once. None when the contact was given back."""
+        history = claimed.history
+        avoid = history.get("trunk") if history.get("last") == Outcome.CALL_LOSS else None
+        full: set[str] = set()
+        while True:
+            trunk = choice.pick_trunk(
+                [t for t in rt.trunks if t.name not in full],
+                self.rng,
+                avoid=avoid,
+                callee_region=subdivision(str(contact.get("province", "")))
+                or contact.get("region"),
+                callee_carrier=contact.get("carrier") or None,
+                in_use=self._in_use,
+            )
+            if trunk is None or caller is None:
+                self._undialled(claimed, "NoRoute", delay=5)
+                return None
+            max_cps = self._carrier_pace.max_cps(trunk.name, trunk.max_cps, now)
+            grant = caps.acquire(
+                self.rdb,
+                claimed.attempt,
+                caps.TrunkCap(trunk.pool, trunk.name, trunk.max_concurrent, max_cps),
+                caps.CallerIdCap(
+                    caller.pool, caller.number, caller.max_concurrent, caller.max_per_day
+                ),
+                self._lease_ms,
+            )
+            if isinstance(grant, caps.Grant):
+                self._in_use[trunk.name] = grant.trunk.in_use
+                return Route(trunk, caller, max_cps), grant
+            if grant.scope == "trunk" and not full:
+                metrics.PERMITS_DENIED.labels(self.campaign, f"trunk_{grant.reason}").inc()
+                full.add(trunk.name)
+                continue
+            self._denied(claimed, grant, trunk, caller)
+            return None
 
     def _denied(
         self, claimed: ledger.Claim, denied: caps.Denied, trunk: Trunk, caller: CallerId
@@ -398,7 +423,6 @@ class Dialer:
             trunk.name,
             outcome,
             hangup.get("variable_sip_term_status", ""),
-            configured=trunk.max_cps,
             used=route.max_cps,
             in_window=call.grant.trunk.cps_in_window,
             now=now,

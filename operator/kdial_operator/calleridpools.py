@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Any
 
 import kopf
 
 from kdial.api.kinds import CALLER_ID_POOL, GROUP, VERSION
 from kdial.state.keys import PoolKeys
-from kdial_operator import dataplane
+from kdial_operator import daemon_loop, dataplane
 from kdial_operator.calleridpool_reconcile import Watch, reconcile
 from kdial_operator.indexes import key_of
 
@@ -20,22 +18,14 @@ from kdial_operator.indexes import key_of
 async def calleridpool_daemon(
     *, stopped: kopf.DaemonStopped, body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
-    wakeup = memo.setdefault("wakeup", asyncio.Event())
     watch = Watch()
-    while not stopped:
-        wakeup.clear()
-        try:
-            await reconcile(body, memo, watch)
-        except Exception:
-            logger.exception("caller-ID pass failed; retrying")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wakeup.wait(), timeout=memo.settings.status_interval_seconds)
+    interval = memo.settings.status_interval_seconds
+    await daemon_loop.run(stopped, memo, logger, interval, lambda: reconcile(body, memo, watch))
 
 
 @kopf.on.update(GROUP, VERSION, CALLER_ID_POOL.plural)
 async def calleridpool_changed(memo: kopf.Memo, **_: Any) -> None:
-    if "wakeup" in memo:
-        memo.wakeup.set()
+    daemon_loop.wake(memo)
 
 
 @kopf.on.delete(GROUP, VERSION, CALLER_ID_POOL.plural)

@@ -1,17 +1,15 @@
-"""Campaign reactions. One daemon per campaign reconciles it; spec changes only wake it up, so
-a campaign never has two reconciliations running at once."""
+"""Campaign reactions. One daemon per campaign reconciles it (`daemon_loop`); spec changes
+only wake it up, so a campaign never has two reconciliations running at once."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Any
 
 import kopf
 
 from kdial.api.kinds import CAMPAIGN, GROUP, VERSION
 from kdial.state.keys import CampaignKeys
-from kdial_operator import dataplane, workload
+from kdial_operator import daemon_loop, dataplane, workload
 from kdial_operator.campaign_reconcile import Referents, reconcile
 from kdial_operator.indexes import key_of
 
@@ -25,26 +23,15 @@ async def campaign_daemon(
     logger: kopf.Logger,
     **kwargs: Any,
 ) -> None:
-    wakeup = memo.setdefault("wakeup", asyncio.Event())
     # kopf passes each index as a keyword named after its function (see indexes.py).
     refs = Referents(kwargs["contactlists"], kwargs["trunkpools"], kwargs["calleridpools"])
-    while not stopped:
-        wakeup.clear()
-        try:
-            await reconcile(body, memo, refs)
-        except Exception:
-            # A failed pass is retried at the next tick; the daemon itself must outlive it.
-            logger.exception(
-                "reconcile failed; retrying in %ss", memo.settings.status_interval_seconds
-            )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wakeup.wait(), timeout=memo.settings.status_interval_seconds)
+    interval = memo.settings.status_interval_seconds
+    await daemon_loop.run(stopped, memo, logger, interval, lambda: reconcile(body, memo, refs))
 
 
 @kopf.on.update(GROUP, VERSION, CAMPAIGN.plural)
 async def campaign_changed(memo: kopf.Memo, **_: Any) -> None:
-    if "wakeup" in memo:
-        memo.wakeup.set()
+    daemon_loop.wake(memo)
 
 
 @kopf.on.delete(GROUP, VERSION, CAMPAIGN.plural)

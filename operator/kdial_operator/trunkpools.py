@@ -3,15 +3,13 @@ changes only wake it up, so a pool's health has one writer."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Any
 
 import kopf
 
 from kdial.api.kinds import GROUP, TRUNK_POOL, VERSION
 from kdial.state.keys import PoolKeys
-from kdial_operator import dataplane, metrics
+from kdial_operator import daemon_loop, dataplane, metrics
 from kdial_operator.indexes import key_of
 from kdial_operator.trunkpool_reconcile import Watch, reconcile
 
@@ -20,23 +18,14 @@ from kdial_operator.trunkpool_reconcile import Watch, reconcile
 async def trunkpool_daemon(
     *, stopped: kopf.DaemonStopped, body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
-    wakeup = memo.setdefault("wakeup", asyncio.Event())
     watch = Watch()
-    while not stopped:
-        wakeup.clear()
-        try:
-            await reconcile(body, memo, watch)
-        except Exception:
-            # A failed pass is retried at the next tick; the daemon itself must outlive it.
-            logger.exception("line health pass failed; retrying")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wakeup.wait(), timeout=memo.settings.health_interval_seconds)
+    interval = memo.settings.health_interval_seconds
+    await daemon_loop.run(stopped, memo, logger, interval, lambda: reconcile(body, memo, watch))
 
 
 @kopf.on.update(GROUP, VERSION, TRUNK_POOL.plural, field="spec")
 async def trunkpool_changed(memo: kopf.Memo, **_: Any) -> None:
-    if "wakeup" in memo:
-        memo.wakeup.set()
+    daemon_loop.wake(memo)
 
 
 @kopf.on.delete(GROUP, VERSION, TRUNK_POOL.plural)

@@ -36,6 +36,18 @@ def pool_status(api: Api) -> dict:  # type: ignore[type-arg]
     return (api.get("calleridpools", "ids") or {}).get("status", {})
 
 
+def quarantine_by_hand(api: Api, numbers: str | None) -> None:
+    """Sets (or, with None, removes) the pool's kdial.io/quarantine annotation."""
+    api.custom.patch_namespaced_custom_object(
+        "kdial.io",
+        "v1alpha1",
+        api.namespace,
+        "calleridpools",
+        "ids",
+        {"metadata": {"annotations": {"kdial.io/quarantine": numbers}}},
+    )
+
+
 def shown_after(rdb: redis.Redis, keys: object, number: str, since: float) -> int:
     return sum(
         1
@@ -78,14 +90,7 @@ def test_marked_and_annotated_numbers_are_quarantined_and_not_shown(
         time.sleep(3)
         assert shown_after(rdb, keys, MARKED, resting_at + 1) == 0
 
-        api.custom.patch_namespaced_custom_object(
-            "kdial.io",
-            "v1alpha1",
-            namespace,
-            "calleridpools",
-            "ids",
-            {"metadata": {"annotations": {"kdial.io/quarantine": BY_HAND}}},
-        )
+        quarantine_by_hand(api, BY_HAND)
         wait_for(
             "the annotated number quarantined",
             lambda: pool_status(api).get("quarantined") == 2,
@@ -97,14 +102,7 @@ def test_marked_and_annotated_numbers_are_quarantined_and_not_shown(
         assert shown_after(rdb, keys, BY_HAND, by_hand_at + 1) == 0
         assert shown_after(rdb, keys, GOOD[1], by_hand_at + 1) > 0, "the others carry on"
 
-        api.custom.patch_namespaced_custom_object(
-            "kdial.io",
-            "v1alpha1",
-            namespace,
-            "calleridpools",
-            "ids",
-            {"metadata": {"annotations": {"kdial.io/quarantine": None}}},
-        )
+        quarantine_by_hand(api, None)
         wait_for(
             "the annotated number released",
             lambda: pool_status(api).get("quarantined") == 1,

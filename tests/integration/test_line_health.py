@@ -150,3 +150,58 @@ def test_a_broken_carrier_is_ejected_routed_around_and_restored(
     assert degraded.get("status") == "False", campaign.get("status")
     assert not UNMASKED.search(json.dumps(api.get("trunkpools", "lines")))
     assert not UNMASKED.search(json.dumps(api.events("lines")))
+
+
+def test_503s_our_own_pace_provokes_are_not_blamed_on_the_line(
+    api: Api,
+    operator: OperatorProcess,
+    rdb: redis.Redis,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    """Trunk `a` is configured for 5 calls/s, and driven at that, but its carrier takes 4 (or
+    counts its seconds differently): the 503s for the excess are counted as ours and the worker
+    slows down on `a`, so `a` is never ejected."""
+    scenario = {
+        "seed": 9,
+        "switch": {"sessionsPerSecond": 500, "maxChannels": 2000},
+        "carriers": {
+            "carrier-a": carrier(maxCallsPerSecond=4, failures={"noAnswer": 1}),
+            "carrier-b": carrier(failures={"noAnswer": 1}),
+        },
+    }
+    trunks = [
+        trunk("a", "carrier-a", concurrent=60, cps=5),
+        trunk("b", "carrier-b", concurrent=60, cps=20),
+    ]
+    keys = create(
+        api,
+        rdb,
+        operator,
+        namespace,
+        csv_of(numbers(3000)),
+        trunks,
+        health=HEALTH,
+        retry=AGAIN,
+        pacing={"maxConcurrency": 100, "ringTimeoutSeconds": 20},
+    )
+    with dialing(scenario, namespace, redis_url, tmp_path, speed=1):
+        time.sleep(25)
+        row = trunk_row(api, "a")
+
+    attempts = records(rdb, keys)
+    provoked = [r for r in attempts if r["trunk"] == "a" and r["sip"] == "503"]
+    assert len(provoked) >= 2, "the carrier's own limit was hit"
+    pool = PoolKeys("tp", namespace, "lines")
+    counted: dict[str, int] = {}
+    for key in rdb.scan_iter(match=pool.counts(0).removesuffix("0") + "*"):
+        for name, value in rdb.hgetall(key).items():
+            counted[name] = counted.get(name, 0) + int(value)
+    assert counted.get("a|self", 0) >= len(provoked), counted
+    assert counted.get("a|loss", 0) == 0, counted
+    assert row["state"] == "Healthy", row
+    reasons = [e["reason"] for e in api.events("lines")]
+    assert "TrunkEjected" not in reasons and "TrunkDegraded" not in reasons, reasons
+    on_a = [r for r in attempts if r["trunk"] == "a"]
+    assert len(on_a) > 30, "a kept carrying calls, at the pace its carrier takes"

@@ -9,24 +9,39 @@ from kdial_worker.carrier_pace import SLOW_SECONDS, CarrierPace
 
 pytestmark = pytest.mark.unit
 
+LOSS = Outcome.CALL_LOSS
 
-def test_a_503_at_our_cap_is_ours_and_slows_the_trunk() -> None:
+
+def test_a_503_at_the_cap_is_ours_and_halves_the_cap_for_a_while() -> None:
     pace = CarrierPace()
-    assert pace.max_cps("a", 10, now=0) == 10
-    ours = pace.self_inflicted(
-        "a", Outcome.CALL_LOSS, "503", configured=10, used=10, in_window=9, now=100.0
-    )
-    assert ours
-    assert pace.max_cps("a", 10, now=101.0) == 5
-    assert pace.max_cps("b", 10, now=101.0) == 10
-    assert pace.max_cps("a", 10, now=100.0 + SLOW_SECONDS + 0.1) == 10
+    assert pace.max_cps("a", 20, now=0) == 20
+    assert pace.self_inflicted("a", LOSS, "503", used=20, in_window=18, now=100.0)
+    assert pace.max_cps("a", 20, now=101.0) == 10
+    assert pace.max_cps("b", 20, now=101.0) == 20, "other trunks keep theirs"
+    assert pace.max_cps("a", 20, now=100.0 + SLOW_SECONDS + 0.1) == 20
 
 
-def test_503s_at_a_slow_pace_or_far_from_the_cap_are_the_lines() -> None:
+def test_503s_at_the_halved_cap_halve_it_again_down_to_one_call_a_second() -> None:
     pace = CarrierPace()
-    kwargs = {"configured": 10, "now": 1.0}
-    assert not pace.self_inflicted("a", Outcome.CALL_LOSS, "503", used=10, in_window=3, **kwargs)
-    assert not pace.self_inflicted("a", Outcome.CALL_LOSS, "503", used=5, in_window=5, **kwargs)
-    assert not pace.self_inflicted("a", Outcome.CALL_LOSS, "502", used=10, in_window=10, **kwargs)
-    assert not pace.self_inflicted("a", Outcome.BUSY, "486", used=10, in_window=10, **kwargs)
-    assert pace.max_cps("a", 10, now=1.5) == 10
+    now, used = 0.0, 20
+    while used > 1:
+        assert pace.self_inflicted("a", LOSS, "503", used=used, in_window=used, now=now)
+        used = pace.max_cps("a", 20, now=now + 0.1)
+        now += 1
+    assert used == 1
+    assert not pace.self_inflicted("a", LOSS, "503", used=1, in_window=1, now=now), "the line's"
+
+
+def test_calls_in_flight_from_before_a_slow_down_do_not_halve_it_twice() -> None:
+    pace = CarrierPace()
+    pace.self_inflicted("a", LOSS, "503", used=20, in_window=20, now=0.0)
+    pace.self_inflicted("a", LOSS, "503", used=20, in_window=19, now=0.2)
+    assert pace.max_cps("a", 20, now=0.5) == 10
+
+
+def test_503s_below_the_cap_and_other_failures_are_the_lines() -> None:
+    pace = CarrierPace()
+    assert not pace.self_inflicted("a", LOSS, "503", used=20, in_window=6, now=1.0)
+    assert not pace.self_inflicted("a", LOSS, "502", used=20, in_window=20, now=1.0)
+    assert not pace.self_inflicted("a", Outcome.BUSY, "486", used=20, in_window=20, now=1.0)
+    assert pace.max_cps("a", 20, now=1.5) == 20

@@ -1087,7 +1087,7 @@ def test_alerts_fire_on_synthetic_series(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_dashboard_shows_the_worker_metrics() -> None:
+def test_the_dashboard_shows_the_worker_and_line_health_metrics() -> None:
     config_map = render("monitoring").one("ConfigMap", "kdial-dashboard")
     dashboard = json.loads(config_map["data"]["kdial.json"])
     exprs = [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])]
@@ -1103,5 +1103,6 @@ def test_the_dashboard_shows_the_worker_metrics() -> None:
         "kdial_post_dial_delay_seconds_bucket",
         "kdial_permits_denied_total",
         "kdial_esl_up",
+        "kdial_trunk_weight",
     } <= read
     assert all(panel["gridPos"]["w"] <= 24 for panel in dashboard["panels"])
