@@ -1,6 +1,6 @@
 """The test-side Kubernetes API emulator behaves like an API server where kopf and clients look.
 
-One test per gap of plain kmock 0.8 (see tests/support/kube.py), plus a real kopf operator
+One test per gap of plain kmock 0.8 (see kdial_local/apiserver.py), plus a real kopf operator
 process that logs in with its default login and runs its whole create/delete loop over HTTP.
 """
 
@@ -22,7 +22,7 @@ import kubernetes.watch
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from tests.support.kube import KubeServer
+from kdial_local.apiserver import KubeServer
 
 T = TypeVar("T")
 
