@@ -28,7 +28,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, cast
+from typing import cast
 
 import redis
 import yaml
@@ -38,6 +38,7 @@ from kdial_cli import demo_report, demo_view, local
 from kdial_cli.demo_cluster import Api, Obj, emulated_api
 from kdial_cli.demo_report import Contacts
 from kdial_cli.demo_timeline import Timeline
+from kdial_local.kubelet import Kubelet
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -111,6 +112,9 @@ def main(argv: list[str]) -> int:
     pace = FAST if args.fast else FULL
     if args.seconds:
         pace = Pace(pace.speed, pace.contacts, args.seconds)
+    if not (args.examples / "quickstart").is_dir():
+        print(f"kdial demo: no quickstart in {args.examples}: pass --examples", file=sys.stderr)
+        return 2
     workdir = Path(tempfile.mkdtemp(prefix="kdial-demo-"))
     keep = args.keep
     with _signals_stop():
@@ -155,7 +159,7 @@ class Demo:
     timeline: Timeline = field(init=False)
     notes: queue.Queue[tuple[float, str]] = field(default_factory=queue.Queue)
     tty: bool = field(default_factory=sys.stdout.isatty)
-    kubelet: Any = None
+    kubelet: Kubelet | None = None
     rdb: redis.Redis | None = None
     hint: str = ""
     operator: subprocess.Popen[bytes] | None = None
@@ -187,8 +191,6 @@ class Demo:
     # --- the two ways to run -----------------------------------------------------------------
 
     def on_this_machine(self) -> None:
-        from kdial_local.kubelet import Kubelet  # kubernetes only; kmock comes with the API
-
         namespace = self.args.namespace
         kubeconfig = self.workdir / "kubeconfig"
         (self.workdir / "pods").mkdir()
@@ -238,6 +240,7 @@ class Demo:
             self.run(api)
 
     def _stop_kubelet(self, stopped: threading.Event, thread: threading.Thread) -> None:
+        assert self.kubelet is not None
         stopped.set()
         thread.join(timeout=10)
         if self.kubelet.pods():
@@ -281,8 +284,12 @@ class Demo:
             return demo_view.condition(found, "Ready").get("status") == "True"
 
         self.wait(api, "the contact list imported", imported, timeout=120)
-        counts = ((api.get("contactlists", CONTACT_LIST) or {}).get("status") or {}).get("counts")
-        self.say(f"contact list imported: {counts}")
+        status = (api.get("contactlists", CONTACT_LIST) or {}).get("status") or {}
+        counts = status.get("counts") or {}
+        self.say(
+            f"contact list imported: {counts.get('imported', '?')} contacts, "
+            f"{counts.get('rejected', 0)} rejected"
+        )
 
     def manifests(self) -> list[Obj]:
         docs = []
@@ -339,7 +346,8 @@ class Demo:
         deadline = time.time() + timeout
         while not done():
             if time.time() > deadline:
-                raise SystemExit(f"kdial demo: timed out waiting for {what}")
+                where = "" if self.operator else " (is kdial's operator running in that cluster?)"
+                raise SystemExit(f"kdial demo: timed out waiting for {what}{where}")
             self.observe(api)
             time.sleep(0.5)
 

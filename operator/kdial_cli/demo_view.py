@@ -16,10 +16,16 @@ Obj = Mapping[str, Any]
 
 
 class PodRow(Protocol):
-    name: str
-    phase: str
-    ready: bool
-    age_seconds: float
+    """A pod as the local kubelet lists it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def phase(self) -> str: ...
+    @property
+    def ready(self) -> bool: ...
+    @property
+    def age_seconds(self) -> float: ...
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
