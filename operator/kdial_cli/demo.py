@@ -5,7 +5,7 @@ An emulated Kubernetes API server (kdial_local.apiserver, in this process), a re
 that a local kubelet (kdial_local.kubelet) runs from the worker Deployment the operator writes.
 The demo applies examples/quickstart/, shows what `kubectl get camp,tp` would while the campaign
 dials, pauses it when its time is up (the workers drain), and prints a report. Every process it
-started is stopped on the way out, however the run ends.
+started is stopped on the way out: at the end, on an error, on Ctrl-C, SIGTERM or SIGHUP.
 
 With --kubeconfig it runs against that cluster instead: it applies the same manifests there,
 and the cluster's operator and workers do the rest.

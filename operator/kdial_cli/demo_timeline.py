@@ -82,6 +82,8 @@ class Timeline:
         fresh = [e for e in events if _event_id(e) not in self._events]
         for event in sorted(fresh, key=lambda e: _event_time(e) or ""):
             self._events.add(_event_id(event))
+            if self._before_start(_event_time(event)):
+                continue  # a cluster keeps Events for an hour: those of an earlier run
             when = self._api_time(_event_time(event), at)
             involved = event.get("involvedObject") or {}
             source = f"{involved.get('kind', '?')}/{involved.get('name', '?')}"
@@ -108,16 +110,28 @@ class Timeline:
             times.append(at)
             times.sort()
 
+    def _before_start(self, stamp: str | None) -> bool:
+        when = _parse(stamp)
+        # API timestamps have whole seconds, and a cluster's clock may be a little off ours.
+        return when is not None and when < self.started - 5
+
     def _api_time(self, stamp: Any, fallback: float) -> float:
         """An API timestamp as seconds since the demo started; `fallback` if there is none."""
-        if not isinstance(stamp, str) or not stamp:
-            return fallback
-        try:
-            when = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-        except ValueError:
+        when = _parse(stamp)
+        if when is None:
             return fallback
         # API timestamps have whole seconds; never place an observation after it was made.
         return min(max(when - self.started, 0.0), fallback)
+
+
+def _parse(stamp: Any) -> float | None:
+    """An API timestamp (RFC 3339) as seconds since the epoch; None if there is none."""
+    if not isinstance(stamp, str) or not stamp:
+        return None
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def _event_id(event: Mapping[str, Any]) -> str:

@@ -139,6 +139,9 @@ class Kubelet:
             for name in {p.deployment for p in self._pods.values()} - set(deployments):
                 for pod in self._live(name):
                     self._terminate(pod, "its Deployment was deleted")
+            for name in set(self._last_replicas) - set(deployments):
+                del self._last_replicas[name]
+                self.notify(f"kubelet: Deployment {name} is gone")
             for name, deployment in deployments.items():
                 self._converge(name, deployment)
             live = [p for p in self._pods.values() if p.terminating_since is None]

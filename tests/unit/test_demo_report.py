@@ -162,3 +162,11 @@ def test_the_live_view_shows_the_printer_columns() -> None:
         ]
     )
     assert header.index("STATUS") == row.index("Dialing"), "columns line up"
+
+
+def test_events_of_an_earlier_run_are_left_out() -> None:
+    timeline = Timeline(START)
+    old = {"metadata": {"uid": "old"}, "reason": "Dialing", "lastTimestamp": stamp(-600)}
+    new = {"metadata": {"uid": "new"}, "reason": "Paused", "lastTimestamp": stamp(30)}
+    timeline.events(31, [old, new], TRUNKS)
+    assert [e.text for e in timeline.entries] == ["Paused: "]
