@@ -39,12 +39,14 @@ from kdial_cli.demo_cluster import Api, Obj, emulated_api
 from kdial_cli.demo_report import Contacts
 from kdial_cli.demo_timeline import Timeline
 from kdial_local.kubelet import Kubelet
+from kdial_operator import workload
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 NAMESPACE = "kdial-demo"
 CAMPAIGN = "quickstart"
 TRUNK_POOL = "quickstart-trunks"
+WORKERS = workload.deployment_name(CAMPAIGN)
 CONTACT_LIST = "quickstart-contacts"
 #: The Secret the worker pods read their Event Socket password from (the chart's default name);
 #: the simulator's password is FreeSWITCH's stock one.
@@ -362,7 +364,7 @@ class Demo:
         now = self.elapsed()
         campaign = api.get("campaigns", CAMPAIGN)
         pool = api.get("trunkpools", TRUNK_POOL)
-        deployment = api.deployment(f"kdial-worker-{CAMPAIGN}")
+        deployment = api.deployment(WORKERS)
         while not self.notes.empty():
             at, text = self.notes.get()
             self.timeline.note(at, "kubelet", text.removeprefix("kubelet: "))
@@ -395,7 +397,7 @@ class Demo:
             self._last_line = (now, line)
 
     def drained(self, api: Api) -> bool:
-        deployment = api.deployment(f"kdial-worker-{CAMPAIGN}")
+        deployment = api.deployment(WORKERS)
         replicas = (deployment or {}).get("spec", {}).get("replicas", 0)
         if self.kubelet is not None:
             return replicas == 0 and not self.kubelet.pods()
