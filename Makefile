@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help test lint typecheck layers crds unit integration demo system-deps clean
+.PHONY: help test lint typecheck layers crds unit integration demo system-deps demo-deps clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -30,18 +30,34 @@ integration: $(VENV)/.installed system-deps  ## the integration tests alone
 crds: $(VENV)/.installed  ## regenerate crds/ from the pydantic models
 	$(BIN)/kdial crds
 
-# Debian's python3 needs python3-venv for `-m venv`; a redis-server is what the tests talk to;
-# promtool (Debian's prometheus package) checks the chart's alerting rules.
+demo: $(VENV)/.demo demo-deps  ## kdial end to end on this machine, under two minutes (DEMO_ARGS=--fast: shorter)
+	$(BIN)/kdial demo $(DEMO_ARGS)
+
+# Debian's python3 needs python3-venv for `-m venv`; a redis-server is what the tests and the demo
+# talk to; promtool (Debian's prometheus package) checks the chart's alerting rules.
+demo-deps:
+	@command -v redis-server >/dev/null || { \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq --no-install-recommends redis-server; }
+
 system-deps:
 	@command -v redis-server >/dev/null && command -v promtool >/dev/null || { \
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq --no-install-recommends redis-server prometheus; }
 
-$(VENV)/.installed: pyproject.toml
+$(BIN)/python:
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+
+# Everything, for the tests and linters (the `dev` extra includes `demo`).
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+# Only what the demo runs: kdial and kmock (its emulated API server).
+$(VENV)/.demo: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[demo]'
 	touch $@
 
 clean:  ## remove the virtualenv and caches

@@ -1,7 +1,9 @@
-"""kdial's parts as local processes on loopback: Redis, the simulator, workers.
+"""kdial's parts as local processes on loopback: Redis, the simulator, workers, the operator.
 
 The benchmarks and the demo run everything for real on this machine; these start each part,
-wait until it answers, and stop it again however the run ends.
+wait until it answers, and stop it again however the run ends. Each runs in its own process
+group, so a Ctrl-C at the terminal reaches only the parent, which then stops its parts in
+order (workers drain while Redis and the switch are still there).
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ def redis_server(workdir: Path) -> Iterator[str]:
             str(workdir),
         ],
         stdout=subprocess.DEVNULL,
+        process_group=0,
     )
     url = f"redis://127.0.0.1:{port}/0"
     try:
@@ -81,6 +84,7 @@ def simulator(
         stderr=log,
         text=True,
         env=os.environ | {"PYTHONUNBUFFERED": "1"},
+        process_group=0,
     )
     try:
         assert proc.stdout is not None
@@ -117,6 +121,7 @@ def worker(
         | env,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
+        process_group=0,
     )
 
 
@@ -132,6 +137,10 @@ def _stop(proc: subprocess.Popen[Any], timeout: float = 20) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        except KeyboardInterrupt:  # a second Ctrl-C: stop waiting, and leave nothing behind
+            proc.kill()
+            proc.wait()
+            raise
 
 
 def _wait(probe: Any, what: str, proc: subprocess.Popen[Any], timeout: float = 10) -> None:
@@ -145,3 +154,23 @@ def _wait(probe: Any, what: str, proc: subprocess.Popen[Any], timeout: float = 1
         if time.monotonic() > deadline or proc.poll() is not None:
             raise SystemExit(f"{what} did not start")
         time.sleep(0.05)
+
+
+@contextmanager
+def operator(
+    kubeconfig: Path, redis_url: str, log: Path, *args: str, **env: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`kdial operator args` against the API server of `kubeconfig`, logging to `log`."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            kdial("operator", *args),
+            # KUBECONFIG must be set when the process starts: kopf's client reads it at import.
+            env=os.environ | {"KUBECONFIG": str(kubeconfig), "KDIAL_REDIS_URL": redis_url} | env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+        )
+    try:
+        yield proc
+    finally:
+        _stop(proc)

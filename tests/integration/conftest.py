@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kdial_local.apiserver import KubeServer
 from tests.conftest import REPO, free_port
-from tests.support.kube import KubeServer
 from tests.support.operator import Api, OperatorProcess
 
 

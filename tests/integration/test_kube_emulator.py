@@ -1,6 +1,6 @@
 """The test-side Kubernetes API emulator behaves like an API server where kopf and clients look.
 
-One test per gap of plain kmock 0.8 (see tests/support/kube.py), plus a real kopf operator
+One test per gap of plain kmock 0.8 (see kdial_local/apiserver.py), plus a real kopf operator
 process that logs in with its default login and runs its whole create/delete loop over HTTP.
 """
 
@@ -22,7 +22,7 @@ import kubernetes.watch
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from tests.support.kube import KubeServer
+from kdial_local.apiserver import KubeServer
 
 T = TypeVar("T")
 
@@ -42,6 +42,16 @@ WIDGET_CRD: dict[str, Any] = {
                 "served": True,
                 "storage": True,
                 "subresources": {"status": {}},
+                "additionalPrinterColumns": [
+                    {"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
+                    {
+                        "name": "Ready",
+                        "type": "string",
+                        "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+                    },
+                    {"name": "Color", "type": "string", "jsonPath": ".spec.color", "priority": 1},
+                    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                ],
                 "schema": {
                     "openAPIV3Schema": {
                         "type": "object",
@@ -344,6 +354,55 @@ def test_kubernetes_client_watch(server: KubeServer, core: k8s.CoreV1Api) -> Non
     watch = kubernetes.watch.Watch()  # type: ignore[no-untyped-call]
     stream = watch.stream(core.list_namespaced_config_map, "default", timeout_seconds=1)  # type: ignore[no-untyped-call]
     assert [(e["type"], e["object"].metadata.name) for e in stream] == [("ADDED", "c")]
+
+
+#: What kubectl sends to get server-side printing.
+AS_TABLE = (
+    "application/json;as=Table;v=v1;g=meta.k8s.io,"
+    "application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
+)
+
+
+def as_table(server: KubeServer, path: str) -> bytes:
+    """The raw answer to a GET as kubectl sends it (no proxy for 127.0.0.1)."""
+    request = urllib.request.Request(server.url + path, headers={"Accept": AS_TABLE})  # noqa: S310 (our http URL)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=10) as response:
+        return bytes(response.read())
+
+
+def get_as_table(server: KubeServer, path: str) -> Any:
+    return json.loads(as_table(server, path))
+
+
+def test_printer_columns_come_as_a_table_when_kubectl_asks(server: KubeServer) -> None:
+    create_widget(server, "w1", size=3)
+    conditions = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    patch(server, f"{WIDGETS}/w1/status", conditions)
+    table = get_as_table(server, WIDGETS)
+    assert table["kind"] == "Table"
+    columns = [c["name"] for c in table["columnDefinitions"]]
+    assert columns == ["Name", "Size", "Ready", "Color", "Age"]
+    assert [c["priority"] for c in table["columnDefinitions"]] == [0, 0, 0, 1, 0]
+    [row] = table["rows"]
+    name, size, ready, color, age = row["cells"]
+    assert (name, size, ready, color) == ("w1", 3, "True", None)
+    assert age.endswith("s")
+    assert row["object"]["metadata"]["name"] == "w1"
+    single = get_as_table(server, f"{WIDGETS}/w1")
+    assert [r["cells"][:3] for r in single["rows"]] == [["w1", 3, "True"]]
+    # Clients that do not ask for a Table get the objects, and so do resources without columns.
+    assert server.request("GET", WIDGETS)[1]["kind"] == "WidgetList"
+    assert get_as_table(server, "/api/v1/namespaces/default/configmaps")["kind"] == "ConfigMapList"
+
+
+def test_a_watch_asked_as_a_table_sends_one_row_per_event(server: KubeServer) -> None:
+    create_widget(server, "w2", size=5)
+    stream = as_table(server, WIDGETS + "?watch=true&timeoutSeconds=1")
+    events = [json.loads(line) for line in stream.splitlines() if line.strip()]
+    assert [e["type"] for e in events] == ["ADDED"]
+    assert events[0]["object"]["kind"] == "Table"
+    assert events[0]["object"]["rows"][0]["cells"][:2] == ["w2", 5]
 
 
 def test_written_kubeconfig_loads_into_the_kubernetes_client(

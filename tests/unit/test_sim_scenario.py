@@ -15,7 +15,7 @@ pytestmark = pytest.mark.unit
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "sim"
 
 
-@pytest.mark.parametrize("name", ["scenario.yaml", "fast.yaml"])
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.yaml")))
 def test_examples_validate(name: str) -> None:
     scenario = load_scenario(EXAMPLES / name)
     assert scenario.carriers

@@ -1,4 +1,4 @@
-"""A Kubernetes API emulator for integration tests and the local demo, built on kmock 0.8.
+"""A Kubernetes API emulator for the integration tests and `kdial demo`, built on kmock 0.8.
 
 Plain ``kmock.KubernetesEmulator`` serves discovery, objects and watch-streams, but leaves out
 what an operator relies on (kopf, for one, cannot even add its finalizer there).
@@ -25,7 +25,9 @@ what an operator relies on (kopf, for one, cannot even add its finalizer there).
   between a LIST and the next WATCH, and answer ``Content-Type: application/json``;
 * core discovery says ``groupVersion: v1``; ``GET /api/v1/namespaces[/name]`` works;
 * custom resources registered from CRD manifests get structural-schema defaulting and pruning,
-  as on a real cluster (``register_crd``).
+  as on a real cluster (``register_crd``), and their printer columns as a ``meta.k8s.io`` Table
+  when kubectl asks for one (lists, single objects and watches; see kdial_local.tables), so
+  ``kubectl get camp,tp`` prints the same columns as on a cluster.
 
 :class:`KubeServer` runs it on 127.0.0.1 in a daemon thread for sync tests, subprocesses and
 the demo; ``KubeServer.write_kubeconfig`` points clients at it.
@@ -41,8 +43,9 @@ importing kopf imports ``kubernetes``, which reads ``$KUBECONFIG`` once at impor
 Not emulated: authentication/authorization, admission and schema validation (types, enums,
 required, CEL rules), server-side apply, protobuf, OpenAPI, ``dryRun`` (rejected with 400),
 ``scale`` and other subresources except ``status``, deletecollection, paging (``limit`` is
-ignored and everything is returned), controllers (Deployments never get pods or status:
-tests patch ``/status`` themselves), namespace deletion cascading to its objects.
+ignored and everything is returned), controllers (Deployments never get pods or status here:
+tests patch ``/status`` themselves, and the demo runs kdial_local.kubelet), namespace deletion
+cascading to its objects, Tables for built-in kinds (kubectl then prints NAME and AGE).
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ import urllib.error
 import urllib.request
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -81,6 +84,8 @@ import yaml
 # _errors); the bundled resources file (_load_builtins).
 from kmock._internal import parsing as _kmock_parsing
 from kmock._internal.rendering import Response as _KmockResponse
+
+from kdial_local import tables
 
 Body = dict[str, Any]
 Key = tuple[kmock.resource, str | None, str]
@@ -322,11 +327,12 @@ def _api_version(resource: kmock.resource) -> str:
     return f"{resource.group}/{resource.version}" if resource.group else str(resource.version)
 
 
+def _header(request: kmock.Request, name: str) -> str:
+    return next((v for k, v in request.headers.items() if k.lower() == name), "")
+
+
 def _content_type(request: kmock.Request) -> str:
-    for header, value in request.headers.items():
-        if header.lower() == "content-type":
-            return value.split(";")[0].strip().lower()
-    return ""
+    return _header(request, "content-type").split(";")[0].strip().lower()
 
 
 def _json_body(request: kmock.Request) -> Any:
@@ -397,6 +403,7 @@ class KubeEmu(kmock.KubernetesEmulator):
     _changes: list[_Change] = attrs.field(factory=list, init=False)
     _schemas: dict[kmock.resource, Body] = attrs.field(factory=dict, init=False)
     _custom: set[kmock.resource] = attrs.field(factory=set, init=False)
+    _columns: dict[kmock.resource, list[Body]] = attrs.field(factory=dict, init=False)
     _results: weakref.WeakKeyDictionary[kmock.Request, Body] = attrs.field(
         factory=weakref.WeakKeyDictionary, init=False
     )
@@ -414,9 +421,17 @@ class KubeEmu(kmock.KubernetesEmulator):
 
     # --- public helpers ----------------------------------------------------------------------
 
-    def set_custom(self, resource: kmock.resource, schema: Mapping[str, Any] | None) -> None:
-        """Treat a resource as a CRD's: no strategic merge; defaults and pruning by its schema."""
+    def set_custom(
+        self,
+        resource: kmock.resource,
+        schema: Mapping[str, Any] | None,
+        columns: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        """Treat a resource as a CRD's: no strategic merge; defaults and pruning by its schema;
+        its printer columns in Tables for kubectl."""
         self._custom.add(resource)
+        if columns:
+            self._columns[resource] = [dict(c) for c in columns]
         if schema:
             self._schemas[resource] = copy.deepcopy(dict(schema))
         else:
@@ -738,7 +753,8 @@ class KubeEmu(kmock.KubernetesEmulator):
         assert request.resource is not None
         key: Key = (request.resource, request.namespace, str(request.name))
         async with self._lock:
-            return self._live(key)
+            found = self._live(key)
+            return self._as_table(request, [found], self._rv) or found
 
     async def _serve_list(self, request: kmock.Request) -> kmock.Payload:
         assert request.resource is not None
@@ -748,6 +764,8 @@ class KubeEmu(kmock.KubernetesEmulator):
         async with self._lock:
             items = self._matching(query)
             rv = self._rv
+        if table := self._as_table(request, items, rv):
+            return table
         return {
             "apiVersion": _api_version(request.resource),
             "kind": f"{self._kind(request.resource)}List",
@@ -755,12 +773,34 @@ class KubeEmu(kmock.KubernetesEmulator):
             "items": items,
         }
 
+    def _as_table(self, request: kmock.Request, items: list[Body], rv: int) -> Body | None:
+        """A Table of the printer columns when kubectl asks for one (and there are columns)."""
+        assert request.resource is not None
+        columns = self._columns.get(request.resource)
+        if not columns or not tables.wants_table(_header(request, "accept")):
+            return None
+        return tables.table(items, columns, str(rv), datetime.datetime.now(tz=datetime.UTC))
+
     # The override answers with headers around the stream instead of the bare stream,
     # hence the different return type: kmock renders both.
     def _serve_watch(self, request: kmock.Request) -> _KmockResponse:  # type: ignore[override]
         options = _WatchOptions.of(request)  # fails before the stream starts: a plain 400
         stream = self._watch(options)
+        if self._as_table(request, [], 0) is not None:  # kubectl get -w: each object a Table
+            stream = self._tabled(stream, self._columns[options.query.resource])
         return _KmockResponse(headers={"Content-Type": "application/json"}, payload=stream)
+
+    async def _tabled(
+        self, stream: AsyncIterator[kmock.Payload], columns: list[Body]
+    ) -> AsyncIterator[kmock.Payload]:
+        async for event in stream:
+            if isinstance(event, dict) and event.get("type") in {"ADDED", "MODIFIED", "DELETED"}:
+                obj = event["object"]
+                rv = obj["metadata"].get("resourceVersion", "")
+                now = datetime.datetime.now(tz=datetime.UTC)
+                yield event | {"object": tables.table([obj], columns, rv, now)}
+            else:
+                yield event
 
     async def _watch(self, options: _WatchOptions) -> AsyncIterator[kmock.Payload]:
         loop = asyncio.get_running_loop()
@@ -914,7 +954,11 @@ def register_crd(emu: kmock.KubernetesEmulator, crd: Mapping[str, Any]) -> list[
             subresources=set(version.get("subresources") or {}),
         )
         if isinstance(emu, KubeEmu):
-            emu.set_custom(resource, (version.get("schema") or {}).get("openAPIV3Schema"))
+            emu.set_custom(
+                resource,
+                (version.get("schema") or {}).get("openAPIV3Schema"),
+                version.get("additionalPrinterColumns") or (),
+            )
         registered.append(resource)
     if isinstance(emu, KubeEmu) and emu.snapshot(CRDS, None, crd["metadata"]["name"]) is None:
         emu.seed(CRDS, crd)

@@ -1,0 +1,132 @@
+"""`kdial demo --fast` as CI runs it: every part a real process, a report, nothing left behind.
+
+Each run marks its environment with a fresh token; every process the demo starts (redis-server,
+the operator and its import child, the simulator, the workers) inherits it, so a process still
+carrying the token after the demo exited is one it left running.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+from tests.support.sim import kdial_command
+
+pytestmark = pytest.mark.integration
+
+MARK = "KDIAL_DEMO_TEST_RUN"
+#: A whole Chinese mobile number, with or without the country code.
+MOBILE = re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)")
+FAST_CONTACTS = 150
+
+
+def quickstart_numbers() -> list[str]:
+    docs = yaml.safe_load_all((REPO / "examples" / "quickstart" / "contacts.yaml").read_text())
+    config_map = next(d for d in docs if d["kind"] == "ConfigMap")
+    rows = config_map["data"]["contacts.csv"].splitlines()[1:]
+    return [row.split(",")[0] for row in rows]
+
+
+def left_running(token: str) -> list[int]:
+    """Processes whose environment carries this run's token."""
+    needle = f"{MARK}={token}".encode()
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if needle in environ.read_bytes().split(b"\0"):
+                found.append(int(environ.parent.name))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
+def wait_gone(token: str, timeout: float = 10) -> list[int]:
+    """The token's processes once they had `timeout` s to be reaped (zombies of a parent
+    that has just exited vanish within moments)."""
+    deadline = time.monotonic() + timeout
+    while (pids := left_running(token)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return pids
+
+
+def demo_env(token: str) -> dict[str, str]:
+    return os.environ | {MARK: token, "PYTHONUNBUFFERED": "1"}
+
+
+def test_fast_demo_reports_every_trunk_and_contact_and_leaves_nothing_running() -> None:
+    token = uuid.uuid4().hex
+    result = subprocess.run(
+        [*kdial_command(), "demo", "--fast"],
+        env=demo_env(token),
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    out = result.stdout
+    assert result.returncode == 0, f"{out[-4000:]}\n--- stderr ---\n{result.stderr[-4000:]}"
+    assert "kdial demo: report for campaign kdial-demo/quickstart" in out
+
+    attempts = dict(re.findall(r"^\s+(carrier-[abc])\s+(\d+)\s+\d+\s", out, re.MULTILINE))
+    assert set(attempts) == {"carrier-a", "carrier-b", "carrier-c"}, out
+    assert all(int(n) > 0 for n in attempts.values()), attempts
+
+    books = re.search(
+        r"(\d+) total: (\d+) closed, (\d+) pending \(due again later\), (\d+) in flight", out
+    )
+    assert books, out
+    total, closed, pending, in_flight = map(int, books.groups())
+    assert total == FAST_CONTACTS
+    assert in_flight == 0, "the workers drained before the report"
+    assert closed > 0
+    assert closed + pending == total
+    assert re.search(r"^  (no trunk was ejected|carrier-\w ejected at \+\d+s)", out, re.MULTILINE)
+    assert re.search(r"^  0 → \d at \+\d+s", out, re.MULTILINE), "the workers were scaled up"
+
+    both = out + result.stderr
+    leaked = [n for n in quickstart_numbers() if re.search(rf"(?<!\d){n}(?!\d)", both)]
+    assert leaked == [], "numbers from the contact list reached the output unmasked"
+    assert not MOBILE.search(both)
+    assert wait_gone(token) == []
+
+
+def test_ctrl_c_stops_every_process_the_demo_started() -> None:
+    token = uuid.uuid4().hex
+    proc = subprocess.Popen(
+        [*kdial_command(), "demo", "--fast"],
+        env=demo_env(token),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    seen = []
+    try:
+        # Interrupt once the workers run: every kind of process is up by then.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], 1)
+            line = proc.stdout.readline() if ready else ""
+            seen.append(line)
+            if "started pod" in line or proc.poll() is not None:
+                break
+        assert any("started pod" in line for line in seen), "".join(seen)
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, "".join(seen) + rest
+    assert "interrupted; every process it started is stopped" in rest
+    assert wait_gone(token) == []
