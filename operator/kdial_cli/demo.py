@@ -68,7 +68,7 @@ class Pace:
 
 
 FULL = Pace(speed=4, contacts=None, seconds=75)
-FAST = Pace(speed=8, contacts=150, seconds=25)
+FAST = Pace(speed=8, contacts=None, seconds=25)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 MARK = "KDIAL_DEMO_TEST_RUN"
 #: A whole Chinese mobile number, with or without the country code.
 MOBILE = re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)")
-FAST_CONTACTS = 150
+FAST_CONTACTS = 300
 
 
 def quickstart_numbers() -> list[str]:
@@ -90,7 +90,8 @@ def test_fast_demo_reports_every_trunk_and_contact_and_leaves_nothing_running() 
     assert in_flight == 0, "the workers drained before the report"
     assert closed > 0
     assert closed + pending == total
-    assert re.search(r"^  (no trunk was ejected|carrier-\w ejected at \+\d+s)", out, re.MULTILINE)
+    # carrier-c answers 503 for a while mid-run: line health takes it out of routing.
+    assert re.search(r"^  carrier-c ejected at \+\d+s \(call loss", out, re.MULTILINE), out
     assert re.search(r"^  0 → \d at \+\d+s", out, re.MULTILINE), "the workers were scaled up"
 
     both = out + result.stderr
