@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -139,19 +140,14 @@ def test_answered_callees_nobody_takes_in_time_are_abandoned(
             assert ran < 5, record
         else:
             assert ran >= 5, record
-    status = wait_for(
-        "the abandon rate in status",
-        lambda: (
-            (api.get("campaigns", "promo") or {}).get("status", {}).get("toDate", {})
-            if (api.get("campaigns", "promo") or {})
-            .get("status", {})
-            .get("toDate", {})
-            .get("abandoned")
-            == outcomes["Abandoned"]
-            else None
-        ),
-        log=operator,
-    )
+
+    def to_date() -> dict[str, Any] | None:
+        stats = (api.get("campaigns", "promo") or {}).get("status", {}).get("toDate", {})
+        final = stats.get("answered") == 40 and stats.get("abandoned") == outcomes["Abandoned"]
+        return stats if final else None
+
+    # Status is aggregated every few seconds: wait for the one that has every call in it.
+    status = wait_for("the abandon rate in status", to_date, log=operator)
     assert status["abandonRate"] == f"{100 * outcomes['Abandoned'] / 40:.1f}%"
 
 
