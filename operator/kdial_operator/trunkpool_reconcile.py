@@ -60,7 +60,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
     now = time.time()
     names = [t.name for t in spec.trunks]
     if watch.health is None:
-        watch.health = health.initial(names, now, _previous(body.status))
+        watch.health = health.initial(names, now, previous_states(body.status))
     else:
         watch.health = health.sync_trunks(watch.health, names, now)
 
@@ -103,7 +103,7 @@ async def _invalid(body: kopf.Body, memo: kopf.Memo, watch: Watch, message: str)
     kopf.warn(body, reason="InvalidSpec", message=message)
 
 
-def _previous(status: kopf.Status) -> dict[str, tuple[TrunkState, float]]:
+def previous_states(status: kopf.Status) -> dict[str, tuple[TrunkState, float]]:
     """Each trunk's state and since when, from status (an operator restart)."""
     out = {}
     for row in status.get("trunks", []):
