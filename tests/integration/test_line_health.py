@@ -139,7 +139,11 @@ def test_a_broken_carrier_is_ejected_routed_around_and_restored(
     during = [r for r in others if ejected_at + 1 < int(r["started_ms"]) / 1000 < ejected_at + 4]
     assert len(during) > 10, "the other trunks carried the traffic"
     lost_on_c = [r for r in attempts if r["trunk"] == "c" and r["outcome"] == "CallLoss"]
-    assert 5 <= len([t for t in lost_on_c if int(t["started_ms"]) / 1000 < ejected_at]) <= 40
+    # Sequential detection, not a window that must fill: far fewer than the window's ~450
+    # attempts on c. (`kdial bench health` measures attempts to ejection; here the operator's
+    # one-second cadence and a busy machine add a few seconds of c's traffic.)
+    lost_before = [t for t in lost_on_c if int(t["started_ms"]) / 1000 < ejected_at]
+    assert 5 <= len(lost_before) <= 150, len(lost_before)
 
     reasons = [e["reason"] for e in api.events("lines")]
     assert "TrunkEjected" in reasons, reasons
