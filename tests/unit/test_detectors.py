@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from kdial.routing.detectors import (
     Design,
     Scheme,
     alarm_indices,
+    alarm_rate,
     difference_bounds,
     wilson,
 )
@@ -101,3 +103,52 @@ def test_guard_rebases_when_the_others_shift_and_holds_meanwhile() -> None:
             break
     assert held and rebased
     assert c.ref_trials == 0.0 and c.own[0].statistic == 0.0  # the old evidence is void
+
+
+def test_alarm_rate_agrees_with_a_long_simulation() -> None:
+    d = Design.of(0.3, 0.135, 5.0)
+    rate = alarm_rate(d, 5, 0.3)
+    rng = np.random.default_rng(4)
+    batches = 2_000_000
+    events = rng.binomial(5, 0.3, size=batches).astype(np.int64)
+    alarms = len(alarm_indices(d, events, np.full(batches, 5, dtype=np.int64)))
+    expected = rate * batches
+    assert abs(alarms - expected) < 4 * math.sqrt(expected)  # Poisson noise
+    assert alarm_rate(Design.of(0.3, 0.135, 6.0), 5, 0.3) < rate  # higher threshold, rarer
+    with pytest.raises(ValueError, match="batch"):
+        alarm_rate(d, 0, 0.3)
+
+
+def test_common_holds_an_alarm_only_when_the_others_moved_with_the_stream() -> None:
+    # An answer-rate run of 100 attempts at 10% against a 30% baseline.
+    everyone = Cusum(12.0, 10, 100, ref_events=24, ref_trials=200)  # the others fell to 12%
+    alone = Cusum(12.0, 10, 100, ref_events=58, ref_trials=200)  # the others held at 29%
+    for cusum, held in ((everyone, True), (alone, False)):
+        assert cusum.common(2.0, 0.3, worse_if_higher=False, baseline=0.3) is held
+    # Call loss: half of 20 lost; two of the others' 40 lost is past 2%, but not by enough.
+    dead = Cusum(14.0, 10, 20, ref_events=2, ref_trials=40)
+    assert not dead.common(2.0, 0.3, worse_if_higher=True, baseline=0.02)
+    assert not Cusum(14.0, 10, 20).common(2.0, 0.3, worse_if_higher=True, baseline=0.02)
+
+
+def test_shared_needs_the_guard_up_and_the_others_moving_too() -> None:
+    base = Comparison(
+        ref_events=300.0,
+        ref_trials=1000.0,
+        recent_events=6.0,
+        recent_trials=60.0,  # the others lately at 10%
+        own_events=2.0,
+        own_trials=30.0,  # this stream lately at 7%
+        guard=Cusum(5.0),
+        own=(Cusum(),),
+        baseline=0.3,
+    )
+    assert base.shared(SCHEME, 0.3)
+    assert not replace(base, guard=Cusum(1.0)).shared(SCHEME, 0.3)  # guard down
+    assert not replace(base, recent_events=18.0).shared(SCHEME, 0.3)  # the others at 30%
+
+
+def test_capped_takes_thresholds_from_the_caller() -> None:
+    c = Comparison(own=(Cusum(20.0, 5, 50),))
+    assert c.capped(SCHEME).own[0].statistic == 10.0
+    assert c.capped(SCHEME, (15.0,)).own[0].statistic == 15.0

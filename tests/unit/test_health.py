@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
 from kdial.api.trunkpool import HealthPolicy, TrunkState
 from kdial.outcomes import Outcome
+from kdial.routing.detectors import Cusum, alarm_rate
 from kdial.routing.health import (
+    CALIBRATED_RATES,
+    DEFAULT_TUNING,
+    Calibration,
     Observation,
     PoolHealth,
     Transition,
@@ -17,6 +22,7 @@ from kdial.routing.health import (
     initial,
     sync_trunks,
     tally,
+    thresholds,
 )
 
 pytestmark = pytest.mark.unit
@@ -231,3 +237,80 @@ def test_initial_restores_ejected_trunks_and_sync_follows_the_spec() -> None:
     synced = sync_trunks(pool, ["c", "d"], 200.0)
     assert [t.name for t in synced.trunks] == ["c", "d"]
     assert synced.states == {"c": P, "d": H}
+
+
+def test_thresholds_follow_the_trunks_rate() -> None:
+    cal = Calibration((1.0, 4.0), ((10.0, 12.0), (5.0, 5.0)))
+    assert cal.at(0.1) == (10.0, 5.0) and cal.at(1.0) == (10.0, 5.0)
+    assert cal.at(2.0) == pytest.approx((11.0, 5.0))  # halfway in log(rate)
+    assert cal.at(100.0) == (12.0, 5.0)
+    with pytest.raises(ValueError, match="increase"):
+        Calibration((4.0, 1.0), ((1.0, 1.0),))
+    with pytest.raises(ValueError, match="one threshold"):
+        Calibration((1.0, 4.0), ((1.0,),))
+    # A busy trunk dials more attempts a week: its detectors need more evidence.
+    for indicator in ("loss", "asr"):
+        quiet, busy = thresholds(indicator, 1.0), thresholds(indicator, 20.0)
+        assert len(quiet) == len(busy) and all(q <= b for q, b in zip(quiet, busy, strict=True))
+
+
+# False alarms per trunk-week each detector may raise, by calibrated rate (health.py's table).
+BUDGETS = {
+    ("loss", 0): (0.15, 0.10, 0.10, 0.10, 0.10, 0.10),
+    ("loss", 1): (0.05, 0.10, 0.15, 0.25, 0.30, 0.30),
+    ("asr", 0): (0.15, 0.20, 0.40, 0.40, 0.35, 0.35),
+}
+
+
+@pytest.mark.parametrize(("indicator", "index"), list(BUDGETS))
+def test_calibrated_thresholds_keep_each_detector_within_its_budget(
+    indicator: str, index: int
+) -> None:
+    scheme = DEFAULT_TUNING.loss if indicator == "loss" else DEFAULT_TUNING.asr
+    healthy = 0.02 if indicator == "loss" else 0.30
+    design = scheme.designs(healthy)[index]
+    for rate, budget in zip(CALIBRATED_RATES, BUDGETS[indicator, index], strict=True):
+        h = thresholds(indicator, rate)[index]
+        per_week = alarm_rate(replace(design, threshold=h), int(rate), healthy) * 7 * 86_400
+        assert per_week <= budget * 1.01, (rate, per_week)
+        # ...and is not needlessly strict where the budget is spent (made monotone above 5/s).
+        looser = alarm_rate(replace(design, threshold=h - 0.3), int(rate), healthy) * 7 * 86_400
+        assert looser > budget or rate > 5.0, (rate, looser)
+
+
+def test_the_window_measures_the_trunks_rate() -> None:
+    sim = Sim(seed=13)
+    sim.run(600, dt=0.5, traffic={"a": 1, "b": 2, "c": 0})  # 2 and 4 attempts a second
+    rates = {t.name: t.window.rate for t in sim.pool.trunks}
+    assert rates["a"] == pytest.approx(2.0, rel=0.01) and rates["b"] == pytest.approx(4.0, rel=0.01)
+    assert rates["c"] == 0.0
+
+
+def test_references_remember_enough_attempts() -> None:
+    slow = Sim(seed=14)
+    slow.run(4000, dt=1.0)  # one call a second per trunk: two a second on the others
+    trunk = slow.pool.get("a")
+    assert trunk is not None
+    # The 300 s window would keep ~600 of the others' attempts; the ASR reference keeps 2400.
+    assert trunk.window.attempts == pytest.approx(300, rel=0.05)
+    assert trunk.asr.ref_trials == pytest.approx(DEFAULT_TUNING.reference_attempts, rel=0.05)
+    busy = Sim(seed=14)
+    busy.run(6000, dt=1.0, traffic=dict.fromkeys("abc", 5))
+    trunk = busy.pool.get("a")
+    assert trunk is not None
+    assert trunk.asr.ref_trials == pytest.approx(10 * 300, rel=0.05)  # the window is longer
+    loss_memory = DEFAULT_TUNING.loss_reference_attempts  # losses are rare: remember more
+    assert trunk.loss.ref_trials == pytest.approx(loss_memory, rel=0.05)
+
+
+def test_a_dead_trunk_is_not_held_by_noise_on_the_others() -> None:
+    sim = warm(Sim(seed=15))
+    a = sim.pool.get("a")
+    assert a is not None
+    # A few unlucky losses on b and c put a's guard past its block level, as happens for a
+    # while every few hours; a's line dies just then.
+    guarded = replace(a, loss=replace(a.loss, guard=Cusum(DEFAULT_TUNING.loss.block_threshold + 2)))
+    sim.pool = replace(sim.pool, trunks=(guarded, *sim.pool.trunks[1:]))
+    sim.rates["a"] = (0.0, 1.0)
+    sim.run(12)
+    assert [(t.trunk, t.target) for t in sim.log] == [("a", E)]

@@ -22,9 +22,16 @@ Outcomes arrive in batches of counts (the operator reads counters), so every det
   the others shift too, and their guard sees more attempts than the stream's own CUSUM: past
   a low *block* level it holds the stream's alarms (it could be the lag), past a higher level
   it rebases the reference on the others' recent rate and voids the stream's evidence. A change
-  of one stream alone leaves the others, and so its guard, quiet.
+  of one stream alone leaves the others, and so its guard, quiet, but for noise: a guard of
+  rare events stays up for a while after a few of them, so `Comparison.shared` and
+  `Cusum.common` hold an alarm only when the others also *moved* with the stream, over its
+  recent attempts or over the run the alarm blames (`Comparison.held` holds on the guard
+  alone).
 - `alarm_indices`: the same CUSUM over a whole array at once (numpy), for benchmarks that need
   many trunk-weeks of healthy traffic; the tests hold it equal to `Cusum.step`.
+- `alarm_rate`: the long-run probability that a CUSUM fed fixed-size batches of a stream
+  without change alarms at a given batch, computed (a Markov chain on the statistic), not
+  simulated: what calibrates the thresholds for a false-alarm rate per unit of time.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ __all__ = [
     "Design",
     "Scheme",
     "alarm_indices",
+    "alarm_rate",
     "difference_bounds",
     "wilson",
 ]
@@ -166,6 +174,25 @@ class Cusum:
         if self.statistic <= threshold:
             return self
         return Cusum(threshold, self.events, self.trials, self.ref_events, self.ref_trials)
+
+    def common(self, z: float, share: float, *, worse_if_higher: bool, baseline: float) -> bool:
+        """Whether the comparison streams, over the blamed run, were past ``baseline``
+        themselves in the direction of an alarm, confidently (``z``) and by at least ``share``
+        of the way this stream moved: a change they share (the list got worse), which the
+        baseline, being their past, has not caught up with. Judged on the run's own attempts,
+        so that a stream failing alone is not held by noise in the others' history, or by the
+        others' references, which its failure pushed; and by the share, so that two losses
+        among the others' forty attempts do not hold a trunk that lost half of its twenty."""
+        if self.ref_trials <= 0 or self.trials <= 0:
+            return False
+        own = self.events / self.trials - baseline
+        others = self.ref_events / self.ref_trials - baseline
+        bounds = wilson(self.ref_events, self.ref_trials, z)
+        if worse_if_higher:
+            beyond = bounds.low > baseline
+        else:
+            own, others, beyond = -own, -others, bounds.high < baseline
+        return beyond and own > 0.0 and others >= share * own
 
     def confirmed(self, z: float, *, worse_if_higher: bool, baseline: float) -> bool:
         """Whether the blamed run is confidently worse than the comparison streams over the same
@@ -344,6 +371,23 @@ class Comparison:
             return False
         return _beyond(self.recent_events, self.recent_trials, self.baseline, scheme, z)
 
+    def shared(self, scheme: Scheme, share: float) -> bool:
+        """True while the others' guard is past ``block_threshold`` and, over this stream's
+        recent attempts, the others moved from the baseline at least ``share`` of the way this
+        stream moved, in the direction of an alarm: a change they share, which the baseline
+        has not caught up with. `held` without the second condition holds a stream that fails
+        alone whenever the guard happens to be up: a few losses on the others lift it past
+        the block level for a while every few hours, and it comes down slowly."""
+        if self.guard.statistic < scheme.block_threshold or self.baseline is None:
+            return False
+        if self.own_trials <= 0 or self.recent_trials <= 0:
+            return False
+        own = self.own_events / self.own_trials - self.baseline
+        others = self.recent_events / self.recent_trials - self.baseline
+        if not scheme.rising:
+            own, others = -own, -others
+        return own > 0.0 and others >= share * own
+
     def reset(self) -> Comparison:
         """The same reference with fresh CUSUMs (after ejection or probing)."""
         return replace(self, own=_zeros(len(self.own)))
@@ -355,9 +399,11 @@ class Comparison:
         zeros = _zeros(len(self.own))
         return replace(self, ref_events=0.0, ref_trials=0.0, guard=_ZERO, own=zeros, rebased=True)
 
-    def capped(self, scheme: Scheme) -> Comparison:
-        """Every CUSUM held at its threshold (`Cusum.capped`)."""
-        own = tuple(c.capped(h) for c, h in zip(self.own, scheme.thresholds, strict=True))
+    def capped(self, scheme: Scheme, thresholds: tuple[float, ...] | None = None) -> Comparison:
+        """Every CUSUM held at its threshold (`Cusum.capped`): the scheme's, or ``thresholds``
+        when the caller scales them (by the stream's rate, say)."""
+        limits = scheme.thresholds if thresholds is None else thresholds
+        own = tuple(c.capped(h) for c, h in zip(self.own, limits, strict=True))
         return replace(self, own=own)
 
 
@@ -401,3 +447,68 @@ def alarm_indices(
         offset += int(hits[0]) + 1
         s0 = 0.0
     return np.asarray(found, dtype=np.int64)
+
+
+def alarm_rate(
+    design: Design,
+    batch: int,
+    rate: float,
+    *,
+    step: float = 0.002,
+    tolerance: float = 1e-6,
+    max_iterations: int = 200_000,
+) -> float:
+    """The probability that the CUSUM alarms at a given batch of ``batch`` attempts whose events
+    come at ``rate``, in the long run between alarms: its false-alarm rate when ``rate`` is the
+    baseline. Batches per alarm (the ARL) is its inverse, near enough when it is small.
+
+    The statistic on a grid of ``step`` (each batch's log-likelihood ratio rounded to it) is a
+    Markov chain on [0, threshold) that leaks at the threshold; its quasi-stationary leak, found
+    by power iteration, is the rate. Simulation would need many times the ARL to be precise,
+    and the ARLs that matter here are millions of batches.
+    """
+    if batch <= 0 or not 0.0 < rate < 1.0:
+        raise ValueError(f"bad batch {batch} or rate {rate}")
+    size = max(math.ceil(design.threshold / step), 1)
+    k = np.arange(batch + 1)
+    log_pmf = (
+        np.array(
+            [math.lgamma(batch + 1) - math.lgamma(j + 1) - math.lgamma(batch - j + 1) for j in k]
+        )
+        + k * math.log(rate)
+        + (batch - k) * math.log1p(-rate)
+    )
+    weights = np.exp(log_pmf)
+    moves = np.rint((k * design.hit + (batch - k) * design.miss) / step).astype(np.int64)
+    keep = weights > 1e-300
+    weights, moves = weights[keep], moves[keep]
+    # The chain forgets its start in about threshold / drift batches; the leak is read only
+    # after many times that, and then until it holds still over a stretch of batches (over one
+    # batch it may not move at all while mass creeps up a lattice).
+    drift = abs(float(np.dot(weights, moves))) * step
+    settle = max(int(20.0 * design.threshold / max(drift, 1e-9)), 256)
+    stretch = 64
+    state = np.zeros(size)
+    state[0] = 1.0
+    before = 0.0
+    for iteration in range(1, max_iterations + 1):
+        nxt = np.zeros(size)
+        lost = 0.0  # summed directly: 1 - sum(nxt) would cancel away rates of 1e-9
+        for move, weight in zip(moves.tolist(), weights.tolist(), strict=True):
+            if move >= 0:
+                if move < size:
+                    nxt[move:] += weight * state[: size - move]
+                    lost += weight * float(state[size - move :].sum())
+                else:
+                    lost += weight * float(state.sum())
+            else:
+                down = min(-move, size)
+                nxt[0] += weight * state[:down].sum()
+                if down < size:
+                    nxt[: size - down] += weight * state[down:]
+        state = nxt / float(nxt.sum())
+        if iteration >= settle and iteration % stretch == 0:
+            if lost > 0.0 and abs(lost - before) <= tolerance * lost:
+                return lost
+            before = lost
+    return lost

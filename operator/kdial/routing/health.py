@@ -8,14 +8,24 @@ Per trunk and per evaluation, `evaluate` folds in the outcomes counted since the
 
 - **Call loss** (line failures, never our own throttles or CPS-limit 503s) is judged against the
   other trunks' loss rate (floored at 2%, so that a pool of excellent lines does not make 2%
-  look like a failure) by two CUSUMs: a fast one tuned for a hard failure (-> 50%) and a slow one
-  for a soft failure (5x the baseline).
+  look like a failure) by two CUSUMs: a fast one for a hard failure (-> 50%, tuned to 15x the
+  baseline) and a slow one for a soft failure (-> 10%, tuned to 4x).
 - **Answer rate (ASR)** is judged against the other trunks' answer rate by a CUSUM tuned for a
-  drop to a third: a list that got worse lowers every trunk's rate and the baseline with it.
+  drop to 45% of it (a collapse 30% -> 10% is the target): a list that got worse lowers every
+  trunk's rate and the baseline with it.
+- The references remember the other trunks' last few thousand attempts
+  (`Tuning.reference_attempts`, more for call loss, whose events are rare) or the policy
+  window, whichever is longer: a baseline known from a few hundred attempts is off often
+  enough to make a healthy trunk look worse, or a failing one look better, than it is.
+- The thresholds depend on the trunk's rate (`thresholds`, `Calibration`): the target is a
+  false-ejection rate per trunk-week, and a busy trunk dials more attempts in a week.
 - The baseline lags a change common to all trunks (the list got worse, the hour changed), so
-  a trunk's alarm is *held* while the others look shifted too: their guard CUSUM is up, or
-  their recent rate is confidently off the baseline, or most trunks have just rebased (a pool
-  of three has guards that lag one another). The guard soon rebases the reference on the
+  a trunk's alarm is *held* while the others moved too: over the attempts the alarm blames they
+  are confidently past the baseline, by a good share of the way the trunk moved
+  (`Cusum.common`); or their guard CUSUM is up and lately they moved by that share
+  (`Comparison.shared`). Either way the test is what the others did *while* the trunk went
+  wrong, so a trunk that fails alone is not held by noise on the others, nor by the others'
+  references, which its own failure pushes. The guard soon rebases the reference on the
   others' new rate and voids the evidence gathered against the old one.
 - An alarm ejects the trunk when it is *confirmed*: the attempts the CUSUM blames are worse than
   what the other trunks did over the same attempts, by a Newcombe bound. An unconfirmed alarm
@@ -34,9 +44,10 @@ Per trunk and per evaluation, `evaluate` folds in the outcomes counted since the
   service (Healthy or Degraded) is never ejected; it stays Degraded and is ejected as soon as
   another trunk is back, if the evidence still holds.
 
-Evaluate whenever outcomes arrive (one to a few per trunk per call): an alarm acts at the
-evaluation after it, so the cadence adds attempts to every ejection. A held or unconfirmed
-alarm is capped at its threshold and decided again at the next evaluation.
+The operator evaluates every pool once a second with that second's counts, and the thresholds
+are calibrated for that cadence: an alarm acts in the evaluation that raises it, so at 20 calls/s
+a decision comes every 20 attempts. A held or unconfirmed alarm is capped at its threshold and
+decided again at the next evaluation.
 
 Everything is pure: the caller keeps the returned `PoolHealth` for the next call and turns the
 returned `Transition`s into status, Events and a new routing generation.
@@ -44,6 +55,7 @@ returned `Transition`s into status, Events and a new routing generation.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -55,6 +67,7 @@ from kdial.routing.detectors import Comparison, Cusum, Scheme, wilson
 
 __all__ = [
     "DEFAULT_TUNING",
+    "Calibration",
     "Observation",
     "PoolHealth",
     "Transition",
@@ -66,6 +79,7 @@ __all__ = [
     "initial",
     "sync_trunks",
     "tally",
+    "thresholds",
 ]
 
 HEALTHY, DEGRADED, EJECTED, PROBING = (
@@ -129,14 +143,22 @@ class Window:
     answered: float = 0.0
     call_loss: float = 0.0
     risk_blocked: float = 0.0
+    seconds: float = 0.0
+    """The elapsed time, weighted the same way: attempts over it is the trunk's rate."""
 
-    def fold(self, decay: float, obs: Observation) -> Window:
+    def fold(self, decay: float, obs: Observation, seconds: float = 0.0) -> Window:
         return Window(
             self.attempts * decay + obs.attempts,
             self.answered * decay + obs.answered,
             self.call_loss * decay + obs.call_loss,
             self.risk_blocked * decay + obs.risk_blocked,
+            self.seconds * decay + seconds,
         )
+
+    @property
+    def rate(self) -> float:
+        """Attempts per second over the window (0 before any time has passed)."""
+        return self.attempts / self.seconds if self.seconds > 0 else 0.0
 
     @property
     def asr(self) -> float | None:
@@ -147,25 +169,87 @@ class Window:
         return self.call_loss / self.attempts if self.attempts > 0 else None
 
 
-# Detector thresholds, tuned with `kdial bench health`. A CUSUM's false alarms come about every
-# A*e^h attempts and its detection takes about h/KL attempts, so h trades one for the other: these
-# are the lowest that keep each detector near or under one false alarm per trunk-week at 5 calls/s
-# (ARL0 ~3.6e6 attempts at 13 for the fast loss CUSUM, ~7e6 at 12 for the slow one, ~3e6 at 12.5
-# for ASR, measured with `detectors.alarm_indices`). The guards' thresholds are what keeps the
-# list-wide control clean without holding a one-trunk collapse.
-LOSS_FAST_THRESHOLD = 13.0
-LOSS_SLOW_THRESHOLD = 12.0
+# Detector thresholds. The target is at most one false ejection per trunk-*week*, and a trunk at
+# 20 calls/s dials twenty times the attempts of one at 1 call/s in a week: one threshold for all
+# would make the busy trunk twenty times as jumpy, or the quiet one needlessly slow. So each
+# threshold is calibrated by the trunk's rate: at each of CALIBRATED_RATES, the lowest that
+# keeps the detector, fed one second's attempts per evaluation at the healthy baselines (2%
+# loss, 30% answered), within its share of a false-alarm budget per trunk-week
+# (`detectors.alarm_rate`; tests/unit/test_health.py holds the table to it):
+#
+#     calls/s      1     2     5    10    20    50
+#     fast loss  0.15  0.10  0.10  0.10  0.10  0.10
+#     slow loss  0.05  0.10  0.15  0.25  0.30  0.30
+#     ASR        0.15  0.20  0.40  0.40  0.35  0.35
+#     total      0.35  0.40  0.65  0.75  0.75  0.75
+#
+# The shares follow the targets' slack: at 1 call/s the soft-failure detector is well inside
+# its target, so its share goes to fewer false alarms (a quiet trunk's week is long in a
+# control); at 20 calls/s the ASR target is out of reach at any share of the budget (a week is
+# 12 million attempts: the whole budget, spent attempt by attempt, still leaves p95 at ~168, and
+# one-second batches add ~15), so the soft-failure detector gets more. The confirmation, the
+# holds and the noise of the references move the state machine's rate by a few tens of percent
+# either way (`kdial bench health` measures it). From 5 calls/s up the thresholds are made
+# non-decreasing: larger batches alarm less per attempt (the statistic reflects at zero only
+# between them), and lumpily. Between rates they are interpolated in log(rate), outside held.
+CALIBRATED_RATES = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
+LOSS_FAST_THRESHOLDS = (12.89, 13.61, 13.63, 13.95, 13.95, 13.95)
+LOSS_SLOW_THRESHOLDS = (12.29, 12.43, 12.72, 12.72, 12.72, 12.72)
+ASR_THRESHOLDS = (12.48, 12.7, 12.36, 12.65, 12.84, 12.84)
+# The guards watch the other trunks against a trunk's reference: past the guard threshold they
+# rebase it (the others moved), past the block level they hold its alarms if the others also
+# moved with it lately (`Comparison.shared`).
 LOSS_GUARD_THRESHOLD = 10.0
 LOSS_BLOCK_THRESHOLD = 5.0
-ASR_THRESHOLD = 12.5
 ASR_GUARD_THRESHOLD = 8.0
 ASR_BLOCK_THRESHOLD = 4.0
+# Alarm rates, as ratios of the baseline. Each is a little short of the change it is there for
+# (hard failure 2% -> 50%, soft 2% -> 10%, ASR 30% -> 10%): at the same false-alarm rate that
+# trades a few attempts of median delay for a shorter tail, and the targets are p95.
+LOSS_FAST_RATIO = 15.0
+LOSS_SLOW_RATIO = 4.0
+ASR_RATIO = 0.45
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """A scheme's CUSUM thresholds by the trunk's rate (attempts per second)."""
+
+    rates: tuple[float, ...]
+    """Increasing."""
+    thresholds: tuple[tuple[float, ...], ...]
+    """One row per alarm ratio of the scheme, one threshold per rate."""
+
+    def __post_init__(self) -> None:
+        if not self.rates or any(b <= a for a, b in itertools.pairwise(self.rates)):
+            raise ValueError("calibrated rates must increase")
+        if any(len(row) != len(self.rates) for row in self.thresholds):
+            raise ValueError("one threshold per calibrated rate")
+
+    def at(self, rate: float) -> tuple[float, ...]:
+        """The thresholds for ``rate``: interpolated in log(rate), held outside the table."""
+        rates = self.rates
+        if rate <= rates[0]:
+            return tuple(row[0] for row in self.thresholds)
+        if rate >= rates[-1]:
+            return tuple(row[-1] for row in self.thresholds)
+        i = next(i for i in range(1, len(rates)) if rate <= rates[i])
+        f = math.log(rate / rates[i - 1]) / math.log(rates[i] / rates[i - 1])
+        return tuple(row[i - 1] + f * (row[i] - row[i - 1]) for row in self.thresholds)
+
+
+def _loss_calibration() -> Calibration:
+    return Calibration(CALIBRATED_RATES, (LOSS_FAST_THRESHOLDS, LOSS_SLOW_THRESHOLDS))
+
+
+def _asr_calibration() -> Calibration:
+    return Calibration(CALIBRATED_RATES, (ASR_THRESHOLDS,))
 
 
 def _loss_scheme() -> Scheme:
     return Scheme(
-        ratios=(25.0, 5.0),
-        thresholds=(LOSS_FAST_THRESHOLD, LOSS_SLOW_THRESHOLD),
+        ratios=(LOSS_FAST_RATIO, LOSS_SLOW_RATIO),
+        thresholds=_loss_calibration().at(0.0),
         guard_threshold=LOSS_GUARD_THRESHOLD,
         block_threshold=LOSS_BLOCK_THRESHOLD,
         # Below 2% call loss is noise worth nobody's attention; above 10% the whole pool is
@@ -180,8 +264,8 @@ def _loss_scheme() -> Scheme:
 
 def _asr_scheme() -> Scheme:
     return Scheme(
-        ratios=(1.0 / 3.0,),
-        thresholds=(ASR_THRESHOLD,),
+        ratios=(ASR_RATIO,),
+        thresholds=_asr_calibration().at(0.0),
         guard_threshold=ASR_GUARD_THRESHOLD,
         block_threshold=ASR_BLOCK_THRESHOLD,
         floor=0.01,
@@ -196,26 +280,49 @@ class Tuning:
     """Detector parameters below the policy: what a user should not need to touch."""
 
     loss: Scheme = field(default_factory=_loss_scheme)
-    """Call loss against the other trunks': fast (hard failure, -> 50%) and slow (5x)."""
+    """Call loss against the other trunks': fast (hard failure, -> 50%) and slow (-> 10%)."""
     asr: Scheme = field(default_factory=_asr_scheme)
-    """Answer rate against the other trunks': a drop to a third."""
+    """Answer rate against the other trunks': a drop to under half."""
+    loss_thresholds: Calibration = field(default_factory=_loss_calibration)
+    """The loss scheme's thresholds by rate (the scheme's own are those of the lowest)."""
+    asr_thresholds: Calibration = field(default_factory=_asr_calibration)
+    reference_attempts: float = 2400.0
+    """The ASR reference remembers at least this many of the other trunks' attempts, however
+    short the policy window: an answer rate known from 600 attempts (a 300 s window at 1 call/s
+    on two other trunks) is off by two points often enough to make a healthy trunk look
+    worse several times as often as the thresholds allow."""
+    loss_reference_attempts: float = 10_000.0
+    """The same for call loss: at 2% the others' 3000 attempts hold 60 losses, and the floor
+    keeps only the high side of their noise, so the baseline sits above 2% and a soft failure
+    to 10% takes a tail of ~30 attempts longer to show at p95."""
+    reference_max_windows: float = 4.0
+    """...but no more than this many policy windows of time."""
     loss_confirm_z: float = 2.0
     """Standard errors by which a blamed run's call loss must exceed the others' over it."""
     asr_confirm_z: float = 3.0
     """The same for ASR: stricter, because a list that got worse makes every trunk look bad
     against its reference for a while, and the unluckiest one most."""
     hold_z: float = 2.0
-    """Standard errors by which the others' recent rate must be off the baseline to hold."""
+    hold_share: float = 0.3
+    """An alarm is held when the other trunks, over the attempts it blames, are past the
+    baseline themselves by ``hold_z`` standard errors and by this share of the way the trunk
+    moved (`Cusum.common`); or while the others' guard is up and, lately, they moved this
+    share of the way (`Comparison.shared`): the run an alarm blames may reach back before a
+    change the others share, where they were still fine."""
     bound_z: float = 3.0
     """Standard errors for the policy's absolute floor and ceiling."""
     clear_fraction: float = 0.5
     """A Degraded trunk clears when every statistic is below this share of its threshold."""
-    rebase_memory_windows: float = 2.0
-    """How long, in policy windows, a trunk's rebase counts toward a pool-wide shift
-    (`_pool_shifts`): long enough for a reference left behind to turn over."""
 
 
 DEFAULT_TUNING = Tuning()
+
+
+def thresholds(indicator: str, rate: float, tuning: Tuning = DEFAULT_TUNING) -> tuple[float, ...]:
+    """The CUSUM thresholds of ``indicator`` ("loss" or "asr") for a trunk dialling ``rate``
+    attempts per second, one per alarm ratio."""
+    calibration = tuning.loss_thresholds if indicator == "loss" else tuning.asr_thresholds
+    return calibration.at(rate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,9 +344,6 @@ class TrunkHealth:
     asr: Comparison = field(default_factory=Comparison)
     probe_attempts: int = 0
     probe_losses: int = 0
-    loss_rebased_at: float | None = None
-    """When the call-loss reference was last rebased (the other trunks shifted)."""
-    asr_rebased_at: float | None = None
 
     @property
     def in_service(self) -> bool:
@@ -349,13 +453,29 @@ def evaluate(
     for trunk in pool.trunks:
         total = total + observations.get(trunk.name, EMPTY)
 
-    folded = [
-        _fold(
-            trunk, observations.get(trunk.name, EMPTY), total, decay=decay, now=now, tuning=tuning
+    slowest = math.exp(-dt / (tuning.reference_max_windows * policy.window_seconds))
+    folded = []
+    for trunk in pool.trunks:
+        obs = observations.get(trunk.name, EMPTY)
+        # The references forget by time (the policy window) or by the others' attempts,
+        # whichever is slower, but no slower than `reference_max_windows`.
+        others = total.attempts - obs.attempts
+        loss, asr = (
+            max(decay, min(math.exp(-others / memory), slowest))
+            for memory in (tuning.loss_reference_attempts, tuning.reference_attempts)
         )
-        for trunk in pool.trunks
-    ]
-    shifts = _pool_shifts(folded, now, policy, tuning)
+        folded.append(
+            _fold(
+                trunk,
+                obs,
+                total,
+                decay=decay,
+                references=(loss, asr),
+                dt=dt,
+                now=now,
+                tuning=tuning,
+            )
+        )
     verdicts = [
         _judge(
             trunk,
@@ -363,7 +483,6 @@ def evaluate(
             policy,
             now=now,
             tuning=tuning,
-            shifts=shifts,
         )
         for trunk in folded
     ]
@@ -392,20 +511,23 @@ def _fold(
     total: Observation,
     *,
     decay: float,
+    references: tuple[float, float],
+    dt: float,
     now: float,
     tuning: Tuning,
 ) -> TrunkHealth:
-    """The trunk with this evaluation's outcomes folded into its window and comparisons."""
+    """The trunk with this evaluation's outcomes folded into its window and comparisons
+    (``decay`` for the window, ``references`` for the loss and ASR references)."""
     judged = trunk.state is not EJECTED
     loss = trunk.loss.step(
         tuning.loss,
-        decay,
+        references[0],
         (obs.call_loss, obs.attempts) if judged else None,
         (total.call_loss - obs.call_loss, total.attempts - obs.attempts),
     )
     asr = trunk.asr.step(
         tuning.asr,
-        decay,
+        references[1],
         (obs.answered, obs.attempts) if judged else None,
         (total.answered - obs.answered, total.attempts - obs.attempts),
     )
@@ -416,42 +538,12 @@ def _fold(
         trunk.reason,
         trunk.message,
         trunk.ejections,
-        trunk.window.fold(decay, obs) if judged else trunk.window,
+        trunk.window.fold(decay, obs, dt) if judged else trunk.window,
         loss,
         asr,
         trunk.probe_attempts,
         trunk.probe_losses,
-        now if loss.rebased else trunk.loss_rebased_at,
-        now if asr.rebased else trunk.asr_rebased_at,
     )
-
-
-def _pool_shifts(
-    trunks: list[TrunkHealth], now: float, policy: HealthPolicy, tuning: Tuning
-) -> dict[str, frozenset[str]]:
-    """For each indicator ("loss", "asr") whose whole pool seems to have shifted, the trunks
-    whose reference already followed.
-
-    Each trunk's guard watches only the other trunks, and with few trunks one guard may lag the
-    rest: when most trunks' references were rebased lately (the list, the hour changed), a
-    trunk that has not rebased yet judges by a reference the change left behind, and its alarms
-    are held while its own guard sees the others drifting at all (`_judge_in_service`).
-    """
-    count = len(trunks)
-    if count < 3:
-        return {}
-    quorum = max(2, (count + 1) // 2)
-    memory = tuning.rebase_memory_windows * policy.window_seconds
-    shifts = {}
-    for indicator in ("loss", "asr"):
-        rebased = frozenset(
-            t.name
-            for t in trunks
-            if (at := getattr(t, f"{indicator}_rebased_at")) is not None and now - at <= memory
-        )
-        if len(rebased) >= quorum:
-            shifts[indicator] = rebased
-    return shifts
 
 
 def _judge(
@@ -461,7 +553,6 @@ def _judge(
     *,
     now: float,
     tuning: Tuning,
-    shifts: dict[str, frozenset[str]],
 ) -> _Verdict:
     state = trunk.state
     if state is EJECTED:
@@ -478,7 +569,7 @@ def _judge(
         return _probe(trunk, obs, policy)
     if state is HEALTHY and trunk.ejections and now - trunk.since >= policy.max_eject_seconds:
         trunk = replace(trunk, ejections=0)
-    return _judge_in_service(trunk, policy, tuning, shifts)
+    return _judge_in_service(trunk, policy, tuning)
 
 
 def _probe(trunk: TrunkHealth, obs: Observation, policy: HealthPolicy) -> _Verdict:
@@ -501,9 +592,7 @@ def _probe(trunk: TrunkHealth, obs: Observation, policy: HealthPolicy) -> _Verdi
     return _Verdict(trunk, PROBING)
 
 
-def _judge_in_service(
-    trunk: TrunkHealth, policy: HealthPolicy, tuning: Tuning, shifts: dict[str, frozenset[str]]
-) -> _Verdict:
+def _judge_in_service(trunk: TrunkHealth, policy: HealthPolicy, tuning: Tuning) -> _Verdict:
     window = trunk.window
     if window.attempts < policy.min_samples:
         # Too little evidence for any rule: a quiet trunk keeps its state.
@@ -511,7 +600,7 @@ def _judge_in_service(
     eject: list[tuple[float, str, str]] = []  # (severity, reason, message)
     degrade: list[tuple[str, str]] = []
     _ceiling_rule(window, policy, tuning, eject)
-    _detector_rules(trunk, tuning, shifts, eject, degrade)
+    _detector_rules(trunk, tuning, eject, degrade)
     floor = policy.asr_floor_percent / 100.0
     _floor_rule(window, policy, tuning, degrade)
     if eject:
@@ -567,24 +656,25 @@ def _floor_rule(
 def _detector_rules(
     trunk: TrunkHealth,
     tuning: Tuning,
-    shifts: dict[str, frozenset[str]],
     eject: list[tuple[float, str, str]],
     degrade: list[tuple[str, str]],
 ) -> None:
     """The sequential detectors: a confirmed alarm ejects, an unconfirmed one degrades, a held
     one waits (capped) while the other trunks look shifted too."""
+    rate = trunk.window.rate
     for name, indicator, comparison, scheme, z in (
         ("call loss", "loss", trunk.loss, tuning.loss, tuning.loss_confirm_z),
         ("ASR", "asr", trunk.asr, tuning.asr, tuning.asr_confirm_z),
     ):
-        held = (
-            indicator in shifts
-            and trunk.name not in shifts[indicator]
-            and comparison.guard.statistic > 0.0
-        ) or comparison.held(scheme, tuning.hold_z)
         baseline = comparison.baseline if comparison.baseline is not None else 0.0
-        for cusum, threshold in zip(comparison.own, scheme.thresholds, strict=True):
-            if cusum.statistic < threshold or held:
+        limits = thresholds(indicator, rate, tuning)
+        shared = comparison.shared(scheme, tuning.hold_share)
+        for cusum, threshold in zip(comparison.own, limits, strict=True):
+            if cusum.statistic < threshold:
+                continue
+            if shared or cusum.common(
+                tuning.hold_z, tuning.hold_share, worse_if_higher=scheme.rising, baseline=baseline
+            ):
                 continue
             message = (
                 f"{name} {_pct(cusum.events, cusum.trials)} over the last {cusum.trials} "
@@ -600,8 +690,10 @@ def _detector_rules(
 def _quiet(trunk: TrunkHealth, tuning: Tuning) -> bool:
     """Every statistic well below its threshold: the hysteresis that keeps a borderline trunk
     from flapping between Healthy and Degraded."""
-    for comparison, scheme in ((trunk.loss, tuning.loss), (trunk.asr, tuning.asr)):
-        for cusum, threshold in zip(comparison.own, scheme.thresholds, strict=True):
+    rate = trunk.window.rate
+    for indicator, comparison in (("loss", trunk.loss), ("asr", trunk.asr)):
+        limits = thresholds(indicator, rate, tuning)
+        for cusum, threshold in zip(comparison.own, limits, strict=True):
             if cusum.statistic >= tuning.clear_fraction * threshold:
                 return False
     return True
@@ -657,13 +749,19 @@ def _enter(trunk: TrunkHealth, v: _Verdict, now: float) -> TrunkHealth:
 
 def _capped(trunk: TrunkHealth, tuning: Tuning) -> TrunkHealth:
     """Alarms not acted on (blocked, unconfirmed, last in service) held at their thresholds."""
-    if not _over(trunk.loss.own, tuning.loss) and not _over(trunk.asr.own, tuning.asr):
+    rate = trunk.window.rate
+    loss, asr = thresholds("loss", rate, tuning), thresholds("asr", rate, tuning)
+    if not _over(trunk.loss.own, loss) and not _over(trunk.asr.own, asr):
         return trunk
-    return replace(trunk, loss=trunk.loss.capped(tuning.loss), asr=trunk.asr.capped(tuning.asr))
+    return replace(
+        trunk,
+        loss=trunk.loss.capped(tuning.loss, loss),
+        asr=trunk.asr.capped(tuning.asr, asr),
+    )
 
 
-def _over(cusums: tuple[Cusum, ...], scheme: Scheme) -> bool:
-    return any(c.statistic > h for c, h in zip(cusums, scheme.thresholds, strict=True))
+def _over(cusums: tuple[Cusum, ...], limits: tuple[float, ...]) -> bool:
+    return any(c.statistic > h for c, h in zip(cusums, limits, strict=True))
 
 
 def _pct(events: float, trials: float) -> str:
