@@ -38,8 +38,9 @@ The eject figures are attempts presenting the marked number until its quarantine
 
 Outcomes arrive as they happen: the ASR figures count attempts after the changed outcomes
 arrive (add the ring time, ~30 s, for wall time). Like the operator, the bench evaluates the
-pool once a second with that second's counts: at 20 calls/s a decision can come only every 20
-attempts, and the attempts of the second in which a trunk is ejected count.
+pool every `health.EVALUATION_SECONDS` with the outcomes counted meanwhile (at 20 calls/s a
+decision can come every 5 attempts), and the attempts of the evaluation that ejects a trunk
+count.
 """
 
 from __future__ import annotations
@@ -67,7 +68,9 @@ ANSWER, LOSS = 0.30, 0.02
 RATES = (1, 5, 20)
 WEEK = 7 * 86_400.0
 WARMUP_SECONDS = 600.0
-TICK = 1.0  # the operator evaluates every pool once a second, with that second's counts
+TICK = health.EVALUATION_SECONDS  # the operator's cadence, and the thresholds'
+COARSE = 1.0  # the healthy stretch before an onset, but for its last FINE_SECONDS
+FINE_SECONDS = 120.0
 MAX_ATTEMPTS = 3000  # per trial after the onset: a trunk not ejected by then counts as missed
 CONTROL_ATTEMPTS = 300
 CID_NUMBERS = 10
@@ -238,12 +241,18 @@ def run_trial(
     # A random stretch of healthy traffic first, so that the onset finds the detectors anywhere
     # in their healthy range rather than all at rest, and long enough for the references to
     # forget the warm pool the trials share: trials that share a reference are not independent.
+    # Only the CUSUMs depend on the cadence, and they forget their past within tens of
+    # attempts: the stretch runs at one-second batches but for its last FINE_SECONDS.
     memory = reference_memory(cps, policy, tuning)
     for _ in range(int(rng.integers(round(3 * memory), round(4 * memory)))):
-        now += TICK
-        pool, _ = health.evaluate(pool, traffic.next(pool.states, TICK), policy, now, tuning=tuning)
-    # The line does not know the operator's cadence: the change starts at a random point of
-    # the second, and only the attempts after it count.
+        now += COARSE
+        pool, _ = health.evaluate(
+            pool, traffic.next(pool.states, COARSE), policy, now, tuning=tuning
+        )
+    for _ in range(round(FINE_SECONDS / TICK)):
+        pool, _, now, _ = advance(pool, traffic, now, policy=policy, tuning=tuning)
+    # The line does not know the operator's cadence: the change starts at a random point
+    # between two evaluations, and only the attempts after it count.
     phase = float(rng.random())
     onset = now + phase * TICK
     budget = MAX_ATTEMPTS if scenario.target else CONTROL_ATTEMPTS
@@ -264,8 +273,7 @@ def run_trial(
                 result.false_ejections += 1
         if result.attempts is not None or attempts >= budget:
             break
-        now += TICK
-        obs = traffic.next(pool.states, TICK)
+        now, obs = _outcomes(traffic, pool, now)
         attempts += obs[watched].attempts + obs[watched].self_inflicted
     if target is None:
         result.seconds = now - onset  # how long the control ran
@@ -277,6 +285,28 @@ def run_trial(
     result.restore, false = _restore(pool, traffic, target, now, policy=policy, tuning=tuning)
     result.false_ejections += false
     return result
+
+
+def _outcomes(
+    traffic: Traffic, pool: PoolHealth, now: float
+) -> tuple[float, dict[str, Observation]]:
+    """The next evaluation's time and outcomes, skipping evaluations without any: they would
+    only decay what the next one decays anyway. (A rest that ends in such a gap ends at the next
+    evaluation with outcomes, at most a second late at 1 call/s.)"""
+    while True:
+        now += TICK
+        obs = traffic.next(pool.states, TICK)
+        if any(o.attempts or o.self_inflicted for o in obs.values()):
+            return now, obs
+
+
+def advance(
+    pool: PoolHealth, traffic: Traffic, now: float, *, policy: HealthPolicy, tuning: Tuning
+) -> tuple[PoolHealth, tuple[health.Transition, ...], float, dict[str, Observation]]:
+    """One evaluation of the pool with the next outcomes (`_outcomes`)."""
+    now, obs = _outcomes(traffic, pool, now)
+    pool, transitions = health.evaluate(pool, obs, policy, now, tuning=tuning)
+    return pool, transitions, now, obs
 
 
 def _restore(
@@ -293,10 +323,7 @@ def _restore(
     recovered = now
     false = 0
     while now - recovered < 4 * policy.max_eject_seconds:
-        now += TICK
-        pool, transitions = health.evaluate(
-            pool, traffic.next(pool.states, TICK), policy, now, tuning=tuning
-        )
+        pool, transitions, now, _ = advance(pool, traffic, now, policy=policy, tuning=tuning)
         false += sum(t.target is TrunkState.EJECTED and t.trunk != target for t in transitions)
         if pool.states[target] is TrunkState.HEALTHY:
             return now - recovered, false
@@ -357,11 +384,8 @@ def healthy_scenario(
     traffic = Traffic(rng, 3 * cps)
     now = start = pool.evaluated_at or 0.0
     false = 0
-    for _ in range(round(weeks * WEEK / TICK)):
-        now += TICK
-        pool, transitions = health.evaluate(
-            pool, traffic.next(pool.states, TICK), policy, now, tuning=tuning
-        )
+    while now - start < weeks * WEEK:
+        pool, transitions, now, _ = advance(pool, traffic, now, policy=policy, tuning=tuning)
         false += sum(t.target is TrunkState.EJECTED for t in transitions)
     simulated = len(TRUNKS) * (now - start) / WEEK
     return (
@@ -379,14 +403,14 @@ def healthy_scenario(
 def detector_alarms(cps: float, tuning: Tuning) -> float:
     """False alarms per trunk-week of the trunk detectors alone on healthy traffic: batches of
     one second's attempts, baselines at the healthy rates, thresholds for this rate."""
-    per_tick = max(round(cps * TICK), 1)
+    batch = health.attempts_per_evaluation(cps)
     total = 0.0
     for indicator, scheme, p in (("loss", tuning.loss, LOSS), ("asr", tuning.asr, ANSWER)):
         p0 = scheme.baseline(p * 1e6, 1e6) or p
         limits = health.thresholds(indicator, cps, tuning)
         for design, h in zip(scheme.designs(p0), limits, strict=True):
-            total += alarm_rate(replace(design, threshold=h), per_tick, p)
-    return total * WEEK / TICK
+            total += alarm_rate(replace(design, threshold=h), batch, p)
+    return total * cps * WEEK / batch
 
 
 # --- caller-ID quarantine -------------------------------------------------------------------

@@ -7,6 +7,8 @@ from typing import Any, Self
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kdial.routing import health
+
 
 def _dialer_resources() -> dict[str, Any]:
     return {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}}
@@ -29,9 +31,10 @@ class OperatorSettings(BaseSettings):
     `redis_url` in plain text."""
     status_interval_seconds: float = Field(default=5.0, gt=0)
     """How often each campaign's status is aggregated from Redis and its workers rescaled."""
-    health_interval_seconds: float = Field(default=1.0, gt=0)
+    health_interval_seconds: float = Field(default=health.EVALUATION_SECONDS, gt=0)
     """How often each TrunkPool's line counters are read and its trunks judged; a new routing
-    generation reaches workers within a second after that."""
+    generation reaches workers within a second after that. The detectors' thresholds are
+    calibrated for the default: longer costs detection time, shorter raises false ejections."""
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     """Port of the operator's Prometheus `/metrics` (trunk states and weights); unset, none."""
     retry_seconds: float = Field(default=10.0, gt=0)

@@ -71,11 +71,11 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
 
     table = routing.routing_table(spec, watch.health.states)
     generation = await dataplane.write_config(memo.redis, keys.config, table)
-    active = await dataplane.trunk_calls(memo.redis, keys, names)
     metrics.trunk_states(f"{namespace}/{name}", watch.health, table, transitions)
     for transition in transitions:
         _announce(body, transition)
     if transitions or now - watch.status_at >= memo.settings.status_interval_seconds:
+        active = await dataplane.trunk_calls(memo.redis, keys, names)
         status = status_of(body, watch, table, active, generation)
         await memo.kube.patch_status(TRUNK_POOL.plural, namespace, name, status)
         watch.status_at = now

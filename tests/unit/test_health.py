@@ -17,6 +17,7 @@ from kdial.routing.health import (
     Observation,
     PoolHealth,
     Transition,
+    attempts_per_evaluation,
     eject_seconds,
     evaluate,
     initial,
@@ -271,10 +272,12 @@ def test_calibrated_thresholds_keep_each_detector_within_its_budget(
     design = scheme.designs(healthy)[index]
     for rate, budget in zip(CALIBRATED_RATES, BUDGETS[indicator, index], strict=True):
         h = thresholds(indicator, rate)[index]
-        per_week = alarm_rate(replace(design, threshold=h), int(rate), healthy) * 7 * 86_400
+        batch = attempts_per_evaluation(rate)
+        evaluations = rate * 7 * 86_400 / batch  # with outcomes, in a week
+        per_week = alarm_rate(replace(design, threshold=h), batch, healthy) * evaluations
         assert per_week <= budget * 1.01, (rate, per_week)
         # ...and is not needlessly strict where the budget is spent (made monotone above 5/s).
-        looser = alarm_rate(replace(design, threshold=h - 0.3), int(rate), healthy) * 7 * 86_400
+        looser = alarm_rate(replace(design, threshold=h - 0.3), batch, healthy) * evaluations
         assert looser > budget or rate > 5.0, (rate, looser)
 
 

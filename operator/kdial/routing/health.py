@@ -44,10 +44,10 @@ Per trunk and per evaluation, `evaluate` folds in the outcomes counted since the
   service (Healthy or Degraded) is never ejected; it stays Degraded and is ejected as soon as
   another trunk is back, if the evidence still holds.
 
-The operator evaluates every pool once a second with that second's counts, and the thresholds
-are calibrated for that cadence: an alarm acts in the evaluation that raises it, so at 20 calls/s
-a decision comes every 20 attempts. A held or unconfirmed alarm is capped at its threshold and
-decided again at the next evaluation.
+The operator evaluates every pool every `EVALUATION_SECONDS` (a quarter second) with the counts
+that arrived meanwhile, and the thresholds are calibrated for that cadence: an alarm acts in the
+evaluation that raises it, so at 20 calls/s a decision can come every 5 attempts. A held or
+unconfirmed alarm is capped at its threshold and decided again at the next evaluation.
 
 Everything is pure: the caller keeps the returned `PoolHealth` for the next call and turns the
 returned `Transition`s into status, Events and a new routing generation.
@@ -67,6 +67,7 @@ from kdial.routing.detectors import Comparison, Cusum, Scheme, wilson
 
 __all__ = [
     "DEFAULT_TUNING",
+    "EVALUATION_SECONDS",
     "Calibration",
     "Observation",
     "PoolHealth",
@@ -74,6 +75,7 @@ __all__ = [
     "TrunkHealth",
     "Tuning",
     "Window",
+    "attempts_per_evaluation",
     "eject_seconds",
     "evaluate",
     "initial",
@@ -169,12 +171,25 @@ class Window:
         return self.call_loss / self.attempts if self.attempts > 0 else None
 
 
+# How often the operator evaluates a pool, and what the thresholds below are calibrated for. A
+# second's batch at 20 calls/s would let a hard failure run 20 attempts past the evidence that
+# condemns it; a quarter second costs the operator a few Redis reads and ~0.1 ms per pool.
+EVALUATION_SECONDS = 0.25
+
+
+def attempts_per_evaluation(rate: float) -> int:
+    """The batch a trunk dialling ``rate`` attempts a second brings to each evaluation, as the
+    calibration assumes it (at least one: a quiet trunk's evaluations without outcomes change
+    no statistic)."""
+    return max(round(rate * EVALUATION_SECONDS), 1)
+
+
 # Detector thresholds. The target is at most one false ejection per trunk-*week*, and a trunk at
 # 20 calls/s dials twenty times the attempts of one at 1 call/s in a week: one threshold for all
 # would make the busy trunk twenty times as jumpy, or the quiet one needlessly slow. So each
 # threshold is calibrated by the trunk's rate: at each of CALIBRATED_RATES, the lowest that
-# keeps the detector, fed one second's attempts per evaluation at the healthy baselines (2%
-# loss, 30% answered), within its share of a false-alarm budget per trunk-week
+# keeps the detector, fed `attempts_per_evaluation` attempts per evaluation at the healthy
+# baselines (2% loss, 30% answered), within its share of a false-alarm budget per trunk-week
 # (`detectors.alarm_rate`; tests/unit/test_health.py holds the table to it):
 #
 #     calls/s      1     2     5    10    20    50
@@ -186,16 +201,18 @@ class Window:
 # The shares follow the targets' slack: at 1 call/s the soft-failure detector is well inside
 # its target, so its share goes to fewer false alarms (a quiet trunk's week is long in a
 # control); at 20 calls/s the ASR target is out of reach at any share of the budget (a week is
-# 12 million attempts: the whole budget, spent attempt by attempt, still leaves p95 at ~168, and
-# one-second batches add ~15), so the soft-failure detector gets more. The confirmation, the
-# holds and the noise of the references move the state machine's rate by a few tens of percent
-# either way (`kdial bench health` measures it). From 5 calls/s up the thresholds are made
+# 12 million attempts: the whole budget, spent attempt by attempt, still leaves p95 near 170;
+# README, "Line health"), so the soft-failure detector gets more. The confirmation, the holds
+# and the noise of the references move the state machine's rate by a few tens of percent either
+# way (`kdial bench health` measures it). From 5 calls/s up the thresholds are made
 # non-decreasing: larger batches alarm less per attempt (the statistic reflects at zero only
-# between them), and lumpily. Between rates they are interpolated in log(rate), outside held.
+# between them), so a rate between two calibrated ones, with a smaller batch than the higher
+# one, must not get a lower threshold. Between rates they are interpolated in log(rate),
+# outside held.
 CALIBRATED_RATES = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
-LOSS_FAST_THRESHOLDS = (12.89, 13.61, 13.63, 13.95, 13.95, 13.95)
-LOSS_SLOW_THRESHOLDS = (12.29, 12.43, 12.72, 12.72, 12.72, 12.72)
-ASR_THRESHOLDS = (12.48, 12.7, 12.36, 12.65, 12.84, 12.84)
+LOSS_FAST_THRESHOLDS = (12.9, 13.92, 14.93, 15.27, 15.27, 15.27)
+LOSS_SLOW_THRESHOLDS = (12.29, 12.29, 12.8, 13.13, 13.41, 13.97)
+ASR_THRESHOLDS = (12.48, 12.89, 13.11, 13.62, 13.86, 14.36)
 # The guards watch the other trunks against a trunk's reference: past the guard threshold they
 # rebase it (the others moved), past the block level they hold its alarms if the others also
 # moved with it lately (`Comparison.shared`).
