@@ -53,11 +53,13 @@ def _default_failures() -> dict[str, float]:
 
 
 class CarrierSpec(Model):
-    """A SIP trunk, addressed as `sofia/gateway/<name>/<number>`."""
+    """A SIP trunk, addressed as `sofia/gateway/<name>/<number>`, or directly (a TrunkPool's
+    sipUri) as `sofia/<profile>/<number>@<host>[:<port>]` with the host in `hosts`."""
 
     #: host:port of the carrier's proxy, shown in SIP variables (sip_req_uri, ...).
     proxy: str = "127.0.0.1:5060"
-    #: Hosts (`host` or `host:port`) that `sofia/<profile>/<user>@<host>` dial strings reach here.
+    #: Hosts (`host`: any port, or `host:port`; no port in the dial string is 5060, case does
+    #: not matter) that `sofia/<profile>/<user>@<host>` dial strings reach here.
     hosts: tuple[str, ...] = ()
     answer_probability: Probability = 0.5
     #: Longest matching prefix of the dialled number (without `+`) wins over everything else.

@@ -192,11 +192,19 @@ class Switch:
         return Route(remote_host=host, remote_port=port, agent=self._is_agent(target.destination))
 
     def _carrier_for_host(self, host: str | None) -> str | None:
+        """The carrier a `sofia/<profile>/<user>@<host>` leg reaches (a TrunkPool's sipUri).
+
+        As the network would: host names without regard to case, and a URI without a port
+        is port 5060. A `hosts` entry without a port takes every port.
+        """
         if not host:
             return None
-        bare = host.rsplit(":", 1)[0]
+        wanted = _host_port(host.lower())
         for name, spec in self.scenario.carriers.items():
-            if host in spec.hosts or bare in spec.hosts or host == spec.proxy:
+            listed = [h.lower() for h in spec.hosts]
+            if wanted[0] in listed or f"{wanted[0]}:{wanted[1]}" in listed:
+                return name
+            if wanted == _host_port(spec.proxy.lower()):
                 return name
         return None
 

@@ -1,8 +1,9 @@
 """Which trunk carries a call and which number it presents (pure, seeded by the caller).
 
 Trunks: at random in proportion to their weight for this callee (`kdial.routing.weights`:
-health state, priority, cost, headroom, region and carrier fit); never an ejected one, and
-never the trunk that just lost this contact's call when another exists.
+health state, priority, cost, headroom, region and carrier fit); never an ejected one, never
+one with neither a gateway nor a SIP URI to dial, and never the trunk that just lost this
+contact's call when another exists.
 
 Caller IDs: local presence (`kdial.routing.presence`): the callee's city, province, capital,
 then the default, skipping numbers that are quarantined, at a cap, or shown to this callee
@@ -36,7 +37,7 @@ def pick_trunk(
     """
     weighted: list[tuple[Trunk, int]] = []
     for trunk in trunks:
-        if trunk.weight <= 0 or not trunk.gateway:
+        if trunk.weight <= 0 or not (trunk.gateway or trunk.sip_uri):
             continue
         busy = min((in_use or {}).get(trunk.name, 0), trunk.max_concurrent - 1)
         routed = replace(trunk.routed, active_calls=max(busy, 0))

@@ -21,7 +21,7 @@ import gevent
 import gevent.event
 import redis
 
-from kdial.dialstring import Application, originate_command
+from kdial.dialstring import Application, SipUri, originate_command
 from kdial.numbers import is_e164
 from kdial.outcomes import Outcome, classify
 from kdial.privacy import mask_number
@@ -322,7 +322,7 @@ class Dialer:
         if rt.spec.destination is not None and rt.spec.destination.sip_uri:
             call.connect_deadline = pacing.connect_deadline_seconds
         command = originate_command(
-            trunk.gateway or "",
+            _via(trunk),
             contact["number"],
             {
                 "origination_uuid": call.uuid,
@@ -494,6 +494,14 @@ class Dialer:
             if not alive and call.hangup is None:
                 log.warning("attempt %s ended while the Event Socket was down", call.attempt)
                 call.done.set()
+
+
+def _via(trunk: Trunk) -> str | SipUri:
+    """How the switch reaches `trunk`: its gateway, else its SIP host (validated here, as the
+    gateway is in originate_command: both come from Redis, not straight from the CRD)."""
+    if trunk.gateway:
+        return trunk.gateway
+    return SipUri(trunk.sip_uri or "")
 
 
 def _destination(rt: Runtime) -> Application:

@@ -37,6 +37,8 @@ class Trunk:
     state: str
     routed: RoutedTrunk = field(default_factory=lambda: RoutedTrunk(""))
     """What per-callee weights are computed from (`kdial.routing.weights.weight_for`)."""
+    sip_uri: str | None = None
+    """`host[:port]` dialled directly when the trunk has no gateway (the TrunkPool's sipUri)."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,7 @@ def _trunk(pool: PoolKeys, t: dict[str, Any]) -> Trunk:
             tuple(t.get("regions", ())),
             tuple(t.get("carriers", ())),
         ),
+        sip_uri=t.get("sipUri"),
     )
 
 

@@ -1,6 +1,8 @@
 """What makes data from a contact row safe to put in an ESL ``originate`` command.
 
-A dial string is a small language: ``{a=1,b=2}sofia/gateway/gw/8613812345678 &park()``.
+A dial string is a small language: ``{a=1,b=2}sofia/gateway/gw/8613812345678 &park()``, or
+``{...}sofia/external/8613812345678@sip.carrier.example:5060 &park()`` for a trunk reached by
+its SIP host rather than a gateway.
 FreeSWITCH reads the ``api``/``bgapi originate`` line in three passes, and each pass treats
 some characters as syntax (mod_commands' argument split, then switch_ivr_originate and
 switch_event_create_brackets, in switch_utils.c terms):
@@ -21,8 +23,8 @@ and the rest becomes the application); braces and brackets cannot be escaped at 
 quotes, backslashes and ``$`` (``${...}`` expansion runs API commands) mean different things
 to different passes, so values holding them are refused, as are control characters: ESL
 commands are line-framed, and a newline would start a command of the caller's choosing.
-Numbers reach the dial string as ASCII digits only, and the application comes from a short
-allowlist with validated arguments.
+Numbers reach the dial string as ASCII digits only, a SIP host only as RFC 1123 labels and a
+port, and the application comes from a short allowlist with validated arguments.
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ from enum import StrEnum
 
 import phonenumbers
 
+from kdial.api.meta import SIP_HOST_PORT
 from kdial.numbers import is_e164
 
 __all__ = [
     "AppName",
     "Application",
     "DialFormat",
+    "SipUri",
     "channel_var",
     "destination",
     "originate_command",
@@ -52,6 +56,11 @@ MAX_CALL_SECONDS = 24 * 3600
 _NAME = re.compile(r"[A-Za-z0-9_]+")
 _GATEWAY = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 _DIAL_PREFIX = re.compile(r"[0-9]{0,8}")
+_SIP_HOST_PORT = re.compile(SIP_HOST_PORT)
+MAX_SIP_HOST_LENGTH = 256
+#: The sofia profile a SIP URI trunk is dialled through: FreeSWITCH's stock profile for
+#: carriers (port 5080, no registration needed), the one a TrunkPool's sipUri documents.
+SIP_PROFILE = "external"
 # Characters a value may never hold (see the module docstring for why each is here).
 _FORBIDDEN_IN_VALUE = frozenset("{}[]'\"\\$")
 _FORBIDDEN_SEQUENCES = (":_:", "origination_nested_vars")
@@ -120,12 +129,47 @@ class DialFormat(StrEnum):
     NATIONAL = "National"  # 13812345678, 02088888888 (with the national trunk prefix)
 
 
+@dataclass(frozen=True, slots=True)
+class SipUri:
+    """A trunk reached without a gateway: mod_sofia sends the INVITE straight to `host`.
+
+    `host` is ``host[:port]`` as a TrunkPool's sipUri allows it, checked again here because it
+    arrives through Redis: ``;params``, ``,``, ``|``, ``@``, spaces or a scheme would be
+    dial-string syntax or a second user part, so nothing but labels and a port gets through.
+    """
+
+    host: str
+
+    def __post_init__(self) -> None:
+        if len(self.host) > MAX_SIP_HOST_LENGTH or _SIP_HOST_PORT.fullmatch(self.host) is None:
+            raise ValueError("SIP URI must be host[:port] (RFC 1123 labels, port 1-65535)")
+
+
 def destination(
-    gateway: str, number: str, *, dial_format: DialFormat = DialFormat.E164, dial_prefix: str = ""
+    trunk: str | SipUri,
+    number: str,
+    *,
+    dial_format: DialFormat = DialFormat.E164,
+    dial_prefix: str = "",
 ) -> str:
-    """``sofia/gateway/<gateway>/<prefix><digits>`` for an E.164 `number`."""
-    if _GATEWAY.fullmatch(gateway) is None:
+    """Where `number` (E.164) is dialled on `trunk`, a gateway name or a SipUri:
+    ``sofia/gateway/<gateway>/<prefix><digits>`` or ``sofia/external/<prefix><digits>@<host>``.
+
+    mod_sofia reads ``sofia/<profile>/<user>@<host>`` as the Request-URI
+    ``sip:<user>@<host>``, so the digits are the user part exactly as a gateway would send them.
+    """
+    if not isinstance(trunk, SipUri) and (
+        not isinstance(trunk, str) or _GATEWAY.fullmatch(trunk) is None
+    ):
         raise ValueError("gateway name must match [A-Za-z0-9_.-]+ (at most 128)")
+    digits = _digits(number, dial_format, dial_prefix)
+    if isinstance(trunk, SipUri):
+        return f"sofia/{SIP_PROFILE}/{digits}@{trunk.host}"
+    return f"sofia/gateway/{trunk}/{digits}"
+
+
+def _digits(number: str, dial_format: DialFormat, dial_prefix: str) -> str:
+    """The dialled digits: `dial_prefix`, then `number` in `dial_format`, ASCII digits only."""
     if not is_e164(number):
         raise ValueError("number is not E.164 (+ and 7 to 15 ASCII digits)")
     if _DIAL_PREFIX.fullmatch(dial_prefix) is None:
@@ -141,7 +185,7 @@ def destination(
         digits = "".join(c for c in national if c in "0123456789")
         if not digits:
             raise ValueError("number cannot be put in national form")
-    return f"sofia/gateway/{gateway}/{dial_prefix}{digits}"
+    return f"{dial_prefix}{digits}"
 
 
 class AppName(StrEnum):
@@ -241,7 +285,7 @@ def _validate_app(name: AppName, args: tuple[str, ...]) -> None:
 
 
 def originate_command(
-    gateway: str,
+    trunk: str | SipUri,
     number: str,
     variables: Mapping[str, str] | None = None,
     *,
@@ -250,13 +294,14 @@ def originate_command(
     dial_prefix: str = "",
     max_call_seconds: int | None = None,
 ) -> str:
-    """``originate {vars}sofia/gateway/<gateway>/<digits> <application>``, one line.
+    """``originate {vars}<destination> <application>``, one line.
 
-    `number` must be E.164 and reaches the dial string as digits only. Every variable goes
-    through channel_var (executing variables are refused). `max_call_seconds` sets the
-    safety net FreeSWITCH lacks for parked calls: ``execute_on_answer`` schedules a hangup
-    (cause ALLOTTED_TIMEOUT) that many seconds after answer. The application defaults to
-    park. Prefix the result with ``bgapi `` (or ``api ``) to send it.
+    `trunk` is a gateway name or a SipUri (see destination). `number` must be E.164 and
+    reaches the dial string as digits only. Every variable goes through channel_var
+    (executing variables are refused). `max_call_seconds` sets the safety net FreeSWITCH
+    lacks for parked calls: ``execute_on_answer`` schedules a hangup (cause ALLOTTED_TIMEOUT)
+    that many seconds after answer. The application defaults to park. Prefix the result with
+    ``bgapi `` (or ``api ``) to send it.
     """
     items: list[str] = []
     seen: set[str] = set()
@@ -270,7 +315,7 @@ def originate_command(
             raise ValueError(f"max_call_seconds must be in 1..{MAX_CALL_SECONDS}")
         hangup = f"sched_hangup +{int(max_call_seconds)} ALLOTTED_TIMEOUT"
         items.append(channel_var("execute_on_answer", hangup, allow_exec=True))
-    dest = destination(gateway, number, dial_format=dial_format, dial_prefix=dial_prefix)
+    dest = destination(trunk, number, dial_format=dial_format, dial_prefix=dial_prefix)
     app = (application or Application.park()).render()
     block = "{" + ",".join(items) + "}" if items else ""
     command = f"originate {block}{dest} {app}"

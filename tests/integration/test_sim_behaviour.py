@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from kdial.dialstring import SipUri, originate_command
 from tests.support.esl_raw import EslClient, EslError
 from tests.support.sim import SimAddress, running_sim
 
@@ -101,6 +102,40 @@ def test_fail_fault_makes_a_carrier_answer_503_for_its_window() -> None:
         assert esl.api(originate("c", str(uuid.uuid4()))) == "-ERR NORMAL_TEMPORARY_FAILURE\n"
         time.sleep(1.1)  # past `until` (20 scenario seconds = 1 s at speed 20)
         assert esl.api(originate("c", str(uuid.uuid4()))).startswith("+OK ")
+
+
+def test_a_sip_uri_dial_string_reaches_the_carrier_serving_that_host() -> None:
+    """The line a worker sends for a TrunkPool sipUri trunk, byte for byte, reaches the carrier
+    whose `hosts` names that host (any case; no port is SIP's 5060); other hosts reach nobody."""
+    quick = {"answerProbability": 0, "pddSeconds": 0.1}
+    scenario = {
+        "carriers": {
+            "direct": quick | {"hosts": ["sip.direct.example"], "failures": {"busy": 1}},
+            "other": quick | {"hosts": ["sip.other.example:5060"], "failures": {"invalid": 1}},
+        },
+    }
+    cases = [
+        ("sip.direct.example:5080", "-ERR USER_BUSY\n", "486"),
+        ("SIP.Direct.Example", "-ERR USER_BUSY\n", "486"),
+        ("sip.other.example", "-ERR UNALLOCATED_NUMBER\n", "404"),
+        ("sip.other.example:5060", "-ERR UNALLOCATED_NUMBER\n", "404"),
+        ("sip.other.example:5080", "-ERR RECOVERY_ON_TIMER_EXPIRE\n", "408"),
+        ("sip.nowhere.example", "-ERR RECOVERY_ON_TIMER_EXPIRE\n", "408"),
+    ]
+    with running_sim(scenario, speed=20) as sim, EslClient(*sim).connect() as esl:
+        esl.subscribe("plain", "CHANNEL_HANGUP")
+        for host, reply, status in cases:
+            call = str(uuid.uuid4())
+            line = originate_command(
+                SipUri(host),
+                "+8613812345678",
+                {"origination_uuid": call, "originate_timeout": "20"},
+                max_call_seconds=3600,
+            )
+            assert esl.api(line) == reply, host
+            hangup = esl.channel_event("CHANNEL_HANGUP", call)
+            assert hangup["Channel-Name"] == f"sofia/external/8613812345678@{host}"
+            assert hangup["variable_sip_term_status"] == status, host
 
 
 MIXED: dict[str, Any] = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
@@ -96,3 +96,55 @@ def test_two_workers_close_every_contact(
         lambda: (api.get("campaigns", "promo") or {})["status"]["summary"] == "Completed",
         log=operator,
     )
+
+
+def test_a_campaign_whose_only_trunk_is_a_sip_uri_dials_every_contact(
+    api: Api,
+    operator: OperatorProcess,
+    rdb: redis.Redis,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    """A trunk given by sipUri instead of gateway is dialled at its host: the switch (here the
+    simulator) routes it to the carrier behind that host, and every contact is closed."""
+    scenario = {
+        "seed": 7,
+        "carriers": {
+            # Only this host reaches a carrier; any other call would end 408 (CallLoss).
+            "direct": carrier(
+                hosts=["sip.direct.example"], answerProbability=0.6, failures={"busy": 1}
+            ),
+        },
+    }
+    trunks = [
+        {
+            "name": "direct",
+            "sipUri": "sip.direct.example:5060",
+            "maxConcurrentCalls": 10,
+            "maxCallsPerSecond": 10,
+        }
+    ]
+    keys = create(
+        api,
+        rdb,
+        operator,
+        namespace,
+        csv_of(numbers(40)),
+        trunks,
+        retry={"closure": {"maxAttempts": 1}},
+    )
+    with dialing(scenario, namespace, redis_url, tmp_path) as workers:
+        wait_for(
+            "every contact closed", lambda: rdb.hlen(keys.closed) == 40, timeout=120, log=workers[0]
+        )  # type: ignore[arg-type]
+
+    assert ledger_problems(rdb, keys) == []
+    attempts = records(rdb, keys)
+    assert len(attempts) == 40
+    assert {r["trunk"] for r in attempts} == {"direct"}
+    outcomes = Counter(r["outcome"] for r in attempts)
+    # What that carrier does (answer, or 486 busy) and nothing else: the calls reached it.
+    assert set(outcomes) == {"AnsweredHuman", "Busy"}, outcomes
+    assert {r["sip"] for r in attempts if r["outcome"] == "Busy"} == {"486"}
+    assert all(int(r["billsec"]) > 0 for r in attempts if r["outcome"] == "AnsweredHuman")

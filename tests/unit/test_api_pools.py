@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -99,6 +100,10 @@ def test_minimal_trunk_pool_gets_documented_defaults() -> None:
             trunk_pool(trunk(gateway=None, sipUri="sip.carrier.example:5060")), id="sip-uri"
         ),
         pytest.param(
+            trunk_pool(trunk(gateway=None, sipUri="SIP.Carrier-1.example:65535")),
+            id="sip-uri-any-case-top-port",
+        ),
+        pytest.param(
             trunk_pool(trunk("a"), trunk("b", gateway=None, sipUri="10.0.0.5:5060"), trunk("c")),
             id="unique-names",
         ),
@@ -187,12 +192,27 @@ def test_gateway_names_refuse_dial_string_syntax(gateway: str) -> None:
         "carrier.example 5060",
         "carrier.example\n",
         "",
+        # Not a host[:port] a carrier could have: each label and the port are checked.
+        "-carrier.example",
+        "carrier..example",
+        "carrier.example.",
+        "carrier_a.example",
+        "carrier.example:0",
+        "carrier.example:65536",
+        "carrier.example:",
+        "a" * 64 + ".example",
     ],
 )
 def test_trunk_sip_uri_refuses_dial_string_syntax(uri: str) -> None:
     data = trunk_pool(trunk(gateway=None, sipUri=uri))
 
     assert rejection(TrunkPoolSpec, data).startswith("spec.trunks[0].sipUri: ")
+    # The API server refuses it too. Its Go regexp (RE2) anchors `$` at the very end, as `\Z`
+    # does here; Python's `$` would also match before a final newline.
+    crd = crd_manifest(TRUNK_POOL)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    field = crd["properties"]["spec"]["properties"]["trunks"]["items"]["properties"]["sipUri"]
+    assert field["pattern"].endswith("$")
+    assert re.search(field["pattern"][:-1] + r"\Z", uri) is None
 
 
 @pytest.mark.parametrize(

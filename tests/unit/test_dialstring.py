@@ -18,6 +18,7 @@ from kdial.dialstring import (
     Application,
     AppName,
     DialFormat,
+    SipUri,
     channel_var,
     destination,
     originate_command,
@@ -463,6 +464,112 @@ def test_a_number_without_a_national_form_is_refused() -> None:
 def test_dial_prefix_is_digits_only(prefix: str) -> None:
     with pytest.raises(ValueError, match="prefix"):
         destination("gw", NUMBER, dial_prefix=prefix)
+
+
+# --- SIP URI trunks: no gateway, the carrier's host in the dial string ---------------------------
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("host", "number", "fmt", "prefix", "expected"),
+    [
+        ("sip.carrier.example", NUMBER, DialFormat.E164, "", "8613812345678@sip.carrier.example"),
+        ("10.0.0.5:5060", NUMBER, DialFormat.E164, "", "8613812345678@10.0.0.5:5060"),
+        (
+            "Sip.Carrier-A.example:65535",
+            NUMBER,
+            DialFormat.E164,
+            "",
+            f"{NUMBER[1:]}@Sip.Carrier-A.example:65535",
+        ),
+        ("10.0.0.5", "+862088888888", DialFormat.NATIONAL, "9", "902088888888@10.0.0.5"),
+        (
+            "a" * 63 + ".example:1",
+            NUMBER,
+            DialFormat.E164,
+            "00",
+            f"008613812345678@{'a' * 63}.example:1",
+        ),
+    ],
+)
+def test_a_sip_uri_trunk_sends_the_number_as_the_user_part_at_its_host(
+    host: str, number: str, fmt: DialFormat, prefix: str, expected: str
+) -> None:
+    dest = destination(SipUri(host), number, dial_format=fmt, dial_prefix=prefix)
+    assert dest == f"sofia/external/{expected}"
+
+    command = originate_command(SipUri(host), number, _variables(), dial_format=fmt)
+    model = FreeSwitchModel.read(command)
+    assert model.destination == destination(SipUri(host), number, dial_format=fmt)
+    assert model.variables == _variables()
+    assert model.app_args == ["&park()"]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "host",
+    [
+        "",
+        "sip:carrier.example",
+        "1000@carrier.example",
+        "carrier.example;transport=tcp",
+        "carrier.example,10.0.0.6",
+        "carrier.example|sofia/gateway/evil",
+        "carrier.example/x",
+        "carrier.example 5060",
+        "carrier.example &system(rm)",
+        "carrier.example&park()",
+        "carrier.example\n",
+        "carrier.example\nbgapi system rm -rf /",
+        "{api_on_answer=system rm}carrier.example",
+        "[x=1]carrier.example",
+        "${system(rm)}",
+        "x:_:sofia/gateway/evil/1",
+        "'carrier.example'",
+        "carrier.example:",
+        "carrier.example:0",
+        "carrier.example:65536",
+        "carrier.example:05060",
+        "carrier.example:5060:5060",
+        "-carrier.example",
+        "carrier-.example",
+        "carrier..example",
+        ".carrier.example",
+        "carrier.example.",
+        "carrier_a.example",
+        "[::1]:5060",
+        "网关.example",
+        "ｃarrier.example",
+        "a" * 64 + ".example",
+        ("a" * 63 + ".") * 4 + "example",
+    ],
+)
+def test_sip_uri_hosts_are_validated(host: str) -> None:
+    with pytest.raises(ValueError, match="SIP URI"):
+        originate_command(SipUri(host), NUMBER)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "number",
+    [
+        "8613812345678",
+        "+8613812345678@evil.example.com",
+        "+8613812345678;transport=tcp",
+        "+8613812345678,user/1000",
+        "+8613812345678\n",
+        "+\uff18\uff16\uff11\uff13\uff18\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18",
+    ],
+)
+def test_a_sip_uri_trunk_validates_the_number_as_a_gateway_does(number: str) -> None:
+    with pytest.raises(ValueError, match=r"E\.164"):
+        originate_command(SipUri("sip.carrier.example"), number, _variables())
+
+
+@pytest.mark.unit
+def test_a_trunk_that_is_neither_a_gateway_name_nor_a_sip_uri_is_refused() -> None:
+    with pytest.raises(ValueError, match="gateway"):
+        destination(None, NUMBER)  # type: ignore[arg-type]
 
 
 # --- applications ------------------------------------------------------------------------------

@@ -4,10 +4,35 @@ from __future__ import annotations
 
 import pytest
 
+from kdial.dialstring import SipUri, originate_command
 from kdial_sim import fsstring
 from kdial_sim.originate import OriginateUsageError, parse_dial_target, parse_originate
 
 pytestmark = pytest.mark.unit
+
+
+def test_the_workers_sip_uri_dial_string_is_read_as_freeswitch_reads_it() -> None:
+    """A TrunkPool sipUri trunk's line, as kdial.dialstring builds it, byte for byte."""
+    line = originate_command(
+        SipUri("sip.carrier-a.example:5060"),
+        "+8613812345678",
+        {"origination_uuid": "u-1", "originate_timeout": "20"},
+        max_call_seconds=3600,
+    )
+    assert line.startswith("originate ")
+    request = parse_originate(line.removeprefix("originate "))
+    target = request.first_leg.target
+    assert (target.endpoint, target.profile, target.gateway) == ("sofia", "external", None)
+    assert target.destination == "8613812345678"
+    assert target.host == "sip.carrier-a.example:5060"
+    assert target.channel_name == "sofia/external/8613812345678@sip.carrier-a.example:5060"
+    assert len(request.groups) == 1 and len(request.groups[0]) == 1
+    assert dict(request.global_vars) == {
+        "origination_uuid": "u-1",
+        "originate_timeout": "20",
+        "execute_on_answer": "sched_hangup +3600 ALLOTTED_TIMEOUT",
+    }
+    assert (request.app, request.app_arg) == ("park", "")
 
 
 def test_gateway_dial_string_with_vars_and_app() -> None:

@@ -26,6 +26,13 @@ DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 #: A phone number in E.164: the only form a number takes inside kdial.
 E164 = r"^\+[1-9][0-9]{6,14}$"
+_HOST_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+#: A SIP host and optional port, `host[:port]`: RFC 1123 labels (an IPv4 address is one such
+#: name), port 1-65535. No scheme, user part or `;params`: the number is the user part, and
+#: `;`, `,`, `|`, `@` or spaces would be dial-string syntax. RE2-compatible (no look-arounds),
+#: so the CRD schema enforces the very same pattern.
+SIP_HOST_PORT = rf"^{_HOST_LABEL}(\.{_HOST_LABEL})*(:{_PORT})?$"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from kdial.api.meta import DNS_LABEL, ApiModel, Condition, Rule, StatusModel
+from kdial.api.meta import DNS_LABEL, SIP_HOST_PORT, ApiModel, Condition, Rule, StatusModel
 
 _GATEWAY = r"^[A-Za-z0-9_.-]{1,64}$"
 
@@ -19,11 +19,9 @@ class Trunk(ApiModel):
     """Name of the trunk within the pool."""
     gateway: str | None = Field(default=None, pattern=_GATEWAY)
     """FreeSWITCH sofia gateway to dial through (`sofia/gateway/<gateway>/<number>`)."""
-    sip_uri: str | None = Field(
-        default=None, max_length=256, pattern=r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$"
-    )
-    """SIP host (and port) to dial directly through the `external` profile instead of a gateway,
-    e.g. `sip.carrier.example:5060`."""
+    sip_uri: str | None = Field(default=None, max_length=256, pattern=SIP_HOST_PORT)
+    """SIP host (and port, 1-65535) to dial directly through the `external` profile instead of a
+    gateway (`sofia/external/<number>@<sipUri>`), e.g. `sip.carrier.example:5060`."""
     max_concurrent_calls: int = Field(ge=1, le=100_000)
     """Most calls the carrier carries at once (one E1 carries 30)."""
     max_calls_per_second: int = Field(ge=1, le=1000)
