@@ -55,6 +55,7 @@ returned `Transition`s into status, Events and a new routing generation.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from collections.abc import Iterable, Mapping
@@ -194,25 +195,27 @@ def attempts_per_evaluation(rate: float) -> int:
 #
 #     calls/s      1     2     5    10    20    50
 #     fast loss  0.15  0.10  0.10  0.10  0.10  0.10
-#     slow loss  0.05  0.10  0.15  0.25  0.30  0.30
-#     ASR        0.15  0.20  0.40  0.40  0.35  0.35
-#     total      0.35  0.40  0.65  0.75  0.75  0.75
+#     slow loss  0.05  0.10  0.10  0.15  0.20  0.20
+#     ASR        0.15  0.20  0.30  0.25  0.20  0.20
+#     total      0.35  0.40  0.50  0.50  0.50  0.50
 #
 # The shares follow the targets' slack: at 1 call/s the soft-failure detector is well inside
 # its target, so its share goes to fewer false alarms (a quiet trunk's week is long in a
 # control); at 20 calls/s the ASR target is out of reach at any share of the budget (a week is
 # 12 million attempts: the whole budget, spent attempt by attempt, still leaves p95 near 170;
-# README, "Line health"), so the soft-failure detector gets more. The confirmation, the holds
-# and the noise of the references move the state machine's rate by a few tens of percent either
-# way (`kdial bench health` measures it). From 5 calls/s up the thresholds are made
+# README, "What no detector can do"), so the soft-failure detector gets as much. Half the budget
+# is left over: the noise of the references moves the state machine's rate up by a few tens of
+# percent (`kdial bench health` measures it; 12 trunk-weeks at 5 and 20 calls/s with shares
+# totalling 0.75 gave about one false ejection per trunk-week), and halving a share costs a
+# detector only ln 2 of threshold, a few attempts. From 5 calls/s up the thresholds are made
 # non-decreasing: larger batches alarm less per attempt (the statistic reflects at zero only
 # between them), so a rate between two calibrated ones, with a smaller batch than the higher
 # one, must not get a lower threshold. Between rates they are interpolated in log(rate),
 # outside held.
 CALIBRATED_RATES = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
 LOSS_FAST_THRESHOLDS = (12.9, 13.92, 14.93, 15.27, 15.27, 15.27)
-LOSS_SLOW_THRESHOLDS = (12.29, 12.29, 12.8, 13.13, 13.41, 13.97)
-ASR_THRESHOLDS = (12.48, 12.89, 13.11, 13.62, 13.86, 14.36)
+LOSS_SLOW_THRESHOLDS = (12.29, 12.29, 13.2, 13.64, 13.82, 14.33)
+ASR_THRESHOLDS = (12.48, 12.89, 13.4, 14.1, 14.43, 14.88)
 # The guards watch the other trunks against a trunk's reference: past the guard threshold they
 # rebase it (the others moved), past the block level they hold its alarms if the others also
 # moved with it lately (`Comparison.shared`).
@@ -250,9 +253,9 @@ class Calibration:
             return tuple(row[0] for row in self.thresholds)
         if rate >= rates[-1]:
             return tuple(row[-1] for row in self.thresholds)
-        i = next(i for i in range(1, len(rates)) if rate <= rates[i])
+        i = bisect.bisect_left(rates, rate)  # rates[i - 1] < rate <= rates[i]
         f = math.log(rate / rates[i - 1]) / math.log(rates[i] / rates[i - 1])
-        return tuple(row[i - 1] + f * (row[i] - row[i - 1]) for row in self.thresholds)
+        return tuple([row[i - 1] + f * (row[i] - row[i - 1]) for row in self.thresholds])
 
 
 def _loss_calibration() -> Calibration:
