@@ -584,6 +584,7 @@ COLUMNS = (
     ("seconds_to_eject_p95", "s p95", 7),
     ("seconds_to_restore", "restore s", 9),
     ("false_ejections", "false", 6),
+    ("false_ejections_per_trunk_week", "false/tw", 8),
     ("false_alarms_per_trunk_week", "alarms/tw", 9),
 )
 

@@ -204,8 +204,8 @@ def attempts_per_evaluation(rate: float) -> int:
 # control); at 20 calls/s the ASR target is out of reach at any share of the budget (a week is
 # 12 million attempts: the whole budget, spent attempt by attempt, still leaves p95 near 170;
 # README, "What no detector can do"), so the soft-failure detector gets as much. Half the budget
-# is left over: the noise of the references moves the state machine's rate up by a few tens of
-# percent (`kdial bench health` measures it; 12 trunk-weeks at 5 and 20 calls/s with shares
+# is left over: the state machine ejects up to about twice as often as its detectors alarm
+# alone (`kdial bench health` measures it; 12 trunk-weeks at 5 and 20 calls/s with shares
 # totalling 0.75 gave about one false ejection per trunk-week), and halving a share costs a
 # detector only ln 2 of threshold, a few attempts. From 5 calls/s up the thresholds are made
 # non-decreasing: larger batches alarm less per attempt (the statistic reflects at zero only
