@@ -99,6 +99,16 @@ def trunk_capacity(namespace: str, spec: CampaignSpec, refs: Referents) -> int:
 
 
 @dataclass
+class Recall:
+    """What a campaign's daemon remembers between passes."""
+
+    known_total: int = 0
+    """The most contacts the campaign was seen to hold. Status says the same, but the daemon's
+    copy of status may lag its own patch by a watch event: a pass that reads Redis emptied in
+    between must still know the state was lost, not take the list again from the start."""
+
+
+@dataclass
 class Observed:
     """What one pass saw of a campaign: its spec, what blocks it, and its data plane."""
 
@@ -117,10 +127,10 @@ class Observed:
         return self.spec.state if self.spec else CampaignState.RUNNING
 
 
-async def reconcile(body: kopf.Body, memo: kopf.Memo, refs: Referents) -> None:
+async def reconcile(body: kopf.Body, memo: kopf.Memo, refs: Referents, recall: Recall) -> None:
     namespace, name = key_of(body)
     now = datetime.now(UTC)
-    seen = await observe(body, memo, refs, now)
+    seen = await observe(body, memo, refs, now, recall)
     desired = wanted_workers(seen, trunk_capacity_of(namespace, seen, refs), memo.settings)
     ready = await workers(
         body, memo, seen.spec, desired, remove=seen.state is CampaignState.STOPPED
@@ -132,7 +142,9 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, refs: Referents) -> None:
         _announce(body, previous, status)
 
 
-async def observe(body: kopf.Body, memo: kopf.Memo, refs: Referents, now: datetime) -> Observed:
+async def observe(
+    body: kopf.Body, memo: kopf.Memo, refs: Referents, now: datetime, recall: Recall
+) -> Observed:
     """Validates the spec, resolves references, and brings the data plane in line with both."""
     namespace, name = key_of(body)
     keys = CampaignKeys(namespace, name)
@@ -150,7 +162,8 @@ async def observe(body: kopf.Body, memo: kopf.Memo, refs: Referents, now: dateti
             await halt(memo.redis, keys)
         else:
             known = int(body.status.get("progress", {}).get("total", 0))
-            await _sync(memo.redis, keys, seen.spec, seen, known)
+            recall.known_total = max(recall.known_total, known)
+            await sync_dataplane(memo.redis, keys, seen.spec, seen, recall)
     except RedisError as error:
         seen.blocker = Blocker(
             "RedisUnavailable", f"cannot reach Redis: {error}; retrying", "Waiting"
@@ -158,12 +171,12 @@ async def observe(body: kopf.Body, memo: kopf.Memo, refs: Referents, now: dateti
     return seen
 
 
-async def _sync(
-    rdb: dataplane.Redis, keys: CampaignKeys, spec: CampaignSpec, seen: Observed, known_total: int
+async def sync_dataplane(
+    rdb: dataplane.Redis, keys: CampaignKeys, spec: CampaignSpec, seen: Observed, recall: Recall
 ) -> None:
     """Compiles the config and takes new contacts, unless Redis lost the campaign's state."""
     seen.ledger = await dataplane.ledger(rdb, keys)
-    seen.lost = known_total > 0 and not seen.ledger.has_epoch
+    seen.lost = recall.known_total > 0 and not seen.ledger.has_epoch
     dialing = spec.state is CampaignState.RUNNING and not seen.hold and not seen.lost
     config = compile.campaign_config(keys.namespace, keys.name, spec, dialing)
     seen.version = await dataplane.write_config(rdb, keys.config, config)
@@ -173,6 +186,7 @@ async def _sync(
             rdb, keys, ListKeys(keys.namespace, spec.contact_list_ref.name), sample
         )
         seen.ledger = await dataplane.ledger(rdb, keys)
+        recall.known_total = max(recall.known_total, seen.ledger.total)
     seen.totals, seen.rolling = await dataplane.counters(rdb, keys, ROLLING_MINUTES)
 
 

@@ -10,7 +10,7 @@ import kopf
 from kdial.api.kinds import CAMPAIGN, GROUP, VERSION
 from kdial.state.keys import CampaignKeys
 from kdial_operator import daemon_loop, dataplane, workload
-from kdial_operator.campaign_reconcile import Referents, reconcile
+from kdial_operator.campaign_reconcile import Recall, Referents, reconcile
 from kdial_operator.indexes import key_of
 
 
@@ -26,7 +26,10 @@ async def campaign_daemon(
     # kopf passes each index as a keyword named after its function (see indexes.py).
     refs = Referents(kwargs["contactlists"], kwargs["trunkpools"], kwargs["calleridpools"])
     interval = memo.settings.status_interval_seconds
-    await daemon_loop.run(stopped, memo, logger, interval, lambda: reconcile(body, memo, refs))
+    recall = Recall()
+    await daemon_loop.run(
+        stopped, memo, logger, interval, lambda: reconcile(body, memo, refs, recall)
+    )
 
 
 @kopf.on.update(GROUP, VERSION, CAMPAIGN.plural)

@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 import redis
+import redis.asyncio
 
-from kdial.state.keys import CampaignKeys
+from kdial.api.campaign import CampaignSpec
+from kdial.state.keys import CampaignKeys, ListKeys
+from kdial_operator.campaign_reconcile import Observed, Recall, sync_dataplane
 from kdial_worker import ledger
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.world import campaign_spec, numbers, world
@@ -159,3 +162,33 @@ def test_an_emptied_redis_stops_dialing_instead_of_starting_over(
     assert wait_for("workers stopped", lambda: replicas(api) == 0, log=operator) is True
     assert rdb.scard(keys.known) == 0, "the list is not taken again from the start"
     assert json.loads(rdb.get(keys.config) or "{}")["content"]["dialing"] is False
+
+
+async def test_a_pass_remembers_a_lost_state_its_status_does_not_show_yet(
+    redis_url: str, namespace: str
+) -> None:
+    """The daemon's copy of status may lag its own patch: Redis emptied in between must still
+    read as lost state, and the list must not be taken again from the start."""
+    rdb = redis.asyncio.from_url(redis_url, decode_responses=True)
+    keys = CampaignKeys(namespace, "promo")
+    contacts = ListKeys(namespace, "leads")
+    await rdb.hset(contacts.contacts, mapping={f"id{i}": "{}" for i in range(3)})
+    await rdb.set(contacts.version, 1)
+    spec = CampaignSpec.model_validate(campaign_spec())
+    recall = Recall()
+
+    first = Observed(spec, None)
+    await sync_dataplane(rdb, keys, spec, first, recall)
+    assert not first.lost and await rdb.scard(keys.known) == 3 and recall.known_total == 3
+
+    await rdb.delete(*[k async for k in rdb.scan_iter(match=keys.pattern)])
+    again = Observed(spec, None)
+    await sync_dataplane(rdb, keys, spec, again, recall)  # status still shows no progress
+    assert again.lost and await rdb.scard(keys.known) == 0
+    assert json.loads(await rdb.get(keys.config) or "{}")["content"]["dialing"] is False
+
+    # Control: an operator that never saw the campaign hold contacts takes the list afresh.
+    fresh = Observed(spec, None)
+    await sync_dataplane(rdb, keys, spec, fresh, Recall())
+    assert not fresh.lost and await rdb.scard(keys.known) == 3
+    await rdb.aclose()
