@@ -103,13 +103,20 @@ def test_fast_demo_reports_every_trunk_and_contact_and_leaves_nothing_running() 
 
 def test_ctrl_c_stops_every_process_the_demo_started() -> None:
     token = uuid.uuid4().hex
-    proc = subprocess.Popen(
-        [*kdial_command(), "demo", "--fast"],
-        env=demo_env(token),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    # A suite started in the background of a non-interactive shell (`make test &`) runs with
+    # SIGINT ignored, which a child inherits, and Python keeps an ignored SIGINT ignored: the
+    # demo gets SIGINT as at a terminal (a handler, unlike SIG_IGN, is not inherited).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(
+            [*kdial_command(), "demo", "--fast"],
+            env=demo_env(token),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert proc.stdout is not None
     seen = []
     try:
