@@ -27,8 +27,11 @@ and loses 2% of calls):
   machine's noisy references, holds and confirmations move either way.
 
 Every trial starts from a pool warmed with healthy traffic and runs healthy traffic for three
-to four times the references' memory before the onset, at a random point of a second: the
-trials are independent, and find the detectors anywhere in their healthy range.
+to four times the references' memory before the onset, at a random point between two
+evaluations: the trials are independent, and find the detectors anywhere in their healthy
+range. That stretch runs at one-second batches but for its last `FINE_SECONDS`, at the
+operator's cadence: only the CUSUMs depend on the cadence, and they forget within tens of
+attempts.
 
 Caller-ID scenarios (a fifth of `--trials`): a pool of `CID_NUMBERS` numbers sharing `--cps`
 calls per second, reviewed every `CID_REVIEW_SECONDS`. `cid-marked`: one number's answer rate
