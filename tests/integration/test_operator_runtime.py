@@ -241,7 +241,8 @@ def test_a_second_operator_freezes_instead_of_acting_twice(
     try:
         world(api, numbers(3))
         api.create("campaigns", "promo", campaign_spec(), "Campaign")
-        wait_for("the only operator acts", lambda: replicas(api) == 1, log=first)
+        # The list imports in a child process first: slow on a busy machine.
+        wait_for("the only operator acts", lambda: replicas(api) == 1, timeout=60, log=first)
         second.start()
         wait_for(
             "both operators see each other and pause",
