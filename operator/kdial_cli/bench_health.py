@@ -405,7 +405,7 @@ def healthy_scenario(
 
 def detector_alarms(cps: float, tuning: Tuning) -> float:
     """False alarms per trunk-week of the trunk detectors alone on healthy traffic: batches of
-    one second's attempts, baselines at the healthy rates, thresholds for this rate."""
+    one evaluation's attempts, baselines at the healthy rates, thresholds for this rate."""
     batch = health.attempts_per_evaluation(cps)
     total = 0.0
     for indicator, scheme, p in (("loss", tuning.loss, LOSS), ("asr", tuning.asr, ANSWER)):

@@ -7,8 +7,8 @@ delays. A pass:
 
 1. reads the counter buckets completed since the last pass (`kdial.routing.counters`);
 2. folds them into the health state machine, which returns transitions;
-3. writes the routing table; its generation moves only when a state or the spec changed, and
-   workers read it within a second;
+3. writes the routing table when it changed (a state or the spec), and with status; its
+   generation moves only when its content does, and workers read it within a second;
 4. posts one Event per transition and patches status on a transition, or every
    `status_interval_seconds` for the rates.
 """
@@ -46,6 +46,9 @@ class Watch:
     """Post-dial-delay histograms of recent passes, by bucket second, for the window's p50."""
     status_at: float = 0.0
     invalid: str | None = None
+    table: dict[str, Any] | None = None
+    """The routing table as last written, and its generation."""
+    generation: int = 0
 
 
 async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
@@ -70,13 +73,18 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
     _keep_pdd(watch, buckets, int(now) - spec.health.window_seconds)
 
     table = routing.routing_table(spec, watch.health.states)
-    generation = await dataplane.write_config(memo.redis, keys.config, table)
+    status_due = bool(transitions) or now - watch.status_at >= memo.settings.status_interval_seconds
+    # Passes come four times a second; the table changes with a state or the spec. Rewriting
+    # it with status as well puts it back should Redis have lost it.
+    if table != watch.table or status_due:
+        watch.generation = await dataplane.write_config(memo.redis, keys.config, table)
+        watch.table = table
     metrics.trunk_states(f"{namespace}/{name}", watch.health, table, transitions)
     for transition in transitions:
         _announce(body, transition)
-    if transitions or now - watch.status_at >= memo.settings.status_interval_seconds:
+    if status_due:
         active = await dataplane.trunk_calls(memo.redis, keys, names)
-        status = status_of(body, watch, table, active, generation)
+        status = status_of(body, watch, table, active, watch.generation)
         await memo.kube.patch_status(TRUNK_POOL.plural, namespace, name, status)
         watch.status_at = now
 
