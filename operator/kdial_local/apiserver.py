@@ -394,7 +394,11 @@ class KubeEmu(kmock.KubernetesEmulator):
 
     max_events: int = 10_000  # change-log length; older resourceVersions answer 410 Gone
     max_history: int = 50  # versions kept per object in emu.objects[...].history
-    max_requests: int = 10_000  # requests/errors kmock keeps for assertions (long demo runs)
+    # kmock keeps every request and error for assertions, and finds a request's reaction by
+    # running its whole request log through each reaction's filter: the log's length is paid on
+    # every request (at 10,000 the emulator spent nearly all its time there, and slowed down as
+    # a test session went on). Nothing here asserts on old requests, so the log stays short.
+    max_requests: int = 100
     bookmark_interval: float = 20.0  # kopf reconnects a watch after 70 s of silence
     poll_interval: float = 1.0  # how often an idle watch looks at its deadline
 
@@ -466,11 +470,11 @@ class KubeEmu(kmock.KubernetesEmulator):
     # --- writes ------------------------------------------------------------------------------
 
     async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
-        self._trim_bookkeeping()
         if request.resource is not None and _write_verb(request) is not None:
             async with self._changed:
                 self._results[request] = self._write(request)
                 self._changed.notify_all()
+        self._trim_bookkeeping(request)
         # Skip KubernetesEmulator._handle() on purpose: _write() replaces its state changes.
         # The DSL root still runs user reactions first and our fallbacks below last.
         return await super(kmock.KubernetesEmulator, self)._handle(request)
@@ -712,12 +716,15 @@ class KubeEmu(kmock.KubernetesEmulator):
         async with self._changed:
             self._changed.notify_all()
 
-    def _trim_bookkeeping(self) -> None:
-        # kmock keeps every request and error for assertions (private lists in kmock 0.8);
-        # a long demo run must not grow forever. With a request limit set, counting matters.
+    def _trim_bookkeeping(self, request: kmock.Request) -> None:
+        # With a request limit set, kmock counts the log: leave it whole then.
         if self.limit is not None:
             return
         _trim(self._requests, self.max_requests)
+        # kmock serves only requests it finds in its log; a burst of others during this one's
+        # write could have pushed it out.
+        if not any(kept is request for kept in self._requests):
+            self._requests.append(request)
         for errors in self._errors:
             _trim(errors, self.max_requests)
 

@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -159,6 +160,25 @@ def test_every_write_gets_a_new_resource_version(server: KubeServer) -> None:
     assert rv(created) < rv(spec_patched) < rv(status_patched)
     # Like an API server, a no-op write changes nothing: no new version, no watch event.
     assert rv(patch(server, f"{WIDGETS}/w", {"spec": {"size": 2}})) == rv(status_patched)
+
+
+def test_a_burst_of_writes_is_all_served_while_the_request_log_stays_short(
+    server: KubeServer,
+) -> None:
+    # kmock's cost per request grows with its request log, so the emulator trims it; a write
+    # that waited for the lock while the burst trimmed the log must still be served.
+    count = 3 * server.emu.max_requests
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        statuses = list(
+            pool.map(
+                lambda n: server.request("POST", WIDGETS, {"metadata": {"name": f"w{n}"}})[0],
+                range(count),
+            )
+        )
+    assert statuses == [201] * count
+    status, listed = server.request("GET", WIDGETS)
+    assert status == 200 and len(listed["items"]) == count
+    assert len(server.emu._requests) <= server.emu.max_requests + 1
 
 
 def test_generation_follows_spec_but_not_status_or_metadata(server: KubeServer) -> None:
