@@ -94,7 +94,6 @@ def test_marked_and_annotated_numbers_are_quarantined_and_not_shown(
         wait_for(
             "the annotated number quarantined",
             lambda: pool_status(api).get("quarantined") == 2,
-            timeout=20,
             log=operator,
         )
         by_hand_at = time.time()
@@ -106,7 +105,6 @@ def test_marked_and_annotated_numbers_are_quarantined_and_not_shown(
         wait_for(
             "the annotated number released",
             lambda: pool_status(api).get("quarantined") == 1,
-            timeout=20,
             log=operator,
         )
 

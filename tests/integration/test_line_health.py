@@ -97,13 +97,11 @@ def test_a_broken_carrier_is_ejected_routed_around_and_restored(
         ejected_at = wait_for(
             "carrier-c out of the routing table",
             weight_zero_since(rdb, pool, "c"),
-            timeout=60,
             log=operator,
         )
         row = wait_for(
             "status shows c Ejected",
             lambda: trunk_row(api, "c") if trunk_row(api, "c").get("state") == "Ejected" else None,
-            timeout=10,
             log=operator,
         )
         assert row["weight"] == 0
@@ -126,7 +124,6 @@ def test_a_broken_carrier_is_ejected_routed_around_and_restored(
                 r["trunk"] == "c" and int(r["started_ms"]) / 1000 > back_at
                 for r in records(rdb, keys)
             ),
-            timeout=20,
             log=workers[0],
         )
 

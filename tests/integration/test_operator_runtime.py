@@ -241,8 +241,7 @@ def test_a_second_operator_freezes_instead_of_acting_twice(
     try:
         world(api, numbers(3))
         api.create("campaigns", "promo", campaign_spec(), "Campaign")
-        # The list imports in a child process first: slow on a busy machine.
-        wait_for("the only operator acts", lambda: replicas(api) == 1, timeout=60, log=first)
+        wait_for("the only operator acts", lambda: replicas(api) == 1, log=first)
         second.start()
         wait_for(
             "both operators see each other and pause",

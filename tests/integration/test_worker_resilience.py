@@ -58,7 +58,6 @@ def test_sigkill_mid_campaign_loses_nothing(
         wait_for(
             "calls in flight on the first worker",
             lambda: rdb.hlen(keys.closed) >= 30 and active(first.metrics_port) >= 5,
-            timeout=60,
             log=first,
         )  # type: ignore[arg-type]
         first.stop(signal.SIGKILL)
@@ -109,7 +108,7 @@ def test_sigterm_drains_and_probes_tell_the_truth(
     keys = create(api, rdb, operator, namespace, csv_of(numbers(100)), [trunk("gw", "gw")])
     scenario = {"seed": 8, "carriers": {"gw": LONG_CALLS}}
     with dialing(scenario, namespace, redis_url, tmp_path, KDIAL_DRAIN_SECONDS="3") as (worker,):
-        wait_for("calls in flight", lambda: rdb.hlen(keys.inflight) >= 5, timeout=60, log=worker)  # type: ignore[arg-type]
+        wait_for("calls in flight", lambda: rdb.hlen(keys.inflight) >= 5, log=worker)  # type: ignore[arg-type]
         assert get(worker.metrics_port, "/healthz")[0] == 200
         assert get(worker.metrics_port, "/readyz")[0] == 200
         status, metrics = get(worker.metrics_port, "/metrics")

@@ -54,7 +54,6 @@ def test_calling_window_holds_in_each_callees_time_zone(
         wait_for(
             "the Shanghai callees closed",
             lambda: rdb.hlen(keys.closed) == 10,
-            timeout=60,
             log=workers[0],
         )  # type: ignore[arg-type]
         dialled = {r["number"] for r in records(rdb, keys)}
@@ -105,7 +104,6 @@ def test_do_not_call_numbers_are_never_dialled_even_when_added_mid_campaign(
         wait_for(
             "a first round of calls",
             lambda: len({r["contact"] for r in records(rdb, keys)}) >= 25,
-            timeout=60,
             log=workers[0],
         )  # type: ignore[arg-type]
         api.core.patch_namespaced_config_map(
@@ -168,9 +166,7 @@ def test_a_crafted_number_never_reaches_the_switch(
     rdb.sadd(keys.known, "forged")
     rdb.zadd(keys.due, {"forged": 0})
     with dialing(SCENARIO, namespace, redis_url, tmp_path) as workers:
-        wait_for(
-            "every contact closed", lambda: rdb.hlen(keys.closed) == 4, timeout=60, log=workers[0]
-        )  # type: ignore[arg-type]
+        wait_for("every contact closed", lambda: rdb.hlen(keys.closed) == 4, log=workers[0])  # type: ignore[arg-type]
     assert rdb.hget(keys.closed, "forged") == "InvalidNumber"
     assert "forged" not in {r["contact"] for r in records(rdb, keys)}, "never dialled"
     assert ledger_problems(rdb, keys) == []

@@ -88,7 +88,6 @@ def create(
     imported = wait_for(
         "the list imported",
         lambda: (api.get("contactlists", "leads") or {}).get("status", {}).get("counts"),
-        timeout=60,  # a child process on a machine that may be busy
         log=operator,
     )
     wait_for("contacts seeded", lambda: rdb.scard(keys.known) == imported["imported"], log=operator)
