@@ -74,6 +74,21 @@ def references(namespace: str, spec: CampaignSpec, refs: Referents) -> Blocker |
     return None
 
 
+async def missing_secret(memo: kopf.Memo, namespace: str) -> Blocker | None:
+    """The first Secret worker pods read that the campaign's namespace lacks. Their pods could
+    not start: the Campaign says so, rather than show workers that never get ready."""
+    for name, key in workload.secret_refs(memo.settings):
+        if not await memo.kube.has_secret_key(namespace, name, key):
+            return Blocker(
+                "SecretNotFound",
+                f"Secret {name!r} with key {key!r}, which worker pods read, not found in "
+                f"namespace {namespace!r}: the Helm chart writes it into its release namespace "
+                "and each of watchNamespaces; list this namespace there, or copy the Secret here",
+                "Waiting",
+            )
+    return None
+
+
 def no_route(namespace: str, spec: CampaignSpec, refs: Referents) -> str | None:
     """A message when every trunk of every pool the campaign dials through is ejected."""
     pools = [
@@ -154,7 +169,8 @@ async def observe(
         seen = Observed(None, Blocker("InvalidSpec", explain(error), "Invalid"))
     else:
         hold = campaign_status.schedule_hold(spec.schedule.start_time, spec.schedule.end_time, now)
-        seen = Observed(spec, references(namespace, spec, refs), hold)
+        blocker = references(namespace, spec, refs) or await missing_secret(memo, namespace)
+        seen = Observed(spec, blocker, hold)
         seen.no_route = no_route(namespace, spec, refs)
     seen.version = body.status.get("configVersion")
     try:

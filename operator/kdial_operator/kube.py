@@ -85,19 +85,27 @@ class Kube:
 
     async def secret_value(self, namespace: str, name: str, key: str) -> str | None:
         """The decoded value of one Secret key; None when the Secret or the key is missing."""
-        try:
-            secret = await _call(self.core.read_namespaced_secret, name, namespace)
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise
-        value = (secret.get("data") or {}).get(key)
+        value = (await self._secret_data(namespace, name) or {}).get(key)
         if not isinstance(value, str):
             return None
         try:
             return base64.b64decode(value, validate=True).decode()
         except (ValueError, UnicodeDecodeError):
             return None
+
+    async def has_secret_key(self, namespace: str, name: str, key: str) -> bool:
+        """Whether the Secret exists and holds ``key`` (its value is not decoded)."""
+        return key in (await self._secret_data(namespace, name) or {})
+
+    async def _secret_data(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            secret = await _call(self.core.read_namespaced_secret, name, namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        data = secret.get("data")
+        return data if isinstance(data, dict) else {}
 
     async def patch_status(
         self, plural: str, namespace: str, name: str, status: dict[str, Any]

@@ -26,6 +26,15 @@ def labels(campaign: str) -> dict[str, str]:
     }
 
 
+def secret_refs(settings: OperatorSettings) -> list[tuple[str, str]]:
+    """The Secrets (name, key) worker pods read through secretKeyRef: a pod cannot start
+    without them, and can only read those of its own namespace."""
+    refs = [(settings.esl_password_secret, "password")]
+    if settings.redis_url_secret:
+        refs.append((settings.redis_url_secret, "url"))
+    return refs
+
+
 def worker_deployment(
     namespace: str, campaign: str, uid: str, replicas: int, settings: OperatorSettings
 ) -> dict[str, Any]:

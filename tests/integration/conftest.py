@@ -32,9 +32,16 @@ def namespace() -> str:
     return f"t-{uuid.uuid4().hex[:8]}"
 
 
+#: The Secret worker pods read their Event Socket password from, as the chart writes it into
+#: each namespace where campaigns run (the operator's default name).
+ESL_SECRET = "kdial-esl"  # noqa: S105 (the Secret's name, not a password)
+
+
 @pytest.fixture
 def api(kube: KubeServer, namespace: str) -> Api:
-    return Api(kube.url, namespace)
+    api = Api(kube.url, namespace)
+    api.secret(ESL_SECRET, {"password": "ClueCon"})
+    return api
 
 
 @pytest.fixture

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.support.operator import Api, OperatorProcess, wait_for
-from tests.support.world import CALLER_ID_POOL, TRUNK_POOL, campaign_spec, contact_list, numbers
+from tests.support.world import (
+    CALLER_ID_POOL,
+    TRUNK_POOL,
+    campaign_spec,
+    contact_list,
+    numbers,
+    world,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -45,6 +54,31 @@ def test_missing_references_then_late_arrival(api: Api, operator: OperatorProces
         lambda: (api.get("campaigns", "promo") or {})["status"]["progress"]["total"] == 4,
         log=operator,
     )
+
+
+def test_a_secret_worker_pods_read_missing_from_the_namespace_blocks_until_it_arrives(
+    api: Api, operator: OperatorProcess, namespace: str
+) -> None:
+    # As in a cluster-wide install, where the chart writes the Secret only where it is told.
+    api.core.delete_namespaced_secret("kdial-esl", namespace)
+    world(api, numbers(2))
+    api.create("campaigns", "promo", campaign_spec(), "Campaign")
+    cond = wait_for(
+        "SecretNotFound",
+        lambda: ready(api).get("reason") == "SecretNotFound" and ready(api),
+        log=operator,
+    )
+    assert cond["status"] == "False"
+    assert "Secret 'kdial-esl' with key 'password'" in cond["message"]
+    assert f"not found in namespace {namespace!r}" in cond["message"]
+    assert "watchNamespaces" in cond["message"], "the message says how to fix it"
+    assert api.deployment("kdial-worker-promo") is None, "no pods that could not start"
+
+    api.secret("kdial-esl", {"password": "s3cr3t-pw"})
+    wait_for("Ready once the Secret is there", lambda: ready(api).get("status") == "True")
+    wait_for("the workers", lambda: api.deployment("kdial-worker-promo"), log=operator)
+    seen = json.dumps(api.get("campaigns", "promo")) + operator.log.read_text("utf-8")
+    assert "s3cr3t-pw" not in seen + json.dumps(api.events("promo"))
 
 
 def test_referent_not_ready_then_fixed(api: Api, operator: OperatorProcess) -> None:

@@ -144,6 +144,12 @@ class Api:
             body["binaryData"] = {k: base64.b64encode(v).decode() for k, v in binary_data.items()}
         self.core.create_namespaced_config_map(self.namespace, body)
 
+    def secret(self, name: str, data: dict[str, str]) -> None:
+        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+        self.core.create_namespaced_secret(
+            self.namespace, {"metadata": {"name": name}, "data": encoded}
+        )
+
     def deployment(self, name: str) -> dict[str, Any] | None:
         try:
             response = self.apps.read_namespaced_deployment(

@@ -1,7 +1,7 @@
 {{/*
 The operator's permissions, rule by rule: "Framework:" rules are what kopf itself needs,
-"Application:" rules what kdial's handlers do. Only the verbs used, no wildcards, and no access
-to Secrets at all: worker pods read theirs through secretKeyRef, which needs no RBAC.
+"Application:" rules what kdial's handlers do. Only the verbs used, no wildcards, and Secrets
+only read by name, never listed or watched.
 */}}
 
 {{/* Cluster-scoped: always granted by a ClusterRole. */}}
@@ -37,5 +37,11 @@ to Secrets at all: worker pods read theirs through secretKeyRef, which needs no 
 # Application: contact lists and caller-ID numbers read from ConfigMaps named in specs.
 - apiGroups: [""]
   resources: [configmaps]
+  verbs: [get]
+# Application: Secrets read by name: the one a ContactList's URL source names (authSecretRef),
+# and those worker pods read, so that a missing one shows on the Campaign instead of leaving
+# its pods unable to start.
+- apiGroups: [""]
+  resources: [secrets]
   verbs: [get]
 {{- end }}
