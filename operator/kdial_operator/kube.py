@@ -52,26 +52,15 @@ class Kube:
         return True
 
     async def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            result: dict[str, Any] = await _call(
-                self.apps.read_namespaced_deployment, name, namespace
-            )
-            return result
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise
+        return await _read(self.apps.read_namespaced_deployment, name, namespace)
 
     async def config_map_value(self, namespace: str, name: str, key: str) -> str | bytes | None:
         """The value of one ConfigMap key: text from `data`, bytes from `binaryData` (where
         files that are not UTF-8, e.g. GB18030 exports, must go); None when the ConfigMap or
         the key is missing."""
-        try:
-            cm = await _call(self.core.read_namespaced_config_map, name, namespace)
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise
+        cm = await _read(self.core.read_namespaced_config_map, name, namespace)
+        if cm is None:
+            return None
         value = (cm.get("data") or {}).get(key)
         if isinstance(value, str):
             return value
@@ -98,12 +87,9 @@ class Kube:
         return key in (await self._secret_data(namespace, name) or {})
 
     async def _secret_data(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            secret = await _call(self.core.read_namespaced_secret, name, namespace)
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise
+        secret = await _read(self.core.read_namespaced_secret, name, namespace)
+        if secret is None:
+            return None
         data = secret.get("data")
         return data if isinstance(data, dict) else {}
 
@@ -119,6 +105,17 @@ class Kube:
             name,
             {"status": status},
         )
+
+
+async def _read(method: Any, *args: Any) -> dict[str, Any] | None:
+    """One object, or None when there is none (404)."""
+    try:
+        result: dict[str, Any] = await _call(method, *args)
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+    return result
 
 
 async def _call(method: Any, *args: Any) -> Any:
