@@ -633,6 +633,8 @@ OPERATOR_CALLS = {
         for plural in ("campaigns", "trunkpools", "calleridpools", "contactlists")
     },
     *{("apps", "deployments", verb) for verb in ("get", "create", "patch", "delete")},
+    # Not a call: what blockOwnerDeletion on the Deployment's owner reference requires.
+    ("kdial.io", "campaigns/finalizers", "update"),
     ("", "configmaps", "get"),
     ("", "secrets", "get"),
     ("", "events", "create"),
@@ -658,6 +660,15 @@ def test_every_call_the_operator_makes_itself_is_in_its_rbac() -> None:
             group = {"apps": "apps", "core": ""}[api]
             wanted = {(group, what.replace("_", "") + "s", verbs[verb])}
         assert wanted <= OPERATOR_CALLS, (api, verb, what)
+
+
+def test_the_operator_may_make_a_campaign_wait_for_its_workers_deletion() -> None:
+    deployment = worker_deployment("sales", "promo", "uid-1", 1, OperatorSettings())
+    (owner,) = deployment["metadata"]["ownerReferences"]
+    assert owner["kind"] == "Campaign" and owner["blockOwnerDeletion"] is True
+    for name in ("defaults", "watch-namespaces"):
+        grants = _grants(_operator_roles(name))
+        assert ("kdial.io", "campaigns/finalizers", "update") in grants, name
 
 
 def test_cluster_wide_rbac_is_exactly_what_the_operator_calls() -> None:

@@ -34,6 +34,12 @@ only read by name, never listed or watched.
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [get, create, patch, delete]
+# Application: the Deployment's owner reference blocks the campaign's deletion until it is gone
+# (blockOwnerDeletion), which clusters enforcing OwnerReferencesPermissionEnforcement (OpenShift
+# among them) allow only to those who may update the owner's finalizers.
+- apiGroups: [kdial.io]
+  resources: [campaigns/finalizers]
+  verbs: [update]
 # Application: contact lists and caller-ID numbers read from ConfigMaps named in specs.
 - apiGroups: [""]
   resources: [configmaps]
