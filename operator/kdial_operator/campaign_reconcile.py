@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,9 @@ from kdial_operator.indexes import Key, Referent, key_of
 from kdial_operator.settings import OperatorSettings
 
 ROLLING_MINUTES = 15
+# A campaign's pass runs every few seconds; a GET of each Secret on every pass of every campaign
+# would be most of the operator's API traffic, for Secrets that rarely go away.
+SECRETS_RECHECK_SECONDS = 60.0
 TEMPLATE_HASH = "kdial.io/template-hash"
 
 
@@ -74,9 +78,17 @@ def references(namespace: str, spec: CampaignSpec, refs: Referents) -> Blocker |
     return None
 
 
-async def missing_secret(memo: kopf.Memo, namespace: str) -> Blocker | None:
+async def missing_secret(memo: kopf.Memo, namespace: str, recall: Recall) -> Blocker | None:
     """The first Secret worker pods read that the campaign's namespace lacks. Their pods could
-    not start: the Campaign says so, rather than show workers that never get ready."""
+    not start: the Campaign says so, rather than show workers that never get ready. Once found,
+    they are looked up again only after `SECRETS_RECHECK_SECONDS`."""
+    now = time.monotonic()
+    if (
+        recall.secrets_found_at is not None
+        and now - recall.secrets_found_at < SECRETS_RECHECK_SECONDS
+    ):
+        return None
+    recall.secrets_found_at = None
     for name, key in workload.secret_refs(memo.settings):
         if not await memo.kube.has_secret_key(namespace, name, key):
             return Blocker(
@@ -86,6 +98,7 @@ async def missing_secret(memo: kopf.Memo, namespace: str) -> Blocker | None:
                 "and each of watchNamespaces; list this namespace there, or copy the Secret here",
                 "Waiting",
             )
+    recall.secrets_found_at = now
     return None
 
 
@@ -121,6 +134,8 @@ class Recall:
     """The most contacts the campaign was seen to hold. Status says the same, but the daemon's
     copy of status may lag its own patch by a watch event: a pass that reads Redis emptied in
     between must still know the state was lost, not take the list again from the start."""
+    secrets_found_at: float | None = None
+    """When the namespace last held every Secret worker pods read (`missing_secret`)."""
 
 
 @dataclass
@@ -169,7 +184,7 @@ async def observe(
         seen = Observed(None, Blocker("InvalidSpec", explain(error), "Invalid"))
     else:
         hold = campaign_status.schedule_hold(spec.schedule.start_time, spec.schedule.end_time, now)
-        blocker = references(namespace, spec, refs) or await missing_secret(memo, namespace)
+        blocker = references(namespace, spec, refs) or await missing_secret(memo, namespace, recall)
         seen = Observed(spec, blocker, hold)
         seen.no_route = no_route(namespace, spec, refs)
     seen.version = body.status.get("configVersion")

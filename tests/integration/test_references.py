@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 
+import kopf
 import pytest
 
+from kdial_operator.campaign_reconcile import SECRETS_RECHECK_SECONDS, Recall, missing_secret
+from kdial_operator.kube import Kube
+from kdial_operator.settings import OperatorSettings
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.world import (
     CALLER_ID_POOL,
@@ -79,6 +83,23 @@ def test_a_secret_worker_pods_read_missing_from_the_namespace_blocks_until_it_ar
     wait_for("the workers", lambda: api.deployment("kdial-worker-promo"), log=operator)
     seen = json.dumps(api.get("campaigns", "promo")) + operator.log.read_text("utf-8")
     assert "s3cr3t-pw" not in seen + json.dumps(api.events("promo"))
+
+
+async def test_the_secrets_are_looked_up_again_a_while_after_they_were_found(
+    api: Api, namespace: str
+) -> None:
+    memo = kopf.Memo(settings=OperatorSettings(), kube=Kube(api.api))
+    recall = Recall()
+    assert await missing_secret(memo, namespace, recall) is None  # the fixture wrote it
+    api.core.delete_namespaced_secret("kdial-esl", namespace)
+    assert await missing_secret(memo, namespace, recall) is None, "not on every pass"
+
+    assert recall.secrets_found_at is not None
+    recall.secrets_found_at -= SECRETS_RECHECK_SECONDS
+    blocker = await missing_secret(memo, namespace, recall)
+    assert blocker is not None and blocker.reason == "SecretNotFound"
+    again = await missing_secret(memo, namespace, recall)
+    assert again is not None, "a missing Secret is looked for on every pass"
 
 
 def test_referent_not_ready_then_fixed(api: Api, operator: OperatorProcess) -> None:
