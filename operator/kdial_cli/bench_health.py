@@ -21,10 +21,12 @@ and loses 2% of calls):
   judged against that.
 - `healthy`: the state machine over `--healthy-weeks` weeks of the pool's healthy traffic
   (three trunk-weeks each): `false_ejections`, `trunk_weeks` and their ratio,
-  `false_ejections_per_trunk_week`, the figure the target is about. `false_alarms_per_trunk_week`
-  is what the detectors alone would do, computed exactly (`detectors.alarm_rate`) at the
-  healthy baselines: the share of the budget the thresholds were set to, which the state
-  machine's noisy references, holds and confirmations move either way.
+  `false_ejections_per_trunk_week`, the figure the target is about, and
+  `false_ejections_by_reason` (JSON only), which detector or rule ejected.
+  `false_alarms_per_trunk_week` is what the detectors alone would do, computed exactly
+  (`detectors.alarm_rate`) at the healthy baselines: the share of the budget the thresholds
+  were set to, which the state machine's noisy references, holds and confirmations move
+  either way.
 
 Every trial starts from a pool warmed with healthy traffic and runs healthy traffic for three
 to four times the references' memory before the onset, at a random point between two
@@ -52,6 +54,7 @@ import argparse
 import json
 import math
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -386,10 +389,11 @@ def healthy_scenario(
     pool = warm_pool(rng, cps, policy, tuning)
     traffic = Traffic(rng, 3 * cps)
     now = start = pool.evaluated_at or 0.0
-    false = 0
+    reasons: Counter[str] = Counter()
     while now - start < weeks * WEEK:
         pool, transitions, now, _ = advance(pool, traffic, now, policy=policy, tuning=tuning)
-        false += sum(t.target is TrunkState.EJECTED for t in transitions)
+        reasons.update(t.reason for t in transitions if t.target is TrunkState.EJECTED)
+    false = sum(reasons.values())
     simulated = len(TRUNKS) * (now - start) / WEEK
     return (
         {"name": "healthy", "cps": cps, "trials": 1}
@@ -399,6 +403,7 @@ def healthy_scenario(
             "trunk_weeks": round(simulated, 4),
             "false_ejections_per_trunk_week": round(false / simulated, 3) if simulated else None,
             "false_alarms_per_trunk_week": round(detector_alarms(cps, tuning), 3),
+            "false_ejections_by_reason": dict(sorted(reasons.items())),
         }
     )
 

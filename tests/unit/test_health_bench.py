@@ -38,6 +38,8 @@ def test_json_has_every_scenario_with_the_fields_the_checks_read(
             assert field in row
         if row["name"] in {"healthy", "control-list-wide-drop", "control-self-503", "cid-control"}:
             assert all(row[f] is None for f in EJECT_FIELDS)
+    healthy = next(r for r in rows if r["name"] == "healthy")
+    assert sum(healthy["false_ejections_by_reason"].values()) == healthy["false_ejections"]
     hard = next(r for r in rows if r["name"] == "hard-failure")
     assert isinstance(hard["attempts_to_eject_p95"], (int, float))
     assert "seconds_to_restore" in hard
