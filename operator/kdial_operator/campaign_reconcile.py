@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +28,8 @@ from kdial_operator import campaign_status, compile, dataplane, scaling, workloa
 from kdial_operator.campaign_status import Blocker, Facts
 from kdial_operator.indexes import Key, Referent, key_of
 from kdial_operator.settings import OperatorSettings
+
+log = logging.getLogger(__name__)
 
 ROLLING_MINUTES = 15
 # A campaign's pass runs every few seconds; a GET of each Secret on every pass of every campaign
@@ -90,7 +93,17 @@ async def missing_secret(memo: kopf.Memo, namespace: str, recall: Recall) -> Blo
         return None
     recall.secrets_found_at = None
     for name, key in workload.secret_refs(memo.settings):
-        if not await memo.kube.has_secret_key(namespace, name, key):
+        found = await memo.kube.has_secret_key(namespace, name, key)
+        if found is None:
+            # RBAC from before the operator read Secrets (an image upgraded without its chart):
+            # a check it cannot make must not stop the campaign.
+            log.warning(
+                "may not read Secret %r in namespace %r to check that worker pods can start: "
+                "grant get on secrets (the chart does)",
+                name,
+                namespace,
+            )
+        elif not found:
             return Blocker(
                 "SecretNotFound",
                 f"Secret {name!r} with key {key!r}, which worker pods read, not found in "

@@ -82,9 +82,16 @@ class Kube:
         except (ValueError, UnicodeDecodeError):
             return None
 
-    async def has_secret_key(self, namespace: str, name: str, key: str) -> bool:
-        """Whether the Secret exists and holds ``key`` (its value is not decoded)."""
-        return key in (await self._secret_data(namespace, name) or {})
+    async def has_secret_key(self, namespace: str, name: str, key: str) -> bool | None:
+        """Whether the Secret exists and holds ``key`` (its value is not decoded); None when
+        the operator may not read it (403)."""
+        try:
+            data = await self._secret_data(namespace, name)
+        except ApiException as error:
+            if error.status == 403:
+                return None
+            raise
+        return key in (data or {})
 
     async def _secret_data(self, namespace: str, name: str) -> dict[str, Any] | None:
         secret = await _read(self.core.read_namespaced_secret, name, namespace)

@@ -7,6 +7,7 @@ import json
 import kopf
 import pytest
 
+from kdial_local.apiserver import KubeServer
 from kdial_operator.campaign_reconcile import SECRETS_RECHECK_SECONDS, Recall, missing_secret
 from kdial_operator.kube import Kube
 from kdial_operator.settings import OperatorSettings
@@ -100,6 +101,18 @@ async def test_the_secrets_are_looked_up_again_a_while_after_they_were_found(
     assert blocker is not None and blocker.reason == "SecretNotFound"
     again = await missing_secret(memo, namespace, recall)
     assert again is not None, "a missing Secret is looked for on every pass"
+
+
+async def test_a_secret_the_operator_may_not_read_does_not_stop_a_campaign(
+    api: Api, namespace: str, kube: KubeServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # RBAC from before the operator read Secrets: an API server answers 403.
+    kube.emu[f"get /api/v1/namespaces/{namespace}/secrets/kdial-esl"] << 403
+    memo = kopf.Memo(settings=OperatorSettings(), kube=Kube(api.api))
+    recall = Recall()
+    assert await missing_secret(memo, namespace, recall) is None
+    assert "may not read Secret 'kdial-esl'" in caplog.text
+    assert recall.secrets_found_at is not None, "and not asked again on every pass"
 
 
 def test_referent_not_ready_then_fixed(api: Api, operator: OperatorProcess) -> None:
