@@ -24,6 +24,10 @@ APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 
 
+class Refused(Exception):
+    """The API server refused a write; the message is its answer in one line."""
+
+
 class Kube:
     """Typed, async access to the few API calls the operator makes itself."""
 
@@ -37,15 +41,18 @@ class Kube:
         server's object. Never a strategic merge: it matches container ports on containerPort
         alone, and the FreeSWITCH container lists its SIP port twice (UDP and TCP)."""
         meta = manifest["metadata"]
-        result: dict[str, Any] = await _call(
-            self.apps.patch_namespaced_deployment,
-            meta["name"],
-            meta["namespace"],
-            manifest,
-            field_manager=FIELD_MANAGER,
-            force=True,  # the operator owns its Deployments: take back what someone changed
-            _content_type=APPLY_PATCH,
-        )
+        try:
+            result: dict[str, Any] = await _call(
+                self.apps.patch_namespaced_deployment,
+                meta["name"],
+                meta["namespace"],
+                manifest,
+                field_manager=FIELD_MANAGER,
+                force=True,  # the operator owns its Deployments: take back what someone changed
+                _content_type=APPLY_PATCH,
+            )
+        except ApiException as error:
+            raise Refused(_answer(error)) from error
         return result
 
     async def delete_deployment(self, namespace: str, name: str) -> bool:
@@ -142,6 +149,19 @@ async def _call(method: Any, *args: Any, **options: Any) -> Any:
         return _json(response)
 
     return await asyncio.to_thread(run)
+
+
+def _answer(error: ApiException) -> str:
+    """Code, reason and message of the API server's Status, e.g. `422 Invalid: ...`."""
+    try:
+        status = json.loads(error.body or "{}")
+    except ValueError:
+        status = {}
+    if not isinstance(status, dict):
+        status = {}
+    reason = status.get("reason") or error.reason or ""
+    message = status.get("message") or ""
+    return f"{error.status} {reason}: {message}".strip().rstrip(":")
 
 
 def _json(response: Any) -> Any:
