@@ -172,11 +172,13 @@ def _fields(
     if isinstance(value, dict) and value:
         for key, item in value.items():
             yield from _fields(item, (*at, key), (*path, key), types, strict=strict)
-    elif isinstance(value, list) and at in types.keyed:
-        for item in value:
-            item_path = (*path, _key(item, types.keyed[at], path))
-            yield item_path, _ITEM
-            yield from _fields(item, (*at, _ANY), item_path, types, strict=strict)
+    elif isinstance(value, list) and at in types.keyed and (strict or _all_keyed(value, at, types)):
+        keys = [_key(item, types.keyed[at], path) for item in value]
+        if len(set(keys)) < len(keys):
+            raise Invalid(f"{describe(path)}: duplicate entries for key {types.keyed[at]}")
+        for key, item in zip(keys, value, strict=True):
+            yield (*path, key), _ITEM
+            yield from _fields(item, (*at, _ANY), (*path, key), types, strict=strict)
     elif strict and isinstance(value, list) and at not in types.atomic:
         raise NotEmulated(
             f"server-side apply of the list {describe(path)} is not emulated: its list type "
@@ -186,6 +188,15 @@ def _fields(
         raise NotEmulated(f"server-side apply of a null ({describe(path)}) is not emulated")
     else:
         yield path, value
+
+
+def _all_keyed(items: list[Any], at: tuple[str, ...], types: ListTypes) -> bool:
+    """Whether a live list can be read as keyed (one written without apply need not be)."""
+    try:
+        keys = [_key(item, types.keyed[at], ()) for item in items]
+    except Invalid:
+        return False
+    return len(set(keys)) == len(keys)
 
 
 def _key(item: Any, names: tuple[str, ...], path: Path) -> ItemKey:
@@ -217,8 +228,6 @@ def _merge_items(
     names = types.keyed[at]
     ours = [(_key(item, names, ()), item) for item in applied]
     theirs = [(_key(item, names, ()), item) for item in live if isinstance(item, dict)]
-    if len({key for key, _ in ours}) < len(ours):
-        raise Invalid(f"duplicate entries for key {names} in the list at {'.'.join(at)}")
     applied_keys = {key for key, _ in ours}
     live_items = dict(theirs)
     merged: list[Any] = []
