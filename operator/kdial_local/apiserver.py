@@ -10,8 +10,18 @@ what an operator relies on (kopf, for one, cannot even add its finalizer there).
   changes nothing and emits no event, as in a real API server (an operator that re-patches the
   same status must not loop here when it would not loop on a cluster);
 * JSON patch (kopf's finalizers) is applied to a copy: a failed ``test`` op answers 422;
-* merge patch and strategic-merge patch (the kubernetes client's default for dicts) answer 409
-  when the body carries a stale ``metadata.resourceVersion``; PUT (``replace_*``) works the same;
+* merge patch answers 409 when the body carries a stale ``metadata.resourceVersion``; PUT
+  (``replace_*``) works the same;
+* server-side apply (``application/apply-patch+yaml``, see kdial_local.server_side_apply)
+  creates an absent object and otherwise merges the applied configuration by the list types of
+  the fields kdial applies, with field ownership, conflicts (409 unless ``force``) and the real
+  server's checks (``fieldManager`` required, ``force`` only with apply: 422);
+* a strategic-merge patch (the kubernetes client's default for dicts on built-in kinds) is
+  refused (415) when it holds a list or a ``$`` directive: a real server merges lists by patch
+  strategies and keys from its schema (container ports by ``containerPort`` alone, so two ports
+  sharing a number clash), which the emulator would only guess. Without lists and directives it
+  is a JSON merge patch on a real server too, and is applied as one. Custom resources refuse
+  strategic merge altogether, as on a cluster;
 * with a ``status`` subresource, ``/status`` writes change only ``status`` and main-endpoint
   writes never change it; ``generation`` grows only when the non-metadata, non-status content
   changes;
@@ -41,7 +51,7 @@ emulator ignores authentication. The variable must be exported before the proces
 importing kopf imports ``kubernetes``, which reads ``$KUBECONFIG`` once at import time.
 
 Not emulated: authentication/authorization, admission and schema validation (types, enums,
-required, CEL rules), server-side apply, protobuf, OpenAPI, ``dryRun`` (rejected with 400),
+required, CEL rules), ``managedFields``, protobuf, OpenAPI, ``dryRun`` (rejected with 400),
 ``scale`` and other subresources except ``status``, deletecollection, paging (``limit`` is
 ignored and everything is returned), controllers (Deployments never get pods or status here:
 tests patch ``/status`` themselves, and the demo runs kdial_local.kubelet), namespace deletion
@@ -85,6 +95,7 @@ import yaml
 from kmock._internal import parsing as _kmock_parsing
 from kmock._internal.rendering import Response as _KmockResponse
 
+from kdial_local import server_side_apply as ssa
 from kdial_local import tables
 
 Body = dict[str, Any]
@@ -95,10 +106,10 @@ WATCHABLE_VERBS = frozenset({"list", "watch", "get", "patch", "create", "delete"
 NAMESPACES = kmock.resource("", "v1", "namespaces")
 CRDS = kmock.resource("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 
-_MERGE_PATCHES = frozenset(
-    {"application/merge-patch+json", "application/strategic-merge-patch+json"}
-)
+_MERGE_PATCH = "application/merge-patch+json"
+_STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 _JSON_PATCH = "application/json-patch+json"
+_APPLY_PATCH = "application/apply-patch+yaml"
 _SYSTEM_META = ("uid", "creationTimestamp", "name", "namespace", "generation", "deletionTimestamp")
 _ROOT_KEYS = frozenset({"apiVersion", "kind", "metadata"})
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # what the API server uses for generateName
@@ -269,13 +280,18 @@ def _merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-def _has_directive(patch: Any) -> bool:
-    """Strategic-merge directives ($patch, $setElementOrder/...) that we cannot honour."""
-    if isinstance(patch, dict):
-        return any(str(k).startswith("$") or _has_directive(v) for k, v in patch.items())
+def _strategic(patch: Any, path: str = "") -> str | None:
+    """Where a strategic-merge patch stops being a plain merge patch: its first list (merged by
+    a patch strategy and key from the schema) or ``$`` directive; None when it has neither."""
     if isinstance(patch, list):
-        return any(_has_directive(v) for v in patch)
-    return False
+        return path or "."
+    if isinstance(patch, dict):
+        for key, value in patch.items():
+            if str(key).startswith("$"):
+                return f"{path}.{key}"
+            if found := _strategic(value, f"{path}.{key}"):
+                return found
+    return None
 
 
 def _keeps_unknown(schema: Mapping[str, Any], key: str, *, root: bool) -> bool:
@@ -411,6 +427,8 @@ class KubeEmu(kmock.KubernetesEmulator):
     _results: weakref.WeakKeyDictionary[kmock.Request, Body] = attrs.field(
         factory=weakref.WeakKeyDictionary, init=False
     )
+    _owners: dict[Key, ssa.Owners] = attrs.field(factory=dict, init=False)
+    _created: weakref.WeakSet[kmock.Request] = attrs.field(factory=weakref.WeakSet, init=False)
     _closing: bool = attrs.field(default=False, init=False)
     _background: set[asyncio.Task[None]] = attrs.field(factory=set, init=False)
     _changed: asyncio.Condition = attrs.field(init=False)
@@ -483,9 +501,13 @@ class KubeEmu(kmock.KubernetesEmulator):
         verb = _write_verb(request)
         assert request.resource is not None
         self._check_writable(request)
+        if verb == "patch":
+            self._check_patch_options(request)
         if verb == "create":
-            return self._create(request)
+            return self._owned(request, None, self._create(request))
         key: Key = (request.resource, request.namespace, str(request.name))
+        if verb == "patch" and _content_type(request) == _APPLY_PATCH:
+            return self._apply(request, key)
         current = self._live(key)
         if verb == "delete":
             return self._delete(key, current)
@@ -493,7 +515,81 @@ class KubeEmu(kmock.KubernetesEmulator):
             candidate = self._patched(request, current)
         else:
             candidate = self._replacement(request, key)
-        return self._update(key, current, candidate, request.subresource)
+        return self._owned(
+            request, current, self._update(key, current, candidate, request.subresource)
+        )
+
+    @staticmethod
+    def _check_patch_options(request: kmock.Request) -> None:
+        # Checked before the object is looked up, as the API server validates PatchOptions.
+        apply = _content_type(request) == _APPLY_PATCH
+        if apply and not request.params.get("fieldManager"):
+            problem = "fieldManager: Required value: is required for apply patch"
+        elif not apply and "force" in request.params:
+            problem = "force: Forbidden: may not be specified for non-apply patch"
+        else:
+            return
+        raise _error(422, "Invalid", f'PatchOptions.meta.k8s.io "" is invalid: {problem}')
+
+    def _apply(self, request: kmock.Request, key: Key) -> Body:
+        """Server-side apply: creates the object when absent, else merges the configuration."""
+        if request.subresource is not None:
+            raise _error(415, "UnsupportedMediaType", "apply to a subresource is not emulated")
+        config = self._applied_config(request, key)
+        manager = str(request.params["fieldManager"])
+        force = request.params.get("force", "false") in {"1", "t", "T", "true", "True", "TRUE"}
+        types = ssa.list_types(str(key[0].group), str(key[0].plural))
+        exists = key in self._objects and not self._objects[key].deleted
+        current = self._live(key) if exists else None
+        try:
+            merged, owners = ssa.apply(
+                current, config, manager, self._owners.get(key, {}), types, force=force
+            )
+        except ssa.NotEmulated as e:
+            raise _error(415, "UnsupportedMediaType", str(e)) from None
+        except ssa.Invalid as e:
+            raise _error(422, "Invalid", str(e)) from None
+        except ssa.Conflict as e:
+            raise _error(409, "Conflict", str(e)) from None
+        if current is None:
+            result = self._insert(key[0], key[1], merged)
+            self._created.add(request)
+        else:
+            result = self._update(key, current, merged, None)
+        self._owners[key] = owners
+        return result
+
+    def _applied_config(self, request: kmock.Request, key: Key) -> Body:
+        try:
+            config = yaml.safe_load(request.body or b"")
+        except yaml.YAMLError as e:
+            raise _bad_request(f"the applied configuration is not YAML: {e}") from None
+        if not isinstance(config, dict) or not isinstance(config.get("metadata"), dict):
+            raise _bad_request("the applied configuration must be an object with metadata")
+        resource, namespace, name = key
+        expected = (_api_version(resource), self._kind(resource))
+        if (config.get("apiVersion"), config.get("kind")) != expected:
+            raise _bad_request(f"the applied configuration must be of {expected}")
+        meta = config["metadata"]
+        if meta.get("name") != name or meta.get("namespace", namespace) != namespace:
+            raise _bad_request("the name or namespace of the object does not match the URL")
+        if "managedFields" in meta:
+            raise _bad_request("metadata.managedFields must be nil")
+        if self._has_status(resource):
+            config.pop("status", None)  # the main endpoint never writes status
+        return config
+
+    def _owned(self, request: kmock.Request, before: Body | None, after: Body) -> Body:
+        """Any write but apply: its field manager takes over the fields it changed."""
+        resource = request.resource
+        assert resource is not None
+        meta = after["metadata"]
+        key: Key = (resource, meta.get("namespace"), meta["name"])
+        if key in self._objects and not self._objects[key].deleted:
+            types = ssa.list_types(str(resource.group), str(resource.plural))
+            owners = self._owners.get(key, {}) if before is not None else {}
+            self._owners[key] = ssa.update(before, after, _manager(request), owners, types)
+        return after
 
     def _check_writable(self, request: kmock.Request) -> None:
         assert request.resource is not None
@@ -569,7 +665,7 @@ class KubeEmu(kmock.KubernetesEmulator):
     def _patched(self, request: kmock.Request, current: Body) -> Body:
         patch = _json_body(request)
         media = _content_type(request)
-        if media == "application/strategic-merge-patch+json" and request.resource in self._custom:
+        if media == _STRATEGIC_MERGE_PATCH and request.resource in self._custom:
             # As on a cluster: custom resources have no patch strategies to merge by.
             raise _error(415, "UnsupportedMediaType", "no strategic merge for custom resources")
         if media == _JSON_PATCH:
@@ -579,15 +675,17 @@ class KubeEmu(kmock.KubernetesEmulator):
                 return dict(jsonpatch.apply_patch(current, patch, in_place=False))
             except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as e:
                 raise _error(422, "Invalid", f"the JSON patch cannot be applied: {e}") from None
-        if media not in _MERGE_PATCHES:
+        if media not in {_MERGE_PATCH, _STRATEGIC_MERGE_PATCH}:
             raise _error(415, "UnsupportedMediaType", f"patch type {media!r} is not emulated")
         if not isinstance(patch, dict):
             raise _bad_request("a merge patch must be a JSON object")
-        # A strategic-merge patch is treated as a plain merge patch: lists are replaced whole,
-        # not merged by their patchMergeKey. Good enough for our objects, whose patches always
-        # carry whole lists (containers, env, ports); directives are refused, not misapplied.
-        if _has_directive(patch):
-            raise _error(415, "UnsupportedMediaType", "strategic-merge directives not emulated")
+        if media == _STRATEGIC_MERGE_PATCH and (where := _strategic(patch)):
+            message = (
+                f"the emulator does not emulate strategic merge of {where}: a real API server "
+                "merges lists by patch strategies and keys from its schema (container ports by "
+                "containerPort alone); send a server-side apply or a JSON merge patch"
+            )
+            raise _error(415, "UnsupportedMediaType", message)
         return dict(_merge_patch(current, patch))
 
     def _replacement(self, request: kmock.Request, key: Key) -> Body:
@@ -663,6 +761,7 @@ class KubeEmu(kmock.KubernetesEmulator):
 
     def _finalize(self, key: Key, body: Body) -> Body:
         gone = self._commit(key, copy.deepcopy(body), "DELETED")
+        self._owners.pop(key, None)
         self._collect_dependents(str(body["metadata"].get("uid", "")))
         return gone
 
@@ -734,7 +833,10 @@ class KubeEmu(kmock.KubernetesEmulator):
         return _KmockResponse(status=201, payload=self._result(request))
 
     async def _serve_update(self, request: kmock.Request) -> kmock.Payload:
-        return self._result(request)
+        # 201 for an apply that created the object. kmock keeps the status of a Response a
+        # fallback returns for the next requests too: every answer here states its own.
+        status = 201 if request in self._created else 200
+        return _KmockResponse(status=status, payload=self._result(request))
 
     async def _serve_delete(self, request: kmock.Request) -> kmock.Payload:
         return self._result(request)
@@ -922,6 +1024,13 @@ class KubeEmu(kmock.KubernetesEmulator):
 def _trim(log: list[Any], limit: int) -> None:
     if len(log) > limit:
         del log[: len(log) - limit // 2]
+
+
+def _manager(request: kmock.Request) -> str:
+    """The field manager of a write: as named, or the client's User-Agent product, as the API
+    server derives it."""
+    named = request.params.get("fieldManager")
+    return str(named) if named else _header(request, "user-agent").split("/")[0] or "unknown"
 
 
 def _write_verb(request: kmock.Request) -> str | None:

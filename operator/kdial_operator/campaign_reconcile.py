@@ -27,6 +27,7 @@ from kdial.state.keys import CampaignKeys, ListKeys
 from kdial_operator import campaign_status, compile, dataplane, scaling, workload
 from kdial_operator.campaign_status import Blocker, Facts
 from kdial_operator.indexes import Key, Referent, key_of
+from kdial_operator.kube import Refused
 from kdial_operator.settings import OperatorSettings
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,8 @@ class Recall:
     between must still know the state was lost, not take the list again from the start."""
     secrets_found_at: float | None = None
     """When the namespace last held every Secret worker pods read (`missing_secret`)."""
+    workers_refused: str | None = None
+    """The last refusal of the worker Deployment, logged once rather than on every pass."""
 
 
 @dataclass
@@ -164,6 +167,7 @@ class Observed:
     version: int | None = None
     lost: bool = False
     no_route: str | None = None
+    workers_refused: str | None = None
 
     @property
     def state(self) -> CampaignState:
@@ -175,9 +179,12 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, refs: Referents, recall: R
     now = datetime.now(UTC)
     seen = await observe(body, memo, refs, now, recall)
     desired = wanted_workers(seen, trunk_capacity_of(namespace, seen, refs), memo.settings)
-    ready = await workers(
+    ready, seen.workers_refused = await workers(
         body, memo, seen.spec, desired, remove=seen.state is CampaignState.STOPPED
     )
+    if seen.workers_refused and seen.workers_refused != recall.workers_refused:
+        log.warning("campaign %s/%s: %s", namespace, name, seen.workers_refused)
+    recall.workers_refused = seen.workers_refused
     status = status_of(body, seen, desired, ready, now)
     previous = dict(body.status)
     if _differs(status, previous):
@@ -259,7 +266,16 @@ def wanted_workers(seen: Observed, capacity: int, settings: OperatorSettings) ->
 def status_of(
     body: kopf.Body, seen: Observed, desired: int, ready: int, now: datetime
 ) -> dict[str, Any]:
-    facts = Facts(seen.blocker, seen.state, seen.ledger, ready, seen.hold, seen.lost, seen.no_route)
+    facts = Facts(
+        seen.blocker,
+        seen.state,
+        seen.ledger,
+        ready,
+        seen.hold,
+        seen.lost,
+        seen.no_route,
+        seen.workers_refused,
+    )
     conditions, summary = campaign_status.decide(facts)
     generation = body.meta.get("generation")
     old = list(body.status.get("conditions", []))
@@ -288,8 +304,9 @@ async def halt(rdb: dataplane.Redis, keys: CampaignKeys) -> None:
 
 async def workers(
     body: kopf.Body, memo: kopf.Memo, spec: CampaignSpec | None, replicas: int, remove: bool
-) -> int:
-    """Brings the worker Deployment to `replicas` (or removes it); returns its ready replicas.
+) -> tuple[int, str | None]:
+    """Brings the worker Deployment to `replicas` (or removes it); returns its ready replicas,
+    and why the API server refused to write it, if it did: the pass goes on to write status.
 
     An invalid or blocked campaign keeps an existing Deployment at zero but never creates one.
     """
@@ -297,10 +314,10 @@ async def workers(
     deployment_name = workload.deployment_name(name)
     if remove:
         await memo.kube.delete_deployment(namespace, deployment_name)
-        return 0
+        return 0, None
     existing = await memo.kube.read_deployment(namespace, deployment_name)
     if existing is None and (spec is None or replicas == 0):
-        return 0
+        return 0, None
     manifest = workload.worker_deployment(namespace, name, body.meta.uid, replicas, memo.settings)
     digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
     manifest["metadata"]["annotations"] = {TEMPLATE_HASH: digest}
@@ -308,8 +325,16 @@ async def workers(
         existing is None
         or (existing["metadata"].get("annotations") or {}).get(TEMPLATE_HASH) != digest
     ):
-        existing = await memo.kube.apply_deployment(manifest)
-    return int((existing.get("status") or {}).get("readyReplicas") or 0)
+        try:
+            existing = await memo.kube.apply_deployment(manifest)
+        except Refused as refused:
+            problem = f"the API server refused the worker Deployment {deployment_name!r}: {refused}"
+            return _ready_replicas(existing), problem
+    return _ready_replicas(existing), None
+
+
+def _ready_replicas(deployment: dict[str, Any] | None) -> int:
+    return int(((deployment or {}).get("status") or {}).get("readyReplicas") or 0)
 
 
 def _differs(new: dict[str, Any], old: dict[str, Any]) -> bool:
@@ -320,9 +345,16 @@ def _announce(body: kopf.Body, old: dict[str, Any], new: dict[str, Any]) -> None
     """A Kubernetes Event when the summary word changes (Dialing -> Completed, ...)."""
     if old.get("summary") == new["summary"]:
         return
-    ready = next(c for c in new["conditions"] if c["type"] == "Ready")
-    dialing = next(c for c in new["conditions"] if c["type"] == "Dialing")
-    message = dialing["message"] if ready["status"] == "True" else ready["message"]
+    ready, dialing, degraded = (
+        next(c for c in new["conditions"] if c["type"] == kind)
+        for kind in ("Ready", "Dialing", "Degraded")
+    )
+    if ready["status"] != "True":
+        message = ready["message"]
+    elif degraded["status"] == "True":
+        message = degraded["message"]  # e.g. the API server's refusal of the workers
+    else:
+        message = dialing["message"]
     if new["summary"] in {"Invalid", "Waiting", "Degraded"}:
         kopf.warn(body, reason=new["summary"], message=message)
     else:

@@ -32,6 +32,8 @@ class Facts:
     """Redis lost the campaign's state after contacts were taken (see `_STATE_LOST`)."""
     no_route: str | None = None
     """Why no trunk of the campaign's pools takes calls, when none does."""
+    workers_refused: str | None = None
+    """Why the worker Deployment could not be written, when the API server refused it."""
 
 
 def completed(ledger: Ledger | None) -> bool:
@@ -51,6 +53,8 @@ def decide(facts: Facts) -> tuple[list[Cond], str]:
     dialing, summary = _dialing(facts, done)
     if facts.state_lost:
         degraded = Cond("Degraded", True, "StateLost", _STATE_LOST)
+    elif facts.workers_refused:
+        degraded = Cond("Degraded", True, "WorkersNotWritten", facts.workers_refused)
     elif facts.no_route and not done:
         degraded = Cond("Degraded", True, "NoTrunkInService", facts.no_route)
     else:

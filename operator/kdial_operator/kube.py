@@ -16,6 +16,17 @@ from kubernetes.client.exceptions import ApiException
 
 from kdial.api.kinds import GROUP, VERSION
 
+FIELD_MANAGER = "kdial-operator"
+# Content types are named on every write: the client's defaults differ by API (a strategic
+# merge for built-in kinds), and a strategic merge of a whole manifest is what a real API server
+# refuses for the worker Deployment.
+APPLY_PATCH = "application/apply-patch+yaml"
+MERGE_PATCH = "application/merge-patch+json"
+
+
+class Refused(Exception):
+    """The API server refused a write; the message is its answer in one line."""
+
 
 class Kube:
     """Typed, async access to the few API calls the operator makes itself."""
@@ -26,19 +37,22 @@ class Kube:
         self.custom = client.CustomObjectsApi(api)
 
     async def apply_deployment(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        """Creates the Deployment, or patches it to `manifest`; returns the server's object."""
+        """Server-side applies `manifest` (creating the Deployment when absent); returns the
+        server's object. Never a strategic merge: it matches container ports on containerPort
+        alone, and the FreeSWITCH container lists its SIP port twice (UDP and TCP)."""
         meta = manifest["metadata"]
-        result: dict[str, Any]
         try:
-            result = await _call(
-                self.apps.patch_namespaced_deployment, meta["name"], meta["namespace"], manifest
+            result: dict[str, Any] = await _call(
+                self.apps.patch_namespaced_deployment,
+                meta["name"],
+                meta["namespace"],
+                manifest,
+                field_manager=FIELD_MANAGER,
+                force=True,  # the operator owns its Deployments: take back what someone changed
+                _content_type=APPLY_PATCH,
             )
         except ApiException as error:
-            if error.status != 404:
-                raise
-            result = await _call(
-                self.apps.create_namespaced_deployment, meta["namespace"], manifest
-            )
+            raise Refused(_answer(error)) from error
         return result
 
     async def delete_deployment(self, namespace: str, name: str) -> bool:
@@ -103,6 +117,7 @@ class Kube:
     async def patch_status(
         self, plural: str, namespace: str, name: str, status: dict[str, Any]
     ) -> None:
+        """A JSON merge patch of the status the operator computes whole."""
         await _call(
             self.custom.patch_namespaced_custom_object_status,
             GROUP,
@@ -111,6 +126,7 @@ class Kube:
             plural,
             name,
             {"status": status},
+            _content_type=MERGE_PATCH,
         )
 
 
@@ -125,14 +141,27 @@ async def _read(method: Any, *args: Any) -> dict[str, Any] | None:
     return result
 
 
-async def _call(method: Any, *args: Any) -> Any:
+async def _call(method: Any, *args: Any, **options: Any) -> Any:
     """Runs one client call in a thread and returns the response as plain JSON data."""
 
     def run() -> Any:
-        response = method(*args, _preload_content=False)
+        response = method(*args, _preload_content=False, **options)
         return _json(response)
 
     return await asyncio.to_thread(run)
+
+
+def _answer(error: ApiException) -> str:
+    """Code, reason and message of the API server's Status, e.g. `422 Invalid: ...`."""
+    try:
+        status = json.loads(error.body or "{}")
+    except ValueError:
+        status = {}
+    if not isinstance(status, dict):
+        status = {}
+    reason = status.get("reason") or error.reason or ""
+    message = status.get("message") or ""
+    return f"{error.status} {reason}: {message}".strip().rstrip(":")
 
 
 def _json(response: Any) -> Any:

@@ -122,7 +122,8 @@ def _dialer(namespace: str, campaign: str, settings: OperatorSettings) -> dict[s
                 "value": str(max(settings.worker_grace_seconds - 10, 1)),
             },
         ],
-        "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
+        # The protocol is part of a port's key in a server-side apply: named, not defaulted.
+        "ports": [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
         "livenessProbe": {"httpGet": {"path": "/healthz", "port": "metrics"}, "periodSeconds": 10},
         "readinessProbe": {"httpGet": {"path": "/readyz", "port": "metrics"}, "periodSeconds": 5},
         "resources": settings.dialer_resources,

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import kopf
 import pytest
 import redis
 import redis.asyncio
 
 from kdial.api.campaign import CampaignSpec
 from kdial.state.keys import CampaignKeys, ListKeys
-from kdial_operator.campaign_reconcile import Observed, Recall, sync_dataplane
+from kdial_operator.campaign_reconcile import Observed, Recall, sync_dataplane, workers
+from kdial_operator.kube import Kube
+from kdial_operator.settings import OperatorSettings
 from kdial_worker import ledger
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.world import campaign_spec, numbers, world
@@ -192,3 +195,21 @@ async def test_a_pass_remembers_a_lost_state_its_status_does_not_show_yet(
     await sync_dataplane(rdb, keys, spec, fresh, Recall())
     assert not fresh.lost and await rdb.scard(keys.known) == 3
     await rdb.aclose()
+
+
+async def test_a_refused_worker_deployment_is_reported_not_raised(api: Api, namespace: str) -> None:
+    """A write the API server refuses must not abort the pass before it writes status."""
+    memo = kopf.Memo(settings=OperatorSettings(), kube=Kube(api.api))
+    # No uid: the owner reference the manifest carries lacks its key, and the API server refuses.
+    body = kopf.Body({"metadata": {"name": "promo", "namespace": namespace}, "spec": {}})
+    spec = CampaignSpec.model_validate(campaign_spec())
+
+    ready, refused = await workers(body, memo, spec, 1, remove=False)
+
+    assert ready == 0
+    assert refused is not None
+    assert refused.startswith(
+        "the API server refused the worker Deployment 'kdial-worker-promo': 422 Invalid: "
+    )
+    assert "uid" in refused
+    assert api.deployment(DEPLOYMENT) is None

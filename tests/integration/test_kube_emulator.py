@@ -284,25 +284,60 @@ def test_deleting_an_owner_collects_its_dependents(server: KubeServer, core: k8s
     assert server.get("v1/configmaps", "default", "c") is None
 
 
-def test_strategic_merge_patch_and_replace_on_a_deployment(
+DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
+APPLY = "application/apply-patch+yaml"
+SMP = "application/strategic-merge-patch+json"
+
+
+def web_deployment(replicas: int, *containers: dict[str, Any]) -> dict[str, Any]:
+    labels = {"app": "web"}
+    pod = {"metadata": {"labels": labels}, "spec": {"containers": list(containers)}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": labels}, "template": pod},
+    }
+
+
+SIP = {
+    "name": "sip",
+    "image": "freeswitch:1",
+    "ports": [
+        {"name": "sip", "containerPort": 5060, "protocol": "UDP"},
+        {"name": "sip-tcp", "containerPort": 5060, "protocol": "TCP"},
+    ],
+}
+
+
+def apply(
+    server: KubeServer, body: dict[str, Any], manager: str = "op", force: bool = True
+) -> tuple[int, Any]:
+    query = f"?fieldManager={manager}&force={str(force).lower()}" if manager else ""
+    return server.request("PATCH", f"{DEPLOYMENTS}/web{query}", body, content_type=APPLY)
+
+
+def test_strategic_merge_of_lists_is_refused_as_not_emulated(
     server: KubeServer, client: k8s.ApiClient
 ) -> None:
+    # A real API server merges container ports by containerPort alone: this patch, which a plain
+    # merge would accept, is refused there with 422 (Duplicate value: "sip-tcp"). The emulator
+    # cannot know every list's patch strategy, so it refuses every list in a strategic merge.
     apps = k8s.AppsV1Api(client)
-    labels = {"app": "web"}
-    container = {"name": "web", "image": "nginx:1"}
-    pod = {"metadata": {"labels": labels}, "spec": {"containers": [container]}}
-    spec = {"replicas": 1, "selector": {"matchLabels": labels}, "template": pod}
-    deployment: Any = {"metadata": {"name": "web"}, "spec": spec}
-    apps.create_namespaced_deployment("default", deployment)
-
-    new_pod = {"spec": {"containers": [{**container, "image": "nginx:2"}]}}
-    patched: Any = apps.patch_namespaced_deployment(
-        "web", "default", {"spec": {"replicas": 3, "template": new_pod}}
+    apps.create_namespaced_deployment("default", web_deployment(1, SIP))
+    with pytest.raises(ApiException) as refused:
+        apps.patch_namespaced_deployment("web", "default", web_deployment(0, SIP))
+    assert refused.value.status == 415
+    assert "does not emulate strategic merge of .spec.template.spec.containers" in str(
+        refused.value.body
     )
+    assert server.get("apps/v1/deployments", "default", "web")["spec"]["replicas"] == 1  # type: ignore[index]
+
+    # Without a list or a directive it is a plain merge patch on a real server too.
+    patched: Any = apps.patch_namespaced_deployment("web", "default", {"spec": {"replicas": 3}})
     last_patch = server.call(lambda: [r for r in server.emu if r.method == "PATCH"][-1])
-    assert last_patch.headers["Content-Type"] == "application/strategic-merge-patch+json"
+    assert last_patch.headers["Content-Type"] == SMP
     assert (patched.spec.replicas, patched.metadata.generation) == (3, 2)
-    assert patched.spec.template.spec.containers[0].image == "nginx:2"
 
     patched.spec.replicas = 5
     replaced: Any = apps.replace_namespaced_deployment("web", "default", patched)
@@ -313,10 +348,71 @@ def test_strategic_merge_patch_and_replace_on_a_deployment(
     assert (ready.status.ready_replicas, ready.metadata.generation) == (5, 3)
 
 
+def test_server_side_apply_creates_then_merges_by_list_keys(server: KubeServer) -> None:
+    dialer = {
+        "name": "dialer",
+        "image": "kdial:1",
+        "args": ["worker"],
+        "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+    }
+    status, created = apply(server, web_deployment(2, dialer, SIP))
+    assert status == 201, created
+    assert created["metadata"]["generation"] == 1
+
+    # Another writer's label is its own: the next apply neither needs nor removes it.
+    patch(server, f"{DEPLOYMENTS}/web?fieldManager=someone", {"metadata": {"labels": {"x": "y"}}})
+    dialer_v2 = dialer | {"image": "kdial:2", "env": [{"name": "B", "value": "3"}]}
+    status, applied = apply(server, web_deployment(0, dialer_v2, SIP))
+    assert status == 200, applied
+
+    assert applied["spec"]["replicas"] == 0
+    assert applied["metadata"]["labels"] == {"x": "y"}
+    containers = applied["spec"]["template"]["spec"]["containers"]
+    assert [c["name"] for c in containers] == ["dialer", "sip"]
+    assert containers[0]["image"] == "kdial:2"
+    assert containers[0]["env"] == [{"name": "B", "value": "3"}]  # A was ours, and is dropped
+    assert containers[1]["ports"] == SIP["ports"]  # keyed by (containerPort, protocol): two
+    assert applied["metadata"]["generation"] == 2
+    # Applying the same configuration again is a no-op, as on a real server.
+    assert rv(apply(server, web_deployment(0, dialer_v2, SIP))[1]) == rv(applied)
+
+
+def test_server_side_apply_conflicts_unless_forced(server: KubeServer) -> None:
+    assert apply(server, web_deployment(2, SIP))[0] == 201
+    patch(server, f"{DEPLOYMENTS}/web?fieldManager=kubectl-scale", {"spec": {"replicas": 5}})
+
+    status, conflict = apply(server, web_deployment(0, SIP), force=False)
+    assert status == 409
+    assert 'conflict with "kubectl-scale": .spec.replicas' in conflict["message"]
+
+    status, forced = apply(server, web_deployment(0, SIP), force=True)
+    assert (status, forced["spec"]["replicas"]) == (200, 0)
+
+
+def test_server_side_apply_checks_its_options_and_refuses_unknown_lists(
+    server: KubeServer,
+) -> None:
+    status, body = apply(server, web_deployment(1, SIP), manager="")
+    assert status == 422
+    assert "fieldManager: Required value: is required for apply patch" in body["message"]
+    status, body = server.request(
+        "PATCH", f"{DEPLOYMENTS}/web?force=true", {"spec": {"replicas": 1}}, content_type=MERGE
+    )
+    assert status == 422
+    assert "force: Forbidden: may not be specified for non-apply patch" in body["message"]
+
+    # volumes: a list whose type (keyed by name) the emulator is not told, so it refuses it.
+    with_volumes = web_deployment(1, SIP)
+    with_volumes["spec"]["template"]["spec"]["volumes"] = [{"name": "v", "emptyDir": {}}]
+    status, body = apply(server, with_volumes)
+    assert status == 415
+    assert ".spec.template.spec.volumes is not emulated" in body["message"]
+    assert server.get("apps/v1/deployments", "default", "web") is None
+
+
 def test_strategic_merge_patch_is_refused_for_custom_resources(server: KubeServer) -> None:
     create_widget(server, "w")
-    smp = "application/strategic-merge-patch+json"
-    status, _ = server.request("PATCH", f"{WIDGETS}/w", {"spec": {"size": 2}}, content_type=smp)
+    status, _ = server.request("PATCH", f"{WIDGETS}/w", {"spec": {"size": 2}}, content_type=SMP)
     assert status == 415  # as on a cluster, so that operator code does not rely on it
 
 

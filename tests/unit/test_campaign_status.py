@@ -61,3 +61,16 @@ def test_a_campaign_with_no_trunk_in_service_is_degraded_with_the_reason() -> No
     conditions, summary = decide(facts())
     assert next(c for c in conditions if c.type == "Degraded").status is False
     assert summary == "Dialing"
+
+
+def test_a_paused_campaign_whose_workers_were_refused_says_so_instead_of_paused() -> None:
+    refused = "the API server refused the worker Deployment 'kdial-worker-promo': 403 Forbidden"
+    conditions, summary = decide(facts(state=CampaignState.PAUSED, workers_refused=refused))
+    degraded = next(c for c in conditions if c.type == "Degraded")
+    dialing = next(c for c in conditions if c.type == "Dialing")
+    assert (degraded.status, degraded.reason, degraded.message) == (
+        True,
+        "WorkersNotWritten",
+        refused,
+    )
+    assert (dialing.reason, summary) == ("Paused", "Degraded")

@@ -10,6 +10,7 @@ operator reads.
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import os
 import re
@@ -32,6 +33,7 @@ from kdial.api.crd import crd_manifest
 from kdial.api.kinds import KINDS
 from kdial_cli import chart as chart_cli
 from kdial_operator import metrics as operator_metrics
+from kdial_operator.kube import APPLY_PATCH, Kube
 from kdial_operator.settings import OperatorSettings
 from kdial_operator.workload import secret_refs, worker_deployment
 from kdial_worker import metrics
@@ -651,7 +653,7 @@ def test_every_call_the_operator_makes_itself_is_in_its_rbac() -> None:
     calls = re.findall(
         r"self\.(apps|core|custom)\.(read|create|patch|delete)_namespaced_(\w+)", source
     )
-    assert len(calls) >= 7, calls
+    assert len(calls) >= 6, calls
     verbs = {"read": "get", "create": "create", "patch": "patch", "delete": "delete"}
     for api, verb, what in calls:
         if what == "custom_object_status":
@@ -660,6 +662,17 @@ def test_every_call_the_operator_makes_itself_is_in_its_rbac() -> None:
             group = {"apps": "apps", "core": ""}[api]
             wanted = {(group, what.replace("_", "") + "s", verbs[verb])}
         assert wanted <= OPERATOR_CALLS, (api, verb, what)
+
+
+def test_the_worker_deployment_is_applied_server_side_with_create_and_patch() -> None:
+    """Server-side apply creates the Deployment when it is absent: the API server authorizes
+    that as create, the rest as patch. Never a strategic merge of the whole manifest, which a
+    real server refuses (the FreeSWITCH container lists its SIP port twice)."""
+    source = inspect.getsource(Kube.apply_deployment)
+    assert "self.apps.patch_namespaced_deployment" in source
+    assert "_content_type=APPLY_PATCH" in source and "field_manager=FIELD_MANAGER" in source
+    assert APPLY_PATCH == "application/apply-patch+yaml"
+    assert {("apps", "deployments", "create"), ("apps", "deployments", "patch")} <= OPERATOR_CALLS
 
 
 def test_the_operator_may_make_a_campaign_wait_for_its_workers_deletion() -> None:

@@ -30,7 +30,8 @@ only read by name, never listed or watched.
 - apiGroups: [kdial.io]
   resources: [campaigns/status, trunkpools/status, calleridpools/status, contactlists/status]
   verbs: [patch]
-# Application: the worker Deployment of each campaign (owned by the campaign).
+# Application: the worker Deployment of each campaign (owned by the campaign), written by
+# server-side apply (patch; create when it is absent).
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [get, create, patch, delete]
