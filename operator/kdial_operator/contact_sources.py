@@ -24,16 +24,20 @@ import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import hdrs
-from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.abc import AbstractResolver
 from yarl import URL
 
 from kdial_operator import source_policy
 from kdial_operator.contact_reader import SourceError
 from kdial_operator.source_policy import Refusal, SourcePolicy
+
+if TYPE_CHECKING:  # aiohttp 3.9 has no such name; its resolvers return the same dicts
+    from aiohttp.abc import ResolveResult
 
 CHUNK = 1 << 16
 #: Redirects followed before a URL is declared a loop.
@@ -80,12 +84,15 @@ def size_text(size: int) -> str:
 
 def safe_url(url: str) -> str:
     """The URL as it may appear in status and logs: no credentials, query or fragment (tokens
-    live there)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+    live there); the field's name when it is not a URL at all."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "spec.source.url"
     if ":" in host:
         host = f"[{host}]"
-    port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
@@ -168,7 +175,7 @@ async def _stream(
     received = 0
     try:
         async with contextlib.AsyncExitStack() as stack:
-            response = await _follow(URL(url), authorization, policy, stack)
+            response = await _follow(url, authorization, policy, stack)
             _check(response, shown)
             if max_bytes is not None and (response.content_length or 0) > max_bytes:
                 # Declared too large: refused before a byte of the body is read.
@@ -197,19 +204,21 @@ async def _stream(
 
 
 async def _follow(
-    url: URL, authorization: str | None, policy: SourcePolicy, stack: contextlib.AsyncExitStack
+    first: str, authorization: str | None, policy: SourcePolicy, stack: contextlib.AsyncExitStack
 ) -> aiohttp.ClientResponse:
     """The response that is not a redirect, each hop vetted before it is connected to.
 
     Redirects are followed here rather than by aiohttp so that every hop gets a session whose
     resolver vets it for its own scheme (plain http is allowed on fewer networks than https),
     and an IP-literal hop (which aiohttp connects to without resolving) is vetted too."""
-    first, origin = url, url.origin()
+    shown = safe_url(first)
+    url = _parsed(first, shown)
+    origin = url.origin()
     for hop in range(MAX_REDIRECTS + 1):
+        session = await stack.enter_async_context(_session(url, policy, hop))
         if url.origin() != origin:
             # As aiohttp does: the credentials are the first origin's, never sent elsewhere.
             authorization = None
-        session = await stack.enter_async_context(_session(url, policy, hop))
         headers = {"Authorization": authorization} if authorization else {}
         response = await stack.enter_async_context(
             session.get(url, headers=headers, allow_redirects=False)
@@ -218,17 +227,35 @@ async def _follow(
         if response.status not in _REDIRECT_STATUSES or location is None:
             return response
         response.release()
-        url = response.url.join(URL(location))
+        url = _parsed(location, shown, response.url)
     raise SourceError(
         "TooManyRedirects",
-        f"{safe_url(str(first))} redirected more than {MAX_REDIRECTS} times (a redirect loop?)",
+        f"{shown} redirected more than {MAX_REDIRECTS} times (a redirect loop?)",
     )
+
+
+def _parsed(text: str, shown: str, base: URL | None = None) -> URL:
+    """The URL itself, or where a redirect (relative to `base`) points, if it is an http(s)
+    URL with a host."""
+    try:
+        url = URL(text) if base is None else base.join(URL(text))
+        if url.scheme in ("http", "https") and url.host:
+            return url
+    except ValueError:
+        pass
+    if base is None:
+        error = SourceError("InvalidUrl", f"{shown} is not a valid http(s) URL with a host")
+    else:
+        # Where it pointed is the server's to say: not repeated.
+        error = SourceError(
+            "SourceNotAllowed", f"{shown} redirected to something not an http(s) URL with a host"
+        )
+    raise error
 
 
 def _session(url: URL, policy: SourcePolicy, hop: int) -> aiohttp.ClientSession:
     """A session that connects to `url` only if the policy allows its address."""
-    if url.scheme not in ("http", "https") or not url.host:
-        raise _Refused(hop, url.host or "", Refusal(f"reached by a {url.scheme!r} URL"))
+    assert url.host is not None
     plain_http = url.scheme == "http"
     try:
         literal = ipaddress.ip_address(url.host)

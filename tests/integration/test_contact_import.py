@@ -585,6 +585,27 @@ def test_a_redirect_is_vetted_like_the_url_and_keeps_credentials_at_home(
         other.stop()
 
 
+@pytest.mark.parametrize("location", ["file:///etc/passwd", "gopher://10.0.0.7:6379/_INFO"])
+def test_a_redirect_to_another_scheme_is_refused(
+    redis_url: str, server: ListServer, location: str
+) -> None:
+    async def away(_: web.Request) -> web.StreamResponse:
+        return web.Response(status=302, headers={"Location": location})
+
+    server.routes["/list.csv"] = away
+    with pytest.raises(SourceError) as caught:
+        run(redis_url, url=server.url("/list.csv"))
+    assert caught.value.reason == "SourceNotAllowed"
+    message = caught.value.message
+    assert "passwd" not in message and "10.0.0.7" not in message, "its target is not echoed"
+
+
+def test_a_url_that_cannot_be_parsed_fails_cleanly(redis_url: str) -> None:
+    with pytest.raises(SourceError) as caught:
+        run(redis_url, url="http://[zz/list.csv")
+    assert (caught.value.reason, caught.value.transient) == ("InvalidUrl", False)
+
+
 def test_an_error_status_shows_the_standard_phrase_not_the_servers(
     redis_url: str, server: ListServer
 ) -> None:
