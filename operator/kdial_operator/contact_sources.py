@@ -279,14 +279,17 @@ def _session(url: URL, policy: SourcePolicy, hop: int) -> aiohttp.ClientSession:
 
 
 class _VettingResolver(AbstractResolver):
-    """aiohttp's resolver, handing the connector only addresses the policy allows.
+    """The system's resolver (getaddrinfo, as aiohttp's default), handing the connector only
+    addresses the policy allows.
 
     A name with any refused address is refused whole, and the connector connects to the
     addresses vetted here, so a DNS answer that changes between the check and the connection
     (DNS rebinding) changes nothing."""
 
     def __init__(self, policy: SourcePolicy, plain_http: bool, hop: int) -> None:
-        self._inner = aiohttp.DefaultResolver()
+        # Threaded, not aiodns: its close() is a no-op, and the connector does not close a
+        # resolver it was given.
+        self._inner = aiohttp.ThreadedResolver()
         self._policy, self._plain_http, self._hop = policy, plain_http, hop
 
     async def resolve(
