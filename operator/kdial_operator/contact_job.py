@@ -41,6 +41,7 @@ from kdial.state.keys import ListKeys
 from kdial_operator import contact_pipeline, contact_sources
 from kdial_operator.contact_pipeline import Outcome
 from kdial_operator.contact_reader import SourceError
+from kdial_operator.source_policy import SourcePolicy
 
 #: Seconds the child gets to remove its staging keys when cancelled, before it is killed.
 STOP_SECONDS = 5.0
@@ -62,6 +63,8 @@ class Job:
     progress_seconds: float = 1.0
     #: Bytes a URL source may have at most (`KDIAL_MAX_DOWNLOAD_BYTES`); None for no limit.
     max_bytes: int | None = None
+    #: Which addresses a URL source may be fetched from; by default public ones over https.
+    policy: SourcePolicy = field(default_factory=SourcePolicy)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -76,6 +79,8 @@ class Job:
                 "authorization": self.authorization,
                 "progressSeconds": self.progress_seconds,
                 "maxBytes": self.max_bytes,
+                "allowedNetworks": [str(n) for n in self.policy.allowed],
+                "clusterNetworks": [str(n) for n in self.policy.cluster],
             }
         )
 
@@ -93,6 +98,7 @@ class Job:
             authorization=doc.get("authorization"),
             progress_seconds=float(doc.get("progressSeconds", 1.0)),
             max_bytes=doc.get("maxBytes"),
+            policy=SourcePolicy.of(doc.get("allowedNetworks", ()), doc.get("clusterNetworks", ())),
         )
 
 
@@ -228,7 +234,7 @@ def execute(
     chunks: Iterator[bytes]
     encoding: Encoding | None = None
     if job.url is not None:
-        chunks = contact_sources.url_chunks(job.url, job.authorization, job.max_bytes)
+        chunks = contact_sources.url_chunks(job.url, job.authorization, job.max_bytes, job.policy)
     elif job.data is not None:
         # binaryData holds the file's own bytes: read in the list's encoding (e.g. GB18030).
         chunks = contact_sources.value_chunks(job.data)

@@ -202,13 +202,27 @@ def _header(reader: Any, spec: ContactListSpec) -> list[str]:
     wanted = [spec.phone_field, *tags_field, *(f.name for f in spec.fields if f.required)]
     missing = [name for name in wanted if name not in header]
     if missing:
-        shown = ", ".join(repr(h[:40]) for h in header[:20])
-        raise SourceError(
-            "MissingColumn",
-            f"the header has no column {missing[0]!r} (delimiter {spec.csv.delimiter!r}; "
-            f"columns: {shown})",
-        )
+        raise _missing_column(missing[0], header, spec.csv.delimiter)
     return header
+
+
+def _missing_column(name: str, header: list[str], delimiter: str) -> SourceError:
+    # The header is not quoted: a source without the columns a list needs has not shown it is
+    # a list, and may be anything the URL reached (a token, a config file). Only what can be
+    # said without repeating it is.
+    hint = (
+        "; one column has that name in other letter case"
+        if any(h.casefold() == name.casefold() for h in header)
+        else ""
+    )
+    count = f"{len(header)} column{'s' if len(header) != 1 else ''}"
+    return SourceError(
+        "MissingColumn",
+        f"the header has no column {name!r} (read with delimiter {delimiter!r}, it has "
+        f"{count}{hint}): check the field names in the spec and spec.csv.delimiter, and that "
+        "the source is a contact list (its header is not shown: a file that is not a list may "
+        "hold anything)",
+    )
 
 
 def _bad_csv(message: str, before: int, after: int) -> BadRow:

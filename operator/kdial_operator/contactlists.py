@@ -38,6 +38,7 @@ from kdial.privacy import mask_text
 from kdial.state.keys import ListKeys
 from kdial_operator import contact_job, contact_pipeline, contact_sources
 from kdial_operator.indexes import Key, key_of
+from kdial_operator.source_policy import SourcePolicy
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +212,9 @@ class ListImport:
             self.spec,
             settings.redis_url,
             max_bytes=settings.max_download_bytes,
+            policy=SourcePolicy(
+                tuple(settings.source_allowed_networks), tuple(settings.cluster_networks)
+            ),
         )
         if source.config_map is not None:
             ref = source.config_map

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kdial.routing import health
+from kdial_operator.source_policy import IPNetwork
 
 
 def _dialer_resources() -> dict[str, Any]:
@@ -76,6 +78,16 @@ class OperatorSettings(BaseSettings):
     """Largest contact list an HTTP(S) source may serve, in bytes (after any gzip is undone);
     a larger one fails its import with reason SourceTooLarge. 2 GiB by default: about 20
     million rows of a typical 8-field CSV."""
+    source_allowed_networks: list[IPNetwork] = Field(default_factory=list)
+    """Networks (CIDR, JSON list) a ContactList URL may be fetched from although they are
+    internal (loopback, link-local, private, the cluster's), and from which plain http is
+    fetched too. Empty: lists come only over https from public addresses. The most specific
+    network decides, so a wide entry does not open the narrower `cluster_networks` inside it."""
+    cluster_networks: list[IPNetwork] = Field(
+        default_factory=lambda: [ipaddress.ip_network("10.96.0.0/12")]
+    )
+    """The cluster's Service (and pod) ranges (CIDR, JSON list): refused as ContactList sources
+    unless a network inside them is allow-listed. kubeadm's default Service range by default."""
 
     @model_validator(mode="after")
     def _rtp_range(self) -> Self:

@@ -21,6 +21,7 @@ from kdial.state.keys import CampaignKeys, ListKeys
 from kdial_operator import contact_job, contact_pipeline
 from kdial_operator.contact_pipeline import Outcome
 from kdial_operator.contact_reader import SourceError
+from kdial_operator.source_policy import SourcePolicy
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
@@ -28,10 +29,16 @@ pytestmark = pytest.mark.integration
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+#: What these tests' operator settings allow: the list servers they run on 127.0.0.1, and over
+#: plain http (by default a list comes only over https from a public address).
+LOOPBACK = SourcePolicy.of(allowed=["127.0.0.1/32"])
+
+
 class ListServer:
     """An aiohttp server in a thread; tests add routes (path -> handler) before using them."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.port = free_port()
         self.routes: dict[str, Handler] = {}
         self.requests: list[web.Request] = []
@@ -40,7 +47,7 @@ class ListServer:
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def text(self, path: str, body: str | bytes, content_type: str = "text/csv") -> str:
         data = body.encode() if isinstance(body, str) else body
@@ -74,7 +81,7 @@ class ListServer:
         app.router.add_route("GET", "/{tail:.*}", dispatch)
         runner = web.AppRunner(app)
         self._loop.run_until_complete(runner.setup())
-        self._loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
+        self._loop.run_until_complete(web.TCPSite(runner, self.host, self.port).start())
         self._ready.set()
         self._loop.run_forever()
         self._loop.run_until_complete(runner.cleanup())
@@ -101,10 +108,18 @@ def run(
     name: str = "leads",
     progress: contact_pipeline.Progress | None = None,
     outcome: Outcome | None = None,
+    policy: SourcePolicy = LOOPBACK,
     **extra: Any,
 ) -> Outcome:
     job = contact_job.Job(
-        "ns", name, spec(**extra), redis_url, text=text, url=url, authorization=authorization
+        "ns",
+        name,
+        spec(**extra),
+        redis_url,
+        text=text,
+        url=url,
+        authorization=authorization,
+        policy=policy,
     )
     rdb = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
@@ -238,7 +253,9 @@ def test_readers_see_the_old_list_until_the_new_one_is_whole(
 def contact_pipeline_progress_every_batch(
     redis_url: str, url: str, look: contact_pipeline.Progress
 ) -> None:
-    job = contact_job.Job("ns", "leads", spec(), redis_url, url=url, progress_seconds=0.0)
+    job = contact_job.Job(
+        "ns", "leads", spec(), redis_url, url=url, progress_seconds=0.0, policy=LOOPBACK
+    )
     rdb = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
         contact_job.execute(job, rdb, look)
@@ -440,7 +457,9 @@ def test_a_binary_data_value_is_read_in_the_lists_encoding(
 
 
 def capped(redis_url: str, url: str, max_bytes: int) -> Outcome:
-    job = contact_job.Job("ns", "leads", spec(), redis_url, url=url, max_bytes=max_bytes)
+    job = contact_job.Job(
+        "ns", "leads", spec(), redis_url, url=url, max_bytes=max_bytes, policy=LOOPBACK
+    )
     rdb = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
         return contact_job.execute(job, rdb)
@@ -473,7 +492,9 @@ def test_a_source_over_the_download_cap_fails_and_leaves_the_list(
     outcome = Outcome()
     with pytest.raises(SourceError) as caught:
         contact_job.execute(
-            contact_job.Job("ns", "leads", spec(), redis_url, url=sizes, max_bytes=limit),
+            contact_job.Job(
+                "ns", "leads", spec(), redis_url, url=sizes, max_bytes=limit, policy=LOOPBACK
+            ),
             rdb,
             outcome=outcome,
         )
@@ -491,3 +512,121 @@ def test_a_source_over_the_download_cap_fails_and_leaves_the_list(
     # The cap is a limit, not a guess: a source of exactly that size imports.
     exact = server.text("/exact.csv", body[:limit].rsplit("\n", 1)[0].ljust(limit - 1) + "\n")
     assert capped(redis_url, exact, max_bytes=limit).tally.imported > 0
+
+
+# Where a list may be fetched from: public https by default, every hop vetted on its address
+
+#: What an internal endpoint might answer: it must never be fetched, or never be repeated.
+INTERNAL_ANSWER = "internal-admin-token=8f2e1c0d\n"
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://127.0.0.1",
+        "https://127.0.0.1",
+        "https://localhost",  # a name: judged by what it resolves to
+        "http://[::ffff:127.0.0.1]",
+        "http://[::1]",
+        "http://2130706433",  # 127.0.0.1 as one number
+        "http://127.1",
+    ],
+)
+def test_a_loopback_url_is_refused_by_default_and_never_requested(
+    redis_url: str, server: ListServer, origin: str
+) -> None:
+    url = server.text("/admin", INTERNAL_ANSWER, "text/plain").replace("http://127.0.0.1", origin)
+
+    with pytest.raises(SourceError) as caught:
+        run(redis_url, url=url, policy=SourcePolicy())
+
+    error = caught.value
+    assert error.reason == "SourceNotAllowed", error.message
+    assert "loopback" in error.message or "canonical" in error.message, error.message
+    assert "operator.contactSources.allowedNetworks" in error.message
+    assert not error.transient, "a refused source is not retried until the settings change"
+    assert server.requests == []
+
+
+def test_a_redirect_is_vetted_like_the_url_and_keeps_credentials_at_home(
+    redis_url: str, rdb: redis.Redis, server: ListServer
+) -> None:
+    other = ListServer(host="127.0.0.2").start()
+    try:
+        other.text("/l.csv", csv_of(numbers(2)))
+
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            if request.headers.get("Authorization") != "Bearer s3cret":
+                raise web.HTTPUnauthorized()
+            raise web.HTTPFound(other.url("/l.csv"))
+
+        async def moved(_: web.Request) -> web.StreamResponse:
+            raise web.HTTPFound("/guarded")  # same origin: the credentials go along
+
+        server.routes.update({"/moved": moved, "/guarded": guarded})
+
+        # 127.0.0.2 is loopback too, and only 127.0.0.1 is allow-listed.
+        with pytest.raises(SourceError) as caught:
+            run(redis_url, url=server.url("/moved"), authorization="Bearer s3cret")
+        assert caught.value.reason == "SourceNotAllowed"
+        assert "redirects to, '127.0.0.2'" in caught.value.message
+        assert "loopback" in caught.value.message
+        assert other.requests == []
+        assert [r.path for r in server.requests] == ["/moved", "/guarded"]
+
+        # Allow-listed, the same redirect is followed; the credentials stay with their origin.
+        both = SourcePolicy.of(allowed=["127.0.0.1/32", "127.0.0.2/32"])
+        outcome = run(
+            redis_url, url=server.url("/moved"), authorization="Bearer s3cret", policy=both
+        )
+        assert outcome.tally.imported == 2
+        assert [r.headers.get("Authorization") for r in other.requests] == [None]
+    finally:
+        other.stop()
+
+
+@pytest.mark.parametrize("location", ["file:///etc/passwd", "gopher://10.0.0.7:6379/_INFO"])
+def test_a_redirect_to_another_scheme_is_refused(
+    redis_url: str, server: ListServer, location: str
+) -> None:
+    async def away(_: web.Request) -> web.StreamResponse:
+        return web.Response(status=302, headers={"Location": location})
+
+    server.routes["/list.csv"] = away
+    with pytest.raises(SourceError) as caught:
+        run(redis_url, url=server.url("/list.csv"))
+    assert caught.value.reason == "SourceNotAllowed"
+    message = caught.value.message
+    assert "passwd" not in message and "10.0.0.7" not in message, "its target is not echoed"
+
+
+def test_a_url_that_cannot_be_parsed_fails_cleanly(redis_url: str) -> None:
+    with pytest.raises(SourceError) as caught:
+        run(redis_url, url="http://[zz/list.csv")
+    assert (caught.value.reason, caught.value.transient) == ("InvalidUrl", False)
+
+
+def test_an_error_status_shows_the_standard_phrase_not_the_servers(
+    redis_url: str, server: ListServer
+) -> None:
+    async def refusing(_: web.Request) -> web.StreamResponse:
+        return web.Response(status=403, reason=INTERNAL_ANSWER.strip())
+
+    server.routes["/admin"] = refusing
+    with pytest.raises(SourceError) as caught:
+        run(redis_url, url=server.url("/admin"))
+    assert caught.value.reason == "HttpError"
+    assert "403 Forbidden" in caught.value.message
+    assert "8f2e1c0d" not in caught.value.message
+
+
+def test_the_policy_reaches_the_import_process() -> None:
+    policy = SourcePolicy.of(allowed=["127.0.0.1/32", "fd00::/8"], cluster=["10.96.0.0/12"])
+    job = contact_job.Job("ns", "leads", spec(), "redis://x", url="https://x/", policy=policy)
+    assert contact_job.Job.from_json(job.to_json()).policy == policy
+    assert (
+        contact_job.Job.from_json(
+            contact_job.Job("ns", "leads", spec(), "redis://x").to_json()
+        ).policy
+        == SourcePolicy()
+    ), "nothing allowed unless the settings say so"

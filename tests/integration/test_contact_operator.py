@@ -17,10 +17,39 @@ from aiohttp import web
 
 from kdial.state.keys import ListKeys
 from tests.conftest import free_port
-from tests.integration.test_contact_import import ListServer, csv_of, numbers
+from tests.integration.test_contact_import import INTERNAL_ANSWER, ListServer, csv_of, numbers
 from tests.support.operator import Api, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.integration
+
+#: The lists these tests serve are on 127.0.0.1 over http: the operator is told to allow that,
+#: as the chart's `operator.contactSources.allowedNetworks` would.
+LOOPBACK_ALLOWED = {"KDIAL_SOURCE_ALLOWED_NETWORKS": '["127.0.0.1/32"]'}
+
+
+def start_operator(
+    kubeconfig: Path, redis_url: str, namespace: str, log: Path, **env: str
+) -> OperatorProcess:
+    return OperatorProcess(
+        kubeconfig,
+        redis_url,
+        log,
+        "--standalone",
+        f"--namespace={namespace}",
+        f"--liveness=http://127.0.0.1:{free_port()}/healthz",
+        **env,
+    ).start()
+
+
+@pytest.fixture
+def operator(
+    kubeconfig: Path, redis_url: str, namespace: str, tmp_path: Path
+) -> Iterator[OperatorProcess]:
+    proc = start_operator(
+        kubeconfig, redis_url, namespace, tmp_path / "operator.log", **LOOPBACK_ALLOWED
+    )
+    yield proc
+    proc.stop()
 
 
 @pytest.fixture
@@ -322,15 +351,14 @@ def test_a_url_over_the_download_cap_fails_with_source_too_large(
     server: ListServer,
     rdb: redis.Redis,
 ) -> None:
-    capped = OperatorProcess(
+    capped = start_operator(
         kubeconfig,
         redis_url,
+        namespace,
         tmp_path / "operator.log",
-        "--standalone",
-        f"--namespace={namespace}",
-        f"--liveness=http://127.0.0.1:{free_port()}/healthz",
         KDIAL_MAX_DOWNLOAD_BYTES=str(16 << 10),
-    ).start()
+        **LOOPBACK_ALLOWED,
+    )
     try:
         url_list(api, "big", server.text("/big.csv", csv_of(numbers(2000))))
         wait_for("failed", lambda: finished(api, "big"), log=capped)
@@ -341,3 +369,44 @@ def test_a_url_over_the_download_cap_fails_with_source_too_large(
     assert "16 KiB" in failed["message"] and "KDIAL_MAX_DOWNLOAD_BYTES=16384" in failed["message"]
     assert (ready["status"], ready["reason"]) == ("False", "SourceTooLarge")
     assert not rdb.exists(ListKeys(namespace, "big").contacts)
+
+
+def shown_anywhere(api: Api, name: str, proc: OperatorProcess) -> str:
+    """Everything a person can read about a list: its status, its Events, the operator's log."""
+    return json.dumps(status(api, name)) + json.dumps(api.events(name)) + proc.tail(400)
+
+
+def test_a_url_on_loopback_is_refused_by_default_and_nothing_of_it_shows(
+    kubeconfig: Path, redis_url: str, namespace: str, tmp_path: Path, api: Api, server: ListServer
+) -> None:
+    url = server.text("/admin", INTERNAL_ANSWER, "text/plain")
+    default = start_operator(kubeconfig, redis_url, namespace, tmp_path / "operator.log")
+    try:
+        url_list(api, "leads", url)
+        wait_for("refused", lambda: finished(api, "leads"), log=default)
+        shown = shown_anywhere(api, "leads", default)
+    finally:
+        default.stop()
+
+    ready, failed = condition(api, "leads", "Ready"), condition(api, "leads", "Failed")
+    assert (ready["status"], ready["reason"]) == ("False", "SourceNotAllowed")
+    assert (failed["status"], failed["reason"]) == ("True", "SourceNotAllowed")
+    assert "'127.0.0.1' is a loopback address" in failed["message"]
+    assert "operator.contactSources.allowedNetworks" in failed["message"]
+    assert any(e.get("reason") == "SourceNotAllowed" for e in api.events("leads"))
+    assert server.requests == [], "nothing was sent to the internal address"
+    assert "8f2e1c0d" not in shown and "internal-admin-token" not in shown
+
+
+def test_what_a_source_that_is_not_a_list_answers_is_not_echoed(
+    api: Api, operator: OperatorProcess, server: ListServer
+) -> None:
+    url_list(api, "leads", server.text("/admin", INTERNAL_ANSWER, "text/plain"))
+
+    wait_for("failed", lambda: finished(api, "leads"), log=operator)
+
+    failed = condition(api, "leads", "Failed")
+    assert (failed["status"], failed["reason"]) == ("True", "MissingColumn")
+    assert "'phone'" in failed["message"]
+    shown = shown_anywhere(api, "leads", operator)
+    assert "8f2e1c0d" not in shown and "internal-admin-token" not in shown

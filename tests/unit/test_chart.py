@@ -99,6 +99,16 @@ SCENARIOS = {
             }
         }
     ),
+    "internal-list-servers": Scenario(
+        {
+            "operator": {
+                "contactSources": {
+                    "allowedNetworks": ["10.20.30.0/24", "fd00:1::/64"],
+                    "clusterNetworks": [],
+                }
+            }
+        }
+    ),
     "own-service-account": Scenario(
         {"rbac": {"create": False}, "serviceAccount": {"create": False, "name": "kdial-sa"}}
     ),
@@ -341,6 +351,7 @@ def test_the_values_schema_refuses_what_would_break_an_install() -> None:
         {"redis": {"external": {"url": "redis://elsewhere:6379/0"}}},
         {"redis": {"bundled": {"persistence": {"size": "lots"}}}},
         {"monitoring": {"podMonitor": {"interval": "often"}}},
+        {"operator": {"contactSources": {"allowedNetworks": ["file-server.internal"]}}},
     ]
     for values in wrong:
         with pytest.raises(helm.HelmValuesError):
@@ -514,6 +525,16 @@ def test_the_download_cap_reaches_the_operator_as_a_whole_number() -> None:
 
     assert env["KDIAL_MAX_DOWNLOAD_BYTES"]["value"] == "2147483648"
     assert _settings_from(operator_container("defaults")).max_download_bytes == 2 << 30
+
+
+def test_contact_sources_are_public_https_unless_the_chart_allows_a_network() -> None:
+    default = _settings_from(operator_container("defaults"))
+    assert default.source_allowed_networks == []
+    assert [str(n) for n in default.cluster_networks] == ["10.96.0.0/12"]
+
+    settings = _settings_from(operator_container("internal-list-servers"))
+    assert [str(n) for n in settings.source_allowed_networks] == ["10.20.30.0/24", "fd00:1::/64"]
+    assert settings.cluster_networks == []
 
 
 def test_worker_settings_reach_the_operator() -> None:

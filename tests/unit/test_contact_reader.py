@@ -182,3 +182,20 @@ def test_a_tags_column_missing_from_the_header_fails_the_file() -> None:
     error = fails(b"phone,segments\n13800001111,vip\n", tagsField="segment")
     assert error.reason == "MissingColumn"
     assert "'segment'" in error.message
+
+
+def test_a_header_without_the_columns_is_not_quoted_back() -> None:
+    """What an internal URL answered (a token, a config line) is no list: status must not
+    repeat it."""
+    error = fails(b"internal-admin-token=8f2e1c0d,scope=all\n")
+    assert error.reason == "MissingColumn"
+    assert "'phone'" in error.message and "2 columns" in error.message
+    assert "8f2e1c0d" not in error.message and "admin" not in error.message
+    assert "scope" not in error.message
+
+
+def test_a_column_named_in_other_letter_case_is_hinted_at() -> None:
+    error = fails(b"Phone,Name\n13800001111,Ann\n")
+    assert error.reason == "MissingColumn"
+    assert "other letter case" in error.message
+    assert "other letter case" not in fails(b"mobile,name\n13800001111,Ann\n").message

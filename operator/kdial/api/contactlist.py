@@ -32,7 +32,10 @@ class UrlSource(ApiModel):
     """A list served over HTTP(S)."""
 
     url: str = Field(max_length=2048, pattern=r"^https?://[^\s]+$")
-    """Where the list is served."""
+    """Where the list is served: https from a public address. Internal addresses (loopback,
+    link-local, private, the cluster's), and plain http, only from networks the operator's
+    settings allow-list (the chart's `operator.contactSources.allowedNetworks`); checked on the
+    resolved address at every redirect, and otherwise Ready=False, reason SourceNotAllowed."""
     auth_secret_ref: SecretKeyRef | None = None
     """A Secret key whose value is sent as the `Authorization` header."""
 
