@@ -210,7 +210,7 @@ _COLUMNS = (
 
 def _row(channel: Channel, hostname: str) -> dict[str, str]:
     created = channel.created_us // 1_000_000
-    state = "CS_EXECUTE" if channel.answered else "CS_CONSUME_MEDIA"
+    state = "CS_EXECUTE" if channel.cid_flipped else "CS_CONSUME_MEDIA"  # its application runs
     callstate = "ACTIVE" if channel.answered else ("RINGING" if channel.dialog else "DOWN")
     codec = "PCMU" if channel.media else ""
     return {

@@ -5,6 +5,7 @@ gateway, and uuid_kill's reply for a channel that does not exist."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -138,6 +139,8 @@ def test_a_183_that_never_answers_rings_on_without_ignore_early_media(esl: EslCl
     assert esl.job_result(job) == f"+OK {call}\n"
     esl.drain(3 / SPEED)  # three scenario seconds past a one-second timeout
     assert esl.api(f"uuid_exists {call}") == "true"
+    rows = json.loads(esl.api("show channels as json"))["rows"]
+    assert [r["state"] for r in rows if r["uuid"] == call] == ["CS_EXECUTE"]  # parked, ringing
     assert esl.api(f"uuid_kill {call}") == "+OK\n"
     ended = esl.channel_event("CHANNEL_HANGUP_COMPLETE", call)
     assert ended["variable_sip_hangup_disposition"] == "send_cancel"
