@@ -12,10 +12,9 @@ import redis
 from kdial_cli import local
 from kdial_cli.local import free_port
 
-__all__ = ["REPO", "SHARED", "free_port"]
+__all__ = ["REPO", "free_port"]
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from kdial_sim.originate import OriginateUsageError, parse_originate
 from kdial_sim.switch import Switch
 
 VERSION = "1.11.1-kdial-sim"
-_NO_SUCH_CHANNEL = "-ERR No Such Channel!\n"
+_NO_SUCH_CHANNEL = "-ERR No such channel!\n"
 
 Handler = Callable[[str | None], Awaitable[str]]
 
@@ -101,7 +101,7 @@ class Api:
             return "-USAGE: [+]<time> <uuid> [<cause>]\n"
         cause = parse_cause(argv[2] if len(argv) > 2 else None, "ALLOTTED_TIMEOUT")
         if not self.switch.schedule_hangup(argv[1], seconds, cause):
-            return "-ERR No such channel!\n"
+            return _NO_SUCH_CHANNEL
         return "+OK\n"
 
     async def status(self, arg: str | None) -> str:
@@ -210,7 +210,7 @@ _COLUMNS = (
 
 def _row(channel: Channel, hostname: str) -> dict[str, str]:
     created = channel.created_us // 1_000_000
-    state = "CS_EXECUTE" if channel.answered else "CS_CONSUME_MEDIA"
+    state = "CS_EXECUTE" if channel.cid_flipped else "CS_CONSUME_MEDIA"  # its application runs
     callstate = "ACTIVE" if channel.answered else ("RINGING" if channel.dialog else "DOWN")
     codec = "PCMU" if channel.media else ""
     return {

@@ -4,6 +4,10 @@ The far end follows its Plan (outcomes.py); the switch side can cut in at any mo
 hangup request (uuid_kill, hupall, sched_hangup, originate_timeout). Events go out in
 FreeSWITCH's order: for a refusal HANGUP, HANGUP_COMPLETE and then the originate result (the
 BACKGROUND_JOB); for an answer, CHANNEL_ANSWER and then the result.
+
+The originate completes, and the channel's application starts, at answer, or at a 183 with
+early media unless the originate set `ignore_early_media=true`: from then on originate_timeout
+no longer applies, as a real FreeSWITCH 1.11 showed (tests/data/freeswitch-1.11-measured.yaml).
 """
 
 from __future__ import annotations
@@ -53,13 +57,16 @@ class Call:
         self.channel = channel
         self.plan = plan
         self._env = env
-        self._timeout = timeout
+        #: Scenario seconds from creation to originate_timeout.
+        self._timeout = whole_second_timeout(timeout, channel.created_us)
         self._ignore_early_media = ignore_early_media
         loop = asyncio.get_running_loop()
         #: The originate API's answer: "+OK <uuid>\n" or "-ERR <CAUSE>\n".
         self.result: asyncio.Future[str] = loop.create_future()
         self._hangup: asyncio.Future[HangupRequest] = loop.create_future()
         self._timers: list[asyncio.TimerHandle] = []
+        #: The 183 completed the originate: the application runs while the phone still rings.
+        self._started_early = False
 
     @property
     def uuid(self) -> str:
@@ -107,10 +114,10 @@ class Call:
         ring = math.inf if plan.ring is None else plan.ring
         give_up = math.inf if plan.max_ring is None else plan.max_ring
         # Measured against the plan, not the wall clock, so scheduling jitter cannot turn an
-        # answer into a timeout and the same seed always gives the same outcome.
-        left = max(0.0, self._timeout - plan.pdd)
+        # answer into a timeout. Once early media completed the originate, nothing times out.
+        left = math.inf if self._started_early else max(0.0, self._timeout - plan.pdd)
         first = min(ring, give_up, left)
-        request = await self._wait(first)
+        request = await self._wait_ringing(first)
         if request is not None:
             return self._cancel(request.cause)
         if first == left:
@@ -122,10 +129,22 @@ class Call:
         await self._talk()
         return None
 
+    async def _wait_ringing(self, seconds: float) -> HangupRequest | None:
+        """Ring for `seconds`; a bridge the 183 started may connect meanwhile, before answer."""
+        bridge = self.plan.bridge
+        connects = bridge.ring if self._started_early and bridge is not None else None
+        if connects is not None and connects < seconds:
+            request = await self._wait(connects)
+            if request is not None:
+                return request
+            self._connect()
+            seconds -= connects
+        return await self._wait(seconds)
+
     async def _talk(self) -> None:
         self._answer()
         talk = math.inf if self.plan.talk is None else self.plan.talk
-        if self.plan.bridge is not None:
+        if self.plan.bridge is not None and self.channel.bridged_to is None:
             started = self._env.clock.now()
             if not await self._bridge(self.plan.bridge, talk):
                 return
@@ -145,6 +164,8 @@ class Call:
         in `originate_disposition`.
         """
         ring = BRIDGE_TIMEOUT_SECONDS if bridge.ring is None else bridge.ring
+        if self._started_early:  # the second leg has rung since the 183
+            ring = max(0.0, ring - (self.plan.ring or 0.0))
         request = await self._wait(min(ring, talk))
         if request is not None:
             self._finish(Ending.LOCAL_BYE, request.cause)
@@ -156,10 +177,13 @@ class Call:
             self.channel.extra_vars["originate_disposition"] = "NO_ANSWER"
             self._finish(Ending.LOCAL_BYE, "NORMAL_CLEARING")
             return False
+        self._connect()
+        return True
+
+    def _connect(self) -> None:
         self.channel.bridged_to = str(uuidlib.uuid4())
         self.channel.extra_vars["bridge_to"] = self.channel.bridged_to
         self._emit(events.BRIDGE)
-        return True
 
     async def _wait(self, seconds: float) -> HangupRequest | None:
         """Sleep `seconds` of scenario time unless a hangup request comes first."""
@@ -175,7 +199,8 @@ class Call:
             ch.progress_media_us = self._env.clock.now_us()
             self._emit(events.PROGRESS_MEDIA)
             if not self._ignore_early_media:
-                self._resolve(f"+OK {ch.uuid}\n")
+                self._started_early = True
+                self._complete()
         else:
             ch.progress_us = self._env.clock.now_us()
             self._emit(events.PROGRESS)
@@ -186,10 +211,14 @@ class Call:
         if self._env.amd_variable:
             ch.extra_vars[self._env.amd_variable] = "MACHINE" if self.plan.machine else "HUMAN"
         self._emit(events.ANSWER)
-        # The parked channel now runs its application, which flips the caller-ID fields.
-        ch.cid_flipped = True
-        self._resolve(f"+OK {ch.uuid}\n")
+        self._complete()
         self._arm_execute_on_answer()
+
+    def _complete(self) -> None:
+        """The originate succeeds: its +OK, and the channel runs its application (which flips
+        the caller-ID fields)."""
+        self.channel.cid_flipped = True
+        self._resolve(f"+OK {self.channel.uuid}\n")
 
     def _arm_execute_on_answer(self) -> None:
         """Honour `execute_on_answer=sched_hangup +<secs> [cause]`, a common safety net."""
@@ -228,6 +257,18 @@ class Call:
 
     def _emit(self, name: str) -> None:
         self._env.bus.publish(events.channel_event(name, self.channel, self._env.stamper))
+
+
+def whole_second_timeout(seconds: float, created_us: int) -> float:
+    """When originate_timeout fires, in seconds after the channel was created.
+
+    A real switch counts it in whole seconds of its clock: NO_ANSWER came between T−1 and T
+    after the originate (4.03–5.04 s for 5, 19.2 s for 20, 0.145 s for 1). Modelled as the
+    whole second of the clock T seconds after the one the channel was created in, so where
+    in its second the call began decides, and the same call always times out at the same
+    moment.
+    """
+    return seconds - (created_us % 1_000_000) / 1_000_000
 
 
 def delay_seconds(when: str, now: float) -> float | None:

@@ -97,7 +97,8 @@ class Channel:
     hangup_us: int = 0
     #: A provisional response with a To-tag arrived (a dialog exists).
     dialog: bool = False
-    #: The caller-ID fields flip when a parked call runs its application, as FreeSWITCH shows.
+    #: The originate completed and the channel runs its application (at answer, or at early
+    #: media without ignore_early_media): its caller-ID fields flip, as FreeSWITCH shows.
     cid_flipped: bool = False
     hangup_cause: str | None = None
     ending: Ending | None = None

@@ -49,7 +49,6 @@ _STATE: dict[str, tuple[str, int]] = {
     CREATE: ("CS_INIT", 2),
     PROGRESS: ("CS_CONSUME_MEDIA", 7),
     PROGRESS_MEDIA: ("CS_CONSUME_MEDIA", 7),
-    ANSWER: ("CS_CONSUME_MEDIA", 7),
     HANGUP_COMPLETE: ("CS_REPORTING", 11),
     DESTROY: ("CS_DESTROY", 12),
 }
@@ -142,8 +141,9 @@ def channel_event(name: str, ch: Channel, stamper: Stamper) -> EslEvent:
 
 
 def _channel_data(name: str, ch: Channel) -> Headers:
-    state, number = _STATE.get(name, ("CS_EXECUTE", 4) if ch.answered else ("CS_CONSUME_MEDIA", 7))
-    executed = ch.answered and name in (HANGUP, HANGUP_COMPLETE, DESTROY)
+    running = ("CS_EXECUTE", 4) if ch.cid_flipped else ("CS_CONSUME_MEDIA", 7)
+    state, number = running if name == ANSWER else _STATE.get(name, running)
+    executed = ch.cid_flipped and name in (HANGUP, HANGUP_COMPLETE, DESTROY)
     return [
         ("Channel-State", state),
         ("Channel-Call-State", _call_state(name, ch)),
@@ -190,7 +190,7 @@ def _codecs() -> Headers:
 
 def _caller_profile(name: str, ch: Channel) -> Headers:
     headers: Headers = [("Caller-Direction", "outbound"), ("Caller-Logical-Direction", "outbound")]
-    if ch.cid_flipped and name != ANSWER:
+    if ch.cid_flipped:
         headers += _optional("Caller-Caller-ID-Name", "Outbound Call")
         headers += [
             ("Caller-Caller-ID-Number", ch.destination),
@@ -479,15 +479,18 @@ def _hangup_sip(ch: Channel) -> Headers:
         if ch.ending is Ending.REMOTE_BYE:
             variables += _term_status(200, "NORMAL_CLEARING")
         return [*variables, ("sip_hangup_disposition", str(ch.ending or Ending.LOCAL_BYE))]
+    # A 183 with SDP set it; nothing answered after.
+    early: Headers = [("endpoint_disposition", "EARLY MEDIA")] if ch.progress_media_us else []
     if ch.ending is Ending.REFUSED and ch.refusal_status is not None:
         status = ch.refusal_status
         return [
+            *early,
             ("sip_hangup_disposition", "recv_refuse"),
             ("sip_invite_failure_status", str(status)),
             ("sip_invite_failure_phrase", sip_phrase(status)),
             *_term_status(status, ch.hangup_cause or "NORMAL_UNSPECIFIED"),
         ]
-    return []
+    return early
 
 
 def _term_status(status: int, cause: str) -> Headers:

@@ -216,8 +216,9 @@ class Switch:
         )
 
     def _with_bridge(self, plan: Plan, request: OriginateRequest, number: str) -> Plan:
-        """An answered call that runs `&bridge(<dial string>)` gets the second leg's script."""
-        if not plan.answer or request.app != "bridge" or not request.app_arg:
+        """A call that runs `&bridge(<dial string>)` gets the second leg's script: once answered,
+        or once early media starts the application."""
+        if not (plan.answer or plan.early_media) or request.app != "bridge" or not request.app_arg:
             return plan
         target = parse_dial_target(request.app_arg.strip())
         rng = attempt_rng(self.scenario.seed, f"bridge:{number}", self.counters.attempts[number])

@@ -328,6 +328,9 @@ class Dialer:
                 "origination_uuid": call.uuid,
                 "origination_caller_id_number": caller.lstrip("+"),
                 "originate_timeout": str(pacing.ring_timeout_seconds),
+                # Else a carrier's 183 (coloured ringback) completes the originate: the
+                # destination starts while the phone rings and the ring timeout stops applying.
+                "ignore_early_media": "true",
                 "kdial_campaign": self.campaign,
                 "kdial_attempt": claimed.attempt,
                 "kdial_worker": self.settings.worker_id,

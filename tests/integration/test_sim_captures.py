@@ -1,5 +1,5 @@
-"""Each outcome row of shared/notes/freeswitch-facts.md, produced by `kdial sim`, against the
-events a real FreeSWITCH 1.11 emitted (shared/data/freeswitch-1.11-events).
+"""Each outcome row of tests/data/freeswitch-facts.md, produced by `kdial sim`, against the
+events a real FreeSWITCH 1.11 emitted (tests/data/freeswitch-1.11-events).
 
 For every row the simulator's CHANNEL_HANGUP_COMPLETE must carry the capture's header names in
 the capture's order, each value in the same form (digits, UUIDs, dates, tags normalised), and
@@ -15,16 +15,15 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from tests.support.esl_raw import EslClient, Event
+from tests.support.freeswitch import capture
 from tests.support.sim import running_sim
 
 pytestmark = pytest.mark.integration
 
-CAPTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "freeswitch-1.11-events"
 SPEED = 20
 NUMBER, CALLER = "13800138000", "02888880000"
 
@@ -112,12 +111,7 @@ ROWS = _rows()
 
 def load_capture(name: str) -> dict[str, str]:
     """A capture file as headers in order; multi-line values (SDP) keep their CRLFs."""
-    path = CAPTURES / f"{name}.txt"
-    if not path.exists():
-        pytest.fail(
-            f"FreeSWITCH capture {path.resolve()} is missing: these tests compare the simulator "
-            "with the events a real FreeSWITCH 1.11 emitted, kept in shared/data beside the repo"
-        )
+    path = capture(f"{name}.txt")
     headers: dict[str, str] = {}
     last: str | None = None
     for line in path.read_text(encoding="utf-8").removesuffix("\n").split("\n"):

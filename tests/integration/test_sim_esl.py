@@ -175,7 +175,7 @@ def test_uuid_kill_answered_and_ringing_then_hupall(esl: EslClient) -> None:
     assert killed["variable_sip_hangup_disposition"] == "send_bye"
     assert "variable_sip_term_status" not in killed.headers
     assert esl.api(f"uuid_exists {calls[0]}") == "false"
-    assert esl.api(f"uuid_kill {calls[0]}") == "-ERR No Such Channel!\n"
+    assert esl.api(f"uuid_kill {calls[0]}") == "-ERR No such channel!\n"
     assert esl.api("hupall") == "+OK hangup all channels with cause MANAGER_REQUEST\n"
     for c in calls[1:]:
         ended = esl.channel_event("CHANNEL_HANGUP_COMPLETE", c)
@@ -199,7 +199,8 @@ def test_no_answer_until_originate_timeout(esl: EslClient) -> None:
     job = esl.bgapi(originate("ring", call).replace("originate_timeout=20", "originate_timeout=10"))
     ended = esl.channel_event("CHANNEL_HANGUP_COMPLETE", call, timeout=5)
     assert ended["Hangup-Cause"] == "NO_ANSWER"
-    assert 9900 <= int(ended["variable_mduration"]) < 12000
+    # Whole seconds: between 9 and 10 s after the originate, as a real switch (plus timer lag).
+    assert 9000 < int(ended["variable_mduration"]) < 11000
     assert esl.job_result(job) == "-ERR NO_ANSWER\n"
 
 

@@ -11,8 +11,10 @@ import pytest
 import redis
 
 from tests.support.dialing import carrier, create, csv_of, dialing, trunk
+from tests.support.esl_raw import EslClient, Event
 from tests.support.operator import Api, OperatorProcess, wait_for
-from tests.support.workers import ledger_problems, records
+from tests.support.sim import running_sim
+from tests.support.workers import WorkerProcess, ledger_problems, records
 from tests.support.world import numbers
 
 pytestmark = pytest.mark.integration
@@ -171,3 +173,70 @@ def test_closure_rule_ends_a_contact_after_max_attempts(
     per_contact = Counter(r["contact"] for r in records(rdb, keys))
     assert set(per_contact.values()) == {3}, "each contact: exactly 3 attempts, then closed"
     assert set(rdb.hvals(keys.closed)) == {"Busy"}
+
+
+def test_early_media_neither_starts_the_destination_nor_outlives_the_ring_timeout(
+    api: Api,
+    operator: OperatorProcess,
+    rdb: redis.Redis,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    """Carriers that send 183 with early media (coloured ringback): the destination starts
+    only when the callee answers (the originate's +OK comes after CHANNEL_ANSWER, not at the
+    183), and a 183 that never answers is NoAnswer at pacing.ringTimeoutSeconds, not whatever
+    the carrier does a minute later."""
+    ring_timeout, speed = 8, 10
+    early = {"earlyMedia": True, "pddSeconds": 0.5}
+    scenario = {
+        "seed": 4,
+        "callees": {"invalid": 0, "switchedOff": 0, "machine": 0},
+        "carriers": {
+            "early": carrier(answerProbability=1, **early, ringSeconds=3, talkSeconds=2),
+            # Rings past the ring timeout, then the network gives up with 480.
+            "silent": carrier(
+                answerProbability=0, failures={"noAnswer": 1}, maxRingSeconds=50, **early
+            ),
+        },
+    }
+    keys = create(
+        api,
+        rdb,
+        operator,
+        namespace,
+        csv_of(numbers(12)),
+        [trunk("early", "early"), trunk("silent", "silent")],
+        pacing={"maxConcurrency": 12, "ringTimeoutSeconds": ring_timeout},
+        retry={"closure": {"maxAttempts": 1}},
+    )
+    seen: list[Event] = []
+
+    def all_closed() -> bool:
+        seen.extend(observer.drain(0.05))
+        return bool(rdb.hlen(keys.closed) == 12)
+
+    with running_sim(scenario, speed=speed) as esl, EslClient(*esl).connect() as observer:
+        observer.subscribe("plain", "CHANNEL_ANSWER BACKGROUND_JOB")
+        worker = WorkerProcess(f"{namespace}/promo", redis_url, esl, tmp_path / "w.log", "w1")
+        worker.start()
+        try:
+            wait_for("every contact closed", all_closed, timeout=120, log=worker)  # type: ignore[arg-type]
+        finally:
+            worker.stop()
+
+    assert ledger_problems(rdb, keys) == []
+    attempts = records(rdb, keys)
+    by_trunk = Counter((r["trunk"], r["outcome"]) for r in attempts)
+    assert set(by_trunk) == {("early", "AnsweredHuman"), ("silent", "NoAnswer")}, by_trunk
+    for record in attempts:
+        if record["trunk"] == "silent":
+            rang = (int(record["call_ended_ms"]) - int(record["started_ms"])) / 1000 * speed
+            assert rang < ring_timeout + 2, record  # not the carrier's 50 s
+            continue
+        answer = next(i for i, e in enumerate(seen) if e.get("Unique-ID") == record["uuid"])
+        job = next(
+            i for i, e in enumerate(seen) if record["uuid"] in (e.get("Job-Command-Arg") or "")
+        )
+        assert seen[job].body == f"+OK {record['uuid']}\n"
+        assert answer < job, "the originate completed, and the destination started, at 183"

@@ -23,20 +23,13 @@ from kdial.outcomes import (
     job_error_cause,
     metric_label,
 )
-
-
-def _shared() -> Path:
-    shared = Path(__file__).resolve().parents[3] / "shared"
-    if not (shared / "notes" / "freeswitch-facts.md").is_file():
-        pytest.fail(f"the shared FreeSWITCH notes and captures are missing under {shared}")
-    return shared
+from tests.support.freeswitch import CAPTURES, facts_text, measured
 
 
 def _captures() -> Path:
-    path = _shared() / "data" / "freeswitch-1.11-events"
-    if not path.is_dir() or not any(path.glob("*.txt")):
-        pytest.fail(f"the FreeSWITCH 1.11 captures are missing under {path}")
-    return path
+    if not any(CAPTURES.glob("*.txt")):
+        pytest.fail(f"the FreeSWITCH 1.11 captures are missing under {CAPTURES}")
+    return CAPTURES
 
 
 _HEADER = re.compile(r"([A-Za-z][A-Za-z0-9_-]*): ?(.*)")
@@ -453,7 +446,7 @@ FACTS_ROWS = {
 
 
 def _facts_table() -> list[list[str]]:
-    text = (_shared() / "notes" / "freeswitch-facts.md").read_text(encoding="utf-8")
+    text = facts_text()
     section = text.split("## Outcomes as FreeSWITCH reports them", 1)
     if len(section) != 2:
         pytest.fail("freeswitch-facts.md lost its outcome table section")
@@ -501,10 +494,35 @@ def test_facts_table_row(far_end: str) -> None:
 
 @pytest.mark.unit
 def test_the_throttle_fact_is_still_what_the_notes_say() -> None:
-    text = (_shared() / "notes" / "freeswitch-facts.md").read_text(encoding="utf-8")
+    text = facts_text()
     assert "`-ERR DESTINATION_OUT_OF_ORDER`" in text
     assert "no channel event at all" in text
     assert classify(CallFacts(job_error="-ERR DESTINATION_OUT_OF_ORDER")) is Outcome.CANCELLED
+
+
+@pytest.mark.unit
+def test_the_measured_facts_data_says_what_the_notes_say() -> None:
+    """freeswitch-1.11-measured.yaml is the notes' "Measured again" section as data: every
+    reply the notes quote there is in it, and its figures are the notes' figures."""
+    notes = facts_text().split("## Measured again", 1)[1]
+    data = measured()
+    quoted = set(re.findall(r"`(-ERR [^`]+)`", notes))
+    replies = {
+        data["early_media"]["with_ignore_early_media"]["never_answered"]["background_job"],
+        data["unknown_gateway"]["background_job"],
+        data["shutdown"]["originate_reply"],
+        data["session_limit"]["originate_reply"],
+        data["uuid_kill_unknown"].strip(),
+    }
+    assert quoted <= replies, quoted - replies
+    for row in data["originate_timeout"][:3]:
+        low, high = row["fired"]
+        figures = f"{low:g} s" if low == high else f"{low:g}–{high:g} s"
+        assert figures in notes, figures
+    early = data["early_media"]
+    for case in ("without_ignore_early_media", "with_ignore_early_media"):
+        assert f"billsec: {early[case]['billsec']}" in notes.replace("billsec ", "billsec: ")
+    assert "EARLY MEDIA" in notes and "1.7 s" in notes
 
 
 # --- facts_from_hangup edges -------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -11,26 +10,16 @@ from kdial_sim.channel import Channel, Ending, SipParticulars
 from kdial_sim.clock import SimClock
 from kdial_sim.events import HANGUP_COMPLETE, Identity, Stamper, channel_event
 from kdial_sim.originate import parse_dial_target
+from tests.support.freeswitch import capture
 
 pytestmark = pytest.mark.unit
 
-CAPTURE = (
-    Path(__file__).resolve().parents[2]
-    / ".."
-    / "shared"
-    / "data"
-    / "freeswitch-1.11-events"
-    / "carrier-a.CHANNEL_HANGUP_COMPLETE.txt"
-)
 DURATIONS = re.compile(r"^variable_(\w*(?:sec|msec|usec|duration|epoch)): (\d+)$", re.MULTILINE)
 
 
 def captured_durations() -> dict[str, str]:
-    if not CAPTURE.exists():
-        pytest.fail(
-            f"FreeSWITCH capture {CAPTURE.resolve()} is missing (shared/data beside the repo)"
-        )
-    return {f"variable_{k}": v for k, v in DURATIONS.findall(CAPTURE.read_text(encoding="utf-8"))}
+    text = capture("carrier-a.CHANNEL_HANGUP_COMPLETE.txt").read_text(encoding="utf-8")
+    return {f"variable_{k}": v for k, v in DURATIONS.findall(text)}
 
 
 def test_call_detail_variables_match_freeswitch_arithmetic() -> None:
