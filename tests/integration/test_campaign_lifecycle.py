@@ -89,11 +89,17 @@ def test_create_pause_resume_complete_delete(
     }
     assert status(api)["toDate"]["asr"] == "100.0%"
     assert wait_for("workers released", lambda: replicas(api) == 0, log=operator) is True
-    wait_for(
+    events = wait_for(
         "an Event for each change of summary",
-        lambda: {"Dialing", "Paused", "Completed"} <= {e["reason"] for e in api.events("promo")},
+        lambda: (
+            {"Dialing", "Paused", "Completed"} <= {e["reason"] for e in api.events("promo")}
+            and api.events("promo")
+        ),
         log=operator,
     )
+    # `From:` in `kubectl describe`: kdial's operator, not the framework it is built on.
+    assert {e["source"]["component"] for e in events} == {"kdial-operator"}
+    assert {e["reportingComponent"] for e in events} == {"kdial-operator"}
 
     api.delete("campaigns", "promo")
     wait_for("campaign gone", lambda: api.get("campaigns", "promo") is None, log=operator)
