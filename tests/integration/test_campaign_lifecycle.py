@@ -12,6 +12,7 @@ import redis.asyncio
 from kdial.api.campaign import CampaignSpec
 from kdial.state.keys import CampaignKeys, ListKeys
 from kdial_operator.campaign_reconcile import Observed, Recall, sync_dataplane
+from kdial_operator.dataplane import in_sample
 from kdial_worker import ledger
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.world import campaign_spec, numbers, world
@@ -197,4 +198,30 @@ async def test_a_pass_remembers_a_lost_state_its_status_does_not_show_yet(
     fresh = Observed(spec, None)
     await sync_dataplane(rdb, keys, spec, fresh, Recall())
     assert not fresh.lost and await rdb.scard(keys.known) == 3
+    await rdb.aclose()
+
+
+async def test_a_trial_too_small_to_draw_anyone_still_dials_one_contact(
+    redis_url: str, namespace: str
+) -> None:
+    """A 5% trial of a 4-contact list: an operator expects a trial call, not an empty sample
+    that reads as an empty list."""
+    rdb = redis.asyncio.from_url(redis_url, decode_responses=True)
+    four = ["id0", "id1", "id2", "id4"]
+    assert not any(in_sample(i, 5) for i in four), "a 5% sample of these draws no one"
+
+    async def trial_of(contacts: list[str], name: str) -> set[str]:
+        """What a campaign `name`'s 5% trial of list `name` holding `contacts` takes."""
+        source = ListKeys(namespace, name)
+        await rdb.hset(source.contacts, mapping=dict.fromkeys(contacts, "{}"))
+        await rdb.set(source.version, 1)
+        trial = campaign_spec(trial={"samplePercent": 5}, contactListRef={"name": name})
+        spec = CampaignSpec.model_validate(trial)
+        keys = CampaignKeys(namespace, name)
+        await sync_dataplane(rdb, keys, spec, Observed(spec, None), Recall())
+        return set(await rdb.smembers(keys.known))
+
+    assert await trial_of(four, "short") == {"id0"}, "the one any wider sample takes first"
+    # A sample that draws someone takes only what it draws.
+    assert await trial_of([*four, "id3"], "drawn") == {"id3"}
     await rdb.aclose()
