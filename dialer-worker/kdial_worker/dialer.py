@@ -24,6 +24,7 @@ import redis
 from kdial.dialstring import Application, SipUri, originate_command
 from kdial.numbers import is_e164
 from kdial.outcomes import Outcome, classify
+from kdial.plural import plural
 from kdial.privacy import mask_number
 from kdial.routing.presence import place_of, subdivision
 from kdial.state.keys import CampaignKeys
@@ -478,14 +479,14 @@ class Dialer:
             log.warning("%d permits had lapsed (Redis unreachable too long?)", len(lapsed))
         if lost:
             metrics.LEASES_LOST.labels(self.campaign).inc(len(lost))
-            log.warning("%d leases lost while their calls were up", len(lost))
+            log.warning("%s lost while their calls were up", plural(len(lost), "lease"))
 
     def _reclaim(self) -> None:
         delay = int(self.settings.reclaim_delay_seconds * 1000)
         taken = ledger.reclaim(self.rdb, self.keys, delay)
         if taken:
             metrics.RECLAIMED.labels(self.campaign).inc(len(taken))
-            log.warning("reclaimed %d contacts from expired leases", len(taken))
+            log.warning("reclaimed %s from expired leases", plural(len(taken), "contact"))
 
     def reconcile(self) -> None:
         """After an ESL gap: a call the switch no longer knows ended unseen."""

@@ -30,6 +30,7 @@ from kdial.api.calleridpool import CallerIdPoolSpec, CallerIdPoolStatus
 from kdial.api.conditions import Cond, merge
 from kdial.api.kinds import CALLER_ID_POOL, GROUP
 from kdial.api.meta import explain
+from kdial.plural import plural
 from kdial.routing import counters, quarantine
 from kdial.routing.quarantine import Book, Change, Counts
 from kdial.state.keys import PoolKeys
@@ -85,7 +86,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
     await _patch(
         body,
         memo,
-        Cond("Ready", True, "NumbersAvailable", f"{total} numbers to present"),
+        Cond("Ready", True, "NumbersAvailable", f"{plural(total, 'number')} to present"),
         total=total,
         active=len(set(numbers) - watch.book.quarantined - capped),
         quarantined=len(watch.book.quarantined),

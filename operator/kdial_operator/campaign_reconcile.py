@@ -24,7 +24,7 @@ from kdial.api.contactlist import Purpose
 from kdial.api.kinds import CAMPAIGN
 from kdial.api.meta import explain
 from kdial.state.keys import CampaignKeys, ListKeys
-from kdial_operator import campaign_status, compile, dataplane, scaling, workload
+from kdial_operator import campaign_events, campaign_status, compile, dataplane, scaling, workload
 from kdial_operator.campaign_status import Blocker, Facts
 from kdial_operator.indexes import Key, Referent, key_of
 from kdial_operator.kube import Refused
@@ -342,20 +342,8 @@ def _differs(new: dict[str, Any], old: dict[str, Any]) -> bool:
 
 
 def _announce(body: kopf.Body, old: dict[str, Any], new: dict[str, Any]) -> None:
-    """A Kubernetes Event when the summary word changes (Dialing -> Completed, ...)."""
-    if old.get("summary") == new["summary"]:
-        return
-    ready, dialing, degraded = (
-        next(c for c in new["conditions"] if c["type"] == kind)
-        for kind in ("Ready", "Dialing", "Degraded")
-    )
-    if ready["status"] != "True":
-        message = ready["message"]
-    elif degraded["status"] == "True":
-        message = degraded["message"]  # e.g. the API server's refusal of the workers
-    else:
-        message = dialing["message"]
-    if new["summary"] in {"Invalid", "Waiting", "Degraded"}:
-        kopf.warn(body, reason=new["summary"], message=message)
-    else:
-        kopf.info(body, reason=new["summary"], message=message)
+    """A Kubernetes Event when the campaign's state, or what holds it, changes."""
+    event = campaign_events.announcement(old, new)
+    if event:
+        post = kopf.warn if event.warning else kopf.info
+        post(body, reason=event.reason, message=event.message)

@@ -8,6 +8,7 @@ from typing import Any
 
 from kdial.api.campaign import CampaignState
 from kdial.api.conditions import Cond
+from kdial.plural import plural
 from kdial_operator.dataplane import Ledger
 
 
@@ -79,10 +80,11 @@ def _ready(facts: Facts) -> Cond:
 
 
 def _completed(ledger: Ledger | None, done: bool) -> Cond:
-    if done and ledger:
-        return Cond("Completed", True, "AllContactsClosed", f"all {ledger.total} contacts closed")
     closed, total = (ledger.closed, ledger.total) if ledger else (0, 0)
-    return Cond("Completed", False, "ContactsRemaining", f"{closed} of {total} contacts closed")
+    message = f"{closed} of {plural(total, 'contact')} closed"
+    if done:
+        return Cond("Completed", True, "AllContactsClosed", message)
+    return Cond("Completed", False, "ContactsRemaining", message)
 
 
 def _dialing(facts: Facts, done: bool) -> tuple[Cond, str]:
@@ -102,7 +104,8 @@ def _dialing(facts: Facts, done: bool) -> tuple[Cond, str]:
         return Cond("Dialing", False, "NothingDue", message), "Idle"
     if facts.workers_ready == 0:
         return Cond("Dialing", False, "WorkersStarting", "waiting for a ready worker"), "Starting"
-    return Cond("Dialing", True, "Dialing", f"{ledger.in_flight} calls in flight"), "Dialing"
+    in_flight = f"{plural(ledger.in_flight, 'call')} in flight"
+    return Cond("Dialing", True, "Dialing", in_flight), "Dialing"
 
 
 def schedule_hold(start: datetime | None, end: datetime | None, now: datetime) -> str | None:

@@ -34,6 +34,7 @@ from kdial.api.conditions import Cond, find, merge
 from kdial.api.contactlist import ContactListSpec, ContactListStatus, Purpose
 from kdial.api.kinds import CONTACT_LIST, GROUP, VERSION
 from kdial.api.meta import explain
+from kdial.plural import plural
 from kdial.privacy import mask_text
 from kdial.state.keys import ListKeys
 from kdial_operator import contact_job, contact_pipeline, contact_sources
@@ -352,8 +353,10 @@ class ListImport:
 
 def _summary(counts: dict[str, Any]) -> str:
     return (
-        f"{counts.get('imported', 0)} contacts imported, {counts.get('rejected', 0)} rejected, "
-        f"{counts.get('duplicates', 0)} duplicates, of {counts.get('read', 0)} rows"
+        f"{plural(counts.get('imported', 0), 'contact')} imported, "
+        f"{counts.get('rejected', 0)} rejected, "
+        f"{plural(counts.get('duplicates', 0), 'duplicate')}, "
+        f"of {plural(counts.get('read', 0), 'row')}"
     )
 
 

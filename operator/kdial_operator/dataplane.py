@@ -33,7 +33,13 @@ async def write_config(rdb: Redis, key: str, doc: dict[str, Any]) -> int:
 
 def in_sample(contact_id: str, percent: int) -> bool:
     """Whether a contact belongs to a trial sample: stable across runs and operators."""
-    return zlib.crc32(contact_id.encode()) % 100 < percent
+    return sample_rank(contact_id)[0] < percent
+
+
+def sample_rank(contact_id: str) -> tuple[int, str]:
+    """Where a contact stands in the order trial samples take contacts: a sample of p% is
+    every contact whose first item is below p, so the lowest joins any sample first."""
+    return zlib.crc32(contact_id.encode()) % 100, contact_id
 
 
 async def seed(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys, sample: int | None) -> int:
@@ -44,14 +50,27 @@ async def seed(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys, sample: i
     marker = f"{list_version}:{sample}"
     if list_version is None or marker == await rdb.get(campaign.seeded):
         return 0
-    added, epoch = 0, secrets.token_hex(4)
+    added, taken, epoch = 0, 0, secrets.token_hex(4)
+    lowest: str | None = None
     async for batch in _id_batches(rdb, contacts.contacts):
         ids = [i for i in batch if sample is None or in_sample(i, sample)]
-        if ids:
-            keys = [campaign.known, campaign.due, campaign.epoch]
-            added += int(await rdb.eval(scripts.SEED, len(keys), *keys, epoch, *ids))
+        if sample is not None:
+            lowest = min([*batch, *([lowest] if lowest is not None else [])], key=sample_rank)
+        taken += len(ids)
+        added += await _take(rdb, campaign, epoch, ids)
+    if taken == 0 and lowest is not None:
+        # A trial of a short list can draw no one (5% of 4 contacts): it takes the contact
+        # any sample takes first, so that a trial of a list with contacts dials someone.
+        added += await _take(rdb, campaign, epoch, [lowest])
     await rdb.set(campaign.seeded, marker)
     return added
+
+
+async def _take(rdb: Redis, campaign: CampaignKeys, epoch: str, ids: list[str]) -> int:
+    if not ids:
+        return 0
+    keys = [campaign.known, campaign.due, campaign.epoch]
+    return int(await rdb.eval(scripts.SEED, len(keys), *keys, epoch, *ids))
 
 
 async def _id_batches(rdb: Redis, key: str, size: int = 1000) -> Any:

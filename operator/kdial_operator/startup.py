@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 import kopf
@@ -11,6 +12,7 @@ import prometheus_client
 import redis.asyncio as aioredis
 
 from kdial.api.kinds import GROUP
+from kdial_operator import status_metrics
 from kdial_operator.kube import Kube
 from kdial_operator.settings import OperatorSettings
 
@@ -26,6 +28,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         prefix=GROUP, key="last-handled-configuration"
     )
     settings.posting.level = logging.INFO
+    # `From:` in `kubectl describe`: the Events are kdial's, posted by this pod.
+    settings.posting.reporting_component = "kdial-operator"
+    settings.posting.reporting_instance = socket.gethostname()
+    logging.getLogger("kopf.objects").addFilter(status_metrics.QuietSuccesses())
     # Watches are re-established every 5 minutes so a silently dead connection (a proxy that
     # dropped it) costs at most that, not forever.
     settings.watching.server_timeout = 300

@@ -6,6 +6,7 @@ what the API server holds, whichever reconciler wrote it.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import kopf
@@ -15,6 +16,19 @@ from kdial_operator import metrics
 
 #: The default of spec.pacing.maxAbandonPercent, for specs that leave it out.
 DEFAULT_MAX_ABANDON_PERCENT = 3
+
+
+class QuietSuccesses(logging.Filter):
+    """Keeps kopf's "Handler '...' succeeded." of these handlers out of the log at INFO: they
+    run on every watch event, a status write every few seconds for each object. kopf logs their
+    failures as errors all the same, and with debug logging on their successes show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return (
+            record.levelno != logging.INFO
+            or record.getMessage() not in _SUCCESSES
+            or logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        )
 
 
 @kopf.on.event(GROUP, VERSION, CAMPAIGN.plural)
@@ -35,3 +49,6 @@ def contactlist_metrics(type: str | None, body: kopf.Body, **_: Any) -> None:
         metrics.forget(key, metrics.CONTACTLIST_CONDITION)
         return
     metrics.conditions(metrics.CONTACTLIST_CONDITION, key, body.status.get("conditions", []))
+
+
+_SUCCESSES = {f"Handler {h!r} succeeded." for h in ("campaign_metrics", "contactlist_metrics")}

@@ -28,6 +28,7 @@ from kdial.api.conditions import Cond, merge
 from kdial.api.kinds import TRUNK_POOL
 from kdial.api.meta import explain
 from kdial.api.trunkpool import TrunkPoolSpec, TrunkPoolStatus, TrunkState
+from kdial.plural import plural
 from kdial.routing import counters, health
 from kdial.routing.health import PoolHealth, Transition
 from kdial.state.keys import PoolKeys
@@ -166,7 +167,7 @@ def status_of(
     serving = sum(t.state is not TrunkState.EJECTED for t in watch.health.trunks)
     out = [t for t in watch.health.trunks if t.state is not TrunkState.HEALTHY]
     conditions = [
-        Cond("Ready", True, "Routable", f"{serving} of {len(rows)} trunks take calls"),
+        Cond("Ready", True, "Routable", f"{serving} of {plural(len(rows), 'trunk')} in service"),
         Cond(
             "Degraded",
             True,

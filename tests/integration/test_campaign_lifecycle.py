@@ -13,6 +13,7 @@ import redis.asyncio
 from kdial.api.campaign import CampaignSpec
 from kdial.state.keys import CampaignKeys, ListKeys
 from kdial_operator.campaign_reconcile import Observed, Recall, sync_dataplane, workers
+from kdial_operator.dataplane import in_sample
 from kdial_operator.kube import Kube
 from kdial_operator.settings import OperatorSettings
 from kdial_worker import ledger
@@ -92,11 +93,17 @@ def test_create_pause_resume_complete_delete(
     }
     assert status(api)["toDate"]["asr"] == "100.0%"
     assert wait_for("workers released", lambda: replicas(api) == 0, log=operator) is True
-    wait_for(
+    events = wait_for(
         "an Event for each change of summary",
-        lambda: {"Dialing", "Paused", "Completed"} <= {e["reason"] for e in api.events("promo")},
+        lambda: (
+            {"Dialing", "Paused", "Completed"} <= {e["reason"] for e in api.events("promo")}
+            and api.events("promo")
+        ),
         log=operator,
     )
+    # `From:` in `kubectl describe`: kdial's operator, not the framework it is built on.
+    assert {e["source"]["component"] for e in events} == {"kdial-operator"}
+    assert {e["reportingComponent"] for e in events} == {"kdial-operator"}
 
     api.delete("campaigns", "promo")
     wait_for("campaign gone", lambda: api.get("campaigns", "promo") is None, log=operator)
@@ -213,3 +220,29 @@ async def test_a_refused_worker_deployment_is_reported_not_raised(api: Api, name
     )
     assert "uid" in refused
     assert api.deployment(DEPLOYMENT) is None
+
+
+async def test_a_trial_too_small_to_draw_anyone_still_dials_one_contact(
+    redis_url: str, namespace: str
+) -> None:
+    """A 5% trial of a 4-contact list: an operator expects a trial call, not an empty sample
+    that reads as an empty list."""
+    rdb = redis.asyncio.from_url(redis_url, decode_responses=True)
+    four = ["id0", "id1", "id2", "id4"]
+    assert not any(in_sample(i, 5) for i in four), "a 5% sample of these draws no one"
+
+    async def trial_of(contacts: list[str], name: str) -> set[str]:
+        """What a campaign `name`'s 5% trial of list `name` holding `contacts` takes."""
+        source = ListKeys(namespace, name)
+        await rdb.hset(source.contacts, mapping=dict.fromkeys(contacts, "{}"))
+        await rdb.set(source.version, 1)
+        trial = campaign_spec(trial={"samplePercent": 5}, contactListRef={"name": name})
+        spec = CampaignSpec.model_validate(trial)
+        keys = CampaignKeys(namespace, name)
+        await sync_dataplane(rdb, keys, spec, Observed(spec, None), Recall())
+        return set(await rdb.smembers(keys.known))
+
+    assert await trial_of(four, "short") == {"id0"}, "the one any wider sample takes first"
+    # A sample that draws someone takes only what it draws.
+    assert await trial_of([*four, "id3"], "drawn") == {"id3"}
+    await rdb.aclose()

@@ -317,6 +317,8 @@ def test_status_is_served_as_metrics(
             == 0
         )
         assert value("kdial_campaign_max_abandon_ratio", campaign=campaign) == 0.02
+        # The metrics follow every status write; the log does not.
+        assert "Handler 'campaign_metrics' succeeded" not in proc.tail(10_000)
         pool = f"{namespace}/lines"
         for trunk in ("carrier-a", "carrier-b"):
             assert value("kdial_trunk_state", trunkpool=pool, trunk=trunk, state="Healthy") == 1
@@ -329,6 +331,7 @@ def test_status_is_served_as_metrics(
             )
             == 1
         )
+        assert "Handler 'contactlist_metrics' succeeded" not in proc.tail(10_000)
 
         api.delete("campaigns", "promo")
         wait_for(

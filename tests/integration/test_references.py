@@ -86,6 +86,31 @@ def test_a_secret_worker_pods_read_missing_from_the_namespace_blocks_until_it_ar
     assert "s3cr3t-pw" not in seen + json.dumps(api.events("promo"))
 
 
+def test_each_new_cause_of_waiting_is_an_event(
+    api: Api, operator: OperatorProcess, namespace: str
+) -> None:
+    """`kubectl describe` shows what holds the campaign now, not the first thing that did."""
+    api.core.delete_namespaced_secret("kdial-esl", namespace)
+    api.create("campaigns", "promo", campaign_spec(), "Campaign")
+
+    def warnings() -> list[str]:
+        return [e["message"] for e in api.events("promo") if e["type"] == "Warning"]
+
+    wait_for(
+        "an Event: the ContactList is missing",
+        lambda: any("ContactList 'leads' not found" in m for m in warnings()),
+        log=operator,
+    )
+    world(api, numbers(2))
+    wait_for(
+        "an Event: now the Secret is missing",
+        lambda: any("Secret 'kdial-esl' with key 'password'" in m for m in warnings()),
+        log=operator,
+    )
+    assert ready(api)["reason"] == "SecretNotFound"
+    assert (api.get("campaigns", "promo") or {})["status"]["summary"] == "Waiting"
+
+
 async def test_the_secrets_are_looked_up_again_a_while_after_they_were_found(
     api: Api, namespace: str
 ) -> None:

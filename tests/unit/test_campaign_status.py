@@ -74,3 +74,22 @@ def test_a_paused_campaign_whose_workers_were_refused_says_so_instead_of_paused(
         refused,
     )
     assert (dialing.reason, summary) == ("Paused", "Degraded")
+
+
+def _condition(conditions: list[Any], type_: str) -> Any:
+    return next(c for c in conditions if c.type == type_)
+
+
+def test_counts_in_messages_agree_with_their_number() -> None:
+    one = Ledger(total=1, pending=0, due_now=0, in_flight=1, closed=0, has_epoch=True)
+    conditions, _ = decide(facts(ledger=one))
+    assert _condition(conditions, "Dialing").message == "1 call in flight"
+    assert _condition(conditions, "Completed").message == "0 of 1 contact closed"
+
+    done = Ledger(total=1, pending=0, due_now=0, in_flight=0, closed=1, has_epoch=True)
+    conditions, _ = decide(facts(ledger=done))
+    assert _condition(conditions, "Completed").message == "1 of 1 contact closed"
+
+    many = Ledger(total=10, pending=6, due_now=6, in_flight=3, closed=4, has_epoch=True)
+    conditions, _ = decide(facts(ledger=many))
+    assert _condition(conditions, "Dialing").message == "3 calls in flight"

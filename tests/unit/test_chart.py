@@ -843,6 +843,36 @@ def test_the_notes_try_the_quickstart_where_its_workers_find_their_secrets(
     }
 
 
+@pytest.mark.parametrize("name", ["defaults", "existing-secrets"])
+def test_the_notes_copy_every_secret_worker_pods_read(name: str) -> None:
+    """Watching all namespaces, the chart writes the Secrets into its own namespace only: the
+    notes say how to copy each one the operator's worker pods read, with its key."""
+    notes = render(name).text("NOTES.txt")
+    refs = secret_refs(_settings_from(operator_container(name)))
+
+    assert len(refs) == 2
+    for secret, key in refs:
+        assert (
+            f"kubectl -n NS create secret generic {secret} --from-literal={key}="
+            f"\"$(kubectl -n {NAMESPACE} get secret {secret} -o jsonpath='{{.data.{key}}}'"
+        ) in notes
+
+
+def test_the_readme_quickstart_goes_where_the_notes_send_it() -> None:
+    """Each command of the README's install block runs in the namespace the notes of that
+    install (the default values) try the quickstart in, where the workers' Secrets are."""
+    block = re.search(r"```sh\n(.*?)```", (CHART / "README.md").read_text("utf-8"), re.S)
+    assert block is not None
+    install, *commands = block.group(1).strip().splitlines()
+    notes = render("defaults").text("NOTES.txt")
+
+    assert f"-n {NAMESPACE} " in install
+    assert commands
+    for command in commands:
+        assert command.startswith(f"kubectl -n {NAMESPACE} "), command
+        assert command in notes, command
+
+
 def test_generated_secrets_in_every_namespace_where_workers_run() -> None:
     secrets = render("watch-namespaces").of_kind("Secret")
     by_place = {(s["metadata"]["namespace"], s["metadata"]["name"]): s for s in secrets}

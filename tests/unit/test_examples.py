@@ -16,7 +16,7 @@ import copy
 import json
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from kubernetes_validate import utils
 from referencing import Registry, Resource
 
 from kdial.api.calleridpool import CallerIdPoolSpec
+from kdial.api.campaign import CampaignSpec
 from kdial.api.cel import holds
 from kdial.api.contactlist import ContactListSpec, Purpose
 from kdial.api.crd import crd_manifest
@@ -36,6 +37,7 @@ from kdial.api.kinds import API_VERSION, GROUP, KINDS
 from kdial.api.meta import DNS_SUBDOMAIN
 from kdial_cli.chart import peering_crds
 from kdial_operator import contact_import, routing
+from kdial_operator.campaign_status import schedule_hold
 
 pytestmark = pytest.mark.unit
 
@@ -323,6 +325,14 @@ def test_the_modes_and_features_the_examples_promise() -> None:
     assert all(regions.values())
     provinces = {n["region"] for n in BY_KIND["CallerIdPool"]["local-presence"]["spec"]["numbers"]}
     assert len(provinces) >= 5
+
+
+@pytest.mark.parametrize("campaign", _campaigns(), ids=lambda c: c["metadata"]["name"])
+def test_every_campaign_may_dial_today(campaign: dict[str, Any]) -> None:
+    """An example applied as it is dials: its start/end times do not rule out today."""
+    schedule = CampaignSpec.model_validate(campaign["spec"]).schedule
+
+    assert schedule_hold(schedule.start_time, schedule.end_time, datetime.now(UTC)) is None
 
 
 def _contact_lists() -> list[dict[str, Any]]:

@@ -117,6 +117,27 @@ app.kubernetes.io/part-of: kdial
 {{- if gt (int .Values.worker.rtpPortRange.start) (int .Values.worker.rtpPortRange.end) }}
 {{- fail "worker.rtpPortRange: start must not exceed end" }}
 {{- end }}
+{{- include "kdial.validateWatchNamespaces" . }}
+{{- end }}
+
+{{/* Each watched namespace must exist before the install, which would otherwise fail halfway,
+at its first Role or Secret there. Checked only against a cluster: `lookup` finds nothing in
+`helm template` or a client-side dry run, and the cluster always has some namespace. */}}
+{{- define "kdial.validateWatchNamespaces" -}}
+{{- if .Values.watchNamespaces }}
+{{- $cluster := lookup "v1" "Namespace" "" "" }}
+{{- if $cluster }}
+{{- $existing := list }}
+{{- range $cluster.items }}
+{{- $existing = append $existing .metadata.name }}
+{{- end }}
+{{- range .Values.watchNamespaces }}
+{{- if not (has . $existing) }}
+{{- fail (printf "watchNamespaces: namespace %q does not exist; create it first (kubectl create namespace %s) or remove it from watchNamespaces" . .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* The bundled Redis's configuration: kdial's durability rests on these lines. */}}

@@ -198,7 +198,8 @@ class Trial(ApiModel):
     """Trial calls (试呼): dial a sample first, review it, then run the whole list."""
 
     sample_percent: int = Field(ge=1, le=100)
-    """Share of the list to dial, in percent (3-5 is usual). Remove `trial` to dial the rest."""
+    """Share of the list to dial, in percent (3-5 is usual), and at least one contact of a list
+    that has any. Remove `trial` to dial the rest."""
 
 
 class WorkerBounds(ApiModel):

@@ -64,6 +64,7 @@ from datetime import UTC, datetime
 
 from kdial.api.trunkpool import HealthPolicy, TrunkState
 from kdial.outcomes import Outcome, counts_against_trunk, is_answered
+from kdial.plural import plural
 from kdial.routing.detectors import Comparison, Cusum, Scheme, wilson
 
 __all__ = [
@@ -582,7 +583,7 @@ def _judge(
                 trunk,
                 PROBING,
                 "Probing",
-                f"rested {rest:.0f} s; probing with {policy.probe_calls} calls",
+                f"rested {rest:.0f} s; probing with {plural(policy.probe_calls, 'call')}",
             )
         return _Verdict(trunk, EJECTED)
     if state is PROBING:
@@ -602,13 +603,12 @@ def _probe(trunk: TrunkHealth, obs: Observation, policy: HealthPolicy) -> _Verdi
             trunk,
             EJECTED,
             "ProbeFailed",
-            f"probe failed: {losses} of {attempts} calls lost",
+            f"probe failed: {losses} of {plural(attempts, 'call')} lost",
             severity=math.inf,
         )
     if attempts >= policy.probe_calls:
-        return _Verdict(
-            trunk, HEALTHY, "ProbePassed", f"probe passed: {attempts} calls, {losses} lost"
-        )
+        passed = f"probe passed: {plural(attempts, 'call')}, {losses} lost"
+        return _Verdict(trunk, HEALTHY, "ProbePassed", passed)
     return _Verdict(trunk, PROBING)
 
 
@@ -697,8 +697,9 @@ def _detector_rules(
             ):
                 continue
             message = (
-                f"{name} {_pct(cusum.events, cusum.trials)} over the last {cusum.trials} "
-                f"attempts against {_others(cusum, baseline)} on the other trunks"
+                f"{name} {_pct(cusum.events, cusum.trials)} over the last "
+                f"{plural(cusum.trials, 'attempt')} against {_others(cusum, baseline)} "
+                "on the other trunks"
             )
             reason = "CallLoss" if scheme.rising else "AnswerRate"
             if cusum.confirmed(z, worse_if_higher=scheme.rising, baseline=baseline):

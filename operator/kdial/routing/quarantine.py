@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from kdial.api.calleridpool import Quarantine
+from kdial.plural import plural
 from kdial.routing.detectors import Comparison, Cusum, Scheme, wilson
 
 __all__ = [
@@ -220,8 +221,9 @@ def _decide(
     held = state.comparison.held(scheme, tuning.z)
     if not held and cusum.trials >= rule.min_samples and _confirmed(cusum, share, tuning.z):
         message = (
-            f"answer rate {_pct(cusum.events, cusum.trials)} over its last {cusum.trials} "
-            f"attempts against {_pct(cusum.ref_events, cusum.ref_trials)} for the pool's other "
+            f"answer rate {_pct(cusum.events, cusum.trials)} over its last "
+            f"{plural(cusum.trials, 'attempt')} against "
+            f"{_pct(cusum.ref_events, cusum.ref_trials)} for the pool's other "
             f"numbers (below {rule.below_pool_percent}% of it)"
         )
         return NumberState(fresh, now, False, "Marked", message), Change(
