@@ -42,7 +42,7 @@ class SwitchSpec(Model):
     core_uuid: str | None = None
     #: Sound files on the switch and how many seconds each plays; `playback` of any other file
     #: fails at once with FILE NOT FOUND, as on a real switch.
-    sounds: dict[str, float] = Field(default_factory=dict)
+    sounds: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
 
 
 def _default_failures() -> dict[str, float]:
