@@ -11,7 +11,7 @@ import time
 import uuid as uuidlib
 from collections.abc import Awaitable, Callable
 
-from kdial_sim import fsstring
+from kdial_sim import dialplan, fsstring
 from kdial_sim.calls import delay_seconds
 from kdial_sim.causes import parse_cause
 from kdial_sim.channel import Channel
@@ -30,6 +30,7 @@ class Api:
         self._handlers: dict[str, Handler] = {
             "originate": self.originate,
             "uuid_kill": self.uuid_kill,
+            "uuid_transfer": self.uuid_transfer,
             "uuid_exists": self.uuid_exists,
             "uuid_setvar": self.uuid_setvar,
             "uuid_getvar": self.uuid_getvar,
@@ -62,6 +63,21 @@ class Api:
         uuid, _, cause = arg.partition(" ")
         found = self.switch.kill(uuid, parse_cause(cause, "NORMAL_CLEARING"))
         return "+OK\n" if found else _NO_SUCH_CHANNEL
+
+    async def uuid_transfer(self, arg: str | None) -> str:
+        argv = fsstring.separate(arg or "", " ", 5)
+        if not 2 <= len(argv) <= 5:
+            return dialplan.USAGE
+        call = self.switch.calls.get(argv[0])
+        if call is None:
+            return _NO_SUCH_CHANNEL
+        try:
+            steps = dialplan.parse_transfer(argv[1:])
+        except dialplan.CannotEmulate as refused:
+            return refused.reply()
+        if not call.transfer(steps, dict(self.switch.scenario.switch.sounds)):
+            return dialplan.CannotEmulate("a call not answered, or transferred already").reply()
+        return "+OK\n"
 
     async def uuid_exists(self, arg: str | None) -> str:
         return "true" if arg and arg in self.switch.calls else "false"

@@ -19,11 +19,12 @@ import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kdial_sim import events
+from kdial_sim import dialplan, events
 from kdial_sim.bus import EventBus
 from kdial_sim.causes import cause_for_sip, parse_cause
 from kdial_sim.channel import Channel, Ending
 from kdial_sim.clock import SimClock
+from kdial_sim.dialplan import Step
 from kdial_sim.events import Stamper
 from kdial_sim.outcomes import BRIDGE_TIMEOUT_SECONDS, BridgePlan, Plan
 
@@ -67,6 +68,8 @@ class Call:
         self._timers: list[asyncio.TimerHandle] = []
         #: The 183 completed the originate: the application runs while the phone still rings.
         self._started_early = False
+        #: The inline dialplan a `uuid_transfer` sent the answered call to, while it runs.
+        self._transfer: asyncio.Task[None] | None = None
 
     @property
     def uuid(self) -> str:
@@ -91,6 +94,8 @@ class Call:
         finally:
             for timer in self._timers:
                 timer.cancel()
+            if self._transfer is not None:
+                self._transfer.cancel()
             if not self.result.done():
                 self.result.set_result(f"-ERR {self.channel.hangup_cause or 'CRASH'}\n")
             self._env.finished(self)
@@ -173,6 +178,9 @@ class Call:
         if talk <= ring:
             self._finish(Ending.REMOTE_BYE, "NORMAL_CLEARING")
             return False
+        if self._transfer is not None:
+            # The transfer took the callee away from the bridge: its second leg was cancelled.
+            return True
         if bridge.ring is None:
             self.channel.extra_vars["originate_disposition"] = "NO_ANSWER"
             self._finish(Ending.LOCAL_BYE, "NORMAL_CLEARING")
@@ -184,6 +192,47 @@ class Call:
         self.channel.bridged_to = str(uuidlib.uuid4())
         self.channel.extra_vars["bridge_to"] = self.channel.bridged_to
         self._emit(events.BRIDGE)
+
+    def transfer(self, steps: list[Step], sounds: dict[str, float]) -> bool:
+        """`uuid_transfer` to an inline dialplan: the answered channel leaves what it waited on
+        (park, a bridge still ringing) and runs `steps`. False when the simulator cannot
+        emulate it: a call not answered, ended, or transferred already."""
+        ch = self.channel
+        if not ch.answered or ch.hangup_us or self._transfer is not None:
+            return False
+        self._transfer = asyncio.create_task(self._inline(steps, sounds))
+        return True
+
+    async def _inline(self, steps: list[Step], sounds: dict[str, float]) -> None:
+        for step in steps:
+            if step.app == "hangup":
+                self.request_hangup(parse_cause(step.data or None, "NORMAL_CLEARING"))
+                return
+            if not await self._playback(step, sounds.get(step.data)):
+                return
+        # The dialplan ran out of applications: FreeSWITCH hangs the channel up.
+        self.request_hangup("NORMAL_CLEARING")
+
+    async def _playback(self, step: Step, seconds: float | None) -> bool:
+        """Plays `step`'s file for `seconds` (None: no such file); False if the call ended."""
+        ch, app_uuid = self.channel, dialplan.new_app_uuid()
+        ch.extra_vars["current_application"] = step.app
+        ch.extra_vars["current_application_data"] = step.data
+        self._emit_execute(dialplan.EXECUTE, step, app_uuid, None)
+        if seconds:
+            await asyncio.sleep(self._env.clock.real_seconds(seconds))
+        if ch.hangup_us or self._hangup.done():
+            return False
+        response = "FILE NOT FOUND" if seconds is None else "FILE PLAYED"
+        ch.extra_vars["current_application_response"] = response
+        self._emit_execute(dialplan.EXECUTE_COMPLETE, step, app_uuid, response)
+        return True
+
+    def _emit_execute(self, name: str, step: Step, app_uuid: str, response: str | None) -> None:
+        event = dialplan.execute_event(
+            name, self.channel, self._env.stamper, step, app_uuid, response=response
+        )
+        self._env.bus.publish(event)
 
     async def _wait(self, seconds: float) -> HangupRequest | None:
         """Sleep `seconds` of scenario time unless a hangup request comes first."""

@@ -40,6 +40,9 @@ class SwitchSpec(Model):
     sip_port: int = Field(default=5080, ge=1, le=65535)
     #: Fixed Core-UUID; by default a new one per start, as a restarted FreeSWITCH has.
     core_uuid: str | None = None
+    #: Sound files on the switch and how many seconds each plays; `playback` of any other file
+    #: fails at once with FILE NOT FOUND, as on a real switch.
+    sounds: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
 
 
 def _default_failures() -> dict[str, float]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import gevent.event
 
+from kdial.api.campaign import CampaignSpec
 from kdial.outcomes import CallFacts, facts_from_hangup, job_error_cause
 from kdial_worker.caps import Grant
 from kdial_worker.esl import Event
@@ -26,6 +27,21 @@ _UUID_ARG = re.compile(r"origination_uuid=([0-9a-fA-F-]{36})")
 
 def call_uuid(campaign: str, attempt: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{campaign}/{attempt}"))
+
+
+def connect_deadline(spec: CampaignSpec) -> float | None:
+    """Seconds an answered callee may wait to be connected before the call is abandoned.
+
+    None when the switch's own dialplan takes the call at answer (an IVR extension); the
+    campaign's connect deadline for a bridge to a SIP URI; 0 when there is nowhere to go at
+    all, so nobody is ever left parked in silence.
+    """
+    destination = spec.destination
+    if destination is None:
+        return 0
+    if destination.extension:
+        return None
+    return spec.pacing.connect_deadline_seconds
 
 
 @dataclass
@@ -47,8 +63,9 @@ class Call:
     ended: float | None = None
     bgapi_seconds: float | None = None
     connect_deadline: float | None = None
-    """Seconds an answered callee may wait for the bridge to the destination; None when the
-    destination is on the switch itself (an IVR extension), which takes the call at answer."""
+    """Seconds an answered callee may wait to be connected (see `connect_deadline`)."""
+    abandoned: bool = False
+    """Nobody took the answered callee in time, and the worker acted on it."""
     bridged: float | None = None
     done: gevent.event.Event = field(default_factory=gevent.event.Event)
 

@@ -21,7 +21,9 @@ import gevent
 import gevent.event
 import redis
 
-from kdial.dialstring import Application, SipUri, originate_command
+from kdial.api.campaign import CampaignMode
+from kdial.dialstring import Application, SipUri, abandon_command, originate_command
+from kdial.modes import agents_unavailable
 from kdial.numbers import is_e164
 from kdial.outcomes import Outcome, classify
 from kdial.plural import plural
@@ -29,7 +31,7 @@ from kdial.privacy import mask_number
 from kdial.routing.presence import place_of, subdivision
 from kdial.state.keys import CampaignKeys
 from kdial_worker import caps, choice, ledger, line_counts, metrics, pacing, retry, schedule
-from kdial_worker.calls import Call, Calls, call_uuid
+from kdial_worker.calls import Call, Calls, call_uuid, connect_deadline
 from kdial_worker.carrier_pace import CarrierPace
 from kdial_worker.esl import EslDown, EslSession
 from kdial_worker.runtime import CallerId, Runtime, RuntimeCache, Trunk
@@ -74,6 +76,7 @@ class Dialer:
         self.epoch: str | None = None
         self.draining = False
         self.halted: str | None = None
+        self._refused_mode: CampaignMode | None = None
         self.healthy_at = time.monotonic()
         # Claiming pauses until then after a permit was refused: claiming contacts only to give
         # them back would cost more than the calls themselves.
@@ -145,6 +148,8 @@ class Dialer:
         rt = self.runtime.get()
         if rt is None or not rt.dialing or self.halted or not self.esl.connected:
             return 0
+        if self._refuses(rt):
+            return 0
         if self.epoch is None:
             self.epoch = ledger.epoch(self.rdb, self.keys)
             if self.epoch is None:
@@ -165,6 +170,15 @@ class Dialer:
         for claimed in claims:
             gevent.spawn(self._attempt, claimed, rt)
         return len(claims)
+
+    def _refuses(self, rt: Runtime) -> bool:
+        """A config whose mode needs agents (compiled by an older operator, say) is not dialled:
+        it would leave answered callees in silence. Said once per mode, not on every claim."""
+        refusal = agents_unavailable(rt.spec.mode)
+        if refusal is not None and self._refused_mode != rt.spec.mode:
+            log.error("campaign %s: not dialling: %s", self.campaign, refusal)
+        self._refused_mode = rt.spec.mode if refusal else None
+        return refusal is not None
 
     def _hang_up_leftovers(self) -> None:
         """Calls this worker left on its switch before a restart are ended first: their
@@ -320,8 +334,7 @@ class Dialer:
     ) -> Call:
         pacing = rt.spec.pacing
         call = Call(claimed.attempt, call_uuid(self.campaign, claimed.attempt), trunk.name, grant)
-        if rt.spec.destination is not None and rt.spec.destination.sip_uri:
-            call.connect_deadline = pacing.connect_deadline_seconds
+        call.connect_deadline = connect_deadline(rt.spec)
         command = originate_command(
             _via(trunk),
             contact["number"],
@@ -351,29 +364,47 @@ class Dialer:
                 call.job_error_at = time.time()
             call.bgapi_seconds = time.monotonic() - sent
             metrics.ORIGINATE_LATENCY.observe(call.bgapi_seconds)
-            self._follow(call, pacing.ring_timeout_seconds + 30 + pacing.max_call_duration_seconds)
+            limit = pacing.ring_timeout_seconds + 30 + pacing.max_call_duration_seconds
+            self._follow(call, limit, pacing.abandon_message)
             call.ended = time.time()
         finally:
             self.calls.remove(call)
             metrics.CALLS_ACTIVE.labels(self.campaign).set(len(self.calls))
         return call
 
-    def _follow(self, call: Call, limit: float) -> None:
+    def _follow(self, call: Call, limit: float, abandon_message: str | None) -> None:
         """Waits for the call's end: its hangup, or a job error with no channel behind it."""
         deadline = time.time() + limit
         while not call.done.wait(0.25):
             if call.job_error_at and not call.channel_seen and time.time() - call.job_error_at > 1:
                 return
-            if call.overdue(time.time()) and not call.killed:
-                # Nobody took the answered callee in time: an abandoned call. Hang up rather
-                # than leave them in silence; the abandon rate counts it.
-                self._kill(call)
+            if call.overdue(time.time()) and not (call.killed or call.abandoned):
+                self._abandon(call, abandon_message)
             if time.time() > deadline and not call.killed:
                 log.warning("attempt %s outlived its limits; hanging up", call.attempt)
                 self._kill(call)
                 deadline = time.time() + 10
             elif time.time() > deadline:
                 return
+
+    def _abandon(self, call: Call, message: str | None) -> None:
+        """Nobody took the answered callee in time: rather than leave them in silence, they
+        hear the compliance message and the switch hangs up (without one, the worker hangs
+        up). Either way the call is Abandoned, and the abandon rate counts it."""
+        call.abandoned = True
+        if message:
+            try:
+                reply = self.esl.api(abandon_command(call.uuid, message))
+            except (EslDown, ValueError) as error:  # ValueError: a message unsafe to send
+                reply = f"-ERR {error}"
+            if reply.startswith("+OK"):
+                return
+            log.warning(
+                "attempt %s: cannot play the abandon message (%s); hanging up",
+                call.attempt,
+                reply.strip(),
+            )
+        self._kill(call)
 
     def _kill(self, call: Call) -> None:
         call.killed = True

@@ -44,6 +44,7 @@ __all__ = [
     "Application",
     "DialFormat",
     "SipUri",
+    "abandon_command",
     "channel_var",
     "destination",
     "originate_command",
@@ -323,3 +324,26 @@ def originate_command(
     if not command.isprintable():
         raise ValueError("originate command would not be a single printable line")
     return command
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# The Campaign's abandonMessage pattern again (it arrives through Redis): path segments that
+# cannot be `..`, and nothing the argument split (spaces, quotes) or the inline dialplan
+# (`,` between applications, `:` between an application and its data) would read as syntax.
+_SOUND_FILE = re.compile(r"/?[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*")
+MAX_SOUND_FILE_LENGTH = 256
+
+
+def abandon_command(uuid: str, message: str) -> str:
+    """``uuid_transfer <uuid> playback:<message>,hangup:NORMAL_CLEARING inline``, one line.
+
+    Takes an answered call away from whatever it waits on (park, a bridge still ringing) into
+    an inline dialplan that plays the compliance message and hangs up. Raises ValueError for a
+    UUID that is not one (lower-case, as kdial makes them) or a message that is not a plain
+    sound file path.
+    """
+    if _UUID.fullmatch(uuid) is None:
+        raise ValueError("call UUID must be a lower-case UUID")
+    if len(message) > MAX_SOUND_FILE_LENGTH or _SOUND_FILE.fullmatch(message) is None:
+        raise ValueError("abandon message must be a sound file path ([A-Za-z0-9_.-] segments)")
+    return f"uuid_transfer {uuid} playback:{message},hangup:NORMAL_CLEARING inline"

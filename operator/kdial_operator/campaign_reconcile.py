@@ -23,6 +23,7 @@ from kdial.api.conditions import merge
 from kdial.api.contactlist import Purpose
 from kdial.api.kinds import CAMPAIGN
 from kdial.api.meta import explain
+from kdial.modes import AGENTS_UNAVAILABLE, agents_unavailable
 from kdial.state.keys import CampaignKeys, ListKeys
 from kdial_operator import campaign_events, campaign_status, compile, dataplane, scaling, workload
 from kdial_operator.campaign_status import Blocker, Facts
@@ -116,6 +117,12 @@ async def missing_secret(memo: kopf.Memo, namespace: str, recall: Recall) -> Blo
     return None
 
 
+def unsupported_mode(spec: CampaignSpec) -> Blocker | None:
+    """A blocker when the campaign's mode needs agents, which kdial does not have yet."""
+    message = agents_unavailable(spec.mode)
+    return None if message is None else Blocker(AGENTS_UNAVAILABLE, message, "Waiting")
+
+
 def no_route(namespace: str, spec: CampaignSpec, refs: Referents) -> str | None:
     """A message when every trunk of every pool the campaign dials through is ejected."""
     pools = [
@@ -204,7 +211,11 @@ async def observe(
         seen = Observed(None, Blocker("InvalidSpec", explain(error), "Invalid"))
     else:
         hold = campaign_status.schedule_hold(spec.schedule.start_time, spec.schedule.end_time, now)
-        blocker = references(namespace, spec, refs) or await missing_secret(memo, namespace, recall)
+        blocker = (
+            unsupported_mode(spec)
+            or references(namespace, spec, refs)
+            or await missing_secret(memo, namespace, recall)
+        )
         seen = Observed(spec, blocker, hold)
         seen.no_route = no_route(namespace, spec, refs)
     seen.version = body.status.get("configVersion")

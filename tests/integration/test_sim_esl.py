@@ -15,6 +15,7 @@ pytestmark = pytest.mark.integration
 SPEED = 20
 SCENARIO = {
     "seed": 11,
+    "switch": {"sounds": {"kdial/abandoned.wav": 3}},
     "carriers": {
         "ans": {"answerProbability": 1, "pddSeconds": 0.2, "ringSeconds": 1, "talkSeconds": 4},
         "long": {"answerProbability": 1, "pddSeconds": 0.2, "ringSeconds": 1, "talkSeconds": 3600},
@@ -286,3 +287,40 @@ def test_carrier_over_its_concurrent_calls_answers_503(esl: EslClient) -> None:
     third = new_uuid()
     assert esl.api(originate("tiny", third)) == f"+OK {third}\n"
     esl.api(f"uuid_kill {third}")
+
+
+def test_uuid_transfer_inline_plays_the_message_then_hangs_up(esl: EslClient) -> None:
+    played, missing, other = new_uuid(), new_uuid(), new_uuid()
+    for call in (played, missing, other):
+        esl.bgapi(originate("long", call))
+        esl.channel_event("CHANNEL_ANSWER", call)
+
+    inline = "playback:kdial/abandoned.wav,hangup:NORMAL_CLEARING inline"
+    assert esl.api(f"uuid_transfer {played} {inline}") == "+OK\n"
+    started = esl.channel_event("CHANNEL_EXECUTE", played)
+    assert (started["Application"], started["Application-Data"]) == (
+        "playback",
+        "kdial/abandoned.wav",
+    )
+    done = esl.channel_event("CHANNEL_EXECUTE_COMPLETE", played)
+    assert done["Application-Response"] == "FILE PLAYED"
+    assert done["Application-UUID"] == started["Application-UUID"]
+    ended = esl.channel_event("CHANNEL_HANGUP_COMPLETE", played)
+    assert ended["Hangup-Cause"] == "NORMAL_CLEARING"
+    assert ended["variable_sip_hangup_disposition"] == "send_bye"
+    assert int(ended["variable_billsec"]) >= 3, "the whole message played"
+
+    # A file the switch does not have fails at once; the dialplan runs out and hangs up.
+    assert esl.api(f"uuid_transfer {missing} playback:nope.wav inline") == "+OK\n"
+    done = esl.channel_event("CHANNEL_EXECUTE_COMPLETE", missing)
+    assert done["Application-Response"] == "FILE NOT FOUND"
+    assert (
+        esl.channel_event("CHANNEL_HANGUP_COMPLETE", missing)["Hangup-Cause"] == "NORMAL_CLEARING"
+    )
+
+    assert esl.api(f"uuid_transfer {new_uuid()} {inline}") == "-ERR No Such Channel!\n"
+    assert esl.api("uuid_transfer").startswith("-USAGE: <uuid> [-bleg|-both] <dest-exten>")
+    # What the simulator cannot know the outcome of, it refuses rather than guess.
+    refused = esl.api(f"uuid_transfer {other} 9000 XML default")
+    assert refused.startswith("-ERR kdial sim cannot emulate uuid_transfer"), refused
+    assert esl.api(f"uuid_kill {other}") == "+OK\n"

@@ -102,9 +102,11 @@ def test_answered_callees_nobody_takes_in_time_are_abandoned(
 ) -> None:
     """An agentless campaign bridges answered callees to a SIP destination (here a simulated
     agent phone that answers 60% of the time): a callee the bridge does not reach within
-    pacing.connectDeadlineSeconds is hung up and recorded as Abandoned."""
+    pacing.connectDeadlineSeconds hears the abandon message, is hung up and recorded as
+    Abandoned."""
     scenario = {
         "seed": 3,
+        "switch": {"sounds": {"kdial/abandoned.wav": 5}},
         "carriers": {
             "answers": carrier(answerProbability=1, talkSeconds={"dist": "fixed", "value": 60})
         },
@@ -122,24 +124,44 @@ def test_answered_callees_nobody_takes_in_time_are_abandoned(
         csv_of(numbers(40)),
         [trunk("answers", "answers")],
         destination={"sipUri": "sip:agent1@10.0.0.9"},
-        pacing={"maxConcurrency": 10, "connectDeadlineSeconds": 2, "ringTimeoutSeconds": 20},
+        pacing={
+            "maxConcurrency": 10,
+            "connectDeadlineSeconds": 2,
+            "ringTimeoutSeconds": 20,
+            "abandonMessage": "kdial/abandoned.wav",
+        },
         retry={"closure": {"maxAttempts": 1}},
     )
-    with dialing(scenario, namespace, redis_url, tmp_path, speed=10) as workers:
-        wait_for(
-            "every contact closed", lambda: rdb.hlen(keys.closed) == 40, timeout=120, log=workers[0]
-        )  # type: ignore[arg-type]
+    with running_sim(scenario, speed=10) as address, EslClient(*address).connect() as esl:
+        esl.subscribe("plain", "CHANNEL_EXECUTE_COMPLETE")
+        worker = WorkerProcess(f"{namespace}/promo", redis_url, address, tmp_path / "w.log", "w1")
+        try:
+            worker.start()
+            wait_for(
+                "every contact closed", lambda: rdb.hlen(keys.closed) == 40, timeout=120, log=worker
+            )  # type: ignore[arg-type]
+        finally:
+            worker.stop()
+        attempts = records(rdb, keys)
+        for record in attempts:
+            if record["outcome"] == "Abandoned":
+                # The switch played the whole message to the callee before it hung up.
+                played = esl.wait_for(lambda e, r=record: e.get("Unique-ID") == r["uuid"])  # type: ignore[misc]
+                assert played["Application"] == "playback", played
+                assert played["Application-Data"] == "kdial/abandoned.wav", played
+                assert played["Application-Response"] == "FILE PLAYED", played
 
     assert ledger_problems(rdb, keys) == []
-    attempts = records(rdb, keys)
     outcomes = Counter(r["outcome"] for r in attempts)
     assert set(outcomes) == {"AnsweredHuman", "Abandoned"}, outcomes
     assert 8 <= outcomes["Abandoned"] <= 28, outcomes
     for record in attempts:
-        # Bridged calls run their 60 s (6 s at speed 10); abandoned ones are cut at the deadline.
+        # Bridged calls run their 60 s (6 s at speed 10); abandoned ones end after the 2 s
+        # deadline (20 s of the simulator's clock) and the 5 s message.
         ran = (int(record["call_ended_ms"]) - int(record["started_ms"])) / 1000
         if record["outcome"] == "Abandoned":
             assert ran < 5, record
+            assert int(record["billsec"]) >= 25, record
         else:
             assert ran >= 5, record
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -121,3 +122,13 @@ def dialing(
 
 def csv_of(numbers: list[str]) -> str:
     return "phone\n" + "".join(f"{n}\n" for n in numbers)
+
+
+def rewrite_spec(rdb: redis.Redis, keys: CampaignKeys, **changes: Any) -> None:
+    """Rewrites the compiled campaign spec workers read, as an older operator (or a spec the API
+    server would refuse) could have left it: `changes` set fields, a None value removes one.
+    Stop the operator first, or its next pass compiles the real spec again."""
+    document = json.loads(rdb.get(keys.config) or "{}")
+    spec = document["content"]["spec"] | changes
+    document["content"]["spec"] = {k: v for k, v in spec.items() if v is not None}
+    rdb.set(keys.config, json.dumps(document))

@@ -76,6 +76,7 @@ def test_minimal_campaign_gets_documented_defaults() -> None:
         "maxDialRatio": None,
         "maxAbandonPercent": 3,
         "connectDeadlineSeconds": 2,
+        "abandonMessage": None,
         "ringTimeoutSeconds": 30,
         "maxCallDurationSeconds": 3600,
     }
@@ -583,6 +584,34 @@ def test_field_rules_refuse(data: dict[str, Any], path: str) -> None:
 )
 def test_destination_sip_uri_refuses_dial_string_syntax(uri: str) -> None:
     assert rejection(spec(destination={"sipUri": uri})).startswith("spec.destination.sipUri: ")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "../../etc/passwd",
+        "kdial/../secret.wav",
+        ".hidden.wav",
+        "a b.wav",
+        "a,hangup.wav",
+        "playback:x.wav",
+        "${system(id)}.wav",
+        "'quoted'.wav",
+        "x.wav\nbgapi",
+        "say:en number 5",
+        "",
+    ],
+)
+def test_abandon_message_refuses_anything_but_a_plain_sound_file(message: str) -> None:
+    data = spec(pacing={"abandonMessage": message})
+    assert rejection(data).startswith("spec.pacing.abandonMessage: ")
+
+
+@pytest.mark.parametrize(
+    "message", ["kdial/abandoned.wav", "/usr/share/freeswitch/sounds/kdial/abandon_8k.wav"]
+)
+def test_abandon_message_accepts_sound_file_paths(message: str) -> None:
+    CampaignSpec.model_validate(spec(pacing={"abandonMessage": message}))
 
 
 def test_destination_sip_uri_refuses_the_enterprise_originate_delimiter() -> None:

@@ -19,6 +19,7 @@ from kdial.dialstring import (
     AppName,
     DialFormat,
     SipUri,
+    abandon_command,
     channel_var,
     destination,
     originate_command,
@@ -657,3 +658,38 @@ def test_application_is_immutable() -> None:
     app = Application.park()
     with pytest.raises(AttributeError):
         app.args = ("x",)  # type: ignore[misc]
+
+
+# --- the abandon message -------------------------------------------------------------------------
+
+CALL = "0b4e7d3c-2f1a-5c6e-9d8b-7a6f5e4d3c2b"
+
+
+def test_abandon_command_plays_the_message_then_hangs_up_inline() -> None:
+    assert abandon_command(CALL, "kdial/abandoned.wav") == (
+        f"uuid_transfer {CALL} playback:kdial/abandoned.wav,hangup:NORMAL_CLEARING inline"
+    )
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "x.wav,transfer:9999",
+        "x.wav inline",
+        "../x.wav",
+        "x.wav\napi hupall",
+        "$x.wav",
+        "tts://flite|kal|hi",
+        "",
+        "a" * 257,
+    ],
+)
+def test_abandon_command_refuses_a_message_that_is_not_a_plain_file(message: str) -> None:
+    with pytest.raises(ValueError, match="sound file path"):
+        abandon_command(CALL, message)
+
+
+@pytest.mark.parametrize("uuid", ["", "not-a-uuid", CALL.upper(), f"{CALL} inline", f"{CALL}\n"])
+def test_abandon_command_refuses_anything_but_a_call_uuid(uuid: str) -> None:
+    with pytest.raises(ValueError, match="UUID"):
+        abandon_command(uuid, "kdial/abandoned.wav")

@@ -117,7 +117,18 @@ class Pacing(ApiModel):
     """Cap on abandoned calls (answered, no agent within the connect deadline) as a percentage of
     answered calls. Regulators set 3 (FCC, Ofcom)."""
     connect_deadline_seconds: int = Field(default=2, ge=1, le=10)
-    """Seconds an answered callee may wait for an agent before the call counts as abandoned."""
+    """Seconds an answered callee may wait for an agent (or the bridge to a SIP URI
+    destination) before the call counts as abandoned."""
+    abandon_message: str | None = Field(
+        default=None,
+        max_length=256,
+        pattern=r"^/?[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$",
+    )
+    """Sound file on the switch (absolute, or relative to its sounds directory, e.g.
+    `kdial/abandoned.wav`) played to an answered callee nobody takes within
+    `connectDeadlineSeconds`, before the call is hung up and counted as abandoned. Regulators
+    require it (Ofcom, FCC): it names the caller and a number to call back. Unset, such a
+    callee is hung up on without a word."""
     ring_timeout_seconds: int = Field(default=30, ge=5, le=120)
     """Seconds a call may ring unanswered before it is given up as NoAnswer."""
     max_call_duration_seconds: int = Field(default=3600, ge=30, le=14_400)

@@ -1,0 +1,40 @@
+"""kdial_worker.calls.connect_deadline: how long an answered callee may wait to be connected."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kdial.api.campaign import CampaignSpec
+from kdial_worker.calls import connect_deadline
+
+pytestmark = pytest.mark.unit
+
+REFS: dict[str, Any] = {
+    "contactListRef": {"name": "leads"},
+    "trunkPoolRefs": [{"name": "lines"}],
+    "callerIdPoolRef": {"name": "ids"},
+}
+
+
+def spec(**fields: Any) -> CampaignSpec:
+    return CampaignSpec.model_validate(
+        {"mode": "Agentless", "pacing": {"maxConcurrency": 5}, **REFS} | fields
+    )
+
+
+def test_an_ivr_extension_takes_the_call_at_answer() -> None:
+    assert connect_deadline(spec(destination={"extension": "9000"})) is None
+
+
+def test_a_bridge_to_a_sip_uri_has_the_campaigns_connect_deadline() -> None:
+    campaign = spec(
+        destination={"sipUri": "sip:bot@voice.example"},
+        pacing={"maxConcurrency": 5, "connectDeadlineSeconds": 4},
+    )
+    assert connect_deadline(campaign) == 4
+
+
+def test_nowhere_to_go_is_abandoned_at_once_never_parked_in_silence() -> None:
+    assert connect_deadline(spec(mode="Predictive")) == 0
