@@ -318,7 +318,7 @@ def test_uuid_transfer_inline_plays_the_message_then_hangs_up(esl: EslClient) ->
         esl.channel_event("CHANNEL_HANGUP_COMPLETE", missing)["Hangup-Cause"] == "NORMAL_CLEARING"
     )
 
-    assert esl.api(f"uuid_transfer {new_uuid()} {inline}") == "-ERR No Such Channel!\n"
+    assert esl.api(f"uuid_transfer {new_uuid()} {inline}") == "-ERR No such channel!\n"
     assert esl.api("uuid_transfer").startswith("-USAGE: <uuid> [-bleg|-both] <dest-exten>")
     # What the simulator cannot know the outcome of, it refuses rather than guess.
     refused = esl.api(f"uuid_transfer {other} 9000 XML default")
