@@ -76,7 +76,9 @@ def _ready(facts: Facts) -> Cond:
 
 def _completed(ledger: Ledger | None, done: bool) -> Cond:
     if done and ledger:
-        return Cond("Completed", True, "AllContactsClosed", f"all {ledger.total} contacts closed")
+        expired = "; their data has expired (spec.retention)" if ledger.expired else ""
+        message = f"all {ledger.total} contacts closed{expired}"
+        return Cond("Completed", True, "AllContactsClosed", message)
     closed, total = (ledger.closed, ledger.total) if ledger else (0, 0)
     return Cond("Completed", False, "ContactsRemaining", f"{closed} of {total} contacts closed")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import zlib
@@ -37,21 +38,86 @@ def in_sample(contact_id: str, percent: int) -> bool:
 
 
 async def seed(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys, sample: int | None) -> int:
-    """Takes contacts the campaign has not seen from its list; returns how many were new."""
+    """Takes contacts the campaign has not seen from its list; returns how many were new.
+
+    When the list is another than last time (`spec.contactListRef` changed, or the list was
+    deleted and made again), the old list's contacts leave the ledger first (`retire`)."""
     # The client decodes responses (decode_responses=True), so values are str.
     list_version = cast(str | None, await rdb.get(contacts.version))
-    # A changed sample (a trial widened, or removed) must seed again, as must a new import.
-    marker = f"{list_version}:{sample}"
-    if list_version is None or marker == await rdb.get(campaign.seeded):
+    if list_version is None:
         return 0
+    # A changed sample (a trial widened, or removed) must seed again, as must a new import.
+    marker = {"list": await list_identity(rdb, contacts), "version": list_version, "sample": sample}
+    previous = _marker(cast(str | None, await rdb.get(campaign.seeded)))
+    if marker == previous:
+        return 0
+    in_flight = 0
+    if marker["list"] != previous.get("list"):
+        in_flight = await retire(rdb, campaign, contacts)
     added, epoch = 0, secrets.token_hex(4)
     async for batch in _id_batches(rdb, contacts.contacts):
         ids = [i for i in batch if sample is None or in_sample(i, sample)]
         if ids:
-            keys = [campaign.known, campaign.due, campaign.epoch]
-            added += int(await rdb.eval(scripts.SEED, len(keys), *keys, epoch, *ids))
-    await rdb.set(campaign.seeded, marker)
+            keys = [
+                *(campaign.known, campaign.due, campaign.epoch),
+                *(campaign.closed, campaign.retired, campaign.finished),
+                *campaign.contact_data,
+            ]
+            new = int(await rdb.eval(scripts.SEED, len(keys), *keys, epoch, *ids))
+            if new < 0:
+                return 0  # finished and expired: the list is never taken again
+            added += new
+    if in_flight == 0:
+        # Until the old list's last call has ended, the next pass retires again.
+        await rdb.set(campaign.seeded, json.dumps(marker, sort_keys=True))
     return added
+
+
+def _marker(raw: str | None) -> dict[str, Any]:
+    """The seed marker as written; one from before markers named their list names none."""
+    try:
+        marker = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return marker if isinstance(marker, dict) else {}
+
+
+async def list_identity(rdb: Redis, contacts: ListKeys) -> str:
+    """Names one incarnation of a list: its namespace/name and a fingerprint of its id key.
+    A list deleted and made again under the same name has a new id key, hence new contact
+    ids, and must count as another list."""
+    id_key = cast(str, await rdb.get(contacts.id_key) or "")
+    fingerprint = hashlib.sha256(id_key.encode()).hexdigest()[:12]
+    return f"{contacts.namespace}/{contacts.name}#{fingerprint}"
+
+
+async def retire(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys) -> int:
+    """Takes the contacts no longer in `contacts` out of the campaign's ledger (retire.lua);
+    returns how many of them are still in flight. Their histories stay: a contact that
+    comes back keeps its attempts, and one closed comes back closed."""
+    keys = [
+        *(campaign.known, campaign.due, campaign.closed, campaign.retired, campaign.finished),
+        *campaign.contact_data,
+    ]
+    in_flight = int(await rdb.eval(scripts.RETIRE, len(keys), *keys))
+    async for batch in _member_batches(rdb, campaign.known):
+        pipe = rdb.pipeline(transaction=False)
+        for contact in batch:
+            pipe.hexists(contacts.contacts, contact)
+        gone = [c for c, kept in zip(batch, await pipe.execute(), strict=True) if not kept]
+        if gone:
+            in_flight += int(await rdb.eval(scripts.RETIRE, len(keys), *keys, *gone))
+    return in_flight
+
+
+async def _member_batches(rdb: Redis, key: str, size: int = 1000) -> Any:
+    cursor = 0
+    while True:
+        cursor, chunk = await rdb.sscan(key, cursor, count=size)
+        if chunk:
+            yield list(chunk)
+        if cursor == 0:
+            return
 
 
 async def _id_batches(rdb: Redis, key: str, size: int = 1000) -> Any:
@@ -74,6 +140,8 @@ class Ledger:
     in_flight: int
     closed: int
     has_epoch: bool
+    expired: bool = False
+    """The campaign finished and its contact data expired: the counts are its final ones."""
 
 
 async def ledger(rdb: Redis, campaign: CampaignKeys) -> Ledger:
@@ -86,8 +154,20 @@ async def ledger(rdb: Redis, campaign: CampaignKeys) -> Ledger:
     pipe.hlen(campaign.inflight)
     pipe.hlen(campaign.closed)
     pipe.exists(campaign.epoch)
-    total, pending, due_now, in_flight, closed, epoch = await pipe.execute()
+    pipe.get(campaign.finished)
+    total, pending, due_now, in_flight, closed, epoch, finished = await pipe.execute()
+    if finished and total == 0:
+        final = json.loads(finished)
+        return Ledger(final["total"], 0, 0, 0, final["closed"], bool(epoch), expired=True)
     return Ledger(total, pending, due_now, in_flight, closed, bool(epoch))
+
+
+async def retain(rdb: Redis, campaign: CampaignKeys, done: Ledger, retention_days: int) -> int:
+    """Records that the campaign completed with `done` and has its contact data expire
+    `retention_days` later (retain.lua); returns when (ms since the epoch, Redis clock)."""
+    keys = [campaign.finished, *campaign.contact_data]
+    ms = retention_days * 86_400_000
+    return int(await rdb.eval(scripts.RETAIN, len(keys), *keys, done.total, done.closed, ms))
 
 
 async def counters(
