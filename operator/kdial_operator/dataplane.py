@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from kdial.routing.counters import REREAD_SECONDS, fresh
 from kdial.state import scripts
 from kdial.state.keys import CampaignKeys, ListKeys, PoolKeys
+from kdial_operator import contact_import
 
 Redis = aioredis.Redis
 
@@ -41,7 +42,9 @@ async def seed(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys, sample: i
     """Takes contacts the campaign has not seen from its list; returns how many were new.
 
     When the list is another than last time (`spec.contactListRef` changed, or the list was
-    deleted and made again), the old list's contacts leave the ledger first (`retire`)."""
+    deleted and made again), the old list's contacts leave the ledger first (`retire`), and
+    while the old list is still in Redis each new contact is matched to its number's id there,
+    so what the campaign knows of the callee (attempts, a closed outcome) carries over."""
     # The client decodes responses (decode_responses=True), so values are str.
     list_version = cast(str | None, await rdb.get(contacts.version))
     if list_version is None:
@@ -51,19 +54,24 @@ async def seed(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys, sample: i
     previous = _marker(cast(str | None, await rdb.get(campaign.seeded)))
     if marker == previous:
         return 0
-    in_flight = 0
+    in_flight, earlier = 0, None
     if marker["list"] != previous.get("list"):
         in_flight = await retire(rdb, campaign, contacts)
+        earlier = await _id_key_of(rdb, previous.get("list"))
     added, epoch = 0, secrets.token_hex(4)
-    async for batch in _id_batches(rdb, contacts.contacts):
-        ids = [i for i in batch if sample is None or in_sample(i, sample)]
-        if ids:
-            keys = [
-                *(campaign.known, campaign.due, campaign.epoch),
-                *(campaign.closed, campaign.retired, campaign.finished),
-                *campaign.contact_data,
-            ]
-            new = int(await rdb.eval(scripts.SEED, len(keys), *keys, epoch, *ids))
+    keys = [
+        *(campaign.known, campaign.due, campaign.epoch, campaign.closed, campaign.retired),
+        *(campaign.finished, campaign.contacts, *campaign.contact_data),
+    ]
+    async for batch in _contact_batches(rdb, contacts.contacts):
+        pairs = [
+            (i, _predecessor(i, raw, earlier))
+            for i, raw in batch.items()
+            if sample is None or in_sample(i, sample)
+        ]
+        if pairs:
+            args = [item for pair in pairs for item in pair]
+            new = int(await rdb.eval(scripts.SEED, len(keys), *keys, epoch, *args))
             if new < 0:
                 return 0  # finished and expired: the list is never taken again
             added += new
@@ -120,12 +128,34 @@ async def _member_batches(rdb: Redis, key: str, size: int = 1000) -> Any:
             return
 
 
-async def _id_batches(rdb: Redis, key: str, size: int = 1000) -> Any:
+def _predecessor(contact: str, raw: str, earlier: bytes | None) -> str:
+    """The id the contact's number had in the list dialled before, or '' (none, or the same)."""
+    if earlier is None:
+        return ""
+    number = json.loads(raw).get("number")
+    if not number:
+        return ""
+    before = contact_import.contact_id(str(number), earlier)
+    return "" if before == contact else before
+
+
+async def _id_key_of(rdb: Redis, identity: str | None) -> bytes | None:
+    """The id key of the list incarnation `identity` names, while that list is in Redis."""
+    if not identity or "#" not in identity:
+        return None
+    namespace, _, name = identity.rsplit("#", 1)[0].partition("/")
+    keys = ListKeys(namespace, name)
+    if await list_identity(rdb, keys) != identity:
+        return None
+    return cast(str, await rdb.get(keys.id_key)).encode()
+
+
+async def _contact_batches(rdb: Redis, key: str, size: int = 1000) -> Any:
     cursor = 0
     while True:
         cursor, chunk = await rdb.hscan(key, cursor, count=size)
         if chunk:
-            yield list(chunk)
+            yield cast(dict[str, str], chunk)
         if cursor == 0:
             return
 

@@ -12,7 +12,7 @@ import redis.asyncio
 from kdial.api.campaign import CampaignSpec
 from kdial.privacy import mask_number
 from kdial.state.keys import CampaignKeys, ListKeys
-from kdial_operator import campaign_status
+from kdial_operator import campaign_status, contact_import
 from kdial_operator.campaign_reconcile import Observed, Recall, sync_dataplane
 from kdial_operator.campaign_status import Facts
 from kdial_operator.dataplane import Ledger
@@ -316,4 +316,46 @@ async def test_a_campaign_whose_data_expired_stays_completed_and_never_takes_its
     conditions, summary = campaign_status.decide(Facts(None, spec.state, seen.ledger, 0, None))
     done = next(c for c in conditions if c.type == "Completed")
     assert summary == "Completed" and done.status and "data has expired" in done.message
+    await ardb.aclose()
+
+
+async def test_a_callee_in_both_lists_keeps_their_history_across_the_change(
+    redis_url: str, rdb: redis.Redis, namespace: str
+) -> None:
+    """Ids are keyed per list, so one number has two ids; the campaign matches them."""
+    ardb = redis.asyncio.from_url(redis_url, decode_responses=True)
+    keys = CampaignKeys(namespace, "promo")
+    phones = [f"+86{p}" for p in numbers(4, start=780_000)]
+    ids: dict[str, list[str]] = {}
+    for name, listed in (("a", phones[:3]), ("b", phones)):
+        lst = ListKeys(namespace, name)
+        secret = f"secret-of-{name}"
+        ids[name] = [contact_import.contact_id(p, secret.encode()) for p in listed]
+        contacts = {i: json.dumps({"number": p}) for i, p in zip(ids[name], listed, strict=True)}
+        await ardb.hset(lst.contacts, mapping=contacts)
+        await ardb.set(lst.id_key, secret)
+        await ardb.set(lst.version, 1)
+    (a1, a2, a3), (b1, b2, b3, b4) = ids["a"], ids["b"]
+    await _pass(
+        ardb, keys, CampaignSpec.model_validate(campaign_spec(contactListRef={"name": "a"}))
+    )
+    epoch = ledger.epoch(rdb, keys) or ""
+    claims = {c.contact: c for c in ledger.claim(rdb, keys, epoch, limit=3, lease_ms=30_000)}
+    assert ledger.complete(rdb, keys, claims[a2].attempt, ledger.Ending("Busy", close=True))
+    assert ledger.complete(rdb, keys, claims[a3].attempt, ledger.Ending("NoAnswer", close=False))
+    # a1 is still in a call.
+
+    on_b = CampaignSpec.model_validate(campaign_spec(contactListRef={"name": "b"}))
+    await _pass(ardb, keys, on_b)
+    assert rdb.hgetall(keys.closed) == {b2: "Busy"}, "closed under A, closed under B"
+    assert sorted(rdb.zrange(keys.due, 0, -1)) == sorted([b3, b4])
+    assert json.loads(rdb.hget(keys.contacts, b3) or "{}")["attempts"] == 1, "attempts carried"
+    assert not rdb.sismember(keys.known, b1), "not taken while the same callee is in a call"
+
+    ending = ledger.Ending("AnsweredHuman", close=True)
+    assert ledger.complete(rdb, keys, claims[a1].attempt, ending)
+    seen = await _pass(ardb, keys, on_b)
+    assert rdb.hget(keys.closed, b1) == "AnsweredHuman"
+    assert seen.ledger is not None
+    assert (seen.ledger.total, seen.ledger.closed, seen.ledger.pending) == (4, 2, 2)
     await ardb.aclose()
