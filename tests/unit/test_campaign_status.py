@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -61,3 +62,12 @@ def test_a_campaign_with_no_trunk_in_service_is_degraded_with_the_reason() -> No
     conditions, summary = decide(facts())
     assert next(c for c in conditions if c.type == "Degraded").status is False
     assert summary == "Dialing"
+
+
+def test_a_completed_campaign_whose_contact_data_expired_says_so_and_stays_completed() -> None:
+    done = Ledger(total=10, pending=0, due_now=0, in_flight=0, closed=10, has_epoch=True)
+    for ledger, expired in ((done, False), (replace(done, expired=True), True)):
+        conditions, summary = decide(facts(ledger=ledger))
+        completed = next(c for c in conditions if c.type == "Completed")
+        assert (completed.status, summary) == (True, "Completed")
+        assert ("data has expired" in completed.message) is expired
