@@ -42,9 +42,9 @@ async def seed(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys, sample: i
     """Takes contacts the campaign has not seen from its list; returns how many were new.
 
     When the list is another than last time (`spec.contactListRef` changed, or the list was
-    deleted and made again), the old list's contacts leave the ledger first (`retire`), and
-    while the old list is still in Redis each new contact is matched to its number's id there,
-    so what the campaign knows of the callee (attempts, a closed outcome) carries over."""
+    deleted and made again), the old list's contacts leave the ledger first (`retire`). Each
+    new contact is matched to its callee (`CampaignKeys.callees`), so what the campaign knows
+    of a number under another id (attempts, a closed outcome) carries over."""
     # The client decodes responses (decode_responses=True), so values are str.
     list_version = cast(str | None, await rdb.get(contacts.version))
     if list_version is None:
@@ -54,23 +54,22 @@ async def seed(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys, sample: i
     previous = _marker(cast(str | None, await rdb.get(campaign.seeded)))
     if marker == previous:
         return 0
-    in_flight, earlier = 0, None
+    in_flight = 0
     if marker["list"] != previous.get("list"):
         in_flight = await retire(rdb, campaign, contacts)
-        earlier = await _id_key_of(rdb, previous.get("list"))
-    added, epoch = 0, secrets.token_hex(4)
+    added, epoch, secret = 0, secrets.token_hex(4), await _callee_secret(rdb, campaign)
     keys = [
         *(campaign.known, campaign.due, campaign.epoch, campaign.closed, campaign.retired),
-        *(campaign.finished, campaign.contacts, *campaign.contact_data),
+        *(campaign.finished, campaign.contacts, campaign.callees, *campaign.contact_data),
     ]
     async for batch in _contact_batches(rdb, contacts.contacts):
-        pairs = [
-            (i, _predecessor(i, raw, earlier))
-            for i, raw in batch.items()
-            if sample is None or in_sample(i, sample)
-        ]
-        if pairs:
-            args = [item for pair in pairs for item in pair]
+        ids = [i for i in batch if sample is None or in_sample(i, sample)]
+        known = await rdb.smismember(campaign.known, ids) if ids else []
+        args: list[str] = []
+        for contact, taken in zip(ids, known, strict=True):
+            if not taken:
+                args += (contact, _callee(batch[contact], secret))
+        if args:
             new = int(await rdb.eval(scripts.SEED, len(keys), *keys, epoch, *args))
             if new < 0:
                 return 0  # finished and expired: the list is never taken again
@@ -128,26 +127,15 @@ async def _member_batches(rdb: Redis, key: str, size: int = 1000) -> Any:
             return
 
 
-def _predecessor(contact: str, raw: str, earlier: bytes | None) -> str:
-    """The id the contact's number had in the list dialled before, or '' (none, or the same)."""
-    if earlier is None:
-        return ""
+def _callee(raw: str, secret: bytes) -> str:
+    """The campaign's key for the contact's callee: a keyed hash of the number, or ''."""
     number = json.loads(raw).get("number")
-    if not number:
-        return ""
-    before = contact_import.contact_id(str(number), earlier)
-    return "" if before == contact else before
+    return contact_import.contact_id(str(number), secret) if number else ""
 
 
-async def _id_key_of(rdb: Redis, identity: str | None) -> bytes | None:
-    """The id key of the list incarnation `identity` names, while that list is in Redis."""
-    if not identity or "#" not in identity:
-        return None
-    namespace, _, name = identity.rsplit("#", 1)[0].partition("/")
-    keys = ListKeys(namespace, name)
-    if await list_identity(rdb, keys) != identity:
-        return None
-    return cast(str, await rdb.get(keys.id_key)).encode()
+async def _callee_secret(rdb: Redis, campaign: CampaignKeys) -> bytes:
+    await rdb.set(campaign.callee_key, secrets.token_hex(32), nx=True)
+    return cast(str, await rdb.get(campaign.callee_key)).encode()
 
 
 async def _contact_batches(rdb: Redis, key: str, size: int = 1000) -> Any:

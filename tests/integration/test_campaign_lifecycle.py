@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 import pytest
@@ -319,6 +320,17 @@ async def test_a_campaign_whose_data_expired_stays_completed_and_never_takes_its
     await ardb.aclose()
 
 
+async def _imported(rdb: redis.asyncio.Redis, keys: ListKeys, phones: list[str]) -> list[str]:
+    """A list of `phones` as an import leaves it, with ids keyed as imports key them."""
+    secret = f"secret-{secrets.token_hex(4)}"
+    ids = [contact_import.contact_id(p, secret.encode()) for p in phones]
+    contacts = {i: json.dumps({"number": p}) for i, p in zip(ids, phones, strict=True)}
+    await rdb.hset(keys.contacts, mapping=contacts)
+    await rdb.set(keys.id_key, secret)
+    await rdb.incr(keys.version)
+    return ids
+
+
 async def test_a_callee_in_both_lists_keeps_their_history_across_the_change(
     redis_url: str, rdb: redis.Redis, namespace: str
 ) -> None:
@@ -326,16 +338,8 @@ async def test_a_callee_in_both_lists_keeps_their_history_across_the_change(
     ardb = redis.asyncio.from_url(redis_url, decode_responses=True)
     keys = CampaignKeys(namespace, "promo")
     phones = [f"+86{p}" for p in numbers(4, start=780_000)]
-    ids: dict[str, list[str]] = {}
-    for name, listed in (("a", phones[:3]), ("b", phones)):
-        lst = ListKeys(namespace, name)
-        secret = f"secret-of-{name}"
-        ids[name] = [contact_import.contact_id(p, secret.encode()) for p in listed]
-        contacts = {i: json.dumps({"number": p}) for i, p in zip(ids[name], listed, strict=True)}
-        await ardb.hset(lst.contacts, mapping=contacts)
-        await ardb.set(lst.id_key, secret)
-        await ardb.set(lst.version, 1)
-    (a1, a2, a3), (b1, b2, b3, b4) = ids["a"], ids["b"]
+    a1, a2, a3 = await _imported(ardb, ListKeys(namespace, "a"), phones[:3])
+    b1, b2, b3, b4 = await _imported(ardb, ListKeys(namespace, "b"), phones)
     await _pass(
         ardb, keys, CampaignSpec.model_validate(campaign_spec(contactListRef={"name": "a"}))
     )
@@ -358,4 +362,31 @@ async def test_a_callee_in_both_lists_keeps_their_history_across_the_change(
     assert rdb.hget(keys.closed, b1) == "AnsweredHuman"
     assert seen.ledger is not None
     assert (seen.ledger.total, seen.ledger.closed, seen.ledger.pending) == (4, 2, 2)
+    await ardb.aclose()
+
+
+async def test_a_list_deleted_and_made_again_does_not_call_its_callees_anew(
+    redis_url: str, rdb: redis.Redis, namespace: str
+) -> None:
+    """A list made again has a new id key, hence new ids: the campaign still knows the callees."""
+    ardb = redis.asyncio.from_url(redis_url, decode_responses=True)
+    keys, leads = CampaignKeys(namespace, "promo"), ListKeys(namespace, "leads")
+    phones = [f"+86{p}" for p in numbers(2, start=781_000)]
+    await _imported(ardb, leads, phones)
+    spec = CampaignSpec.model_validate(campaign_spec())
+    await _pass(ardb, keys, spec)
+    epoch = ledger.epoch(rdb, keys) or ""
+    first, second = ledger.claim(rdb, keys, epoch, limit=2, lease_ms=30_000)
+    assert ledger.complete(rdb, keys, first.attempt, ledger.Ending("AnsweredHuman", close=True))
+    assert ledger.complete(rdb, keys, second.attempt, ledger.Ending("NoAnswer", close=False))
+
+    await ardb.delete(*[k async for k in ardb.scan_iter(match=leads.pattern)])
+    again = await _imported(ardb, leads, phones)
+    assert not set(again) & {first.contact, second.contact}, "new ids"
+    seen = await _pass(ardb, keys, spec)
+    assert seen.ledger is not None
+    assert (seen.ledger.total, seen.ledger.closed, seen.ledger.pending) == (2, 1, 1)
+    assert list(rdb.hvals(keys.closed)) == ["AnsweredHuman"]
+    (waiting,) = rdb.zrange(keys.due, 0, -1)
+    assert json.loads(rdb.hget(keys.contacts, waiting) or "{}")["attempts"] == 1
     await ardb.aclose()

@@ -84,6 +84,19 @@ class CampaignKeys:
         return f"{self.base}:retired"
 
     @property
+    def callee_key(self) -> str:
+        """STRING: the secret callee keys are derived from (HMAC of the number), so the
+        campaign recognises a callee under any list and says nothing of the number."""
+        return f"{self.base}:callee-key"
+
+    @property
+    def callees(self) -> str:
+        """HASH: callee key -> the contact id the campaign last took that number as. A contact
+        of another list (spec.contactListRef changed, or the list made again) with the same
+        number inherits that contact's history and closure."""
+        return f"{self.base}:callees"
+
+    @property
     def finished(self) -> str:
         """STRING: JSON `{total, closed, at}` (at: ms, Redis clock) written when the campaign
         is first seen Completed. The contact data expires `spec.retention` after `at`; this
@@ -103,6 +116,7 @@ class CampaignKeys:
             self.contacts,
             self.closed,
             self.retired,
+            self.callees,
             self.attempts,
         )
 
