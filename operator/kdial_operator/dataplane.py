@@ -81,7 +81,8 @@ async def seed(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys, sample: i
 
 
 def _marker(raw: str | None) -> dict[str, Any]:
-    """The seed marker as written; one from before markers named their list names none."""
+    """The seed marker as written; {} for none, or for one from before markers named the list
+    (such a campaign retires what its list no longer holds, once)."""
     try:
         marker = json.loads(raw) if raw else {}
     except ValueError:

@@ -79,8 +79,9 @@ class CampaignKeys:
     @property
     def retired(self) -> str:
         """HASH: contact id -> the outcome that closed it, for closed contacts of a list the
-        campaign no longer dials (`spec.contactListRef` changed). Outside the ledger, so
-        progress counts the current list; a contact that comes back comes back closed."""
+        campaign no longer dials (`spec.contactListRef` changed, or the list was made again).
+        Outside the ledger, so progress counts the current list; a contact that comes back
+        comes back closed."""
         return f"{self.base}:retired"
 
     @property
