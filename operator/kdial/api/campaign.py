@@ -243,8 +243,8 @@ class Retention(ApiModel):
     """Days a Completed campaign keeps its callees' data in Redis (contact ids, attempt
     histories, outcomes, attempt records with masked numbers), counted from completion; Redis
     then expires it, with or without a running operator. Counters and final progress stay,
-    and the campaign never takes its list again. Deleting the campaign removes it all at
-    once."""
+    and the campaign does not take the same list again (a new Campaign, or another
+    `contactListRef`, calls again). Deleting the campaign removes it all at once."""
 
 
 class CampaignSpec(ApiModel):
