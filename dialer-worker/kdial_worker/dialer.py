@@ -30,7 +30,17 @@ from kdial.plural import plural
 from kdial.privacy import mask_number
 from kdial.routing.presence import place_of, subdivision
 from kdial.state.keys import CampaignKeys
-from kdial_worker import caps, choice, ledger, line_counts, metrics, pacing, retry, schedule
+from kdial_worker import (
+    caps,
+    choice,
+    ledger,
+    line_counts,
+    metrics,
+    pacing,
+    retry,
+    runtime,
+    schedule,
+)
 from kdial_worker.calls import Call, Calls, call_uuid, connect_deadline
 from kdial_worker.carrier_pace import CarrierPace
 from kdial_worker.esl import EslDown, EslSession
@@ -41,6 +51,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds a callee whose time zone is unknown waits before being looked at again.
 HELD_SECONDS = 3600
+#: How long a contact waits when its list or a do-not-call list is gone from Redis.
+LIST_GONE_SECONDS = 60
 #: Least wait after a refused permit, before claiming again and before that contact is due.
 MIN_PERMIT_WAIT_SECONDS = 0.02
 #: An attempt the switch refused to place (Cancelled) is due again after this.
@@ -201,7 +213,17 @@ class Dialer:
 
     def _contact(self, claimed: ledger.Claim, rt: Runtime) -> dict[str, Any] | None:
         """The contact if it may be dialled now; otherwise it is given back or closed."""
+        if not all(self.rdb.exists(key) for key in rt.list_versions):
+            # A list was deleted (the operator halts the campaign on its next pass): its
+            # contacts or do-not-call numbers are gone, which says nothing of this contact.
+            self._undialled(claimed, "ListGone", delay=LIST_GONE_SECONDS)
+            return None
         raw = self.rdb.hget(rt.contacts_key, claimed.contact)
+        if raw is None and runtime.contacts_key(self.rdb, self.keys) != rt.contacts_key:
+            # The campaign moved to another list since this worker read its config: the
+            # contact may well be in the new one.
+            self._undialled(claimed, "ListChanged", delay=1)
+            return None
         if raw is None:
             self._undialled(claimed, "Removed", close=True)
             return None

@@ -73,6 +73,9 @@ class Runtime:
     spec: CampaignSpec
     contacts_key: str
     suppression_keys: tuple[str, ...]
+    list_versions: tuple[str, ...]
+    """The version key of the contact list and of each suppression list: one missing means
+    that list was deleted (its contacts and numbers with it)."""
     trunks: tuple[Trunk, ...]
     caller_ids: CallerIds
 
@@ -109,16 +112,25 @@ def load(rdb: redis.Redis, campaign: CampaignKeys) -> Runtime | None:
         pool = PoolKeys("tp", namespace, ref.name)
         table = _document(rdb, pool.config) or {"trunks": []}
         trunks += [_trunk(pool, t) for t in table["trunks"]]
+    lists = [ListKeys(namespace, spec.contact_list_ref.name)]
+    suppression = [ListKeys(namespace, ref.name) for ref in spec.suppression_list_refs]
     return Runtime(
         dialing=bool(content["dialing"]),
         spec=spec,
-        contacts_key=ListKeys(namespace, spec.contact_list_ref.name).contacts,
-        suppression_keys=tuple(
-            ListKeys(namespace, ref.name).numbers for ref in spec.suppression_list_refs
-        ),
+        contacts_key=lists[0].contacts,
+        suppression_keys=tuple(keys.numbers for keys in suppression),
+        list_versions=tuple(keys.version for keys in lists + suppression),
         trunks=tuple(trunks),
         caller_ids=_caller_ids(rdb, PoolKeys("cidp", namespace, spec.caller_id_pool_ref.name)),
     )
+
+
+def contacts_key(rdb: redis.Redis, campaign: CampaignKeys) -> str | None:
+    """The contacts key of the list the campaign dials now, read afresh (not cached)."""
+    content = _document(rdb, campaign.config)
+    if content is None:
+        return None
+    return ListKeys(campaign.namespace, content["spec"]["contactListRef"]["name"]).contacts
 
 
 def _caller_ids(rdb: redis.Redis, pool: PoolKeys) -> CallerIds:

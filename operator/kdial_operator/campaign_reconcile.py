@@ -249,6 +249,8 @@ async def sync_dataplane(
         )
         seen.ledger = await dataplane.ledger(rdb, keys)
         recall.known_total = max(recall.known_total, seen.ledger.total)
+        if campaign_status.completed(seen.ledger):
+            await dataplane.retain(rdb, keys, seen.ledger, spec.retention.contact_data_days)
     seen.totals, seen.rolling = await dataplane.counters(rdb, keys, ROLLING_MINUTES)
 
 

@@ -83,6 +83,8 @@ def _completed(ledger: Ledger | None, done: bool) -> Cond:
     closed, total = (ledger.closed, ledger.total) if ledger else (0, 0)
     message = f"{closed} of {plural(total, 'contact')} closed"
     if done:
+        if ledger and ledger.expired:
+            message += "; their data has expired (spec.retention)"
         return Cond("Completed", True, "AllContactsClosed", message)
     return Cond("Completed", False, "ContactsRemaining", message)
 

@@ -37,7 +37,7 @@ from kdial.api.meta import explain
 from kdial.plural import plural
 from kdial.privacy import mask_text
 from kdial.state.keys import ListKeys
-from kdial_operator import contact_job, contact_pipeline, contact_sources
+from kdial_operator import contact_job, contact_pipeline, contact_sources, dataplane
 from kdial_operator.indexes import Key, key_of
 from kdial_operator.source_policy import SourcePolicy
 
@@ -80,10 +80,17 @@ async def contactlist_changed(
     imports.start(key, task.run())
 
 
-@kopf.on.delete(GROUP, VERSION, CONTACT_LIST.plural, optional=True)
-async def contactlist_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Stops the list's import, if one runs (no finalizer: nothing else is owed on deletion)."""
-    await _imports(memo).cancel(key_of(body))
+@kopf.on.delete(GROUP, VERSION, CONTACT_LIST.plural)
+async def contactlist_deleted(
+    body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any
+) -> None:
+    """Stops the list's import, if one runs, and removes its contacts from Redis: they are
+    personal data, and Redis evicts nothing. kopf's finalizer holds the list until this is
+    done, so an operator that was down when it was deleted still removes them."""
+    key = key_of(body)
+    await _imports(memo).cancel(key)
+    removed = await dataplane.delete_keys(memo.redis, ListKeys(*key).pattern)
+    logger.info("removed the list's %d Redis keys", removed)
 
 
 @kopf.on.cleanup()

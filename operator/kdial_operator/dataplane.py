@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import zlib
@@ -13,6 +14,7 @@ import redis.asyncio as aioredis
 from kdial.routing.counters import REREAD_SECONDS, fresh
 from kdial.state import scripts
 from kdial.state.keys import CampaignKeys, ListKeys, PoolKeys
+from kdial_operator import contact_import
 
 Redis = aioredis.Redis
 
@@ -43,42 +45,142 @@ def sample_rank(contact_id: str) -> tuple[int, str]:
 
 
 async def seed(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys, sample: int | None) -> int:
-    """Takes contacts the campaign has not seen from its list; returns how many were new."""
+    """Takes contacts the campaign has not seen from its list; returns how many were new.
+
+    When the list is another than last time (`spec.contactListRef` changed, or the list was
+    deleted and made again), the old list's contacts leave the ledger first (`retire`). Each
+    new contact is matched to its callee (`CampaignKeys.callees`), so what the campaign knows
+    of a number under another id (attempts, a closed outcome) carries over."""
     # The client decodes responses (decode_responses=True), so values are str.
     list_version = cast(str | None, await rdb.get(contacts.version))
-    # A changed sample (a trial widened, or removed) must seed again, as must a new import.
-    marker = f"{list_version}:{sample}"
-    if list_version is None or marker == await rdb.get(campaign.seeded):
+    if list_version is None:
         return 0
-    added, taken, epoch = 0, 0, secrets.token_hex(4)
-    lowest: str | None = None
-    async for batch in _id_batches(rdb, contacts.contacts):
+    # A changed sample (a trial widened, or removed) must seed again, as must a new import.
+    marker = {"list": await list_identity(rdb, contacts), "version": list_version, "sample": sample}
+    previous = _marker(cast(str | None, await rdb.get(campaign.seeded)))
+    if marker == previous:
+        return 0
+    in_flight = 0
+    if marker["list"] != previous.get("list"):
+        in_flight = await retire(rdb, campaign, contacts)
+    added, epoch, secret = 0, secrets.token_hex(4), await _callee_secret(rdb, campaign)
+    keys = [
+        *(campaign.known, campaign.due, campaign.epoch, campaign.closed, campaign.retired),
+        *(campaign.finished, campaign.contacts, campaign.callees, *campaign.contact_data),
+    ]
+    drawn, lowest = 0, None
+    async for batch in _contact_batches(rdb, contacts.contacts):
         ids = [i for i in batch if sample is None or in_sample(i, sample)]
+        drawn += len(ids)
         if sample is not None:
-            lowest = min([*batch, *([lowest] if lowest is not None else [])], key=sample_rank)
-        taken += len(ids)
-        added += await _take(rdb, campaign, epoch, ids)
-    if taken == 0 and lowest is not None:
+            first = min(batch, key=sample_rank)
+            if lowest is None or sample_rank(first) < sample_rank(lowest[0]):
+                lowest = (first, batch[first])
+        new = await _take(
+            rdb, campaign, keys, epoch=epoch, secret=secret, contacts={i: batch[i] for i in ids}
+        )
+        if new < 0:
+            return 0  # finished and expired: the list is never taken again
+        added += new
+    if drawn == 0 and lowest is not None:
         # A trial of a short list can draw no one (5% of 4 contacts): it takes the contact
         # any sample takes first, so that a trial of a list with contacts dials someone.
-        added += await _take(rdb, campaign, epoch, [lowest])
-    await rdb.set(campaign.seeded, marker)
+        added += max(
+            0, await _take(rdb, campaign, keys, epoch=epoch, secret=secret, contacts=dict([lowest]))
+        )
+    if in_flight == 0:
+        # Until the old list's last call has ended, the next pass retires again.
+        await rdb.set(campaign.seeded, json.dumps(marker, sort_keys=True))
     return added
 
 
-async def _take(rdb: Redis, campaign: CampaignKeys, epoch: str, ids: list[str]) -> int:
-    if not ids:
+async def _take(
+    rdb: Redis,
+    campaign: CampaignKeys,
+    keys: list[str],
+    *,
+    epoch: str,
+    secret: bytes,
+    contacts: dict[str, str],
+) -> int:
+    """Seeds the `contacts` (id: row) the campaign does not know yet; how many were new, or
+    -1 when the campaign finished and its data expired."""
+    ids = list(contacts)
+    known = await rdb.smismember(campaign.known, ids) if ids else []
+    args: list[str] = []
+    for contact, taken in zip(ids, known, strict=True):
+        if not taken:
+            args += (contact, _callee(contacts[contact], secret))
+    if not args:
         return 0
-    keys = [campaign.known, campaign.due, campaign.epoch]
-    return int(await rdb.eval(scripts.SEED, len(keys), *keys, epoch, *ids))
+    return int(await rdb.eval(scripts.SEED, len(keys), *keys, epoch, *args))
 
 
-async def _id_batches(rdb: Redis, key: str, size: int = 1000) -> Any:
+def _marker(raw: str | None) -> dict[str, Any]:
+    """The seed marker as written; {} for none, or for one from before markers named the list
+    (such a campaign retires what its list no longer holds, once)."""
+    try:
+        marker = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return marker if isinstance(marker, dict) else {}
+
+
+async def list_identity(rdb: Redis, contacts: ListKeys) -> str:
+    """Names one incarnation of a list: its namespace/name and a fingerprint of its id key.
+    A list deleted and made again under the same name has a new id key, hence new contact
+    ids, and must count as another list."""
+    id_key = cast(str, await rdb.get(contacts.id_key) or "")
+    fingerprint = hashlib.sha256(id_key.encode()).hexdigest()[:12]
+    return f"{contacts.namespace}/{contacts.name}#{fingerprint}"
+
+
+async def retire(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys) -> int:
+    """Takes the contacts no longer in `contacts` out of the campaign's ledger (retire.lua);
+    returns how many of them are still in flight. Their histories stay: a contact that
+    comes back keeps its attempts, and one closed comes back closed."""
+    keys = [
+        *(campaign.known, campaign.due, campaign.closed, campaign.retired, campaign.finished),
+        *campaign.contact_data,
+    ]
+    in_flight = int(await rdb.eval(scripts.RETIRE, len(keys), *keys))
+    async for batch in _member_batches(rdb, campaign.known):
+        pipe = rdb.pipeline(transaction=False)
+        for contact in batch:
+            pipe.hexists(contacts.contacts, contact)
+        gone = [c for c, kept in zip(batch, await pipe.execute(), strict=True) if not kept]
+        if gone:
+            in_flight += int(await rdb.eval(scripts.RETIRE, len(keys), *keys, *gone))
+    return in_flight
+
+
+async def _member_batches(rdb: Redis, key: str, size: int = 1000) -> Any:
+    cursor = 0
+    while True:
+        cursor, chunk = await rdb.sscan(key, cursor, count=size)
+        if chunk:
+            yield list(chunk)
+        if cursor == 0:
+            return
+
+
+def _callee(raw: str, secret: bytes) -> str:
+    """The campaign's key for the contact's callee: a keyed hash of the number, or ''."""
+    number = json.loads(raw).get("number")
+    return contact_import.contact_id(str(number), secret) if number else ""
+
+
+async def _callee_secret(rdb: Redis, campaign: CampaignKeys) -> bytes:
+    await rdb.set(campaign.callee_key, secrets.token_hex(32), nx=True)
+    return cast(str, await rdb.get(campaign.callee_key)).encode()
+
+
+async def _contact_batches(rdb: Redis, key: str, size: int = 1000) -> Any:
     cursor = 0
     while True:
         cursor, chunk = await rdb.hscan(key, cursor, count=size)
         if chunk:
-            yield list(chunk)
+            yield cast(dict[str, str], chunk)
         if cursor == 0:
             return
 
@@ -93,6 +195,8 @@ class Ledger:
     in_flight: int
     closed: int
     has_epoch: bool
+    expired: bool = False
+    """The campaign finished and its contact data expired: the counts are its final ones."""
 
 
 async def ledger(rdb: Redis, campaign: CampaignKeys) -> Ledger:
@@ -105,8 +209,20 @@ async def ledger(rdb: Redis, campaign: CampaignKeys) -> Ledger:
     pipe.hlen(campaign.inflight)
     pipe.hlen(campaign.closed)
     pipe.exists(campaign.epoch)
-    total, pending, due_now, in_flight, closed, epoch = await pipe.execute()
+    pipe.get(campaign.finished)
+    total, pending, due_now, in_flight, closed, epoch, finished = await pipe.execute()
+    if finished and total == 0:
+        final = json.loads(finished)
+        return Ledger(final["total"], 0, 0, 0, final["closed"], bool(epoch), expired=True)
     return Ledger(total, pending, due_now, in_flight, closed, bool(epoch))
+
+
+async def retain(rdb: Redis, campaign: CampaignKeys, done: Ledger, retention_days: int) -> int:
+    """Records that the campaign completed with `done` and has its contact data expire
+    `retention_days` later (retain.lua); returns when (ms since the epoch, Redis clock)."""
+    keys = [campaign.finished, *campaign.contact_data]
+    ms = retention_days * 86_400_000
+    return int(await rdb.eval(scripts.RETAIN, len(keys), *keys, done.total, done.closed, ms))
 
 
 async def counters(

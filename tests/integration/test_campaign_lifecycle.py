@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 import kopf
@@ -11,13 +12,17 @@ import redis
 import redis.asyncio
 
 from kdial.api.campaign import CampaignSpec
+from kdial.privacy import mask_number
 from kdial.state.keys import CampaignKeys, ListKeys
+from kdial_operator import campaign_status, contact_import
 from kdial_operator.campaign_reconcile import Observed, Recall, sync_dataplane, workers
-from kdial_operator.dataplane import in_sample
+from kdial_operator.campaign_status import Facts
+from kdial_operator.dataplane import Ledger, in_sample
 from kdial_operator.kube import Kube
 from kdial_operator.settings import OperatorSettings
 from kdial_worker import ledger
 from tests.support.operator import Api, OperatorProcess, wait_for
+from tests.support.traces import keys_holding
 from tests.support.workers import records
 from tests.support.world import campaign_spec, numbers, world
 
@@ -282,3 +287,195 @@ def test_a_campaign_whose_mode_needs_agents_dials_nothing(
     api.patch_spec("campaigns", "promo", {"mode": "Agentless", "destination": {"extension": "9"}})
     wait_for("Ready once Agentless", lambda: status(api)["summary"] != "Waiting", log=operator)
     wait_for("the workers", lambda: api.deployment(DEPLOYMENT), log=operator)
+
+
+def test_deleting_a_campaign_and_its_list_leaves_no_trace_of_the_callees(
+    api: Api, operator: OperatorProcess, rdb: redis.Redis, namespace: str
+) -> None:
+    phones = numbers(4, start=778_000)
+    masked = [mask_number(f"+86{p}") for p in phones]
+    world(api, phones)
+    api.create("campaigns", "promo", campaign_spec(), "Campaign")
+    keys = CampaignKeys(namespace, "promo")
+    wait_for("seeded", lambda: status(api).get("progress", {}).get("total") == 4, log=operator)
+    ids = sorted(rdb.smembers(keys.known))
+    epoch = ledger.epoch(rdb, keys) or ""
+    for claim in ledger.claim(rdb, keys, epoch, limit=4, lease_ms=30_000):
+        number = json.loads(rdb.hget(ListKeys(namespace, "leads").contacts, claim.contact) or "")
+        record = {"number": mask_number(number["number"])}
+        ending = ledger.Ending("Busy", close=True, counters=("attempts",), record=record)
+        assert ledger.complete(rdb, keys, claim.attempt, ending)
+    # Masked numbers are not unique to this test: other tests' keys may hold the same masks.
+    mine = f":{namespace}/"
+    assert [k for k in keys_holding(rdb, masked) if mine in k] == [keys.attempts], "control"
+
+    api.delete("campaigns", "promo")
+    wait_for("campaign gone", lambda: api.get("campaigns", "promo") is None, log=operator)
+    assert keys_holding(rdb, ids) == [ListKeys(namespace, "leads").contacts]
+    assert [k for k in keys_holding(rdb, masked) if mine in k] == []
+    api.delete("contactlists", "leads")
+    wait_for("list gone", lambda: api.get("contactlists", "leads") is None, log=operator)
+    assert keys_holding(rdb, ids + phones) == []
+
+
+def test_a_completed_campaigns_contact_data_expires_after_its_retention(
+    api: Api, operator: OperatorProcess, rdb: redis.Redis, namespace: str
+) -> None:
+    world(api, numbers(5, start=779_000))
+    api.create("campaigns", "promo", campaign_spec(retention={"contactDataDays": 2}), "Campaign")
+    keys = CampaignKeys(namespace, "promo")
+    wait_for("seeded", lambda: status(api).get("progress", {}).get("total") == 5, log=operator)
+    assert all(rdb.ttl(k) == -1 for k in (keys.known, keys.due)), "nothing expires while dialing"
+
+    assert close_all(rdb, keys) == 5
+    wait_for("Completed", lambda: status(api)["summary"] == "Completed", log=operator)
+    held = [k for k in keys.contact_data if rdb.exists(k)]
+    assert {keys.known, keys.closed, keys.contacts, keys.attempts} <= set(held)
+    wait_for("every contact key expires", lambda: all(rdb.ttl(k) > 0 for k in held), log=operator)
+    for key in held:
+        assert 2 * 86_400 - 60 < rdb.ttl(key) <= 2 * 86_400, key
+    assert rdb.ttl(keys.totals) == -1 and rdb.ttl(keys.finished) == -1, "counters stay"
+
+
+async def _pass(rdb: redis.asyncio.Redis, keys: CampaignKeys, spec: CampaignSpec) -> Observed:
+    seen = Observed(spec, None)
+    await sync_dataplane(rdb, keys, spec, seen, Recall())
+    return seen
+
+
+async def _list(rdb: redis.asyncio.Redis, keys: ListKeys, ids: list[str]) -> None:
+    """A list as an import leaves it (contacts, id key, version)."""
+    await rdb.hset(keys.contacts, mapping=dict.fromkeys(ids, "{}"))
+    await rdb.set(keys.id_key, f"secret-of-{keys.name}")
+    await rdb.incr(keys.version)
+
+
+async def test_a_changed_list_retires_the_old_contacts_and_a_switch_back_keeps_them_closed(
+    redis_url: str, rdb: redis.Redis, namespace: str
+) -> None:
+    """Lists A and B at the same import version (the marker used to hold the version only)."""
+    ardb = redis.asyncio.from_url(redis_url, decode_responses=True)
+    keys = CampaignKeys(namespace, "promo")
+    await _list(ardb, ListKeys(namespace, "a"), ["a1", "a2", "a3"])
+    await _list(ardb, ListKeys(namespace, "b"), ["b1", "b2"])
+    on_a = CampaignSpec.model_validate(campaign_spec(contactListRef={"name": "a"}))
+    on_b = CampaignSpec.model_validate(campaign_spec(contactListRef={"name": "b"}))
+    await _pass(ardb, keys, on_a)
+    epoch = ledger.epoch(rdb, keys) or ""
+    claims = {c.contact: c for c in ledger.claim(rdb, keys, epoch, limit=3, lease_ms=30_000)}
+    assert ledger.complete(rdb, keys, claims["a1"].attempt, ledger.Ending("Busy", close=True))
+    assert ledger.defer(rdb, keys, claims["a3"].attempt, 0)  # a3 pending, a2 still in a call
+
+    seen = await _pass(ardb, keys, on_b)
+    assert seen.ledger is not None
+    assert (seen.ledger.total, seen.ledger.pending, seen.ledger.in_flight) == (3, 2, 1)
+    assert rdb.zrange(keys.due, 0, -1) == ["b1", "b2"], "A's pending contact is not dialled"
+    ending = ledger.Ending("AnsweredHuman", close=True)
+    assert ledger.complete(rdb, keys, claims["a2"].attempt, ending)
+    seen = await _pass(ardb, keys, on_b)
+    assert seen.ledger is not None
+    assert (seen.ledger.total, seen.ledger.closed) == (2, 0), "progress counts B alone"
+    assert rdb.hgetall(keys.retired) == {"a1": "Busy", "a2": "AnsweredHuman"}
+    assert json.loads(rdb.hget(keys.contacts, "a1") or "{}")["attempts"] == 1, "history kept"
+
+    seen = await _pass(ardb, keys, on_a)  # and back
+    assert seen.ledger is not None
+    assert (seen.ledger.total, seen.ledger.closed, seen.ledger.pending) == (3, 2, 1)
+    assert rdb.zrange(keys.due, 0, -1) == ["a3"], "a contact closed before is not called again"
+    assert rdb.hgetall(keys.closed) == {"a1": "Busy", "a2": "AnsweredHuman"}
+    await ardb.aclose()
+
+
+async def test_a_campaign_whose_data_expired_stays_completed_and_never_takes_its_list_again(
+    redis_url: str, rdb: redis.Redis, namespace: str
+) -> None:
+    ardb = redis.asyncio.from_url(redis_url, decode_responses=True)
+    keys, leads = CampaignKeys(namespace, "promo"), ListKeys(namespace, "leads")
+    await _list(ardb, leads, ["c1", "c2"])
+    spec = CampaignSpec.model_validate(campaign_spec())
+    await _pass(ardb, keys, spec)
+    assert close_all(rdb, keys) == 2
+    await _pass(ardb, keys, spec)
+    assert 29 * 86_400 < rdb.ttl(keys.closed) <= 30 * 86_400, "the default retention: 30 days"
+
+    rdb.delete(*keys.contact_data)  # what Redis does when the retention has passed
+    await _list(ardb, leads, ["c3"])  # a new import adds a contact
+    seen = await _pass(ardb, keys, spec)
+    assert seen.ledger == Ledger(2, 0, 0, 0, 2, has_epoch=True, expired=True)
+    assert rdb.exists(keys.known, keys.due) == 0, "nobody is called again"
+    conditions, summary = campaign_status.decide(Facts(None, spec.state, seen.ledger, 0, None))
+    done = next(c for c in conditions if c.type == "Completed")
+    assert summary == "Completed" and done.status and "data has expired" in done.message
+    await ardb.aclose()
+
+
+async def _imported(rdb: redis.asyncio.Redis, keys: ListKeys, phones: list[str]) -> list[str]:
+    """A list of `phones` as an import leaves it, with ids keyed as imports key them."""
+    secret = f"secret-{secrets.token_hex(4)}"
+    ids = [contact_import.contact_id(p, secret.encode()) for p in phones]
+    contacts = {i: json.dumps({"number": p}) for i, p in zip(ids, phones, strict=True)}
+    await rdb.hset(keys.contacts, mapping=contacts)
+    await rdb.set(keys.id_key, secret)
+    await rdb.incr(keys.version)
+    return ids
+
+
+async def test_a_callee_in_both_lists_keeps_their_history_across_the_change(
+    redis_url: str, rdb: redis.Redis, namespace: str
+) -> None:
+    """Ids are keyed per list, so one number has two ids; the campaign matches them."""
+    ardb = redis.asyncio.from_url(redis_url, decode_responses=True)
+    keys = CampaignKeys(namespace, "promo")
+    phones = [f"+86{p}" for p in numbers(4, start=780_000)]
+    a1, a2, a3 = await _imported(ardb, ListKeys(namespace, "a"), phones[:3])
+    b1, b2, b3, b4 = await _imported(ardb, ListKeys(namespace, "b"), phones)
+    await _pass(
+        ardb, keys, CampaignSpec.model_validate(campaign_spec(contactListRef={"name": "a"}))
+    )
+    epoch = ledger.epoch(rdb, keys) or ""
+    claims = {c.contact: c for c in ledger.claim(rdb, keys, epoch, limit=3, lease_ms=30_000)}
+    assert ledger.complete(rdb, keys, claims[a2].attempt, ledger.Ending("Busy", close=True))
+    assert ledger.complete(rdb, keys, claims[a3].attempt, ledger.Ending("NoAnswer", close=False))
+    # a1 is still in a call.
+
+    on_b = CampaignSpec.model_validate(campaign_spec(contactListRef={"name": "b"}))
+    await _pass(ardb, keys, on_b)
+    assert rdb.hgetall(keys.closed) == {b2: "Busy"}, "closed under A, closed under B"
+    assert sorted(rdb.zrange(keys.due, 0, -1)) == sorted([b3, b4])
+    assert json.loads(rdb.hget(keys.contacts, b3) or "{}")["attempts"] == 1, "attempts carried"
+    assert not rdb.sismember(keys.known, b1), "not taken while the same callee is in a call"
+
+    ending = ledger.Ending("AnsweredHuman", close=True)
+    assert ledger.complete(rdb, keys, claims[a1].attempt, ending)
+    seen = await _pass(ardb, keys, on_b)
+    assert rdb.hget(keys.closed, b1) == "AnsweredHuman"
+    assert seen.ledger is not None
+    assert (seen.ledger.total, seen.ledger.closed, seen.ledger.pending) == (4, 2, 2)
+    await ardb.aclose()
+
+
+async def test_a_list_deleted_and_made_again_does_not_call_its_callees_anew(
+    redis_url: str, rdb: redis.Redis, namespace: str
+) -> None:
+    """A list made again has a new id key, hence new ids: the campaign still knows the callees."""
+    ardb = redis.asyncio.from_url(redis_url, decode_responses=True)
+    keys, leads = CampaignKeys(namespace, "promo"), ListKeys(namespace, "leads")
+    phones = [f"+86{p}" for p in numbers(2, start=781_000)]
+    await _imported(ardb, leads, phones)
+    spec = CampaignSpec.model_validate(campaign_spec())
+    await _pass(ardb, keys, spec)
+    epoch = ledger.epoch(rdb, keys) or ""
+    first, second = ledger.claim(rdb, keys, epoch, limit=2, lease_ms=30_000)
+    assert ledger.complete(rdb, keys, first.attempt, ledger.Ending("AnsweredHuman", close=True))
+    assert ledger.complete(rdb, keys, second.attempt, ledger.Ending("NoAnswer", close=False))
+
+    await ardb.delete(*[k async for k in ardb.scan_iter(match=leads.pattern)])
+    again = await _imported(ardb, leads, phones)
+    assert not set(again) & {first.contact, second.contact}, "new ids"
+    seen = await _pass(ardb, keys, spec)
+    assert seen.ledger is not None
+    assert (seen.ledger.total, seen.ledger.closed, seen.ledger.pending) == (2, 1, 1)
+    assert list(rdb.hvals(keys.closed)) == ["AnsweredHuman"]
+    (waiting,) = rdb.zrange(keys.due, 0, -1)
+    assert json.loads(rdb.hget(keys.contacts, waiting) or "{}")["attempts"] == 1
+    await ardb.aclose()

@@ -19,6 +19,8 @@ from kdial.state.keys import ListKeys
 from tests.conftest import free_port
 from tests.integration.test_contact_import import INTERNAL_ANSWER, ListServer, csv_of, numbers
 from tests.support.operator import Api, OperatorProcess, wait_for
+from tests.support.traces import keys_holding
+from tests.support.world import contact_list
 
 pytestmark = pytest.mark.integration
 
@@ -410,3 +412,21 @@ def test_what_a_source_that_is_not_a_list_answers_is_not_echoed(
     assert "'phone'" in failed["message"]
     shown = shown_anywhere(api, "leads", operator)
     assert "8f2e1c0d" not in shown and "internal-admin-token" not in shown
+
+
+def test_deleting_a_list_removes_its_numbers_from_redis(
+    api: Api, operator: OperatorProcess, rdb: redis.Redis
+) -> None:
+    phones = numbers(5, start=7770)
+    contact_list(api, "gone", phones)
+    wait_for(
+        "imported",
+        lambda: condition(api, "gone", "Ready").get("status") == "True",
+        log=operator,
+    )
+    assert keys_holding(rdb, phones), "control: the numbers are in Redis while the list exists"
+
+    api.delete("contactlists", "gone")
+    wait_for("list gone", lambda: api.get("contactlists", "gone") is None, log=operator)
+    assert keys_holding(rdb, phones) == []
+    assert list(rdb.scan_iter(match=ListKeys(api.namespace, "gone").pattern)) == []

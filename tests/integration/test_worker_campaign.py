@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from kdial.privacy import mask_number
 from tests.support.dialing import carrier, create, csv_of, dialing, rewrite_spec, trunk
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.workers import UNMASKED, double_dials, ledger_problems, max_overlap, records
@@ -175,3 +176,72 @@ def test_a_worker_refuses_a_config_whose_mode_needs_agents(
         assert "mode Predictive hands answered calls to agents" in line
         assert records(rdb, keys) == []
         assert rdb.zcard(keys.due) == 5, "every contact still waits, none claimed"
+
+
+def test_a_changed_contact_list_is_dialled_instead_of_the_old_one(
+    api: Api,
+    operator: OperatorProcess,
+    rdb: redis.Redis,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    """`spec.contactListRef` moved from list A to list B while A still had contacts to call:
+    B's contacts are dialled, A's pending ones are not, and progress counts B alone."""
+    scenario = {"seed": 5, "carriers": {"carrier-a": carrier(failures={"busy": 1})}}
+    old, new = numbers(200), numbers(30, start=500)
+    keys = create(
+        api,
+        rdb,
+        operator,
+        namespace,
+        csv_of(old),
+        [trunk("a", "carrier-a", concurrent=4, cps=10)],
+        retry={"closure": {"maxAttempts": 1}},
+        pacing={"maxConcurrency": 4, "ringTimeoutSeconds": 20},
+    )
+    api.config_map("fresh-source", {"list.csv": csv_of(new)})
+    api.create(
+        "contactlists",
+        "fresh",
+        {
+            "source": {"configMap": {"name": "fresh-source", "key": "list.csv"}},
+            "defaultRegion": "CN",
+        },
+        "ContactList",
+    )
+    wait_for(
+        "list B imported",
+        lambda: (api.condition("contactlists", "fresh", "Ready") or {}).get("status") == "True",
+        log=operator,
+    )
+    with dialing(scenario, namespace, redis_url, tmp_path) as workers:
+        wait_for("list A dialling", lambda: rdb.hlen(keys.closed) >= 5, timeout=60, log=workers[0])  # type: ignore[arg-type]
+        api.patch_spec("campaigns", "promo", {"contactListRef": {"name": "fresh"}})
+        wait_for(
+            "B's contacts all closed and nothing else left",
+            lambda: (
+                (api.get("campaigns", "promo") or {})["status"]["progress"]
+                == {
+                    "total": 30,
+                    "pending": 0,
+                    "inFlight": 0,
+                    "closed": 30,
+                    "summary": "30/30 (100%)",
+                }
+            ),
+            timeout=120,
+            log=workers[0],
+        )  # type: ignore[arg-type]
+
+    dialled = {r["number"] for r in records(rdb, keys)}
+    assert {mask_number(f"+86{n}") for n in new} <= dialled, "every contact of B was dialled"
+    dialled_old = dialled & {mask_number(f"+86{n}") for n in old}
+    assert len(dialled_old) < 100, "A's pending contacts were not dialled after the switch"
+    assert "Removed" not in set(rdb.hvals(keys.closed)) | set(rdb.hvals(keys.retired))
+    assert ledger_problems(rdb, keys) == []
+    wait_for(
+        "Completed",
+        lambda: (api.get("campaigns", "promo") or {})["status"]["summary"] == "Completed",
+        log=operator,
+    )

@@ -170,3 +170,52 @@ def test_a_crafted_number_never_reaches_the_switch(
     assert rdb.hget(keys.closed, "forged") == "InvalidNumber"
     assert "forged" not in {r["contact"] for r in records(rdb, keys)}, "never dialled"
     assert ledger_problems(rdb, keys) == []
+
+
+def test_contacts_wait_while_a_do_not_call_list_is_gone_from_redis(
+    api: Api,
+    operator: OperatorProcess,
+    rdb: redis.Redis,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    """Deleting a list removes its keys; until the operator halts the campaign, workers must
+    not read the missing do-not-call numbers as "nobody is suppressed". The window is held
+    open here by removing the keys while the ContactList still exists."""
+    everyone = numbers(30, start=600)
+    blocked = everyone[:10]
+    api.config_map("dnc-source", {"list.csv": csv_of(blocked)})
+    dnc_spec = {
+        "source": {"configMap": {"name": "dnc-source", "key": "list.csv"}},
+        "defaultRegion": "CN",
+        "purpose": "Suppress",
+    }
+    api.create("contactlists", "dnc", dnc_spec, "ContactList")
+    scenario = {"seed": 4, "carriers": {"gw": carrier(answerProbability=0, failures={"busy": 1})}}
+    retry = {"rules": [{"outcome": "Busy", "delayMinutes": 0}], "closure": {"maxAttempts": 50}}
+    keys = create(
+        api,
+        rdb,
+        operator,
+        namespace,
+        csv_of(everyone),
+        [trunk("gw", "gw")],
+        retry=retry,
+        suppressionListRefs=[{"name": "dnc"}],
+        pacing={"maxConcurrency": 5, "ringTimeoutSeconds": 20},
+    )
+    with dialing(scenario, namespace, redis_url, tmp_path, speed=10) as workers:
+        wait_for("calls under way", lambda: len(records(rdb, keys)) >= 10, log=workers[0])  # type: ignore[arg-type]
+        rdb.delete(*rdb.scan_iter(match=ListKeys(namespace, "dnc").pattern))
+
+        def all_waiting() -> bool:
+            seconds, micros = rdb.time()
+            later = seconds * 1000 + micros // 1000 + 30_000
+            return rdb.hlen(keys.inflight) == 0 and rdb.zcount(keys.due, "-inf", later) == 0
+
+        wait_for("every pending contact held", all_waiting, timeout=60, log=workers[0])  # type: ignore[arg-type]
+
+    masked = {f"+86{n[:3]}****{n[-4:]}" for n in blocked}
+    assert not [r for r in records(rdb, keys) if r["number"] in masked]
+    assert ledger_problems(rdb, keys) == []

@@ -89,6 +89,7 @@ def test_minimal_campaign_gets_documented_defaults() -> None:
         "closure": {"maxAttempts": 3, "withinDays": None},
     }
     assert campaign["workers"] == {"min": 0, "max": 10}
+    assert campaign["retention"] == {"contactDataDays": 30}
 
 
 def test_defaults_are_not_shared_between_campaigns() -> None:
@@ -537,6 +538,16 @@ def _rule_messages(node: dict[str, Any]) -> list[str]:
             spec(retry={"closure": {"withinDays": 366}}),
             "spec.retry.closure.withinDays",
             id="closure-366-days",
+        ),
+        pytest.param(
+            spec(retention={"contactDataDays": 0}),
+            "spec.retention.contactDataDays",
+            id="retention-0-days",
+        ),
+        pytest.param(
+            spec(retention={"contactDataDays": 3651}),
+            "spec.retention.contactDataDays",
+            id="retention-over-10-years",
         ),
         pytest.param(
             spec(destination={"extension": "5000 XML default"}),

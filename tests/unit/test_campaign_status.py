@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -93,3 +94,12 @@ def test_counts_in_messages_agree_with_their_number() -> None:
     many = Ledger(total=10, pending=6, due_now=6, in_flight=3, closed=4, has_epoch=True)
     conditions, _ = decide(facts(ledger=many))
     assert _condition(conditions, "Dialing").message == "3 calls in flight"
+
+
+def test_a_completed_campaign_whose_contact_data_expired_says_so_and_stays_completed() -> None:
+    done = Ledger(total=10, pending=0, due_now=0, in_flight=0, closed=10, has_epoch=True)
+    for ledger, expired in ((done, False), (replace(done, expired=True), True)):
+        conditions, summary = decide(facts(ledger=ledger))
+        completed = next(c for c in conditions if c.type == "Completed")
+        assert (completed.status, summary) == (True, "Completed")
+        assert ("data has expired" in completed.message) is expired

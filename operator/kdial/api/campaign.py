@@ -248,6 +248,17 @@ class Destination(ApiModel):
     )
 
 
+class Retention(ApiModel):
+    """How long the campaign keeps data about its callees once it is done."""
+
+    contact_data_days: int = Field(default=30, ge=1, le=3650)
+    """Days a Completed campaign keeps its callees' data in Redis (contact ids, attempt
+    histories, outcomes, attempt records with masked numbers), counted from completion; Redis
+    then expires it, with or without a running operator. Counters and final progress stay,
+    and the campaign does not take the same list again (a new Campaign, or another
+    `contactListRef`, calls again). Deleting the campaign removes it all at once."""
+
+
 class CampaignSpec(ApiModel):
     """A campaign: whom to call (a ContactList), over which lines (TrunkPools), showing which
     numbers (a CallerIdPool), when, how fast, and how often."""
@@ -280,6 +291,8 @@ class CampaignSpec(ApiModel):
     """Bounds on the number of dialer workers."""
     destination: Destination | None = None
     """Where answered calls go (Agentless campaigns)."""
+    retention: Retention = Field(default_factory=Retention)
+    """How long callees' data is kept after the campaign completes."""
 
     cel_rules = (
         Rule(

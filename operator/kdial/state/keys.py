@@ -41,7 +41,9 @@ class CampaignKeys:
 
     @property
     def seeded(self) -> str:
-        """STRING: the contact-list import version the campaign last took contacts from."""
+        """STRING: JSON naming the list the campaign last took contacts from (namespace/name
+        and a fingerprint of its id key, which a re-created list does not share), its import
+        version and the trial sample."""
         return f"{self.base}:seeded"
 
     @property
@@ -73,6 +75,51 @@ class CampaignKeys:
     def closed(self) -> str:
         """HASH: closed contact id -> the outcome that closed it."""
         return f"{self.base}:closed"
+
+    @property
+    def retired(self) -> str:
+        """HASH: contact id -> the outcome that closed it, for closed contacts of a list the
+        campaign no longer dials (`spec.contactListRef` changed, or the list was made again).
+        Outside the ledger, so progress counts the current list; a contact that comes back
+        comes back closed."""
+        return f"{self.base}:retired"
+
+    @property
+    def callee_key(self) -> str:
+        """STRING: the secret callee keys are derived from (HMAC of the number), so the
+        campaign recognises a callee under any list and says nothing of the number."""
+        return f"{self.base}:callee-key"
+
+    @property
+    def callees(self) -> str:
+        """HASH: callee key -> the contact id the campaign last took that number as. A contact
+        of another list (spec.contactListRef changed, or the list made again) with the same
+        number inherits that contact's history and closure."""
+        return f"{self.base}:callees"
+
+    @property
+    def finished(self) -> str:
+        """STRING: JSON `{total, closed, at}` (at: ms, Redis clock) written when the campaign
+        is first seen Completed. The contact data expires `spec.retention` after `at`; this
+        stays, so the campaign still reads Completed and never takes its list again."""
+        return f"{self.base}:finished"
+
+    @property
+    def contact_data(self) -> tuple[str, ...]:
+        """The keys that hold data about callees (ids, histories, outcomes, attempt records
+        with masked numbers): they expire after a completed campaign's retention period.
+        Counters, config and epoch stay."""
+        return (
+            self.known,
+            self.due,
+            self.inflight,
+            self.leases,
+            self.contacts,
+            self.closed,
+            self.retired,
+            self.callees,
+            self.attempts,
+        )
 
     @property
     def attempt_seq(self) -> str:

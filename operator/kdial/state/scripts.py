@@ -10,6 +10,8 @@ def _read(name: str) -> str:
 
 
 SEED = _read("seed.lua")
+RETIRE = _read("retire.lua")
+RETAIN = _read("retain.lua")
 CLAIM = _read("claim.lua")
 COMPLETE = _read("complete.lua")
 RELEASE = _read("release.lua")
