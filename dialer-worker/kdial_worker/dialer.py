@@ -23,7 +23,7 @@ import redis
 
 from kdial.dialstring import Application, SipUri, originate_command
 from kdial.numbers import is_e164
-from kdial.outcomes import Outcome, classify
+from kdial.outcomes import CallFacts, Outcome, classify, is_switch_throttle
 from kdial.privacy import mask_number
 from kdial.routing.presence import place_of, subdivision
 from kdial.state.keys import CampaignKeys
@@ -33,6 +33,7 @@ from kdial_worker.carrier_pace import CarrierPace
 from kdial_worker.esl import EslDown, EslSession
 from kdial_worker.runtime import CallerId, Runtime, RuntimeCache, Trunk
 from kdial_worker.settings import WorkerSettings
+from kdial_worker.switch_pace import SwitchPace
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ HELD_SECONDS = 3600
 MIN_PERMIT_WAIT_SECONDS = 0.02
 #: An attempt the switch refused to place (Cancelled) is due again after this.
 CANCELLED_BACKOFF_MS = 2000
+#: The job error of an originate the Event Socket failed under, sent or not.
+ESL_DOWN = "ESL_DOWN"
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class Dialer:
         self._hold_until = 0.0
         self._pacer = pacing.Pacer()
         self._carrier_pace = CarrierPace()
+        self._switch_pace = SwitchPace()
         # Caller IDs refused at a cap, until when (epoch seconds): skipped by the next choices
         # rather than stalling every claim on one capped number.
         self._capped: dict[str, float] = {}
@@ -152,7 +156,7 @@ class Dialer:
         room = self.settings.max_calls - len(self.calls)
         if room <= 0 or time.monotonic() < self._hold_until:
             return 0
-        rate = sum(t.max_cps for t in rt.trunks if t.weight > 0)
+        rate = self._switch_pace.rate(_trunks_rate(rt), time.time())
         want = self._pacer.take(time.monotonic(), rate, min(room, 20))
         if want == 0:
             return 0
@@ -340,10 +344,12 @@ class Dialer:
         try:
             sent = time.monotonic()
             call.originated = time.time()
+            self._switch_pace.sent(call.originated)
             try:
                 self.esl.bgapi(command)
             except EslDown:
-                call.job_error = "ESL_DOWN"
+                # Whether the originate reached the switch is unknown.
+                call.job_error = ESL_DOWN
                 call.job_error_at = time.time()
             call.bgapi_seconds = time.monotonic() - sent
             metrics.ORIGINATE_LATENCY.observe(call.bgapi_seconds)
@@ -357,9 +363,16 @@ class Dialer:
     def _follow(self, call: Call, limit: float) -> None:
         """Waits for the call's end: its hangup, or a job error with no channel behind it."""
         deadline = time.time() + limit
+        refused = False
         while not call.done.wait(0.25):
-            if call.job_error_at and not call.channel_seen and time.time() - call.job_error_at > 1:
-                return
+            if call.job_error_at and not call.channel_seen:
+                if not refused:
+                    # At once, not when the call is recorded: a CPS grant given back after its
+                    # window has passed gives nothing back, and the pace must react fast.
+                    refused = True
+                    self._refused_by_switch(call)
+                if time.time() - call.job_error_at > 1:
+                    return
             if call.overdue(time.time()) and not call.killed:
                 # Nobody took the answered callee in time: an abandoned call. Hang up rather
                 # than leave them in silence; the abandon rate counts it.
@@ -415,6 +428,21 @@ class Dialer:
         shown = route.caller.number if ending.counts_as_attempt else ""
         ending = replace(ending, record=record, trunk=call.trunk, caller_id=shown)
         self._complete(claimed.attempt, ending)
+
+    def _refused_by_switch(self, call: Call) -> None:
+        """An originate our switch answered with an error before any channel existed sent no
+        INVITE: its CPS grant goes back to the trunk. Its throttle's refusal slows us down."""
+        if call.job_error == ESL_DOWN:
+            return
+        if is_switch_throttle(CallFacts(job_error=call.job_error)):
+            metrics.SWITCH_THROTTLED.labels(self.campaign).inc()
+            self._switch_pace.refused(call.originated or call.started, time.time())
+        try:
+            if caps.refund_cps(self.rdb, call.grant.trunk):
+                metrics.CPS_REFUNDED.labels(call.trunk).inc()
+        except redis.RedisError as error:
+            # Kept, the grant only holds back one call for a second: the safe direction.
+            log.warning("CPS grant of attempt %s not given back: %s", call.attempt, error)
 
     def _count(self, call: Call, route: Route, outcome: Outcome, hangup: dict[str, str]) -> None:
         """The attempt into the line counters the operator judges trunks and numbers by."""
@@ -494,6 +522,11 @@ class Dialer:
             if not alive and call.hangup is None:
                 log.warning("attempt %s ended while the Event Socket was down", call.attempt)
                 call.done.set()
+
+
+def _trunks_rate(rt: Runtime) -> float:
+    """Originates a second the campaign's trunks allow together."""
+    return float(sum(t.max_cps for t in rt.trunks if t.weight > 0))
 
 
 def _via(trunk: Trunk) -> str | SipUri:
