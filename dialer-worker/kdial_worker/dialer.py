@@ -496,14 +496,29 @@ class Dialer:
     def _renew(self) -> None:
         calls = list(self.calls.by_uuid.values())
         lost = ledger.renew(self.rdb, self.keys, [c.attempt for c in calls], self._lease_ms)
-        # Only calls still up after the round trip above: an ended call has released its grant.
         live = [c.grant for c in calls if c.uuid in self.calls.by_uuid]
         lapsed = caps.renew(self.rdb, live, self._lease_ms)
-        if lapsed:
-            log.warning("%d permits had lapsed (Redis unreachable too long?)", len(lapsed))
+        # A call that ended during these round trips gave its permits back itself: its slots
+        # are gone, but they did not lapse. A call leaves `calls` before it releases them.
+        up = {c.attempt for c in self.calls.by_uuid.values()}
+        self._lapsed([g for g in lapsed if g.attempt in up])
         if lost:
             metrics.LEASES_LOST.labels(self.campaign).inc(len(lost))
             log.warning("%d leases lost while their calls were up", len(lost))
+
+    def _lapsed(self, grants: list[caps.Grant]) -> None:
+        """Permits gone while their calls are up: with a pool that was deleted (the operator
+        removes its keys, so its calls can hold nothing), or lapsed."""
+        pools = {pool for g in grants for pool in (g.trunk.pool, g.caller_id.pool)}
+        deleted = {pool for pool in pools if not self.rdb.exists(pool.config)}
+        dropped = [g for g in grants if {g.trunk.pool, g.caller_id.pool} & deleted]
+        if dropped:
+            names = ", ".join(sorted(f"{p.kind}/{p.name}" for p in deleted))
+            log.info("%d calls up hold no permits any more: pool %s deleted", len(dropped), names)
+        if len(grants) > len(dropped):
+            log.warning(
+                "%d permits had lapsed (Redis unreachable too long?)", len(grants) - len(dropped)
+            )
 
     def _reclaim(self) -> None:
         delay = int(self.settings.reclaim_delay_seconds * 1000)
