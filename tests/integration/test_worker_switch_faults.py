@@ -15,6 +15,7 @@ import redis
 
 from kdial.state.keys import CampaignKeys, PoolKeys
 from tests.support.dialing import carrier, create, csv_of, dialing, trunk
+from tests.support.esl_raw import EslClient
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.workers import ledger_problems, records
 from tests.support.world import numbers
@@ -56,7 +57,9 @@ def assert_refusals_count_against_nothing(
     assert attempts_by_contact(rdb, keys) == {c: dialled[c] for c in attempts_by_contact(rdb, keys)}
     lines = trunk_counts(rdb, namespace)
     assert lines["loss"] == sum(1 for r in made if r["outcome"] == "CallLoss")
-    assert lines["attempts"] == len(made) - sum(1 for r in made if r["outcome"] == "Cancelled")
+    # Unknown (an end the switch never told) says nothing about the line either.
+    uncounted = sum(1 for r in made if r["outcome"] in ("Cancelled", "Unknown"))
+    assert lines["attempts"] == len(made) - uncounted
     return refused
 
 
@@ -98,3 +101,45 @@ def test_the_switch_throttle_slows_the_worker_and_costs_nothing(
     assert len(refused) < 0.25 * 200, (
         f"{len(refused)} refusals for 200 calls: the worker slowed down to the switch's rate"
     )
+
+
+def test_a_switch_shutting_down_mid_campaign_costs_no_trunk_and_no_contact_an_attempt(
+    api: Api,
+    operator: OperatorProcess,
+    rdb: redis.Redis,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    scenario = {"seed": 12, "carriers": {"gw": carrier()}}
+    keys = create(
+        api,
+        rdb,
+        operator,
+        namespace,
+        csv_of(numbers(300)),
+        [trunk("gw", "gw", concurrent=20, cps=50)],
+        retry={"closure": {"maxAttempts": 1}},
+    )
+    # At speed 5 the switch refuses originates for 0.34 s after "Shutting down", then closes
+    # its Event Socket and is back 0.8 s after it began.
+    with dialing(scenario, namespace, redis_url, tmp_path, speed=5) as (worker,):
+        wait_for(
+            "calls in flight",
+            lambda: (
+                rdb.hlen(keys.closed) >= 30
+                and metric(worker.metrics_port, "kdial_calls_active") >= 5
+            ),
+            log=worker,
+        )  # type: ignore[arg-type]
+        with EslClient(*worker.esl).connect() as esl:
+            assert esl.api("fsctl shutdown restart") == "+OK\n"
+        wait_for(
+            "every contact closed", lambda: rdb.hlen(keys.closed) == 300, timeout=180, log=worker
+        )  # type: ignore[arg-type]
+    assert ledger_problems(rdb, keys) == []
+    refused = assert_refusals_count_against_nothing(rdb, keys, namespace, "CHAN_NOT_IMPLEMENTED")
+    assert refused, "originates were sent while the switch shut down"
+    cut = [r for r in records(rdb, keys) if r["cause"] == "SYSTEM_SHUTDOWN"]
+    assert cut, "calls were up when it shut down"
+    assert all(r["outcome"] != "CallLoss" for r in cut), cut
