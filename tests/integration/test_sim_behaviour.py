@@ -93,6 +93,30 @@ def _wait_until_accepting(sim: SimAddress, timeout: float) -> None:
     pytest.fail("the simulator did not listen again after refuse-esl")
 
 
+@pytest.mark.parametrize(("sps", "bridged"), [(1, False), (2, True)])
+def test_a_bridge_leg_counts_against_sessions_per_second(sps: int, bridged: bool) -> None:
+    """Every leg is a session (measured on 1.11): a callee answered and bridged to an agent
+    within the same second takes two, and over the limit the bridge fails at once."""
+    quick = {"answerProbability": 1, "pddSeconds": 0.05, "ringSeconds": 0.1, "talkSeconds": 60}
+    scenario = {
+        "switch": {"sessionsPerSecond": sps},
+        "carriers": {"c": quick},
+        "agents": {"count": 1, "ringSeconds": 0.1},
+    }
+    call = str(uuid.uuid4())
+    command = originate("c", call).replace("&park()", "&bridge(user/agent1)")
+    with running_sim(scenario, speed=1) as sim, EslClient(*sim).connect() as esl:
+        esl.subscribe("plain", "ALL")
+        esl.bgapi(command)
+        esl.channel_event("CHANNEL_ANSWER", call)
+        if bridged:
+            esl.channel_event("CHANNEL_BRIDGE", call)
+            return
+        hangup = esl.channel_event("CHANNEL_HANGUP_COMPLETE", call)
+        assert hangup["variable_originate_disposition"] == "DESTINATION_OUT_OF_ORDER"
+        assert not [e for e in esl.events if e.name == "CHANNEL_BRIDGE"]
+
+
 def test_a_switch_shutting_down_refuses_originates_then_closes_its_event_socket() -> None:
     """As FreeSWITCH 1.11 did after "Shutting down": calls up end SYSTEM_SHUTDOWN, the Event
     Socket stays up about 1.7 s answering every originate -ERR CHAN_NOT_IMPLEMENTED with no
