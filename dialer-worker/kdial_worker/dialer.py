@@ -43,8 +43,9 @@ HELD_SECONDS = 3600
 MIN_PERMIT_WAIT_SECONDS = 0.02
 #: An attempt the switch refused to place (Cancelled) is due again after this.
 CANCELLED_BACKOFF_MS = 2000
-#: The job error of an originate the Event Socket failed under, sent or not.
-ESL_DOWN = "ESL_DOWN"
+#: Job errors our switch answers before any session exists: its throttle, its shutdown. No
+#: INVITE went out, whatever events were lost.
+REFUSED_BEFORE_A_SESSION = frozenset({"DESTINATION_OUT_OF_ORDER", "CHAN_NOT_IMPLEMENTED"})
 
 
 @dataclass(frozen=True)
@@ -348,8 +349,7 @@ class Dialer:
             try:
                 self.esl.bgapi(command)
             except EslDown:
-                # Whether the originate reached the switch is unknown.
-                call.job_error = ESL_DOWN
+                call.job_error = "ESL_DOWN"
                 call.job_error_at = time.time()
             call.bgapi_seconds = time.monotonic() - sent
             metrics.ORIGINATE_LATENCY.observe(call.bgapi_seconds)
@@ -430,9 +430,9 @@ class Dialer:
         self._complete(claimed.attempt, ending)
 
     def _refused_by_switch(self, call: Call) -> None:
-        """An originate our switch answered with an error before any channel existed sent no
-        INVITE: its CPS grant goes back to the trunk. Its throttle's refusal slows us down."""
-        if call.job_error == ESL_DOWN:
+        """An originate our switch refused before any session existed sent no INVITE: its CPS
+        grant goes back to the trunk. Its throttle's refusal slows us down."""
+        if call.job_error not in REFUSED_BEFORE_A_SESSION:
             return
         if is_switch_throttle(CallFacts(job_error=call.job_error)):
             metrics.SWITCH_THROTTLED.labels(self.campaign).inc()
