@@ -89,6 +89,8 @@ class Dialer:
         self._capped: dict[str, float] = {}
         # Calls last seen up on each trunk (from its grants), for the headroom in its weight.
         self._in_use: dict[str, int] = {}
+        # Calls up whose pool was deleted: they hold no permits, and are not renewed.
+        self._unheld: set[str] = set()
         self._room = gevent.event.Event()
         self._greenlets: list[gevent.Greenlet] = []
 
@@ -496,11 +498,14 @@ class Dialer:
     def _renew(self) -> None:
         calls = list(self.calls.by_uuid.values())
         lost = ledger.renew(self.rdb, self.keys, [c.attempt for c in calls], self._lease_ms)
-        live = [c.grant for c in calls if c.uuid in self.calls.by_uuid]
+        live = [
+            c.grant for c in calls if c.uuid in self.calls.by_uuid and c.attempt not in self._unheld
+        ]
         lapsed = caps.renew(self.rdb, live, self._lease_ms)
         # A call that ended during these round trips gave its permits back itself: its slots
         # are gone, but they did not lapse. A call leaves `calls` before it releases them.
         up = {c.attempt for c in self.calls.by_uuid.values()}
+        self._unheld &= up
         self._lapsed([g for g in lapsed if g.attempt in up])
         if lost:
             metrics.LEASES_LOST.labels(self.campaign).inc(len(lost))
@@ -513,6 +518,7 @@ class Dialer:
         deleted = {pool for pool in pools if not self.rdb.exists(pool.config)}
         dropped = [g for g in grants if {g.trunk.pool, g.caller_id.pool} & deleted]
         if dropped:
+            self._unheld.update(g.attempt for g in dropped)
             names = ", ".join(sorted(f"{p.kind}/{p.name}" for p in deleted))
             log.info("%d calls up hold no permits any more: pool %s deleted", len(dropped), names)
         if len(grants) > len(dropped):

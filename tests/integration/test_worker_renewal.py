@@ -107,3 +107,7 @@ def test_a_deleted_pool_drops_its_calls_permits_quietly(
         dialer._renew()
     assert not [m for m in warnings(caplog) if LAPSED in m]
     assert any("pool tp/carriers deleted" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="kdial_worker.dialer"):
+        dialer._renew()
+    assert not [r for r in caplog.records if "permits" in r.getMessage()], "said once"
