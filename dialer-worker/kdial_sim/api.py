@@ -169,6 +169,9 @@ class Api:
         if what == "hupall":
             sw.hupall(parse_cause(argv[1] if len(argv) > 1 else None, "MANAGER_REQUEST"))
             return "+OK\n"
+        if what == "shutdown":
+            sw.request_shutdown(restart=len(argv) > 1 and argv[1].lower() == "restart")
+            return "+OK\n"
         return "-ERR INVALID COMMAND\nUSAGE: fsctl [hupall|pause|resume|shutdown]\n"
 
     async def version(self, arg: str | None) -> str:

@@ -39,6 +39,9 @@ class CallEnv:
     #: Channel variable that carries the AMD verdict on answer (None: not reported).
     amd_variable: str | None
     finished: Callable[[Call], None]
+    #: Requests a session for a leg the call opens itself (a bridge's second leg): False when
+    #: the switch's session limits refuse it, as they would any originate.
+    new_session: Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,11 @@ class Call:
         application ends and FreeSWITCH hangs the callee up with NORMAL_CLEARING, the failure
         in `originate_disposition`.
         """
+        if not self._env.new_session():
+            # The second leg is a session of its own: refused, the bridge fails at once.
+            self.channel.extra_vars["originate_disposition"] = "DESTINATION_OUT_OF_ORDER"
+            self._finish(Ending.LOCAL_BYE, "NORMAL_CLEARING")
+            return False
         ring = BRIDGE_TIMEOUT_SECONDS if bridge.ring is None else bridge.ring
         if self._started_early:  # the second leg has rung since the 183
             ring = max(0.0, ring - (self.plan.ring or 0.0))

@@ -17,8 +17,10 @@ from kdial_sim.scenario import (
     Fault,
     HupallFault,
     RefuseEslFault,
+    ShutdownFault,
 )
 from kdial_sim.server import EslServer
+from kdial_sim.shutdown import restart, shut_down
 from kdial_sim.switch import Switch
 
 log = logging.getLogger(__name__)
@@ -38,7 +40,7 @@ class FaultScheduler:
         for fault in self._faults:
             self._at(fault.at, self._starter(fault))
             until = getattr(fault, "until", None)
-            if until is not None and not isinstance(fault, RefuseEslFault):
+            if until is not None and not isinstance(fault, RefuseEslFault | ShutdownFault):
                 self._at(until, self._ender(fault))
 
     def stop(self) -> None:
@@ -63,10 +65,18 @@ class FaultScheduler:
                     self._server.spawn(
                         self._server.refuse_for(self._clock.real_seconds(until - at))
                     )
+                case ShutdownFault(at=at, until=until):
+                    self._server.spawn(self._shutdown(None if until is None else until - at))
                 case HupallFault(cause=cause):
                     self._switch.hupall(cause)
 
         return begin
+
+    async def _shutdown(self, down: float | None) -> None:
+        if down is None:
+            await shut_down(self._switch, self._server, self._clock)
+        else:
+            await restart(self._switch, self._server, self._clock, down)
 
     def _ender(self, fault: Fault) -> Callable[[], None]:
         def end() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import sys
@@ -18,6 +19,7 @@ from kdial_sim.events import Identity, Stamper
 from kdial_sim.faults import FaultScheduler
 from kdial_sim.scenario import Scenario
 from kdial_sim.server import EslServer
+from kdial_sim.shutdown import RESTART_SECONDS, restart, shut_down
 from kdial_sim.switch import Switch
 
 log = logging.getLogger(__name__)
@@ -56,13 +58,12 @@ async def run(config: RunConfig) -> None:
     _announce(host, port, config)
     beat = asyncio.create_task(_heartbeats(clock, switch, stamper, bus))
     try:
-        await _until_stopped()
+        while await _until_stopped(switch):
+            await restart(switch, server, clock, RESTART_SECONDS)
     finally:
-        log.info("shutting down")
         faults.stop()
         beat.cancel()
-        await switch.shutdown()
-        await server.close()
+        await shut_down(switch, server, clock)
 
 
 def _announce(host: str, port: int, config: RunConfig) -> None:
@@ -74,13 +75,14 @@ def _announce(host: str, port: int, config: RunConfig) -> None:
     sys.stdout.flush()
 
 
-async def _until_stopped() -> None:
-    stop = asyncio.Event()
+async def _until_stopped(switch: Switch) -> bool:
+    """Until SIGTERM, SIGINT or `fsctl shutdown`; True for `fsctl shutdown restart`."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+            loop.add_signal_handler(sig, functools.partial(switch.request_shutdown, restart=False))
+    await switch.shutdown_requested.wait()
+    return switch.restart_requested
 
 
 async def _heartbeats(clock: SimClock, switch: Switch, stamper: Stamper, bus: EventBus) -> None:

@@ -204,6 +204,15 @@ class RefuseEslFault(_FaultBase):
     until: float
 
 
+class ShutdownFault(_FaultBase):
+    """The switch shuts down as FreeSWITCH does (`kdial_sim.shutdown`): calls up end
+    SYSTEM_SHUTDOWN, originates are refused CHAN_NOT_IMPLEMENTED for 1.7 s, then the Event
+    Socket closes. It listens again at `until` (restarted), or never without one."""
+
+    action: Literal["shutdown"]
+    until: float | None = None
+
+
 class HupallFault(_FaultBase):
     """Hang up every channel, as `hupall <cause>` does."""
 
@@ -212,7 +221,12 @@ class HupallFault(_FaultBase):
 
 
 Fault = Annotated[
-    FailFault | AnswerProbabilityFault | DropEslFault | RefuseEslFault | HupallFault,
+    FailFault
+    | AnswerProbabilityFault
+    | DropEslFault
+    | RefuseEslFault
+    | ShutdownFault
+    | HupallFault,
     Field(discriminator="action"),
 ]
 

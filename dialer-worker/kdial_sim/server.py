@@ -469,6 +469,11 @@ class EslServer:
         await asyncio.sleep(real_seconds)
         await self.start(*self._address)
 
+    async def reopen(self) -> None:
+        """Listen again on the address `start` bound, after `close`."""
+        if self._address is not None:
+            await self.start(*self._address)
+
     async def close(self) -> None:
         for connection in list(self.connections):
             connection.shutdown(protocol.SHUTDOWN)

@@ -1,10 +1,13 @@
 """The simulated switch: its channel table, admission rules and channel-wide commands.
 
-Admission follows FreeSWITCH's order. An unknown endpoint or unregistered user fails before a
-session exists. Then the session request itself: over sessions-per-second, over max sessions
-or with an origination_uuid already in use, originate answers -ERR DESTINATION_OUT_OF_ORDER and
-no channel event is ever emitted. An unknown gateway fails after that (INVALID_GATEWAY, still
-no events). Everything else becomes a channel whose far end follows the scenario.
+Admission follows FreeSWITCH's order. A switch shutting down refuses every originate with
+CHAN_NOT_IMPLEMENTED and no channel event (its endpoint modules are gone; measured on 1.11 for
+the ~1.7 s its Event Socket stays up, see `kdial_sim.shutdown`). An unknown endpoint or
+unregistered user fails before a session exists. Then the session request itself: over
+sessions-per-second, over max sessions or with an origination_uuid already in use, originate
+answers -ERR DESTINATION_OUT_OF_ORDER and no channel event is ever emitted. An unknown gateway
+fails after that (INVALID_GATEWAY, still no events). Everything else becomes a channel whose far
+end follows the scenario.
 """
 
 from __future__ import annotations
@@ -101,6 +104,12 @@ class Switch:
             for name, spec in scenario.carriers.items()
         }
         self.calls: dict[str, Call] = {}
+        #: Set once "Shutting down" began: every originate is refused from then on.
+        self.stopping = False
+        #: Set by `fsctl shutdown [restart]`: the runner shuts the switch down as on SIGTERM,
+        #: and starts it again when `restart_requested`.
+        self.shutdown_requested = asyncio.Event()
+        self.restart_requested = False
         self._carrier_of: dict[str, str] = {}
         self.counters = Counters()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -111,11 +120,14 @@ class Switch:
             bus=bus,
             amd_variable=amd.variable if amd.enabled else None,
             finished=self._finished,
+            new_session=self._leg_session,
         )
 
     async def originate(self, request: OriginateRequest) -> str:
         """Place the first leg of `request`; returns the originate API's answer."""
         try:
+            if self.stopping:
+                raise Refused("CHAN_NOT_IMPLEMENTED")
             call = self._place(request, request.first_leg)
         except Refused as refused:
             return refused.reply
@@ -176,6 +188,15 @@ class Switch:
             raise Refused("DESTINATION_OUT_OF_ORDER")
         self.counters.since_start += 1
         return wanted_uuid or str(uuidlib.uuid4())
+
+    def _leg_session(self) -> bool:
+        """A session for a call's own second leg (a bridge): every leg counts against
+        sessions-per-second and max sessions, as FreeSWITCH counts them (measured on 1.11)."""
+        try:
+            self._request_session(None)
+        except Refused:
+            return False
+        return True
 
     def _route_after_session(self, target: DialTarget) -> Route:
         if target.gateway is not None:
@@ -312,10 +333,26 @@ class Switch:
     def channels(self) -> list[Channel]:
         return [call.channel for call in self.calls.values()]
 
-    async def shutdown(self) -> None:
+    def begin_shutdown(self) -> None:
+        """ "Shutting down": calls up end SYSTEM_SHUTDOWN, new ones are refused."""
+        log.warning("Shutting down")
+        self.stopping = True
         self.hupall("SYSTEM_SHUTDOWN")
+
+    async def calls_ended(self) -> None:
+        """Waits (2 s at most) for the calls' hangups to be sent."""
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=2)
+
+    def request_shutdown(self, *, restart: bool) -> None:
+        self.restart_requested = restart
+        self.shutdown_requested.set()
+
+    def restarted(self) -> None:
+        """Up again after a shutdown (`fsctl shutdown restart`, the `shutdown` fault's `until`)."""
+        self.stopping = False
+        self.restart_requested = False
+        self.shutdown_requested.clear()
 
 
 def _cps_window(spec: CarrierSpec, clock: SimClock) -> RateWindow | None:

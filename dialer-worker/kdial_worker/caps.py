@@ -1,17 +1,18 @@
 """Cluster-wide caps a worker takes before every originate and gives back on every path.
 
-Per trunk: at most `max_concurrent` calls up and at most `max_cps` originates in any 1-second
-window (carriers answer calls over their CPS limit with 503, and kdial must never provoke one).
+Per trunk: at most `max_concurrent` calls up and at most `max_cps` originates in any window of
+`CPS_WINDOW_MS` (carriers answer calls over their CPS limit with 503, and kdial must never
+provoke one).
 Per caller ID: optionally at most `max_concurrent` calls up and `max_per_day` calls a UTC day.
 Every check runs inside one Lua script (`kdial/state/caps.lua`) on Redis's clock, so any number
 of workers share the caps exactly.
 
 Calls per second: a sliding-window log, not a token bucket. Each grant's time (µs, Redis TIME)
-goes into a ZSET; a grant is allowed while fewer than `max_cps` lie in the last second. So no
-1-second window ever holds more than `max_cps` grants, while a token bucket of capacity
-`max_cps` refilling `max_cps`/s lets a full bucket go out at once and then refills nearly as
-much again within the same second, up to 2 x max_cps - 1. The log costs one ZSET entry per call
-of the last second (at most 1000 per trunk, the API's ceiling on maxCallsPerSecond).
+goes into a ZSET; a grant is allowed while fewer than `max_cps` lie in the last window. So no
+window ever holds more than `max_cps` grants, while a token bucket of capacity `max_cps`
+refilling `max_cps`/s lets a full bucket go out at once and then refills nearly as much again
+within the same second, up to 2 x max_cps - 1. The log costs one ZSET entry per call of the
+last window (at most 1100 per trunk, at the API's ceiling on maxCallsPerSecond).
 
 Crash safety: a slot is a ZSET member (attempt id -> expiry on Redis's clock) that every
 acquisition first clears of expired members. A worker renews its slots (`renew`, e.g. a TTL of
@@ -21,10 +22,12 @@ script re-sent after a lost reply takes neither a second slot nor a second CPS g
 
 A trunk and a caller ID live under different pools' hash tags (different Cluster slots), so no
 one script can take both. `acquire` takes the trunk first and then the caller ID, and releases
-the trunk slot when the caller ID is refused. The CPS grant is not refunded: keeping it can
-only let fewer calls through for under a second, while a refund that is wrong (the caller cannot
-always tell whether an originate went out, e.g. after an error or a lost reply) lets a call
-through over the carrier's limit. Erring towards under-use is the only safe direction.
+the trunk slot when the caller ID is refused. The CPS grant is not refunded then, nor when a
+call ends: keeping it can only let fewer calls through for a second, while a refund that is
+wrong (the caller cannot always tell whether an originate went out, e.g. after an error or a
+lost reply) lets a call through over the carrier's limit. Erring towards under-use is the only
+safe direction. The one refund (`refund_cps`) is for an originate the switch itself answered
+with an error and no channel: nothing went to the carrier.
 """
 
 from __future__ import annotations
@@ -44,6 +47,15 @@ from kdial.state.keys import PoolKeys
 Reason = Literal["concurrency", "cps", "day"]
 Scope = Literal["trunk", "caller_id"]
 
+#: A CPS grant counts against its trunk's cap for this long, not 1 s. What the carrier counts is
+#: INVITEs, and an INVITE leaves the switch some time after its grant: the originate's round
+#: trip to the switch (measured at 100/s: 7.9 ms median, 68 ms p99) and the switch's own work,
+#: a delay that varies. At most `max_cps` grants in any 1 s still put 54 INVITEs in a second at
+#: the carrier for a cap of 50 (measured on FreeSWITCH 1.11). At most `max_cps` grants in any
+#: 1.1 s keep every second at the carrier within the cap as long as those delays differ by
+#: less than 100 ms. The cost: a trunk kept at its cap carries max_cps / 1.1 calls a second.
+CPS_WINDOW_MS = 1100
+
 #: The retry hint when every slot is held by live calls: a slot frees when some call ends,
 #: which no clock predicts, so the hint is a short poll (trying another trunk is better).
 CONCURRENCY_RETRY_MS = 100
@@ -62,8 +74,8 @@ class TrunkGrant:
     granted_at_us: int
     """When the grant was made, µs since the epoch on Redis's clock."""
     cps_in_window: int = 1
-    """Grants on the trunk in the second up to this one, this one included: how close to its
-    calls-per-second cap the trunk ran when this call went out."""
+    """Grants on the trunk in the window (`CPS_WINDOW_MS`) up to this one, this one included:
+    how close to its calls-per-second cap the trunk ran when this call went out."""
 
 
 @dataclass(frozen=True)
@@ -160,7 +172,9 @@ def acquire_trunk(
     """Takes a concurrency slot and a CPS grant on `trunk` for `attempt`, or neither."""
     _at_least_one(max_concurrent=max_concurrent, max_cps=max_cps, ttl_ms=ttl_ms)
     keys = (pool.trunk_active(trunk), pool.trunk_cps(trunk))
-    raw = _run(rdb, keys, "acquire_trunk", attempt, max_concurrent, max_cps, ttl_ms)
+    raw = _run(
+        rdb, keys, "acquire_trunk", attempt, max_concurrent, max_cps, ttl_ms, CPS_WINDOW_MS * 1000
+    )
     if raw[0] == 0:
         return _denied("trunk", raw)
     return TrunkGrant(pool, trunk, attempt, int(raw[1]), int(raw[2]), int(raw[3]))
@@ -222,6 +236,14 @@ def acquire(
         release_trunk(rdb, trunk.pool, trunk.trunk, attempt)
         return number
     return Grant(got, number)
+
+
+def refund_cps(rdb: redis.Redis, grant: TrunkGrant) -> bool:
+    """Gives back `grant`'s place in its trunk's CPS log; only for an originate the switch
+    refused with no channel (its throttle, its shutdown): no INVITE went out. False when the
+    grant had already aged out of the window."""
+    member = f"{grant.attempt}@{grant.granted_at_us}"
+    return bool(rdb.zrem(grant.pool.trunk_cps(grant.trunk), member))
 
 
 def release_trunk(rdb: redis.Redis, pool: PoolKeys, trunk: str, attempt: str) -> bool:

@@ -53,7 +53,7 @@ class CarrierPace:
         """Whether this attempt's 503 was our pace's doing (and if so, slow down).
 
         ``used`` is the cap the grant was taken under, ``in_window`` the trunk's grants in the
-        second up to it (`caps.TrunkGrant.cps_in_window`)."""
+        window up to it (`caps.TrunkGrant.cps_in_window`)."""
         if outcome is not Outcome.CALL_LOSS or sip_status != "503":
             return False
         if used < 2 or in_window < math.ceil(used * AT_CAP_SHARE):

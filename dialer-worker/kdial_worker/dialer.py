@@ -25,7 +25,7 @@ from kdial.api.campaign import CampaignMode
 from kdial.dialstring import Application, SipUri, abandon_command, originate_command
 from kdial.modes import agents_unavailable
 from kdial.numbers import is_e164
-from kdial.outcomes import Outcome, classify
+from kdial.outcomes import CallFacts, Outcome, classify, is_switch_throttle
 from kdial.plural import plural
 from kdial.privacy import mask_number
 from kdial.routing.presence import place_of, subdivision
@@ -46,6 +46,7 @@ from kdial_worker.carrier_pace import CarrierPace
 from kdial_worker.esl import EslDown, EslSession
 from kdial_worker.runtime import CallerId, Runtime, RuntimeCache, Trunk
 from kdial_worker.settings import WorkerSettings
+from kdial_worker.switch_pace import SwitchPace
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ LIST_GONE_SECONDS = 60
 MIN_PERMIT_WAIT_SECONDS = 0.02
 #: An attempt the switch refused to place (Cancelled) is due again after this.
 CANCELLED_BACKOFF_MS = 2000
+#: Job errors our switch answers before any session exists: its throttle, its shutdown. No
+#: INVITE went out, whatever events were lost.
+REFUSED_BEFORE_A_SESSION = frozenset({"DESTINATION_OUT_OF_ORDER", "CHAN_NOT_IMPLEMENTED"})
 
 
 @dataclass(frozen=True)
@@ -95,11 +99,14 @@ class Dialer:
         self._hold_until = 0.0
         self._pacer = pacing.Pacer()
         self._carrier_pace = CarrierPace()
+        self._switch_pace = SwitchPace()
         # Caller IDs refused at a cap, until when (epoch seconds): skipped by the next choices
         # rather than stalling every claim on one capped number.
         self._capped: dict[str, float] = {}
         # Calls last seen up on each trunk (from its grants), for the headroom in its weight.
         self._in_use: dict[str, int] = {}
+        # Calls up whose pool was deleted: they hold no permits, and are not renewed.
+        self._unheld: set[str] = set()
         self._room = gevent.event.Event()
         self._greenlets: list[gevent.Greenlet] = []
 
@@ -170,7 +177,7 @@ class Dialer:
         room = self.settings.max_calls - len(self.calls)
         if room <= 0 or time.monotonic() < self._hold_until:
             return 0
-        rate = sum(t.max_cps for t in rt.trunks if t.weight > 0)
+        rate = self._switch_pace.rate(_trunks_rate(rt), time.time())
         want = self._pacer.take(time.monotonic(), rate, min(room, 20))
         if want == 0:
             return 0
@@ -379,6 +386,7 @@ class Dialer:
         try:
             sent = time.monotonic()
             call.originated = time.time()
+            self._switch_pace.sent(call.originated)
             try:
                 self.esl.bgapi(command)
             except EslDown:
@@ -397,9 +405,16 @@ class Dialer:
     def _follow(self, call: Call, limit: float, abandon_message: str | None) -> None:
         """Waits for the call's end: its hangup, or a job error with no channel behind it."""
         deadline = time.time() + limit
+        refused = False
         while not call.done.wait(0.25):
-            if call.job_error_at and not call.channel_seen and time.time() - call.job_error_at > 1:
-                return
+            if call.job_error_at and not call.channel_seen:
+                if not refused:
+                    # At once, not when the call is recorded: a CPS grant given back after its
+                    # window has passed gives nothing back, and the pace must react fast.
+                    refused = True
+                    self._refused_by_switch(call)
+                if time.time() - call.job_error_at > 1:
+                    return
             if call.overdue(time.time()) and not (call.killed or call.abandoned):
                 self._abandon(call, abandon_message)
             if time.time() > deadline and not call.killed:
@@ -473,6 +488,21 @@ class Dialer:
         ending = replace(ending, record=record, trunk=call.trunk, caller_id=shown)
         self._complete(claimed.attempt, ending)
 
+    def _refused_by_switch(self, call: Call) -> None:
+        """An originate our switch refused before any session existed sent no INVITE: its CPS
+        grant goes back to the trunk. Its throttle's refusal slows us down."""
+        if call.job_error not in REFUSED_BEFORE_A_SESSION:
+            return
+        if is_switch_throttle(CallFacts(job_error=call.job_error)):
+            metrics.SWITCH_THROTTLED.labels(self.campaign).inc()
+            self._switch_pace.refused(call.originated or call.started, time.time())
+        try:
+            if caps.refund_cps(self.rdb, call.grant.trunk):
+                metrics.CPS_REFUNDED.labels(call.trunk).inc()
+        except redis.RedisError as error:
+            # Kept, the grant only holds back one call for a second: the safe direction.
+            log.warning("CPS grant of attempt %s not given back: %s", call.attempt, error)
+
     def _count(self, call: Call, route: Route, outcome: Outcome, hangup: dict[str, str]) -> None:
         """The attempt into the line counters the operator judges trunks and numbers by."""
         now, trunk, caller = time.time(), route.trunk, route.caller
@@ -525,14 +555,33 @@ class Dialer:
     def _renew(self) -> None:
         calls = list(self.calls.by_uuid.values())
         lost = ledger.renew(self.rdb, self.keys, [c.attempt for c in calls], self._lease_ms)
-        # Only calls still up after the round trip above: an ended call has released its grant.
-        live = [c.grant for c in calls if c.uuid in self.calls.by_uuid]
+        live = [
+            c.grant for c in calls if c.uuid in self.calls.by_uuid and c.attempt not in self._unheld
+        ]
         lapsed = caps.renew(self.rdb, live, self._lease_ms)
-        if lapsed:
-            log.warning("%d permits had lapsed (Redis unreachable too long?)", len(lapsed))
+        # A call that ended during these round trips gave its permits back itself: its slots
+        # are gone, but they did not lapse. A call leaves `calls` before it releases them.
+        up = {c.attempt for c in self.calls.by_uuid.values()}
+        self._unheld &= up
+        self._lapsed([g for g in lapsed if g.attempt in up])
         if lost:
             metrics.LEASES_LOST.labels(self.campaign).inc(len(lost))
             log.warning("%s lost while their calls were up", plural(len(lost), "lease"))
+
+    def _lapsed(self, grants: list[caps.Grant]) -> None:
+        """Permits gone while their calls are up: with a pool that was deleted (the operator
+        removes its keys, so its calls can hold nothing), or lapsed."""
+        pools = {pool for g in grants for pool in (g.trunk.pool, g.caller_id.pool)}
+        deleted = {pool for pool in pools if not self.rdb.exists(pool.config)}
+        dropped = [g for g in grants if {g.trunk.pool, g.caller_id.pool} & deleted]
+        if dropped:
+            self._unheld.update(g.attempt for g in dropped)
+            names = ", ".join(sorted(f"{p.kind}/{p.name}" for p in deleted))
+            up = plural(len(dropped), "call")
+            log.info("%s up hold no permits any more: pool %s deleted", up, names)
+        if len(grants) > len(dropped):
+            lapsed = plural(len(grants) - len(dropped), "permit")
+            log.warning("%s had lapsed (Redis unreachable too long?)", lapsed)
 
     def _reclaim(self) -> None:
         delay = int(self.settings.reclaim_delay_seconds * 1000)
@@ -551,6 +600,11 @@ class Dialer:
             if not alive and call.hangup is None:
                 log.warning("attempt %s ended while the Event Socket was down", call.attempt)
                 call.done.set()
+
+
+def _trunks_rate(rt: Runtime) -> float:
+    """Originates a second the campaign's trunks allow together."""
+    return float(sum(t.max_cps for t in rt.trunks if t.weight > 0))
 
 
 def _via(trunk: Trunk) -> str | SipUri:

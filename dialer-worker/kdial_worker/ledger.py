@@ -38,6 +38,9 @@ class Ending:
     trunk: str = ""
     caller_id: str = ""
     """The number shown, kept in the contact's history for the per-callee cooldown."""
+    first_in_line: bool = False
+    """Due again before every contact already due (a line failure's re-dial): claimed next,
+    still checked for its calling window and do-not-call when it is."""
 
 
 class EpochChanged(RuntimeError):
@@ -103,6 +106,7 @@ def complete(rdb: redis.Redis, keys: CampaignKeys, attempt: str, ending: Ending)
         scripts.MINUTE_BUCKET_TTL_SECONDS,
         ending.trunk,
         ending.caller_id,
+        int(ending.first_in_line),
         len(ending.counters),
         *ending.counters,
         *record,

@@ -49,3 +49,13 @@ SELF_INFLICTED = Counter(
     "Carrier 503s our own pace provoked: not counted against the line, and the trunk slowed.",
     ["trunk"],
 )
+SWITCH_THROTTLED = Counter(
+    "kdial_switch_throttled_total",
+    "Originates our own switch refused for its sessions-per-second: the worker slows down.",
+    ["campaign"],
+)
+CPS_REFUNDED = Counter(
+    "kdial_cps_refunded_total",
+    "CPS grants given back to a trunk: the switch refused the originate before any channel.",
+    ["trunk"],
+)

@@ -99,6 +99,8 @@ def _again(outcome: Outcome, delay_ms: int) -> Ending:
         outcome=outcome.value,
         close=False,
         delay_ms=delay_ms,
+        # Re-dialled at once means before the backlog, not behind every contact already due.
+        first_in_line=outcome is Outcome.CALL_LOSS,
         counts_as_attempt=counts_as_attempt(outcome),
         counters=counters(outcome),
     )

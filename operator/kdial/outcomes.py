@@ -14,8 +14,9 @@ Reading of the facts, in order:
 2. We cancelled before answer: Cancelled.
 3. A BACKGROUND_JOB ``-ERR <CAUSE>`` with no channel event at all: no channel ever existed,
    so nothing was dialled. FreeSWITCH's own session-rate throttle answers
-   ``-ERR DESTINATION_OUT_OF_ORDER`` this way (measured on 1.11, see
-   shared/notes/freeswitch-facts.md): our overload, Cancelled, never the carrier's fault.
+   ``-ERR DESTINATION_OUT_OF_ORDER`` this way, and a switch shutting down
+   ``-ERR CHAN_NOT_IMPLEMENTED`` (measured on 1.11, see shared/notes/freeswitch-facts.md):
+   our overload or our shutdown, Cancelled, never the carrier's fault.
 4. Otherwise the hangup cause (or the Q.850 code, or the SIP status) through the tables. A
    failure nothing explains is CallLoss: it was not the callee's doing.
 """
@@ -304,10 +305,13 @@ Q850_CAUSES: Mapping[int, str] = MappingProxyType(
 
 # BACKGROUND_JOB errors that, without any channel event, mean our own switch refused to
 # start the call: the session-rate throttle (measured: DESTINATION_OUT_OF_ORDER and a
-# "Throttle Error" log line), and the switch shutting down or being told to stop.
+# "Throttle Error" log line), and the switch shutting down or being told to stop. A switch
+# shutting down answers every originate CHAN_NOT_IMPLEMENTED for about 1.7 s (measured on
+# 1.11): its endpoints are already unloaded, and nothing went to a carrier.
 SELF_INFLICTED_CAUSES = frozenset(
     {
         "DESTINATION_OUT_OF_ORDER",
+        "CHAN_NOT_IMPLEMENTED",
         "SYSTEM_SHUTDOWN",
         "MANAGER_REQUEST",
         "CRASH",

@@ -93,6 +93,67 @@ def _wait_until_accepting(sim: SimAddress, timeout: float) -> None:
     pytest.fail("the simulator did not listen again after refuse-esl")
 
 
+@pytest.mark.parametrize(("sps", "bridged"), [(1, False), (2, True)])
+def test_a_bridge_leg_counts_against_sessions_per_second(sps: int, bridged: bool) -> None:
+    """Every leg is a session (measured on 1.11): a callee answered and bridged to an agent
+    within the same second takes two, and over the limit the bridge fails at once."""
+    quick = {"answerProbability": 1, "pddSeconds": 0.05, "ringSeconds": 0.1, "talkSeconds": 60}
+    scenario = {
+        "switch": {"sessionsPerSecond": sps},
+        "carriers": {"c": quick},
+        "agents": {"count": 1, "ringSeconds": 0.1},
+    }
+    call = str(uuid.uuid4())
+    command = originate("c", call).replace("&park()", "&bridge(user/agent1)")
+    with running_sim(scenario, speed=1) as sim, EslClient(*sim).connect() as esl:
+        esl.subscribe("plain", "ALL")
+        esl.bgapi(command)
+        esl.channel_event("CHANNEL_ANSWER", call)
+        if bridged:
+            esl.channel_event("CHANNEL_BRIDGE", call)
+            return
+        hangup = esl.channel_event("CHANNEL_HANGUP_COMPLETE", call)
+        assert hangup["variable_originate_disposition"] == "DESTINATION_OUT_OF_ORDER"
+        assert not [e for e in esl.events if e.name == "CHANNEL_BRIDGE"]
+
+
+def test_a_switch_shutting_down_refuses_originates_then_closes_its_event_socket() -> None:
+    """As FreeSWITCH 1.11 did after "Shutting down": calls up end SYSTEM_SHUTDOWN, the Event
+    Socket stays up about 1.7 s answering every originate -ERR CHAN_NOT_IMPLEMENTED with no
+    channel event, then closes."""
+    long = {"answerProbability": 1, "pddSeconds": 0.05, "ringSeconds": 0.1, "talkSeconds": 60}
+    scenario = {"carriers": {"long": long}}
+    with running_sim(scenario, speed=1) as sim, EslClient(*sim).connect() as esl:
+        esl.subscribe("plain", "ALL")
+        up = str(uuid.uuid4())
+        esl.bgapi(originate("long", up))
+        esl.channel_event("CHANNEL_ANSWER", up)
+        assert esl.api("fsctl shutdown") == "+OK\n"
+        hangup = esl.channel_event("CHANNEL_HANGUP_COMPLETE", up)
+        assert hangup["Hangup-Cause"] == "SYSTEM_SHUTDOWN"
+        refused = [str(uuid.uuid4()) for _ in range(3)]
+        jobs = [esl.bgapi(originate("long", c)) for c in refused]
+        assert [esl.job_result(j) for j in jobs] == ["-ERR CHAN_NOT_IMPLEMENTED\n"] * 3
+        with pytest.raises(EslError, match="closed"):
+            esl.drain_until_closed(timeout=10)
+        assert not {e.get("Unique-ID") for e in esl.events} & set(refused), "no channel at all"
+
+
+def test_a_shutdown_fault_with_until_is_a_restarted_switch() -> None:
+    # At speed 20: "Shutting down" 1 s after start, listening again 3 s after start.
+    scenario = {
+        "carriers": {"c": {"answerProbability": 1, "pddSeconds": 0.1}},
+        "faults": [{"at": 20, "action": "shutdown", "until": 60}],
+    }
+    with running_sim(scenario, speed=20) as sim:
+        with EslClient(*sim).connect() as esl, pytest.raises(EslError, match="closed"):
+            esl.drain_until_closed(timeout=10)
+        _wait_until_accepting(sim, timeout=10)
+        with EslClient(*sim).connect() as back:
+            back.subscribe("plain", "BACKGROUND_JOB")
+            assert back.job_result(back.bgapi(originate("c", str(uuid.uuid4())))).startswith("+OK")
+
+
 def test_fail_fault_makes_a_carrier_answer_503_for_its_window() -> None:
     scenario = {
         "carriers": {"c": {"answerProbability": 1, "pddSeconds": 0.1, "ringSeconds": 0.1}},

@@ -322,6 +322,8 @@ def test_destination_out_of_order_from_a_real_channel_is_the_callee() -> None:
         ("-ERR MANAGER_REQUEST", Outcome.CANCELLED, True),
         ("-ERR CRASH", Outcome.CANCELLED, True),
         ("-ERR LOSE_RACE", Outcome.CANCELLED, True),
+        # A switch shutting down answers this for ~1.7 s (measured on 1.11): not the trunk's.
+        ("-ERR CHAN_NOT_IMPLEMENTED", Outcome.CANCELLED, True),
         # Names no cause: the switch refused the command.
         ("-ERR no reply", Outcome.CANCELLED, True),
         ("-ERR", Outcome.CANCELLED, True),

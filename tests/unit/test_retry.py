@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
-from kdial.api.campaign import Closure, Retry, RetryRule
+from kdial.api.campaign import Closure, Retry, RetryableOutcome, RetryRule
 from kdial.outcomes import Outcome
 from kdial_worker.ledger import Ending
 from kdial_worker.retry import counters, deadline_ms, decide
@@ -66,6 +66,7 @@ def test_default_retry_first_attempt(
         delay_ms=delay_ms,
         counts_as_attempt=counts,
         counters=counters(outcome),
+        first_in_line=outcome is _O.CALL_LOSS,
     )
 
 
@@ -172,6 +173,14 @@ def test_call_loss_is_redialled_at_once_whatever_the_rule_says() -> None:
     retry = Retry(rules=[RetryRule(outcome="CallLoss", delay_minutes=30)])
     ending = decide(_O.CALL_LOSS, history(1, NOW, CallLoss=1), retry, NOW)
     assert (ending.close, ending.delay_ms, ending.counts_as_attempt) == (False, 0, True)
+    assert ending.first_in_line, "before the backlog of contacts already due"
+
+
+def test_only_a_line_failure_goes_before_the_backlog() -> None:
+    retryable = get_args(RetryableOutcome)
+    retry = Retry(rules=[RetryRule(outcome=o, delay_minutes=0) for o in retryable])
+    first = {o for o in Outcome if decide(o, {}, retry, NOW).first_in_line}
+    assert first == {_O.CALL_LOSS}
 
 
 def test_call_loss_still_respects_the_closure_rule() -> None:

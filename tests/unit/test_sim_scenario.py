@@ -61,6 +61,10 @@ def problems(data: Any) -> str:
             },
             "faults.0.until: must be after at",
         ),
+        (
+            {"faults": [{"at": 5, "action": "shutdown", "until": 5}]},
+            "faults.0.until: must be after at",
+        ),
         ({"swich": {}}, "swich: Extra inputs are not permitted"),
         ([1, 2], "the top level must be a mapping"),
     ],

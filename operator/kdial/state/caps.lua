@@ -14,7 +14,6 @@
 local t = redis.call('TIME')
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local now = math.floor(now_us / 1000)
-local SECOND_US = 1000000
 local DAY_MS = 86400000
 
 -- Drops slots whose holder stopped renewing; what remains is the number of calls held.
@@ -36,40 +35,43 @@ local function hold(key, attempt, ttl)
 end
 
 -- Sliding-window log: a grant is allowed while fewer than max_cps grants lie in the last
--- second (now - 1 s, now]. Then no half-open 1-second window ever holds more than max_cps
--- grants: were there max_cps + 1, the last of them saw the other max_cps within 1 s before
--- it and was refused. A token bucket of the same capacity and rate admits up to twice that.
+-- window (now - window, now], the window being 1 s plus a margin for the spread of the delay
+-- from grant to INVITE (kdial_worker.caps.CPS_WINDOW_MS says why). Then no half-open window of
+-- that length ever holds more than max_cps grants: were there max_cps + 1, the last of them saw
+-- the other max_cps within the window before it and was refused. A token bucket of the same
+-- capacity and rate admits up to twice that.
 -- Returns 0 when allowed, else the ms until the grant that has to age out does.
-local function cps_wait(key, max_cps)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now_us - SECOND_US)
+local function cps_wait(key, max_cps, window_us)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now_us - window_us)
   local sent = redis.call('ZCARD', key)
   if sent < max_cps then return 0 end
   local oldest = redis.call('ZRANGE', key, sent - max_cps, sent - max_cps, 'WITHSCORES')
-  return math.ceil((tonumber(oldest[2]) + SECOND_US - now_us) / 1000)
+  return math.ceil((tonumber(oldest[2]) + window_us - now_us) / 1000)
 end
 
 -- A grant id is unique: the attempt id plus the µs it was granted (one attempt can take the
 -- same trunk again only after releasing it, which is another command, so another µs).
-local function log_grant(key, attempt)
+-- kdial_worker.caps.refund_cps removes a grant by this id.
+local function log_grant(key, attempt, window_us)
   redis.call('ZADD', key, now_us, attempt .. '@' .. string.format('%d', now_us))
-  redis.call('PEXPIRE', key, 1000)
+  redis.call('PEXPIRE', key, math.ceil(window_us / 1000))
 end
 
--- KEYS: trunk active, trunk cps. ARGV: op, attempt, max concurrent, max cps, ttl ms.
--- Returns {1, calls held including this one, granted at (µs), grants in the last second
--- including this one} or {0, 'concurrency' | 'cps', retry after ms, calls held}.
+-- KEYS: trunk active, trunk cps. ARGV: op, attempt, max concurrent, max cps, ttl ms,
+-- CPS window µs. Returns {1, calls held including this one, granted at (µs), grants in the
+-- last window including this one} or {0, 'concurrency' | 'cps', retry after ms, calls held}.
 local function acquire_trunk()
   local attempt, max_conc = ARGV[2], tonumber(ARGV[3])
-  local max_cps, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+  local max_cps, ttl, window_us = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
   local held = live(KEYS[1])
   if redis.call('ZSCORE', KEYS[1], attempt) then
     hold(KEYS[1], attempt, ttl)
     return {1, held, now_us, redis.call('ZCARD', KEYS[2])}
   end
   if held >= max_conc then return {0, 'concurrency', 0, held} end
-  local wait = cps_wait(KEYS[2], max_cps)
+  local wait = cps_wait(KEYS[2], max_cps, window_us)
   if wait > 0 then return {0, 'cps', wait, held} end
-  log_grant(KEYS[2], attempt)
+  log_grant(KEYS[2], attempt, window_us)
   hold(KEYS[1], attempt, ttl)
   return {1, held + 1, now_us, redis.call('ZCARD', KEYS[2])}
 end

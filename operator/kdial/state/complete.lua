@@ -3,7 +3,8 @@
 -- ARGV: attempt id, outcome, close (0|1), delay ms, counts as attempt (0|1), bucket ttl s,
 --       trunk (kept in the history, so a lost call is re-dialled on another trunk),
 --       caller ID shown ('' for none; kept in the history with when, for the per-callee
---       cooldown), number of counters n, n counter names, then record field/value pairs
+--       cooldown), first in line (0|1), number of counters n, n counter names, then record
+--       field/value pairs
 -- Returns 0 when the attempt no longer holds its contact (its lease expired and the contact
 -- was reclaimed): a stale worker cannot close or re-queue what it no longer owns.
 local contact = redis.call('HGET', KEYS[1], ARGV[1])
@@ -28,20 +29,27 @@ end
 h.outcomes[ARGV[2]] = (h.outcomes[ARGV[2]] or 0) + 1
 redis.call('HSET', KEYS[5], contact, cjson.encode(h))
 
+-- First in line (a line failure's re-dial): scored FRONT_MS (about 317 years) before its due
+-- time, so it is claimed before every contact that is due, whatever the backlog, while
+-- such re-dials keep their order among themselves. Due times are ms since the epoch (0 or
+-- more), so nothing else scores that low; counting "due now" still counts it.
+local FRONT_MS = 10000000000000
 if ARGV[3] == '1' then
   redis.call('HSET', KEYS[4], contact, ARGV[2])
 else
-  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), contact)
+  local due = now + tonumber(ARGV[4])
+  if ARGV[9] == '1' then due = due - FRONT_MS end
+  redis.call('ZADD', KEYS[3], due, contact)
 end
 
-local n = tonumber(ARGV[9])
-for i = 10, 9 + n do
+local n = tonumber(ARGV[10])
+for i = 11, 10 + n do
   redis.call('HINCRBY', KEYS[6], ARGV[i], 1)
   redis.call('HINCRBY', KEYS[7], ARGV[i], 1)
 end
 redis.call('EXPIRE', KEYS[7], tonumber(ARGV[6]))
 
 local record = {'attempt', ARGV[1], 'contact', contact, 'outcome', ARGV[2], 'ended_ms', now}
-for i = 10 + n, #ARGV do table.insert(record, ARGV[i]) end
+for i = 11 + n, #ARGV do table.insert(record, ARGV[i]) end
 redis.call('XADD', KEYS[8], '*', unpack(record))
 return 1
