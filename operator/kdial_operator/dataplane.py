@@ -64,10 +64,7 @@ async def seed(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys, sample: i
     if marker["list"] != previous.get("list"):
         in_flight = await retire(rdb, campaign, contacts)
     added, epoch, secret = 0, secrets.token_hex(4), await _callee_secret(rdb, campaign)
-    keys = [
-        *(campaign.known, campaign.due, campaign.epoch, campaign.closed, campaign.retired),
-        *(campaign.finished, campaign.contacts, campaign.callees, *campaign.contact_data),
-    ]
+    keys = seed_keys(campaign)
     drawn, lowest = 0, None
     async for batch in _contact_batches(rdb, contacts.contacts):
         ids = [i for i in batch if sample is None or in_sample(i, sample)]
@@ -92,6 +89,14 @@ async def seed(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys, sample: i
         # Until the old list's last call has ended, the next pass retires again.
         await rdb.set(campaign.seeded, json.dumps(marker, sort_keys=True))
     return added
+
+
+def seed_keys(campaign: CampaignKeys) -> list[str]:
+    """The KEYS of seed.lua, in its order."""
+    return [
+        *(campaign.known, campaign.due, campaign.epoch, campaign.closed, campaign.retired),
+        *(campaign.finished, campaign.contacts, campaign.callees, *campaign.contact_data),
+    ]
 
 
 async def _take(
