@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from kdial.api.campaign import CampaignSpec
+from kdial.api.campaign import ABANDON_MESSAGE_RULE, CampaignSpec
 from kdial.api.crd import crd_manifest
 from kdial.api.kinds import CAMPAIGN
 from kdial.api.meta import explain
@@ -35,6 +35,7 @@ WORKERS_MSG = "min must not exceed max"
 DESTINATION_MSG = "set exactly one of extension and sipUri"
 AGENTLESS_DESTINATION_MSG = "an Agentless campaign needs destination: where answered calls go"
 AGENTLESS_CONCURRENCY_MSG = "an Agentless campaign needs pacing.maxConcurrency"
+ABANDON_MESSAGE_MSG = ABANDON_MESSAGE_RULE
 
 
 def spec(**fields: Any) -> dict[str, Any]:
@@ -185,7 +186,11 @@ def test_field_names_are_accepted_as_well_as_wire_names() -> None:
         pytest.param(spec(workers={"max": 1}), id="workers-max-1"),
         pytest.param(AGENTLESS, id="agentless-extension"),
         pytest.param(
-            {**AGENTLESS, "destination": {"sipUri": "sip:bot@voice.example.com:5060"}},
+            {
+                **AGENTLESS,
+                "destination": {"sipUri": "sip:bot@voice.example.com:5060"},
+                "pacing": {"maxConcurrency": 50, "abandonMessage": "kdial/abandoned.wav"},
+            },
             id="agentless-sip-uri",
         ),
         pytest.param(spec(mode="Predictive"), id="predictive-without-destination"),
@@ -210,6 +215,7 @@ RULE_FIELD = {
     DESTINATION_MSG: "",
     AGENTLESS_DESTINATION_MSG: ".destination",
     AGENTLESS_CONCURRENCY_MSG: ".pacing.maxConcurrency",
+    ABANDON_MESSAGE_MSG: ".pacing.abandonMessage",
 }
 
 
@@ -360,6 +366,12 @@ RULE_FIELD = {
             AGENTLESS_CONCURRENCY_MSG,
             id="agentless-with-ratio-instead",
         ),
+        pytest.param(
+            {**AGENTLESS, "destination": {"sipUri": "sip:bot@voice.example.com"}},
+            "spec",
+            ABANDON_MESSAGE_MSG,
+            id="sip-uri-bridge-without-abandon-message",
+        ),
     ],
 )
 def test_cross_field_rules_refuse(data: dict[str, Any], path: str, message: str) -> None:
@@ -379,6 +391,7 @@ def test_every_campaign_rule_has_a_refusing_case() -> None:
         DESTINATION_MSG,
         AGENTLESS_DESTINATION_MSG,
         AGENTLESS_CONCURRENCY_MSG,
+        ABANDON_MESSAGE_MSG,
     }
 
 
@@ -635,7 +648,8 @@ def test_destination_sip_uri_refuses_the_enterprise_originate_delimiter() -> Non
     "uri", ["sip:bot@voice.example.com", "sips:bot@voice.example.com:5061", "sip:1000@10.0.0.5"]
 )
 def test_destination_sip_uri_accepts_plain_uris(uri: str) -> None:
-    CampaignSpec.model_validate(spec(destination={"sipUri": uri}))
+    pacing = {"abandonMessage": "kdial/abandoned.wav"}
+    CampaignSpec.model_validate(spec(destination={"sipUri": uri}, pacing=pacing))
 
 
 @pytest.mark.parametrize(

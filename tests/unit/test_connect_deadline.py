@@ -31,7 +31,11 @@ def test_an_ivr_extension_takes_the_call_at_answer() -> None:
 def test_a_bridge_to_a_sip_uri_has_the_campaigns_connect_deadline() -> None:
     campaign = spec(
         destination={"sipUri": "sip:bot@voice.example"},
-        pacing={"maxConcurrency": 5, "connectDeadlineSeconds": 4},
+        pacing={
+            "maxConcurrency": 5,
+            "connectDeadlineSeconds": 4,
+            "abandonMessage": "kdial/abandoned.wav",
+        },
     )
     assert connect_deadline(campaign) == 4
 

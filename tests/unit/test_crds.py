@@ -461,7 +461,7 @@ AGENTLESS: dict[str, Any] = {
     **CAMPAIGN,
     "mode": "Agentless",
     "destination": {"sipUri": "sip:bot@voice.example.com"},
-    "pacing": {"maxConcurrency": 20},
+    "pacing": {"maxConcurrency": 20, "abandonMessage": "kdial/abandoned.wav"},
 }
 TRUNK: dict[str, Any] = {
     "name": "carrier-a",

@@ -14,6 +14,13 @@ from kdial.api.meta import ApiModel, Condition, LocalObjectReference, Rule, Stat
 CLOCK = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
 
 
+#: A bridge to a SIP URI can miss the connect deadline; regulators then require a message.
+ABANDON_MESSAGE_RULE = (
+    "a campaign that bridges answered calls to destination.sipUri can abandon them: "
+    "set pacing.abandonMessage, the recording those callees hear (regulators require one)"
+)
+
+
 class CampaignMode(StrEnum):
     PREDICTIVE = "Predictive"
     PROGRESSIVE = "Progressive"
@@ -128,7 +135,8 @@ class Pacing(ApiModel):
     `kdial/abandoned.wav`) played to an answered callee nobody takes within
     `connectDeadlineSeconds`, before the call is hung up and counted as abandoned. Regulators
     require it (Ofcom, FCC): it names the caller and a number to call back. Unset, such a
-    callee is hung up on without a word."""
+    callee is hung up on without a word; a campaign that bridges to `destination.sipUri` must
+    set it."""
     ring_timeout_seconds: int = Field(default=30, ge=5, le=120)
     """Seconds a call may ring unanswered before it is given up as NoAnswer."""
     max_call_duration_seconds: int = Field(default=3600, ge=30, le=14_400)
@@ -304,6 +312,12 @@ class CampaignSpec(ApiModel):
             "self.mode != 'Agentless' || (has(self.pacing) && has(self.pacing.maxConcurrency))",
             "an Agentless campaign needs pacing.maxConcurrency",
             ".pacing.maxConcurrency",
+        ),
+        Rule(
+            "!has(self.destination) || !has(self.destination.sipUri) || "
+            "(has(self.pacing) && has(self.pacing.abandonMessage))",
+            ABANDON_MESSAGE_RULE,
+            ".pacing.abandonMessage",
         ),
     )
 
