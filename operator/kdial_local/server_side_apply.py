@@ -79,11 +79,14 @@ DEPLOYMENT = ListTypes(
         (*_POD, "containers"): ("name",),
         (*_CONTAINER, "ports"): ("containerPort", "protocol"),
         (*_CONTAINER, "env"): ("name",),
+        (*_CONTAINER, "volumeMounts"): ("mountPath",),
+        (*_POD, "volumes"): ("name",),
     },
     atomic=frozenset(
         {
             (*_CONTAINER, "args"),
             (*_CONTAINER, "command"),
+            (*_CONTAINER, "lifecycle", "preStop", "exec", "command"),
             (*_CONTAINER, "securityContext", "capabilities", "add"),
             (*_CONTAINER, "securityContext", "capabilities", "drop"),
             (*_POD, "tolerations"),

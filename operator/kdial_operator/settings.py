@@ -70,6 +70,10 @@ class OperatorSettings(BaseSettings):
     """First RTP port of FreeSWITCH (`RTP_PORT_START`)."""
     rtp_port_end: int = Field(default=32768, ge=1024, le=65535)
     """Last RTP port of FreeSWITCH (`RTP_PORT_END`)."""
+    sessions_per_second: int = Field(default=30, ge=1)
+    """FreeSWITCH's `sessions-per-second` (`SESSIONS_PER_SECOND`): new legs per second the
+    switch accepts, inbound and bridged ones included; over it an originate is refused and the
+    worker slows down."""
     worker_node_selector: dict[str, str] = Field(default_factory=dict)
     """Node selector of worker pods (JSON), e.g. a node pool for voice."""
     worker_tolerations: list[dict[str, Any]] = Field(default_factory=list)

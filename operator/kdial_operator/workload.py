@@ -8,6 +8,20 @@ from kdial.api.kinds import API_VERSION, CAMPAIGN
 from kdial_operator.settings import OperatorSettings
 
 METRICS_PORT = 9100
+#: Seconds FreeSWITCH gets after its preStop hook to shut down before the pod's grace period
+#: ends; the hook waits at most until then for the dialer to drain.
+SWITCH_STOP_SECONDS = 5
+#: The directories FreeSWITCH writes to (its image's root filesystem is read-only): volume
+#: name -> mount path. Nothing in them outlives the pod.
+SWITCH_WRITABLE = {
+    "freeswitch-db": "/usr/local/freeswitch/db",
+    "freeswitch-log": "/usr/local/freeswitch/log",
+    "freeswitch-run": "/usr/local/freeswitch/run",
+    "freeswitch-recordings": "/usr/local/freeswitch/recordings",
+    "freeswitch-storage": "/usr/local/freeswitch/storage",
+    "freeswitch-cache": "/usr/local/freeswitch/cache",
+    "freeswitch-tmp": "/tmp",  # noqa: S108 (the container's own /tmp, an emptyDir)
+}
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kdial-operator"}
 
 
@@ -82,7 +96,10 @@ def _pod_spec(namespace: str, campaign: str, settings: OperatorSettings) -> dict
         # Workers never talk to the Kubernetes API: no token to steal.
         "automountServiceAccountToken": False,
         "terminationGracePeriodSeconds": settings.worker_grace_seconds,
+        # The Pod Security "restricted" profile, which each container completes.
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [_dialer(namespace, campaign, settings), _freeswitch(settings)],
+        "volumes": [{"name": name, "emptyDir": {}} for name in SWITCH_WRITABLE],
     }
     if settings.worker_service_account:
         spec["serviceAccountName"] = settings.worker_service_account
@@ -151,6 +168,7 @@ def _freeswitch(settings: OperatorSettings) -> dict[str, Any]:
             {"name": "SIP_PORT", "value": str(settings.sip_port)},
             {"name": "RTP_PORT_START", "value": str(settings.rtp_port_start)},
             {"name": "RTP_PORT_END", "value": str(settings.rtp_port_end)},
+            {"name": "SESSIONS_PER_SECOND", "value": str(settings.sessions_per_second)},
         ],
         # RTP ranges are not listed: a port per entry would be thousands of entries, and
         # containerPorts are informational (hostNetwork exposes them all anyway).
@@ -159,4 +177,26 @@ def _freeswitch(settings: OperatorSettings) -> dict[str, Any]:
             {"name": "sip-tcp", "containerPort": settings.sip_port, "protocol": "TCP"},
         ],
         "resources": settings.freeswitch_resources,
+        # The switch outlives the dialer's drain: calls in flight end as the dialer decides, not
+        # SYSTEM_SHUTDOWN when the kubelet stops both containers at once.
+        "lifecycle": {
+            "preStop": {
+                "exec": {
+                    "command": [
+                        "kdial-freeswitch-drain",
+                        str(max(settings.worker_grace_seconds - SWITCH_STOP_SECONDS, 1)),
+                        str(METRICS_PORT),
+                    ]
+                }
+            }
+        },
+        "securityContext": {
+            "runAsNonRoot": True,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": name, "mountPath": path} for name, path in SWITCH_WRITABLE.items()
+        ],
     }

@@ -401,12 +401,12 @@ def test_server_side_apply_checks_its_options_and_refuses_unknown_lists(
     assert status == 422
     assert "force: Forbidden: may not be specified for non-apply patch" in body["message"]
 
-    # volumes: a list whose type (keyed by name) the emulator is not told, so it refuses it.
-    with_volumes = web_deployment(1, SIP)
-    with_volumes["spec"]["template"]["spec"]["volumes"] = [{"name": "v", "emptyDir": {}}]
-    status, body = apply(server, with_volumes)
+    # hostAliases: a list whose type (keyed by ip) the emulator is not told, so it refuses it.
+    with_aliases = web_deployment(1, SIP)
+    with_aliases["spec"]["template"]["spec"]["hostAliases"] = [{"ip": "10.0.0.1"}]
+    status, body = apply(server, with_aliases)
     assert status == 415
-    assert ".spec.template.spec.volumes is not emulated" in body["message"]
+    assert ".spec.template.spec.hostAliases is not emulated" in body["message"]
     assert server.get("apps/v1/deployments", "default", "web") is None
 
 

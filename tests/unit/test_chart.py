@@ -10,6 +10,7 @@ operator reads.
 from __future__ import annotations
 
 import base64
+import copy
 import inspect
 import json
 import os
@@ -584,6 +585,154 @@ def test_an_rtp_range_upside_down_is_refused_naming_both_settings() -> None:
         pytest.raises(ValueError, match="KDIAL_RTP_PORT_END"),
     ):
         OperatorSettings()
+
+
+# The Pod Security Standards' "restricted" profile (which includes "baseline"), as the rules a
+# pod is checked by: https://kubernetes.io/docs/concepts/security/pod-security-standards/
+RESTRICTED_VOLUME_TYPES = frozenset(
+    {
+        "configMap",
+        "csi",
+        "downwardAPI",
+        "emptyDir",
+        "ephemeral",
+        "persistentVolumeClaim",
+        "projected",
+        "secret",
+    }
+)
+RESTRICTED_SECCOMP = frozenset({"RuntimeDefault", "Localhost"})
+RESTRICTED_CAPABILITIES_ADDED = frozenset({"NET_BIND_SERVICE"})
+HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
+
+
+def restricted_violations(pod: dict[str, Any]) -> list[str]:
+    """What the "restricted" Pod Security profile refuses in a pod spec."""
+    found = [f"spec.{key}" for key in HOST_NAMESPACES if pod.get(key)]
+    pod_security = pod.get("securityContext", {})
+    for volume in pod.get("volumes", []):
+        types = set(volume) - {"name"}
+        if not types <= RESTRICTED_VOLUME_TYPES:
+            found.append(f"volume {volume['name']}: {sorted(types)}")
+    containers = [*pod.get("initContainers", []), *pod["containers"]]
+    for container in containers:
+        security = container.get("securityContext", {})
+        name = container["name"]
+
+        def effective(key: str, security: dict[str, Any] = security) -> Any:
+            return security.get(key, pod_security.get(key))
+
+        if security.get("privileged"):
+            found.append(f"{name}: privileged")
+        if security.get("allowPrivilegeEscalation") is not False:
+            found.append(f"{name}: allowPrivilegeEscalation is not false")
+        if effective("runAsNonRoot") is not True or effective("runAsUser") == 0:
+            found.append(f"{name}: may run as root")
+        if (effective("seccompProfile") or {}).get("type") not in RESTRICTED_SECCOMP:
+            found.append(f"{name}: no RuntimeDefault or Localhost seccomp profile")
+        capabilities = security.get("capabilities", {})
+        if "ALL" not in capabilities.get("drop", []):
+            found.append(f"{name}: capabilities not dropped (ALL)")
+        if not set(capabilities.get("add", [])) <= RESTRICTED_CAPABILITIES_ADDED:
+            found.append(f"{name}: adds {capabilities['add']}")
+        if any(port.get("hostPort") for port in container.get("ports", [])):
+            found.append(f"{name}: hostPort")
+    return found
+
+
+def _worker_pod(scenario: str) -> dict[str, Any]:
+    settings = _settings_from(operator_container(scenario))
+    pod: dict[str, Any] = worker_deployment("team-a", "promo", "uid", 1, settings)["spec"][
+        "template"
+    ]["spec"]
+    return pod
+
+
+def test_the_restricted_rules_catch_what_they_are_about() -> None:
+    """The rules above refuse a pod as the profile does, so a pass below means something."""
+    pod = _worker_pod("defaults")
+    loose = copy.deepcopy(pod)
+    del loose["securityContext"]
+    loose["volumes"].append({"name": "host", "hostPath": {"path": "/"}})
+    loose["containers"][1]["securityContext"] = {"capabilities": {"add": ["NET_ADMIN"]}}
+
+    assert restricted_violations(loose) == [
+        "volume host: ['hostPath']",
+        "dialer: no RuntimeDefault or Localhost seccomp profile",
+        "freeswitch: allowPrivilegeEscalation is not false",
+        "freeswitch: may run as root",
+        "freeswitch: no RuntimeDefault or Localhost seccomp profile",
+        "freeswitch: capabilities not dropped (ALL)",
+        "freeswitch: adds ['NET_ADMIN']",
+    ]
+    assert restricted_violations(_worker_pod("voice-node-pool")) == ["spec.hostNetwork"]
+
+
+@pytest.mark.parametrize("name", ["defaults", "watch-namespaces", "everything"])
+def test_worker_pods_pass_the_restricted_pod_security_profile(name: str) -> None:
+    """A namespace that enforces "restricted" admits the worker pods the chart's operator
+    writes (not with worker.hostNetwork, which the values say needs a privileged namespace)."""
+    pod = _worker_pod(name)
+
+    assert restricted_violations(pod) == []
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    freeswitch = pod["containers"][1]
+    assert freeswitch["securityContext"]["readOnlyRootFilesystem"] is True
+    mounts = {m["mountPath"] for m in freeswitch["volumeMounts"]}
+    assert {f"/usr/local/freeswitch/{d}" for d in ("db", "log", "run", "recordings")} <= mounts
+
+
+def test_host_network_needs_a_privileged_namespace_and_the_values_say_so() -> None:
+    values_text = (CHART / "values.yaml").read_text("utf-8")
+    comment = values_text.split("hostNetwork: false")[0].rsplit("# --", 1)[1]
+
+    assert "restricted" in comment
+    assert "pod-security.kubernetes.io/enforce: privileged" in comment
+
+
+@pytest.mark.parametrize("grace", [120, 30, 600])
+def test_the_switch_outlives_the_dialers_drain(grace: int) -> None:
+    """On SIGTERM the dialer drains for KDIAL_DRAIN_SECONDS, then hangs up and exits; the
+    switch's preStop hook holds FreeSWITCH up until then, and ends before the kubelet's
+    SIGKILL at terminationGracePeriodSeconds, leaving FreeSWITCH time to stop itself."""
+    with mock.patch.dict(os.environ, {"KDIAL_WORKER_GRACE_SECONDS": str(grace)}):
+        settings = OperatorSettings()
+    pod = worker_deployment("team-a", "promo", "uid", 1, settings)["spec"]["template"]["spec"]
+    dialer, freeswitch = pod["containers"]
+    drain = int(env_of(dialer)["KDIAL_DRAIN_SECONDS"]["value"])
+    command = freeswitch["lifecycle"]["preStop"]["exec"]["command"]
+    program, cap, dialer_port = command
+
+    assert program == "kdial-freeswitch-drain"
+    assert drain < int(cap) < pod["terminationGracePeriodSeconds"] == grace
+    # The hook knows the dialer is gone when its metrics port closes.
+    assert {"name": "metrics", "containerPort": int(dialer_port), "protocol": "TCP"} in dialer[
+        "ports"
+    ]
+    assert "preStop" not in dialer.get("lifecycle", {}), "the dialer drains on SIGTERM itself"
+    script = (REPO / "images" / "freeswitch" / "drain.sh").read_text("utf-8")
+    dockerfile = (REPO / "images" / "freeswitch" / "Dockerfile").read_text("utf-8")
+    assert f"/usr/local/bin/{program}" in dockerfile
+    assert "show channels count" in script
+
+
+def test_freeswitch_gets_the_charts_session_rate() -> None:
+    settings = _settings_from(operator_container("defaults"))
+    pod = worker_deployment("team-a", "promo", "uid", 1, settings)["spec"]["template"]["spec"]
+    fs_env = env_of(pod["containers"][1])
+
+    assert settings.sessions_per_second == 30
+    assert fs_env["SESSIONS_PER_SECOND"]["value"] == "30"
+    assert fs_env["ESL_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "password"
+
+
+def test_the_freeswitch_image_the_chart_names_is_the_one_the_repository_builds() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())["worker"]["freeswitchImage"]
+    dockerfile = (REPO / "images" / "freeswitch" / "Dockerfile").read_text("utf-8")
+    version = re.search(r"^ARG FREESWITCH_VERSION=v(\d+\.\d+)\.\d+$", dockerfile, re.M)
+
+    assert values["repository"] == "ghcr.io/kdial/freeswitch"
+    assert version is not None and values["tag"] == version.group(1)
 
 
 #: The chart's default worker resources, which the operator's own defaults mirror.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -76,9 +77,34 @@ def test_a_changed_field_of_another_writer_conflicts_unless_forced() -> None:
 
 
 def test_what_it_cannot_merge_faithfully_is_refused() -> None:
-    with_volumes = deployment({"name": "a"})
-    with_volumes["spec"]["template"]["spec"]["volumes"] = [{"name": "v"}]
-    with pytest.raises(ssa.NotEmulated, match=r"\.spec\.template\.spec\.volumes"):
-        apply(None, with_volumes, {})
+    with_aliases = deployment({"name": "a"})
+    with_aliases["spec"]["template"]["spec"]["hostAliases"] = [{"ip": "10.0.0.1"}]
+    with pytest.raises(ssa.NotEmulated, match=r"\.spec\.template\.spec\.hostAliases"):
+        apply(None, with_aliases, {})
     with pytest.raises(ssa.Invalid, match="duplicate"):
         apply(None, deployment({"name": "a"}, {"name": "a"}), {})
+
+
+def test_volumes_and_mounts_are_keyed_as_the_api_server_keys_them() -> None:
+    """Volumes by name, mounts by mount path, a preStop command replaced whole: a volume another
+    writer added survives the operator's next apply, and a changed mount is merged in place."""
+    hook = {"preStop": {"exec": {"command": ["wait", "115"]}}}
+    mount = {"name": "db", "mountPath": "/db"}
+    switch = {"name": "fs", "volumeMounts": [mount], "lifecycle": hook}
+    config = deployment(switch)
+    config["spec"]["template"]["spec"]["volumes"] = [{"name": "db", "emptyDir": {}}]
+    applied, owners = apply(None, config, {})
+    live = copy.deepcopy(applied)
+    live["spec"]["template"]["spec"]["volumes"].append({"name": "debug", "emptyDir": {}})
+    owners = ssa.update(applied, live, "kubectl", owners, ssa.DEPLOYMENT)
+    changed = copy.deepcopy(config)
+    changed["spec"]["template"]["spec"]["containers"][0] |= {
+        "volumeMounts": [mount | {"readOnly": True}],
+        "lifecycle": {"preStop": {"exec": {"command": ["wait", "55"]}}},
+    }
+    merged, _ = apply(live, changed, owners)
+
+    assert [v["name"] for v in merged["spec"]["template"]["spec"]["volumes"]] == ["db", "debug"]
+    (fs,) = containers(merged)
+    assert fs["volumeMounts"] == [mount | {"readOnly": True}]
+    assert fs["lifecycle"]["preStop"]["exec"]["command"] == ["wait", "55"]
