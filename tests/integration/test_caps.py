@@ -111,6 +111,13 @@ def test_trunk_concurrency_is_never_exceeded(
 def test_cps_never_exceeds_the_limit_in_any_one_second_window(
     rdb: redis.Redis, redis_url: str
 ) -> None:
+    granted = cps_grants(redis_url, seconds=3.0)
+    assert fullest(granted, SECOND_US) <= 20
+    assert len(granted) >= 50, "the log lets the whole rate through"
+
+
+def cps_grants(redis_url: str, seconds: float) -> list[int]:
+    """Grant times (µs, sorted) of four threads taking trunk t1's 20/s as fast as they can."""
     granted: list[int] = []
 
     def body(client: redis.Redis, index: int, deadline: float) -> None:
@@ -123,10 +130,8 @@ def test_cps_never_exceeds_the_limit_in_any_one_second_window(
                 granted.append(got.granted_at_us)
                 caps.release_trunk(client, TP, "t1", attempt)
 
-    hammer(redis_url, threads=4, seconds=3.0, body=body)
-    granted.sort()
-    assert fullest(granted, SECOND_US) <= 20
-    assert len(granted) >= 50, "the log lets the whole rate through"
+    hammer(redis_url, threads=4, seconds=seconds, body=body)
+    return sorted(granted)
 
 
 def fullest(granted: list[int], window_us: int) -> int:
@@ -138,20 +143,7 @@ def fullest(granted: list[int], window_us: int) -> int:
 def test_cps_holds_at_the_carrier_in_any_second_whatever_the_send_delay_within_its_spread(
     rdb: redis.Redis, redis_url: str
 ) -> None:
-    granted: list[int] = []
-
-    def body(client: redis.Redis, index: int, deadline: float) -> None:
-        n = 0
-        while time.monotonic() < deadline:
-            n += 1
-            attempt = f"w{index}-{n}"
-            got = trunk(attempt, client, max_concurrent=100_000, max_cps=20)
-            if isinstance(got, caps.TrunkGrant):
-                granted.append(got.granted_at_us)
-                caps.release_trunk(client, TP, "t1", attempt)
-
-    hammer(redis_url, threads=4, seconds=3.5, body=body)
-    granted.sort()
+    granted = cps_grants(redis_url, seconds=3.5)
     # Each INVITE leaves at its grant's time plus a delay that varies by up to the spread: the
     # grants that can land in one second at the carrier are those of a second and a spread.
     assert fullest(granted, SECOND_US + SEND_SPREAD_US) <= 20
