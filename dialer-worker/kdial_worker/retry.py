@@ -87,7 +87,7 @@ def _closes(
 
 def _close(outcome: Outcome) -> Ending:
     return Ending(
-        outcome=outcome.value,
+        outcome=outcome,
         close=True,
         counts_as_attempt=counts_as_attempt(outcome),
         counters=counters(outcome),
@@ -96,7 +96,7 @@ def _close(outcome: Outcome) -> Ending:
 
 def _again(outcome: Outcome, delay_ms: int) -> Ending:
     return Ending(
-        outcome=outcome.value,
+        outcome=outcome,
         close=False,
         delay_ms=delay_ms,
         # Re-dialled at once means before the backlog, not behind every contact already due.

@@ -11,8 +11,8 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 
-from kdial.state.counters import REREAD_SECONDS, fresh
 from kdial.state import scripts
+from kdial.state.counters import REREAD_SECONDS, fresh
 from kdial.state.keys import CampaignKeys, ListKeys, PoolKeys
 from kdial_operator import contact_import
 
