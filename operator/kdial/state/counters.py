@@ -1,5 +1,10 @@
-"""Line counters on the wire: the fields a worker adds per trunk and per caller ID, and their
-totals read back.
+"""Counters on the wire: what a worker adds for each attempt, and the totals read back.
+
+A campaign's counters (`CampaignKeys.totals`, and per minute `CampaignKeys.minute`) are moved
+by the ledger's complete script with the names `campaign_increments` gives; the operator reads
+them as `CampaignCounts` for status.
+
+The line counters follow, per trunk and per caller ID.
 
 Workers add each finished attempt to a one-second bucket (a Redis HASH per pool and second,
 `PoolKeys.counts`) with plain HINCRBYs; the operator sums the buckets and judges them
@@ -22,14 +27,16 @@ import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from kdial.outcomes import Outcome, counts_against_trunk, is_answered
+from kdial.outcomes import Outcome, counts_against_trunk, counts_as_attempt, is_answered
 
 __all__ = [
     "BUCKET_TTL_SECONDS",
     "PDD_BOUNDS_MS",
     "REREAD_SECONDS",
+    "CampaignCounts",
     "NumberCounts",
     "TrunkCounts",
+    "campaign_increments",
     "fresh",
     "number_increments",
     "number_totals",
@@ -46,6 +53,45 @@ PDD_BOUNDS_MS: tuple[int, ...] = (500, 1000, 2000, 3000, 4000, 6000, 8000, 12000
 
 _SEP = "|"
 _PDD = "pdd"
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignCounts:
+    """A campaign's counters summed over hashes (its totals, or minute buckets)."""
+
+    #: Attempts that count toward closure: every outcome but Cancelled.
+    attempts: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    call_loss: int = 0
+
+    @classmethod
+    def decode(cls, hashes: Iterable[Mapping[str, str | int]]) -> CampaignCounts:
+        summed: dict[str, int] = {}
+        for fields in hashes:
+            for name, value in fields.items():
+                summed[name] = summed.get(name, 0) + int(value)
+        return cls(
+            attempts=summed.get("attempts", 0),
+            answered=summed.get("answered", 0),
+            abandoned=summed.get("abandoned", 0),
+            call_loss=summed.get("call_loss", 0),
+        )
+
+
+def campaign_increments(outcome: Outcome) -> tuple[str, ...]:
+    """The campaign counters one attempt with `outcome` increments: ``outcome:<Outcome>``, and
+    those `CampaignCounts` reads."""
+    names = [f"outcome:{outcome.value}"]
+    if counts_as_attempt(outcome):
+        names.append("attempts")
+    if is_answered(outcome):
+        names.append("answered")
+    if outcome is Outcome.ABANDONED:
+        names.append("abandoned")
+    if counts_against_trunk(outcome):
+        names.append("call_loss")
+    return tuple(names)
 
 
 @dataclass(frozen=True, slots=True)
