@@ -9,7 +9,6 @@ leaves its leases to expire, and any worker's reclaim records those attempts as 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import random
 import time
@@ -29,6 +28,8 @@ from kdial.outcomes import CallFacts, Outcome, classify, is_switch_throttle
 from kdial.plural import plural
 from kdial.privacy import mask_number
 from kdial.routing.presence import place_of, subdivision
+from kdial.state.attempt import CallRecord
+from kdial.state.contact import BadContact, Contact
 from kdial.state.keys import CampaignKeys
 from kdial_worker import (
     caps,
@@ -218,7 +219,7 @@ class Dialer:
         finally:
             self._room.set()
 
-    def _contact(self, claimed: ledger.Claim, rt: Runtime) -> dict[str, Any] | None:
+    def _contact(self, claimed: ledger.Claim, rt: Runtime) -> Contact | None:
         """The contact if it may be dialled now; otherwise it is given back or closed."""
         if not all(self.rdb.exists(key) for key in rt.list_versions):
             # A list was deleted (the operator halts the campaign on its next pass): its
@@ -234,12 +235,14 @@ class Dialer:
         if raw is None:
             self._undialled(claimed, "Removed", close=True)
             return None
-        contact: dict[str, Any] = json.loads(raw)
-        number = str(contact.get("number", ""))
-        if not is_e164(number):
+        try:
+            contact = Contact.decode(raw)
+        except BadContact:
+            contact = None
+        if contact is None or not is_e164(contact.number):
             self._undialled(claimed, "InvalidNumber", close=True)
             return None
-        if any(self.rdb.sismember(key, number) for key in rt.suppression_keys):
+        if any(self.rdb.sismember(key, contact.number) for key in rt.suppression_keys):
             self._undialled(claimed, "Suppressed", close=True)
             return None
         deadline = retry.deadline_ms(claimed.history, rt.spec.retry, int(time.time() * 1000))
@@ -247,9 +250,7 @@ class Dialer:
             # The closure rule's days ran out while the contact waited (e.g. for a window).
             self._undialled(claimed, "ClosureExpired", close=True)
             return None
-        clock = schedule.callee_zone(
-            contact.get("timeZones", ()), rt.spec.schedule.fallback_time_zone
-        )
+        clock = schedule.callee_zone(contact.time_zones, rt.spec.schedule.fallback_time_zone)
         if clock is None:
             self._undialled(claimed, "NoTimeZone", delay=HELD_SECONDS)
             return None
@@ -270,12 +271,12 @@ class Dialer:
         else:
             ledger.defer(self.rdb, self.keys, claimed.attempt, int(delay * 1000))
 
-    def _dial_contact(self, claimed: ledger.Claim, contact: dict[str, Any], rt: Runtime) -> None:
+    def _dial_contact(self, claimed: ledger.Claim, contact: Contact, rt: Runtime) -> None:
         history, now = claimed.history, time.time()
         shown = {n: ms / 1000 for n, ms in (history.get("shown") or {}).items()}
         caller = choice.pick_caller_id(
             rt.caller_ids,
-            place_of(str(contact.get("province", "")), str(contact.get("city", ""))),
+            place_of(contact.province, contact.city),
             self.rng,
             shown=shown,
             capped={n for n, until in self._capped.items() if until > now},
@@ -294,7 +295,7 @@ class Dialer:
     def _take_route(
         self,
         claimed: ledger.Claim,
-        contact: dict[str, Any],
+        contact: Contact,
         rt: Runtime,
         caller: CallerId | None,
         now: float,
@@ -309,9 +310,8 @@ class Dialer:
                 [t for t in rt.trunks if t.name not in full],
                 self.rng,
                 avoid=avoid,
-                callee_region=subdivision(str(contact.get("province", "")))
-                or contact.get("region"),
-                callee_carrier=contact.get("carrier") or None,
+                callee_region=subdivision(contact.province) or contact.region or None,
+                callee_carrier=contact.carrier or None,
                 in_use=self._in_use,
             )
             if trunk is None or caller is None:
@@ -354,7 +354,7 @@ class Dialer:
     def _call(
         self,
         claimed: ledger.Claim,
-        contact: dict[str, Any],
+        contact: Contact,
         rt: Runtime,
         trunk: Trunk,
         caller: str,
@@ -366,7 +366,7 @@ class Dialer:
         call.connect_deadline = connect_deadline(rt.spec)
         command = originate_command(
             _via(trunk),
-            contact["number"],
+            contact.number,
             {
                 "origination_uuid": call.uuid,
                 "origination_caller_id_number": caller.lstrip("+"),
@@ -449,16 +449,14 @@ class Dialer:
             self.esl.api(f"uuid_kill {call.uuid} NORMAL_CLEARING")
 
     def _record(
-        self, claimed: ledger.Claim, contact: dict[str, Any], rt: Runtime, call: Call, route: Route
+        self, claimed: ledger.Claim, contact: Contact, rt: Runtime, call: Call, route: Route
     ) -> None:
         facts = call.facts()
         hangup = call.hangup or {}
         if facts is None:
             ending = _unknown(self.settings.reclaim_delay_seconds)
-            outcome = "Unknown"
         else:
             result = classify(facts)
-            outcome = result.value
             ending = retry.decide(result, claimed.history, rt.spec.retry, int(time.time() * 1000))
             if result is Outcome.CANCELLED and not ending.close:
                 # Never dialled (e.g. the switch's own throttle): back off rather than spin.
@@ -466,24 +464,23 @@ class Dialer:
             self._count(call, route, result, hangup)
         if call.pdd is not None:
             metrics.POST_DIAL_DELAY.labels(call.trunk).observe(call.pdd)
-        metrics.ATTEMPTS.labels(self.campaign, call.trunk, outcome).inc()
-        record = {
-            "number": mask_number(contact["number"]),
-            "trunk": call.trunk,
-            "caller_id": route.caller.number,
-            # The list's and the row's tags (validated at import: never a number), for reports.
-            "tags": ",".join(contact.get("tags", ())),
-            "worker": self.settings.worker_id,
-            "uuid": call.uuid,
-            "started_ms": str(int(call.started * 1000)),
-            # The call's own end, before its permits were given back (ended_ms is later).
-            "call_ended_ms": str(int((call.ended or time.time()) * 1000)),
-            "pdd_ms": "" if call.pdd is None else str(int(call.pdd * 1000)),
-            "bgapi_ms": "" if call.bgapi_seconds is None else f"{call.bgapi_seconds * 1000:.2f}",
-            "billsec": hangup.get("variable_billsec", "0"),
-            "cause": hangup.get("Hangup-Cause", call.job_error or ""),
-            "sip": hangup.get("variable_sip_term_status", ""),
-        }
+        metrics.ATTEMPTS.labels(self.campaign, call.trunk, ending.outcome.value).inc()
+        billsec = hangup.get("variable_billsec", "")
+        record = CallRecord(
+            number=mask_number(contact.number),
+            trunk=call.trunk,
+            caller_id=route.caller.number,
+            tags=contact.tags,
+            worker=self.settings.worker_id,
+            uuid=call.uuid,
+            started_ms=int(call.started * 1000),
+            call_ended_ms=int((call.ended or time.time()) * 1000),
+            pdd_ms=None if call.pdd is None else int(call.pdd * 1000),
+            bgapi_ms=None if call.bgapi_seconds is None else call.bgapi_seconds * 1000,
+            billsec=int(billsec) if billsec.isdigit() else 0,
+            cause=hangup.get("Hangup-Cause", call.job_error or ""),
+            sip=hangup.get("variable_sip_term_status", ""),
+        )
         shown = route.caller.number if ending.counts_as_attempt else ""
         ending = replace(ending, record=record, trunk=call.trunk, caller_id=shown)
         self._complete(claimed.attempt, ending)
@@ -627,8 +624,8 @@ def _destination(rt: Runtime) -> Application:
 def _unknown(redial_delay: float) -> ledger.Ending:
     """An attempt whose end the switch never told: counted, and due again after a delay."""
     return ledger.Ending(
-        outcome="Unknown",
+        outcome=Outcome.UNKNOWN,
         close=False,
         delay_ms=int(redial_delay * 1000),
-        counters=("attempts", "outcome:Unknown"),
+        counters=retry.counters(Outcome.UNKNOWN),
     )

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import redis
 
+from kdial.outcomes import Outcome
 from kdial.state import scripts
+from kdial.state.attempt import CallRecord
 from kdial.state.keys import CampaignKeys
 
 
@@ -29,12 +31,12 @@ class Claim:
 class Ending:
     """How an attempt ended and what follows for its contact."""
 
-    outcome: str
+    outcome: Outcome
     close: bool
     delay_ms: int = 0
     counts_as_attempt: bool = True
     counters: tuple[str, ...] = ()
-    record: dict[str, str] = field(default_factory=dict)
+    record: CallRecord | None = None
     trunk: str = ""
     caller_id: str = ""
     """The number shown, kept in the contact's history for the per-callee cooldown."""
@@ -86,7 +88,8 @@ def claim(
 def complete(rdb: redis.Redis, keys: CampaignKeys, attempt: str, ending: Ending) -> bool:
     """Ends `attempt`; False when its lease had already been lost (nothing was changed)."""
     minute = int(time.time()) // 60
-    record = [item for pair in ending.record.items() for item in pair]
+    fields = ending.record.encode() if ending.record else {}
+    record = [item for pair in fields.items() for item in pair]
     done = rdb.eval(
         scripts.COMPLETE,
         8,

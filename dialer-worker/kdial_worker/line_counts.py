@@ -11,7 +11,7 @@ import logging
 import redis
 
 from kdial.outcomes import Outcome
-from kdial.routing.counters import BUCKET_TTL_SECONDS, number_increments, trunk_increments
+from kdial.state.counters import BUCKET_TTL_SECONDS, number_increments, trunk_increments
 from kdial.state.keys import PoolKeys
 
 log = logging.getLogger(__name__)

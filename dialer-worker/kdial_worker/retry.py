@@ -13,28 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from kdial.api.campaign import Retry, RetryRule
-from kdial.outcomes import Outcome, counts_against_trunk, counts_as_attempt, is_answered
+from kdial.outcomes import Outcome, counts_as_attempt
+from kdial.state.counters import campaign_increments as counters
 from kdial_worker.ledger import Ending
 
 __all__ = ["counters", "deadline_ms", "decide"]
 
 _DAY_MS = 86_400_000
 _MINUTE_MS = 60_000
-
-
-def counters(outcome: Outcome) -> tuple[str, ...]:
-    """The campaign-total counters one attempt with `outcome` increments. The operator reads
-    `attempts`, `answered`, `abandoned` and `call_loss` by these exact names."""
-    names = [f"outcome:{outcome.value}"]
-    if counts_as_attempt(outcome):
-        names.append("attempts")
-    if is_answered(outcome):
-        names.append("answered")
-    if outcome is Outcome.ABANDONED:
-        names.append("abandoned")
-    if counts_against_trunk(outcome):
-        names.append("call_loss")
-    return tuple(names)
 
 
 def deadline_ms(history: Mapping[str, Any], retry: Retry, now_ms: int) -> int | None:
@@ -87,7 +73,7 @@ def _closes(
 
 def _close(outcome: Outcome) -> Ending:
     return Ending(
-        outcome=outcome.value,
+        outcome=outcome,
         close=True,
         counts_as_attempt=counts_as_attempt(outcome),
         counters=counters(outcome),
@@ -96,7 +82,7 @@ def _close(outcome: Outcome) -> Ending:
 
 def _again(outcome: Outcome, delay_ms: int) -> Ending:
     return Ending(
-        outcome=outcome.value,
+        outcome=outcome,
         close=False,
         delay_ms=delay_ms,
         # Re-dialled at once means before the backlog, not behind every contact already due.

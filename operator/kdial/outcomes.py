@@ -67,6 +67,10 @@ class Outcome(StrEnum):
     CALL_LOSS = "CallLoss"
     # Never dialled, or withdrawn by us before answer (shutdown, our own throttle).
     CANCELLED = "Cancelled"
+    # The switch never told how it ended: its worker died or lost the Event Socket while the
+    # call was up. Never a classification (`classify` cannot return it): the ledger records it
+    # for a reclaimed lease and the worker for a call whose end it missed.
+    UNKNOWN = "Unknown"
 
     @property
     def label(self) -> str:

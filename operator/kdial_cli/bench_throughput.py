@@ -27,6 +27,7 @@ import redis.asyncio as aioredis
 from kdial.api.calleridpool import CallerIdPoolSpec
 from kdial.api.campaign import CampaignSpec
 from kdial.api.trunkpool import TrunkPoolSpec
+from kdial.state.contact import Contact
 from kdial.state.keys import CampaignKeys, ListKeys, PoolKeys
 from kdial_cli import local
 from kdial_operator import compile, contact_store, dataplane, routing
@@ -113,7 +114,7 @@ def _store_contacts(url: str, lst: ListKeys, contacts: int) -> None:
     for start in range(0, contacts, 1000):
         generation.add(
             [
-                {"id": f"c{i}", "number": f"+86138{i:08d}", "timeZones": ["Asia/Shanghai"]}
+                Contact(f"+86138{i:08d}", id=f"c{i}", time_zones=("Asia/Shanghai",))
                 for i in range(start, min(start + 1000, contacts))
             ]
         )

@@ -41,26 +41,16 @@ class TrunkFigures:
         return _percent(self.call_loss, self.attempts)
 
 
-def _outcome(name: str) -> Outcome | None:
-    try:
-        return Outcome(name)
-    except ValueError:
-        return None  # "Unknown": a lease that expired under a dead worker
-
-
 def _counts(name: str) -> bool:
-    outcome = _outcome(name)
-    return outcome is None or counts_as_attempt(outcome)
+    return counts_as_attempt(Outcome(name))
 
 
 def _answered(name: str) -> bool:
-    outcome = _outcome(name)
-    return outcome is not None and is_answered(outcome)
+    return is_answered(Outcome(name))
 
 
 def _loss(name: str) -> bool:
-    outcome = _outcome(name)
-    return outcome is not None and counts_against_trunk(outcome)
+    return counts_against_trunk(Outcome(name))
 
 
 def by_trunk(records: Sequence[Mapping[str, str]], trunks: Sequence[str]) -> list[TrunkFigures]:

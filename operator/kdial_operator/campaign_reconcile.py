@@ -24,6 +24,7 @@ from kdial.api.contactlist import Purpose
 from kdial.api.kinds import CAMPAIGN
 from kdial.api.meta import explain
 from kdial.modes import AGENTS_UNAVAILABLE, agents_unavailable
+from kdial.state.counters import CampaignCounts
 from kdial.state.keys import CampaignKeys, ListKeys
 from kdial_operator import campaign_events, campaign_status, compile, dataplane, scaling, workload
 from kdial_operator.campaign_status import Blocker, Facts
@@ -169,8 +170,8 @@ class Observed:
     blocker: Blocker | None
     hold: str | None = None
     ledger: dataplane.Ledger | None = None
-    totals: dict[str, int] = field(default_factory=dict)
-    rolling: dict[str, int] = field(default_factory=dict)
+    totals: CampaignCounts = field(default_factory=CampaignCounts)
+    rolling: CampaignCounts = field(default_factory=CampaignCounts)
     version: int | None = None
     lost: bool = False
     no_route: str | None = None

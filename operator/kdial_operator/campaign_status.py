@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from kdial.api.campaign import CampaignState
+from kdial.api.campaign import CallStats, CampaignState, Progress
 from kdial.api.conditions import Cond
 from kdial.plural import plural
+from kdial.state.counters import CampaignCounts
 from kdial_operator.dataplane import Ledger
 
 
@@ -119,35 +119,31 @@ def schedule_hold(start: datetime | None, end: datetime | None, now: datetime) -
     return None
 
 
-def call_stats(counters: dict[str, int]) -> dict[str, Any]:
+def call_stats(counts: CampaignCounts) -> CallStats:
     """Counts and rates (in percent, one decimal) as status shows them."""
-    attempts = counters.get("attempts", 0)
-    answered = counters.get("answered", 0)
-    abandoned = counters.get("abandoned", 0)
-    loss = counters.get("call_loss", 0)
-    return {
-        "attempts": attempts,
-        "answered": answered,
-        "abandoned": abandoned,
-        "callLoss": loss,
-        "asr": _percent(answered, attempts),
-        "abandonRate": _percent(abandoned, answered),
-        "callLossRate": _percent(loss, attempts),
-    }
+    return CallStats(
+        attempts=counts.attempts,
+        answered=counts.answered,
+        abandoned=counts.abandoned,
+        call_loss=counts.call_loss,
+        asr=_percent(counts.answered, counts.attempts),
+        abandon_rate=_percent(counts.abandoned, counts.answered),
+        call_loss_rate=_percent(counts.call_loss, counts.attempts),
+    )
 
 
 def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else ""
 
 
-def progress(ledger: Ledger | None) -> dict[str, Any]:
+def progress(ledger: Ledger | None) -> Progress:
     if ledger is None:
-        return {"total": 0, "pending": 0, "inFlight": 0, "closed": 0, "summary": ""}
+        return Progress()
     share = f" ({100 * ledger.closed // ledger.total}%)" if ledger.total else ""
-    return {
-        "total": ledger.total,
-        "pending": ledger.pending,
-        "inFlight": ledger.in_flight,
-        "closed": ledger.closed,
-        "summary": f"{ledger.closed}/{ledger.total}{share}",
-    }
+    return Progress(
+        total=ledger.total,
+        pending=ledger.pending,
+        in_flight=ledger.in_flight,
+        closed=ledger.closed,
+        summary=f"{ledger.closed}/{ledger.total}{share}",
+    )

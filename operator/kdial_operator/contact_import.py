@@ -21,6 +21,7 @@ from kdial import tags
 from kdial.api.contactlist import ContactListSpec, FieldSpec, FieldType, ListFormat
 from kdial.numbers import InvalidNumber, normalize
 from kdial.privacy import mask_number
+from kdial.state.contact import Contact, FieldValue
 
 FIRST_REJECTED = 20
 #: Cells a spreadsheet would run as a formula (CSV injection); such values are refused.
@@ -62,7 +63,7 @@ class Tally:
 class ImportResult(Tally):
     """A whole list checked in memory (small lists, examples); streaming imports use `check`."""
 
-    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    contacts: dict[str, Contact] = field(default_factory=dict)
 
 
 def rows(text: str, spec: ContactListSpec) -> list[dict[str, Any]]:
@@ -99,11 +100,11 @@ def import_rows(
         if isinstance(checked, Rejection):
             result.reject(number, checked.number, checked.reason)
             continue
-        if checked["id"] in seen:
+        if checked.id in seen:
             result.duplicates += 1
             continue
-        seen.add(checked["id"])
-        result.contacts[checked["id"]] = checked
+        seen.add(checked.id)
+        result.contacts[checked.id] = checked
         if result.tagged is not None and row_tags_of(checked, spec):
             result.tagged += 1
     result.imported = len(result.contacts)
@@ -118,9 +119,7 @@ class Rejection:
     number: str
 
 
-def check(
-    record: dict[str, Any], spec: ContactListSpec, id_key: bytes
-) -> dict[str, Any] | Rejection:
+def check(record: dict[str, Any], spec: ContactListSpec, id_key: bytes) -> Contact | Rejection:
     """One row as a clean contact, or why it was refused. Duplicates are the caller's to find
     (a streaming import finds them in Redis, not in memory)."""
     raw = str(record.get(spec.phone_field) or "").strip()
@@ -134,9 +133,7 @@ class _Rejected(Exception):
     pass
 
 
-def _contact(
-    record: dict[str, Any], raw: str, spec: ContactListSpec, id_key: bytes
-) -> dict[str, Any]:
+def _contact(record: dict[str, Any], raw: str, spec: ContactListSpec, id_key: bytes) -> Contact:
     if not raw:
         raise _Rejected("MissingNumber")
     try:
@@ -153,26 +150,26 @@ def _contact(
     cid = str(record.get(spec.id_field, "") if spec.id_field else "") or contact_id(
         phone.e164, id_key
     )
-    return {
-        "id": cid,
-        "number": phone.e164,
-        "timeZones": list(phone.time_zones),
-        "region": phone.region_code,
-        "province": phone.province,
-        "city": phone.city,
-        "carrier": phone.carrier,
-        "fields": {k: v for k, v in fields.items() if v is not None},
+    return Contact(
+        id=cid,
+        number=phone.e164,
+        time_zones=tuple(phone.time_zones),
+        region=phone.region_code,
+        province=phone.province,
+        city=phone.city,
+        carrier=phone.carrier,
+        fields={k: v for k, v in fields.items() if v is not None},
         # The list's tags first, then the row's: `row_tags_of` relies on this order.
-        "tags": tags.merge(spec.tags, row_tags),
-    }
+        tags=tuple(tags.merge(spec.tags, row_tags)),
+    )
 
 
-def row_tags_of(contact: dict[str, Any], spec: ContactListSpec) -> list[str]:
+def row_tags_of(contact: Contact, spec: ContactListSpec) -> list[str]:
     """The tags a contact's row added to the list's own (what `status.rowTags` counts)."""
-    return list(contact["tags"][len(set(spec.tags)) :])
+    return list(contact.tags[len(set(spec.tags)) :])
 
 
-def _field(spec: FieldSpec, value: Any) -> Any:
+def _field(spec: FieldSpec, value: Any) -> FieldValue | None:
     if value is None or value == "":
         if spec.required:
             raise _Rejected(f"MissingField:{spec.name}")
@@ -186,7 +183,7 @@ def _field(spec: FieldSpec, value: Any) -> Any:
         raise _Rejected(f"WrongType:{spec.name}") from None
 
 
-def _typed(kind: FieldType, text: str) -> Any:
+def _typed(kind: FieldType, text: str) -> FieldValue:
     if kind is FieldType.INTEGER:
         return int(text)
     if kind is FieldType.DECIMAL:

@@ -13,11 +13,11 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import redis
 
 from kdial.api.contactlist import ContactListSpec, Encoding
+from kdial.state.contact import Contact
 from kdial.state.keys import ListKeys
 from kdial_operator import contact_import, contact_reader, contact_store
 from kdial_operator.contact_import import Rejection, Tally
@@ -61,13 +61,13 @@ class _Batches:
 
     def __init__(self, generation: contact_store.Generation, spec: ContactListSpec, tally: Tally):
         self.generation, self.spec, self.tally = generation, spec, tally
-        self.contacts: list[dict[str, Any]] = []
+        self.contacts: list[Contact] = []
         # Each contact's row tags, beside it, when the list has a tags column.
         self.row_tags: list[list[str]] | None = [] if spec.tags_field is not None else None
         if self.row_tags is not None and tally.tagged is None:
             tally.tagged = 0
 
-    def add(self, contact: dict[str, Any]) -> None:
+    def add(self, contact: Contact) -> None:
         self.contacts.append(contact)
         if self.row_tags is not None:
             self.row_tags.append(contact_import.row_tags_of(contact, self.spec))
@@ -116,7 +116,7 @@ def load(
     try:
         for record in contact_reader.records(counted(chunks), spec, encoding):
             tally.read += 1
-            checked: dict[str, Any] | Rejection
+            checked: Contact | Rejection
             if isinstance(record, BadRow):
                 checked = Rejection(record.reason, "")
             else:

@@ -21,14 +21,14 @@ campaign; contacts gone from the source are simply absent from the new generatio
 from __future__ import annotations
 
 import heapq
-import json
 import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 import redis
 
+from kdial.state.contact import Contact
 from kdial.state.keys import ListKeys
 
 #: Staging keys outlive a killed import by this long at most (refreshed by every batch).
@@ -111,9 +111,7 @@ class Generation:
         self._add = rdb.register_script(_ADD)
         self._swap = rdb.register_script(_SWAP)
 
-    def add(
-        self, contacts: Sequence[dict[str, Any]], row_tags: Sequence[Sequence[str]] = ()
-    ) -> Added:
+    def add(self, contacts: Sequence[Contact], row_tags: Sequence[Sequence[str]] = ()) -> Added:
         """Stages a batch (in one round trip). `row_tags`, when given, holds each contact's row
         tags (counted for contacts that are not duplicates)."""
         if not contacts:
@@ -121,12 +119,7 @@ class Generation:
         args: list[str | int] = [STAGING_TTL_SECONDS]
         for index, contact in enumerate(contacts):
             joined = " ".join(row_tags[index]) if row_tags else ""
-            args += (
-                contact["id"],
-                json.dumps(contact, ensure_ascii=False),
-                contact["number"],
-                joined,
-            )
+            args += (contact.id, contact.encode(), contact.number, joined)
         staged = [self.contacts, self.numbers, self.tags]
         duplicates, tagged = cast(list[int], self._add(keys=staged, args=args))
         return Added(int(duplicates), int(tagged))

@@ -11,8 +11,8 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 
-from kdial.routing.counters import REREAD_SECONDS, fresh
 from kdial.state import scripts
+from kdial.state.counters import REREAD_SECONDS, CampaignCounts, fresh
 from kdial.state.keys import CampaignKeys, ListKeys, PoolKeys
 from kdial_operator import contact_import
 
@@ -232,7 +232,7 @@ async def retain(rdb: Redis, campaign: CampaignKeys, done: Ledger, retention_day
 
 async def counters(
     rdb: Redis, campaign: CampaignKeys, minutes: int
-) -> tuple[dict[str, int], dict[str, int]]:
+) -> tuple[CampaignCounts, CampaignCounts]:
     """Counters since the start, and summed over the last `minutes` minute buckets."""
     seconds, _ = await rdb.time()
     this_minute = seconds // 60
@@ -241,11 +241,7 @@ async def counters(
     for m in range(this_minute - minutes + 1, this_minute + 1):
         pipe.hgetall(campaign.minute(m))
     totals, *buckets = await pipe.execute()
-    rolling: dict[str, int] = {}
-    for bucket in buckets:
-        for name, value in bucket.items():
-            rolling[name] = rolling.get(name, 0) + int(value)
-    return {k: int(v) for k, v in totals.items()}, rolling
+    return CampaignCounts.decode([totals]), CampaignCounts.decode(buckets)
 
 
 #: Most buckets one read covers: after a long pause (a stalled operator) older counts are

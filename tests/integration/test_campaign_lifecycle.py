@@ -13,6 +13,7 @@ import redis.asyncio
 
 from kdial.api.campaign import CampaignSpec
 from kdial.privacy import mask_number
+from kdial.state.attempt import CallRecord
 from kdial.state.keys import CampaignKeys, ListKeys
 from kdial_operator import campaign_status, contact_import
 from kdial_operator.campaign_reconcile import Observed, Recall, sync_dataplane, workers
@@ -302,7 +303,16 @@ def test_deleting_a_campaign_and_its_list_leaves_no_trace_of_the_callees(
     epoch = ledger.epoch(rdb, keys) or ""
     for claim in ledger.claim(rdb, keys, epoch, limit=4, lease_ms=30_000):
         number = json.loads(rdb.hget(ListKeys(namespace, "leads").contacts, claim.contact) or "")
-        record = {"number": mask_number(number["number"])}
+        record = CallRecord(
+            number=mask_number(number["number"]),
+            trunk="t1",
+            caller_id="",
+            tags=(),
+            worker="w",
+            uuid=claim.attempt,
+            started_ms=0,
+            call_ended_ms=0,
+        )
         ending = ledger.Ending("Busy", close=True, counters=("attempts",), record=record)
         assert ledger.complete(rdb, keys, claim.attempt, ending)
     # Masked numbers are not unique to this test: other tests' keys may hold the same masks.

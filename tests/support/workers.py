@@ -11,6 +11,7 @@ from typing import Any
 
 import redis
 
+from kdial.state.attempt import AttemptRecord
 from kdial.state.keys import CampaignKeys
 from kdial_cli import local
 
@@ -68,7 +69,12 @@ UNMASKED = re.compile(r"(?<!\d)(\+?86)?1380000\d{4}(?!\d)")
 
 
 def records(rdb: redis.Redis, keys: CampaignKeys) -> list[dict[str, str]]:
-    return [fields for _, fields in rdb.xrange(keys.attempts)]
+    """The campaign's attempt records as stored; each must decode as an `AttemptRecord` (every
+    outcome a real `Outcome`), else the test fails here with what is wrong."""
+    entries = [fields for _, fields in rdb.xrange(keys.attempts)]
+    for fields in entries:
+        AttemptRecord.decode(fields)
+    return entries
 
 
 def max_overlap(intervals: list[tuple[int, int]]) -> int:

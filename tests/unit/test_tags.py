@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 from kdial import tags
 from kdial.api.contactlist import ContactListSpec
+from kdial.state.contact import Contact
 from kdial.tags import BadTags
 from kdial_operator import contact_import
 from kdial_operator.contact_import import Rejection
@@ -117,7 +117,7 @@ def spec(**extra: Any) -> ContactListSpec:
     return ContactListSpec.model_validate(doc | extra)
 
 
-def check(record: dict[str, Any], **extra: Any) -> dict[str, Any] | Rejection:
+def check(record: dict[str, Any], **extra: Any) -> Contact | Rejection:
     return contact_import.check(record, spec(**extra), b"key")
 
 
@@ -126,22 +126,22 @@ def test_row_tags_follow_the_lists_on_the_contact() -> None:
     contact = contact_import.check(
         {"phone": "13800001111", "segment": "vip;q1;north"}, listed, b"key"
     )
-    assert isinstance(contact, dict)
-    assert contact["tags"] == ["sales", "q1", "vip", "north"]
+    assert isinstance(contact, Contact)
+    assert contact.tags == ("sales", "q1", "vip", "north")
     assert contact_import.row_tags_of(contact, listed) == ["vip", "north"]
-    json.dumps(contact, ensure_ascii=False)  # what the worker reads is plain JSON
+    assert Contact.decode(contact.encode()) == contact  # what the worker reads back
 
 
 def test_a_row_without_tags_has_the_lists_only() -> None:
     for record in ({"phone": "13800001111", "segment": ""}, {"phone": "13800001111"}):
         contact = check(record, tags=["sales"], tagsField="segment")
-        assert isinstance(contact, dict)
-        assert contact["tags"] == ["sales"]
+        assert isinstance(contact, Contact)
+        assert contact.tags == ("sales",)
 
 
 def test_without_a_tags_field_a_tags_column_is_just_a_column() -> None:
     contact = check({"phone": "13800001111", "tags": "vip"}, tags=["sales"])
-    assert isinstance(contact, dict) and contact["tags"] == ["sales"]
+    assert isinstance(contact, Contact) and contact.tags == ("sales",)
 
 
 @pytest.mark.parametrize(

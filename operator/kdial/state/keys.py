@@ -220,7 +220,7 @@ class PoolKeys:
 
     def counts(self, second: int) -> str:
         """HASH: outcomes counted in one second (seconds since the epoch) per trunk or caller
-        ID, `<name>|<counter>` -> count (`kdial.routing.counters`); they expire."""
+        ID, `<name>|<counter>` -> count (`kdial.state.counters`); they expire."""
         return f"{self.base}:counts:{second}"
 
     @property
