@@ -24,7 +24,9 @@ from kdial.api.contactlist import Purpose
 from kdial.api.kinds import CAMPAIGN
 from kdial.api.meta import explain
 from kdial.modes import AGENTS_UNAVAILABLE, agents_unavailable
+from kdial.state.config import CampaignConfig
 from kdial.state.keys import CampaignKeys, ListKeys
+from kdial.state.wire import Generation
 from kdial_operator import campaign_events, campaign_status, compile, dataplane, scaling, workload
 from kdial_operator.campaign_status import Blocker, Facts
 from kdial_operator.indexes import Key, Referent, key_of
@@ -311,8 +313,8 @@ async def halt(rdb: dataplane.Redis, keys: CampaignKeys) -> None:
     """Tells any worker still running to stop claiming: the spec or a referent went bad."""
     raw = await rdb.get(keys.config)
     if raw:
-        content = json.loads(raw)["content"]
-        await dataplane.write_config(rdb, keys.config, content | {"dialing": False})
+        config = CampaignConfig.of(Generation.decode(raw).content)
+        await dataplane.write_config(rdb, keys.config, config.model_copy(update={"dialing": False}))
 
 
 async def workers(

@@ -6,30 +6,35 @@ import hashlib
 import json
 import secrets
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
 import redis.asyncio as aioredis
 
+from kdial.api.calleridpool import CallerId
 from kdial.routing.counters import REREAD_SECONDS, fresh
 from kdial.state import scripts
 from kdial.state.keys import CampaignKeys, ListKeys, PoolKeys
+from kdial.state.wire import Generation, WireValue
 from kdial_operator import contact_import
 
 Redis = aioredis.Redis
 
 
-async def write_config(rdb: Redis, key: str, doc: dict[str, Any]) -> int:
-    """Stores `doc` under `key` with a version that moves only when the content does.
+async def write_config(rdb: Redis, key: str, value: WireValue) -> int:
+    """Stores `value` under `key` as a `Generation` whose version moves only when the content
+    does; returns that version.
 
     Workers read the one key, so each read sees one whole, consistent generation.
     """
+    content = value.content()
     current = await rdb.get(key)
-    old = json.loads(current) if current else None
-    if old is not None and old.get("content") == doc:
-        return int(old["version"])
-    version = int(old["version"]) + 1 if old else 1
-    await rdb.set(key, json.dumps({"version": version, "content": doc}, sort_keys=True))
+    old = Generation.decode(current) if current else None
+    if old is not None and old.content == content:
+        return old.version
+    version = old.version + 1 if old else 1
+    await rdb.set(key, Generation(version, content).encode())
     return version
 
 
@@ -282,16 +287,16 @@ async def trunk_calls(rdb: Redis, pool: PoolKeys, trunks: list[str]) -> dict[str
     return {t: int(n) for t, n in zip(trunks, await pipe.execute(), strict=True)}
 
 
-async def capped_numbers(rdb: Redis, pool: PoolKeys, numbers: list[dict[str, Any]]) -> set[str]:
+async def capped_numbers(rdb: Redis, pool: PoolKeys, numbers: Iterable[CallerId]) -> set[str]:
     """The caller IDs at their daily cap now."""
-    limited = [n for n in numbers if n.get("maxCallsPerDay")]
+    limited = [(n.number, n.max_calls_per_day) for n in numbers if n.max_calls_per_day]
     if not limited:
         return set()
-    today = await rdb.mget([pool.number_day(n["number"]) for n in limited])
+    today = await rdb.mget([pool.number_day(number) for number, _ in limited])
     return {
-        n["number"]
-        for n, used in zip(limited, today, strict=True)
-        if used is not None and int(used) >= int(n["maxCallsPerDay"])
+        number
+        for (number, cap), used in zip(limited, today, strict=True)
+        if used is not None and int(used) >= cap
     }
 
 
