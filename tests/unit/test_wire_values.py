@@ -178,3 +178,9 @@ def test_a_generation_wraps_the_content_and_counts_its_changes_apart() -> None:
     back = Generation.decode(stored)
     assert back.version == 7
     assert CampaignConfig.of(back.content) == value
+
+
+@pytest.mark.parametrize("raw", ["{}", '{"version": 1}', "[]", "not json"])
+def test_a_malformed_generation_is_a_value_error(raw: str) -> None:
+    with pytest.raises(ValueError):
+        Generation.decode(raw)

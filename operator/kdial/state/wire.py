@@ -87,5 +87,8 @@ class Generation:
 
     @classmethod
     def decode(cls, raw: str | bytes) -> Generation:
-        stored = json.loads(raw)
-        return cls(int(stored["version"]), dict(stored["content"]))
+        try:
+            stored = json.loads(raw)
+            return cls(int(stored["version"]), dict(stored["content"]))
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"not a stored generation: missing or malformed {error}") from None
