@@ -16,6 +16,7 @@ from kdial.api.calleridpool import CallerId
 from kdial.routing.counters import REREAD_SECONDS, fresh
 from kdial.state import scripts
 from kdial.state.keys import CampaignKeys, ListKeys, PoolKeys
+from kdial.state.seed_marker import SeedMarker
 from kdial.state.wire import Generation, WireValue
 from kdial_operator import contact_import
 
@@ -61,12 +62,14 @@ async def seed(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys, sample: i
     if list_version is None:
         return 0
     # A changed sample (a trial widened, or removed) must seed again, as must a new import.
-    marker = {"list": await list_identity(rdb, contacts), "version": list_version, "sample": sample}
+    marker = SeedMarker(
+        list=await list_identity(rdb, contacts), version=list_version, sample=sample
+    )
     previous = _marker(cast(str | None, await rdb.get(campaign.seeded)))
     if marker == previous:
         return 0
     in_flight = 0
-    if marker["list"] != previous.get("list"):
+    if previous is None or marker.list != previous.list:
         in_flight = await retire(rdb, campaign, contacts)
     added, epoch, secret = 0, secrets.token_hex(4), await _callee_secret(rdb, campaign)
     keys = seed_keys(campaign)
@@ -92,7 +95,7 @@ async def seed(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys, sample: i
         )
     if in_flight == 0:
         # Until the old list's last call has ended, the next pass retires again.
-        await rdb.set(campaign.seeded, json.dumps(marker, sort_keys=True))
+        await rdb.set(campaign.seeded, marker.encode())
     return added
 
 
@@ -126,14 +129,13 @@ async def _take(
     return int(await rdb.eval(scripts.SEED, len(keys), *keys, epoch, *args))
 
 
-def _marker(raw: str | None) -> dict[str, Any]:
-    """The seed marker as written; {} for none, or for one from before markers named the list
-    (such a campaign retires what its list no longer holds, once)."""
+def _marker(raw: str | None) -> SeedMarker | None:
+    """The seed marker as written; None for none, or for one from before markers named the
+    list (such a campaign retires what its list no longer holds, once)."""
     try:
-        marker = json.loads(raw) if raw else {}
+        return SeedMarker.decode(raw) if raw else None
     except ValueError:
-        return {}
-    return marker if isinstance(marker, dict) else {}
+        return None
 
 
 async def list_identity(rdb: Redis, contacts: ListKeys) -> str:

@@ -15,6 +15,7 @@ from kdial.api.trunkpool import Trunk, TrunkPoolSpec, TrunkState
 from kdial.state.caller_ids import CallerIdTable
 from kdial.state.config import CampaignConfig
 from kdial.state.routing_table import RoutingTable
+from kdial.state.seed_marker import SeedMarker
 from kdial.state.wire import FIRST_SCHEMA, Generation, NewerSchema, WireValue, refusal
 from kdial_operator.compile import campaign_config
 from kdial_operator.routing import caller_ids, routing_table
@@ -56,6 +57,7 @@ def values() -> list[WireValue]:
         campaign_config("ns", "promo", SPEC, dialing=True),
         routing_table(POOL, {"b": TrunkState.DEGRADED}),
         caller_ids(IDS, ["+861081234567", "# a comment"])[0],
+        SeedMarker(list="ns/leads#0a1b2c3d4e5f", version="3", sample=5),
     ]
 
 
@@ -184,3 +186,11 @@ def test_a_generation_wraps_the_content_and_counts_its_changes_apart() -> None:
 def test_a_malformed_generation_is_a_value_error(raw: str) -> None:
     with pytest.raises(ValueError):
         Generation.decode(raw)
+
+
+def test_a_seed_marker_as_written_before_is_the_same_marker() -> None:
+    """Else every campaign would seed its list again after an upgrade."""
+    before = json.dumps({"list": "ns/leads#0a1b2c3d4e5f", "sample": None, "version": "3"})
+    assert SeedMarker.decode(before) == SeedMarker(list="ns/leads#0a1b2c3d4e5f", version="3")
+    with pytest.raises(ValidationError, match="list"):
+        SeedMarker.decode(json.dumps({"version": "3", "sample": None}))
