@@ -30,6 +30,9 @@ from kdial.state.wire import Generation
 
 log = logging.getLogger(__name__)
 
+#: How long a worker's refusal of the config outlives its last refusing read.
+REFUSAL_TTL_SECONDS = 10
+
 
 @dataclass(frozen=True)
 class Trunk:
@@ -216,6 +219,8 @@ class RuntimeCache:
                 campaign = f"{self.campaign.namespace}/{self.campaign.name}"
                 log.error("campaign %s: not dialling: %s", campaign, error)
             self._unreadable = str(error)
+            # Where the operator reads it, to say so in the campaign's status.
+            self.rdb.set(self.campaign.config_refused, str(error), ex=REFUSAL_TTL_SECONDS)
             return None
         self._unreadable = None
         return value

@@ -177,6 +177,7 @@ class Observed:
     lost: bool = False
     no_route: str | None = None
     workers_refused: str | None = None
+    config_refused: str | None = None
 
     @property
     def state(self) -> CampaignState:
@@ -254,6 +255,7 @@ async def sync_dataplane(
         if campaign_status.completed(seen.ledger):
             await dataplane.retain(rdb, keys, seen.ledger, spec.retention.contact_data_days)
     seen.totals, seen.rolling = await dataplane.counters(rdb, keys, ROLLING_MINUTES)
+    seen.config_refused = await dataplane.config_refusal(rdb, keys)
 
 
 def trunk_capacity_of(namespace: str, seen: Observed, refs: Referents) -> int:
@@ -290,6 +292,7 @@ def status_of(
         seen.lost,
         seen.no_route,
         seen.workers_refused,
+        seen.config_refused,
     )
     conditions, summary = campaign_status.decide(facts)
     generation = body.meta.get("generation")

@@ -39,6 +39,11 @@ async def write_config(rdb: Redis, key: str, value: WireValue) -> int:
     return version
 
 
+async def config_refusal(rdb: Redis, campaign: CampaignKeys) -> str | None:
+    """Why the campaign's workers do not read its config, while any of them says so."""
+    return cast(str | None, await rdb.get(campaign.config_refused))
+
+
 def in_sample(contact_id: str, percent: int) -> bool:
     """Whether a contact belongs to a trial sample: stable across runs and operators."""
     return sample_rank(contact_id)[0] < percent

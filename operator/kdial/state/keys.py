@@ -35,6 +35,12 @@ class CampaignKeys:
         return f"{self.base}:config"
 
     @property
+    def config_refused(self) -> str:
+        """STRING with a TTL: why a worker cannot read `config` (a newer schema, say). Each
+        refusing worker refreshes it, so it expires soon after the last one reads again."""
+        return f"{self.base}:config-refused"
+
+    @property
     def epoch(self) -> str:
         """STRING: set when the campaign's state is created; its absence later means Redis lost
         the state, and nothing may dial until a person looks."""
