@@ -321,9 +321,14 @@ class Dialer:
             grant = caps.acquire(
                 self.rdb,
                 claimed.attempt,
-                caps.TrunkCap(trunk.pool, trunk.name, trunk.max_concurrent, max_cps),
+                caps.TrunkCap(
+                    trunk.pool, trunk.name, max_concurrent=trunk.max_concurrent, max_cps=max_cps
+                ),
                 caps.CallerIdCap(
-                    caller.pool, caller.number, caller.max_concurrent, caller.max_per_day
+                    caller.pool,
+                    caller.number,
+                    max_concurrent=caller.max_concurrent,
+                    max_per_day=caller.max_per_day,
                 ),
                 self._lease_ms,
             )

@@ -9,20 +9,29 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 
 import redis
 
 from kdial.api.calleridpool import CallerId as CallerIdSpec
 from kdial.api.calleridpool import Selection
 from kdial.api.campaign import CampaignSpec
-from kdial.api.trunkpool import TrunkState
 from kdial.numbers import InvalidNumber, normalize
 from kdial.routing.presence import Candidate
 from kdial.routing.weights import RoutedTrunk
+from kdial.state.caller_ids import CallerIdTable
+from kdial.state.config import CampaignConfig
 from kdial.state.keys import CampaignKeys, ListKeys, PoolKeys
+from kdial.state.routing_table import RoutingTable, TrunkRow
+from kdial.state.wire import Generation
+
+log = logging.getLogger(__name__)
+
+#: How long a worker's refusal of the config outlives its last refusing read.
+REFUSAL_TTL_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -80,18 +89,15 @@ class Runtime:
     caller_ids: CallerIds
 
 
-def _document(rdb: redis.Redis, key: str) -> dict[str, Any] | None:
+def _stored(rdb: redis.Redis, key: str) -> dict[str, object] | None:
     raw = rdb.get(key)
-    return None if raw is None else dict(json.loads(raw)["content"])
+    return None if raw is None else Generation.decode(raw).content
 
 
-@functools.lru_cache(maxsize=16)
-def _candidates(numbers_json: str) -> tuple[Candidate, ...]:
-    """The pool's numbers with where each is local. Cached on the pool's content: the runtime
-    is re-read every second, and a pool may hold thousands of numbers to geocode."""
+def _candidates(numbers: Iterable[CallerIdSpec]) -> tuple[Candidate, ...]:
+    """The pool's numbers with where each is local."""
     out = []
-    for entry in json.loads(numbers_json):
-        spec = CallerIdSpec.model_validate(entry)
+    for spec in numbers:
         try:
             phone = normalize(spec.number, "ZZ")
         except (InvalidNumber, ValueError):
@@ -101,21 +107,25 @@ def _candidates(numbers_json: str) -> tuple[Candidate, ...]:
 
 
 def load(rdb: redis.Redis, campaign: CampaignKeys) -> Runtime | None:
-    """The current runtime; None while the operator has not compiled the campaign."""
-    content = _document(rdb, campaign.config)
+    """The current runtime; None while the operator has not compiled the campaign.
+
+    Raises `NewerSchema` for a value from a newer operator, ValueError for a malformed one."""
+    content = _stored(rdb, campaign.config)
     if content is None:
         return None
-    spec = CampaignSpec.model_validate(content["spec"])
+    config = CampaignConfig.of(content)
+    spec = config.spec
     namespace = campaign.namespace
     trunks: list[Trunk] = []
     for ref in spec.trunk_pool_refs:
         pool = PoolKeys("tp", namespace, ref.name)
-        table = _document(rdb, pool.config) or {"trunks": []}
-        trunks += [_trunk(pool, t) for t in table["trunks"]]
+        table = _stored(rdb, pool.config)
+        if table is not None:
+            trunks += [_trunk(pool, row) for row in RoutingTable.of(table).trunks]
     lists = [ListKeys(namespace, spec.contact_list_ref.name)]
     suppression = [ListKeys(namespace, ref.name) for ref in spec.suppression_list_refs]
     return Runtime(
-        dialing=bool(content["dialing"]),
+        dialing=config.dialing,
         spec=spec,
         contacts_key=lists[0].contacts,
         suppression_keys=tuple(keys.numbers for keys in suppression),
@@ -127,72 +137,90 @@ def load(rdb: redis.Redis, campaign: CampaignKeys) -> Runtime | None:
 
 def contacts_key(rdb: redis.Redis, campaign: CampaignKeys) -> str | None:
     """The contacts key of the list the campaign dials now, read afresh (not cached)."""
-    content = _document(rdb, campaign.config)
+    content = _stored(rdb, campaign.config)
     if content is None:
         return None
-    return ListKeys(campaign.namespace, content["spec"]["contactListRef"]["name"]).contacts
+    config = CampaignConfig.of(content)
+    return ListKeys(campaign.namespace, config.spec.contact_list_ref.name).contacts
 
 
 def _caller_ids(rdb: redis.Redis, pool: PoolKeys) -> CallerIds:
-    ids = _document(rdb, pool.config)
-    if ids is None:
+    raw = rdb.get(pool.config)
+    if raw is None:
         return CallerIds()
     resting = rdb.get(pool.quarantined)
+    quarantined = frozenset(json.loads(resting)) if resting else frozenset()
+    return replace(_pool_numbers(pool, raw), quarantined=quarantined)
+
+
+@functools.lru_cache(maxsize=16)
+def _pool_numbers(pool: PoolKeys, raw: str) -> CallerIds:
+    """A stored caller-ID table, read once per generation: the runtime is re-read every second,
+    and a pool may hold thousands of numbers to validate and geocode."""
+    table = CallerIdTable.of(Generation.decode(raw).content)
     return CallerIds(
-        numbers=tuple(_caller_id(pool, n) for n in ids["numbers"]),
-        candidates=_candidates(json.dumps(ids["numbers"], sort_keys=True)),
-        default=ids.get("defaultNumber"),
-        selection=Selection.model_validate(ids.get("selection", {})),
-        cooldown_days=int(ids.get("calleeCooldownDays", 0)),
-        quarantined=frozenset(json.loads(resting)) if resting else frozenset(),
+        numbers=tuple(_caller_id(pool, n) for n in table.numbers),
+        candidates=_candidates(table.numbers),
+        default=table.default_number,
+        selection=table.selection,
+        cooldown_days=table.callee_cooldown_days,
     )
 
 
-def _trunk(pool: PoolKeys, t: dict[str, Any]) -> Trunk:
-    state = TrunkState(t.get("state", TrunkState.HEALTHY))
+def _trunk(pool: PoolKeys, row: TrunkRow) -> Trunk:
     return Trunk(
         pool=pool,
-        name=t["name"],
-        gateway=t.get("gateway"),
-        max_concurrent=int(t["maxConcurrentCalls"]),
-        max_cps=int(t["maxCallsPerSecond"]),
-        weight=int(t.get("weight", 1)),
-        state=state.value,
-        routed=RoutedTrunk(
-            t["name"],
-            state,
-            int(t.get("priority", 100)),
-            int(t.get("costPerMinuteMicros", 0)),
-            int(t["maxConcurrentCalls"]),
-            0,
-            tuple(t.get("regions", ())),
-            tuple(t.get("carriers", ())),
-        ),
-        sip_uri=t.get("sipUri"),
+        name=row.name,
+        gateway=row.gateway,
+        max_concurrent=row.max_concurrent_calls,
+        max_cps=row.max_calls_per_second,
+        weight=row.weight,
+        state=row.state.value,
+        routed=RoutedTrunk.of(row, row.state),
+        sip_uri=row.sip_uri,
     )
 
 
-def _caller_id(pool: PoolKeys, n: dict[str, Any]) -> CallerId:
+def _caller_id(pool: PoolKeys, n: CallerIdSpec) -> CallerId:
     return CallerId(
         pool=pool,
-        number=n["number"],
-        max_concurrent=n.get("maxConcurrentCalls"),
-        max_per_day=n.get("maxCallsPerDay"),
-        region=n.get("region"),
+        number=n.number,
+        max_concurrent=n.max_concurrent_calls,
+        max_per_day=n.max_calls_per_day,
+        region=n.region,
     )
 
 
 class RuntimeCache:
-    """Re-reads the runtime at most once per `ttl` seconds."""
+    """Re-reads the runtime at most once per `ttl` seconds.
+
+    A config it cannot read (from a newer operator, or malformed) reads as none, so nothing
+    is claimed; why is logged once, not on every read.
+    """
 
     def __init__(self, rdb: redis.Redis, campaign: CampaignKeys, ttl: float = 1.0) -> None:
         self.rdb, self.campaign, self.ttl = rdb, campaign, ttl
         self._value: Runtime | None = None
         self._read_at = -ttl
+        self._unreadable: str | None = None
 
     def get(self) -> Runtime | None:
         now = time.monotonic()
         if now - self._read_at >= self.ttl:
-            self._value = load(self.rdb, self.campaign)
+            self._value = self._load()
             self._read_at = now
         return self._value
+
+    def _load(self) -> Runtime | None:
+        try:
+            value = load(self.rdb, self.campaign)
+        except ValueError as error:
+            if str(error) != self._unreadable:
+                campaign = f"{self.campaign.namespace}/{self.campaign.name}"
+                log.error("campaign %s: not dialling: %s", campaign, error)
+            self._unreadable = str(error)
+            # Where the operator reads it, to say so in the campaign's status.
+            self.rdb.set(self.campaign.config_refused, str(error), ex=REFUSAL_TTL_SECONDS)
+            return None
+        self._unreadable = None
+        return value

@@ -33,6 +33,7 @@ from kdial.api.meta import explain
 from kdial.plural import plural
 from kdial.routing import counters, quarantine
 from kdial.routing.quarantine import Book, Change, Counts
+from kdial.state.caller_ids import CallerIdTable
 from kdial.state.keys import PoolKeys
 from kdial_operator import dataplane, routing
 from kdial_operator.indexes import key_of
@@ -66,7 +67,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
         return
     await dataplane.write_config(memo.redis, keys.config, config)
     spec = CallerIdPoolSpec.model_validate(dict(body.spec))
-    numbers = [n["number"] for n in config["numbers"]]
+    numbers = [n.number for n in config.numbers]
     now = time.time()
     watch.book = quarantine.sync_numbers(watch.book or quarantine.initial(numbers), numbers)
 
@@ -81,7 +82,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
         await memo.redis.set(keys.quarantined, json.dumps(sorted(watch.book.quarantined)))
     for change in changes:
         _announce(body, change)
-    capped = await dataplane.capped_numbers(memo.redis, keys, config["numbers"])
+    capped = await dataplane.capped_numbers(memo.redis, keys, config.numbers)
     total = len(numbers)
     await _patch(
         body,
@@ -97,7 +98,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
 
 async def _compiled(
     body: kopf.Body, memo: kopf.Memo
-) -> tuple[dict[str, Any] | None, tuple[str, str]]:
+) -> tuple[CallerIdTable | None, tuple[str, str]]:
     """The pool as workers read it, or None and (reason, message) saying what is wrong."""
     try:
         spec = CallerIdPoolSpec.model_validate(dict(body.spec))

@@ -24,8 +24,10 @@ from kdial.api.contactlist import Purpose
 from kdial.api.kinds import CAMPAIGN
 from kdial.api.meta import explain
 from kdial.modes import AGENTS_UNAVAILABLE, agents_unavailable
+from kdial.state.config import CampaignConfig
 from kdial.state.counters import CampaignCounts
 from kdial.state.keys import CampaignKeys, ListKeys
+from kdial.state.wire import Generation
 from kdial_operator import campaign_events, campaign_status, compile, dataplane, scaling, workload
 from kdial_operator.campaign_status import Blocker, Facts
 from kdial_operator.indexes import Key, Referent, key_of
@@ -176,6 +178,7 @@ class Observed:
     lost: bool = False
     no_route: str | None = None
     workers_refused: str | None = None
+    config_refused: str | None = None
 
     @property
     def state(self) -> CampaignState:
@@ -253,6 +256,7 @@ async def sync_dataplane(
         if campaign_status.completed(seen.ledger):
             await dataplane.retain(rdb, keys, seen.ledger, spec.retention.contact_data_days)
     seen.totals, seen.rolling = await dataplane.counters(rdb, keys, ROLLING_MINUTES)
+    seen.config_refused = await dataplane.config_refusal(rdb, keys)
 
 
 def trunk_capacity_of(namespace: str, seen: Observed, refs: Referents) -> int:
@@ -289,6 +293,7 @@ def status_of(
         seen.lost,
         seen.no_route,
         seen.workers_refused,
+        seen.config_refused,
     )
     conditions, summary = campaign_status.decide(facts)
     generation = body.meta.get("generation")
@@ -312,8 +317,8 @@ async def halt(rdb: dataplane.Redis, keys: CampaignKeys) -> None:
     """Tells any worker still running to stop claiming: the spec or a referent went bad."""
     raw = await rdb.get(keys.config)
     if raw:
-        content = json.loads(raw)["content"]
-        await dataplane.write_config(rdb, keys.config, content | {"dialing": False})
+        config = CampaignConfig.of(Generation.decode(raw).content)
+        await dataplane.write_config(rdb, keys.config, config.model_copy(update={"dialing": False}))
 
 
 async def workers(

@@ -35,6 +35,8 @@ class Facts:
     """Why no trunk of the campaign's pools takes calls, when none does."""
     workers_refused: str | None = None
     """Why the worker Deployment could not be written, when the API server refused it."""
+    config_refused: str | None = None
+    """Why workers do not read the compiled config (a newer schema than theirs), when not."""
 
 
 def completed(ledger: Ledger | None) -> bool:
@@ -56,6 +58,8 @@ def decide(facts: Facts) -> tuple[list[Cond], str]:
         degraded = Cond("Degraded", True, "StateLost", _STATE_LOST)
     elif facts.workers_refused:
         degraded = Cond("Degraded", True, "WorkersNotWritten", facts.workers_refused)
+    elif facts.config_refused:
+        degraded = Cond("Degraded", True, "WorkersRefuseConfig", facts.config_refused)
     elif facts.no_route and not done:
         degraded = Cond("Degraded", True, "NoTrunkInService", facts.no_route)
     else:

@@ -1,20 +1,11 @@
-"""The runtime config a campaign's workers read from Redis (pure).
-
-Workers find everything else (the list's contacts, suppression lists, pools) from the spec's
-references through the one key schema, `kdial.state.keys`.
-"""
+"""The runtime config a campaign's workers read from Redis (pure)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from kdial.api.campaign import CampaignSpec
+from kdial.state.config import CampaignConfig
 
 
-def campaign_config(namespace: str, name: str, spec: CampaignSpec, dialing: bool) -> dict[str, Any]:
+def campaign_config(namespace: str, name: str, spec: CampaignSpec, dialing: bool) -> CampaignConfig:
     """The campaign's spec as workers read it; `dialing` False halts claims."""
-    return {
-        "campaign": f"{namespace}/{name}",
-        "dialing": dialing,
-        "spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True),
-    }
+    return CampaignConfig(campaign=f"{namespace}/{name}", dialing=dialing, spec=spec)

@@ -6,31 +6,42 @@ import hashlib
 import json
 import secrets
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
 import redis.asyncio as aioredis
 
+from kdial.api.calleridpool import CallerId
 from kdial.state import scripts
 from kdial.state.counters import REREAD_SECONDS, CampaignCounts, fresh
 from kdial.state.keys import CampaignKeys, ListKeys, PoolKeys
+from kdial.state.seed_marker import SeedMarker
+from kdial.state.wire import Generation, WireValue
 from kdial_operator import contact_import
 
 Redis = aioredis.Redis
 
 
-async def write_config(rdb: Redis, key: str, doc: dict[str, Any]) -> int:
-    """Stores `doc` under `key` with a version that moves only when the content does.
+async def write_config(rdb: Redis, key: str, value: WireValue) -> int:
+    """Stores `value` under `key` as a `Generation` whose version moves only when the content
+    does; returns that version.
 
     Workers read the one key, so each read sees one whole, consistent generation.
     """
+    content = value.content()
     current = await rdb.get(key)
-    old = json.loads(current) if current else None
-    if old is not None and old.get("content") == doc:
-        return int(old["version"])
-    version = int(old["version"]) + 1 if old else 1
-    await rdb.set(key, json.dumps({"version": version, "content": doc}, sort_keys=True))
+    old = Generation.decode(current) if current else None
+    if old is not None and old.content == content:
+        return old.version
+    version = old.version + 1 if old else 1
+    await rdb.set(key, Generation(version, content).encode())
     return version
+
+
+async def config_refusal(rdb: Redis, campaign: CampaignKeys) -> str | None:
+    """Why the campaign's workers do not read its config, while any of them says so."""
+    return cast(str | None, await rdb.get(campaign.config_refused))
 
 
 def in_sample(contact_id: str, percent: int) -> bool:
@@ -56,12 +67,14 @@ async def seed(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys, sample: i
     if list_version is None:
         return 0
     # A changed sample (a trial widened, or removed) must seed again, as must a new import.
-    marker = {"list": await list_identity(rdb, contacts), "version": list_version, "sample": sample}
+    marker = SeedMarker(
+        list=await list_identity(rdb, contacts), version=list_version, sample=sample
+    )
     previous = _marker(cast(str | None, await rdb.get(campaign.seeded)))
     if marker == previous:
         return 0
     in_flight = 0
-    if marker["list"] != previous.get("list"):
+    if previous is None or marker.list != previous.list:
         in_flight = await retire(rdb, campaign, contacts)
     added, epoch, secret = 0, secrets.token_hex(4), await _callee_secret(rdb, campaign)
     keys = seed_keys(campaign)
@@ -87,7 +100,7 @@ async def seed(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys, sample: i
         )
     if in_flight == 0:
         # Until the old list's last call has ended, the next pass retires again.
-        await rdb.set(campaign.seeded, json.dumps(marker, sort_keys=True))
+        await rdb.set(campaign.seeded, marker.encode())
     return added
 
 
@@ -121,14 +134,13 @@ async def _take(
     return int(await rdb.eval(scripts.SEED, len(keys), *keys, epoch, *args))
 
 
-def _marker(raw: str | None) -> dict[str, Any]:
-    """The seed marker as written; {} for none, or for one from before markers named the list
-    (such a campaign retires what its list no longer holds, once)."""
+def _marker(raw: str | None) -> SeedMarker | None:
+    """The seed marker as written; None for none, or for one from before markers named the
+    list (such a campaign retires what its list no longer holds, once)."""
     try:
-        marker = json.loads(raw) if raw else {}
+        return SeedMarker.decode(raw) if raw else None
     except ValueError:
-        return {}
-    return marker if isinstance(marker, dict) else {}
+        return None
 
 
 async def list_identity(rdb: Redis, contacts: ListKeys) -> str:
@@ -278,16 +290,16 @@ async def trunk_calls(rdb: Redis, pool: PoolKeys, trunks: list[str]) -> dict[str
     return {t: int(n) for t, n in zip(trunks, await pipe.execute(), strict=True)}
 
 
-async def capped_numbers(rdb: Redis, pool: PoolKeys, numbers: list[dict[str, Any]]) -> set[str]:
+async def capped_numbers(rdb: Redis, pool: PoolKeys, numbers: Iterable[CallerId]) -> set[str]:
     """The caller IDs at their daily cap now."""
-    limited = [n for n in numbers if n.get("maxCallsPerDay")]
+    limited = [(n.number, n.max_calls_per_day) for n in numbers if n.max_calls_per_day]
     if not limited:
         return set()
-    today = await rdb.mget([pool.number_day(n["number"]) for n in limited])
+    today = await rdb.mget([pool.number_day(number) for number, _ in limited])
     return {
-        n["number"]
-        for n, used in zip(limited, today, strict=True)
-        if used is not None and int(used) >= int(n["maxCallsPerDay"])
+        number
+        for (number, cap), used in zip(limited, today, strict=True)
+        if used is not None and int(used) >= cap
     }
 
 

@@ -14,6 +14,7 @@ from prometheus_client import Counter, Gauge
 
 from kdial.api.trunkpool import TrunkState
 from kdial.routing.health import PoolHealth, Transition
+from kdial.state.routing_table import RoutingTable
 
 TRUNK_STATE = Gauge(
     "kdial_trunk_state",
@@ -48,13 +49,13 @@ TRUNK_TRANSITIONS = Counter(
 
 
 def trunk_states(
-    pool: str, health: PoolHealth, table: dict[str, Any], transitions: Iterable[Transition]
+    pool: str, health: PoolHealth, table: RoutingTable, transitions: Iterable[Transition]
 ) -> None:
     for trunk in health.trunks:
         for state in TrunkState:
             TRUNK_STATE.labels(pool, trunk.name, state.value).set(int(trunk.state is state))
-    for row in table["trunks"]:
-        TRUNK_WEIGHT.labels(pool, row["name"]).set(row["weight"])
+    for row in table.trunks:
+        TRUNK_WEIGHT.labels(pool, row.name).set(row.weight)
     for transition in transitions:
         TRUNK_TRANSITIONS.labels(pool, transition.trunk, transition.target.value).inc()
 

@@ -9,33 +9,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
 
-from kdial.api.calleridpool import CallerIdPoolSpec
+from kdial.api.calleridpool import CallerId, CallerIdPoolSpec
 from kdial.api.meta import E164
 from kdial.api.trunkpool import TrunkPoolSpec, TrunkState
 from kdial.routing.weights import RoutedTrunk, weight_for
+from kdial.state.caller_ids import CallerIdTable
+from kdial.state.routing_table import RoutingTable, TrunkRow
 
 
-def routing_table(spec: TrunkPoolSpec, states: Mapping[str, TrunkState]) -> dict[str, Any]:
+def routing_table(spec: TrunkPoolSpec, states: Mapping[str, TrunkState]) -> RoutingTable:
     """Every trunk with its limits, state and weight; a trunk without a state is Healthy."""
-    trunks = []
+    rows = []
     for trunk in spec.trunks:
         state = states.get(trunk.name, TrunkState.HEALTHY)
-        trunks.append(
-            trunk.model_dump(mode="json", by_alias=True, exclude_none=True)
-            | {"state": state.value, "weight": weight_for(RoutedTrunk.of(trunk, state))}
-        )
-    return {"trunks": trunks}
+        weight = weight_for(RoutedTrunk.of(trunk, state))
+        rows.append(TrunkRow(**dict(trunk), state=state, weight=weight))
+    return RoutingTable(trunks=tuple(rows))
 
 
-def caller_ids(spec: CallerIdPoolSpec, extra: list[str]) -> tuple[dict[str, Any], list[str]]:
+def caller_ids(spec: CallerIdPoolSpec, extra: list[str]) -> tuple[CallerIdTable, list[str]]:
     """The pool's numbers (inline first, then `extra` from numbersFrom) and the problems found.
 
     A line of `extra` that is not E.164 is a problem, named by its line number.
     """
-    numbers = [n.model_dump(mode="json", by_alias=True, exclude_none=True) for n in spec.numbers]
-    known = {n["number"] for n in numbers}
+    numbers = list(spec.numbers)
+    known = {n.number for n in numbers}
     problems = []
     for line_no, line in enumerate(extra, start=1):
         value = line.strip()
@@ -45,8 +44,14 @@ def caller_ids(spec: CallerIdPoolSpec, extra: list[str]) -> tuple[dict[str, Any]
             problems.append(f"line {line_no}: not an E.164 number")
             continue
         known.add(value)
-        numbers.append({"number": value, "verified": False})
+        numbers.append(CallerId(number=value))
     if spec.default_number and spec.default_number not in known:
         problems.append("defaultNumber must be one of the pool's numbers")
-    config = spec.model_dump(mode="json", by_alias=True, exclude={"numbers", "numbers_from"})
-    return config | {"numbers": numbers}, problems
+    table = CallerIdTable(
+        numbers=tuple(numbers),
+        default_number=spec.default_number,
+        selection=spec.selection,
+        callee_cooldown_days=spec.callee_cooldown_days,
+        quarantine=spec.quarantine,
+    )
+    return table, problems

@@ -32,6 +32,7 @@ from kdial.plural import plural
 from kdial.routing import counters, health
 from kdial.routing.health import PoolHealth, Transition
 from kdial.state.keys import PoolKeys
+from kdial.state.routing_table import RoutingTable
 from kdial_operator import dataplane, metrics, routing
 from kdial_operator.indexes import key_of
 
@@ -47,7 +48,7 @@ class Watch:
     """Post-dial-delay histograms of recent passes, by bucket second, for the window's p50."""
     status_at: float = 0.0
     invalid: str | None = None
-    table: dict[str, Any] | None = None
+    table: RoutingTable | None = None
     """The routing table as last written, and its generation."""
     generation: int = 0
 
@@ -129,14 +130,14 @@ def previous_states(status: kopf.Status) -> dict[str, tuple[TrunkState, float]]:
 def status_of(
     body: kopf.Body,
     watch: Watch,
-    table: dict[str, Any],
+    table: RoutingTable,
     active: dict[str, int],
     generation: int,
 ) -> dict[str, Any]:
     """TrunkPool.status from the pool's health (pure but for the body it merges into)."""
     assert watch.health is not None
-    weights = {t["name"]: t["weight"] for t in table["trunks"]}
-    capacity = {t["name"]: t["maxConcurrentCalls"] for t in table["trunks"]}
+    weights = {t.name: t.weight for t in table.trunks}
+    capacity = {t.name: t.max_concurrent_calls for t in table.trunks}
     pdd = _pdd(watch)
     rows = []
     for trunk in watch.health.trunks:

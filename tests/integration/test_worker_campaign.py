@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from kdial.privacy import mask_number
+from kdial.state.config import CampaignConfig
 from tests.support.dialing import carrier, create, csv_of, dialing, rewrite_spec, trunk
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.workers import UNMASKED, double_dials, ledger_problems, max_overlap, records
@@ -176,6 +177,61 @@ def test_a_worker_refuses_a_config_whose_mode_needs_agents(
         assert "mode Predictive hands answered calls to agents" in line
         assert records(rdb, keys) == []
         assert rdb.zcard(keys.due) == 5, "every contact still waits, none claimed"
+
+
+def test_a_worker_refuses_a_config_from_a_newer_schema(
+    api: Api,
+    operator: OperatorProcess,
+    rdb: redis.Redis,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    """A config a newer operator compiled (a rolling upgrade, workers not yet replaced) is not
+    read as if it were this worker's schema: the worker says why once and claims nothing, and
+    the operator shows it in the campaign's status."""
+    keys = create(api, rdb, operator, namespace, csv_of(numbers(5)), TRUNKS, CALLER_IDS)
+    operator.stop()
+    document = json.loads(rdb.get(keys.config) or "{}")
+    newer = CampaignConfig.SCHEMA_VERSION + 1
+    document["content"] |= {"schemaVersion": newer, "dialingWindowOverride": "a future field"}
+    rdb.set(keys.config, json.dumps(document))
+    with dialing(SCENARIO, namespace, redis_url, tmp_path) as workers:
+        line = wait_for(
+            "the refusal in the log",
+            lambda: next(
+                (ln for ln in workers[0].log.read_text().splitlines() if "not dialling" in ln),
+                None,
+            ),
+            log=workers[0],
+        )  # type: ignore[arg-type]
+        assert f"campaign config has schemaVersion {newer}" in line
+        assert records(rdb, keys) == []
+        assert rdb.zcard(keys.due) == 5, "every contact still waits, none claimed"
+        refusal = rdb.get(keys.config_refused) or ""
+        assert f"campaign config has schemaVersion {newer}" in refusal, "where the operator reads"
+    log = workers[0].log.read_text()
+    assert log.count("not dialling") == 1, log
+    assert "Traceback" not in log
+
+    # The operator says so in status while a worker does (the key outlives a worker's last
+    # refusing read by seconds; it is held here for as long as the operator needs to start).
+    operator.start()
+    rdb.set(keys.config_refused, refusal, ex=120)
+    wait_for(
+        "Degraded: WorkersRefuseConfig",
+        lambda: (
+            (api.condition("campaigns", "promo", "Degraded") or {}).get("reason")
+            == "WorkersRefuseConfig"
+        ),
+        log=operator,
+    )
+    rdb.delete(keys.config_refused)
+    wait_for(
+        "Degraded cleared",
+        lambda: (api.condition("campaigns", "promo", "Degraded") or {}).get("status") == "False",
+        log=operator,
+    )
 
 
 def test_a_changed_contact_list_is_dialled_instead_of_the_old_one(

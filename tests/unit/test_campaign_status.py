@@ -77,6 +77,18 @@ def test_a_paused_campaign_whose_workers_were_refused_says_so_instead_of_paused(
     assert (dialing.reason, summary) == ("Paused", "Degraded")
 
 
+def test_a_campaign_whose_workers_refuse_its_config_is_degraded_with_their_reason() -> None:
+    why = "the campaign config has schemaVersion 2, this worker understands 1 and older; ..."
+    conditions, summary = decide(facts(config_refused=why))
+    degraded = next(c for c in conditions if c.type == "Degraded")
+    assert (degraded.status, degraded.reason, degraded.message) == (
+        True,
+        "WorkersRefuseConfig",
+        why,
+    )
+    assert summary == "Degraded"
+
+
 def _condition(conditions: list[Any], type_: str) -> Any:
     return next(c for c in conditions if c.type == type_)
 

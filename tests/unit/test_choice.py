@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import random
 
 import pytest
 
+from kdial.api.calleridpool import CallerId
 from kdial.api.trunkpool import TrunkState
 from kdial.routing.presence import place_of
 from kdial.routing.weights import RoutedTrunk, weight_for
@@ -76,9 +76,10 @@ def pool(**extra: object) -> CallerIds:
         {"number": "+8675581234567"},  # Shenzhen
         {"number": "+861081234567"},  # Beijing
     ]
+    specs = [CallerId.model_validate(e) for e in entries]
     return CallerIds(
-        numbers=tuple(_caller_id(IDS, e) for e in entries),
-        candidates=_candidates(json.dumps(entries)),
+        numbers=tuple(_caller_id(IDS, n) for n in specs),
+        candidates=_candidates(specs),
         default="+861081234567",
         **extra,  # type: ignore[arg-type]
     )

@@ -17,6 +17,7 @@ import pytest
 from kdial.api.trunkpool import TrunkPoolSpec, TrunkState
 from kdial.dialstring import SipUri, originate_command
 from kdial.state.keys import PoolKeys
+from kdial.state.routing_table import RoutingTable
 from kdial_operator.routing import routing_table
 from kdial_worker.choice import pick_trunk
 from kdial_worker.dialer import _via
@@ -31,15 +32,15 @@ LIMITS = {"maxConcurrentCalls": 10, "maxCallsPerSecond": 5}
 def stored_trunks(*trunks: dict[str, Any]) -> list[Trunk]:
     """The pool as a worker sees it: compiled by the operator, through JSON (as in Redis)."""
     spec = TrunkPoolSpec.model_validate({"trunks": list(trunks)})
-    table = json.loads(json.dumps(routing_table(spec, {"down": TrunkState.EJECTED})))
-    return [_trunk(POOL, row) for row in table["trunks"]]
+    table = RoutingTable.decode(routing_table(spec, {"down": TrunkState.EJECTED}).encode())
+    return [_trunk(POOL, row) for row in table.trunks]
 
 
 def test_the_routing_table_carries_the_sip_uri_and_the_worker_reads_it() -> None:
     spec = TrunkPoolSpec.model_validate(
         {"trunks": [{"name": "direct", "sipUri": "sip.carrier.example:5060", **LIMITS}]}
     )
-    (row,) = routing_table(spec, {})["trunks"]
+    (row,) = json.loads(routing_table(spec, {}).encode())["trunks"]
     assert row["sipUri"] == "sip.carrier.example:5060"
     assert "gateway" not in row
 

@@ -30,8 +30,15 @@ class CampaignKeys:
 
     @property
     def config(self) -> str:
-        """STRING: the compiled runtime config (JSON) workers read."""
+        """STRING: the compiled runtime config workers read, a `kdial.state.config.CampaignConfig`
+        in a `kdial.state.wire.Generation`."""
         return f"{self.base}:config"
+
+    @property
+    def config_refused(self) -> str:
+        """STRING with a TTL: why a worker cannot read `config` (a newer schema, say). Each
+        refusing worker refreshes it, so it expires soon after the last one reads again."""
+        return f"{self.base}:config-refused"
 
     @property
     def epoch(self) -> str:
@@ -215,7 +222,9 @@ class PoolKeys:
 
     @property
     def config(self) -> str:
-        """STRING: the compiled pool (JSON) — for a TrunkPool, its routing table."""
+        """STRING: the compiled pool in a `kdial.state.wire.Generation`: a TrunkPool's
+        `kdial.state.routing_table.RoutingTable`, a CallerIdPool's
+        `kdial.state.caller_ids.CallerIdTable`."""
         return f"{self.base}:config"
 
     def counts(self, second: int) -> str:

@@ -1,0 +1,31 @@
+"""A TrunkPool's routing table, under `PoolKeys.config`: each trunk's spec, its health state
+and its weight for a callee nothing is known of; workers refine the weight per callee from the
+same fields (`kdial.routing.weights`)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import ConfigDict
+
+from kdial.api.trunkpool import Trunk, TrunkState
+from kdial.state.wire import WireValue
+
+
+class TrunkRow(Trunk):
+    """One trunk: its spec (limits, regions, cost, priority, with the spec's defaults) as of
+    the routing generation, and what the operator judged of it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state: TrunkState
+    weight: int
+    """The weight for a callee nothing is known of; 0 takes no calls."""
+
+
+class RoutingTable(WireValue):
+    """Every trunk of a pool, in the spec's order."""
+
+    KIND: ClassVar[str] = "routing table"
+
+    trunks: tuple[TrunkRow, ...]
