@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from kdial_cli import local
-from kdial_cli.local import free_port
+from kdial_local import processes
+from kdial_local.processes import free_port
 
 __all__ = ["REPO", "free_port"]
 
@@ -22,7 +22,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server on loopback for the whole session; its URL."""
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server is not installed: `make test` installs it (apt-get redis-server)")
-    with local.redis_server(tmp_path_factory.mktemp("redis")) as url:
+    with processes.redis_server(tmp_path_factory.mktemp("redis")) as url:
         yield url
 
 

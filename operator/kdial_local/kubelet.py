@@ -26,12 +26,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 import random
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -44,7 +41,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from kdial_local import pods
+from kdial_local import pods, processes
 from kdial_local.pods import PodView
 
 #: The Deployments this kubelet runs: kdial's worker Deployments.
@@ -108,7 +105,7 @@ class Kubelet:
         self.logs = logs
         self.env = dict(env)
         self.notify = notify
-        self.command = command or (lambda args: [sys.executable, "-m", "kdial_cli", *args])
+        self.command = command or (lambda args: processes.kdial(*args))
         self._pods: dict[str, Pod] = {}
         self._lock = threading.Lock()
         self._rng = random.Random()  # pod name suffixes, not secrets
@@ -226,16 +223,10 @@ class Kubelet:
         except pods.UnresolvedEnv as error:
             self._problem(deployment, f"CreateContainerConfigError: {error}")
             return False
-        port = _free_port()
+        port = processes.free_port()
         env |= self.env | {"KDIAL_METRICS_PORT": str(port), "KDIAL_WORKER_ID": name}
-        with (self.logs / f"{name}.log").open("ab") as log:
-            proc = subprocess.Popen(  # noqa: S603 (kdial's own command)
-                self.command([str(a) for a in container.get("args") or []]),
-                env=os.environ | env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                process_group=0,  # a Ctrl-C at the terminal is for the parent, which drains pods
-            )
+        args = [str(a) for a in container.get("args") or []]
+        proc = processes.spawn(self.command(args), self.logs / f"{name}.log", env)
         probe = (container.get("readinessProbe") or {}).get("httpGet") or {}
         grace = float(spec.get("terminationGracePeriodSeconds", 30))
         self._pods[name] = Pod(name, deployment, hash_, proc, port, probe.get("path"), grace)
@@ -341,9 +332,3 @@ class Kubelet:
         except ApiException as error:
             if error.status != 404:  # deleted meanwhile
                 raise
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from kdial_cli.local import kdial
+from kdial_local.processes import kdial
 
 pytestmark = pytest.mark.integration
 

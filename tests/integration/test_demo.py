@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kdial_local.processes import kdial
 from tests.conftest import REPO
-from tests.support.sim import kdial_command
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +66,7 @@ def demo_env(token: str) -> dict[str, str]:
 def test_fast_demo_reports_every_trunk_and_contact_and_leaves_nothing_running() -> None:
     token = uuid.uuid4().hex
     result = subprocess.run(
-        [*kdial_command(), "demo", "--fast"],
+        kdial("demo", "--fast"),
         env=demo_env(token),
         capture_output=True,
         text=True,
@@ -109,7 +109,7 @@ def test_ctrl_c_stops_every_process_the_demo_started() -> None:
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         proc = subprocess.Popen(
-            [*kdial_command(), "demo", "--fast"],
+            kdial("demo", "--fast"),
             env=demo_env(token),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

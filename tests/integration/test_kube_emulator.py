@@ -23,6 +23,7 @@ import kubernetes.watch
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from kdial_local import processes
 from kdial_local.apiserver import KubeServer
 
 T = TypeVar("T")
@@ -560,12 +561,7 @@ def kopf_log(server: KubeServer, tmp_path: Path) -> Iterator[Path]:
     try:
         yield log
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        processes.stop(process, timeout=10)
 
 
 def test_kopf_operator_runs_its_loop_with_default_login(

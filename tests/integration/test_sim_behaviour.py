@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from kdial.dialstring import SipUri, originate_command
+from kdial_local.processes import SimAddress
+from kdial_local.processes import simulator as running_sim
 from tests.support.esl_raw import EslClient, EslError
-from tests.support.sim import SimAddress, running_sim
 
 pytestmark = pytest.mark.integration
 

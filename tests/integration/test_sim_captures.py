@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from kdial_local.processes import simulator as running_sim
 from tests.support.esl_raw import EslClient, Event
 from tests.support.freeswitch import capture
-from tests.support.sim import running_sim
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from kdial_local.processes import SimAddress
+from kdial_local.processes import simulator as running_sim
 from tests.support.esl_raw import EslClient, EslError, Event
-from tests.support.sim import SimAddress, running_sim
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,8 @@ import gevent.event
 import greenswitch
 import pytest
 
-from tests.support.sim import SimAddress, running_sim
+from kdial_local.processes import SimAddress
+from kdial_local.processes import simulator as running_sim
 
 pytestmark = pytest.mark.integration
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from kdial_local.processes import simulator as running_sim
 from tests.support.esl_raw import EslClient, Event
 from tests.support.freeswitch import measured
-from tests.support.sim import running_sim
 
 pytestmark = pytest.mark.integration
 

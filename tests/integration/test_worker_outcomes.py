@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import redis
 
+from kdial_local.processes import simulator as running_sim
 from tests.support.dialing import carrier, create, csv_of, dialing, trunk
 from tests.support.esl_raw import EslClient, Event
 from tests.support.operator import Api, OperatorProcess, wait_for
-from tests.support.sim import running_sim
 from tests.support.workers import WorkerProcess, ledger_problems, records
 from tests.support.world import numbers
 

@@ -11,8 +11,8 @@ from typing import Any
 import redis
 
 from kdial.state.keys import CampaignKeys
+from kdial_local.processes import simulator as running_sim
 from tests.support.operator import Api, OperatorProcess, wait_for
-from tests.support.sim import running_sim
 from tests.support.workers import WorkerProcess
 
 ALL_DAY = {"windows": [{"start": "00:00", "end": "24:00"}]}

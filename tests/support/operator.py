@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +13,7 @@ from typing import Any, TypeVar
 from kubernetes import client
 
 from kdial.api.kinds import GROUP, VERSION
+from kdial_local import processes
 
 T = TypeVar("T")
 
@@ -29,33 +27,13 @@ class OperatorProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> OperatorProcess:
-        env = (
-            os.environ
-            | {
-                "KUBECONFIG": str(self.kubeconfig),
-                "KDIAL_REDIS_URL": self.redis_url,
-                "KDIAL_STATUS_INTERVAL_SECONDS": "0.5",
-                "KDIAL_RETRY_SECONDS": "1",
-            }
-            | self.env
-        )
-        out = self.log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kdial_cli", "operator", *self.args],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        env = {"KDIAL_STATUS_INTERVAL_SECONDS": "0.5", "KDIAL_RETRY_SECONDS": "1"} | self.env
+        self.proc = processes.operator(self.kubeconfig, self.redis_url, self.log, *self.args, **env)
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            processes.stop(self.proc, timeout=15)
 
     def tail(self, lines: int = 60) -> str:
         return "\n".join(self.log.read_text("utf-8", "replace").splitlines()[-lines:])

@@ -13,7 +13,7 @@ import redis
 
 from kdial.state.attempt import AttemptRecord
 from kdial.state.keys import CampaignKeys
-from kdial_cli import local
+from kdial_local import processes
 
 
 class WorkerProcess:
@@ -35,7 +35,7 @@ class WorkerProcess:
             log,
             worker_id,
         )
-        self.metrics_port = local.free_port()
+        self.metrics_port = processes.free_port()
         self.env = {
             "KDIAL_METRICS_PORT": str(self.metrics_port),
             "KDIAL_LEASE_SECONDS": "3",
@@ -45,20 +45,13 @@ class WorkerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
-        self.proc = local.worker(
+        self.proc = processes.worker(
             self.campaign, self.redis_url, self.esl, self.log, self.worker_id, **self.env
         )
         return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        return None if self.proc is None else processes.stop(self.proc, sig, timeout)
 
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text("utf-8", "replace").splitlines()[-lines:])

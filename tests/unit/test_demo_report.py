@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kdial_cli import demo_view
-from kdial_cli.demo_report import Contacts, by_trunk, report
-from kdial_cli.demo_timeline import Timeline
+from kdial_cli.demo import view as demo_view
+from kdial_cli.demo.report import Contacts, by_trunk, report
+from kdial_cli.demo.timeline import Timeline
 from kdial_sim.scenario import FailFault, load_scenario
 
 pytestmark = pytest.mark.unit

@@ -9,13 +9,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from kdial.routing.calibration import alarm_indices, alarm_rate
 from kdial.routing.detectors import (
     Comparison,
     Cusum,
     Design,
     Scheme,
-    alarm_indices,
-    alarm_rate,
     difference_bounds,
     wilson,
 )

@@ -9,7 +9,8 @@ import pytest
 
 from kdial.api.trunkpool import HealthPolicy, TrunkState
 from kdial.outcomes import Outcome
-from kdial.routing.detectors import Cusum, alarm_rate
+from kdial.routing.calibration import alarm_rate, attempts_per_evaluation
+from kdial.routing.detectors import Cusum
 from kdial.routing.health import (
     CALIBRATED_RATES,
     DEFAULT_TUNING,
@@ -17,7 +18,6 @@ from kdial.routing.health import (
     Observation,
     PoolHealth,
     Transition,
-    attempts_per_evaluation,
     eject_seconds,
     evaluate,
     initial,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from kdial_cli import bench_health
+from kdial_cli.bench import health as bench_health
 
 pytestmark = pytest.mark.unit
 

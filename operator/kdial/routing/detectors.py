@@ -27,11 +27,8 @@ Outcomes arrive in batches of counts (the operator reads counters), so every det
   `Cusum.common` hold an alarm only when the others also *moved* with the stream, over its
   recent attempts or over the run the alarm blames (`Comparison.held` holds on the guard
   alone).
-- `alarm_indices`: the same CUSUM over a whole array at once (numpy), for benchmarks that need
-  many trunk-weeks of healthy traffic; the tests hold it equal to `Cusum.step`.
-- `alarm_rate`: the long-run probability that a CUSUM fed fixed-size batches of a stream
-  without change alarms at a given batch, computed (a Markov chain on the statistic), not
-  simulated: what calibrates the thresholds for a false-alarm rate per unit of time.
+
+The offline tools that calibrate these detectors' thresholds are in kdial.routing.calibration.
 """
 
 from __future__ import annotations
@@ -40,17 +37,12 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
-import numpy as np
-import numpy.typing as npt
-
 __all__ = [
     "Bounds",
     "Comparison",
     "Cusum",
     "Design",
     "Scheme",
-    "alarm_indices",
-    "alarm_rate",
     "difference_bounds",
     "wilson",
 ]
@@ -418,97 +410,3 @@ def _beyond(events: float, trials: float, baseline: float, scheme: Scheme, z: fl
 
 def _zeros(count: int) -> tuple[Cusum, ...]:
     return (_ZERO,) * count
-
-
-def alarm_indices(
-    design: Design,
-    events: npt.NDArray[np.int64],
-    trials: npt.NDArray[np.int64],
-    start: float = 0.0,
-    chunk: int = 1 << 16,
-) -> npt.NDArray[np.int64]:
-    """Indices of the batches at which `Cusum.step` would alarm, resetting to zero after each
-    alarm: the same recursion, vectorised with S_t = C_t - min(-S_0, min_{j<=t} C_j)."""
-    llr = events * design.hit + (trials - events) * design.miss
-    found: list[int] = []
-    s0 = start
-    offset = 0
-    total = len(llr)
-    while offset < total:
-        part = llr[offset : offset + chunk]
-        c = np.cumsum(part)
-        s = c - np.minimum(np.minimum.accumulate(c), -s0)
-        hits = np.flatnonzero(s >= design.threshold)
-        if hits.size == 0:
-            s0 = float(s[-1])
-            offset += len(part)
-            continue
-        found.append(offset + int(hits[0]))
-        offset += int(hits[0]) + 1
-        s0 = 0.0
-    return np.asarray(found, dtype=np.int64)
-
-
-def alarm_rate(
-    design: Design,
-    batch: int,
-    rate: float,
-    *,
-    step: float = 0.002,
-    tolerance: float = 1e-6,
-    max_iterations: int = 200_000,
-) -> float:
-    """The probability that the CUSUM alarms at a given batch of ``batch`` attempts whose events
-    come at ``rate``, in the long run between alarms: its false-alarm rate when ``rate`` is the
-    baseline. Batches per alarm (the ARL) is its inverse, near enough when it is small.
-
-    The statistic on a grid of ``step`` (each batch's log-likelihood ratio rounded to it) is a
-    Markov chain on [0, threshold) that leaks at the threshold; its quasi-stationary leak, found
-    by power iteration, is the rate. Simulation would need many times the ARL to be precise,
-    and the ARLs that matter here are millions of batches.
-    """
-    if batch <= 0 or not 0.0 < rate < 1.0:
-        raise ValueError(f"bad batch {batch} or rate {rate}")
-    size = max(math.ceil(design.threshold / step), 1)
-    k = np.arange(batch + 1)
-    log_pmf = (
-        np.array(
-            [math.lgamma(batch + 1) - math.lgamma(j + 1) - math.lgamma(batch - j + 1) for j in k]
-        )
-        + k * math.log(rate)
-        + (batch - k) * math.log1p(-rate)
-    )
-    weights = np.exp(log_pmf)
-    moves = np.rint((k * design.hit + (batch - k) * design.miss) / step).astype(np.int64)
-    keep = weights > 1e-300
-    weights, moves = weights[keep], moves[keep]
-    # The chain forgets its start in about threshold / drift batches; the leak is read only
-    # after many times that, and then until it holds still over a stretch of batches (over one
-    # batch it may not move at all while mass creeps up a lattice).
-    drift = abs(float(np.dot(weights, moves))) * step
-    settle = max(int(20.0 * design.threshold / max(drift, 1e-9)), 256)
-    stretch = 64
-    state = np.zeros(size)
-    state[0] = 1.0
-    before = 0.0
-    for iteration in range(1, max_iterations + 1):
-        nxt = np.zeros(size)
-        lost = 0.0  # summed directly: 1 - sum(nxt) would cancel away rates of 1e-9
-        for move, weight in zip(moves.tolist(), weights.tolist(), strict=True):
-            if move >= 0:
-                if move < size:
-                    nxt[move:] += weight * state[: size - move]
-                    lost += weight * float(state[size - move :].sum())
-                else:
-                    lost += weight * float(state.sum())
-            else:
-                down = min(-move, size)
-                nxt[0] += weight * state[:down].sum()
-                if down < size:
-                    nxt[: size - down] += weight * state[down:]
-        state = nxt / float(nxt.sum())
-        if iteration >= settle and iteration % stretch == 0:
-            if lost > 0.0 and abs(lost - before) <= tolerance * lost:
-                return lost
-            before = lost
-    return lost

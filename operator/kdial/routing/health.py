@@ -77,7 +77,6 @@ __all__ = [
     "TrunkHealth",
     "Tuning",
     "Window",
-    "attempts_per_evaluation",
     "eject_seconds",
     "evaluate",
     "initial",
@@ -179,40 +178,9 @@ class Window:
 EVALUATION_SECONDS = 0.25
 
 
-def attempts_per_evaluation(rate: float) -> int:
-    """The batch a trunk dialling ``rate`` attempts a second brings to each evaluation, as the
-    calibration assumes it (at least one: a quiet trunk's evaluations without outcomes change
-    no statistic)."""
-    return max(round(rate * EVALUATION_SECONDS), 1)
-
-
-# Detector thresholds. The target is at most one false ejection per trunk-*week*, and a trunk at
-# 20 calls/s dials twenty times the attempts of one at 1 call/s in a week: one threshold for all
-# would make the busy trunk twenty times as jumpy, or the quiet one needlessly slow. So each
-# threshold is calibrated by the trunk's rate: at each of CALIBRATED_RATES, the lowest that
-# keeps the detector, fed `attempts_per_evaluation` attempts per evaluation at the healthy
-# baselines (2% loss, 30% answered), within its share of a false-alarm budget per trunk-week
-# (`detectors.alarm_rate`; tests/unit/test_health.py holds the table to it):
-#
-#     calls/s      1     2     5    10    20    50
-#     fast loss  0.15  0.10  0.10  0.10  0.10  0.10
-#     slow loss  0.05  0.10  0.10  0.15  0.20  0.20
-#     ASR        0.15  0.20  0.30  0.25  0.20  0.20
-#     total      0.35  0.40  0.50  0.50  0.50  0.50
-#
-# The shares follow the targets' slack: at 1 call/s the soft-failure detector is well inside
-# its target, so its share goes to fewer false alarms (a quiet trunk's week is long in a
-# control); at 20 calls/s the ASR target is out of reach at any share of the budget (a week is
-# 12 million attempts: the whole budget, spent attempt by attempt, still leaves p95 near 170;
-# README, "What no detector can do"), so the soft-failure detector gets as much. Half the budget
-# is left over: the state machine ejects up to about twice as often as its detectors alarm
-# alone (`kdial bench health` measures it; 12 trunk-weeks at 5 and 20 calls/s with shares
-# totalling 0.75 gave about one false ejection per trunk-week), and halving a share costs a
-# detector only ln 2 of threshold, a few attempts. From 5 calls/s up the thresholds are made
-# non-decreasing: larger batches alarm less per attempt (the statistic reflects at zero only
-# between them), so a rate between two calibrated ones, with a smaller batch than the higher
-# one, must not get a lower threshold. Between rates they are interpolated in log(rate),
-# outside held.
+# Detector thresholds by the trunk's rate, interpolated in log(rate) between the rates
+# calibrated, held outside them: kdial.routing.calibration says how they were found, and
+# tests/unit/test_health.py holds them to their false-alarm budgets.
 CALIBRATED_RATES = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
 LOSS_FAST_THRESHOLDS = (12.9, 13.92, 14.93, 15.27, 15.27, 15.27)
 LOSS_SLOW_THRESHOLDS = (12.29, 12.29, 13.2, 13.64, 13.82, 14.33)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from kdial.privacy import mask_text
-from kdial_cli.demo_timeline import Entry
+from kdial_cli.demo.timeline import Entry
 
 Obj = Mapping[str, Any]
 

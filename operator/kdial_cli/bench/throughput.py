@@ -29,7 +29,7 @@ from kdial.api.campaign import CampaignSpec
 from kdial.api.trunkpool import TrunkPoolSpec
 from kdial.state.contact import Contact
 from kdial.state.keys import CampaignKeys, ListKeys, PoolKeys
-from kdial_cli import local
+from kdial_local import processes
 from kdial_operator import compile, contact_store, dataplane, routing
 from kdial_worker import ledger
 
@@ -77,11 +77,14 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     total = args.workers * (
         args.rate * (args.duration + WARMUP_SECONDS + 10) + args.burst_rate * args.burst_seconds
     )
-    with local.redis_server(workdir) as url, local.simulator(SCENARIO, workdir) as esl:
+    with (
+        processes.redis_server(workdir) as url,
+        processes.simulator(SCENARIO, workdir=workdir) as esl,
+    ):
         asyncio.run(_setup(url, int(total * 1.2), _cap(args.workers * args.rate)))
         rdb = redis.Redis.from_url(url, decode_responses=True)
         procs = [
-            local.worker(
+            processes.worker(
                 f"{NAMESPACE}/{CAMPAIGN}",
                 url,
                 esl,
@@ -102,7 +105,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             time.sleep(max(start + args.duration - time.time(), 0))
         finally:
             for proc in procs:
-                local.stop(proc)
+                processes.stop(proc)
         figures = _figures(rdb, start, burst, args)
         figures["claims_per_second"], figures["claims_per_second_single"] = _claim_path(rdb)
     return figures

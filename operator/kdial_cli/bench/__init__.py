@@ -7,11 +7,11 @@ import sys
 
 BENCHES = {
     "throughput": (
-        "kdial_cli.bench_throughput",
+        "kdial_cli.bench.throughput",
         "originates/s, bgapi latency, lost events, claims/s",
     ),
-    "import": ("kdial_cli.bench_import", "contact list import: rows/s and peak RSS over HTTP"),
-    "health": ("kdial_cli.bench_health", "trunk ejection and restore, false ejections, quarantine"),
+    "import": ("kdial_cli.bench.import_", "contact list import: rows/s and peak RSS over HTTP"),
+    "health": ("kdial_cli.bench.health", "trunk ejection and restore, false ejections, quarantine"),
 }
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kdial.outcomes import Outcome, counts_against_trunk, counts_as_attempt, is_answered
-from kdial_cli.demo_timeline import EJECTED, Timeline
+from kdial_cli.demo.timeline import EJECTED, Timeline
 
 
 @dataclass(frozen=True)

@@ -34,14 +34,15 @@ import redis
 import yaml
 
 from kdial.state.keys import CampaignKeys
-from kdial_cli import demo_report, demo_view, local
-from kdial_cli.demo_cluster import Api, Obj, emulated_api
-from kdial_cli.demo_report import Contacts
-from kdial_cli.demo_timeline import Timeline
+from kdial_cli.demo import report, view
+from kdial_cli.demo.cluster import Api, Obj, emulated_api
+from kdial_cli.demo.report import Contacts
+from kdial_cli.demo.timeline import Timeline
+from kdial_local import processes
 from kdial_local.kubelet import Kubelet
 from kdial_operator import workload
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "examples"
 NAMESPACE = "kdial-demo"
 CAMPAIGN = "quickstart"
@@ -188,7 +189,7 @@ class Demo:
         fresh = [e for e in self.timeline.entries if id(e) not in self._seen]
         self._seen.update(id(e) for e in fresh)
         for entry in sorted(fresh, key=lambda e: e.at):
-            print(demo_view.entry_line(entry), flush=True)
+            print(view.entry_line(entry), flush=True)
 
     # --- the two ways to run -----------------------------------------------------------------
 
@@ -200,24 +201,23 @@ class Demo:
             stack.enter_context(emulated_api(kubeconfig, namespace))
             self.hint = f"kubectl --kubeconfig {kubeconfig} get camp,tp"
             print(f"kdial demo: Kubernetes API emulated here; try: {self.hint}", flush=True)
-            redis_url = stack.enter_context(local.redis_server(self.workdir))
+            redis_url = stack.enter_context(processes.redis_server(self.workdir))
             self.say("redis-server started")
-            self.operator = stack.enter_context(
-                local.operator(
-                    kubeconfig,
-                    redis_url,
-                    self.workdir / "operator.log",
-                    "--standalone",
-                    f"--namespace={namespace}",
-                    f"--liveness=http://127.0.0.1:{local.free_port()}/healthz",
-                    KDIAL_STATUS_INTERVAL_SECONDS="1",
-                    KDIAL_RETRY_SECONDS="2",
-                    # 40 concurrent calls at 20 per worker: two workers while the backlog lasts.
-                    KDIAL_CALLS_PER_WORKER="20",
-                    KDIAL_WORKER_GRACE_SECONDS=str(GRACE_SECONDS),
-                    KDIAL_ESL_PASSWORD_SECRET=ESL_SECRET,
-                )
+            self.operator = processes.operator(
+                kubeconfig,
+                redis_url,
+                self.workdir / "operator.log",
+                "--standalone",
+                f"--namespace={namespace}",
+                f"--liveness=http://127.0.0.1:{processes.free_port()}/healthz",
+                KDIAL_STATUS_INTERVAL_SECONDS="1",
+                KDIAL_RETRY_SECONDS="2",
+                # 40 concurrent calls at 20 per worker: two workers while the backlog lasts.
+                KDIAL_CALLS_PER_WORKER="20",
+                KDIAL_WORKER_GRACE_SECONDS=str(GRACE_SECONDS),
+                KDIAL_ESL_PASSWORD_SECRET=ESL_SECRET,
             )
+            stack.callback(processes.stop, self.operator)
             self.say("kdial operator started")
             api = Api.from_kubeconfig(kubeconfig, namespace)
             self.rdb = redis.Redis.from_url(redis_url, decode_responses=True)
@@ -225,7 +225,9 @@ class Demo:
             api.secret(ESL_SECRET, {"password": ESL_PASSWORD})
             self.prepare(api)
             scenario = yaml.safe_load((self.args.examples / "sim" / "quickstart.yaml").read_text())
-            esl = stack.enter_context(local.simulator(scenario, self.workdir, self.pace.speed))
+            esl = stack.enter_context(
+                processes.simulator(scenario, self.pace.speed, workdir=self.workdir)
+            )
             self.say(f"kdial sim started (--speed {self.pace.speed:g}): carriers a, b and c")
             self.kubelet = Kubelet(
                 api.client,
@@ -283,7 +285,7 @@ class Demo:
 
         def imported() -> bool:
             found = api.get("contactlists", CONTACT_LIST)
-            return demo_view.condition(found, "Ready").get("status") == "True"
+            return view.condition(found, "Ready").get("status") == "True"
 
         self.wait(api, "the contact list imported", imported, timeout=120)
         status = (api.get("contactlists", CONTACT_LIST) or {}).get("status") or {}
@@ -333,7 +335,7 @@ class Demo:
         trunks = [t["name"] for t in (api.get("trunkpools", TRUNK_POOL) or {})["spec"]["trunks"]]
         print()
         print(
-            demo_report.report(
+            report.report(
                 f"{api.namespace}/{CAMPAIGN}",
                 records=self.records(),
                 trunks=trunks,
@@ -379,7 +381,7 @@ class Demo:
     def show(self, now: float, campaign: Obj | None, pool: Obj | None, final: bool) -> None:
         if self.tty:
             pods = self.kubelet.pods() if self.kubelet else None
-            text = demo_view.frame(
+            text = view.frame(
                 now,
                 campaign=campaign,
                 pool=pool,
@@ -390,7 +392,7 @@ class Demo:
             print("\x1b[H\x1b[2J" + text, flush=True)
             return
         self._print_entries()
-        line = demo_view.summary(campaign, pool)
+        line = view.summary(campaign, pool)
         last_at, last = self._last_line
         if final or (line and line != last and now - last_at >= 5):
             print(f"  +{now:>3.0f}s  {line}", flush=True)

@@ -24,7 +24,7 @@ and loses 2% of calls):
   `false_ejections_per_trunk_week`, the figure the target is about, and
   `false_ejections_by_reason` (JSON only), which detector or rule ejected.
   `false_alarms_per_trunk_week` is what the detectors alone would do, computed exactly
-  (`detectors.alarm_rate`) at the healthy baselines: the share of the budget the thresholds
+  (`calibration.alarm_rate`) at the healthy baselines: the share of the budget the thresholds
   were set to, which the state machine's noisy references, holds and confirmations move
   either way.
 
@@ -65,7 +65,8 @@ import numpy.typing as npt
 from kdial.api.calleridpool import Quarantine
 from kdial.api.trunkpool import HealthPolicy, TrunkState
 from kdial.routing import health, quarantine
-from kdial.routing.detectors import Cusum, alarm_rate
+from kdial.routing.calibration import alarm_rate, attempts_per_evaluation
+from kdial.routing.detectors import Cusum
 from kdial.routing.health import DEFAULT_TUNING, Observation, PoolHealth, Tuning
 from kdial.routing.weights import RoutedTrunk, table
 
@@ -411,7 +412,7 @@ def healthy_scenario(
 def detector_alarms(cps: float, tuning: Tuning) -> float:
     """False alarms per trunk-week of the trunk detectors alone on healthy traffic: batches of
     one evaluation's attempts, baselines at the healthy rates, thresholds for this rate."""
-    batch = health.attempts_per_evaluation(cps)
+    batch = attempts_per_evaluation(cps)
     total = 0.0
     for indicator, scheme, p in (("loss", tuning.loss, LOSS), ("asr", tuning.asr, ANSWER)):
         p0 = scheme.baseline(p * 1e6, 1e6) or p

@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from kdial.api.contactlist import ContactListSpec
-from kdial_cli import local
+from kdial_local import processes
 from kdial_operator import contact_job
 from kdial_operator.source_policy import SourcePolicy
 
@@ -100,7 +100,7 @@ class _FileServer:
     """Serves one file over HTTP from a thread, as a list host would."""
 
     def __init__(self, path: Path) -> None:
-        self.path, self.port = path, local.free_port()
+        self.path, self.port = path, processes.free_port()
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -142,7 +142,7 @@ def run(rows: int, seed: int, workdir: Path) -> dict[str, Any]:
             "fields": FIELDS,
         }
     )
-    with local.redis_server(workdir) as redis_url, _FileServer(path) as url:
+    with processes.redis_server(workdir) as redis_url, _FileServer(path) as url:
         # The file server is on loopback: allowed here as a chart would allow an internal one.
         policy = SourcePolicy.of(allowed=["127.0.0.1/32"])
         job = contact_job.Job("bench", "import", spec, redis_url, url=url, policy=policy)
