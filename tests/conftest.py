@@ -11,10 +11,12 @@ import redis
 
 from kdial_cli import local
 from kdial_cli.local import free_port
+from tests.support import layout
 
 __all__ = ["REPO", "free_port"]
 
 REPO = Path(__file__).resolve().parents[1]
+TESTS = REPO / "tests"
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +40,17 @@ def rdb(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     yield client
     client.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test by its folder; refuse, naming them, tests outside the folders or marked
+    against theirs."""
+    problems = set()
+    for item in items:
+        markers = {marker.name for marker in item.iter_markers()}
+        try:
+            item.add_marker(layout.kind_of(item.path, TESTS, markers))
+        except layout.Misplaced as error:
+            problems.add(str(error))
+    if problems:
+        raise pytest.UsageError("\n".join(sorted(problems)))

@@ -13,8 +13,6 @@ from kdial_local.apiserver import KubeServer
 from tests.conftest import REPO
 from tests.support.operator import Api
 
-pytestmark = pytest.mark.integration
-
 CHART = REPO / "charts" / "kdial"
 RELEASE, NAMESPACE = "kdial", "kdial-system"
 

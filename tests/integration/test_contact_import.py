@@ -24,8 +24,6 @@ from kdial_operator.contact_reader import SourceError
 from kdial_operator.source_policy import SourcePolicy
 from tests.conftest import free_port
 
-pytestmark = pytest.mark.integration
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

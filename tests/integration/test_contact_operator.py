@@ -22,8 +22,6 @@ from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.traces import keys_holding
 from tests.support.world import contact_list
 
-pytestmark = pytest.mark.integration
-
 #: The lists these tests serve are on 127.0.0.1 over http: the operator is told to allow that,
 #: as the chart's `operator.contactSources.allowedNetworks` would.
 LOOPBACK_ALLOWED = {"KDIAL_SOURCE_ALLOWED_NETWORKS": '["127.0.0.1/32"]'}

@@ -16,13 +16,10 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.conftest import REPO
 from tests.support.sim import kdial_command
-
-pytestmark = pytest.mark.integration
 
 MARK = "KDIAL_DEMO_TEST_RUN"
 #: A whole Chinese mobile number, with or without the country code.

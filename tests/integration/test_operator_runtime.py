@@ -18,8 +18,6 @@ from tests.conftest import free_port
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.world import campaign_spec, numbers, world
 
-pytestmark = pytest.mark.integration
-
 
 def status(api: Api, name: str = "promo") -> dict[str, Any]:
     return dict((api.get("campaigns", name) or {}).get("status") or {})

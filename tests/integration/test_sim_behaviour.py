@@ -14,8 +14,6 @@ from kdial.dialstring import SipUri, originate_command
 from tests.support.esl_raw import EslClient, EslError
 from tests.support.sim import SimAddress, running_sim
 
-pytestmark = pytest.mark.integration
-
 
 def originate(gateway: str, call_uuid: str, number: str = "13800138000", timeout: int = 20) -> str:
     variables = f"origination_uuid={call_uuid},origination_caller_id_number=02888880000"

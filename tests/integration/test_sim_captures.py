@@ -22,8 +22,6 @@ from tests.support.esl_raw import EslClient, Event
 from tests.support.freeswitch import capture
 from tests.support.sim import running_sim
 
-pytestmark = pytest.mark.integration
-
 SPEED = 20
 NUMBER, CALLER = "13800138000", "02888880000"
 

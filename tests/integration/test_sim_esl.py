@@ -10,8 +10,6 @@ import pytest
 from tests.support.esl_raw import EslClient, EslError, Event
 from tests.support.sim import SimAddress, running_sim
 
-pytestmark = pytest.mark.integration
-
 SPEED = 20
 SCENARIO = {
     "seed": 11,

@@ -17,8 +17,6 @@ import pytest
 
 from tests.support.sim import SimAddress, running_sim
 
-pytestmark = pytest.mark.integration
-
 SCENARIO = {
     "carriers": {
         "gw": {"answerProbability": 1, "pddSeconds": 0.2, "ringSeconds": 1, "talkSeconds": 3600},

@@ -16,8 +16,6 @@ from tests.support.esl_raw import EslClient, Event
 from tests.support.freeswitch import measured
 from tests.support.sim import running_sim
 
-pytestmark = pytest.mark.integration
-
 MEASURED = measured()
 EARLY = MEASURED["early_media"]
 SPEED = 10

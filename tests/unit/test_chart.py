@@ -39,8 +39,6 @@ from kdial_operator.workload import secret_refs, worker_deployment
 from kdial_worker import metrics
 from tests.unit.test_examples import load_documents, manifest_problems
 
-pytestmark = pytest.mark.unit
-
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "kdial"
 RELEASE = "kdial"

@@ -39,8 +39,6 @@ from kdial_cli.chart import peering_crds
 from kdial_operator import contact_import, routing
 from kdial_operator.campaign_status import schedule_hold
 
-pytestmark = pytest.mark.unit
-
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 #: Oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest schema shipped.

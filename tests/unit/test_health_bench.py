@@ -8,8 +8,6 @@ import pytest
 
 from kdial_cli import bench_health
 
-pytestmark = pytest.mark.unit
-
 NAMES = {
     "hard-failure",
     "soft-failure",
