@@ -1,22 +1,16 @@
-"""Session-wide real parts: a redis-server the session starts, the repo's paths."""
+"""Session-wide: a redis-server the session starts; every test marked by its folder."""
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 
 from kdial_cli import local
-from kdial_cli.local import free_port
 from tests.support import layout
-
-__all__ = ["REPO", "free_port"]
-
-REPO = Path(__file__).resolve().parents[1]
-TESTS = REPO / "tests"
+from tests.support.paths import TESTS
 
 
 @pytest.fixture(scope="session")

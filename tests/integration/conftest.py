@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kdial_cli.local import free_port
 from kdial_local.apiserver import KubeServer
-from tests.conftest import REPO, free_port
+from tests.support.list_server import ListServer
 from tests.support.operator import Api, OperatorProcess
+from tests.support.paths import REPO
 
 
 @pytest.fixture(scope="session")
@@ -59,3 +61,11 @@ def operator(
     ).start()
     yield proc
     proc.stop()
+
+
+@pytest.fixture
+def server() -> Iterator[ListServer]:
+    """A list server on loopback for contact imports."""
+    srv = ListServer().start()
+    yield srv
+    srv.stop()

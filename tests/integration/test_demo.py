@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import REPO
+from tests.support.paths import REPO
 from tests.support.sim import kdial_command
 
 MARK = "KDIAL_DEMO_TEST_RUN"

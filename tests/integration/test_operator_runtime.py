@@ -12,9 +12,9 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from kdial.state.keys import CampaignKeys
+from kdial_cli.local import free_port
 from kdial_local.apiserver import KubeServer
 from kdial_worker import ledger
-from tests.conftest import free_port
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.world import campaign_spec, numbers, world
 

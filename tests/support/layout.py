@@ -7,14 +7,24 @@ folder is the marker. A test elsewhere, or one declaring another kind's marker, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+import socket
+import subprocess
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 KINDS = ("unit", "integration", "e2e")
 
 
 class Misplaced(Exception):
     """A test file outside the kinds' folders, or one contradicting its folder."""
+
+
+class NotAUnitTest(AssertionError):
+    """A unit test reached for a process or the network."""
 
 
 def kind_of(path: Path, tests: Path, markers: Iterable[str]) -> str:
@@ -32,3 +42,26 @@ def kind_of(path: Path, tests: Path, markers: Iterable[str]) -> str:
             f"the folder says what a test is: move the file instead"
         )
     return folder
+
+
+def refuse_processes_and_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From here on, starting a process, opening a socket or looking a name up fails the test,
+    naming what it did."""
+    for module, name in [
+        (subprocess.Popen, "_execute_child"),
+        (os, "system"),
+        (os, "fork"),
+        (os, "posix_spawn"),
+        (os, "posix_spawnp"),
+    ]:
+        monkeypatch.setattr(module, name, _refusing(f"started a process ({name})"))
+    for name in ("connect", "connect_ex", "bind"):
+        monkeypatch.setattr(socket.socket, name, _refusing(f"opened a socket ({name})"))
+    monkeypatch.setattr(socket, "getaddrinfo", _refusing("looked a name up (getaddrinfo)"))
+
+
+def _refusing(what: str) -> Callable[..., Any]:
+    def refuse(*_: Any, **__: Any) -> Any:
+        raise NotAUnitTest(f"a unit test {what}: it belongs in tests/integration")
+
+    return refuse
