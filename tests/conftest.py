@@ -13,6 +13,15 @@ from tests.support import layout
 from tests.support.paths import TESTS
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--kubeconfig",
+        metavar="PATH",
+        help="run tests/e2e against the cluster of this kubeconfig (a disposable one: the e2e "
+        "tests install kdial's CRDs there); without it they are skipped",
+    )
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server on loopback for the whole session; its URL."""

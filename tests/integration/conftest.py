@@ -7,19 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from kdial_cli.local import free_port
 from kdial_local.apiserver import KubeServer
 from tests.support.list_server import ListServer
+from tests.support.manifests import crd_documents
 from tests.support.operator import Api, OperatorProcess
-from tests.support.paths import REPO
 
 
 @pytest.fixture(scope="session")
 def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeServer]:
-    crds = [yaml.safe_load(p.read_text("utf-8")) for p in sorted((REPO / "crds").glob("*.yaml"))]
-    server = KubeServer.start(crds)
+    server = KubeServer.start(crd_documents())
     yield server
     server.stop()
 

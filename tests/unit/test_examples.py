@@ -25,33 +25,15 @@ from kdial.api.kinds import API_VERSION, GROUP, KINDS
 from kdial_operator import contact_import, routing
 from kdial_operator.campaign_status import schedule_hold
 from tests.support.manifests import (
+    EXAMPLES,
     builtin_problems,
     custom_resource_problems,
+    example_documents,
+    example_files,
     load_documents,
     manifest_problems,
     model_problems,
 )
-
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "examples"
-
-
-# The examples
-
-
-def example_files() -> list[Path]:
-    return sorted(
-        path for path in EXAMPLES.rglob("*.yaml") if (EXAMPLES / "sim") not in path.parents
-    )
-
-
-def example_documents() -> list[tuple[str, dict[str, Any]]]:
-    return [
-        (f"{path.relative_to(EXAMPLES)}:{doc['kind']}/{doc['metadata']['name']}", doc)
-        for path in example_files()
-        for doc in load_documents(path.read_text("utf-8"))
-    ]
-
 
 DOCUMENTS = example_documents()
 BY_KIND: dict[str, dict[str, dict[str, Any]]] = {}
