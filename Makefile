@@ -8,10 +8,10 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help test lint typecheck layers crds unit integration demo system-deps demo-deps clean
+.PHONY: help test lint typecheck layers crds unit integration e2e demo system-deps demo-deps clean
 
 help:  ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 test: $(VENV)/.installed system-deps  ## install what is missing, then ruff, mypy, import layers, CRD freshness and pytest
 	$(BIN)/ruff check .
@@ -21,11 +21,16 @@ test: $(VENV)/.installed system-deps  ## install what is missing, then ruff, myp
 	$(BIN)/kdial crds --check
 	$(BIN)/pytest
 
+# A test's folder is its marker (tests/conftest.py): tests/unit starts no process and opens no
+# socket; tests/integration does; tests/e2e needs a real cluster and is skipped without one.
 unit: $(VENV)/.installed  ## the unit tests alone
 	$(BIN)/pytest -m unit
 
 integration: $(VENV)/.installed system-deps  ## the integration tests alone
 	$(BIN)/pytest -m integration
+
+e2e: $(VENV)/.installed  ## the e2e tests against a disposable cluster (KUBECONFIG=path; installs the CRDs)
+	$(BIN)/pytest -m e2e --kubeconfig "$(KUBECONFIG)"
 
 crds: $(VENV)/.installed  ## regenerate crds/ from the pydantic models
 	$(BIN)/kdial crds

@@ -1,20 +1,25 @@
-"""Session-wide real parts: a redis-server the session starts, the repo's paths."""
+"""Session-wide: a redis-server the session starts; every test marked by its folder."""
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 
 from kdial_local import processes
-from kdial_local.processes import free_port
+from tests.support import layout
+from tests.support.paths import TESTS
 
-__all__ = ["REPO", "free_port"]
 
-REPO = Path(__file__).resolve().parents[1]
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--kubeconfig",
+        metavar="PATH",
+        help="run tests/e2e against the cluster of this kubeconfig (a disposable one: the e2e "
+        "tests install kdial's CRDs there); without it they are skipped",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +43,17 @@ def rdb(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     yield client
     client.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test by its folder; refuse, naming them, tests outside the folders or marked
+    against theirs."""
+    problems = set()
+    for item in items:
+        markers = {marker.name for marker in item.iter_markers()}
+        try:
+            item.add_marker(layout.kind_of(item.path, TESTS, markers))
+        except layout.Misplaced as error:
+            problems.add(str(error))
+    if problems:
+        raise pytest.UsageError("\n".join(sorted(problems)))

@@ -49,11 +49,11 @@ Scope = Literal["trunk", "caller_id"]
 
 #: A CPS grant counts against its trunk's cap for this long, not 1 s. What the carrier counts is
 #: INVITEs, and an INVITE leaves the switch some time after its grant: the originate's round
-#: trip to the switch (measured at 100/s: 7.9 ms median, 68 ms p99) and the switch's own work,
-#: a delay that varies. At most `max_cps` grants in any 1 s still put 54 INVITEs in a second at
-#: the carrier for a cap of 50 (measured on FreeSWITCH 1.11). At most `max_cps` grants in any
-#: 1.1 s keep every second at the carrier within the cap as long as those delays differ by
-#: less than 100 ms. The cost: a trunk kept at its cap carries max_cps / 1.1 calls a second.
+#: trip to the switch and the switch's own work, a delay that varies, so a 1 s window lets a
+#: second at the carrier exceed the cap (README, "Measured figures behind the code"). At most
+#: `max_cps` grants in any 1.1 s keep every second at the carrier within the cap as long as
+#: those delays differ by less than 100 ms. The cost: a trunk kept at its cap carries
+#: max_cps / 1.1 calls a second.
 CPS_WINDOW_MS = 1100
 
 #: The retry hint when every slot is held by live calls: a slot frees when some call ends,

@@ -271,8 +271,9 @@ class _Lookups:
 
 @cache
 def _lookups() -> _Lookups:
-    """Import the geocoder, carrier and time-zone data on first use (the geocoder's alone
-    costs ~0.3 s and ~40 MB of tables), and the longest prefix any of them keys on."""
+    """Import the geocoder, carrier and time-zone data on first use (the geocoder's tables are
+    most of an import's memory: README, "Measured figures behind the code"), and the longest
+    prefix any of them keys on."""
     from phonenumbers import carrier, geocoder, timezone  # noqa: PLC0415 - deliberately lazy
     from phonenumbers.carrierdata import CARRIER_LONGEST_PREFIX  # noqa: PLC0415
     from phonenumbers.geodata import GEOCODE_LONGEST_PREFIX  # noqa: PLC0415

@@ -1,12 +1,13 @@
 """A contact list import as a child process of the operator: why, and the protocol.
 
 Why a process, not a task or a thread: an import is CPU-bound Python (decoding, CSV, phone
-number parsing) for as long as a minute and a half per million rows. In the operator's process
-it would hold the GIL against the event loop that serves every other object's handlers, and
-its memory (phonenumbers' geocoder tables alone are ~100 MB) would stay with the operator for
-good. As a child it runs on the other core, its memory is its own and returns to the system
-when it exits, cancelling it is a signal (a thread cannot be cancelled), and a hostile file
-that somehow blows it up takes down nothing else. The cost is ~0.5 s of start-up per import.
+number parsing) for about a minute per million rows. In the operator's process it would hold
+the GIL against the event loop that serves every other object's handlers, and its memory
+(mostly phonenumbers' geocoder tables) would stay with the operator for good. As a child it
+runs on the other core, its memory is its own and returns to the system when it exits,
+cancelling it is a signal (a thread cannot be cancelled), and a hostile file that somehow
+blows it up takes down nothing else. The cost is a process start-up per import. The figures
+are in the README ("Benchmarks").
 
 The protocol is JSON both ways. The operator writes one `Job` document to the child's stdin
 (credentials travel there, never in argv or the environment, which other processes can read)

@@ -47,8 +47,9 @@ log = logging.getLogger(__name__)
 PROGRESS_SECONDS = 2.0
 #: Retries of a missing or unreachable source back off up to this.
 MAX_RETRY_SECONDS = 300.0
-#: Import processes running at once; each holds ~200 MB at its peak and one CPU, so a restart
-#: that finds fifty changed lists imports them a few at a time instead of all at once.
+#: Import processes running at once; each holds one CPU and, at its peak, a couple of hundred MB
+#: (README, "Benchmarks"), so a restart that finds fifty changed lists imports them a few at a
+#: time instead of all at once.
 MAX_CONCURRENT_IMPORTS = 2
 
 

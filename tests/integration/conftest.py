@@ -7,17 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from kdial_local.apiserver import KubeServer
-from tests.conftest import REPO, free_port
+from kdial_local.processes import free_port
+from tests.support.list_server import ListServer
+from tests.support.manifests import crd_documents
 from tests.support.operator import Api, OperatorProcess
 
 
 @pytest.fixture(scope="session")
 def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeServer]:
-    crds = [yaml.safe_load(p.read_text("utf-8")) for p in sorted((REPO / "crds").glob("*.yaml"))]
-    server = KubeServer.start(crds)
+    server = KubeServer.start(crd_documents())
     yield server
     server.stop()
 
@@ -59,3 +59,11 @@ def operator(
     ).start()
     yield proc
     proc.stop()
+
+
+@pytest.fixture
+def server() -> Iterator[ListServer]:
+    """A list server on loopback for contact imports."""
+    srv = ListServer().start()
+    yield srv
+    srv.stop()

@@ -7,10 +7,6 @@ import json
 import subprocess
 import sys
 
-import pytest
-
-pytestmark = pytest.mark.integration
-
 
 def test_throughput_bench_reports_its_figures() -> None:
     out = subprocess.run(

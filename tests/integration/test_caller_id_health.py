@@ -6,15 +6,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
 import redis
 
 from tests.support.dialing import carrier, create, csv_of, dialing, trunk
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.workers import records
 from tests.support.world import numbers
-
-pytestmark = pytest.mark.integration
 
 GOOD = ["+862081234501", "+862081234502", "+8675581234503"]
 MARKED = "+8675581234504"

@@ -27,8 +27,6 @@ from tests.support.traces import keys_holding
 from tests.support.workers import records
 from tests.support.world import campaign_spec, numbers, world
 
-pytestmark = pytest.mark.integration
-
 DEPLOYMENT = "kdial-worker-promo"
 
 

@@ -15,8 +15,6 @@ from redis.crc import key_slot
 from kdial.state.keys import PoolKeys
 from kdial_worker import caps
 
-pytestmark = pytest.mark.integration
-
 TP = PoolKeys("tp", "tenant", "carriers")
 CIDP = PoolKeys("cidp", "tenant", "numbers")
 NUMBER = "+14155550100"

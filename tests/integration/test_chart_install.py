@@ -10,10 +10,8 @@ import helm_python as helm
 import pytest
 
 from kdial_local.apiserver import KubeServer
-from tests.conftest import REPO
 from tests.support.operator import Api
-
-pytestmark = pytest.mark.integration
+from tests.support.paths import REPO
 
 CHART = REPO / "charts" / "kdial"
 RELEASE, NAMESPACE = "kdial", "kdial-system"

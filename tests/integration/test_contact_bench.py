@@ -6,11 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-import pytest
-
 from kdial_local.processes import kdial
-
-pytestmark = pytest.mark.integration
 
 
 def test_bench_import_prints_the_interface_fields() -> None:

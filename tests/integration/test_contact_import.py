@@ -6,10 +6,7 @@ tests/integration/test_contact_operator.py runs it through the operator.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -22,76 +19,12 @@ from kdial_operator import contact_job, contact_pipeline
 from kdial_operator.contact_pipeline import Outcome
 from kdial_operator.contact_reader import SourceError
 from kdial_operator.source_policy import SourcePolicy
-from tests.conftest import free_port
-
-pytestmark = pytest.mark.integration
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
+from tests.support.list_server import INTERNAL_ANSWER, ListServer, csv_of
+from tests.support.world import numbers
 
 #: What these tests' operator settings allow: the list servers they run on 127.0.0.1, and over
 #: plain http (by default a list comes only over https from a public address).
 LOOPBACK = SourcePolicy.of(allowed=["127.0.0.1/32"])
-
-
-class ListServer:
-    """An aiohttp server in a thread; tests add routes (path -> handler) before using them."""
-
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        self.host = host
-        self.port = free_port()
-        self.routes: dict[str, Handler] = {}
-        self.requests: list[web.Request] = []
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def url(self, path: str) -> str:
-        return f"http://{self.host}:{self.port}{path}"
-
-    def text(self, path: str, body: str | bytes, content_type: str = "text/csv") -> str:
-        data = body.encode() if isinstance(body, str) else body
-
-        async def handler(_: web.Request) -> web.StreamResponse:
-            return web.Response(body=data, content_type=content_type)
-
-        self.routes[path] = handler
-        return self.url(path)
-
-    def start(self) -> ListServer:
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-
-        async def dispatch(request: web.Request) -> web.StreamResponse:
-            self.requests.append(request)
-            handler = self.routes.get(request.path)
-            if handler is None:
-                raise web.HTTPNotFound()
-            return await handler(request)
-
-        app = web.Application()
-        app.router.add_route("GET", "/{tail:.*}", dispatch)
-        runner = web.AppRunner(app)
-        self._loop.run_until_complete(runner.setup())
-        self._loop.run_until_complete(web.TCPSite(runner, self.host, self.port).start())
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.run_until_complete(runner.cleanup())
-
-
-@pytest.fixture
-def server() -> Iterator[ListServer]:
-    srv = ListServer().start()
-    yield srv
-    srv.stop()
 
 
 def spec(**extra: Any) -> ContactListSpec:
@@ -126,14 +59,6 @@ def run(
         return contact_job.execute(job, rdb, progress, outcome)
     finally:
         rdb.close()
-
-
-def csv_of(numbers: list[str], header: str = "phone,name") -> str:
-    return header + "\n" + "".join(f"{n},N{n[-4:]}\n" for n in numbers)
-
-
-def numbers(count: int, start: int = 0) -> list[str]:
-    return [f"1380000{i:04d}" for i in range(start, start + count)]
 
 
 KEYS = ListKeys("ns", "leads")
@@ -515,9 +440,6 @@ def test_a_source_over_the_download_cap_fails_and_leaves_the_list(
 
 
 # Where a list may be fetched from: public https by default, every hop vetted on its address
-
-#: What an internal endpoint might answer: it must never be fetched, or never be repeated.
-INTERNAL_ANSWER = "internal-admin-token=8f2e1c0d\n"
 
 
 @pytest.mark.parametrize(

@@ -16,13 +16,11 @@ import redis
 from aiohttp import web
 
 from kdial.state.keys import ListKeys
-from tests.conftest import free_port
-from tests.integration.test_contact_import import INTERNAL_ANSWER, ListServer, csv_of, numbers
+from kdial_local.processes import free_port
+from tests.support.list_server import INTERNAL_ANSWER, ListServer, csv_of
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.traces import keys_holding
-from tests.support.world import contact_list
-
-pytestmark = pytest.mark.integration
+from tests.support.world import contact_list, numbers
 
 #: The lists these tests serve are on 127.0.0.1 over http: the operator is told to allow that,
 #: as the chart's `operator.contactSources.allowedNetworks` would.
@@ -52,13 +50,6 @@ def operator(
     )
     yield proc
     proc.stop()
-
-
-@pytest.fixture
-def server() -> Iterator[ListServer]:
-    srv = ListServer().start()
-    yield srv
-    srv.stop()
 
 
 def url_list(api: Api, name: str, url: str, **extra: Any) -> None:

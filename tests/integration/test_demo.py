@@ -16,13 +16,10 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
 import yaml
 
 from kdial_local.processes import kdial
-from tests.conftest import REPO
-
-pytestmark = pytest.mark.integration
+from tests.support.paths import REPO
 
 MARK = "KDIAL_DEMO_TEST_RUN"
 #: A whole Chinese mobile number, with or without the country code.

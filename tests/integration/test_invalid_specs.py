@@ -16,8 +16,6 @@ from kdial.state.keys import CampaignKeys
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.world import campaign_spec, numbers, world
 
-pytestmark = pytest.mark.integration
-
 INVALID: list[tuple[str, str, dict[str, Any], str]] = [
     ("campaigns", "Campaign", campaign_spec(mode="predictive"), "spec.mode"),
     (

@@ -80,8 +80,6 @@ MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 KOPF_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
 
-pytestmark = pytest.mark.integration
-
 
 def wait_for(
     probe: Callable[[], T | None], describe: Callable[[], str] = str, timeout: float = 20.0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import redis
 
 from kdial.api.campaign import Retry
@@ -11,8 +10,6 @@ from kdial.state import scripts
 from kdial.state.keys import CampaignKeys
 from kdial_operator import dataplane
 from kdial_worker import ledger, retry
-
-pytestmark = pytest.mark.integration
 
 EPOCH = "e1"
 LEASE_MS = 30_000

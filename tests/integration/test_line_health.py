@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import redis
 
 from kdial.state.keys import PoolKeys
@@ -17,8 +16,6 @@ from tests.support.dialing import carrier, create, csv_of, dialing, trunk
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.workers import UNMASKED, records
 from tests.support.world import numbers
-
-pytestmark = pytest.mark.integration
 
 SPEED = 10
 # Scenario seconds: carrier-c answers every call with 503 from 15 s to 45 s of real time.

@@ -13,12 +13,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kdial.state.keys import CampaignKeys
 from kdial_local.apiserver import KubeServer
+from kdial_local.processes import free_port
 from kdial_worker import ledger
-from tests.conftest import free_port
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.world import campaign_spec, numbers, world
-
-pytestmark = pytest.mark.integration
 
 
 def status(api: Api, name: str = "promo") -> dict[str, Any]:

@@ -21,8 +21,6 @@ from tests.support.world import (
     world,
 )
 
-pytestmark = pytest.mark.integration
-
 
 def ready(api: Api, name: str = "promo") -> dict[str, str]:
     return api.condition("campaigns", name, "Ready") or {}

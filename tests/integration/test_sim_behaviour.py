@@ -15,8 +15,6 @@ from kdial_local.processes import SimAddress
 from kdial_local.processes import simulator as running_sim
 from tests.support.esl_raw import EslClient, EslError
 
-pytestmark = pytest.mark.integration
-
 
 def originate(gateway: str, call_uuid: str, number: str = "13800138000", timeout: int = 20) -> str:
     variables = f"origination_uuid={call_uuid},origination_caller_id_number=02888880000"

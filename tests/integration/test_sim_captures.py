@@ -22,8 +22,6 @@ from kdial_local.processes import simulator as running_sim
 from tests.support.esl_raw import EslClient, Event
 from tests.support.freeswitch import capture
 
-pytestmark = pytest.mark.integration
-
 SPEED = 20
 NUMBER, CALLER = "13800138000", "02888880000"
 

@@ -11,8 +11,6 @@ from kdial_local.processes import SimAddress
 from kdial_local.processes import simulator as running_sim
 from tests.support.esl_raw import EslClient, EslError, Event
 
-pytestmark = pytest.mark.integration
-
 SPEED = 20
 SCENARIO = {
     "seed": 11,

@@ -18,8 +18,6 @@ import pytest
 from kdial_local.processes import SimAddress
 from kdial_local.processes import simulator as running_sim
 
-pytestmark = pytest.mark.integration
-
 SCENARIO = {
     "carriers": {
         "gw": {"answerProbability": 1, "pddSeconds": 0.2, "ringSeconds": 1, "talkSeconds": 3600},

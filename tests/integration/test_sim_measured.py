@@ -16,8 +16,6 @@ from kdial_local.processes import simulator as running_sim
 from tests.support.esl_raw import EslClient, Event
 from tests.support.freeswitch import measured
 
-pytestmark = pytest.mark.integration
-
 MEASURED = measured()
 EARLY = MEASURED["early_media"]
 SPEED = 10

@@ -6,7 +6,6 @@ import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import pytest
 import redis
 
 from kdial.privacy import mask_number
@@ -15,8 +14,6 @@ from tests.support.dialing import carrier, create, csv_of, dialing, rewrite_spec
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.workers import UNMASKED, double_dials, ledger_problems, max_overlap, records
 from tests.support.world import numbers
-
-pytestmark = pytest.mark.integration
 
 SCENARIO = {
     "seed": 11,

@@ -6,10 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
-pytestmark = pytest.mark.integration
-
 #: Modules only the operator's judgement needs.
 JUDGE_ONLY = ("numpy", "kdial.routing.health", "kdial.routing.detectors")
 

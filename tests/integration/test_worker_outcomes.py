@@ -7,7 +7,6 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-import pytest
 import redis
 
 from kdial_local.processes import simulator as running_sim
@@ -16,8 +15,6 @@ from tests.support.esl_raw import EslClient, Event
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.workers import WorkerProcess, ledger_problems, records
 from tests.support.world import numbers
-
-pytestmark = pytest.mark.integration
 
 #: gateway -> (simulated far end, the outcome kdial must record, its SIP status)
 FAR_ENDS = {

@@ -16,8 +16,6 @@ from kdial_worker.calls import Call
 from kdial_worker.dialer import Dialer
 from kdial_worker.settings import WorkerSettings
 
-pytestmark = pytest.mark.integration
-
 TP = PoolKeys("tp", "tenant", "carriers")
 CIDP = PoolKeys("cidp", "tenant", "numbers")
 TTL_MS = 30_000

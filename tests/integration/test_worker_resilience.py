@@ -8,15 +8,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pytest
 import redis
 
 from tests.support.dialing import carrier, create, csv_of, dialing, trunk
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.workers import UNMASKED, double_dials, ledger_problems, records
 from tests.support.world import numbers
-
-pytestmark = pytest.mark.integration
 
 #: Calls of 1-2 s at speed 20: long enough that a worker always has some in flight.
 LONG_CALLS = carrier(answerProbability=0.8, talkSeconds={"dist": "uniform", "min": 20, "max": 40})

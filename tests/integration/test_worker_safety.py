@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 import redis
 
 from kdial.state.keys import ListKeys
@@ -15,8 +14,6 @@ from tests.support.dialing import carrier, create, csv_of, dialing, trunk
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.workers import ledger_problems, records
 from tests.support.world import numbers
-
-pytestmark = pytest.mark.integration
 
 SCENARIO = {"seed": 3, "carriers": {"gw": carrier(answerProbability=1)}}
 LA = [f"+1213234{5600 + i}" for i in range(10)]

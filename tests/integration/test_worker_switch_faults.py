@@ -10,7 +10,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pytest
 import redis
 
 from kdial.state.keys import CampaignKeys, PoolKeys
@@ -19,8 +18,6 @@ from tests.support.esl_raw import EslClient
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.workers import ledger_problems, records
 from tests.support.world import numbers
-
-pytestmark = pytest.mark.integration
 
 
 def metric(port: int, name: str) -> float:

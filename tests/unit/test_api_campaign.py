@@ -12,8 +12,6 @@ from kdial.api.crd import crd_manifest
 from kdial.api.kinds import CAMPAIGN
 from kdial.api.meta import explain
 
-pytestmark = pytest.mark.unit
-
 REFS: dict[str, Any] = {
     "contactListRef": {"name": "leads-2026"},
     "trunkPoolRefs": [{"name": "carrier-a"}],

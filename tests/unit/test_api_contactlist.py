@@ -12,8 +12,6 @@ from kdial.api.crd import crd_manifest
 from kdial.api.kinds import CONTACT_LIST
 from kdial.api.meta import explain
 
-pytestmark = pytest.mark.unit
-
 SOURCE_MSG = "set exactly one of configMap and url"
 CONFIG_MAP: dict[str, Any] = {"name": "leads-2026", "key": "leads.csv"}
 URL: dict[str, Any] = {"url": "https://crm.example.com/export/leads.csv"}

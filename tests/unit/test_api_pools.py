@@ -14,8 +14,6 @@ from kdial.api.kinds import CALLER_ID_POOL, TRUNK_POOL, Kind
 from kdial.api.meta import explain
 from kdial.api.trunkpool import TrunkPoolSpec
 
-pytestmark = pytest.mark.unit
-
 GATEWAY_OR_URI_MSG = "set exactly one of gateway and sipUri"
 EJECT_MSG = "maxEjectSeconds must be at least ejectSeconds"
 NUMBERS_MSG = "a pool needs numbers or numbersFrom"

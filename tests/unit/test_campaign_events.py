@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from kdial.api.campaign import CampaignState
 from kdial_operator.campaign_events import Announcement, announcement
 from kdial_operator.campaign_status import Blocker, Facts, decide
 from kdial_operator.dataplane import Ledger
-
-pytestmark = pytest.mark.unit
 
 NOT_FOUND = Blocker(
     "ReferenceNotFound", "ContactList 'leads' not found in namespace 'ns'", "Waiting"

@@ -5,15 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-import pytest
-
 from kdial.api.campaign import CampaignSpec, CampaignState
 from kdial_operator.campaign_reconcile import Referents, no_route
 from kdial_operator.campaign_status import Facts, decide
 from kdial_operator.dataplane import Ledger
 from kdial_operator.indexes import Referent
-
-pytestmark = pytest.mark.unit
 
 SPEC = CampaignSpec.model_validate(
     {

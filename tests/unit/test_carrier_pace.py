@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from kdial.outcomes import Outcome
 from kdial_worker.carrier_pace import SLOW_SECONDS, CarrierPace
-
-pytestmark = pytest.mark.unit
 
 LOSS = Outcome.CALL_LOSS
 

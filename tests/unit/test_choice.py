@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import random
 
-import pytest
-
 from kdial.api.calleridpool import CallerId
 from kdial.api.trunkpool import TrunkState
 from kdial.routing.presence import place_of
@@ -13,8 +11,6 @@ from kdial.routing.weights import RoutedTrunk, weight_for
 from kdial.state.keys import PoolKeys
 from kdial_worker.choice import pick_caller_id, pick_trunk
 from kdial_worker.runtime import CallerIds, Trunk, _caller_id, _candidates
-
-pytestmark = pytest.mark.unit
 
 POOL = PoolKeys("tp", "ns", "lines")
 IDS = PoolKeys("cidp", "ns", "ids")

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from kdial.api.campaign import CampaignSpec
 from kdial_worker.calls import connect_deadline
-
-pytestmark = pytest.mark.unit
 
 REFS: dict[str, Any] = {
     "contactListRef": {"name": "leads"},

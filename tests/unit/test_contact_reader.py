@@ -12,8 +12,6 @@ from kdial.api.contactlist import ContactListSpec
 from kdial_operator import contact_reader
 from kdial_operator.contact_reader import BadRow, SourceError
 
-pytestmark = pytest.mark.unit
-
 
 def spec(**extra: Any) -> ContactListSpec:
     doc = {"source": {"configMap": {"name": "s", "key": "k"}}, "defaultRegion": "CN"} | extra

@@ -25,8 +25,6 @@ from kdial.api.meta import ApiModel, Rule, explain
 from kdial_cli import crds as crds_cli
 from kdial_cli.main import main as kdial_main
 
-pytestmark = pytest.mark.unit
-
 REPO = Path(__file__).resolve().parents[2]
 BY_NAME = {kind.kind: kind for kind in KINDS}
 SHORT_NAMES = {"Campaign": "camp", "TrunkPool": "tp", "CallerIdPool": "cidp", "ContactList": "cl"}

@@ -5,15 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 import yaml
 
 from kdial_cli.demo import view as demo_view
 from kdial_cli.demo.report import Contacts, by_trunk, report
 from kdial_cli.demo.timeline import Timeline
 from kdial_sim.scenario import FailFault, load_scenario
-
-pytestmark = pytest.mark.unit
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 START = datetime(2025, 3, 1, 8, 0, 0, tzinfo=UTC).timestamp()

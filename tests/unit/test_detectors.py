@@ -19,8 +19,6 @@ from kdial.routing.detectors import (
     wilson,
 )
 
-pytestmark = pytest.mark.unit
-
 
 def test_wilson_matches_the_closed_form() -> None:
     low, high = wilson(5, 10, 1.96)

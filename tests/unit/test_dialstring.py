@@ -155,7 +155,6 @@ class FreeSwitchModel:
         return model
 
 
-@pytest.mark.unit
 def test_the_model_reads_the_measured_originate_line() -> None:
     line = (
         "originate {origination_caller_id_number=02888880000,originate_timeout=20,"
@@ -171,7 +170,6 @@ def test_the_model_reads_the_measured_originate_line() -> None:
     assert model.app_args == ["&park()"]
 
 
-@pytest.mark.unit
 def test_the_model_shows_why_quoting_alone_is_not_enough() -> None:
     # The space split strips the quotes before the block's comma split sees the value.
     naive = "originate {x='a,api_on_answer=system evil'}sofia/gateway/gw/1 &park()"
@@ -184,7 +182,6 @@ def test_the_model_shows_why_quoting_alone_is_not_enough() -> None:
 # --- channel_var -------------------------------------------------------------------------------
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     ("name", "value", "item"),
     [
@@ -208,7 +205,6 @@ def test_channel_var_escapes_as_data(name: str, value: str, item: str | None) ->
     assert model.variables == {name: value}
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     "name",
     ["", "a-b", "a b", "a=b", "a,b", "a{", "a}", "a'", "a\n", "名字", "ａ", "a" * 65, "a.b", "$a"],
@@ -218,7 +214,6 @@ def test_channel_var_refuses_bad_names(name: str) -> None:
         channel_var(name, "1")
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     "name",
     [
@@ -244,7 +239,6 @@ def test_channel_var_refuses_variables_that_execute_their_value(name: str) -> No
     assert channel_var(name, "true", allow_exec=True) == f"{name}=true"
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     "value",
     [
@@ -302,7 +296,6 @@ def _variables() -> dict[str, str]:
     }
 
 
-@pytest.mark.unit
 def test_originate_command_shape() -> None:
     command = originate_command("carrier-a", NUMBER, _variables())
     assert command == (
@@ -316,12 +309,10 @@ def test_originate_command_shape() -> None:
     assert model.app_args == ["&park()"]
 
 
-@pytest.mark.unit
 def test_originate_command_without_variables_has_no_block() -> None:
     assert originate_command("gw", NUMBER) == "originate sofia/gateway/gw/8613812345678 &park()"
 
 
-@pytest.mark.unit
 def test_max_call_seconds_sets_the_safety_net() -> None:
     command = originate_command("carrier-a", NUMBER, _variables(), max_call_seconds=3600)
     model = FreeSwitchModel.read(command)
@@ -332,7 +323,6 @@ def test_max_call_seconds_sets_the_safety_net() -> None:
             originate_command("gw", NUMBER, max_call_seconds=bad)
 
 
-@pytest.mark.unit
 def test_variable_names_are_unique_regardless_of_case() -> None:
     with pytest.raises(ValueError, match="twice"):
         originate_command("gw", NUMBER, {"Originate_Timeout": "20", "originate_timeout": "30"})
@@ -368,7 +358,6 @@ HOSTILE_VALUES = [
 ]
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize("value", HOSTILE_VALUES)
 def test_hostile_variable_values_are_data_or_refused(value: str) -> None:
     variables = {**_variables(), "kdial_note": value}
@@ -386,7 +375,6 @@ def test_hostile_variable_values_are_data_or_refused(value: str) -> None:
     assert model.app_args == ["&park()"]
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     "number",
     [
@@ -416,7 +404,6 @@ def test_numbers_must_be_e164_digits(number: str) -> None:
         originate_command("carrier-a", number, _variables())
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     "gateway",
     [
@@ -438,7 +425,6 @@ def test_gateway_names_are_validated(gateway: str) -> None:
         originate_command(gateway, NUMBER)
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     ("number", "fmt", "prefix", "expected"),
     [
@@ -454,13 +440,11 @@ def test_destination_formats(number: str, fmt: DialFormat, prefix: str, expected
     assert destination("gw.1", number, dial_format=fmt, dial_prefix=prefix) == expected
 
 
-@pytest.mark.unit
 def test_a_number_without_a_national_form_is_refused() -> None:
     with pytest.raises(ValueError, match="national form"):
         destination("gw", "+9991234567", dial_format=DialFormat.NATIONAL)
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize("prefix", ["+", "a", "123456789", "9,", "9|", "\uff19", " 9"])
 def test_dial_prefix_is_digits_only(prefix: str) -> None:
     with pytest.raises(ValueError, match="prefix"):
@@ -470,7 +454,6 @@ def test_dial_prefix_is_digits_only(prefix: str) -> None:
 # --- SIP URI trunks: no gateway, the carrier's host in the dial string ---------------------------
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     ("host", "number", "fmt", "prefix", "expected"),
     [
@@ -506,7 +489,6 @@ def test_a_sip_uri_trunk_sends_the_number_as_the_user_part_at_its_host(
     assert model.app_args == ["&park()"]
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     "host",
     [
@@ -550,7 +532,6 @@ def test_sip_uri_hosts_are_validated(host: str) -> None:
         originate_command(SipUri(host), NUMBER)
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     "number",
     [
@@ -567,7 +548,6 @@ def test_a_sip_uri_trunk_validates_the_number_as_a_gateway_does(number: str) -> 
         originate_command(SipUri("sip.carrier.example"), number, _variables())
 
 
-@pytest.mark.unit
 def test_a_trunk_that_is_neither_a_gateway_name_nor_a_sip_uri_is_refused() -> None:
     with pytest.raises(ValueError, match="gateway"):
         destination(None, NUMBER)  # type: ignore[arg-type]
@@ -576,7 +556,6 @@ def test_a_trunk_that_is_neither_a_gateway_name_nor_a_sip_uri_is_refused() -> No
 # --- applications ------------------------------------------------------------------------------
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     ("app", "args"),
     [
@@ -611,7 +590,6 @@ def test_applications_reach_the_switch_as_one_argument_set(
     assert command.count("{") == 1 and command.count("}") == 1
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     "build",
     [
@@ -653,7 +631,6 @@ def test_application_arguments_are_validated(build: object) -> None:
         build()  # type: ignore[operator]
 
 
-@pytest.mark.unit
 def test_application_is_immutable() -> None:
     app = Application.park()
     with pytest.raises(AttributeError):

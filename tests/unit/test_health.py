@@ -26,8 +26,6 @@ from kdial.routing.health import (
     thresholds,
 )
 
-pytestmark = pytest.mark.unit
-
 H, D, E, P = TrunkState.HEALTHY, TrunkState.DEGRADED, TrunkState.EJECTED, TrunkState.PROBING
 POLICY = HealthPolicy()
 HEALTHY = (0.30, 0.02)  # answer rate, call-loss rate

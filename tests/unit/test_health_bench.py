@@ -8,8 +8,6 @@ import pytest
 
 from kdial_cli.bench import health as bench_health
 
-pytestmark = pytest.mark.unit
-
 NAMES = {
     "hard-failure",
     "soft-failure",

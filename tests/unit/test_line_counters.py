@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
-
 from kdial.outcomes import Outcome
 from kdial.routing.counters import (
     PDD_BOUNDS_MS,
@@ -18,8 +16,6 @@ from kdial.routing.counters import (
 )
 from kdial.routing.health import Observation
 from kdial.routing.quarantine import Counts
-
-pytestmark = pytest.mark.unit
 
 
 def bucket(*increments: dict[str, int]) -> dict[str, str]:

@@ -16,8 +16,6 @@ from kdial_local.pods import (
     template_hash,
 )
 
-pytestmark = pytest.mark.unit
-
 
 def pod(name: str, hash_: str = "new", ready: bool = True, started: float = 0) -> PodView:
     return PodView(name, hash_, ready, started)

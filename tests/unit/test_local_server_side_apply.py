@@ -9,8 +9,6 @@ import pytest
 
 from kdial_local import server_side_apply as ssa
 
-pytestmark = pytest.mark.unit
-
 
 def deployment(*containers: dict[str, Any], replicas: int = 1) -> dict[str, Any]:
     pod = {"spec": {"containers": list(containers)}}

@@ -8,8 +8,6 @@ import pytest
 
 from kdial_local.tables import age, jsonpath, wants_table
 
-pytestmark = pytest.mark.unit
-
 OBJ = {
     "status": {
         "summary": "Dialing",

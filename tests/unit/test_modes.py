@@ -7,8 +7,6 @@ import pytest
 from kdial.api.campaign import CampaignMode
 from kdial.modes import agents_unavailable
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize("mode", ["Predictive", "Progressive", "Preview"])
 def test_modes_that_hand_calls_to_agents_do_not_dial(mode: str) -> None:

@@ -24,7 +24,6 @@ from kdial.numbers import (
 MOBILE = "+8613812345678"
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     "raw",
     [
@@ -50,7 +49,6 @@ def test_common_spellings_of_one_mobile_normalise_to_e164(raw: str) -> None:
     assert normalize(raw, "CN").e164 == MOBILE
 
 
-@pytest.mark.unit
 def test_mobile_enrichment() -> None:
     n = normalize("13812345678", "CN")
     assert n.region_code == "CN"
@@ -66,7 +64,6 @@ def test_mobile_enrichment() -> None:
         assert n.area == f"{n.city}, {n.province}"
 
 
-@pytest.mark.unit
 def test_landline_with_area_code_is_geocoded_to_city_and_province() -> None:
     n = normalize("020-8361 2345", "CN")
     assert n.e164 == "+862083612345"
@@ -76,14 +73,12 @@ def test_landline_with_area_code_is_geocoded_to_city_and_province() -> None:
     assert n.carrier == ""  # landlines have no carrier in the data
 
 
-@pytest.mark.unit
 def test_municipality_is_its_own_province_and_city() -> None:
     n = normalize("+86 10 6552 9988", "CN")
     assert n.area == "Beijing"
     assert (n.province, n.city) == ("Beijing", "Beijing")
 
 
-@pytest.mark.unit
 def test_country_level_area_gives_no_province() -> None:
     n = normalize("8001234567", "CN")  # CN toll-free: only the country is known
     assert n.number_type is NumberType.TOLL_FREE
@@ -91,7 +86,6 @@ def test_country_level_area_gives_no_province() -> None:
     assert (n.province, n.city) == ("", "")
 
 
-@pytest.mark.unit
 def test_foreign_number_with_country_code_ignores_default_region() -> None:
     n = normalize("+1 (415) 555-2671", "CN")
     assert n.e164 == "+14155552671"
@@ -101,7 +95,6 @@ def test_foreign_number_with_country_code_ignores_default_region() -> None:
     assert (n.province, n.city) == ("", "")  # the split is for CN numbers only
 
 
-@pytest.mark.unit
 def test_default_region_is_case_insensitive_and_empty_means_none() -> None:
     assert normalize("13812345678", "cn").e164 == MOBILE
     assert normalize("+8613812345678", "").e164 == MOBILE
@@ -110,7 +103,6 @@ def test_default_region_is_case_insensitive_and_empty_means_none() -> None:
     assert exc.value.reason is InvalidReason.MISSING_COUNTRY_CODE
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize("region", ["XX", "China", "C"])
 def test_unknown_default_region_is_a_configuration_error(region: str) -> None:
     with pytest.raises(ValueError, match="unsupported default region") as exc:
@@ -118,7 +110,6 @@ def test_unknown_default_region_is_a_configuration_error(region: str) -> None:
     assert not isinstance(exc.value, InvalidNumber)
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [
@@ -144,7 +135,6 @@ def test_invalid_numbers_have_clear_reasons(raw: str, reason: InvalidReason) -> 
     assert exc.value.reason is reason
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     "raw",
     [
@@ -186,7 +176,6 @@ def test_letters_controls_and_metacharacters_are_refused_not_guessed(raw: str) -
     assert exc.value.reason is InvalidReason.INVALID_CHARACTERS
 
 
-@pytest.mark.unit
 def test_invalid_number_is_a_value_error_that_never_repeats_the_number() -> None:
     with pytest.raises(ValueError, match="InvalidForRegion") as exc:
         normalize("+86 12345678901", "CN")
@@ -194,14 +183,12 @@ def test_invalid_number_is_a_value_error_that_never_repeats_the_number() -> None
     assert not any(c.isdigit() for c in str(exc.value))
 
 
-@pytest.mark.unit
 def test_phone_number_is_frozen() -> None:
     n = normalize("13812345678", "CN")
     with pytest.raises(dataclasses.FrozenInstanceError):
         n.e164 = "+8613900000000"  # type: ignore[misc]
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
@@ -242,7 +229,6 @@ def _number(zones: tuple[str, ...]) -> PhoneNumber:
     )
 
 
-@pytest.mark.unit
 def test_primary_time_zone() -> None:
     assert primary_time_zone(normalize("13812345678", "CN"), "UTC") == "Asia/Shanghai"
     assert primary_time_zone(_number((UNKNOWN_TIME_ZONE,)), "Asia/Shanghai") == "Asia/Shanghai"
@@ -253,7 +239,6 @@ def test_primary_time_zone() -> None:
     assert primary_time_zone(_number(many), "Asia/Shanghai") == "Asia/Almaty"
 
 
-@pytest.mark.unit
 def test_unknown_time_zone_constant_matches_phonenumbers() -> None:
     invalid = phonenumbers.parse("+8640012345678")
     assert timezone.time_zones_for_number(invalid) == (UNKNOWN_TIME_ZONE,)
@@ -285,7 +270,6 @@ _SAMPLE = [
 ]
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize("e164", _SAMPLE)
 def test_memoised_enrichment_equals_phonenumbers_own_answers(e164: str) -> None:
     parsed = phonenumbers.parse(e164)
@@ -301,7 +285,6 @@ def test_memoised_enrichment_equals_phonenumbers_own_answers(e164: str) -> None:
     assert warm == cold
 
 
-@pytest.mark.unit
 def test_memo_shares_a_prefix_and_stays_exact_for_every_number_behind_it() -> None:
     numbers._cache.clear()
     rng = random.Random(20261123)
@@ -316,7 +299,6 @@ def test_memo_shares_a_prefix_and_stays_exact_for_every_number_behind_it() -> No
     assert len(numbers._cache) <= 300 + 1
 
 
-@pytest.mark.unit
 def test_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(numbers, "_CACHE_MAX", 8)
     numbers._cache.clear()
@@ -326,7 +308,6 @@ def test_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         assert len(numbers._cache) <= 8
 
 
-@pytest.mark.unit
 def test_a_large_list_normalises_consistently() -> None:
     # Correctness at volume only: the rate is measured by `kdial bench`, never in a test.
     rng = random.Random(7)

@@ -52,7 +52,6 @@ def parse_capture(path: Path) -> dict[str, str]:
 # --- the enum --------------------------------------------------------------------------------
 
 
-@pytest.mark.unit
 def test_outcome_values_are_exactly_the_shared_vocabulary() -> None:
     assert [o.value for o in Outcome] == [
         "AnsweredHuman",
@@ -70,7 +69,6 @@ def test_outcome_values_are_exactly_the_shared_vocabulary() -> None:
     ]
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     ("outcome", "label"),
     [
@@ -92,7 +90,6 @@ def test_metric_labels_are_snake_case(outcome: Outcome, label: str) -> None:
     assert metric_label(outcome) == label
 
 
-@pytest.mark.unit
 def test_outcome_is_a_str_enum() -> None:
     assert Outcome("CallLoss") is Outcome.CALL_LOSS
     assert isinstance(Outcome.BUSY, str)
@@ -103,7 +100,6 @@ def test_outcome_is_a_str_enum() -> None:
 # --- the table, every row ----------------------------------------------------------------------
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(("cause", "outcome"), sorted(CAUSE_TABLE.items()))
 def test_every_cause_row_without_sip_status(cause: str, outcome: Outcome) -> None:
     assert classify(CallFacts(hangup_cause=cause)) is outcome
@@ -111,7 +107,6 @@ def test_every_cause_row_without_sip_status(cause: str, outcome: Outcome) -> Non
     assert classify(CallFacts(hangup_cause=f" {cause.lower()} ")) is outcome
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(("status", "outcome"), sorted(SIP_TABLE.items()))
 def test_every_sip_row_where_the_cause_says_nothing(status: int, outcome: Outcome) -> None:
     # NORMAL_UNSPECIFIED is what mod_sofia reports for a SIP status it has no cause for.
@@ -121,7 +116,6 @@ def test_every_sip_row_where_the_cause_says_nothing(status: int, outcome: Outcom
     assert classify(CallFacts(hangup_cause="SOME_FUTURE_CAUSE", sip_status=status)) is outcome
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     ("q850", "name"), sorted((c, n) for c, n in Q850_CAUSES.items() if n in CAUSE_TABLE)
 )
@@ -129,7 +123,6 @@ def test_every_q850_row_when_only_the_code_is_known(q850: int, name: str) -> Non
     assert classify(CallFacts(q850=q850)) is CAUSE_TABLE[name]
 
 
-@pytest.mark.unit
 def test_every_q850_name_is_in_the_cause_table() -> None:
     assert set(Q850_CAUSES.values()) <= set(CAUSE_TABLE)
 
@@ -185,13 +178,11 @@ FREESWITCH_SIP_FAILURES = [
 ]
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(("status", "cause", "outcome"), FREESWITCH_SIP_FAILURES)
 def test_sip_failures_as_mod_sofia_reports_them(status: int, cause: str, outcome: Outcome) -> None:
     assert classify(CallFacts(hangup_cause=cause, sip_status=status)) is outcome
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     ("cause", "status", "outcome"),
     [
@@ -221,7 +212,6 @@ def test_cause_and_sip_precedence(cause: str | None, status: int | None, outcome
     assert classify(CallFacts(hangup_cause=cause, sip_status=status)) is outcome
 
 
-@pytest.mark.unit
 def test_unknown_cause_falls_back_to_its_q850_code() -> None:
     assert classify(CallFacts(hangup_cause="WHATEVER", q850=17)) is Outcome.BUSY
     # FreeSWITCH's own causes print numbers above 127 as q850: the name is what counts.
@@ -232,7 +222,6 @@ def test_unknown_cause_falls_back_to_its_q850_code() -> None:
 # --- answered calls ------------------------------------------------------------------------------
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     ("facts", "outcome"),
     [
@@ -286,7 +275,6 @@ def test_answered_calls(facts: CallFacts, outcome: Outcome) -> None:
 # --- our own doing -------------------------------------------------------------------------------
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize("cause", [None, "NORMAL_CLEARING", "ORIGINATOR_CANCEL", "USER_BUSY"])
 def test_cancelled_by_us_before_answer(cause: str | None) -> None:
     facts = CallFacts(hangup_cause=cause, cancelled_by_us=True)
@@ -294,7 +282,6 @@ def test_cancelled_by_us_before_answer(cause: str | None) -> None:
     assert is_self_inflicted(facts)
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize("body", ["-ERR DESTINATION_OUT_OF_ORDER\n", "DESTINATION_OUT_OF_ORDER"])
 def test_switch_throttle_is_cancelled_and_never_blames_the_trunk(body: str) -> None:
     facts = CallFacts(job_error=body)  # BACKGROUND_JOB -ERR and no channel event at all
@@ -305,7 +292,6 @@ def test_switch_throttle_is_cancelled_and_never_blames_the_trunk(body: str) -> N
     assert not counts_as_attempt(classify(facts))
 
 
-@pytest.mark.unit
 def test_destination_out_of_order_from_a_real_channel_is_the_callee() -> None:
     facts = CallFacts(
         hangup_cause="DESTINATION_OUT_OF_ORDER", q850=27, job_error="DESTINATION_OUT_OF_ORDER"
@@ -315,7 +301,6 @@ def test_destination_out_of_order_from_a_real_channel_is_the_callee() -> None:
     assert not is_self_inflicted(facts)
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     ("body", "outcome", "self_inflicted"),
     [
@@ -345,7 +330,6 @@ def test_job_errors_without_a_channel(body: str, outcome: Outcome, self_inflicte
     assert not is_switch_throttle(facts)
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     ("body", "cause"),
     [
@@ -365,19 +349,16 @@ def test_job_error_cause(body: str, cause: str | None) -> None:
 # --- trunk health and closure ------------------------------------------------------------------
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize("outcome", list(Outcome))
 def test_only_call_loss_counts_against_the_trunk(outcome: Outcome) -> None:
     assert counts_against_trunk(outcome) is (outcome is Outcome.CALL_LOSS)
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize("outcome", list(Outcome))
 def test_everything_but_cancelled_counts_as_an_attempt(outcome: Outcome) -> None:
     assert counts_as_attempt(outcome) is (outcome is not Outcome.CANCELLED)
 
 
-@pytest.mark.unit
 def test_answered_outcomes() -> None:
     assert {o for o in Outcome if is_answered(o)} == {
         Outcome.ANSWERED_HUMAN,
@@ -386,7 +367,6 @@ def test_answered_outcomes() -> None:
     }
 
 
-@pytest.mark.unit
 def test_every_outcome_is_reachable() -> None:
     reached = set(CAUSE_TABLE.values()) | set(SIP_TABLE.values())
     reached |= {Outcome.ANSWERED_HUMAN, Outcome.ANSWERED_MACHINE, Outcome.ABANDONED}
@@ -410,13 +390,11 @@ CAPTURE_OUTCOMES = {
 }
 
 
-@pytest.mark.unit
 def test_every_hangup_capture_has_an_expected_outcome() -> None:
     found = {p.name for p in _captures().glob("*.CHANNEL_HANGUP_COMPLETE.txt")}
     assert found == set(CAPTURE_OUTCOMES), "a capture was added or removed: classify it here"
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize("name", sorted(CAPTURE_OUTCOMES))
 def test_real_hangup_captures(name: str) -> None:
     outcome, cause, q850, sip = CAPTURE_OUTCOMES[name]
@@ -429,7 +407,6 @@ def test_real_hangup_captures(name: str) -> None:
     assert not is_self_inflicted(facts)
 
 
-@pytest.mark.unit
 def test_answer_capture_reads_as_answered() -> None:
     headers = parse_capture(_captures() / "carrier-a.CHANNEL_ANSWER.txt")
     assert headers["Event-Name"] == "CHANNEL_ANSWER"
@@ -465,12 +442,10 @@ def _facts_table() -> list[list[str]]:
     return body
 
 
-@pytest.mark.unit
 def test_every_row_of_the_facts_table_has_an_expected_outcome() -> None:
     assert {row[0] for row in _facts_table()} == set(FACTS_ROWS)
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize("far_end", sorted(FACTS_ROWS))
 def test_facts_table_row(far_end: str) -> None:
     rows = {row[0]: row for row in _facts_table()}
@@ -496,7 +471,6 @@ def test_facts_table_row(far_end: str) -> None:
         assert classify(CallFacts(job_error=job.strip("`"))) is FACTS_ROWS[far_end]
 
 
-@pytest.mark.unit
 def test_the_throttle_fact_is_still_what_the_notes_say() -> None:
     text = facts_text()
     assert "`-ERR DESTINATION_OUT_OF_ORDER`" in text
@@ -504,7 +478,6 @@ def test_the_throttle_fact_is_still_what_the_notes_say() -> None:
     assert classify(CallFacts(job_error="-ERR DESTINATION_OUT_OF_ORDER")) is Outcome.CANCELLED
 
 
-@pytest.mark.unit
 def test_the_measured_facts_data_says_what_the_notes_say() -> None:
     """freeswitch-1.11-measured.yaml is the notes' "Measured again" section as data: every
     reply the notes quote there is in it, and its figures are the notes' figures."""
@@ -532,7 +505,6 @@ def test_the_measured_facts_data_says_what_the_notes_say() -> None:
 # --- facts_from_hangup edges -------------------------------------------------------------------
 
 
-@pytest.mark.unit
 def test_facts_from_hangup_tolerates_missing_and_malformed_headers() -> None:
     facts = facts_from_hangup(
         {
@@ -550,7 +522,6 @@ def test_facts_from_hangup_tolerates_missing_and_malformed_headers() -> None:
     assert facts_from_hangup({"variable_endpoint_disposition": "ANSWER"}).answered
 
 
-@pytest.mark.unit
 def test_facts_from_hangup_carries_what_only_the_worker_knows() -> None:
     facts = facts_from_hangup(
         {"Hangup-Cause": "NORMAL_CLEARING", "variable_answer_epoch": "1795446937"},

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from kdial_worker.pacing import Pacer
-
-pytestmark = pytest.mark.unit
 
 
 def test_pacer_spreads_claims_evenly_at_the_rate() -> None:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from kdial.plural import plural
-
-pytestmark = pytest.mark.unit
 
 
 def test_one_is_singular_and_every_other_count_plural() -> None:

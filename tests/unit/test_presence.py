@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import random
 
-import pytest
-
 from kdial.api.calleridpool import CallerId, LocalPresence, NumberType, Selection
 from kdial.numbers import normalize
 from kdial.routing.presence import (
@@ -16,8 +14,6 @@ from kdial.routing.presence import (
     locate,
     recently_shown,
 )
-
-pytestmark = pytest.mark.unit
 
 CITY, PROVINCE, CAPITAL, DEFAULT = (
     LocalPresence.CITY,

@@ -9,7 +9,6 @@ import pytest
 from kdial.privacy import mask_number, mask_text
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     ("raw", "masked"),
     [
@@ -38,7 +37,6 @@ def test_mask_number(raw: str, masked: str) -> None:
     assert mask_number(raw) == masked
 
 
-@pytest.mark.unit
 def test_mask_number_without_digits_never_echoes_the_input() -> None:
     assert mask_number("") == ""
     assert mask_number("   ") == ""
@@ -47,7 +45,6 @@ def test_mask_number_without_digits_never_echoes_the_input() -> None:
     assert mask_number("\n\x00\u202e") == "****"
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize("n", range(1, 40))
 def test_short_numbers_always_hide_at_least_half(n: int) -> None:
     digits = "".join(str((i * 7 + 3) % 10) for i in range(n))
@@ -62,7 +59,6 @@ def test_short_numbers_always_hide_at_least_half(n: int) -> None:
         assert hidden == n - 7
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     "hostile",
     [
@@ -86,7 +82,6 @@ def test_mask_number_is_total_and_output_is_inert(hostile: str) -> None:
     assert "13812341234" not in masked
 
 
-@pytest.mark.unit
 def test_mask_number_never_raises_on_objects_that_are_not_strings() -> None:
     class Hostile:
         def __str__(self) -> str:
@@ -97,7 +92,6 @@ def test_mask_number_never_raises_on_objects_that_are_not_strings() -> None:
     assert mask_number(None) == "****"  # type: ignore[arg-type]
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -123,7 +117,6 @@ def test_mask_text(text: str, expected: str) -> None:
     assert mask_text(text) == expected
 
 
-@pytest.mark.unit
 def test_mask_text_keeps_ids_dates_and_addresses_readable() -> None:
     line = (
         "2026-11-23 15:15:37 attempt 59c7314e-0b1a-474b-9754-ac156398715a "
@@ -135,7 +128,6 @@ def test_mask_text_keeps_ids_dates_and_addresses_readable() -> None:
     )
 
 
-@pytest.mark.unit
 def test_mask_text_prefers_masking_when_in_doubt() -> None:
     # An epoch or a long decimal looks like a number; masking it is the accepted cost.
     assert "1795446936" not in mask_text("at 1795446936")
@@ -143,7 +135,6 @@ def test_mask_text_prefers_masking_when_in_doubt() -> None:
     assert "13812341234" not in mask_text("10.0.0.1 13812341234")
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     "hostile",
     [
@@ -165,7 +156,6 @@ def test_mask_text_on_hostile_input_terminates_and_leaks_nothing(hostile: str) -
     assert re.search(r"[0-9]{7}", masked) is None
 
 
-@pytest.mark.unit
 def test_mask_text_never_raises() -> None:
     assert mask_text(None) == "None"  # type: ignore[arg-type]
     assert mask_text("\ud800 13812341234") == "\ud800 138****1234"

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import random
 
-import pytest
-
 from kdial.api.calleridpool import Quarantine
 from kdial.routing.quarantine import Book, Change, Counts, initial, review, sync_numbers
-
-pytestmark = pytest.mark.unit
 
 RULE = Quarantine()  # below 50% of the pool, 50 samples, 24 h cooling
 NUMBERS = [f"n{i}" for i in range(8)]

@@ -11,8 +11,6 @@ from kdial.outcomes import Outcome
 from kdial_worker.ledger import Ending
 from kdial_worker.retry import counters, deadline_ms, decide
 
-pytestmark = pytest.mark.unit
-
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000
 NOW = 1_767_225_600_000  # 2026-01-01T00:00:00Z

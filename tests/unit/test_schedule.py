@@ -18,8 +18,6 @@ from kdial_worker.schedule import (
     next_opening,
 )
 
-pytestmark = pytest.mark.unit
-
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
 LOS_ANGELES = ZoneInfo("America/Los_Angeles")

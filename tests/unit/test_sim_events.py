@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from kdial_sim.channel import Channel, Ending, SipParticulars
 from kdial_sim.clock import SimClock
 from kdial_sim.events import HANGUP_COMPLETE, Identity, Stamper, channel_event
 from kdial_sim.originate import parse_dial_target
 from tests.support.freeswitch import capture
-
-pytestmark = pytest.mark.unit
 
 DURATIONS = re.compile(r"^variable_(\w*(?:sec|msec|usec|duration|epoch)): (\d+)$", re.MULTILINE)
 

@@ -8,8 +8,6 @@ from kdial.dialstring import SipUri, originate_command
 from kdial_sim import fsstring
 from kdial_sim.originate import OriginateUsageError, parse_dial_target, parse_originate
 
-pytestmark = pytest.mark.unit
-
 
 def test_the_workers_sip_uri_dial_string_is_read_as_freeswitch_reads_it() -> None:
     """A TrunkPool sipUri trunk's line, as kdial.dialstring builds it, byte for byte."""

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
-
 from kdial_sim.outcomes import (
     CalleeClass,
     CarrierConditions,
@@ -18,8 +16,6 @@ from kdial_sim.outcomes import (
 from kdial_sim.ratelimit import RateWindow
 from kdial_sim.scenario import Scenario, parse_scenario
 from kdial_sim.switch import CarrierState
-
-pytestmark = pytest.mark.unit
 
 OK = CarrierConditions()
 

@@ -11,8 +11,6 @@ from kdial_sim import protocol
 from kdial_sim.commands import Api, Auth, BgApi, Exit, Reply, Subscribe, parse_command
 from kdial_sim.protocol import ClientMessage, EslEvent
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(
     ("value", "encoded"),

@@ -10,8 +10,6 @@ import pytest
 from kdial_sim.distributions import Fixed, LogNormal
 from kdial_sim.scenario import FailFault, ScenarioError, load_scenario, parse_scenario
 
-pytestmark = pytest.mark.unit
-
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "sim"
 
 

@@ -9,8 +9,6 @@ import pytest
 from kdial_sim.calls import whole_second_timeout
 from tests.support.freeswitch import measured
 
-pytestmark = pytest.mark.unit
-
 ROWS = measured()["originate_timeout"]
 #: How late the real switch's originate loop noticed its tick (5.04 s for 5).
 LOOP_LAG = 0.05

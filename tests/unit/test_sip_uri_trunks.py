@@ -23,8 +23,6 @@ from kdial_worker.choice import pick_trunk
 from kdial_worker.dialer import _via
 from kdial_worker.runtime import Trunk, _trunk
 
-pytestmark = pytest.mark.unit
-
 POOL = PoolKeys("tp", "ns", "lines")
 LIMITS = {"maxConcurrentCalls": 10, "maxCallsPerSecond": 5}
 

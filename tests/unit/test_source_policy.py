@@ -6,8 +6,6 @@ import pytest
 
 from kdial_operator.source_policy import SourcePolicy, verdict
 
-pytestmark = pytest.mark.unit
-
 DEFAULT = SourcePolicy.of(cluster=["10.96.0.0/12"])
 
 

@@ -9,8 +9,6 @@ import pytest
 from kdial.outcomes import Outcome
 from kdial.state.attempt import AttemptRecord, BadRecord, CallRecord
 
-pytestmark = pytest.mark.unit
-
 CALL = CallRecord(
     number="+86138****5678",
     trunk="carrier-a",

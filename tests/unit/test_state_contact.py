@@ -8,8 +8,6 @@ import pytest
 
 from kdial.state.contact import BadContact, Contact
 
-pytestmark = pytest.mark.unit
-
 FULL = Contact(
     "+8613800001111",
     id="c1",

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
-
 from kdial.outcomes import Outcome
 from kdial.state.counters import (
     PDD_BOUNDS_MS,
@@ -18,8 +16,6 @@ from kdial.state.counters import (
     trunk_increments,
     trunk_totals,
 )
-
-pytestmark = pytest.mark.unit
 
 
 def hincrby(*increments: dict[str, int] | tuple[str, ...]) -> dict[str, str]:

@@ -6,8 +6,6 @@ import pytest
 
 from kdial_worker.switch_pace import INCREASE_PER_SECOND, MIN_RATE, SwitchPace
 
-pytestmark = pytest.mark.unit
-
 
 def sending(pace: SwitchPace, rate: int, start: float) -> float:
     """`rate` originates spread over the second from `start`; returns its end."""

@@ -13,8 +13,6 @@ from kdial.tags import BadTags
 from kdial_operator import contact_import
 from kdial_operator.contact_import import Rejection
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(
     "tag",

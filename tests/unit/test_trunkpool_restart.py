@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from kdial.api.trunkpool import TrunkState
 from kdial.routing import health
 from kdial_operator.trunkpool_reconcile import previous_states
-
-pytestmark = pytest.mark.unit
 
 
 def test_trunk_states_are_read_back_from_status() -> None:

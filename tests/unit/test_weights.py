@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from kdial.api.trunkpool import Trunk, TrunkState
 from kdial.routing.weights import (
     PROBE_WEIGHT,
@@ -14,8 +12,6 @@ from kdial.routing.weights import (
     table,
     weight_for,
 )
-
-pytestmark = pytest.mark.unit
 
 
 def trunk(**kw: object) -> RoutedTrunk:

@@ -20,8 +20,6 @@ from kdial.state.wire import FIRST_SCHEMA, Generation, NewerSchema, WireValue, r
 from kdial_operator.compile import campaign_config
 from kdial_operator.routing import caller_ids, routing_table
 
-pytestmark = pytest.mark.unit
-
 SPEC = CampaignSpec.model_validate(
     {
         "mode": "Agentless",

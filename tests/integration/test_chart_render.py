@@ -38,9 +38,7 @@ from kdial_operator.kube import APPLY_PATCH, Kube
 from kdial_operator.settings import OperatorSettings
 from kdial_operator.workload import secret_refs, worker_deployment
 from kdial_worker import metrics
-from tests.unit.test_examples import load_documents, manifest_problems
-
-pytestmark = pytest.mark.unit
+from tests.support.manifests import load_documents, manifest_problems
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "kdial"
