@@ -4,9 +4,10 @@ Every Dockerfile passes hadolint. The kdial image's build is replayed: the build
 sources, as its COPY steps take them and .dockerignore lets them through, are built into a wheel
 and installed into a fresh virtualenv by its RUN step (images/kdial/install.sh, the script the
 image runs). Then `kdial operator` and `kdial worker` run from that virtualenv with the final
-stage's environment, on a read-only root filesystem with only /tmp writable, as the chart's pods
-run them: the operator against the emulated API server until it is healthy, the worker against
-Redis and the switch until it is ready. (`kdial api`, the chart's optional agent API, is not a
+stage's environment, on a read-only root filesystem as their pods run them (the operator's with
+a writable /tmp, the dialer's with nothing writable): the operator against the emulated API
+server until it is alive, the worker against Redis and the switch until it is ready; both stop
+cleanly on SIGTERM. (`kdial api`, the chart's optional agent API, is not a
 command yet.)
 """
 
@@ -149,12 +150,14 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
     return Image(root, root / venv[1:], env, entrypoint)
 
 
-def read_only_root(image: Image, *argv: str) -> list[str]:
-    """`argv` in a mount namespace whose root filesystem and virtualenv are read-only and whose
-    /tmp stays writable: the chart's readOnlyRootFilesystem with its /tmp emptyDir."""
+def read_only_root(image: Image, *argv: str, tmp: bool = True) -> list[str]:
+    """`argv` in a mount namespace whose root filesystem and virtualenv are read-only: the
+    chart's readOnlyRootFilesystem, with its /tmp emptyDir where `tmp` (the operator's pod has
+    one, the worker pod's dialer none)."""
     remount = (
-        'mount --bind /tmp /tmp && mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" '
-        '&& mount -o remount,bind,ro / && exec "$@"'
+        ("mount --bind /tmp /tmp && " if tmp else "")
+        + 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" '
+        + '&& mount -o remount,bind,ro / && exec "$@"'
     )
     return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", remount,
             str(image.venv), *image.entrypoint, *argv]  # fmt: skip
@@ -189,10 +192,10 @@ def started() -> Iterator[Procs]:
 
 
 def start(
-    procs: Procs, image: Image, log: Path, argv: list[str], **env: str
+    procs: Procs, image: Image, log: Path, argv: list[str], *, tmp: bool, **env: str
 ) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        read_only_root(image, *argv),
+        read_only_root(image, *argv, tmp=tmp),
         env=image.env | env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
@@ -297,6 +300,7 @@ def test_the_operator_runs_on_a_read_only_root(
         image,
         log,
         ["operator", "--standalone", "--namespace=image-test", f"--liveness={health}"],
+        tmp=True,
         KUBECONFIG=str(kubeconfig),
         KDIAL_REDIS_URL=redis_url,
     )
@@ -316,6 +320,7 @@ def test_the_worker_runs_on_a_read_only_root(
             image,
             log,
             ["worker", "--campaign", "image-test/quickstart"],
+            tmp=False,
             KDIAL_REDIS_URL=redis_url,
             KDIAL_ESL_HOST=host,
             KDIAL_ESL_PORT=str(port),

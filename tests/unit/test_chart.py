@@ -43,6 +43,7 @@ pytestmark = pytest.mark.unit
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "kdial"
+DOCKERFILE = REPO / "Dockerfile"
 RELEASE = "kdial"
 NAMESPACE = "kdial-system"
 MONITORING_API = "monitoring.coreos.com/v1"
@@ -465,10 +466,35 @@ def test_every_pod_of_the_chart_runs_locked_down(name: str) -> None:
             assert container["resources"]["limits"]["memory"]
 
 
+def test_the_chart_runs_the_kdial_image_as_its_user() -> None:
+    """The image's USER (its passwd entry, which kopf's peering would otherwise need) is the
+    user the chart's pods and the worker pods' dialer run as."""
+    final_stage = DOCKERFILE.read_text("utf-8").rsplit("\nFROM ", 1)[1]
+    user = re.search(r"^USER (\d+):(\d+)$", final_stage, re.MULTILINE)
+    assert user is not None, "the kdial image runs as a numeric uid:gid (runAsNonRoot checks it)"
+    uid, gid = int(user[1]), int(user[2])
+    pod = operator_deployment("defaults")["spec"]["template"]["spec"]
+    worker = worker_deployment("team-a", "quickstart", "uid", 1, OperatorSettings())
+    dialer = worker["spec"]["template"]["spec"]["containers"][0]
+
+    assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]) == (uid, gid)
+    assert (dialer["securityContext"]["runAsUser"], dialer["securityContext"]["runAsGroup"]) == (
+        uid,
+        gid,
+    )
+    assert dialer["securityContext"]["readOnlyRootFilesystem"] is True
+    # Peering names the operator after its pod, which works for whatever uid runs it.
+    assert env_of(pod["containers"][0])["POD_ID"] == {
+        "name": "POD_ID",
+        "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
+    }
+
+
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_operator_environment_is_what_the_operator_reads(name: str) -> None:
     env = env_of(operator_container(name))
     known = {f"KDIAL_{field_name.upper()}" for field_name in OperatorSettings.model_fields}
+    known.add("POD_ID")  # kopf's
 
     assert set(env) - known == set()
     assert {
