@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help test lint typecheck layers crds unit integration e2e demo system-deps demo-deps clean
+.PHONY: help test lint typecheck layers crds unit integration e2e demo images system-deps demo-deps clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,28 @@ crds: $(VENV)/.installed  ## regenerate crds/ from the pydantic models
 
 demo: $(VENV)/.demo demo-deps  ## kdial end to end on this machine, under two minutes (DEMO_ARGS=--fast: shorter)
 	$(BIN)/kdial demo $(DEMO_ARGS)
+
+# The images the chart installs by default: kdial's tag is the chart's appVersion, FreeSWITCH's
+# the chart's worker.freeswitchImage.tag. IMAGE_REGISTRY=registry.example.com/team builds them
+# for your own registry (then set image.repository and worker.*.repository to match).
+IMAGE_REGISTRY   ?= ghcr.io/kdial
+APP_VERSION      := $(shell awk '/^appVersion:/ {gsub(/"/, "", $$2); print $$2}' charts/kdial/Chart.yaml)
+FREESWITCH_TAG   := $(shell awk '/^  freeswitchImage:/ {f = 1} f && /^    tag:/ {gsub(/"/, "", $$2); print $$2; exit}' charts/kdial/values.yaml)
+KDIAL_IMAGE      ?= $(IMAGE_REGISTRY)/kdial:$(APP_VERSION)
+FREESWITCH_IMAGE ?= $(IMAGE_REGISTRY)/freeswitch:$(FREESWITCH_TAG)
+# podman needs no daemon; docker answers --version without one, so ask its daemon.
+ENGINE ?= $(shell command -v podman >/dev/null 2>&1 && echo podman || { docker info >/dev/null 2>&1 && echo docker; })
+
+images:  ## build the kdial image, and FreeSWITCH's (images/freeswitch), with podman or docker
+	@[ -n "$(ENGINE)" ] || { \
+		echo "make images needs podman, or docker with a running daemon; neither answers here." >&2; \
+		if command -v docker >/dev/null; then echo "docker is installed but its daemon does not answer (docker info)." >&2; fi; \
+		echo "Install podman, or start docker, or say which: make images ENGINE=docker" >&2; \
+		exit 1; }
+	$(ENGINE) build -t $(KDIAL_IMAGE) .
+ifneq ($(wildcard images/freeswitch/Dockerfile),)
+	$(ENGINE) build -t $(FREESWITCH_IMAGE) images/freeswitch
+endif
 
 # Debian's python3 needs python3-venv for `-m venv`; a redis-server is what the tests and the demo
 # talk to; promtool (Debian's prometheus package) checks the chart's alerting rules.

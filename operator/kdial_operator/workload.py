@@ -22,6 +22,8 @@ SWITCH_WRITABLE = {
     "freeswitch-cache": "/usr/local/freeswitch/cache",
     "freeswitch-tmp": "/tmp",  # noqa: S108 (the container's own /tmp, an emptyDir)
 }
+#: The kdial image's user and group (the Dockerfile's USER).
+KDIAL_UID = 10001
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kdial-operator"}
 
 
@@ -144,8 +146,12 @@ def _dialer(namespace: str, campaign: str, settings: OperatorSettings) -> dict[s
         "livenessProbe": {"httpGet": {"path": "/healthz", "port": "metrics"}, "periodSeconds": 10},
         "readinessProbe": {"httpGet": {"path": "/readyz", "port": "metrics"}, "periodSeconds": 5},
         "resources": settings.dialer_resources,
+        # The kdial image's user, named here too so that an image built otherwise still runs
+        # as it. It writes nothing at run time: no volume for the read-only root.
         "securityContext": {
             "runAsNonRoot": True,
+            "runAsUser": KDIAL_UID,
+            "runAsGroup": KDIAL_UID,
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},

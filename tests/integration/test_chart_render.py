@@ -27,7 +27,6 @@ import helm_python as helm
 import jsonschema
 import pytest
 import yaml
-from helm_python import _native
 from prometheus_client import Counter, Histogram
 
 from kdial.api.crd import crd_manifest
@@ -38,12 +37,19 @@ from kdial_operator.kube import APPLY_PATCH, Kube
 from kdial_operator.settings import OperatorSettings
 from kdial_operator.workload import secret_refs, worker_deployment
 from kdial_worker import metrics
-from tests.support.manifests import load_documents, manifest_problems
+from tests.support.chart import (
+    CHART,
+    NAMESPACE,
+    Rendered,
+    env_of,
+    loaded_chart,
+    render_files,
+    render_values,
+)
+from tests.support.manifests import manifest_problems
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
-CHART = REPO / "charts" / "kdial"
-RELEASE = "kdial"
-NAMESPACE = "kdial-system"
+DOCKERFILE = REPO / "Dockerfile"
 MONITORING_API = "monitoring.coreos.com/v1"
 MONITORING = {
     "podMonitor": {"enabled": True},
@@ -126,52 +132,9 @@ SCENARIOS = {
 
 
 @cache
-def loaded_chart() -> helm.Chart:
-    return helm.Chart.load(CHART)
-
-
-def render_files(values: dict[str, Any], api_versions: tuple[str, ...] = ()) -> dict[str, str]:
-    """`helm template kdial charts/kdial -n kdial-system [--api-versions ...]`: template path ->
-    rendered text. The SDK's `Chart.render` has no `api_versions` argument; the native call
-    underneath takes it, as `helm template --api-versions` does."""
-    options: dict[str, Any] = {"name": RELEASE, "namespace": NAMESPACE, "is_install": True}
-    if api_versions:
-        options["api_versions"] = list(api_versions)
-    rendered: dict[str, str] = json.loads(
-        _native.call_string(
-            "helm_render", loaded_chart()._raw(), json.dumps(values), json.dumps(options)
-        )
-    )
-    return rendered
-
-
-@dataclass(frozen=True)
-class Rendered:
-    files: dict[str, str]
-    objects: list[dict[str, Any]]
-
-    def of_kind(self, kind: str) -> list[dict[str, Any]]:
-        return [o for o in self.objects if o["kind"] == kind]
-
-    def one(self, kind: str, name: str) -> dict[str, Any]:
-        (found,) = [o for o in self.of_kind(kind) if o["metadata"]["name"] == name]
-        return found
-
-    def text(self, template: str) -> str:
-        return self.files[f"kdial/templates/{template}"]
-
-
-@cache
 def render(name: str) -> Rendered:
     scenario = SCENARIOS[name]
-    files = render_files(scenario.values, scenario.api_versions)
-    objects = [
-        doc
-        for path, text in files.items()
-        if path.endswith((".yaml", ".yml"))
-        for doc in load_documents(text)
-    ]
-    return Rendered(files, objects)
+    return render_values(scenario.values, scenario.api_versions)
 
 
 def operator_deployment(name: str) -> dict[str, Any]:
@@ -183,10 +146,6 @@ def operator_container(name: str) -> dict[str, Any]:
         0
     ]
     return container
-
-
-def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {e["name"]: e for e in container.get("env", [])}
 
 
 # Prometheus Operator objects: their CRDs do not ship here. These schemas hold the fields of
@@ -464,10 +423,35 @@ def test_every_pod_of_the_chart_runs_locked_down(name: str) -> None:
             assert container["resources"]["limits"]["memory"]
 
 
+def test_the_chart_runs_the_kdial_image_as_its_user() -> None:
+    """The image's USER (its passwd entry, which kopf's peering would otherwise need) is the
+    user the chart's pods and the worker pods' dialer run as."""
+    final_stage = DOCKERFILE.read_text("utf-8").rsplit("\nFROM ", 1)[1]
+    user = re.search(r"^USER (\d+):(\d+)$", final_stage, re.MULTILINE)
+    assert user is not None, "the kdial image runs as a numeric uid:gid (runAsNonRoot checks it)"
+    uid, gid = int(user[1]), int(user[2])
+    pod = operator_deployment("defaults")["spec"]["template"]["spec"]
+    worker = worker_deployment("team-a", "quickstart", "uid", 1, OperatorSettings())
+    dialer = worker["spec"]["template"]["spec"]["containers"][0]
+
+    assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]) == (uid, gid)
+    assert (dialer["securityContext"]["runAsUser"], dialer["securityContext"]["runAsGroup"]) == (
+        uid,
+        gid,
+    )
+    assert dialer["securityContext"]["readOnlyRootFilesystem"] is True
+    # Peering names the operator after its pod, which works for whatever uid runs it.
+    assert env_of(pod["containers"][0])["POD_ID"] == {
+        "name": "POD_ID",
+        "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
+    }
+
+
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_operator_environment_is_what_the_operator_reads(name: str) -> None:
     env = env_of(operator_container(name))
     known = {f"KDIAL_{field_name.upper()}" for field_name in OperatorSettings.model_fields}
+    known.add("POD_ID")  # kopf's
 
     assert set(env) - known == set()
     assert {
