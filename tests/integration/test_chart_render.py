@@ -32,6 +32,7 @@ from prometheus_client import Counter, Histogram
 from kdial.api.crd import crd_manifest
 from kdial.api.kinds import KINDS
 from kdial_cli import chart as chart_cli
+from kdial_cli.main import SUBCOMMANDS
 from kdial_operator import metrics as operator_metrics
 from kdial_operator.kube import APPLY_PATCH, Kube
 from kdial_operator.settings import OperatorSettings
@@ -91,7 +92,6 @@ SCENARIOS = {
     "crds-not-kept": Scenario({"crds": {"keep": False}}),
     "kopf-crds-from-elsewhere": Scenario({"crds": {"peering": False}}),
     "peering-off": Scenario({"peering": {"create": False}}),
-    "agent-api": Scenario({"api": {"enabled": True}}),
     "redis-without-volume": Scenario({"redis": {"bundled": {"persistence": {"enabled": False}}}}),
     "voice-node-pool": Scenario(
         {
@@ -120,7 +120,6 @@ SCENARIOS = {
     "everything": Scenario(
         {
             "watchNamespaces": ["team-a"],
-            "api": {"enabled": True},
             "monitoring": MONITORING,
             "operator": {"logFormat": "json", "verbose": True, "extraArgs": ["--priority=10"]},
             "redis": {"bundled": {"enabled": False}, "external": {"existingSecret": "my-redis"}},
@@ -404,7 +403,34 @@ def test_operator_liveness_and_security() -> None:
     assert pod["serviceAccountName"] == "kdial-operator"
 
 
-@pytest.mark.parametrize("name", ["defaults", "agent-api"])
+def _image_name(image: str) -> str:
+    """`registry/path/name:tag@digest` -> `name`."""
+    return image.split("@", maxsplit=1)[0].rsplit("/", 1)[-1].split(":", maxsplit=1)[0]
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_the_chart_runs_only_commands_kdial_has(name: str) -> None:
+    """Every container of the kdial image, in the chart and in the worker pods the operator
+    writes, runs a `kdial` subcommand that exists: the chart deploys nothing unreleased."""
+    pods = [
+        doc["spec"]["template"]["spec"]
+        for doc in render(name).objects
+        if doc["kind"] in {"Deployment", "StatefulSet"}
+    ]
+    pods.append(
+        worker_deployment("team-a", "quickstart", "uid", 1, OperatorSettings())["spec"]["template"][
+            "spec"
+        ]
+    )
+    kdial_containers = [
+        c for pod in pods for c in pod["containers"] if _image_name(c["image"]) == "kdial"
+    ]
+
+    assert {c["args"][0] for c in kdial_containers} == {"operator", "worker"}
+    assert all(c["args"][0] in SUBCOMMANDS for c in kdial_containers)
+
+
+@pytest.mark.parametrize("name", ["defaults", "voice-node-pool"])
 def test_every_pod_of_the_chart_runs_locked_down(name: str) -> None:
     workloads = [
         doc for doc in render(name).objects if doc["kind"] in {"Deployment", "StatefulSet"}
@@ -1067,24 +1093,6 @@ def test_redis_without_a_volume_uses_an_empty_dir() -> None:
     assert "volumeClaimTemplates" not in statefulset["spec"]
     volumes = {v["name"]: v for v in statefulset["spec"]["template"]["spec"]["volumes"]}
     assert volumes["data"] == {"name": "data", "emptyDir": {}}
-
-
-# The agent API
-
-
-def test_the_agent_api_is_off_until_enabled() -> None:
-    assert [d["metadata"]["name"] for d in render("defaults").of_kind("Deployment")] == [
-        "kdial-operator"
-    ]
-    rendered = render("agent-api")
-    deployment = rendered.one("Deployment", "kdial-api")
-    service = rendered.one("Service", "kdial-api")
-    pod = deployment["spec"]["template"]["spec"]
-
-    assert pod["containers"][0]["args"][0] == "api"
-    assert pod["automountServiceAccountToken"] is False
-    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
-    assert service["spec"]["ports"][0]["targetPort"] == "http"
 
 
 # Monitoring
