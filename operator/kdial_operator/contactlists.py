@@ -1,12 +1,14 @@
 """ContactList reactions: (re)start the list's import, and report it in status as it goes.
 
-The handlers only decide. The import itself is an asyncio task per list (`_Imports`) that runs
+The handlers only decide. The import itself is an asyncio task per list (`imports.Imports`,
+one for the whole operator, made at startup) that runs
 the work in a child process (`contact_job`: why a process is explained there) and writes status
 while it waits: `Importing` with the counts so far every `PROGRESS_SECONDS`, then `Ready`,
 `Importing` and `Failed` with the outcome. Handlers therefore return at once, the event loop
 never parses a row, and a change of `spec.source` or `spec.refresh` (any spec change) cancels
 the import under way (its child stopped, its staging keys removed) and starts a new one. At
-most `MAX_CONCURRENT_IMPORTS` children run at once; the others wait, `Importing` reason Queued.
+most `KDIAL_MAX_CONCURRENT_IMPORTS` children run at once, across all lists; the others wait,
+`Importing` reason Queued.
 
 A source that is missing or unreachable is retried with backoff; a source that is broken (HTML,
 wrong encoding, unbalanced quotes...) is not, until the spec changes. A list that has been
@@ -17,12 +19,10 @@ fails; `Failed` says why.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,10 +47,6 @@ log = logging.getLogger(__name__)
 PROGRESS_SECONDS = 2.0
 #: Retries of a missing or unreachable source back off up to this.
 MAX_RETRY_SECONDS = 300.0
-#: Import processes running at once; each holds one CPU and, at its peak, a couple of hundred MB
-#: (README, "Benchmarks"), so a restart that finds fifty changed lists imports them a few at a
-#: time instead of all at once.
-MAX_CONCURRENT_IMPORTS = 2
 
 
 @kopf.on.resume(GROUP, VERSION, CONTACT_LIST.plural)
@@ -60,7 +56,7 @@ async def contactlist_changed(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, reason: str, **_: Any
 ) -> None:
     key = key_of(body)
-    imports = _imports(memo)
+    imports = memo.imports
     await imports.cancel(key)
     generation = body.meta.get("generation")
     try:
@@ -89,49 +85,9 @@ async def contactlist_deleted(
     personal data, and Redis evicts nothing. kopf's finalizer holds the list until this is
     done, so an operator that was down when it was deleted still removes them."""
     key = key_of(body)
-    await _imports(memo).cancel(key)
+    await memo.imports.cancel(key)
     removed = await dataplane.delete_keys(memo.redis, ListKeys(*key).pattern)
     logger.info("removed the list's %d Redis keys", removed)
-
-
-@kopf.on.cleanup()
-async def stop_imports(memo: kopf.Memo, **_: Any) -> None:
-    await _imports(memo).cancel_all()
-
-
-class _Imports:
-    """The import task of each list; at most one per list."""
-
-    def __init__(self) -> None:
-        self.tasks: dict[Key, asyncio.Task[None]] = {}
-        self.slots = asyncio.Semaphore(MAX_CONCURRENT_IMPORTS)
-
-    def start(self, key: Key, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work, name=f"contactlist-import {key[0]}/{key[1]}")
-        self.tasks[key] = task
-        task.add_done_callback(lambda done: self._forget(key, done))
-
-    def _forget(self, key: Key, task: asyncio.Task[None]) -> None:
-        if self.tasks.get(key) is task:
-            del self.tasks[key]
-        if not task.cancelled() and task.exception() is not None:
-            log.error("contact list import %s/%s crashed", *key, exc_info=task.exception())
-
-    async def cancel(self, key: Key) -> None:
-        task = self.tasks.pop(key, None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def cancel_all(self) -> None:
-        for key in list(self.tasks):
-            await self.cancel(key)
-
-
-def _imports(memo: kopf.Memo) -> _Imports:
-    imports: _Imports = memo.setdefault("contact_imports", _Imports())
-    return imports
 
 
 async def _imported_already(body: kopf.Body, spec: ContactListSpec, memo: kopf.Memo) -> bool:
@@ -194,7 +150,7 @@ class ListImport:
         value = job.text if job.text is not None else job.data
         if value is not None and await self._unchanged(value):
             return True
-        slots = _imports(self.memo).slots
+        slots = self.memo.imports.slots
         if slots.locked():
             await self._write(
                 [Cond("Importing", True, "Queued", "waiting for another list's import to finish")]

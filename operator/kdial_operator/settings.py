@@ -78,6 +78,10 @@ class OperatorSettings(BaseSettings):
     """Node selector of worker pods (JSON), e.g. a node pool for voice."""
     worker_tolerations: list[dict[str, Any]] = Field(default_factory=list)
     """Tolerations of worker pods (JSON list)."""
+    max_concurrent_imports: int = Field(default=2, ge=1, le=64)
+    """Contact-list imports running at once, across all lists; the others wait (`Importing`,
+    reason Queued). Each holds one CPU and, at its peak, a couple of hundred MB (README,
+    "Benchmarks"), so a restart that finds fifty changed lists imports them a few at a time."""
     max_download_bytes: int = Field(default=2 << 30, ge=1)
     """Largest contact list an HTTP(S) source may serve, in bytes (after any gzip is undone);
     a larger one fails its import with reason SourceTooLarge. 2 GiB by default: about 20

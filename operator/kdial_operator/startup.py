@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 
 from kdial.api.kinds import GROUP
 from kdial_operator import status_metrics
+from kdial_operator.imports import Imports
 from kdial_operator.kube import Kube
 from kdial_operator.settings import OperatorSettings
 
@@ -42,10 +43,13 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         prometheus_client.start_http_server(config.metrics_port)
     memo.redis = aioredis.Redis.from_url(config.redis_url, decode_responses=True)
     memo.kube = Kube(_api_client())
+    memo.imports = Imports(config.max_concurrent_imports)
 
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
+    # Imports first: a cancelled one removes its staging keys through Redis.
+    await memo.imports.cancel_all()
     await memo.redis.aclose()
 
 

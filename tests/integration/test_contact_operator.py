@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -257,6 +258,85 @@ def test_a_spec_change_cancels_the_import_under_way(
     assert rdb.hlen(keys.contacts) == 2 and rdb.get(keys.version) == "1"
     staging = keys.staging.replace("{", "[{]").replace("}", "[}]") + "*"
     wait_for("no staging keys left", lambda: not list(rdb.scan_iter(staging)))
+
+
+def endless_list(server: ListServer, path: str, closed: threading.Event | None = None) -> str:
+    """A list that sends rows slowly forever: only a cancel ends its import. `closed` is set
+    when the reader hangs up."""
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.content_type = "text/csv"
+        await response.prepare(request)
+        try:
+            await response.write(b"phone,name\n")
+            start = 0
+            while True:
+                await response.write(csv_of(numbers(300, start), header="").lstrip().encode())
+                start = (start + 300) % 9000
+                await asyncio.sleep(0.2)
+        finally:
+            if closed is not None:
+                closed.set()
+
+    server.routes[path] = endless
+    return server.url(path)
+
+
+def test_two_lists_at_once_with_a_cap_of_one_queue(
+    api: Api, server: ListServer, kubeconfig: Path, redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    """The cap on imports running at once holds across lists (one operator-wide registry)."""
+    env = LOOPBACK_ALLOWED | {"KDIAL_MAX_CONCURRENT_IMPORTS": "1"}
+    operator = start_operator(kubeconfig, redis_url, namespace, tmp_path / "operator.log", **env)
+    try:
+        url_list(api, "first", endless_list(server, "/first.csv"))
+        wait_for(
+            "the first import under way",
+            lambda: (status(api, "first").get("progress") or {}).get("read", 0) > 0,
+            log=operator,
+        )
+        url_list(api, "second", server.text("/second.csv", csv_of(numbers(3))))
+
+        queued = wait_for(
+            "the second list queued",
+            lambda: (
+                condition(api, "second", "Importing").get("reason") == "Queued"
+                and condition(api, "second", "Importing")
+            ),
+            log=operator,
+        )
+        assert queued["status"] == "True"
+        api.patch_spec("contactlists", "first", {"source": {"url": {"url": server.text(
+            "/first-short.csv", csv_of(numbers(2, start=5000)))}}})  # fmt: skip
+        st = wait_for("the second list imported", lambda: finished(api, "second"), log=operator)
+        assert st["counts"]["imported"] == 3
+    finally:
+        operator.stop()
+
+
+def test_stopping_the_operator_cancels_running_imports(
+    api: Api, server: ListServer, kubeconfig: Path, redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    """SIGTERM stops the import under way: its child hangs up on the source and its staging
+    keys go, rather than an orphan reading on after the operator is gone."""
+    closed = threading.Event()
+    log = tmp_path / "operator.log"
+    operator = start_operator(kubeconfig, redis_url, namespace, log, **LOOPBACK_ALLOWED)
+    try:
+        url_list(api, "leads", endless_list(server, "/endless.csv", closed))
+        wait_for(
+            "the import under way",
+            lambda: (status(api, "leads").get("progress") or {}).get("read", 0) > 0,
+            log=operator,
+        )
+    finally:
+        operator.stop()
+
+    assert closed.wait(10), "the source is still being read after the operator stopped"
+    keys = ListKeys(namespace, "leads")
+    rdb = redis.Redis.from_url(redis_url)
+    assert not list(rdb.scan_iter(keys.staging.replace("{", "[{]").replace("}", "[}]") + "*"))
 
 
 def cm_list(api: Api, name: str, source: str, **extra: Any) -> None:
