@@ -40,12 +40,13 @@ class Tally:
     #: Imported contacts with row tags; None when the list has no `tagsField`.
     tagged: int | None = None
 
-    def reject(self, row: int, number: str, reason: str) -> None:
+    def reject(self, row: int, number: str, reason: str, line: int | None = None) -> None:
+        """Counts a rejected row; `line` is the source line it starts on, when the reader
+        rejected it (a row it could read is found by its `row` number)."""
         self.rejected[reason] += 1
         if len(self.first_rejected) < FIRST_REJECTED:
-            self.first_rejected.append(
-                {"row": row, "number": mask_number(number), "reason": reason}
-            )
+            shown = {"row": row, "number": mask_number(number), "reason": reason}
+            self.first_rejected.append(shown if line is None else shown | {"line": line})
 
     def as_dict(self) -> dict[str, Any]:
         """The counts as status shows them (`read`, `imported`, `rejected`, `duplicates`, and

@@ -212,31 +212,19 @@ def hostile(server: ListServer) -> dict[str, tuple[str, str]]:
         request.transport.close()
         return response
 
-    async def one_huge_line(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse()
-        response.content_type = "text/csv"
-        await response.prepare(request)
-        await response.write(b"phone,name\n13800001111,")
-        for _ in range(160):  # 10 MB without a newline
-            await response.write(b"A" * 65536)
-        await response.write_eof()
-        return response
-
     server.routes.update({"/loop": loop, "/loop-again": loop})
     server.routes["/truncated.csv"] = truncated
-    server.routes["/huge-line.csv"] = one_huge_line
     server.text("/login", "<html><body><form>user,password</form></body></html>", "text/html")
     server.text("/sniffed.csv", "<!DOCTYPE html>\n<html>phone,name</html>\n")
     server.text("/gbk.csv", csv_of(numbers(3)).replace("N", "张").encode("gb18030"))
-    server.text("/quotes.csv", 'phone,name\n13800001111,"Ann\n13800002222,Bo\n')
+    server.text("/xlsx.csv", b"PK\x03\x04\x14\x00\x06\x00" + csv_of(numbers(3)).encode())
     return {
         "/loop": ("TooManyRedirects", "redirect loop"),
         "/login": ("NotAList", "text/html"),
         "/sniffed.csv": ("NotAList", "HTML"),
         "/truncated.csv": ("Truncated", "closed before the whole file"),
-        "/huge-line.csv": ("LineTooLong", "longer than"),
         "/gbk.csv": ("WrongEncoding", "GB18030"),
-        "/quotes.csv": ("UnbalancedQuotes", "never closes"),
+        "/xlsx.csv": ("BinaryContent", "line 1"),
         "/missing.csv": ("HttpError", "404"),
     }
 
@@ -256,6 +244,41 @@ def test_hostile_sources_fail_cleanly_and_leave_the_list_as_it_was(
         after = (rdb.hgetall(KEYS.contacts), rdb.smembers(KEYS.numbers), rdb.get(KEYS.version))
         assert after == before, f"{path} changed the list"
         assert staging_keys(rdb) == [], f"{path} left staging keys"
+
+
+def test_damaged_rows_are_rejected_with_their_line_and_the_rest_imports(
+    redis_url: str, rdb: redis.Redis, server: ListServer
+) -> None:
+    """One NUL byte, one quote that never closes and one 10 MiB line, among good rows."""
+
+    async def damaged(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.content_type = "text/csv"
+        await response.prepare(request)
+        await response.write(b"phone,name\n13800000001,Ann\n13800000002,B\x00o\n")
+        await response.write(b'13800000003,"Cy\n13800000004,Di\n13800000005,')
+        for _ in range(160):
+            await response.write(b"A" * 65536)
+        await response.write(b"\n13800000006,Ed\n")
+        await response.write_eof()
+        return response
+
+    server.routes["/damaged.csv"] = damaged
+    outcome = run(redis_url, url=server.url("/damaged.csv"))
+
+    tally = outcome.tally
+    assert tally.as_dict() == {"read": 6, "imported": 3, "rejected": 3, "duplicates": 0}
+    assert tally.first_rejected == [
+        {"row": 2, "number": "", "reason": "NulByte", "line": 3},
+        {"row": 3, "number": "", "reason": "UnbalancedQuote", "line": 4},
+        {"row": 5, "number": "", "reason": "LineTooLong", "line": 6},
+    ]
+    assert sorted(c["number"] for c in contacts(rdb).values()) == [
+        "+8613800000001",
+        "+8613800000004",
+        "+8613800000006",
+    ]
+    assert outcome.version == 1
 
 
 def test_a_formula_cell_is_rejected_not_imported(redis_url: str, rdb: redis.Redis) -> None:
