@@ -24,8 +24,6 @@ from kdial.privacy import mask_number
 from kdial.state.contact import Contact, FieldValue
 
 FIRST_REJECTED = 20
-#: Cells a spreadsheet would run as a formula (CSV injection); such values are refused.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -175,9 +173,10 @@ def _field(spec: FieldSpec, value: Any) -> FieldValue | None:
         if spec.required:
             raise _Rejected(f"MissingField:{spec.name}")
         return None
+    # A String cell is kept as written, "=", "+", "-" or "@" first included ("+86 139...",
+    # "-5 overdue"): it is a formula only in a spreadsheet, and kdial writes no contact field
+    # into one. Whatever does must neutralise it there (OWASP: a leading single quote).
     text = str(value).strip()
-    if text.startswith(_FORMULA_START) and spec.type is FieldType.STRING:
-        raise _Rejected(f"FormulaCell:{spec.name}")
     try:
         return _typed(spec.type, text)
     except (ValueError, InvalidOperation):

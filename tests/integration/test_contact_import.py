@@ -281,13 +281,23 @@ def test_damaged_rows_are_rejected_with_their_line_and_the_rest_imports(
     assert outcome.version == 1
 
 
-def test_a_formula_cell_is_rejected_not_imported(redis_url: str, rdb: redis.Redis) -> None:
-    text = "phone,name\n13800001111,=cmd|' /C calc'!A0\n13800002222,@SUM(A1)\n13800003333,Di\n"
-    outcome = run(redis_url, text=text, fields=[{"name": "name"}])
-    assert dict(outcome.tally.rejected) == {"FormulaCell:name": 2}
-    assert [c["fields"]["name"] for c in contacts(rdb).values()] == ["Di"]
-    shown = json.dumps(outcome.tally.first_rejected)
-    assert "13800001111" not in shown and "138****1111" in shown
+def test_a_cell_that_looks_like_a_formula_is_kept_as_written(
+    redis_url: str, rdb: redis.Redis
+) -> None:
+    """A second number or a note is no reason to lose a customer: a cell is a formula only in
+    a spreadsheet, and kdial writes none."""
+    text = (
+        "phone,name,note\n"
+        "13800001111,=cmd|' /C calc'!A0,+86 139 1234 5678\n"
+        "13800002222,@SUM(A1),-5 overdue\n"
+    )
+    outcome = run(redis_url, text=text, fields=[{"name": "name"}, {"name": "note"}])
+    assert outcome.tally.as_dict() == {"read": 2, "imported": 2, "rejected": 0, "duplicates": 0}
+    stored = {c["number"]: c["fields"] for c in contacts(rdb).values()}
+    assert stored == {
+        "+8613800001111": {"name": "=cmd|' /C calc'!A0", "note": "+86 139 1234 5678"},
+        "+8613800002222": {"name": "@SUM(A1)", "note": "-5 overdue"},
+    }
 
 
 # Row tags
