@@ -2,14 +2,16 @@
 
 The source arrives as chunks of bytes (a ConfigMap value cut into pieces, or an HTTP body as it
 streams in) and leaves as records, one per data row, without the file ever being held whole:
-what is buffered is one decoder state, at most one unfinished line and the row being parsed.
+what is buffered is one decoder state, at most one unfinished line and the lines of the row
+being parsed (at most `MAX_ROW_LINES`).
 
 Trouble comes in two sizes. A bad *row* becomes a `BadRow` with the line it starts on, and the
 import goes on at the next line: wrong column count, a malformed quoted cell, a NUL byte, a line
 longer than `MAX_LINE_CHARS` (dropped as it streams in, never held), a quote that does not close
 cleanly (see below), a line of NDJSON that is not an object. A bad *file* raises `SourceError`
 saying where and why: it is not a contact list at all (not the declared encoding, binary
-content - a NUL byte on its first line -, an HTML page, no header, no phone column).
+content: a NUL byte on its first line that is not blank, an HTML page, no header, no phone
+column).
 
 An unbalanced quote: a quoted cell may hold line breaks, so a quote that never closes would
 swallow every line after it. A row spanning lines is kept only when it reads cleanly (the quote
