@@ -10,8 +10,8 @@ before anything keeps them, and the same rule holds for the list's own tags:
   formula (`=`, `+`, `-`, `@` first), never holds a separator, a quote or a space, and is
   safe in a Redis hash field, a log line, a label value or a CSV report.
 - **Length**: 1 to `MAX_TAG_CHARS` characters.
-- **No phone numbers**: a tag that masking would alter (seven or more digits in a row, also
-  with `-` or `.` between them, as `kdial.privacy.mask_text` finds them) is refused, so a
+- **No phone numbers**: a tag holding seven or more digits in a row, also with `-` or `.`
+  between them (`kdial.privacy.has_number`, whatever words surround them) is refused, so a
   number typed into the tag column can never reach status, where tags are shown unmasked.
   ISO dates (`2026-01-15`) are not numbers and pass.
 
@@ -29,7 +29,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from kdial.privacy import mask_text
+from kdial.privacy import has_number
 
 __all__ = [
     "MAX_ROW_TAGS",
@@ -66,7 +66,7 @@ def problem(tag: str) -> str | None:
     """Why `tag` is not a tag (`InvalidTag` or `NumberInTag`), or None when it is one."""
     if not (0 < len(tag) <= MAX_TAG_CHARS) or not _TAG.match(tag):
         return "InvalidTag"
-    if mask_text(tag) != tag:
+    if has_number(tag):
         return "NumberInTag"
     return None
 

@@ -24,8 +24,6 @@ from kdial.privacy import mask_number
 from kdial.state.contact import Contact, FieldValue
 
 FIRST_REJECTED = 20
-#: Cells a spreadsheet would run as a formula (CSV injection); such values are refused.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -40,12 +38,13 @@ class Tally:
     #: Imported contacts with row tags; None when the list has no `tagsField`.
     tagged: int | None = None
 
-    def reject(self, row: int, number: str, reason: str) -> None:
+    def reject(self, row: int, number: str, reason: str, line: int | None = None) -> None:
+        """Counts a rejected row; `line` is the source line it starts on, when the reader
+        rejected it (a row it could read is found by its `row` number)."""
         self.rejected[reason] += 1
         if len(self.first_rejected) < FIRST_REJECTED:
-            self.first_rejected.append(
-                {"row": row, "number": mask_number(number), "reason": reason}
-            )
+            shown = {"row": row, "number": mask_number(number), "reason": reason}
+            self.first_rejected.append(shown if line is None else shown | {"line": line})
 
     def as_dict(self) -> dict[str, Any]:
         """The counts as status shows them (`read`, `imported`, `rejected`, `duplicates`, and
@@ -174,9 +173,10 @@ def _field(spec: FieldSpec, value: Any) -> FieldValue | None:
         if spec.required:
             raise _Rejected(f"MissingField:{spec.name}")
         return None
+    # A String cell is kept as written, "=", "+", "-" or "@" first included ("+86 139...",
+    # "-5 overdue"): it is a formula only in a spreadsheet, and kdial writes no contact field
+    # into one. Whatever does must neutralise it there (OWASP: a leading single quote).
     text = str(value).strip()
-    if text.startswith(_FORMULA_START) and spec.type is FieldType.STRING:
-        raise _Rejected(f"FormulaCell:{spec.name}")
     try:
         return _typed(spec.type, text)
     except (ValueError, InvalidOperation):

@@ -116,12 +116,9 @@ def load(
     try:
         for record in contact_reader.records(counted(chunks), spec, encoding):
             tally.read += 1
-            checked: Contact | Rejection
             if isinstance(record, BadRow):
-                checked = Rejection(record.reason, "")
-            else:
-                checked = contact_import.check(record, spec, secret)
-            if isinstance(checked, Rejection):
+                tally.reject(tally.read, "", record.reason, record.line)
+            elif isinstance(checked := contact_import.check(record, spec, secret), Rejection):
                 tally.reject(tally.read, checked.number, checked.reason)
             else:
                 batches.add(checked)

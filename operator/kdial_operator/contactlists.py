@@ -318,7 +318,8 @@ class ListImport:
 def _summary(counts: dict[str, Any]) -> str:
     return (
         f"{plural(counts.get('imported', 0), 'contact')} imported, "
-        f"{counts.get('rejected', 0)} rejected, "
+        # "rows rejected", not "rejected": a unit word keeps a count readable (kdial.privacy).
+        f"{plural(counts.get('rejected', 0), 'row')} rejected, "
         f"{plural(counts.get('duplicates', 0), 'duplicate')}, "
         f"of {plural(counts.get('read', 0), 'row')}"
     )

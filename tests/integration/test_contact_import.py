@@ -212,31 +212,19 @@ def hostile(server: ListServer) -> dict[str, tuple[str, str]]:
         request.transport.close()
         return response
 
-    async def one_huge_line(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse()
-        response.content_type = "text/csv"
-        await response.prepare(request)
-        await response.write(b"phone,name\n13800001111,")
-        for _ in range(160):  # 10 MB without a newline
-            await response.write(b"A" * 65536)
-        await response.write_eof()
-        return response
-
     server.routes.update({"/loop": loop, "/loop-again": loop})
     server.routes["/truncated.csv"] = truncated
-    server.routes["/huge-line.csv"] = one_huge_line
     server.text("/login", "<html><body><form>user,password</form></body></html>", "text/html")
     server.text("/sniffed.csv", "<!DOCTYPE html>\n<html>phone,name</html>\n")
     server.text("/gbk.csv", csv_of(numbers(3)).replace("N", "张").encode("gb18030"))
-    server.text("/quotes.csv", 'phone,name\n13800001111,"Ann\n13800002222,Bo\n')
+    server.text("/xlsx.csv", b"PK\x03\x04\x14\x00\x06\x00" + csv_of(numbers(3)).encode())
     return {
         "/loop": ("TooManyRedirects", "redirect loop"),
         "/login": ("NotAList", "text/html"),
         "/sniffed.csv": ("NotAList", "HTML"),
         "/truncated.csv": ("Truncated", "closed before the whole file"),
-        "/huge-line.csv": ("LineTooLong", "longer than"),
         "/gbk.csv": ("WrongEncoding", "GB18030"),
-        "/quotes.csv": ("UnbalancedQuotes", "never closes"),
+        "/xlsx.csv": ("BinaryContent", "line 1"),
         "/missing.csv": ("HttpError", "404"),
     }
 
@@ -258,13 +246,58 @@ def test_hostile_sources_fail_cleanly_and_leave_the_list_as_it_was(
         assert staging_keys(rdb) == [], f"{path} left staging keys"
 
 
-def test_a_formula_cell_is_rejected_not_imported(redis_url: str, rdb: redis.Redis) -> None:
-    text = "phone,name\n13800001111,=cmd|' /C calc'!A0\n13800002222,@SUM(A1)\n13800003333,Di\n"
-    outcome = run(redis_url, text=text, fields=[{"name": "name"}])
-    assert dict(outcome.tally.rejected) == {"FormulaCell:name": 2}
-    assert [c["fields"]["name"] for c in contacts(rdb).values()] == ["Di"]
-    shown = json.dumps(outcome.tally.first_rejected)
-    assert "13800001111" not in shown and "138****1111" in shown
+def test_damaged_rows_are_rejected_with_their_line_and_the_rest_imports(
+    redis_url: str, rdb: redis.Redis, server: ListServer
+) -> None:
+    """One NUL byte, one quote that never closes and one 10 MiB line, among good rows."""
+
+    async def damaged(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.content_type = "text/csv"
+        await response.prepare(request)
+        await response.write(b"phone,name\n13800000001,Ann\n13800000002,B\x00o\n")
+        await response.write(b'13800000003,"Cy\n13800000004,Di\n13800000005,')
+        for _ in range(160):
+            await response.write(b"A" * 65536)
+        await response.write(b"\n13800000006,Ed\n")
+        await response.write_eof()
+        return response
+
+    server.routes["/damaged.csv"] = damaged
+    outcome = run(redis_url, url=server.url("/damaged.csv"))
+
+    tally = outcome.tally
+    assert tally.as_dict() == {"read": 6, "imported": 3, "rejected": 3, "duplicates": 0}
+    assert tally.first_rejected == [
+        {"row": 2, "number": "", "reason": "NulByte", "line": 3},
+        {"row": 3, "number": "", "reason": "UnbalancedQuote", "line": 4},
+        {"row": 5, "number": "", "reason": "LineTooLong", "line": 6},
+    ]
+    assert sorted(c["number"] for c in contacts(rdb).values()) == [
+        "+8613800000001",
+        "+8613800000004",
+        "+8613800000006",
+    ]
+    assert outcome.version == 1
+
+
+def test_a_cell_that_looks_like_a_formula_is_kept_as_written(
+    redis_url: str, rdb: redis.Redis
+) -> None:
+    """A second number or a note is no reason to lose a customer: a cell is a formula only in
+    a spreadsheet, and kdial writes none."""
+    text = (
+        "phone,name,note\n"
+        "13800001111,=cmd|' /C calc'!A0,+86 139 1234 5678\n"
+        "13800002222,@SUM(A1),-5 overdue\n"
+    )
+    outcome = run(redis_url, text=text, fields=[{"name": "name"}, {"name": "note"}])
+    assert outcome.tally.as_dict() == {"read": 2, "imported": 2, "rejected": 0, "duplicates": 0}
+    stored = {c["number"]: c["fields"] for c in contacts(rdb).values()}
+    assert stored == {
+        "+8613800001111": {"name": "=cmd|' /C calc'!A0", "note": "+86 139 1234 5678"},
+        "+8613800002222": {"name": "@SUM(A1)", "note": "-5 overdue"},
+    }
 
 
 # Row tags

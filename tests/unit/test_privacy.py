@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kdial.privacy import mask_number, mask_text
+from kdial.privacy import has_number, mask_number, mask_text
 
 
 @pytest.mark.parametrize(
@@ -159,3 +161,165 @@ def test_mask_text_on_hostile_input_terminates_and_leaks_nothing(hostile: str) -
 def test_mask_text_never_raises() -> None:
     assert mask_text(None) == "None"  # type: ignore[arg-type]
     assert mask_text("\ud800 13812341234") == "\ud800 138****1234"
+
+
+# What a person needs to read stays readable: counts, sizes, line numbers, ids (issue 15).
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the source has a line longer than 1048576 characters",
+        "(KDIAL_MAX_DOWNLOAD_BYTES=2147483648): split the list, or raise the limit",
+        "1000000 contacts imported, 1000000 rows rejected, 1000000 duplicates, of 3000000 rows",
+        "byte 2147483650 of the source (line 1048577) is not valid UTF-8",
+        '{"bytesRead": 2147483648, "read": 1000000}',
+        "Content-Length: 21474836480",
+        "2 147 483 648 bytes, 2.147.483.648 bytes, 99.1234567%",
+        "took 0.12345678 seconds",
+        "contact e4d2046813579102c9ab77f1 and attempt 59c7314e-0b1a-474b-9754-ac156398715a",
+    ],
+)
+def test_mask_text_leaves_counts_sizes_lines_and_ids_readable(text: str) -> None:
+    assert mask_text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A + always makes a number, whatever follows.
+        ("+8613812341234 bytes", "+86138****1234 bytes"),
+        ("+86 13812341234 rows", "+86 138****1234 rows"),
+        # Formatted like a phone number: masked, whatever surrounds it.
+        ("line 138 1234 1234", "line 138****1234"),
+        ("020-8888-1234 bytes", "020****1234 bytes"),
+        # A key that is not a quantity is no label.
+        ("destination_number=13812341234", "destination_number=138****1234"),
+        ("offline_number=13812341234", "offline_number=138****1234"),
+        ("last_read_number: 13812341234", "last_read_number: 138****1234"),
+        # A long group stands alone: a number beside a count splits from it.
+        ("dial 13812341234 1000000 bytes", "dial 138****1234 1000000 bytes"),
+        ("line 5 13812341234", "line 5 138****1234"),
+        # A hex id is kept; a number glued to letters that are no hex id is not.
+        ("cust13812341234", "cust138****1234"),
+    ],
+)
+def test_mask_text_quantity_rule_edges(text: str, expected: str) -> None:
+    assert mask_text(text) == expected
+
+
+def test_has_number_ignores_what_surrounds_a_run() -> None:
+    assert has_number("line:13812341234") and has_number("13812341234ms")
+    assert has_number("deadbeefdeadbeef13812341234")  # a hex id may hide one
+    assert not has_number("2026-01-15") and not has_number("vip-123456")
+
+
+def _grouped(digits: str, sizes: list[int], sep: str) -> str:
+    groups, at = [], 0
+    for size in sizes:
+        groups.append(digits[at : at + size])
+        at += size
+    if at < len(digits):
+        groups.append(digits[at:])
+    return sep.join(g for g in groups if g)
+
+
+_SEPS = st.sampled_from(["", " ", "-"])
+_CN_MOBILE = st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True)
+# National significant numbers of other countries, with their country codes.
+_ABROAD = st.one_of(
+    st.from_regex(r"[2-9][0-9]{2}[2-9][0-9]{6}", fullmatch=True).map(lambda n: ("1", n)),
+    st.from_regex(r"20[0-9]{8}", fullmatch=True).map(lambda n: ("44", n)),
+    st.from_regex(r"30[0-9]{8}", fullmatch=True).map(lambda n: ("49", n)),
+    st.from_regex(r"90[0-9]{8}", fullmatch=True).map(lambda n: ("81", n)),
+    st.from_regex(r"[689][0-9]{7}", fullmatch=True).map(lambda n: ("65", n)),
+    st.from_regex(r"[5-9][0-9]{7}", fullmatch=True).map(lambda n: ("852", n)),
+)
+
+
+@st.composite
+def phone_numbers(draw: st.DrawFn) -> str:
+    """A phone number as people and systems write it."""
+    sep = draw(_SEPS)
+    kind = draw(st.sampled_from(["cn", "cn-e164", "e164", "cn-landline"]))
+    if kind == "cn":
+        return _grouped(draw(_CN_MOBILE), [3, 4], sep)
+    if kind == "cn-e164":
+        return "+86" + draw(st.sampled_from(["", " "])) + _grouped(draw(_CN_MOBILE), [3, 4], sep)
+    if kind == "e164":
+        cc, national = draw(_ABROAD)
+        return f"+{cc}{sep or draw(st.sampled_from(['', ' ']))}" + _grouped(national, [3, 3], sep)
+    area = draw(st.sampled_from(["10", "20", "21", "755", "571"]))
+    local = draw(st.from_regex(r"[2-8][0-9]{7}", fullmatch=True))
+    return f"0{area}{sep}" + _grouped(local, [4], sep)
+
+
+_PHONE_TEMPLATES = [
+    "dial {} failed",
+    "call to {} ended",
+    "sip:{}@10.0.0.1:5060",
+    "sofia/gateway/gw1/{} &park()",
+    "destination_number={}",
+    "callee ({}) busy",
+    "{}: no answer",
+]
+_COUNT_TEMPLATES = [
+    "line {}",
+    "the source has a line longer than {} characters",
+    "KDIAL_MAX_DOWNLOAD_BYTES={}",
+    "{} contacts imported",
+    "{} rows rejected",
+    "byte {} of the source",
+    "at row {}:",
+    '"bytesRead": {}',
+    "took {} ms",
+    "of {} rows",
+    "{} MiB",
+    "Content-Length: {}",
+]
+_IDS = st.one_of(
+    st.uuids().map(str),
+    st.binary(min_size=12, max_size=12).map(bytes.hex).filter(lambda h: not h.isdecimal()),
+    st.datetimes().map(lambda d: d.isoformat(timespec="seconds")),
+    st.ip_addresses(v=4).map(str),
+)
+
+
+@st.composite
+def messages(draw: st.DrawFn) -> tuple[str, list[tuple[str, str | None]]]:
+    """A message of fragments; each fragment with the phone number in it (None for a count or
+    an id, which must come out as it went in)."""
+    fragments: list[tuple[str, str | None]] = []
+    for _ in range(draw(st.integers(1, 6))):
+        what = draw(st.sampled_from(["phone", "count", "id"]))
+        if what == "phone":
+            phone = draw(phone_numbers())
+            fragments.append((draw(st.sampled_from(_PHONE_TEMPLATES)).format(phone), phone))
+        elif what == "count":
+            count = draw(st.integers(0, 10**15))
+            text = draw(st.sampled_from(_COUNT_TEMPLATES)).format(count)
+            fragments.append((text, None))
+        else:
+            fragments.append((f"id {draw(_IDS)}", None))
+    joiner = draw(st.sampled_from([" ; ", " | ", "\n", ", "]))
+    return joiner, fragments
+
+
+@settings(deadline=None, max_examples=400)
+@given(messages())
+def test_every_phone_number_masked_every_count_readable(
+    message: tuple[str, list[tuple[str, str | None]]],
+) -> None:
+    joiner, fragments = message
+    masked = mask_text(joiner.join(text for text, _ in fragments)).split(joiner)
+    assert len(masked) == len(fragments)
+    for (text, phone), out in zip(fragments, masked, strict=True):
+        if phone is None:
+            assert out == text
+            continue
+        digits = re.sub(r"\D", "", phone)
+        assert phone not in out and digits not in re.sub(r"\D", "", out)
+        assert "*" in out
+        # What is left of the number: at most its country code, three digits and four.
+        shown = sum(c.isdigit() for c in out) - sum(c.isdigit() for c in text.replace(phone, ""))
+        assert shown <= 10

@@ -167,6 +167,9 @@ class RejectedRow(StatusModel):
 
     row: int
     """Row number in the source (1 is the first data row)."""
+    line: int | None = None
+    """The source line the row starts on (1 is the first line), for a row rejected while
+    reading it: a NUL byte, a quote that does not close, a line too long, a malformed cell."""
     number: str = ""
     """The row's phone number, masked."""
     reason: str
