@@ -70,8 +70,9 @@ def manifest(namespace: str, pool: str, uid: str, xml: str, generation: str) -> 
                     "kind": TRUNK_POOL.kind,
                     "name": pool,
                     "uid": uid,
+                    # Not blockOwnerDeletion: nothing needs the pool kept until the Secret is
+                    # gone, and it would take an RBAC grant on trunkpools/finalizers.
                     "controller": True,
-                    "blockOwnerDeletion": True,
                 }
             ],
         },
