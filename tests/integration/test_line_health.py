@@ -204,8 +204,8 @@ def test_503s_our_own_pace_provokes_are_not_blamed_on_the_line(
     for key in rdb.scan_iter(match=pool.counts(0).removesuffix("0") + "*"):
         for name, value in rdb.hgetall(key).items():
             counted[name] = counted.get(name, 0) + int(value)
-    assert counted.get("a|self", 0) >= len(provoked), counted
-    assert counted.get("a|loss", 0) == 0, counted
+    assert counted.get("carrier-a|self", 0) >= len(provoked), counted
+    assert counted.get("carrier-a|loss", 0) == 0, counted
     assert row["state"] == "Healthy", row
     reasons = [e["reason"] for e in api.events("lines")]
     assert "TrunkEjected" not in reasons and "TrunkDegraded" not in reasons, reasons
