@@ -92,8 +92,8 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
     table = routing.routing_table(
         spec, watch.health.states, watch.gateways.generation, watch.gateways.unconfigured
     )
-    # Passes come four times a second; the table changes with a state or the spec. Rewriting
-    # it with status as well puts it back should Redis have lost it.
+    # Passes come four times a second; the table changes with a state, the spec or the
+    # gateways. Rewriting it with status as well puts it back should Redis have lost it.
     if table != watch.table or status_due:
         watch.generation = await dataplane.write_config(memo.redis, keys.config, table)
         watch.table = table
