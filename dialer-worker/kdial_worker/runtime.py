@@ -171,7 +171,7 @@ def _trunk(pool: PoolKeys, row: TrunkRow) -> Trunk:
     return Trunk(
         pool=pool,
         name=row.name,
-        gateway=row.gateway,
+        gateway=row.name if row.gateway else None,
         max_concurrent=row.max_concurrent_calls,
         max_cps=row.max_calls_per_second,
         weight=row.weight,

@@ -61,6 +61,7 @@ cascading to its objects, Tables for built-in kinds (kubectl then prints NAME an
 from __future__ import annotations
 
 import asyncio
+import base64
 import bisect
 import contextlib
 import copy
@@ -105,6 +106,8 @@ T = TypeVar("T")
 WATCHABLE_VERBS = frozenset({"list", "watch", "get", "patch", "create", "delete", "update"})
 NAMESPACES = kmock.resource("", "v1", "namespaces")
 CRDS = kmock.resource("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+SECRETS = kmock.resource("", "v1", "secrets")
+_SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
 
 _MERGE_PATCH = "application/merge-patch+json"
 _STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
@@ -639,6 +642,8 @@ class KubeEmu(kmock.KubernetesEmulator):
             body["status"] = {"phase": "Active"}  # the namespace controller's part
         body.setdefault("apiVersion", _api_version(resource))
         body.setdefault("kind", self._kind(resource))
+        if resource == SECRETS:
+            _check_secret(None, body)
         return self._commit(key, self._apply_schema(resource, body), "ADDED")
 
     def _generate_name(self, resource: kmock.resource, namespace: str | None, meta: Body) -> str:
@@ -707,6 +712,8 @@ class KubeEmu(kmock.KubernetesEmulator):
         has_status = self._has_status(key[0])
         merged = self._isolated(current, candidate, sub, has_status=has_status)
         merged = self._apply_schema(key[0], merged)
+        if key[0] == SECRETS:
+            _check_secret(current, merged)
         self._check_finalizers(current, merged)
         if merged == current:
             return current  # a no-op: no new resourceVersion, no watch event
@@ -1019,6 +1026,35 @@ class KubeEmu(kmock.KubernetesEmulator):
     def _apply_schema(self, resource: kmock.resource, body: Body) -> Body:
         schema = self._schemas.get(resource)
         return body if schema is None else dict(_structural(body, schema, root=True))
+
+
+def _check_secret(current: Body | None, body: Body) -> None:
+    """A Secret as a real API server takes it: `type` defaulted to Opaque and immutable, `data`
+    keys valid and values base64. `stringData` is refused: a real server folds it into `data`
+    (and apply owns it apart), which the emulator does not do."""
+    if "stringData" in body:
+        message = "Secret stringData is not emulated (a real server folds it into data): send data"
+        raise _error(415, "UnsupportedMediaType", message)
+    body.setdefault("type", "Opaque")
+    if current is not None and current.get("type", "Opaque") != body["type"]:
+        raise _error(
+            422, "Invalid", f"Secret type: Invalid value: {body['type']!r}: field is immutable"
+        )
+    data = body.get("data") or {}
+    if not isinstance(data, dict):
+        raise _bad_request("Secret data must be an object")
+    for key, value in data.items():
+        if not _SECRET_KEY.fullmatch(str(key)):
+            raise _error(
+                422,
+                "Invalid",
+                f"Secret data[{key}]: Invalid value: a valid config key must consist of "
+                "alphanumeric characters, '-', '_' or '.'",
+            )
+        try:
+            base64.b64decode(str(value), validate=True)
+        except ValueError:
+            raise _bad_request(f"Secret data[{key}]: illegal base64 data") from None
 
 
 def _trim(log: list[Any], limit: int) -> None:

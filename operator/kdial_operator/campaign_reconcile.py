@@ -337,7 +337,9 @@ async def workers(
     existing = await memo.kube.read_deployment(namespace, deployment_name)
     if existing is None and (spec is None or replicas == 0):
         return 0, None
-    manifest = workload.worker_deployment(namespace, name, body.meta.uid, replicas, memo.settings)
+    manifest = workload.worker_deployment(
+        namespace, name, body.meta.uid, replicas, memo.settings, trunk_pool=_trunk_pool(body, spec)
+    )
     digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
     manifest["metadata"]["annotations"] = {TEMPLATE_HASH: digest}
     if (
@@ -350,6 +352,16 @@ async def workers(
             problem = f"the API server refused the worker Deployment {deployment_name!r}: {refused}"
             return _ready_replicas(existing), problem
     return _ready_replicas(existing), None
+
+
+def _trunk_pool(body: kopf.Body, spec: CampaignSpec | None) -> str:
+    """The TrunkPool whose gateways the workers mount: the first the campaign names (in an
+    invalid spec, whose Deployment is kept at zero, as far as it can be read)."""
+    if spec is not None:
+        return spec.trunk_pool_refs[0].name
+    refs = body.spec.get("trunkPoolRefs")
+    first = refs[0] if isinstance(refs, list) and refs and isinstance(refs[0], dict) else {}
+    return str(first.get("name", ""))
 
 
 def _ready_replicas(deployment: dict[str, Any] | None) -> int:

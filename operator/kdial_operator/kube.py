@@ -55,6 +55,23 @@ class Kube:
             raise Refused(_answer(error)) from error
         return result
 
+    async def apply_secret(self, manifest: dict[str, Any]) -> None:
+        """Server-side applies the Secret `manifest` (creating it when absent). The answer is
+        not returned: it holds the Secret's data."""
+        meta = manifest["metadata"]
+        try:
+            await _call(
+                self.core.patch_namespaced_secret,
+                meta["name"],
+                meta["namespace"],
+                manifest,
+                field_manager=FIELD_MANAGER,
+                force=True,  # the operator owns the Secrets it compiles
+                _content_type=APPLY_PATCH,
+            )
+        except ApiException as error:
+            raise Refused(_answer(error)) from error
+
     async def delete_deployment(self, namespace: str, name: str) -> bool:
         """Deletes the Deployment; False when there was none."""
         try:
@@ -95,6 +112,20 @@ class Kube:
             return base64.b64decode(value, validate=True).decode()
         except (ValueError, UnicodeDecodeError):
             return None
+
+    async def secret_texts(self, namespace: str, name: str) -> dict[str, str] | None:
+        """Every key of the Secret whose value is UTF-8 text, decoded; None when the Secret is
+        missing."""
+        data = await self._secret_data(namespace, name)
+        if data is None:
+            return None
+        texts = {}
+        for key, value in data.items():
+            try:
+                texts[key] = base64.b64decode(value, validate=True).decode()
+            except (ValueError, TypeError, UnicodeDecodeError):
+                continue
+        return texts
 
     async def has_secret_key(self, namespace: str, name: str, key: str) -> bool | None:
         """Whether the Secret exists and holds ``key`` (its value is not decoded); None when

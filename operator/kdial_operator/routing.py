@@ -8,7 +8,7 @@ from the same fields (region and carrier fit, their own load).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from kdial.api.calleridpool import CallerId, CallerIdPoolSpec
 from kdial.api.meta import E164
@@ -18,14 +18,23 @@ from kdial.state.caller_ids import CallerIdTable
 from kdial.state.routing_table import RoutingTable, TrunkRow
 
 
-def routing_table(spec: TrunkPoolSpec, states: Mapping[str, TrunkState]) -> RoutingTable:
-    """Every trunk with its limits, state and weight; a trunk without a state is Healthy."""
+def routing_table(
+    spec: TrunkPoolSpec,
+    states: Mapping[str, TrunkState],
+    gateways_generation: str = "",
+    unconfigured: Collection[str] = (),
+) -> RoutingTable:
+    """Every trunk with its limits, state and weight; a trunk without a state is Healthy.
+
+    `unconfigured` trunks have a gateway the switch was not given (its credentials are
+    missing): weight 0, since a call to a gateway the switch does not know never leaves it.
+    """
     rows = []
     for trunk in spec.trunks:
         state = states.get(trunk.name, TrunkState.HEALTHY)
-        weight = weight_for(RoutedTrunk.of(trunk, state))
+        weight = 0 if trunk.name in unconfigured else weight_for(RoutedTrunk.of(trunk, state))
         rows.append(TrunkRow(**dict(trunk), state=state, weight=weight))
-    return RoutingTable(trunks=tuple(rows))
+    return RoutingTable(trunks=tuple(rows), gateways_generation=gateways_generation)
 
 
 def caller_ids(spec: CallerIdPoolSpec, extra: list[str]) -> tuple[CallerIdTable, list[str]]:

@@ -7,9 +7,13 @@ delays. A pass:
 
 1. reads the counter buckets completed since the last pass (`kdial.routing.counters`);
 2. folds them into the health state machine, which returns transitions;
-3. writes the routing table when it changed (a state or the spec), and with status; its
-   generation moves only when its content does, and workers read it within a second;
-4. posts one Event per transition and patches status on a transition, or every
+3. with status, and when the trunks change, reads the gateways' credentials and applies the
+   pool's gateways Secret (`gateway_secret`), before the routing table that names its
+   generation;
+4. writes the routing table when it changed (a state, the spec or the gateways), and with
+   status; its generation moves only when its content does, and workers read it within a
+   second;
+5. posts one Event per transition and patches status on a transition, or every
    `status_interval_seconds` for the rates.
 """
 
@@ -27,13 +31,14 @@ from pydantic import ValidationError
 from kdial.api.conditions import Cond, merge
 from kdial.api.kinds import TRUNK_POOL
 from kdial.api.meta import explain
-from kdial.api.trunkpool import TrunkPoolSpec, TrunkPoolStatus, TrunkState
+from kdial.api.trunkpool import Trunk, TrunkPoolSpec, TrunkPoolStatus, TrunkState
 from kdial.plural import plural
 from kdial.routing import counters, health
 from kdial.routing.health import PoolHealth, Transition
 from kdial.state.keys import PoolKeys
 from kdial.state.routing_table import RoutingTable
-from kdial_operator import dataplane, metrics, routing
+from kdial_operator import dataplane, gateway_secret, metrics, routing
+from kdial_operator.gateway_secret import Applied
 from kdial_operator.indexes import key_of
 
 
@@ -51,6 +56,11 @@ class Watch:
     table: RoutingTable | None = None
     """The routing table as last written, and its generation."""
     generation: int = 0
+    gateways: Applied | None = None
+    """The gateways Secret as last applied, and for which trunks."""
+    gateway_trunks: list[Trunk] | None = None
+    gateways_problem: str | None = None
+    """The gateways' problem last announced in an Event."""
 
 
 async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
@@ -74,10 +84,16 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
     watch.health, transitions = health.evaluate(watch.health, observations, spec.health, now)
     _keep_pdd(watch, buckets, int(now) - spec.health.window_seconds)
 
-    table = routing.routing_table(spec, watch.health.states)
     status_due = bool(transitions) or now - watch.status_at >= memo.settings.status_interval_seconds
-    # Passes come four times a second; the table changes with a state or the spec. Rewriting
-    # it with status as well puts it back should Redis have lost it.
+    # With status, too, so that a rotated password or a Secret created late is taken up.
+    if status_due or watch.gateways is None or spec.trunks != watch.gateway_trunks:
+        await _apply_gateways(body, memo, watch, spec.trunks)
+    assert watch.gateways is not None
+    table = routing.routing_table(
+        spec, watch.health.states, watch.gateways.generation, watch.gateways.unconfigured
+    )
+    # Passes come four times a second; the table changes with a state, the spec or the
+    # gateways. Rewriting it with status as well puts it back should Redis have lost it.
     if table != watch.table or status_due:
         watch.generation = await dataplane.write_config(memo.redis, keys.config, table)
         watch.table = table
@@ -89,6 +105,21 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
         status = status_of(body, watch, table, active, watch.generation)
         await memo.kube.patch_status(TRUNK_POOL.plural, namespace, name, status)
         watch.status_at = now
+
+
+async def _apply_gateways(
+    body: kopf.Body, memo: kopf.Memo, watch: Watch, trunks: list[Trunk]
+) -> None:
+    namespace, name = key_of(body)
+    uid = str(body.meta.uid)
+    watch.gateways = await gateway_secret.refresh(
+        memo.kube, namespace, name, uid, trunks, last=watch.gateways
+    )
+    watch.gateway_trunks = trunks
+    problem = watch.gateways.problem
+    if problem and problem[1] != watch.gateways_problem:
+        kopf.warn(body, reason=problem[0], message=problem[1])
+    watch.gateways_problem = problem[1] if problem else None
 
 
 def _keep_pdd(watch: Watch, buckets: list[tuple[int, dict[str, int]]], horizon: int) -> None:
@@ -167,8 +198,13 @@ def status_of(
         )
     serving = sum(t.state is not TrunkState.EJECTED for t in watch.health.trunks)
     out = [t for t in watch.health.trunks if t.state is not TrunkState.HEALTHY]
+    problem = watch.gateways.problem if watch.gateways else None
     conditions = [
-        Cond("Ready", True, "Routable", f"{serving} of {plural(len(rows), 'trunk')} in service"),
+        Cond("Ready", False, *problem)
+        if problem
+        else Cond(
+            "Ready", True, "Routable", f"{serving} of {plural(len(rows), 'trunk')} in service"
+        ),
         Cond(
             "Degraded",
             True,

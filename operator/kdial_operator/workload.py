@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kdial import gateways
 from kdial.api.kinds import API_VERSION, CAMPAIGN
 from kdial_operator.settings import OperatorSettings
 
@@ -52,9 +53,16 @@ def secret_refs(settings: OperatorSettings) -> list[tuple[str, str]]:
 
 
 def worker_deployment(
-    namespace: str, campaign: str, uid: str, replicas: int, settings: OperatorSettings
+    namespace: str,
+    campaign: str,
+    uid: str,
+    replicas: int,
+    settings: OperatorSettings,
+    *,
+    trunk_pool: str,
 ) -> dict[str, Any]:
-    """The Deployment manifest; owned by the Campaign, so deleting the Campaign removes it."""
+    """The Deployment manifest; owned by the Campaign, so deleting the Campaign removes it.
+    Its pods mount the gateways the operator compiled from `trunk_pool`."""
     selector = labels(campaign)
     return {
         "apiVersion": "apps/v1",
@@ -87,13 +95,15 @@ def worker_deployment(
                         "prometheus.io/port": str(METRICS_PORT),
                     },
                 },
-                "spec": _pod_spec(namespace, campaign, settings),
+                "spec": _pod_spec(namespace, campaign, settings, trunk_pool),
             },
         },
     }
 
 
-def _pod_spec(namespace: str, campaign: str, settings: OperatorSettings) -> dict[str, Any]:
+def _pod_spec(
+    namespace: str, campaign: str, settings: OperatorSettings, trunk_pool: str
+) -> dict[str, Any]:
     spec: dict[str, Any] = {
         # Workers never talk to the Kubernetes API: no token to steal.
         "automountServiceAccountToken": False,
@@ -101,7 +111,15 @@ def _pod_spec(namespace: str, campaign: str, settings: OperatorSettings) -> dict
         # The Pod Security "restricted" profile, which each container completes.
         "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [_dialer(namespace, campaign, settings), _freeswitch(settings)],
-        "volumes": [{"name": name, "emptyDir": {}} for name in SWITCH_WRITABLE],
+        "volumes": [
+            *({"name": name, "emptyDir": {}} for name in SWITCH_WRITABLE),
+            # The switch reads its gateways here; the dialer sees their generation change and
+            # tells the switch to rescan. Not optional: a pod without them cannot dial.
+            {
+                "name": gateways.VOLUME,
+                "secret": {"secretName": gateways.secret_name(trunk_pool)},
+            },
+        ],
     }
     if settings.worker_service_account:
         spec["serviceAccountName"] = settings.worker_service_account
@@ -136,6 +154,7 @@ def _dialer(namespace: str, campaign: str, settings: OperatorSettings) -> dict[s
                 },
             },
             {"name": "KDIAL_METRICS_PORT", "value": str(METRICS_PORT)},
+            {"name": gateways.DIR_ENV, "value": gateways.WORKER_DIR},
             {
                 "name": "KDIAL_DRAIN_SECONDS",
                 "value": str(max(settings.worker_grace_seconds - 10, 1)),
@@ -146,6 +165,9 @@ def _dialer(namespace: str, campaign: str, settings: OperatorSettings) -> dict[s
         "livenessProbe": {"httpGet": {"path": "/healthz", "port": "metrics"}, "periodSeconds": 10},
         "readinessProbe": {"httpGet": {"path": "/readyz", "port": "metrics"}, "periodSeconds": 5},
         "resources": settings.dialer_resources,
+        "volumeMounts": [
+            {"name": gateways.VOLUME, "mountPath": gateways.WORKER_DIR, "readOnly": True}
+        ],
         # The kdial image's user, named here too so that an image built otherwise still runs
         # as it. It writes nothing at run time: no volume for the read-only root.
         "securityContext": {
@@ -203,6 +225,7 @@ def _freeswitch(settings: OperatorSettings) -> dict[str, Any]:
             "capabilities": {"drop": ["ALL"]},
         },
         "volumeMounts": [
-            {"name": name, "mountPath": path} for name, path in SWITCH_WRITABLE.items()
+            *({"name": name, "mountPath": path} for name, path in SWITCH_WRITABLE.items()),
+            {"name": gateways.VOLUME, "mountPath": gateways.SWITCH_DIR, "readOnly": True},
         ],
     }

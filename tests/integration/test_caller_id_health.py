@@ -67,7 +67,7 @@ def test_marked_and_annotated_numbers_are_quarantined_and_not_shown(
         operator,
         namespace,
         csv_of(numbers(3000)),
-        [trunk("a", "carrier-a", concurrent=16, cps=100)],
+        [trunk("carrier-a", concurrent=16, cps=100)],
         [{"number": n} for n in [*GOOD, MARKED]],
         tags=["spring-promo"],
         retry=AGAIN,

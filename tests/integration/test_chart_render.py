@@ -457,7 +457,9 @@ def test_the_chart_runs_the_kdial_image_as_its_user() -> None:
     assert user is not None, "the kdial image runs as a numeric uid:gid (runAsNonRoot checks it)"
     uid, gid = int(user[1]), int(user[2])
     pod = operator_deployment("defaults")["spec"]["template"]["spec"]
-    worker = worker_deployment("team-a", "quickstart", "uid", 1, OperatorSettings())
+    worker = worker_deployment(
+        "team-a", "quickstart", "uid", 1, OperatorSettings(), trunk_pool="lines"
+    )
     dialer = worker["spec"]["template"]["spec"]["containers"][0]
 
     assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]) == (uid, gid)
@@ -514,7 +516,9 @@ def test_worker_pods_find_their_secrets(name: str) -> None:
     }
 
     for namespace in namespaces:
-        deployment = worker_deployment(namespace, "quickstart", "uid-1", 1, settings)
+        deployment = worker_deployment(
+            namespace, "quickstart", "uid-1", 1, settings, trunk_pool="lines"
+        )
         assert manifest_problems(deployment) == []
         pod = deployment["spec"]["template"]["spec"]
         refs = {
@@ -564,7 +568,7 @@ def test_worker_settings_reach_the_operator() -> None:
 def test_worker_pods_follow_the_charts_worker_settings() -> None:
     """What the chart says of worker pods reaches the Deployments the operator writes."""
     settings = _settings_from(operator_container("voice-node-pool"))
-    deployment = worker_deployment("team-a", "quickstart", "uid", 1, settings)
+    deployment = worker_deployment("team-a", "quickstart", "uid", 1, settings, trunk_pool="lines")
     pod = deployment["spec"]["template"]["spec"]
     dialer, freeswitch = pod["containers"]
 
@@ -581,7 +585,9 @@ def test_worker_pods_follow_the_charts_worker_settings() -> None:
     assert {p["containerPort"] for p in freeswitch["ports"]} == {5080}
     assert dialer["resources"] == SCENARIO_DEFAULT_RESOURCES["dialer"]
     assert freeswitch["resources"] == SCENARIO_DEFAULT_RESOURCES["freeswitch"]
-    plain = worker_deployment("team-a", "quickstart", "uid", 1, OperatorSettings())
+    plain = worker_deployment(
+        "team-a", "quickstart", "uid", 1, OperatorSettings(), trunk_pool="lines"
+    )
     assert "hostNetwork" not in plain["spec"]["template"]["spec"]
 
 
@@ -650,9 +656,9 @@ def restricted_violations(pod: dict[str, Any]) -> list[str]:
 
 def _worker_pod(scenario: str) -> dict[str, Any]:
     settings = _settings_from(operator_container(scenario))
-    pod: dict[str, Any] = worker_deployment("team-a", "promo", "uid", 1, settings)["spec"][
-        "template"
-    ]["spec"]
+    pod: dict[str, Any] = worker_deployment(
+        "team-a", "promo", "uid", 1, settings, trunk_pool="lines"
+    )["spec"]["template"]["spec"]
     return pod
 
 
@@ -705,7 +711,9 @@ def test_the_switch_outlives_the_dialers_drain(grace: int) -> None:
     SIGKILL at terminationGracePeriodSeconds, leaving FreeSWITCH time to stop itself."""
     with mock.patch.dict(os.environ, {"KDIAL_WORKER_GRACE_SECONDS": str(grace)}):
         settings = OperatorSettings()
-    pod = worker_deployment("team-a", "promo", "uid", 1, settings)["spec"]["template"]["spec"]
+    pod = worker_deployment("team-a", "promo", "uid", 1, settings, trunk_pool="lines")["spec"][
+        "template"
+    ]["spec"]
     dialer, freeswitch = pod["containers"]
     drain = int(env_of(dialer)["KDIAL_DRAIN_SECONDS"]["value"])
     command = freeswitch["lifecycle"]["preStop"]["exec"]["command"]
@@ -726,7 +734,9 @@ def test_the_switch_outlives_the_dialers_drain(grace: int) -> None:
 
 def test_freeswitch_gets_the_charts_session_rate() -> None:
     settings = _settings_from(operator_container("defaults"))
-    pod = worker_deployment("team-a", "promo", "uid", 1, settings)["spec"]["template"]["spec"]
+    pod = worker_deployment("team-a", "promo", "uid", 1, settings, trunk_pool="lines")["spec"][
+        "template"
+    ]["spec"]
     fs_env = env_of(pod["containers"][1])
 
     assert settings.sessions_per_second == 30
@@ -784,7 +794,9 @@ def test_rbac_has_no_wildcards_and_reads_secrets_only_by_name(name: str) -> None
             for key in ("apiGroups", "resources", "verbs"):
                 assert "*" not in rule.get(key, []), (doc["metadata"]["name"], rule)
             if any(r.startswith("secrets") for r in rule["resources"]):
-                assert rule["resources"] == ["secrets"] and rule["verbs"] == ["get"], rule
+                # Read by name, written only by apply (the pools' gateways); never listed.
+                assert rule["resources"] == ["secrets"], rule
+                assert rule["verbs"] in (["get"], ["create", "patch"]), rule
             assert "escalate" not in rule["verbs"]
             assert "bind" not in rule["verbs"]
 
@@ -817,6 +829,9 @@ OPERATOR_CALLS = {
     ("kdial.io", "campaigns/finalizers", "update"),
     ("", "configmaps", "get"),
     ("", "secrets", "get"),
+    # The pools' gateways Secrets, by server-side apply: create when absent, else patch.
+    ("", "secrets", "create"),
+    ("", "secrets", "patch"),
     ("", "events", "create"),
     ("events.k8s.io", "events", "create"),
     ("apiextensions.k8s.io", "customresourcedefinitions", "list"),
@@ -854,7 +869,9 @@ def test_the_worker_deployment_is_applied_server_side_with_create_and_patch() ->
 
 
 def test_the_operator_may_make_a_campaign_wait_for_its_workers_deletion() -> None:
-    deployment = worker_deployment("sales", "promo", "uid-1", 1, OperatorSettings())
+    deployment = worker_deployment(
+        "sales", "promo", "uid-1", 1, OperatorSettings(), trunk_pool="lines"
+    )
     (owner,) = deployment["metadata"]["ownerReferences"]
     assert owner["kind"] == "Campaign" and owner["blockOwnerDeletion"] is True
     for name in ("defaults", "watch-namespaces"):
@@ -1121,7 +1138,9 @@ def _monitor(name: str, component: str) -> dict[str, Any]:
 
 def test_the_pod_monitor_selects_the_workers_the_operator_creates() -> None:
     monitor = _monitor("monitoring", "-workers")
-    worker = worker_deployment("team-a", "quickstart", "uid", 1, OperatorSettings())
+    worker = worker_deployment(
+        "team-a", "quickstart", "uid", 1, OperatorSettings(), trunk_pool="lines"
+    )
     pod = worker["spec"]["template"]
     ports = {p["name"] for c in pod["spec"]["containers"] for p in c.get("ports", [])}
 

@@ -41,10 +41,15 @@ INVALID: list[tuple[str, str, dict[str, Any], str]] = [
         "TrunkPool",
         {
             "trunks": [
-                {"name": "a", "gateway": "a b", "maxConcurrentCalls": 1, "maxCallsPerSecond": 1}
+                {
+                    "name": "a",
+                    "gateway": {"proxy": "a.example", "realm": "$${esl_password}"},
+                    "maxConcurrentCalls": 1,
+                    "maxCallsPerSecond": 1,
+                }
             ]
         },
-        "spec.trunks[0].gateway",
+        "spec.trunks[0].gateway.realm",
     ),
     ("trunkpools", "TrunkPool", {"trunks": []}, "spec.trunks"),
     (

@@ -409,6 +409,42 @@ def test_server_side_apply_checks_its_options_and_refuses_unknown_lists(
     assert server.get("apps/v1/deployments", "default", "web") is None
 
 
+SECRETS = "/api/v1/namespaces/default/secrets"
+
+
+def secret(**fields: Any) -> dict[str, Any]:
+    meta = {"name": "creds", "namespace": "default"}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, **fields}
+
+
+def test_secrets_are_applied_and_checked_as_a_real_server_does(server: KubeServer) -> None:
+    def apply_secret(body: dict[str, Any]) -> tuple[int, Any]:
+        query = "?fieldManager=op&force=true"
+        return server.request("PATCH", f"{SECRETS}/creds{query}", body, content_type=APPLY)
+
+    status, created = apply_secret(secret(data={"a": "eA=="}))
+    assert status == 201, created
+    assert (created["type"], created["data"]) == ("Opaque", {"a": "eA=="})  # type defaulted
+    status, applied = apply_secret(secret(type="Opaque", data={"b": "eQ=="}))
+    assert (status, applied["data"]) == (200, {"b": "eQ=="})  # `a` was ours, and is dropped
+    assert rv(apply_secret(secret(type="Opaque", data={"b": "eQ=="}))[1]) == rv(applied)
+
+    # stringData is folded into data by a real server: not emulated, so refused.
+    status, body = apply_secret(secret(stringData={"b": "y"}))
+    assert status == 415 and "stringData is not emulated" in body["message"]
+    status, body = apply_secret(secret(data={"b": "not base64!"}))
+    assert status == 400 and "illegal base64 data" in body["message"]
+    status, body = apply_secret(secret(data={"b/c": "eQ=="}))
+    assert status == 422 and "a valid config key" in body["message"]
+    status, body = apply_secret(secret(type="kubernetes.io/tls", data={"b": "eQ=="}))
+    assert status == 422 and "field is immutable" in body["message"]
+    status, body = server.request("POST", SECRETS, secret(stringData={"x": "y"}) | {
+        "metadata": {"name": "other"}
+    })  # fmt: skip
+    assert status == 415
+    assert server.get("v1/secrets", "default", "creds")["data"] == {"b": "eQ=="}  # type: ignore[index]
+
+
 def test_strategic_merge_patch_is_refused_for_custom_resources(server: KubeServer) -> None:
     create_widget(server, "w")
     status, _ = server.request("PATCH", f"{WIDGETS}/w", {"spec": {"size": 2}}, content_type=SMP)

@@ -38,7 +38,7 @@ SCENARIO = {
         }
     ],
 }
-TRUNKS = [trunk(n, f"carrier-{n}", concurrent=8, cps=100) for n in ("a", "b", "c")]
+TRUNKS = [trunk(f"carrier-{n}", concurrent=8, cps=100) for n in ("a", "b", "c")]
 HEALTH = {
     "windowSeconds": 30,
     "minSamples": 10,
@@ -93,24 +93,32 @@ def test_a_broken_carrier_is_ejected_routed_around_and_restored(
     with dialing(SCENARIO, namespace, redis_url, tmp_path, workers=1, speed=SPEED) as workers:
         ejected_at = wait_for(
             "carrier-c out of the routing table",
-            weight_zero_since(rdb, pool, "c"),
+            weight_zero_since(rdb, pool, "carrier-c"),
             log=operator,
         )
         row = wait_for(
             "status shows c Ejected",
-            lambda: trunk_row(api, "c") if trunk_row(api, "c").get("state") == "Ejected" else None,
+            lambda: (
+                trunk_row(api, "carrier-c")
+                if trunk_row(api, "carrier-c").get("state") == "Ejected"
+                else None
+            ),
             log=operator,
         )
         assert row["weight"] == 0
         assert row["reason"], row
-        a = trunk_row(api, "a")
+        a = trunk_row(api, "carrier-a")
         assert a["state"] == "Healthy" and a["attempts"] > 0 and a["asr"].endswith("%"), a
         assert a["pddP50Ms"] > 0 and a["pddP95Ms"] >= a["pddP50Ms"], a
         assert a["concurrencyUse"].endswith("%") and a["callLossRate"] == "0.0%", a
         time.sleep(3)  # traffic meanwhile goes to a and b
         healthy = wait_for(
             "c back in service after the carrier recovered",
-            lambda: trunk_row(api, "c") if trunk_row(api, "c").get("state") == "Healthy" else None,
+            lambda: (
+                trunk_row(api, "carrier-c")
+                if trunk_row(api, "carrier-c").get("state") == "Healthy"
+                else None
+            ),
             timeout=FAIL_UNTIL / SPEED + 40,
             log=operator,
         )
@@ -118,21 +126,21 @@ def test_a_broken_carrier_is_ejected_routed_around_and_restored(
         wait_for(
             "calls on c again",
             lambda: any(
-                r["trunk"] == "c" and int(r["started_ms"]) / 1000 > back_at
+                r["trunk"] == "carrier-c" and int(r["started_ms"]) / 1000 > back_at
                 for r in records(rdb, keys)
             ),
             log=workers[0],
         )
 
     attempts = records(rdb, keys)
-    on_c = [int(r["started_ms"]) / 1000 for r in attempts if r["trunk"] == "c"]
+    on_c = [int(r["started_ms"]) / 1000 for r in attempts if r["trunk"] == "carrier-c"]
     # Within a second of the decision, c takes no new call until it is probed (ejectSeconds).
     quiet = [t for t in on_c if ejected_at + 1 < t < ejected_at + HEALTH["ejectSeconds"] - 0.5]
     assert quiet == [], f"{len(quiet)} calls on c while it was ejected"
-    others = [r for r in attempts if r["trunk"] in ("a", "b")]
+    others = [r for r in attempts if r["trunk"] in ("carrier-a", "carrier-b")]
     during = [r for r in others if ejected_at + 1 < int(r["started_ms"]) / 1000 < ejected_at + 4]
     assert len(during) > 10, "the other trunks carried the traffic"
-    lost_on_c = [r for r in attempts if r["trunk"] == "c" and r["outcome"] == "CallLoss"]
+    lost_on_c = [r for r in attempts if r["trunk"] == "carrier-c" and r["outcome"] == "CallLoss"]
     # Sequential detection, not a window that must fill: far fewer than the window's ~450
     # attempts on c. (`kdial bench health` measures attempts to ejection; here the operator's
     # one-second cadence and a busy machine add a few seconds of c's traffic.)
@@ -170,8 +178,8 @@ def test_503s_our_own_pace_provokes_are_not_blamed_on_the_line(
         },
     }
     trunks = [
-        trunk("a", "carrier-a", concurrent=60, cps=5),
-        trunk("b", "carrier-b", concurrent=60, cps=20),
+        trunk("carrier-a", concurrent=60, cps=5),
+        trunk("carrier-b", concurrent=60, cps=20),
     ]
     keys = create(
         api,
@@ -186,20 +194,20 @@ def test_503s_our_own_pace_provokes_are_not_blamed_on_the_line(
     )
     with dialing(scenario, namespace, redis_url, tmp_path, speed=1):
         time.sleep(25)
-        row = trunk_row(api, "a")
+        row = trunk_row(api, "carrier-a")
 
     attempts = records(rdb, keys)
-    provoked = [r for r in attempts if r["trunk"] == "a" and r["sip"] == "503"]
+    provoked = [r for r in attempts if r["trunk"] == "carrier-a" and r["sip"] == "503"]
     assert len(provoked) >= 2, "the carrier's own limit was hit"
     pool = PoolKeys("tp", namespace, "lines")
     counted: dict[str, int] = {}
     for key in rdb.scan_iter(match=pool.counts(0).removesuffix("0") + "*"):
         for name, value in rdb.hgetall(key).items():
             counted[name] = counted.get(name, 0) + int(value)
-    assert counted.get("a|self", 0) >= len(provoked), counted
-    assert counted.get("a|loss", 0) == 0, counted
+    assert counted.get("carrier-a|self", 0) >= len(provoked), counted
+    assert counted.get("carrier-a|loss", 0) == 0, counted
     assert row["state"] == "Healthy", row
     reasons = [e["reason"] for e in api.events("lines")]
     assert "TrunkEjected" not in reasons and "TrunkDegraded" not in reasons, reasons
-    on_a = [r for r in attempts if r["trunk"] == "a"]
+    on_a = [r for r in attempts if r["trunk"] == "carrier-a"]
     assert len(on_a) > 30, "a kept carrying calls, at the pace its carrier takes"

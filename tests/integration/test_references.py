@@ -144,7 +144,7 @@ def test_referent_not_ready_then_fixed(api: Api, operator: OperatorProcess) -> N
         "trunks": [
             {
                 "name": "a",
-                "gateway": "a",
+                "gateway": {"proxy": "a.example"},
                 "sipUri": "also.example",
                 "maxConcurrentCalls": 1,
                 "maxCallsPerSecond": 1,

@@ -27,8 +27,8 @@ SCENARIO = {
     "callees": {"invalid": 0.02, "switchedOff": 0.03, "machine": 0.1, "machineRingSeconds": 1},
 }
 TRUNKS = [
-    trunk("a", "carrier-a", concurrent=12, cps=40),
-    trunk("b", "carrier-b", concurrent=12, cps=40),
+    trunk("carrier-a", concurrent=12, cps=40),
+    trunk("carrier-b", concurrent=12, cps=40),
 ]
 CALLER_IDS = [{"number": "+862012345678", "maxConcurrentCalls": 15}, {"number": "+861012345678"}]
 RETRY_AT_ONCE = {
@@ -75,7 +75,7 @@ def test_two_workers_close_every_contact(
     assert outcomes["AnsweredHuman"] > 200, outcomes
     assert {"Busy", "NoAnswer", "CallLoss", "InvalidNumber"} <= set(outcomes), outcomes
     assert {r["worker"] for r in attempts} == {"w1", "w2"}
-    for name in ("a", "b"):
+    for name in ("carrier-a", "carrier-b"):
         spans = [
             (int(r["started_ms"]), int(r["call_ended_ms"])) for r in attempts if r["trunk"] == name
         ]
@@ -249,7 +249,7 @@ def test_a_changed_contact_list_is_dialled_instead_of_the_old_one(
         operator,
         namespace,
         csv_of(old),
-        [trunk("a", "carrier-a", concurrent=4, cps=10)],
+        [trunk("carrier-a", concurrent=4, cps=10)],
         retry={"closure": {"maxAttempts": 1}},
         pacing={"maxConcurrency": 4, "ringTimeoutSeconds": 20},
     )

@@ -46,7 +46,7 @@ def test_each_far_end_is_classified_right(
         # Machines pick up within the ring timeout (a slow one would rightly be NoAnswer).
         "callees": {"invalid": 0, "switchedOff": 0, "machine": 0.3, "machineRingSeconds": 1},
     }
-    trunks = [trunk(gw, gw) for gw in carriers]
+    trunks = [trunk(gw) for gw in carriers]
     keys = create(
         api,
         rdb,
@@ -119,7 +119,7 @@ def test_answered_callees_nobody_takes_in_time_are_abandoned(
         operator,
         namespace,
         csv_of(numbers(40)),
-        [trunk("answers", "answers")],
+        [trunk("answers")],
         destination={"sipUri": "sip:agent1@10.0.0.9"},
         pacing={
             "maxConcurrency": 10,
@@ -182,9 +182,7 @@ def test_closure_rule_ends_a_contact_after_max_attempts(
 ) -> None:
     scenario = {"seed": 1, "carriers": {"busy": carrier(answerProbability=0, failures={"busy": 1})}}
     retry = {"rules": [{"outcome": "Busy", "delayMinutes": 0}], "closure": {"maxAttempts": 3}}
-    keys = create(
-        api, rdb, operator, namespace, csv_of(numbers(20)), [trunk("busy", "busy")], retry=retry
-    )
+    keys = create(api, rdb, operator, namespace, csv_of(numbers(20)), [trunk("busy")], retry=retry)
     with dialing(scenario, namespace, redis_url, tmp_path) as workers:
         wait_for(
             "every contact closed", lambda: rdb.hlen(keys.closed) == 20, timeout=120, log=workers[0]
@@ -225,7 +223,7 @@ def test_early_media_neither_starts_the_destination_nor_outlives_the_ring_timeou
         operator,
         namespace,
         csv_of(numbers(12)),
-        [trunk("early", "early"), trunk("silent", "silent")],
+        [trunk("early"), trunk("silent")],
         pacing={"maxConcurrency": 12, "ringTimeoutSeconds": ring_timeout},
         retry={"closure": {"maxAttempts": 1}},
     )

@@ -47,7 +47,7 @@ def test_sigkill_mid_campaign_loses_nothing(
         operator,
         namespace,
         csv_of(numbers(200)),
-        [trunk("gw", "gw", concurrent=40)],
+        [trunk("gw", concurrent=40)],
         pacing={"maxConcurrency": 40, "ringTimeoutSeconds": 20},
     )
     scenario = {"seed": 9, "carriers": {"gw": LONG_CALLS}}
@@ -76,7 +76,7 @@ def test_an_esl_drop_is_survived(
     namespace: str,
     tmp_path: Path,
 ) -> None:
-    keys = create(api, rdb, operator, namespace, csv_of(numbers(150)), [trunk("gw", "gw")])
+    keys = create(api, rdb, operator, namespace, csv_of(numbers(150)), [trunk("gw")])
     # At speed 20, 40 scenario seconds are 2 real seconds into the run.
     scenario = {
         "seed": 4,
@@ -102,7 +102,7 @@ def test_sigterm_drains_and_probes_tell_the_truth(
     namespace: str,
     tmp_path: Path,
 ) -> None:
-    keys = create(api, rdb, operator, namespace, csv_of(numbers(100)), [trunk("gw", "gw")])
+    keys = create(api, rdb, operator, namespace, csv_of(numbers(100)), [trunk("gw")])
     scenario = {"seed": 8, "carriers": {"gw": LONG_CALLS}}
     with dialing(scenario, namespace, redis_url, tmp_path, KDIAL_DRAIN_SECONDS="3") as (worker,):
         wait_for("calls in flight", lambda: rdb.hlen(keys.inflight) >= 5, log=worker)  # type: ignore[arg-type]

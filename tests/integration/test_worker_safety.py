@@ -44,7 +44,7 @@ def test_calling_window_holds_in_each_callees_time_zone(
         operator,
         namespace,
         csv_of(shanghai + LA),
-        [trunk("gw", "gw")],
+        [trunk("gw")],
         schedule={"windows": [window]},
     )
     with dialing(SCENARIO, namespace, redis_url, tmp_path) as workers:
@@ -93,7 +93,7 @@ def test_do_not_call_numbers_are_never_dialled_even_when_added_mid_campaign(
         operator,
         namespace,
         csv_of(everyone),
-        [trunk("gw", "gw")],
+        [trunk("gw")],
         retry=retry,
         suppressionListRefs=[{"name": "dnc"}],
     )
@@ -143,7 +143,7 @@ def test_a_crafted_number_never_reaches_the_switch(
 ) -> None:
     hostile = '"13800000001,origination_caller_id_number=666}sofia/gateway/evil/1"'  # one CSV cell
     keys = create(
-        api, rdb, operator, namespace, csv_of([hostile, *numbers(3, start=10)]), [trunk("gw", "gw")]
+        api, rdb, operator, namespace, csv_of([hostile, *numbers(3, start=10)]), [trunk("gw")]
     )
     status = (api.get("contactlists", "leads") or {})["status"]
     assert status["counts"]["rejected"] == 1
@@ -197,7 +197,7 @@ def test_contacts_wait_while_a_do_not_call_list_is_gone_from_redis(
         operator,
         namespace,
         csv_of(everyone),
-        [trunk("gw", "gw")],
+        [trunk("gw")],
         retry=retry,
         suppressionListRefs=[{"name": "dnc"}],
         pacing={"maxConcurrency": 5, "ringTimeoutSeconds": 20},

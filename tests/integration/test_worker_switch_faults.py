@@ -80,7 +80,7 @@ def test_the_switch_throttle_slows_the_worker_and_costs_nothing(
         operator,
         namespace,
         csv_of(numbers(200)),
-        [trunk("gw", "gw", concurrent=40, cps=50)],
+        [trunk("gw", concurrent=40, cps=50)],
         pacing={"maxConcurrency": 40, "ringTimeoutSeconds": 20},
         retry={"closure": {"maxAttempts": 1}},
     )
@@ -115,7 +115,7 @@ def test_a_switch_shutting_down_mid_campaign_costs_no_trunk_and_no_contact_an_at
         operator,
         namespace,
         csv_of(numbers(300)),
-        [trunk("gw", "gw", concurrent=20, cps=50)],
+        [trunk("gw", concurrent=20, cps=50)],
         retry={"closure": {"maxAttempts": 1}},
     )
     # At speed 5 the switch refuses originates for 0.34 s after "Shutting down", then closes

@@ -29,10 +29,12 @@ def carrier(**overrides: Any) -> dict[str, Any]:
     } | overrides
 
 
-def trunk(name: str, gateway: str, concurrent: int = 20, cps: int = 50) -> dict[str, Any]:
+def trunk(name: str, concurrent: int = 20, cps: int = 50) -> dict[str, Any]:
+    """A gateway trunk: the switch dials it as sofia/gateway/<name>, the simulator's carrier of
+    that name."""
     return {
         "name": name,
-        "gateway": gateway,
+        "gateway": {"proxy": f"sip.{name}.example"},
         "maxConcurrentCalls": concurrent,
         "maxCallsPerSecond": cps,
     }

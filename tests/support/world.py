@@ -32,13 +32,13 @@ TRUNK_POOL: dict[str, Any] = {
     "trunks": [
         {
             "name": "carrier-a",
-            "gateway": "carrier-a",
+            "gateway": {"proxy": "sip.carrier-a.example"},
             "maxConcurrentCalls": 30,
             "maxCallsPerSecond": 5,
         },
         {
             "name": "carrier-b",
-            "gateway": "carrier-b",
+            "gateway": {"proxy": "sip.carrier-b.example"},
             "maxConcurrentCalls": 30,
             "maxCallsPerSecond": 5,
         },

@@ -16,13 +16,16 @@ from kdial.api.trunkpool import TrunkPoolSpec
 
 GATEWAY_OR_URI_MSG = "set exactly one of gateway and sipUri"
 EJECT_MSG = "maxEjectSeconds must be at least ejectSeconds"
+REGISTER_MSG = "a gateway that registers needs authSecretRef (the account's username and password)"
+OWN_HEADER_MSG = "FreeSWITCH writes this header itself; name another"
+GATEWAY = {"proxy": "sip.carrier-a.example"}
 NUMBERS_MSG = "a pool needs numbers or numbersFrom"
 
 
 def trunk(name: str = "carrier-a", **fields: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "name": name,
-        "gateway": "carrier_a",
+        "gateway": GATEWAY,
         "maxConcurrentCalls": 30,
         "maxCallsPerSecond": 10,
     }
@@ -78,7 +81,15 @@ def test_minimal_trunk_pool_gets_documented_defaults() -> None:
     assert pool["trunks"] == [
         {
             "name": "carrier-a",
-            "gateway": "carrier_a",
+            "gateway": {
+                "proxy": "sip.carrier-a.example",
+                "realm": None,
+                "transport": "udp",
+                "register": False,
+                "authSecretRef": None,
+                "callerIdIn": "From",
+                "headers": [],
+            },
             "sipUri": None,
             "maxConcurrentCalls": 30,
             "maxCallsPerSecond": 10,
@@ -93,7 +104,25 @@ def test_minimal_trunk_pool_gets_documented_defaults() -> None:
 @pytest.mark.parametrize(
     "data",
     [
-        pytest.param(trunk_pool(trunk(gateway="gw-1.carrier_a")), id="gateway"),
+        pytest.param(
+            trunk_pool(
+                trunk(
+                    gateway={
+                        "proxy": "10.0.0.5:5080",
+                        "realm": "carrier-a.example",
+                        "transport": "tls",
+                        "register": True,
+                        "authSecretRef": {"name": "carrier-a", "passwordKey": "pw"},
+                        "callerIdIn": "PAssertedIdentity",
+                        "headers": [
+                            {"name": "X-Account", "value": "team 7: a/b@c.example"},
+                            {"name": "P-Charge-Info", "value": "sip:+8620123456@carrier.example"},
+                        ],
+                    }
+                )
+            ),
+            id="gateway",
+        ),
         pytest.param(
             trunk_pool(trunk(gateway=None, sipUri="sip.carrier.example:5060")), id="sip-uri"
         ),
@@ -136,9 +165,19 @@ def test_trunk_pool_rules_accept(data: dict[str, Any]) -> None:
             id="neither-gateway-nor-sip-uri",
         ),
         pytest.param(
-            trunk_pool(trunk("a"), trunk("b"), trunk("a", gateway="other")),
+            trunk_pool(trunk("a"), trunk("b"), trunk("a", sipUri="other.example", gateway=None)),
             "spec.trunks: duplicate name 'a'",
             id="duplicate-names",
+        ),
+        pytest.param(
+            trunk_pool(trunk(gateway={**GATEWAY, "register": True})),
+            f"spec.trunks[0].gateway.authSecretRef: {REGISTER_MSG}",
+            id="register-without-credentials",
+        ),
+        pytest.param(
+            trunk_pool(trunk(gateway={**GATEWAY, "headers": [{"name": "from", "value": "1"}]})),
+            f"spec.trunks[0].gateway.headers[0].name: {OWN_HEADER_MSG}",
+            id="own-header",
         ),
         pytest.param(
             trunk_pool(health={"ejectSeconds": 600, "maxEjectSeconds": 599}),
@@ -157,28 +196,58 @@ def test_trunk_pool_rules_refuse(data: dict[str, Any], expected: str) -> None:
 
 
 def test_every_trunk_pool_rule_has_a_refusing_case() -> None:
-    assert rule_messages(TRUNK_POOL) == {GATEWAY_OR_URI_MSG, EJECT_MSG}
+    assert rule_messages(TRUNK_POOL) == {
+        GATEWAY_OR_URI_MSG,
+        EJECT_MSG,
+        REGISTER_MSG,
+        OWN_HEADER_MSG,
+    }
 
 
+HOSTILE = [
+    'a"/><param name="register" value="true',
+    "$${esl_password}",
+    "${system(id)}",
+    "x}sofia/gateway/evil/1",
+    "a,b",
+    "a|b",
+    "a'b",
+    "a<b",
+    "a&amp;b",
+    "a\nb",
+    "",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
 @pytest.mark.parametrize(
-    "gateway",
+    ("field", "gateway"),
     [
-        "carrier/a",
-        "sofia/gateway/carrier_a",
-        "carrier a",
-        "carrier_a\n",
-        "carrier,a",
-        "carrier|a",
-        "{absolute_codec_string=PCMU}carrier",
-        "carrier'a",
-        "",
-        "g" * 65,
+        ("proxy", lambda v: {"proxy": v}),
+        ("realm", lambda v: {**GATEWAY, "realm": v}),
+        ("headers[0].name", lambda v: {**GATEWAY, "headers": [{"name": v, "value": "1"}]}),
+        ("headers[0].value", lambda v: {**GATEWAY, "headers": [{"name": "X-A", "value": v}]}),
+        ("authSecretRef.name", lambda v: {**GATEWAY, "authSecretRef": {"name": v}}),
+        (
+            "authSecretRef.passwordKey",
+            lambda v: {**GATEWAY, "authSecretRef": {"name": "s", "passwordKey": v}},
+        ),
     ],
 )
-def test_gateway_names_refuse_dial_string_syntax(gateway: str) -> None:
-    assert rejection(TrunkPoolSpec, trunk_pool(trunk(gateway=gateway))).startswith(
-        "spec.trunks[0].gateway: "
-    )
+def test_gateway_values_refuse_markup_variables_and_dial_string_syntax(
+    field: str, gateway: Any, value: str
+) -> None:
+    data = trunk_pool(trunk(gateway=gateway(value)))
+    assert rejection(TrunkPoolSpec, data).startswith(f"spec.trunks[0].gateway.{field}: ")
+
+
+def test_at_most_sixteen_headers_each_name_once() -> None:
+    headers = [{"name": f"X-H{i}", "value": "1"} for i in range(17)]
+    data = trunk_pool(trunk(gateway={**GATEWAY, "headers": headers}))
+    assert rejection(TrunkPoolSpec, data).startswith("spec.trunks[0].gateway.headers: ")
+    twice = [{"name": "X-A", "value": "1"}, {"name": "X-A", "value": "2"}]
+    data = trunk_pool(trunk(gateway={**GATEWAY, "headers": twice}))
+    assert rejection(TrunkPoolSpec, data) == "spec.trunks[0].gateway.headers: duplicate name 'X-A'"
 
 
 @pytest.mark.parametrize(

@@ -463,7 +463,7 @@ AGENTLESS: dict[str, Any] = {
 }
 TRUNK: dict[str, Any] = {
     "name": "carrier-a",
-    "gateway": "carrier_a",
+    "gateway": {"proxy": "sip.carrier-a.example"},
     "maxConcurrentCalls": 30,
     "maxCallsPerSecond": 10,
 }
@@ -531,6 +531,23 @@ VALID_AT_SCHEMA_LEVEL: list[Any] = [
             ]
         },
         id="trunkpool-two-trunks",
+    ),
+    pytest.param(
+        "TrunkPool",
+        {
+            "trunks": [
+                {
+                    **TRUNK,
+                    "gateway": {
+                        "proxy": "sip.carrier-a.example:5060",
+                        "register": True,
+                        "authSecretRef": {"name": "carrier-a"},
+                        "headers": [{"name": "X-Account", "value": "7"}],
+                    },
+                }
+            ]
+        },
+        id="trunkpool-registering-gateway",
     ),
     pytest.param("CallerIdPool", {"numbersFrom": CONFIG_MAP}, id="calleridpool-from-only"),
     pytest.param(
@@ -620,6 +637,34 @@ INVALID_AT_SCHEMA_LEVEL: list[Any] = [
         {"trunks": [TRUNK], "health": {"ejectSeconds": 900}},
         ["spec.health.maxEjectSeconds: maxEjectSeconds must be at least ejectSeconds"],
         id="trunkpool-eject-above-default-max",
+    ),
+    pytest.param(
+        "TrunkPool",
+        {"trunks": [{**TRUNK, "gateway": {"proxy": "sip.carrier-a.example", "register": True}}]},
+        [
+            "spec.trunks[0].gateway.authSecretRef: a gateway that registers needs authSecretRef "
+            "(the account's username and password)"
+        ],
+        id="trunkpool-register-without-credentials",
+    ),
+    pytest.param(
+        "TrunkPool",
+        {
+            "trunks": [
+                {
+                    **TRUNK,
+                    "gateway": {
+                        "proxy": "sip.carrier-a.example",
+                        "headers": [{"name": "P-Asserted-Identity", "value": "1"}],
+                    },
+                }
+            ]
+        },
+        [
+            "spec.trunks[0].gateway.headers[0].name: FreeSWITCH writes this header itself; "
+            "name another"
+        ],
+        id="trunkpool-own-header",
     ),
     pytest.param(
         "CallerIdPool", {}, ["spec.numbers: a pool needs numbers or numbersFrom"], id="pool-empty"

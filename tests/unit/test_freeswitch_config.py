@@ -8,12 +8,14 @@ originate and transfer commands name.
 from __future__ import annotations
 
 import re
+import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kdial import gateways
 from kdial.api.campaign import Destination
 from kdial.dialstring import SIP_PROFILE, Application, AppName, abandon_command, originate_command
 from kdial_operator.settings import OperatorSettings
@@ -114,7 +116,9 @@ def exec_sets(document: ET.Element) -> dict[str, str]:
 
 
 def freeswitch_container() -> dict[str, Any]:
-    deployment = worker_deployment("team-a", "promo", "uid", 1, OperatorSettings())
+    deployment = worker_deployment(
+        "team-a", "promo", "uid", 1, OperatorSettings(), trunk_pool="lines"
+    )
     container: dict[str, Any] = deployment["spec"]["template"]["spec"]["containers"][1]
     assert container["name"] == "freeswitch"
     return container
@@ -221,6 +225,25 @@ def test_one_external_profile_whose_gateways_the_operator_fills(document: ET.Ele
     assert settings is not None and params(settings)["sip-port"] == "$${sip_port}"
     assert include.get("data") == "external/*.xml"
     assert list((CONF / "sip_profiles" / "external").glob("*.xml")) == []
+
+
+def test_the_compiled_gateways_land_in_the_external_profile(tmp_path: Path) -> None:
+    """The Secret the operator writes, mounted where the worker pod mounts it, is read as the
+    external profile's gateways."""
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF, conf)
+    mounted = Path(gateways.SWITCH_DIR).relative_to("/usr/local/freeswitch/conf")
+    golden = REPO / "tests" / "data" / "gateways" / "quickstart-trunks.xml"
+    (conf / mounted / gateways.XML_KEY).write_text(golden.read_text("utf-8"), "utf-8")
+    (conf / mounted / gateways.GENERATION_KEY).write_text("0123456789abcdef", "utf-8")
+
+    (profile,) = configuration(assemble(conf / "freeswitch.xml"), "sofia.conf").findall(
+        "./profiles/profile"
+    )
+    names = [g.get("name") for g in profile.findall("./gateways//gateway")]
+    assert names == ["carrier-a", "carrier-b", "carrier-c"]
+    # Only the include file: the generation beside it is not configuration.
+    assert "0123456789abcdef" not in ET.tostring(profile, "unicode")
 
 
 def _contexts(document: ET.Element) -> set[str]:

@@ -44,10 +44,11 @@ def test_the_routing_table_carries_the_sip_uri_and_the_worker_reads_it() -> None
 
     direct, via_gateway = stored_trunks(
         {"name": "direct", "sipUri": "sip.carrier.example:5060", **LIMITS},
-        {"name": "gw", "gateway": "carrier_a", **LIMITS},
+        {"name": "carrier-a", "gateway": {"proxy": "sip.carrier-a.example"}, **LIMITS},
     )
     assert (direct.sip_uri, direct.gateway) == ("sip.carrier.example:5060", None)
-    assert (via_gateway.gateway, via_gateway.sip_uri) == ("carrier_a", None)
+    # The gateway the operator writes into the switch has the trunk's name.
+    assert (via_gateway.gateway, via_gateway.sip_uri) == ("carrier-a", None)
     assert direct.weight > 0
 
 
@@ -70,14 +71,14 @@ def test_a_trunk_with_neither_gateway_nor_sip_uri_is_never_picked() -> None:
 def test_the_worker_dials_a_sip_uri_trunk_at_its_host_and_a_gateway_trunk_by_name() -> None:
     direct, via_gateway = stored_trunks(
         {"name": "direct", "sipUri": "sip.carrier.example:5060", **LIMITS},
-        {"name": "gw", "gateway": "carrier_a", **LIMITS},
+        {"name": "carrier-a", "gateway": {"proxy": "sip.carrier-a.example"}, **LIMITS},
     )
     assert _via(direct) == SipUri("sip.carrier.example:5060")
     assert originate_command(_via(direct), "+8613812345678") == (
         "originate sofia/external/8613812345678@sip.carrier.example:5060 &park()"
     )
     assert originate_command(_via(via_gateway), "+8613812345678") == (
-        "originate sofia/gateway/carrier_a/8613812345678 &park()"
+        "originate sofia/gateway/carrier-a/8613812345678 &park()"
     )
 
 

@@ -58,7 +58,7 @@ def test_region_and_carrier_fit() -> None:
 
 
 def test_from_the_spec_and_the_table() -> None:
-    spec = Trunk(name="gd", gateway="gw", max_concurrent_calls=30, max_calls_per_second=5)
+    spec = Trunk(name="gd", sip_uri="gw.example", max_concurrent_calls=30, max_calls_per_second=5)
     routed = RoutedTrunk.of(spec, TrunkState.HEALTHY, active_calls=15)
     other = RoutedTrunk.of(spec.model_copy(update={"name": "x"}), TrunkState.EJECTED)
     assert table([routed, other]) == {"gd": SCALE // 2, "x": 0}

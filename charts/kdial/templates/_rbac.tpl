@@ -1,7 +1,7 @@
 {{/*
 The operator's permissions, rule by rule: "Framework:" rules are what kopf itself needs,
 "Application:" rules what kdial's handlers do. Only the verbs used, no wildcards, and Secrets
-only read by name, never listed or watched.
+only read by name, never listed or watched; the only ones written are the pools' gateways.
 */}}
 
 {{/* Cluster-scoped: always granted by a ClusterRole. */}}
@@ -51,4 +51,10 @@ only read by name, never listed or watched.
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get]
+# Application: each TrunkPool's gateways (kdial-gateways-<pool>, owned by the pool), the sofia
+# configuration worker pods mount, written by server-side apply (patch; create when it is
+# absent). It holds the carriers' passwords: a Secret, never a ConfigMap.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [create, patch]
 {{- end }}

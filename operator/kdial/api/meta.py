@@ -33,6 +33,8 @@ _PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|
 #: `;`, `,`, `|`, `@` or spaces would be dial-string syntax. RE2-compatible (no look-arounds),
 #: so the CRD schema enforces the very same pattern.
 SIP_HOST_PORT = rf"^{_HOST_LABEL}(\.{_HOST_LABEL})*(:{_PORT})?$"
+#: A SIP host or domain alone, without a port.
+SIP_HOST = rf"^{_HOST_LABEL}(\.{_HOST_LABEL})*$"
 
 
 @dataclass(frozen=True)

@@ -7,18 +7,118 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from kdial.api.meta import DNS_LABEL, SIP_HOST_PORT, ApiModel, Condition, Rule, StatusModel
+from kdial.api.meta import (
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    SIP_HOST,
+    SIP_HOST_PORT,
+    ApiModel,
+    Condition,
+    Rule,
+    StatusModel,
+)
 
-_GATEWAY = r"^[A-Za-z0-9_.-]{1,64}$"
+_SECRET_KEY = r"^[-._a-zA-Z0-9]+$"  # noqa: S105 (a pattern of key names)
+#: A SIP header name: a token, as carriers' own headers are (`X-Account`, `P-Charge-Info`).
+_HEADER_NAME = r"^[A-Za-z][A-Za-z0-9-]{0,62}$"
+#: A header value: letters, digits, spaces and `._:@+=/-`. Nothing FreeSWITCH could read as
+#: dial-string syntax (`{}[],|^'"`), a variable (`$`) or markup (`<>&`).
+_HEADER_VALUE = r"^[A-Za-z0-9._:@+=/-]([A-Za-z0-9 ._:@+=/-]{0,126}[A-Za-z0-9._:@+=/-])?$"
+#: Headers mod_sofia writes itself: a second copy would make the INVITE malformed or lie about
+#: who calls (the caller ID goes where `callerIdIn` says).
+_OWN_HEADERS = (
+    "(?i)^(via|from|to|call-id|cseq|contact|max-forwards|route|record-route|content-type|"
+    "content-length|authorization|proxy-authorization|p-asserted-identity|"
+    "p-preferred-identity|remote-party-id|privacy|allow|supported|require|user-agent)$"
+)
+
+
+class Transport(StrEnum):
+    UDP = "udp"
+    TCP = "tcp"
+    TLS = "tls"
+
+
+class CallerIdIn(StrEnum):
+    FROM = "From"
+    P_ASSERTED_IDENTITY = "PAssertedIdentity"
+
+
+class GatewayAuth(ApiModel):
+    """Where the carrier account's credentials are: a Secret in the TrunkPool's namespace."""
+
+    name: str = Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN)
+    """Name of the Secret."""
+    username_key: str = Field(default="username", min_length=1, max_length=253, pattern=_SECRET_KEY)
+    """Key of the Secret holding the SIP username (the digest user)."""
+    password_key: str = Field(default="password", min_length=1, max_length=253, pattern=_SECRET_KEY)
+    """Key of the Secret holding the SIP password."""
+
+
+class SipHeader(ApiModel):
+    """An extra SIP header sent on every INVITE through the gateway (an account or billing tag
+    the carrier asks for)."""
+
+    name: str = Field(max_length=63, pattern=_HEADER_NAME)
+    """Header name, a SIP token such as `X-Account`. Headers FreeSWITCH writes itself (From,
+    To, Contact, P-Asserted-Identity, ...) cannot be set."""
+    value: str = Field(max_length=128, pattern=_HEADER_VALUE)
+    """Header value: letters, digits, spaces and `._:@+=/-`, at most 128 characters."""
+
+    cel_rules = (
+        Rule(
+            f"!self.name.matches('{_OWN_HEADERS}')",
+            "FreeSWITCH writes this header itself; name another",
+            ".name",
+        ),
+    )
+
+
+class Gateway(ApiModel):
+    """A FreeSWITCH gateway the operator configures in every worker's switch, named after the
+    trunk (`sofia/gateway/<trunk name>/<number>`)."""
+
+    proxy: str = Field(max_length=256, pattern=SIP_HOST_PORT)
+    """The carrier's SIP host and optional port, `host[:port]`, e.g. `sip.carrier.example:5060`:
+    where INVITEs (and REGISTERs) go."""
+    realm: str | None = Field(default=None, max_length=253, pattern=SIP_HOST)
+    """Authentication realm (domain) of the account; the proxy's host when unset."""
+    transport: Transport = Transport.UDP
+    """SIP transport to the carrier: udp, tcp or tls (tls needs the switch's TLS profile)."""
+    # `register` on the wire; the Python name would shadow pydantic's ABC `register`.
+    registers: bool = Field(default=False, alias="register")
+    """Whether the switch registers the account with the carrier (carriers that authenticate by
+    registration); a carrier that admits the switch by IP needs none."""
+    auth_secret_ref: GatewayAuth | None = None
+    """Secret with the account's username and password, used to register and to answer the
+    carrier's authentication challenges. Required when `register` is true."""
+    caller_id_in: CallerIdIn = CallerIdIn.FROM
+    """Where the carrier reads the caller ID: `From` (the From header's user part) or
+    `PAssertedIdentity` (a P-Asserted-Identity header; From then carries the account)."""
+    headers: list[SipHeader] = Field(
+        default_factory=list,
+        max_length=16,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Extra SIP headers sent on every call through the gateway, each name once."""
+
+    cel_rules = (
+        Rule(
+            "!self.register || has(self.authSecretRef)",
+            "a gateway that registers needs authSecretRef (the account's username and password)",
+            ".authSecretRef",
+        ),
+    )
 
 
 class Trunk(ApiModel):
     """One carrier line, reached through a FreeSWITCH gateway or a SIP URI."""
 
     name: str = Field(max_length=63, pattern=DNS_LABEL)
-    """Name of the trunk within the pool."""
-    gateway: str | None = Field(default=None, pattern=_GATEWAY)
-    """FreeSWITCH sofia gateway to dial through (`sofia/gateway/<gateway>/<number>`)."""
+    """Name of the trunk within the pool; a gateway trunk's gateway has this name."""
+    gateway: Gateway | None = None
+    """The carrier's gateway: the operator writes it into every worker's switch, and calls go
+    through it (`sofia/gateway/<name>/<number>`)."""
     sip_uri: str | None = Field(default=None, max_length=256, pattern=SIP_HOST_PORT)
     """SIP host (and port, 1-65535) to dial directly through the `external` profile instead of a
     gateway (`sofia/external/<number>@<sipUri>`), e.g. `sip.carrier.example:5060`."""

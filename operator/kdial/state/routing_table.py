@@ -26,6 +26,10 @@ class TrunkRow(Trunk):
 class RoutingTable(WireValue):
     """Every trunk of a pool, in the spec's order."""
 
+    SCHEMA_VERSION: ClassVar[int] = 2  # 2: gatewaysGeneration
     KIND: ClassVar[str] = "routing table"
 
     trunks: tuple[TrunkRow, ...]
+    gateways_generation: str = ""
+    """The generation of the pool's compiled gateways (`kdial.gateways.generation`) this table
+    goes with: a worker whose mounted gateways are older waits for them before dialling."""

@@ -167,7 +167,7 @@ async def _set_cps(url: str, cps: int) -> None:
             "trunks": [
                 {
                     "name": "bench",
-                    "gateway": "bench",
+                    "gateway": {"proxy": "bench.sip.example"},
                     "maxConcurrentCalls": 100_000,
                     "maxCallsPerSecond": cps,
                 }
