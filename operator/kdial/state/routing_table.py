@@ -27,5 +27,10 @@ class RoutingTable(WireValue):
     """Every trunk of a pool, in the spec's order."""
 
     KIND: ClassVar[str] = "routing table"
+    #: 2: `gatewaysGeneration`.
+    SCHEMA_VERSION: ClassVar[int] = 2
 
     trunks: tuple[TrunkRow, ...]
+    gateways_generation: str = ""
+    """The generation of the pool's compiled gateways (`kdial.state.gateways`) workers should
+    see; empty while the operator compiles none."""
