@@ -21,7 +21,7 @@ import redis
 from kdial.state import gateways as contract
 from kdial.state.gateways import GatewayReport, SwitchGateway
 from kdial.state.keys import PoolKeys
-from kdial_worker import gateways
+from kdial_worker import gateways, metrics
 from kdial_worker.esl import EslDown, EslSession
 from kdial_worker.runtime import Runtime
 
@@ -50,8 +50,10 @@ class SwitchGateways:
         """One round: apply a new generation when due, and poll when it is time."""
         if rt is None or not self.esl.connected:
             return
-        applied = self._apply(rt)
-        if applied or time.monotonic() - self._polled_at >= POLL_SECONDS:
+        # First what the switch has: a gateway of an older config is killed by the next apply.
+        if self.on_switch is None or time.monotonic() - self._polled_at >= POLL_SECONDS:
+            self._poll(rt)
+        if self._apply(rt):
             self._poll(rt)
 
     def _apply(self, rt: Runtime) -> bool:
@@ -88,6 +90,7 @@ class SwitchGateways:
             log.warning("gateways generation %s not applied yet: %s", wanted, error)
             return False
         self._applied, self._applied_gateways = wanted, after
+        metrics.GATEWAY_RELOADS.inc()
         self._problem = None
         log.info("gateways generation %s applied (%d gateways)", wanted, len(after))
         return True
@@ -118,7 +121,11 @@ class SwitchGateways:
 
     def _changes(self, now: Mapping[str, SwitchGateway]) -> None:
         before = self.on_switch or {}
+        for gone in set(before) - set(now):
+            metrics.GATEWAY_DIALABLE.remove(gone)
+            log.info("gateway %s: no longer on the switch", gone)
         for name, gateway in now.items():
+            metrics.GATEWAY_DIALABLE.labels(name).set(int(gateway.dialable))
             old = before.get(name)
             if old is None or old.dialable != gateway.dialable:
                 verb = "dialable" if gateway.dialable else "not dialable"
