@@ -6,7 +6,8 @@ the ~1.7 s its Event Socket stays up, see `kdial_sim.shutdown`). An unknown endp
 unregistered user fails before a session exists. Then the session request itself: over
 sessions-per-second, over max sessions or with an origination_uuid already in use, originate
 answers -ERR DESTINATION_OUT_OF_ORDER and no channel event is ever emitted. An unknown gateway
-fails after that (INVALID_GATEWAY, still no events). Everything else becomes a channel whose far
+fails after that (INVALID_GATEWAY, still no events), and so does one whose status is DOWN
+(GATEWAY_DOWN: registration failed or pings unanswered; `kdial_sim.gateways`). Everything else becomes a channel whose far
 end follows the scenario.
 """
 

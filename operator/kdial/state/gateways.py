@@ -16,7 +16,6 @@ status.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from typing import ClassVar
 from xml.etree import ElementTree
 
@@ -95,10 +94,3 @@ class GatewayReport(WireValue):
     """When the switch was asked (ms since the epoch, the worker's clock)."""
     gateways: dict[str, SwitchGateway]
     """The pool's gateways the switch has, by name; a gateway it lacks is absent."""
-
-
-def dialable(gateway: str, on_switch: Mapping[str, SwitchGateway]) -> bool:
-    """Whether a trunk through `gateway` may be dialled: the switch has it, registered if it
-    registers, and up if it is pinged."""
-    found = on_switch.get(gateway)
-    return found is not None and found.dialable
