@@ -7,8 +7,8 @@ unregistered user fails before a session exists. Then the session request itself
 sessions-per-second, over max sessions or with an origination_uuid already in use, originate
 answers -ERR DESTINATION_OUT_OF_ORDER and no channel event is ever emitted. An unknown gateway
 fails after that (INVALID_GATEWAY, still no events), and so does one whose status is DOWN
-(GATEWAY_DOWN: registration failed or pings unanswered; `kdial_sim.gateways`). Everything else becomes a channel whose far
-end follows the scenario.
+(GATEWAY_DOWN: registration failed or pings unanswered; `kdial_sim.gateways`). Everything
+else becomes a channel whose far end follows the scenario.
 """
 
 from __future__ import annotations

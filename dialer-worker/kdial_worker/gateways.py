@@ -34,23 +34,28 @@ def reload_due(wanted: str | None, mounted: str | None, applied: str | None) -> 
     return wanted is not None and wanted == mounted and wanted != applied
 
 
-def reload_commands(
+def stale_gateways(
     before: Mapping[str, Params] | None, after: Mapping[str, Params], on_switch: Collection[str]
 ) -> list[str]:
-    """The API commands that bring the switch from `before` (the gateways last applied; None
-    when unknown, after a restart) to `after`. A gateway the switch has that `after` lacks is
-    killed even when `before` is unknown. Raises ValueError for a name unsafe to send."""
+    """The gateways to kill to bring the switch from `before` (the gateways last applied; None
+    when unknown, after a restart) to `after`: those gone, and those changed (a rescan would
+    keep them as they were). One the switch has that `after` lacks is stale even when `before`
+    is unknown. Raises ValueError for a name unsafe to send in a command."""
     unsafe = [name for name in [*after, *(before or {})] if not SAFE_NAME.match(name)]
     if unsafe:
         raise ValueError(f"gateway names unsafe in a command: {unsafe!r}")
-    on_switch = [name for name in on_switch if SAFE_NAME.match(name)]
-    previous: dict[str, Params | None] = dict.fromkeys(on_switch)
+    previous: dict[str, Params | None] = dict.fromkeys(n for n in on_switch if SAFE_NAME.match(n))
     previous |= dict(before or {})
-    stale = sorted(
+    return sorted(
         name
         for name, params in previous.items()
         if name not in after or (params is not None and dict(params) != dict(after[name]))
     )
+
+
+def reload_commands(stale: Iterable[str]) -> list[str]:
+    """The API commands that load a new gateways file: reloadxml, killgw for each stale
+    gateway, then the rescan that loads what the profile does not have."""
     return [
         "reloadxml",
         *(f"sofia profile {PROFILE} killgw {name}" for name in stale),

@@ -42,9 +42,12 @@ class SwitchGateways:
         self._applied_gateways: dict[str, dict[str, str]] | None = None
         self._polled_at = 0.0
         self._problem: str | None = None
+        #: Gateways about to be killed: no longer picked, so no attempt is on its way to one
+        #: when it goes.
+        self._retiring: set[str] = set()
 
     def usable(self, gateway: str | None) -> bool:
-        return gateways.gateway_ok(gateway, self.on_switch)
+        return gateway not in self._retiring and gateways.gateway_ok(gateway, self.on_switch)
 
     def tick(self, rt: Runtime | None) -> None:
         """One round: apply a new generation when due, and poll when it is time."""
@@ -76,20 +79,25 @@ class SwitchGateways:
             return False  # the kubelet is swapping the files; read them again next round
         try:
             after = contract.parse(xml)
-            commands = gateways.reload_commands(
+            stale = gateways.stale_gateways(
                 self._applied_gateways, after, (self.on_switch or {}).keys()
             )
         except ValueError as error:
             self._say(f"gateways generation {wanted} not applied: {error}")
             return False
+        if set(stale) - self._retiring:
+            # Killed next round, once the attempts that picked them have sent their originate.
+            self._retiring |= set(stale)
+            return False
         try:
-            for command in commands:
+            for command in gateways.reload_commands(stale):
                 reply = self.esl.api(command)
                 log.info("switch: %s: %s", command, reply.strip().replace("\n", " "))
         except EslDown as error:
             log.warning("gateways generation %s not applied yet: %s", wanted, error)
             return False
         self._applied, self._applied_gateways = wanted, after
+        self._retiring = set()
         metrics.GATEWAY_RELOADS.inc()
         self._problem = None
         log.info("gateways generation %s applied (%d gateways)", wanted, len(after))

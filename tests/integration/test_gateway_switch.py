@@ -95,19 +95,12 @@ def test_a_new_generation_reaches_the_switch_while_calls_are_up(
             assert sim_log_lines(sim_dir, "reloadxml") == 2
             wait_for("calls on trunk b", lambda: rdb.zcard(pool.trunk_active("b")) >= 5, log=worker)  # type: ignore[arg-type]
             wait_for(
-                "the calls up at the change ended",
-                lambda: (
-                    all(
-                        int(r["call_ended_ms"]) > changed_ms
-                        for r in records(rdb, keys)
-                        if r.get("trunk") == "a"
-                    )
-                    and rdb.zcard(pool.trunk_active("a")) == 0
-                ),
+                "the calls up on trunk a at the change ended",
+                lambda: rdb.zcard(pool.trunk_active("a")) == 0,
                 log=worker,
             )  # type: ignore[arg-type]
         finally:
-            worker.stop()
+            worker.stop()  # drains: every call that ended is recorded
 
     attempts = [r for r in records(rdb, keys) if r.get("trunk")]
     on_a = [r for r in attempts if r["trunk"] == "a"]

@@ -12,6 +12,7 @@ from kdial_worker.gateways import (
     parse_xml_status,
     reload_commands,
     reload_due,
+    stale_gateways,
     wanted_generation,
 )
 
@@ -21,36 +22,26 @@ RESCAN = "sofia profile external rescan"
 
 
 def test_a_new_gateway_is_rescanned_in_and_a_removed_one_killed() -> None:
-    assert reload_commands({"a": A}, {"a": A, "b": B}, ["a"]) == ["reloadxml", RESCAN]
-    assert reload_commands({"a": A, "b": B}, {"b": B}, ["a", "b"]) == [
-        "reloadxml",
-        "sofia profile external killgw a",
-        RESCAN,
-    ]
+    assert stale_gateways({"a": A}, {"a": A, "b": B}, ["a"]) == []
+    assert stale_gateways({"a": A, "b": B}, {"b": B}, ["a", "b"]) == ["a"]
+    assert reload_commands(["a"]) == ["reloadxml", "sofia profile external killgw a", RESCAN]
+    assert reload_commands([]) == ["reloadxml", RESCAN]
 
 
 def test_a_changed_gateway_is_killed_before_the_rescan_loads_it_again() -> None:
     moved = A | {"proxy": "10.0.0.9:5060"}
-    assert reload_commands({"a": A}, {"a": moved}, ["a"]) == [
-        "reloadxml",
-        "sofia profile external killgw a",
-        RESCAN,
-    ]
+    assert stale_gateways({"a": A}, {"a": moved}, ["a"]) == ["a"]
 
 
 def test_after_a_restart_the_switchs_own_list_says_what_is_gone() -> None:
-    assert reload_commands(None, {"b": B}, ["a", "b"]) == [
-        "reloadxml",
-        "sofia profile external killgw a",
-        RESCAN,
-    ]
+    assert stale_gateways(None, {"b": B}, ["a", "b"]) == ["a"]
 
 
 def test_a_name_unsafe_in_a_command_is_never_sent() -> None:
     with pytest.raises(ValueError, match="unsafe"):
-        reload_commands(None, {"a\n\napi hupall": A}, [])
+        stale_gateways(None, {"a\n\napi hupall": A}, [])
     # One the switch reports is skipped rather than sent.
-    assert reload_commands(None, {"a": A}, ["x y"]) == ["reloadxml", RESCAN]
+    assert stale_gateways(None, {"a": A}, ["x y"]) == []
 
 
 def test_the_switch_is_told_once_the_mount_shows_the_wanted_generation() -> None:
