@@ -7,6 +7,7 @@ or a BACKGROUND_JOB body; commands it does not have answer `-ERR <cmd> Command n
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid as uuidlib
 from collections.abc import Awaitable, Callable
@@ -15,8 +16,11 @@ from kdial_sim import dialplan, fsstring
 from kdial_sim.calls import delay_seconds
 from kdial_sim.causes import parse_cause
 from kdial_sim.channel import Channel
+from kdial_sim.gateways import ConfigRefused
 from kdial_sim.originate import OriginateUsageError, parse_originate
 from kdial_sim.switch import Switch
+
+log = logging.getLogger(__name__)
 
 VERSION = "1.11.1-kdial-sim"
 _NO_SUCH_CHANNEL = "-ERR No such channel!\n"
@@ -42,6 +46,8 @@ class Api:
             "version": self.version,
             "create_uuid": self.create_uuid,
             "hostname": self.hostname,
+            "reloadxml": self.reloadxml,
+            "sofia": self.sofia,
         }
 
     async def execute(self, command: str, arg: str | None) -> str:
@@ -173,6 +179,55 @@ class Api:
             sw.request_shutdown(restart=len(argv) > 1 and argv[1].lower() == "restart")
             return "+OK\n"
         return "-ERR INVALID COMMAND\nUSAGE: fsctl [hupall|pause|resume|shutdown]\n"
+
+    async def reloadxml(self, arg: str | None) -> str:
+        """mod_commands reload_xml_function."""
+        log.info("reloadxml")
+        try:
+            self.switch.reload_xml()
+        except ConfigRefused as refused:
+            return f"-ERR kdial sim cannot emulate this configuration: {refused}\n"
+        return "+OK [Success]\n"
+
+    async def sofia(self, arg: str | None) -> str:
+        """The `sofia` commands a dialer uses on its gateways (mod_sofia.c: cmd_status,
+        cmd_xml_status, cmd_profile); any other answers that the simulator has not got it."""
+        argv = (arg or "").split()
+        now = self.switch.clock.now()
+        gateways = self.switch.gateways
+        if (
+            argv[:1] in (["status"], ["xmlstatus"])
+            and len(argv) in (2, 3)
+            and (len(argv) == 2 or argv[1].lower() == "gateway")
+        ):
+            xml = argv[0] == "xmlstatus"
+            if len(argv) == 2:
+                return gateways.xml_summary(now) if xml else gateways.status_summary(now)
+            return gateways.xml_one(argv[2], now) if xml else gateways.status_one(argv[2], now)
+        if argv[:1] == ["profile"] and len(argv) >= 3:
+            return self._profile(argv[1], argv[2].lower(), argv[3:])
+        return f"-ERR kdial sim cannot emulate sofia {arg or ''}\n"
+
+    def _profile(self, profile: str, command: str, rest: list[str]) -> str:
+        if profile != "external":
+            return f"Invalid Profile [{profile}]"
+        log.info("sofia profile %s %s %s", profile, command, " ".join(rest))
+        if command == "rescan":
+            try:
+                self.switch.rescan()
+            except ConfigRefused as refused:
+                return f"-ERR kdial sim cannot emulate this configuration: {refused}\n"
+            return "Reload XML [Success]\n+OK scan complete\n"
+        if command == "killgw":
+            if not rest:
+                return "-ERR missing gw name\n"
+            if rest[0] == "_all_":
+                self.switch.gateways.loaded.clear()
+                return "+OK every gateway marked for deletion.\n"
+            if self.switch.gateways.kill(rest[0]):
+                return "+OK gateway marked for deletion.\n"
+            return "-ERR no such gateway.\n"
+        return f"-ERR kdial sim cannot emulate sofia profile {profile} {command}\n"
 
     async def version(self, arg: str | None) -> str:
         return f"FreeSWITCH Version {VERSION} (kdial simulator)\n"

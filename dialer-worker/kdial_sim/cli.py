@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import logging
 import sys
+from pathlib import Path
 
+from kdial_sim.gateways import ConfigRefused, read_conf
 from kdial_sim.runner import RunConfig, run
 from kdial_sim.scenario import ScenarioError, load_scenario
 
@@ -40,6 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         metavar="FILE",
         help="YAML scenario: switch limits, carriers, callees, agents, faults",
+    )
+    parser.add_argument(
+        "--conf",
+        type=Path,
+        metavar="DIR",
+        help="FreeSWITCH configuration directory: the gateways are those of "
+        "DIR/sip_profiles/external/**/*.xml, read on start, `reloadxml` and `sofia profile "
+        "external rescan`; carriers are found by the gateways' proxies. Without it every "
+        "carrier of the scenario is a gateway of its name that does not register",
     )
     parser.add_argument(
         "--listen",
@@ -89,6 +100,12 @@ def main(argv: list[str]) -> int:
         return 2
     if args.seed is not None:
         scenario = scenario.model_copy(update={"seed": args.seed})
+    if args.conf is not None:
+        try:
+            read_conf(args.conf)
+        except ConfigRefused as exc:
+            sys.stderr.write(f"kdial sim: {exc}\n")
+            return 2
     if args.check:
         sys.stdout.write(_summary(args.scenario, scenario.seed, len(scenario.carriers)))
         return 0
@@ -96,9 +113,12 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    config = RunConfig(scenario, host, port, args.password, args.speed, args.scenario)
+    config = RunConfig(scenario, host, port, args.password, args.speed, args.scenario, args.conf)
     try:
         asyncio.run(run(config))
+    except ConfigRefused as exc:
+        sys.stderr.write(f"kdial sim: {exc}\n")
+        return 2
     except OSError as exc:
         sys.stderr.write(f"kdial sim: cannot listen on {args.listen}: {exc.strerror}\n")
         return 1

@@ -10,6 +10,7 @@ import signal
 import sys
 import uuid as uuidlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from kdial_sim import events
 from kdial_sim.api import VERSION, Api
@@ -36,6 +37,8 @@ class RunConfig:
     password: str
     speed: float
     source: str
+    #: FreeSWITCH's configuration directory, whose sip_profiles/external gateways it loads.
+    conf: Path | None = None
 
 
 async def run(config: RunConfig) -> None:
@@ -50,7 +53,7 @@ async def run(config: RunConfig) -> None:
     )
     bus = EventBus()
     stamper = Stamper(identity, clock)
-    switch = Switch(config.scenario, clock, bus, stamper)
+    switch = Switch(config.scenario, clock, bus, stamper, config.conf)
     server = EslServer(Api(switch), bus, stamper, config.password)
     host, port = await server.start(config.host, config.port)
     faults = FaultScheduler(config.scenario.faults, clock, switch, server)

@@ -86,6 +86,9 @@ class CarrierSpec(Model):
     max_concurrent_calls: int | None = Field(default=None, ge=1)
     #: New calls per second before this carrier answers 503.
     max_calls_per_second: int | None = Field(default=None, ge=1)
+    #: How it answers a gateway's REGISTER (and OPTIONS pings): `accept` (200 after the
+    #: post-dial delay), `refuse` (403), or `unreachable` (no answer at all).
+    registration: Literal["accept", "refuse", "unreachable"] = "accept"
 
     @field_validator("failures")
     @classmethod

@@ -6,17 +6,20 @@ the ~1.7 s its Event Socket stays up, see `kdial_sim.shutdown`). An unknown endp
 unregistered user fails before a session exists. Then the session request itself: over
 sessions-per-second, over max sessions or with an origination_uuid already in use, originate
 answers -ERR DESTINATION_OUT_OF_ORDER and no channel event is ever emitted. An unknown gateway
-fails after that (INVALID_GATEWAY, still no events). Everything else becomes a channel whose far
-end follows the scenario.
+fails after that (INVALID_GATEWAY, still no events), and so does one whose status is DOWN
+(GATEWAY_DOWN: registration failed or pings unanswered; `kdial_sim.gateways`). Everything
+else becomes a channel whose far end follows the scenario.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import uuid as uuidlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from kdial_sim.bus import EventBus
 from kdial_sim.calls import Call, CallEnv
@@ -24,6 +27,7 @@ from kdial_sim.causes import parse_cause
 from kdial_sim.channel import Channel, SipParticulars
 from kdial_sim.clock import SimClock
 from kdial_sim.events import Stamper
+from kdial_sim.gateways import ConfigRefused, FarEnd, GatewayDef, Gateways, read_conf
 from kdial_sim.originate import DialTarget, Leg, OriginateRequest, parse_dial_target
 from kdial_sim.outcomes import (
     CarrierConditions,
@@ -92,8 +96,23 @@ class Counters:
 
 
 class Switch:
-    def __init__(self, scenario: Scenario, clock: SimClock, bus: EventBus, stamper: Stamper):
+    def __init__(
+        self,
+        scenario: Scenario,
+        clock: SimClock,
+        bus: EventBus,
+        stamper: Stamper,
+        conf: Path | None = None,
+    ):
         self.scenario = scenario
+        #: The configuration directory gateways are read from; without one, every carrier of
+        #: the scenario is a gateway of its name at its proxy that does not register (a switch
+        #: configured by hand to match the scenario).
+        self.conf = conf
+        self.gateways = Gateways(scenario.switch.ipv4, scenario.switch.sip_port)
+        #: What the last `reloadxml` read; `rescan` loads from it.
+        self.xml = self._read_gateways()
+        self.gateways.rescan(self.xml, self._far_end, clock.now())
         self.clock = clock
         self.bus = bus
         self.stamper = stamper
@@ -200,11 +219,7 @@ class Switch:
 
     def _route_after_session(self, target: DialTarget) -> Route:
         if target.gateway is not None:
-            spec = self.scenario.carriers.get(target.gateway)
-            if spec is None:
-                raise Refused("INVALID_GATEWAY")
-            host, port = _host_port(spec.proxy)
-            return Route(remote_host=host, remote_port=port, carrier=target.gateway)
+            return self._through_gateway(target.gateway)
         carrier = self._carrier_for_host(target.host)
         if carrier is not None:
             host, port = _host_port(self.scenario.carriers[carrier].proxy)
@@ -212,22 +227,81 @@ class Switch:
         host, port = _host_port(target.host or "127.0.0.1:5060")
         return Route(remote_host=host, remote_port=port, agent=self._is_agent(target.destination))
 
-    def _carrier_for_host(self, host: str | None) -> str | None:
-        """The carrier a `sofia/<profile>/<user>@<host>` leg reaches (a TrunkPool's sipUri).
+    def _through_gateway(self, name: str) -> Route:
+        """sofia_outgoing_channel: an unknown gateway is INVALID_GATEWAY (measured on 1.11), a
+        gateway whose status is not UP refuses the call (GATEWAY_DOWN, no INVITE sent)."""
+        gateway = self.gateways.find(name)
+        if gateway is None:
+            raise Refused("INVALID_GATEWAY")
+        gateway.calls_out += 1
+        if gateway.status(self.clock.now()) != "UP":
+            gateway.failed_calls_out += 1
+            raise Refused("GATEWAY_DOWN")
+        host, port = _host_port(gateway.spec.proxy)
+        return Route(remote_host=host, remote_port=port, carrier=gateway.far_end.carrier)
 
-        As the network would: host names without regard to case, and a URI without a port
-        is port 5060. A `hosts` entry without a port takes every port.
-        """
+    # Configuration ---------------------------------------------------------------------
+
+    def _read_gateways(self) -> dict[str, GatewayDef]:
+        """The gateways the configuration defines (raises gateways.ConfigRefused)."""
+        if self.conf is None:
+            return {
+                name: GatewayDef(name, (("proxy", spec.proxy), ("register", "false")), "scenario")
+                for name, spec in self.scenario.carriers.items()
+            }
+        return read_conf(self.conf)
+
+    def reload_xml(self) -> None:
+        """`reloadxml`: reads the configuration again; loaded gateways stay as they are."""
+        self.xml = self._read_gateways()
+
+    def rescan(self) -> None:
+        """`sofia profile external rescan`: reloads the XML and loads the gateways not
+        loaded yet."""
+        self.reload_xml()
+        self.gateways.rescan(self.xml, self._far_end, self.clock.now())
+
+    def _far_end(self, gateway: GatewayDef) -> FarEnd:
+        """The carrier a gateway reaches: by name for the scenario's own gateways, else by its
+        proxy, as the network would route it."""
+        if gateway.source == "scenario":
+            carrier: str | None = gateway.name
+        else:
+            found = self._carriers_for_host(gateway.proxy)
+            if len(found) > 1:
+                raise ConfigRefused(
+                    f"gateway {gateway.name!r}: its proxy {gateway.proxy} is served by carriers "
+                    f"{', '.join(found)}; give each carrier its own proxy or hosts"
+                )
+            carrier = found[0] if found else None
+        if carrier is None:
+            return FarEnd("unreachable", 0.0, None)
+        spec = self.scenario.carriers[carrier]
+        rng = random.Random(f"{self.scenario.seed}:register:{gateway.name}")
+        return FarEnd(spec.registration, spec.pdd_seconds.sample(rng), carrier)
+
+    def _carrier_for_host(self, host: str | None) -> str | None:
+        """The carrier a `sofia/<profile>/<user>@<host>` leg reaches (a TrunkPool's sipUri)."""
+        found = self._carriers_for_host(host)
+        return found[0] if found else None
+
+    def _carriers_for_host(self, host: str | None) -> list[str]:
+        """Every carrier answering at `host`, as the network would: host names without regard
+        to case, and a URI without a port is port 5060. A `hosts` entry without a port takes
+        every port."""
         if not host:
-            return None
+            return []
         wanted = _host_port(host.lower())
+        found = []
         for name, spec in self.scenario.carriers.items():
             listed = [h.lower() for h in spec.hosts]
-            if wanted[0] in listed or f"{wanted[0]}:{wanted[1]}" in listed:
-                return name
-            if wanted == _host_port(spec.proxy.lower()):
-                return name
-        return None
+            if (
+                wanted[0] in listed
+                or f"{wanted[0]}:{wanted[1]}" in listed
+                or wanted == _host_port(spec.proxy.lower())
+            ):
+                found.append(name)
+        return found
 
     def _is_agent(self, name: str) -> bool:
         agents = self.scenario.agents

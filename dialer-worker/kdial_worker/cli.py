@@ -68,6 +68,11 @@ def parser() -> argparse.ArgumentParser:
         "--max-calls", type=int, help="most calls this worker carries (KDIAL_MAX_CALLS, 100)"
     )
     p.add_argument("--worker-id", help="names this worker in records and logs (KDIAL_WORKER_ID)")
+    p.add_argument(
+        "--gateways-dir",
+        help="where the pools' compiled sofia gateways are mounted (KDIAL_GATEWAYS_DIR); the "
+        "switch is told to reload them when the routing table names their generation",
+    )
     return p
 
 

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +48,7 @@ from kdial_worker.carrier_pace import CarrierPace
 from kdial_worker.esl import EslDown, EslSession
 from kdial_worker.runtime import CallerId, Runtime, RuntimeCache, Trunk
 from kdial_worker.settings import WorkerSettings
+from kdial_worker.switch_gateways import SwitchGateways
 from kdial_worker.switch_pace import SwitchPace
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,7 @@ class Dialer:
             on_event=self.calls.on_event,
             on_reconnect=self.reconcile,
         )
+        self.gateways = SwitchGateways(self.esl, rdb, settings.gateways_dir, settings.worker_id)
         self.rng = random.Random()
         self.epoch: str | None = None
         self.draining = False
@@ -119,6 +122,7 @@ class Dialer:
             gevent.spawn(self._claim_loop),
             gevent.spawn(self._every, self.settings.lease_seconds / 3, self._renew),
             gevent.spawn(self._every, 5.0, self._reclaim),
+            gevent.spawn(self._every, 0.5, self._watch_gateways),
         ]
 
     def ready(self) -> bool:
@@ -178,7 +182,7 @@ class Dialer:
         room = self.settings.max_calls - len(self.calls)
         if room <= 0 or time.monotonic() < self._hold_until:
             return 0
-        rate = self._switch_pace.rate(_trunks_rate(rt), time.time())
+        rate = self._switch_pace.rate(_trunks_rate(rt, self.gateways.usable), time.time())
         want = self._pacer.take(time.monotonic(), rate, min(room, 20))
         if want == 0:
             return 0
@@ -307,7 +311,7 @@ class Dialer:
         full: set[str] = set()
         while True:
             trunk = choice.pick_trunk(
-                [t for t in rt.trunks if t.name not in full],
+                [t for t in rt.trunks if t.name not in full and self.gateways.usable(t.gateway)],
                 self.rng,
                 avoid=avoid,
                 callee_region=subdivision(contact.province) or contact.region or None,
@@ -585,6 +589,9 @@ class Dialer:
             lapsed = plural(len(grants) - len(dropped), "permit")
             log.warning("%s had lapsed (Redis unreachable too long?)", lapsed)
 
+    def _watch_gateways(self) -> None:
+        self.gateways.tick(self.runtime.get())
+
     def _reclaim(self) -> None:
         delay = int(self.settings.reclaim_delay_seconds * 1000)
         taken = ledger.reclaim(self.rdb, self.keys, delay)
@@ -604,9 +611,9 @@ class Dialer:
                 call.done.set()
 
 
-def _trunks_rate(rt: Runtime) -> float:
-    """Originates a second the campaign's trunks allow together."""
-    return float(sum(t.max_cps for t in rt.trunks if t.weight > 0))
+def _trunks_rate(rt: Runtime, usable: Callable[[str | None], bool]) -> float:
+    """Originates a second the campaign's dialable trunks allow together."""
+    return float(sum(t.max_cps for t in rt.trunks if t.weight > 0 and usable(t.gateway)))
 
 
 def _via(trunk: Trunk) -> str | SipUri:

@@ -59,3 +59,11 @@ CPS_REFUNDED = Counter(
     "CPS grants given back to a trunk: the switch refused the originate before any channel.",
     ["trunk"],
 )
+GATEWAY_DIALABLE = Gauge(
+    "kdial_gateway_dialable",
+    "1 while the switch has the gateway, registered if it registers and up if it is pinged.",
+    ["gateway"],
+)
+GATEWAY_RELOADS = Counter(
+    "kdial_gateway_reloads_total", "Gateway generations applied to the switch."
+)

@@ -87,6 +87,13 @@ class Runtime:
     that list was deleted (its contacts and numbers with it)."""
     trunks: tuple[Trunk, ...]
     caller_ids: CallerIds
+    gateway_generations: tuple[str, ...] = ()
+    """Each pool's gateways generation, as its routing table names it ("" for none)."""
+
+    @property
+    def gateway_trunks(self) -> tuple[tuple[PoolKeys, str], ...]:
+        """(pool, gateway) of every trunk dialled through a gateway."""
+        return tuple((t.pool, t.gateway) for t in self.trunks if t.gateway)
 
 
 def _stored(rdb: redis.Redis, key: str) -> dict[str, object] | None:
@@ -117,11 +124,14 @@ def load(rdb: redis.Redis, campaign: CampaignKeys) -> Runtime | None:
     spec = config.spec
     namespace = campaign.namespace
     trunks: list[Trunk] = []
+    generations: list[str] = []
     for ref in spec.trunk_pool_refs:
         pool = PoolKeys("tp", namespace, ref.name)
-        table = _stored(rdb, pool.config)
-        if table is not None:
-            trunks += [_trunk(pool, row) for row in RoutingTable.of(table).trunks]
+        stored = _stored(rdb, pool.config)
+        if stored is not None:
+            table = RoutingTable.of(stored)
+            trunks += [_trunk(pool, row) for row in table.trunks]
+            generations.append(table.gateways_generation)
     lists = [ListKeys(namespace, spec.contact_list_ref.name)]
     suppression = [ListKeys(namespace, ref.name) for ref in spec.suppression_list_refs]
     return Runtime(
@@ -132,6 +142,7 @@ def load(rdb: redis.Redis, campaign: CampaignKeys) -> Runtime | None:
         list_versions=tuple(keys.version for keys in lists + suppression),
         trunks=tuple(trunks),
         caller_ids=_caller_ids(rdb, PoolKeys("cidp", namespace, spec.caller_id_pool_ref.name)),
+        gateway_generations=tuple(generations),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,5 +39,8 @@ class WorkerSettings(BaseSettings):
     an orphaned switch has ended first."""
     max_calls: int = Field(default=100, ge=1)
     """Most calls this worker and its switch carry at once."""
+    gateways_dir: Path | None = None
+    """Where the pool's compiled sofia gateways are mounted (`gateways.xml`, `generation`);
+    without it the switch's gateways are watched but never reloaded."""
     worker_id: str = Field(default_factory=_default_id)
     """Names this worker in logs and records (the pod name in a cluster)."""

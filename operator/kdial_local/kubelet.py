@@ -11,6 +11,11 @@ and draining happen exactly as the operator decides them:
   and its name as `KDIAL_WORKER_ID` (on a cluster: the pod's hostname); the FreeSWITCH container
   beside each dialer is played by one shared `kdial sim`, whose address replaces
   `KDIAL_ESL_HOST`/`KDIAL_ESL_PORT` (the `env` overrides given to the kubelet);
+* Secret volumes are projected into folders as a kubelet does (kdial_local.volumes): the
+  dialer's environment names its folders instead of the container's mount paths, and what the
+  FreeSWITCH container mounts under its configuration directory lands in the shared
+  simulator's `--conf` folder (`switch_conf`), one subfolder per pod; they are refreshed
+  `volume_sync_seconds` after the Secret changes at the earliest, not at once;
 * a pod is ready when its readinessProbe (`/readyz`) answers 200;
 * a pod to remove gets SIGTERM, so the worker drains, and SIGKILL after the pod's
   `terminationGracePeriodSeconds`; a pod that exits on its own is replaced, with a back-off;
@@ -41,7 +46,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from kdial_local import pods, processes
+from kdial_local import pods, processes, volumes
 from kdial_local.pods import PodView
 
 #: The Deployments this kubelet runs: kdial's worker Deployments.
@@ -68,6 +73,8 @@ class Pod:
     started: float = field(default_factory=time.monotonic)
     ready: bool = False
     terminating_since: float | None = None
+    projections: list[volumes.Projection] = field(default_factory=list)
+    projected_at: float = field(default_factory=time.monotonic)
 
     def view(self) -> PodView:
         return PodView(self.name, self.template_hash, self.ready, self.started)
@@ -98,6 +105,8 @@ class Kubelet:
         *,
         notify: Callable[[str], None] = print,
         command: Callable[[list[str]], list[str]] | None = None,
+        switch_conf: Path | None = None,
+        volume_sync_seconds: float = 3.0,
     ) -> None:
         self.apps = client.AppsV1Api(api)
         self.core = client.CoreV1Api(api)
@@ -106,6 +115,8 @@ class Kubelet:
         self.env = dict(env)
         self.notify = notify
         self.command = command or (lambda args: processes.kdial(*args))
+        self.switch_conf = switch_conf
+        self.volume_sync_seconds = volume_sync_seconds
         self._pods: dict[str, Pod] = {}
         self._lock = threading.Lock()
         self._rng = random.Random()  # pod name suffixes, not secrets
@@ -143,6 +154,7 @@ class Kubelet:
                 self._converge(name, deployment)
             live = [p for p in self._pods.values() if p.terminating_since is None]
         for pod in live:
+            self._refresh_volumes(pod)
             pod.ready = self._probe(pod)
             if pod.ready:  # a pod that came up resets its Deployment's crash back-off
                 self._crashes.pop(pod.deployment, None)
@@ -223,13 +235,25 @@ class Kubelet:
         except pods.UnresolvedEnv as error:
             self._problem(deployment, f"CreateContainerConfigError: {error}")
             return False
+        projections: list[volumes.Projection] = []
+        try:
+            projections, mounts = volumes.plan(name, spec, self.logs / "volumes", self.switch_conf)
+            for projection in projections:
+                self._project(projection, starting=True)
+        except volumes.Unsupported as error:
+            volumes.remove([p.folder for p in projections])
+            self._problem(deployment, f"CreateContainerConfigError: {error}")
+            return False
+        env = volumes.mapped_env(env, mounts)
         port = processes.free_port()
         env |= self.env | {"KDIAL_METRICS_PORT": str(port), "KDIAL_WORKER_ID": name}
         args = [str(a) for a in container.get("args") or []]
         proc = processes.spawn(self.command(args), self.logs / f"{name}.log", env)
         probe = (container.get("readinessProbe") or {}).get("httpGet") or {}
         grace = float(spec.get("terminationGracePeriodSeconds", 30))
-        self._pods[name] = Pod(name, deployment, hash_, proc, port, probe.get("path"), grace)
+        self._pods[name] = Pod(
+            name, deployment, hash_, proc, port, probe.get("path"), grace, projections=projections
+        )
         self._problems.pop(deployment, None)
         self.notify(f"kubelet: started pod {name}")
         return True
@@ -255,6 +279,7 @@ class Kubelet:
                     self.notify(f"kubelet: SIGKILL pod {pod.name}: grace period over")
                 continue
             del self._pods[pod.name]
+            volumes.remove([p.folder for p in pod.projections])
             if pod.terminating_since is not None:
                 took = now - pod.terminating_since
                 self.notify(f"kubelet: pod {pod.name} stopped (exit {code}) after {took:.0f}s")
@@ -280,6 +305,29 @@ class Kubelet:
             self._problems[deployment] = message
             self.notify(f"kubelet: {deployment}: {message}")
         self._not_before[deployment] = time.monotonic() + BACKOFF_SECONDS[1]
+
+    def _project(self, projection: volumes.Projection, *, starting: bool = False) -> None:
+        """Writes a Secret volume's files; a Secret missing at the start keeps the pod from
+        starting (MountVolume.SetUp failed), one deleted later leaves the files as they were."""
+        data = self._secret_data(projection.secret)
+        if data is None:
+            if starting and not projection.optional:
+                raise volumes.Unsupported(
+                    f"MountVolume.SetUp failed for volume {projection.volume!r}: "
+                    f"secret {projection.secret!r} not found"
+                )
+            return
+        volumes.write_atomically(projection.folder, volumes.files(projection, data))
+
+    def _refresh_volumes(self, pod: Pod) -> None:
+        if time.monotonic() - pod.projected_at < self.volume_sync_seconds:
+            return
+        pod.projected_at = time.monotonic()
+        for projection in pod.projections:
+            try:
+                self._project(projection)
+            except volumes.Unsupported as error:
+                self.notify(f"kubelet: pod {pod.name}: {error}")
 
     def _probe(self, pod: Pod) -> bool:
         if pod.proc.poll() is not None:
@@ -313,6 +361,18 @@ class Kubelet:
             raise
         value = (json.loads(response.data).get("data") or {}).get(key)
         return None if value is None else base64.b64decode(value).decode()
+
+    def _secret_data(self, name: str) -> dict[str, bytes] | None:
+        try:
+            response: Any = self.core.read_namespaced_secret(
+                name, self.namespace, _preload_content=False
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        data = json.loads(response.data).get("data") or {}
+        return {key: base64.b64decode(value) for key, value in data.items()}
 
     def _report(self, name: str, deployment: dict[str, Any]) -> None:
         spec = deployment.get("spec") or {}

@@ -112,10 +112,12 @@ def simulator(
     seed: int | None = None,
     password: str = CLUECON,
     startup_timeout: float = 15.0,
+    conf: Path | None = None,
 ) -> Iterator[SimAddress]:
     """`kdial sim` playing `scenario` (a file, or a dict written to one) on a port it picks
     itself and announces, so there is no port race; yields its address. Its stderr goes to
-    `sim.log` in `workdir` (a temporary folder if None)."""
+    `sim.log` in `workdir` (a temporary folder if None). With `conf`, its gateways are those of
+    that FreeSWITCH configuration folder."""
     with _folder(workdir) as folder:
         path = scenario
         if isinstance(scenario, dict):
@@ -125,6 +127,8 @@ def simulator(
         args += ["--speed", str(speed), "--password", password]
         if seed is not None:
             args += ["--seed", str(seed)]
+        if conf is not None:
+            args += ["--conf", str(conf)]
         log = folder / "sim.log"
         with log.open("w") as errors:
             proc = subprocess.Popen(

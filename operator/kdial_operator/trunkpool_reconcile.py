@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,8 +38,9 @@ from kdial.routing import counters, health
 from kdial.routing.health import PoolHealth, Transition
 from kdial.state.keys import PoolKeys
 from kdial.state.routing_table import RoutingTable
-from kdial_operator import dataplane, gateway_secret, metrics, routing
+from kdial_operator import dataplane, gateway_secret, gateway_status, metrics, routing
 from kdial_operator.gateway_secret import Applied
+from kdial_operator.gateway_status import GatewaySummary
 from kdial_operator.indexes import key_of
 
 
@@ -61,6 +63,8 @@ class Watch:
     gateway_trunks: list[Trunk] | None = None
     gateways_problem: str | None = None
     """The gateways' problem last announced in an Event."""
+    gateways_down: dict[str, bool] = field(default_factory=dict)
+    """Whether each gateway was down on some switch at the last pass, for its Events."""
 
 
 async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
@@ -100,9 +104,10 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
     metrics.trunk_states(f"{namespace}/{name}", watch.health, table, transitions)
     for transition in transitions:
         _announce(body, transition)
+    gateways = await _gateways(body, memo, watch, keys, spec)
     if status_due:
         active = await dataplane.trunk_calls(memo.redis, keys, names)
-        status = status_of(body, watch, table, active, watch.generation)
+        status = status_of(body, watch, table, active, watch.generation, gateways=gateways)
         await memo.kube.patch_status(TRUNK_POOL.plural, namespace, name, status)
         watch.status_at = now
 
@@ -120,6 +125,27 @@ async def _apply_gateways(
     if problem and problem[1] != watch.gateways_problem:
         kopf.warn(body, reason=problem[0], message=problem[1])
     watch.gateways_problem = problem[1] if problem else None
+
+
+async def _gateways(
+    body: kopf.Body, memo: kopf.Memo, watch: Watch, keys: PoolKeys, spec: TrunkPoolSpec
+) -> dict[str, GatewaySummary]:
+    """The gateways as the switches report them; an Event when one goes down or comes back."""
+    names = [t.name for t in spec.trunks if t.gateway is not None]
+    reports = await gateway_status.read(memo.redis, keys)
+    summaries = gateway_status.summarize(names, reports, int(time.time() * 1000))
+    for gateway, down in gateway_status.transitions(watch.gateways_down, summaries):
+        summary = summaries[gateway]
+        message = (
+            f"gateway {gateway}: {summary.state}/{summary.status}; dialable on "
+            f"{summary.dialable} of {plural(summary.switches, 'switch', 'switches')}"
+        )
+        if down:
+            kopf.warn(body, reason="GatewayDown", message=message)
+        else:
+            kopf.info(body, reason="GatewayUp", message=message)
+    watch.gateways_down = {g: s.down for g, s in summaries.items()}
+    return summaries
 
 
 def _keep_pdd(watch: Watch, buckets: list[tuple[int, dict[str, int]]], horizon: int) -> None:
@@ -164,38 +190,42 @@ def status_of(
     table: RoutingTable,
     active: dict[str, int],
     generation: int,
+    *,
+    gateways: Mapping[str, GatewaySummary] | None = None,
 ) -> dict[str, Any]:
     """TrunkPool.status from the pool's health (pure but for the body it merges into)."""
     assert watch.health is not None
+    # A gateway trunk's sofia gateway bears the trunk's name (`kdial.gateways`).
+    gateway_trunks = {t.name for t in table.trunks if t.gateway is not None}
     weights = {t.name: t.weight for t in table.trunks}
     capacity = {t.name: t.max_concurrent_calls for t in table.trunks}
     pdd = _pdd(watch)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for trunk in watch.health.trunks:
         window = trunk.window
-        rows.append(
-            {
-                "name": trunk.name,
-                "state": trunk.state.value,
-                "weight": weights.get(trunk.name, 0),
-                "attempts": round(window.attempts),
-                "asr": _percent(window.asr),
-                "callLossRate": _percent(window.call_loss_rate),
-                "riskBlockedRate": _percent(
-                    window.risk_blocked / window.attempts if window.attempts > 0 else None
-                ),
-                "pddP50Ms": counters.percentile_ms(pdd.get(trunk.name, ()), 0.5),
-                "pddP95Ms": counters.percentile_ms(pdd.get(trunk.name, ()), 0.95),
-                "activeCalls": active.get(trunk.name, 0),
-                "concurrencyUse": _percent(
-                    active.get(trunk.name, 0) / capacity[trunk.name]
-                    if capacity.get(trunk.name)
-                    else None
-                ),
-                "reason": trunk.message or trunk.reason,
-                "lastTransitionTime": _stamp(trunk.since),
-            }
-        )
+        row: dict[str, Any] = {
+            "name": trunk.name,
+            "state": trunk.state.value,
+            "weight": weights.get(trunk.name, 0),
+            "attempts": round(window.attempts),
+            "asr": _percent(window.asr),
+            "callLossRate": _percent(window.call_loss_rate),
+            "riskBlockedRate": _percent(
+                window.risk_blocked / window.attempts if window.attempts > 0 else None
+            ),
+            "pddP50Ms": counters.percentile_ms(pdd.get(trunk.name, ()), 0.5),
+            "pddP95Ms": counters.percentile_ms(pdd.get(trunk.name, ()), 0.95),
+            "activeCalls": active.get(trunk.name, 0),
+            "concurrencyUse": _percent(
+                active.get(trunk.name, 0) / capacity[trunk.name]
+                if capacity.get(trunk.name)
+                else None
+            ),
+            "reason": trunk.message or trunk.reason,
+            "lastTransitionTime": _stamp(trunk.since),
+        }
+        shown = (gateways or {}).get(trunk.name) if trunk.name in gateway_trunks else None
+        rows.append(row | _gateway_fields(shown))
     serving = sum(t.state is not TrunkState.EJECTED for t in watch.health.trunks)
     out = [t for t in watch.health.trunks if t.state is not TrunkState.HEALTHY]
     problem = watch.gateways.problem if watch.gateways else None
@@ -220,6 +250,15 @@ def status_of(
         "routingGeneration": generation,
     }
     return _with_conditions(body, status, conditions)
+
+
+def _gateway_fields(summary: GatewaySummary | None) -> dict[str, str]:
+    if summary is None:
+        return {}
+    return {
+        "gateway": summary.state,
+        "gatewayDialable": f"{summary.dialable}/{summary.switches}",
+    }
 
 
 def _with_conditions(body: kopf.Body, status: dict[str, Any], conds: list[Cond]) -> dict[str, Any]:

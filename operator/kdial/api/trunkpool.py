@@ -216,6 +216,13 @@ class TrunkStatus(StatusModel):
     """Calls up now against the trunk's maxConcurrentCalls, in percent."""
     reason: str = ""
     """Why the trunk is in its state."""
+    gateway: str = ""
+    """A gateway trunk's registration state as the workers' switches report it (`sofia status
+    gateway`): REGED (registered), NOREG (does not register), TRYING, FAIL_WAIT, ... or Missing
+    (a switch has not loaded it); the worst over the switches. Empty while none reports."""
+    gateway_dialable: str = ""
+    """`dialable/reporting` switches on which the gateway may be dialled: registered if it
+    registers, up if it is pinged. A switch where it may not is a worker that skips the trunk."""
     last_transition_time: datetime | None = None
     """When the state last changed."""
 

@@ -233,6 +233,12 @@ class PoolKeys:
         return f"{self.base}:counts:{second}"
 
     @property
+    def gateways(self) -> str:
+        """HASH (TrunkPool): worker id -> `kdial.state.gateways.GatewayReport`, what that
+        worker's switch last said of the pool's gateways; the operator drops stale ones."""
+        return f"{self.base}:gateways"
+
+    @property
     def quarantined(self) -> str:
         """STRING (CallerIdPool): JSON list of the numbers resting now; the operator writes it,
         workers skip them."""

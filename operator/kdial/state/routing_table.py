@@ -26,8 +26,9 @@ class TrunkRow(Trunk):
 class RoutingTable(WireValue):
     """Every trunk of a pool, in the spec's order."""
 
-    SCHEMA_VERSION: ClassVar[int] = 2  # 2: gatewaysGeneration
     KIND: ClassVar[str] = "routing table"
+    #: 2: `gatewaysGeneration`.
+    SCHEMA_VERSION: ClassVar[int] = 2
 
     trunks: tuple[TrunkRow, ...]
     gateways_generation: str = ""

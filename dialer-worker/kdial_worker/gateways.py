@@ -1,0 +1,96 @@
+"""Decisions about the switch's sofia gateways (pure): when to reload, what to send, what the
+switch says of its gateways, and which trunks may be dialled given that.
+
+A rescan only adds gateways the profile has not loaded (sofia ignores a known name, "Ignoring
+duplicate gateway"), so a gateway that is gone or changed is killed first: `killgw` marks it
+for deletion without touching the calls up through it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Mapping
+from xml.etree import ElementTree
+
+from kdial.state.gateways import SwitchGateway
+
+PROFILE = "external"
+#: A gateway name as a TrunkPool allows it: nothing else reaches an ESL command.
+SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+Params = Mapping[str, str]
+
+
+def wanted_generation(generations: Iterable[str]) -> str | None:
+    """The one gateways generation the campaign's pools ask for; None when none asks, or
+    when pools ask for different ones (one mounted directory cannot show both)."""
+    wanted = {g for g in generations if g}
+    return next(iter(wanted)) if len(wanted) == 1 else None
+
+
+def reload_due(wanted: str | None, mounted: str | None, applied: str | None) -> bool:
+    """The switch is told once the mount shows the generation the routing table names: the
+    kubelet updates a Secret volume a while after the Secret changes."""
+    return wanted is not None and wanted == mounted and wanted != applied
+
+
+def stale_gateways(
+    before: Mapping[str, Params] | None, after: Mapping[str, Params], on_switch: Collection[str]
+) -> list[str]:
+    """The gateways to kill to bring the switch from `before` (the gateways last applied; None
+    when unknown, after a restart) to `after`: those gone, and those changed (a rescan would
+    keep them as they were). One the switch has that `after` lacks is stale even when `before`
+    is unknown. Raises ValueError for a name unsafe to send in a command."""
+    unsafe = [name for name in [*after, *(before or {})] if not SAFE_NAME.match(name)]
+    if unsafe:
+        raise ValueError(f"gateway names unsafe in a command: {unsafe!r}")
+    previous: dict[str, Params | None] = dict.fromkeys(n for n in on_switch if SAFE_NAME.match(n))
+    previous |= dict(before or {})
+    return sorted(
+        name
+        for name, params in previous.items()
+        if name not in after or (params is not None and dict(params) != dict(after[name]))
+    )
+
+
+def reload_commands(stale: Iterable[str]) -> list[str]:
+    """The API commands that load a new gateways file: reloadxml, killgw for each stale
+    gateway, then the rescan that loads what the profile does not have."""
+    return [
+        "reloadxml",
+        *(f"sofia profile {PROFILE} killgw {name}" for name in stale),
+        f"sofia profile {PROFILE} rescan",
+    ]
+
+
+class BadStatus(ValueError):
+    """A `sofia xmlstatus gateway` reply that is not the gateways document."""
+
+
+def parse_xml_status(reply: str) -> dict[str, SwitchGateway]:
+    """Gateway name -> state and status, from `sofia xmlstatus gateway` (mod_sofia.c,
+    cmd_xml_status: `<gateways>` of `<gateway>` with `<name>`, `<state>`, `<status>`)."""
+    try:
+        root = ElementTree.fromstring(reply.strip())  # noqa: S314 (our own switch's reply)
+    except ElementTree.ParseError as error:
+        raise BadStatus(f"not the gateways document: {reply[:80]!r} ({error})") from None
+    if root.tag != "gateways":
+        raise BadStatus(f"not the gateways document: <{root.tag}>")
+    out = {}
+    for gateway in root.findall("gateway"):
+        name = gateway.findtext("name") or ""
+        state = gateway.findtext("state") or ""
+        status = gateway.findtext("status") or ""
+        if name and (gateway.findtext("profile") or PROFILE) == PROFILE:
+            out[name] = SwitchGateway(state=state, status=status)
+    return out
+
+
+def gateway_ok(gateway: str | None, on_switch: Mapping[str, SwitchGateway] | None) -> bool:
+    """Whether a trunk may be dialled: a SIP URI trunk always; a gateway trunk once the switch
+    has its gateway, registered if it registers and up if it is pinged. Nothing is known
+    (None) until the switch has been asked."""
+    if gateway is None:
+        return True
+    found = (on_switch or {}).get(gateway)
+    return found is not None and found.dialable

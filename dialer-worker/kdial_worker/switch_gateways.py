@@ -1,0 +1,162 @@
+"""Keeps the switch's sofia gateways in step with the pools' compiled gateways, and watches
+them (the I/O around `kdial_worker.gateways`).
+
+Every `POLL_SECONDS` the worker asks its switch for its gateways (`sofia xmlstatus gateway`),
+publishes what it says of each pool's gateways in Redis for the operator to show, and keeps it
+for the dial loop: a trunk whose gateway the switch lacks, has not registered, or finds down is
+not dialled. When a pool's routing table names a gateways generation the mounted directory
+(`KDIAL_GATEWAYS_DIR`) shows too, it tells the switch: reloadxml, killgw, rescan. Calls up are
+not touched by any of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import redis
+
+from kdial.state import gateways as contract
+from kdial.state.gateways import GatewayReport, SwitchGateway
+from kdial.state.keys import PoolKeys
+from kdial_worker import gateways, metrics
+from kdial_worker.esl import EslDown, EslSession
+from kdial_worker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+#: How often the switch is asked for its gateways' states.
+POLL_SECONDS = 2.0
+
+
+class SwitchGateways:
+    def __init__(
+        self, esl: EslSession, rdb: redis.Redis, directory: Path | None, worker_id: str
+    ) -> None:
+        self.esl, self.rdb, self.directory, self.worker_id = esl, rdb, directory, worker_id
+        #: What the switch last said of its gateways; None until it answered once.
+        self.on_switch: dict[str, SwitchGateway] | None = None
+        self._applied: str | None = None
+        self._applied_gateways: dict[str, dict[str, str]] | None = None
+        self._polled_at = 0.0
+        self._problem: str | None = None
+        #: Gateways about to be killed: no longer picked, so no attempt is on its way to one
+        #: when it goes.
+        self._retiring: set[str] = set()
+
+    def usable(self, gateway: str | None) -> bool:
+        return gateway not in self._retiring and gateways.gateway_ok(gateway, self.on_switch)
+
+    def tick(self, rt: Runtime | None) -> None:
+        """One round: apply a new generation when due, and poll when it is time."""
+        if rt is None or not self.esl.connected:
+            return
+        # First what the switch has: a gateway of an older config is killed by the next apply.
+        if self.on_switch is None or time.monotonic() - self._polled_at >= POLL_SECONDS:
+            self._poll(rt)
+        if self._apply(rt):
+            self._poll(rt)
+
+    def _apply(self, rt: Runtime) -> bool:
+        wanted = gateways.wanted_generation(rt.gateway_generations)
+        if len(set(rt.gateway_generations) - {""}) > 1:
+            self._say(
+                "the campaign's pools name different gateway generations; one mounted "
+                "directory cannot show both, so the switch is not reloaded"
+            )
+        if self.directory is None:
+            return False
+        if not gateways.reload_due(wanted, self._mounted(), self._applied):
+            return False
+        try:
+            xml = (self.directory / contract.XML_KEY).read_text(encoding="utf-8")
+        except OSError as error:
+            self._say(f"cannot read the mounted gateways: {error}")
+            return False
+        if contract.generation_of(xml) != wanted:
+            return False  # the kubelet is swapping the files; read them again next round
+        try:
+            after = contract.parse(xml)
+            stale = gateways.stale_gateways(
+                self._applied_gateways, after, (self.on_switch or {}).keys()
+            )
+        except ValueError as error:
+            self._say(f"gateways generation {wanted} not applied: {error}")
+            return False
+        if set(stale) - self._retiring:
+            # Killed next round, once the attempts that picked them have sent their originate.
+            self._retiring |= set(stale)
+            return False
+        try:
+            for command in gateways.reload_commands(stale):
+                reply = self.esl.api(command)
+                log.info("switch: %s: %s", command, reply.strip().replace("\n", " "))
+        except EslDown as error:
+            log.warning("gateways generation %s not applied yet: %s", wanted, error)
+            return False
+        self._applied, self._applied_gateways = wanted, after
+        self._retiring = set()
+        metrics.GATEWAY_RELOADS.inc()
+        self._problem = None
+        log.info("gateways generation %s applied (%d gateways)", wanted, len(after))
+        return True
+
+    def _mounted(self) -> str | None:
+        assert self.directory is not None
+        try:
+            return (self.directory / contract.GENERATION_KEY).read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+
+    def _poll(self, rt: Runtime) -> None:
+        self._polled_at = time.monotonic()
+        try:
+            reply = self.esl.api("sofia xmlstatus gateway")
+            on_switch = gateways.parse_xml_status(reply)
+        except EslDown:
+            return  # keep what was known; the ESL supervisor reconnects
+        except gateways.BadStatus as error:
+            self._say(f"cannot read the switch's gateways: {error}")
+            on_switch = {}
+        self._changes(on_switch)
+        self.on_switch = on_switch
+        try:
+            publish(self.rdb, self.worker_id, rt.gateway_trunks, on_switch)
+        except redis.RedisError as error:
+            log.warning("gateway states not published: %s", error)
+
+    def _changes(self, now: Mapping[str, SwitchGateway]) -> None:
+        before = self.on_switch or {}
+        for gone in set(before) - set(now):
+            metrics.GATEWAY_DIALABLE.remove(gone)
+            log.info("gateway %s: no longer on the switch", gone)
+        for name, gateway in now.items():
+            metrics.GATEWAY_DIALABLE.labels(name).set(int(gateway.dialable))
+            old = before.get(name)
+            if old is None or old.dialable != gateway.dialable:
+                verb = "dialable" if gateway.dialable else "not dialable"
+                log.info("gateway %s: %s/%s, %s", name, gateway.state, gateway.status, verb)
+
+    def _say(self, problem: str) -> None:
+        if problem != self._problem:
+            log.error("%s", problem)
+        self._problem = problem
+
+
+def publish(
+    rdb: redis.Redis,
+    worker_id: str,
+    gateway_trunks: Iterable[tuple[PoolKeys, str]],
+    on_switch: Mapping[str, SwitchGateway],
+) -> None:
+    """Each pool's gateways as this worker's switch reports them, under the pool's key."""
+    by_pool: dict[PoolKeys, dict[str, SwitchGateway]] = {}
+    for pool, gateway in gateway_trunks:
+        states = by_pool.setdefault(pool, {})
+        if gateway in on_switch:
+            states[gateway] = on_switch[gateway]
+    at_ms = int(time.time() * 1000)
+    for pool, states in by_pool.items():
+        rdb.hset(pool.gateways, worker_id, GatewayReport(at_ms=at_ms, gateways=states).encode())

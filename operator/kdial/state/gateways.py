@@ -1,0 +1,96 @@
+"""A TrunkPool's sofia gateways: how the operator delivers them to worker pods, and what a
+worker's switch reports of them.
+
+The operator compiles a pool's gateway trunks into a sofia include file and puts it in the
+Secret `kdial-gateways-<pool>` (keys `gateways.xml` and `generation`, the first 16 hex digits of
+its sha256), mounted in the FreeSWITCH container where the `external` profile reads its
+gateways and in the dialer container at `KDIAL_GATEWAYS_DIR`. The routing table names the
+generation workers should see (`RoutingTable.gateways_generation`); a worker tells its switch
+to reload once its own mount shows that generation, as the kubelet updates Secret volumes late.
+
+Each worker publishes what its switch says of the pool's gateways (`GatewayReport`, in the
+hash `PoolKeys.gateways`, one field per worker), and the operator shows it in the TrunkPool's
+status.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import ClassVar
+from xml.etree import ElementTree
+
+from pydantic import BaseModel, ConfigDict
+
+from kdial.state.wire import WireValue
+
+SECRET_PREFIX = "kdial-gateways-"  # noqa: S105 (a name, not a secret)
+XML_KEY = "gateways.xml"
+GENERATION_KEY = "generation"
+#: Where the FreeSWITCH container mounts the Secret: the `external` profile's gateway includes.
+SWITCH_DIR = "/usr/local/freeswitch/conf/sip_profiles/external"
+#: Where the dialer container mounts it, named by `DIR_ENV`.
+DIALER_DIR = "/etc/kdial/gateways"
+DIR_ENV = "KDIAL_GATEWAYS_DIR"
+#: The file of a pool without gateway trunks.
+EMPTY_XML = "<include></include>"
+
+#: Registration states a gateway may be dialled in: registered, or not registering at all.
+DIALABLE_STATES = frozenset({"REGED", "NOREG"})
+
+
+def secret_name(pool: str) -> str:
+    return f"{SECRET_PREFIX}{pool}"
+
+
+def generation_of(xml: str) -> str:
+    return hashlib.sha256(xml.encode()).hexdigest()[:16]
+
+
+class BadGateways(ValueError):
+    """A gateways file that cannot be read as sofia gateways."""
+
+
+def parse(xml: str) -> dict[str, dict[str, str]]:
+    """Gateway name -> its params (name -> value), from a `<include><gateway>...` file."""
+    try:
+        # The operator's own output, from a Secret of the pod's namespace: not hostile input,
+        # and expat refuses entity expansion bombs anyway.
+        root = ElementTree.fromstring(xml)  # noqa: S314
+    except ElementTree.ParseError as error:
+        raise BadGateways(f"not XML: {error}") from None
+    out: dict[str, dict[str, str]] = {}
+    for gateway in root.iter("gateway"):
+        name = gateway.get("name", "")
+        if not name:
+            raise BadGateways("a <gateway> without a name")
+        if name in out:
+            raise BadGateways(f"gateway {name!r} defined twice")
+        out[name] = {p.get("name", ""): p.get("value", "") for p in gateway.iter("param")}
+    return out
+
+
+class SwitchGateway(BaseModel):
+    """One gateway as a switch reports it (`sofia xmlstatus gateway`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    state: str
+    """Registration state: NOREG (does not register), UNREGED, TRYING, REGISTER, REGED,
+    UNREGISTER, FAILED, FAIL_WAIT, EXPIRED, DOWN or TIMEOUT."""
+    status: str
+    """UP or DOWN (pinging, or registration, says whether the far end answers)."""
+
+    @property
+    def dialable(self) -> bool:
+        return self.state in DIALABLE_STATES and self.status == "UP"
+
+
+class GatewayReport(WireValue):
+    """What one worker's switch says of a pool's gateways, at a moment."""
+
+    KIND: ClassVar[str] = "gateway report"
+
+    at_ms: int
+    """When the switch was asked (ms since the epoch, the worker's clock)."""
+    gateways: dict[str, SwitchGateway]
+    """The pool's gateways the switch has, by name; a gateway it lacks is absent."""

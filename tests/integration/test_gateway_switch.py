@@ -1,0 +1,159 @@
+"""A worker keeps its switch's sofia gateways in step with the pool's compiled gateways, over a
+real Event Socket: new generations reach the switch while calls are up, and a trunk whose
+gateway the switch lacks, or has not registered, is not dialled. The gateway files are written
+here as the operator's Secret holds them; the operator's compiling is tested on its own."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from kdial.state.gateways import generation_of
+from kdial.state.keys import PoolKeys
+from kdial_local.processes import simulator
+from tests.support.dialing import carrier, create, csv_of, trunk
+from tests.support.gateways import gateway_xml, mount, set_generation
+from tests.support.operator import Api, OperatorProcess, wait_for
+from tests.support.workers import WorkerProcess, records
+from tests.support.world import numbers
+
+GW_A = {"proxy": "127.0.0.2:5060", "register": "false"}
+GW_B = {"proxy": "127.0.0.3:5060", "register": "false"}
+TRUNKS = [trunk("a", "gw-a", concurrent=10), trunk("b", "gw-b", concurrent=10)]
+ANSWERED = {"answerProbability": 1.0, "talkSeconds": {"dist": "uniform", "min": 40, "max": 60}}
+SCENARIO: dict[str, Any] = {
+    "seed": 5,
+    "switch": {"sessionsPerSecond": 200},
+    "carriers": {
+        "carrier-a": carrier(proxy="127.0.0.2:5060", **ANSWERED),
+        "carrier-b": carrier(proxy="127.0.0.3:5060", **ANSWERED),
+    },
+}
+RETRY = {
+    "rules": [{"outcome": o, "delayMinutes": 0} for o in ("Busy", "NoAnswer", "CallLoss")],
+    "closure": {"maxAttempts": 1},
+}
+
+
+def switch_folder(conf: Path) -> Path:
+    """Where the pod's switch mounts the Secret, in the simulator's configuration folder."""
+    return conf / "sip_profiles" / "external" / "pod-1"
+
+
+def sim_log_lines(folder: Path, text: str) -> int:
+    log = folder / "sim.log"
+    return sum(text in line for line in log.read_text("utf-8", "replace").splitlines())
+
+
+def test_a_new_generation_reaches_the_switch_while_calls_are_up(
+    api: Api,
+    operator: OperatorProcess,
+    rdb: redis.Redis,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    keys = create(
+        api, rdb, operator, namespace, csv_of(numbers(300)), TRUNKS, retry=RETRY,
+        pacing={"maxConcurrency": 12, "ringTimeoutSeconds": 20},
+    )  # fmt: skip
+    operator.stop()  # the routing table's generation is this test's to set from here on
+    pool = PoolKeys("tp", namespace, "lines")
+    conf, mounted, sim_dir = tmp_path / "conf", tmp_path / "gateways", tmp_path / "sim"
+    sim_dir.mkdir()
+    first = gateway_xml({"gw-a": GW_A})
+    mount(switch_folder(conf), first)
+    set_generation(rdb, pool, mount(mounted, first))
+
+    with simulator(SCENARIO, speed=20, workdir=sim_dir, conf=conf) as esl:
+        worker = WorkerProcess(
+            f"{namespace}/promo", redis_url, esl, tmp_path / "w1.log", "w1",
+            KDIAL_GATEWAYS_DIR=str(mounted),
+        ).start()  # fmt: skip
+        try:
+            wait_for(
+                "calls up on trunk a", lambda: rdb.zcard(pool.trunk_active("a")) >= 5, log=worker
+            )  # type: ignore[arg-type]
+            assert sim_log_lines(sim_dir, "sofia profile external rescan") == 1
+
+            second = gateway_xml({"gw-b": GW_B})
+            set_generation(rdb, pool, generation_of(second))
+            time.sleep(1.5)  # the routing table moved; the kubelet has not updated the volume
+            assert sim_log_lines(sim_dir, "sofia profile external rescan") == 1
+            mount(switch_folder(conf), second)
+            mount(mounted, second)
+            changed_ms = int(time.time() * 1000)
+            wait_for(
+                "killgw gw-a",
+                lambda: sim_log_lines(sim_dir, "sofia profile external killgw gw-a") == 1,
+                log=worker,
+            )  # type: ignore[arg-type]
+            assert sim_log_lines(sim_dir, "sofia profile external rescan") == 2
+            assert sim_log_lines(sim_dir, "reloadxml") == 2
+            wait_for("calls on trunk b", lambda: rdb.zcard(pool.trunk_active("b")) >= 5, log=worker)  # type: ignore[arg-type]
+            wait_for(
+                "the calls up on trunk a at the change ended",
+                lambda: rdb.zcard(pool.trunk_active("a")) == 0,
+                log=worker,
+            )  # type: ignore[arg-type]
+        finally:
+            worker.stop()  # drains: every call that ended is recorded
+
+    attempts = [r for r in records(rdb, keys) if r.get("trunk")]
+    on_a = [r for r in attempts if r["trunk"] == "a"]
+    up_at_change = [r for r in on_a if int(r["call_ended_ms"]) > changed_ms]
+    assert up_at_change, "no call was up on trunk a when its gateway went away"
+    # Not one dropped: each ran to the callee's own hangup.
+    assert {(r["outcome"], r["cause"], r["sip"]) for r in up_at_change} == {
+        ("AnsweredHuman", "NORMAL_CLEARING", "200")
+    }
+    assert any(r["trunk"] == "b" for r in attempts)
+    # Never a gateway the switch did not have: b before it was loaded, a after it was killed.
+    assert not [r for r in attempts if r["cause"] == "INVALID_GATEWAY"]
+    assert not [r for r in on_a if int(r["started_ms"]) > changed_ms + 2000]
+
+
+def test_a_gateway_that_fails_to_register_is_not_dialled_and_status_says_so(
+    api: Api,
+    operator: OperatorProcess,
+    rdb: redis.Redis,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    keys = create(api, rdb, operator, namespace, csv_of(numbers(40)), TRUNKS, retry=RETRY)
+    conf = tmp_path / "conf"
+    registering = GW_B | {"register": "true", "username": "kdial", "password": "s3cret"}
+    mount(switch_folder(conf), gateway_xml({"gw-a": GW_A, "gw-b": registering}))
+    scenario = SCENARIO | {
+        "carriers": SCENARIO["carriers"] | {"carrier-b": carrier(proxy="127.0.0.3:5060",
+                                                                 registration="refuse")},
+    }  # fmt: skip
+    with simulator(scenario, speed=20, conf=conf) as esl:
+        worker = WorkerProcess(f"{namespace}/promo", redis_url, esl, tmp_path / "w.log", "w1")
+        worker.start()
+        try:
+            status = wait_for(
+                "both gateways in status",
+                lambda: _gateway_rows(api),
+                log=operator,
+            )
+            wait_for("contacts dialled", lambda: len(records(rdb, keys)) >= 20, log=operator)
+        finally:
+            worker.stop()
+    assert status["a"] == ("NOREG", "1/1")
+    assert status["b"][0] in ("TRYING", "FAIL_WAIT") and status["b"][1] == "0/1"
+    attempts = records(rdb, keys)
+    assert {r["trunk"] for r in attempts if r.get("trunk")} == {"a"}
+    events = [e for e in api.events("lines") if e.get("reason") == "GatewayDown"]
+    assert events and "gateway gw-b" in events[0]["message"]
+    assert "s3cret" not in str(api.get("trunkpools", "lines"))
+
+
+def _gateway_rows(api: Api) -> dict[str, tuple[str, str]] | None:
+    rows = ((api.get("trunkpools", "lines") or {}).get("status") or {}).get("trunks") or []
+    found = {r["name"]: (r.get("gateway", ""), r.get("gatewayDialable", "")) for r in rows}
+    return found if all(found.get(n, ("",))[0] for n in ("a", "b")) else None

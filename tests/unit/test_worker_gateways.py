@@ -1,0 +1,82 @@
+"""What a worker tells its switch about gateways, and which trunks it dials given their states."""
+
+from __future__ import annotations
+
+import pytest
+
+from kdial.state.gateways import SwitchGateway
+from kdial_sim.gateways import FarEnd, GatewayDef, Gateways
+from kdial_worker.gateways import (
+    BadStatus,
+    gateway_ok,
+    parse_xml_status,
+    reload_commands,
+    reload_due,
+    stale_gateways,
+    wanted_generation,
+)
+
+A = {"proxy": "10.0.0.1:5060", "register": "false"}
+B = {"proxy": "10.0.0.2:5060", "register": "false"}
+RESCAN = "sofia profile external rescan"
+
+
+def test_a_new_gateway_is_rescanned_in_and_a_removed_one_killed() -> None:
+    assert stale_gateways({"a": A}, {"a": A, "b": B}, ["a"]) == []
+    assert stale_gateways({"a": A, "b": B}, {"b": B}, ["a", "b"]) == ["a"]
+    assert reload_commands(["a"]) == ["reloadxml", "sofia profile external killgw a", RESCAN]
+    assert reload_commands([]) == ["reloadxml", RESCAN]
+
+
+def test_a_changed_gateway_is_killed_before_the_rescan_loads_it_again() -> None:
+    moved = A | {"proxy": "10.0.0.9:5060"}
+    assert stale_gateways({"a": A}, {"a": moved}, ["a"]) == ["a"]
+
+
+def test_after_a_restart_the_switchs_own_list_says_what_is_gone() -> None:
+    assert stale_gateways(None, {"b": B}, ["a", "b"]) == ["a"]
+
+
+def test_a_name_unsafe_in_a_command_is_never_sent() -> None:
+    with pytest.raises(ValueError, match="unsafe"):
+        stale_gateways(None, {"a\n\napi hupall": A}, [])
+    # One the switch reports is skipped rather than sent.
+    assert stale_gateways(None, {"a": A}, ["x y"]) == []
+
+
+def test_the_switch_is_told_once_the_mount_shows_the_wanted_generation() -> None:
+    assert not reload_due("g2", "g1", "g1")  # the kubelet has not updated the volume yet
+    assert reload_due("g2", "g2", "g1")
+    assert not reload_due("g2", "g2", "g2")  # applied already
+    assert not reload_due(None, "g2", None)
+    assert wanted_generation(["", "g1", "g1"]) == "g1"
+    assert wanted_generation(["g1", "g2"]) is None
+    assert wanted_generation(["", ""]) is None
+
+
+def test_dialable_trunks_need_their_gateway_loaded_registered_and_up() -> None:
+    states = {
+        "plain": SwitchGateway(state="NOREG", status="UP"),
+        "reged": SwitchGateway(state="REGED", status="UP"),
+        "failing": SwitchGateway(state="FAIL_WAIT", status="DOWN"),
+        "trying": SwitchGateway(state="TRYING", status="DOWN"),
+        "unpinged": SwitchGateway(state="NOREG", status="DOWN"),
+    }
+    assert [g for g in [*states, "absent"] if gateway_ok(g, states)] == ["plain", "reged"]
+    assert gateway_ok(None, None)  # a SIP URI trunk needs no gateway
+    assert not gateway_ok("plain", None)  # nothing known before the switch answered
+
+
+def test_the_xmlstatus_reply_is_read_as_the_simulator_words_it() -> None:
+    gateways = Gateways("127.0.0.1", 5080)
+    defs = {
+        "a": GatewayDef("a", tuple(A.items()), "x"),
+        "b": GatewayDef("b", (("proxy", "10.0.0.2"), ("password", "p")), "x"),
+    }
+    gateways.rescan(defs, lambda _: FarEnd("refuse", 1.0, None), 1000.0)
+    assert parse_xml_status(gateways.xml_summary(1005.0)) == {
+        "a": SwitchGateway(state="NOREG", status="UP"),
+        "b": SwitchGateway(state="FAIL_WAIT", status="DOWN"),
+    }
+    with pytest.raises(BadStatus):
+        parse_xml_status("-ERR kdial sim cannot emulate sofia foo\n")
