@@ -70,7 +70,8 @@ def explanation(waiting: Waiting) -> str:
         sentence += "; " if sentence else ""
         sentence += (
             f"{held} held with no time to call {_them(waiting.held)}: no time zone known "
-            "(set spec.schedule.fallbackTimeZone), or no window open in all of their zones"
+            f"(set spec.schedule.fallbackTimeZone), or no window open in all of "
+            f"{_their(waiting.held)} zones"
         )
     return sentence
 

@@ -158,11 +158,7 @@ async def retire(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys) -> int:
     """Takes the contacts no longer in `contacts` out of the campaign's ledger (retire.lua);
     returns how many of them are still in flight. Their histories stay: a contact that
     comes back keeps its attempts, and one closed comes back closed."""
-    keys = [
-        *(campaign.known, campaign.due, campaign.closed, campaign.retired, campaign.finished),
-        *campaign.waits,
-        *campaign.contact_data,
-    ]
+    keys = retire_keys(campaign)
     in_flight = int(await rdb.eval(scripts.RETIRE, len(keys), *keys))
     async for batch in _member_batches(rdb, campaign.known):
         pipe = rdb.pipeline(transaction=False)
@@ -172,6 +168,15 @@ async def retire(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys) -> int:
         if gone:
             in_flight += int(await rdb.eval(scripts.RETIRE, len(keys), *keys, *gone))
     return in_flight
+
+
+def retire_keys(campaign: CampaignKeys) -> list[str]:
+    """The KEYS of retire.lua, in its order."""
+    return [
+        *(campaign.known, campaign.due, campaign.closed, campaign.retired, campaign.finished),
+        *campaign.waits,
+        *campaign.contact_data,
+    ]
 
 
 async def _member_batches(rdb: Redis, key: str, size: int = 1000) -> Any:
