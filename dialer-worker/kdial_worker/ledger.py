@@ -125,11 +125,11 @@ def epoch(rdb: redis.Redis, keys: CampaignKeys) -> str | None:
 
 
 def defer(
-    rdb: redis.Redis, keys: CampaignKeys, attempt: str, delay_ms: int, reason: str = ""
+    rdb: redis.Redis, keys: CampaignKeys, attempt: str, delay_ms: int, wait: str = ""
 ) -> bool:
     """Gives the contact back, due after `delay_ms`, without an attempt (nothing was dialled);
-    `reason` is why it waits (a `kdial.state.waits` tag), which status counts."""
-    return _release(rdb, keys, attempt, "defer", str(delay_ms), wait=reason)
+    `wait` is why it waits (a `kdial.state.waits` tag, '' for none), which status counts."""
+    return _release(rdb, keys, attempt, "defer", str(delay_ms), wait=wait)
 
 
 def close_undialled(rdb: redis.Redis, keys: CampaignKeys, attempt: str, reason: str) -> bool:
