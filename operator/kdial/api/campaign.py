@@ -377,7 +377,8 @@ class Waiting(StatusModel):
     that serves the callee."""
     held: int = 0
     """Contacts held: their number tells no time zone and `spec.schedule.fallbackTimeZone` is
-    unset, or no window is open at once in every zone it may be in. Looked at again hourly."""
+    unset (looked at again hourly), or no window is open at once in every zone it may be in
+    (looked at again daily)."""
     suppressed: int = 0
     """Contacts closed without a call because their number is on a do-not-call list
     (`spec.suppressionListRefs`)."""
