@@ -32,6 +32,7 @@ from kdial.routing.presence import place_of, subdivision
 from kdial.state.attempt import CallRecord
 from kdial.state.contact import BadContact, Contact
 from kdial.state.keys import CampaignKeys
+from kdial.state.waits import Wait, window
 from kdial_worker import (
     caps,
     choice,
@@ -256,24 +257,38 @@ class Dialer:
             return None
         clock = schedule.callee_zone(contact.time_zones, rt.spec.schedule.fallback_time_zone)
         if clock is None:
-            self._undialled(claimed, "NoTimeZone", delay=HELD_SECONDS)
+            self._undialled(claimed, "NoTimeZone", delay=HELD_SECONDS, wait=Wait.HELD)
             return None
         now = datetime.now(UTC)
         if not schedule.allowed(clock, rt.spec.schedule.windows, now):
             opening = schedule.next_opening(clock, rt.spec.schedule.windows, now)
-            wait = (opening - now).total_seconds() if opening else 86_400
-            self._undialled(claimed, "OutsideWindow", delay=max(wait, 1))
+            if opening is None:
+                # No instant within the search horizon when every zone is in a window.
+                self._undialled(claimed, "OutsideWindow", delay=86_400, wait=Wait.HELD)
+                return None
+            wait = max((opening - now).total_seconds(), 1)
+            zones = window([zone.key for zone in clock.zones])
+            self._undialled(claimed, "OutsideWindow", delay=wait, wait=zones)
             return None
         return contact
 
     def _undialled(
-        self, claimed: ledger.Claim, reason: str, *, close: bool = False, delay: float = 0
+        self,
+        claimed: ledger.Claim,
+        reason: str,
+        *,
+        close: bool = False,
+        delay: float = 0,
+        wait: str = "",
     ) -> None:
+        """Closes the contact for `reason`, or gives it back for `delay` seconds; `wait` is
+        why it waits as status counts it (a `kdial.state.waits` tag), '' when it is not
+        worth a person's attention (a list that moved)."""
         metrics.UNDIALLED.labels(self.campaign, reason).inc()
         if close:
             ledger.close_undialled(self.rdb, self.keys, claimed.attempt, reason)
         else:
-            ledger.defer(self.rdb, self.keys, claimed.attempt, int(delay * 1000))
+            ledger.defer(self.rdb, self.keys, claimed.attempt, int(delay * 1000), wait)
 
     def _dial_contact(self, claimed: ledger.Claim, contact: Contact, rt: Runtime) -> None:
         history, now = claimed.history, time.time()
@@ -319,7 +334,9 @@ class Dialer:
                 in_use=self._in_use,
             )
             if trunk is None or caller is None:
-                self._undialled(claimed, "NoRoute", delay=5)
+                # No caller ID free to show is a cap; no trunk at all is the lines.
+                wait = Wait.TRUNK if trunk is None else Wait.CAP
+                self._undialled(claimed, "NoRoute", delay=5, wait=wait)
                 return None
             max_cps = self._carrier_pace.max_cps(trunk.name, trunk.max_cps, now)
             grant = caps.acquire(
@@ -354,11 +371,11 @@ class Dialer:
         if denied.scope == "caller_id":
             # Another number may well be free: skip this one, claim on.
             self._capped[caller.number] = time.time() + wait
-            self._undialled(claimed, "NoPermit", delay=MIN_PERMIT_WAIT_SECONDS)
+            self._undialled(claimed, "NoPermit", delay=MIN_PERMIT_WAIT_SECONDS, wait=Wait.CAP)
             return
         self._in_use[trunk.name] = denied.in_use
         self._hold_until = max(self._hold_until, time.monotonic() + wait)
-        self._undialled(claimed, "NoPermit", delay=wait)
+        self._undialled(claimed, "NoPermit", delay=wait, wait=Wait.CAP)
 
     def _call(
         self,

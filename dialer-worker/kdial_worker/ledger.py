@@ -62,13 +62,14 @@ def claim(
     try:
         raw = rdb.eval(
             scripts.CLAIM,
-            6,
+            9,
             keys.due,
             keys.leases,
             keys.inflight,
             keys.attempt_seq,
             keys.epoch,
             keys.contacts,
+            *keys.waits,
             limit,
             lease_ms,
             epoch,
@@ -92,7 +93,7 @@ def complete(rdb: redis.Redis, keys: CampaignKeys, attempt: str, ending: Ending)
     record = [item for pair in fields.items() for item in pair]
     done = rdb.eval(
         scripts.COMPLETE,
-        8,
+        11,
         keys.inflight,
         keys.leases,
         keys.due,
@@ -101,6 +102,7 @@ def complete(rdb: redis.Redis, keys: CampaignKeys, attempt: str, ending: Ending)
         keys.totals,
         keys.minute(minute),
         keys.attempts,
+        *keys.waits,
         attempt,
         ending.outcome,
         int(ending.close),
@@ -122,9 +124,12 @@ def epoch(rdb: redis.Redis, keys: CampaignKeys) -> str | None:
     return None if value is None else str(value)
 
 
-def defer(rdb: redis.Redis, keys: CampaignKeys, attempt: str, delay_ms: int) -> bool:
-    """Gives the contact back, due after `delay_ms`, without an attempt (nothing was dialled)."""
-    return _release(rdb, keys, attempt, "defer", str(delay_ms))
+def defer(
+    rdb: redis.Redis, keys: CampaignKeys, attempt: str, delay_ms: int, wait: str = ""
+) -> bool:
+    """Gives the contact back, due after `delay_ms`, without an attempt (nothing was dialled);
+    `wait` is why it waits (a `kdial.state.waits` tag, '' for none), which status counts."""
+    return _release(rdb, keys, attempt, "defer", str(delay_ms), wait=wait)
 
 
 def close_undialled(rdb: redis.Redis, keys: CampaignKeys, attempt: str, reason: str) -> bool:
@@ -132,18 +137,22 @@ def close_undialled(rdb: redis.Redis, keys: CampaignKeys, attempt: str, reason: 
     return _release(rdb, keys, attempt, "close", reason)
 
 
-def _release(rdb: redis.Redis, keys: CampaignKeys, attempt: str, mode: str, arg: str) -> bool:
+def _release(
+    rdb: redis.Redis, keys: CampaignKeys, attempt: str, mode: str, arg: str, *, wait: str = ""
+) -> bool:
     done = rdb.eval(
         scripts.RELEASE,
-        5,
+        8,
         keys.inflight,
         keys.leases,
         keys.due,
         keys.closed,
         keys.totals,
+        *keys.waits,
         attempt,
         mode,
         arg,
+        wait,
     )
     return bool(done)
 
@@ -162,13 +171,14 @@ def reclaim(
     """Takes back contacts whose attempt's lease expired; returns those attempt ids."""
     taken = rdb.eval(
         scripts.RECLAIM,
-        6,
+        9,
         keys.leases,
         keys.inflight,
         keys.due,
         keys.contacts,
         keys.totals,
         keys.attempts,
+        *keys.waits,
         limit,
         redial_delay_ms,
     )

@@ -305,6 +305,7 @@ def status_of(
             "summary": summary,
             "progress": campaign_status.progress(seen.ledger),
             "activeCalls": seen.ledger.in_flight if seen.ledger else 0,
+            "waiting": campaign_status.waiting(seen.ledger),
             "rolling": campaign_status.call_stats(seen.rolling),
             "toDate": campaign_status.call_stats(seen.totals),
             "workers": {"desired": desired, "ready": ready, "summary": f"{ready}/{desired}"},

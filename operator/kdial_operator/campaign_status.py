@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from kdial.api.campaign import CallStats, CampaignState, Progress
+from kdial.api.campaign import CallStats, CampaignState, Progress, Waiting
 from kdial.api.conditions import Cond
 from kdial.plural import plural
 from kdial.state.counters import CampaignCounts
+from kdial_operator import campaign_waiting
 from kdial_operator.dataplane import Ledger
 
 
@@ -86,6 +87,8 @@ def _ready(facts: Facts) -> Cond:
 def _completed(ledger: Ledger | None, done: bool) -> Cond:
     closed, total = (ledger.closed, ledger.total) if ledger else (0, 0)
     message = f"{closed} of {plural(total, 'contact')} closed"
+    if ledger and ledger.waits.suppressed:
+        message += f", {ledger.waits.suppressed} of them by do-not-call"
     if done:
         if ledger and ledger.expired:
             message += "; their data has expired (spec.retention)"
@@ -105,13 +108,21 @@ def _dialing(facts: Facts, done: bool) -> tuple[Cond, str]:
         return Cond("Dialing", False, "Stopped", "spec.state is Stopped"), "Stopped"
     if facts.schedule_hold:
         return Cond("Dialing", False, "OutsideSchedule", facts.schedule_hold), "Idle"
-    if ledger is None or ledger.due_now + ledger.in_flight == 0:
-        message = "no contact is due now" if ledger and ledger.total else "the list has no contacts"
+    if ledger is None or not ledger.total:
+        return Cond("Dialing", False, "NothingDue", "the list has no contacts"), "Idle"
+    # Said after ": " (or "; "): Events compare what comes before (campaign_events).
+    why = campaign_waiting.explanation(campaign_waiting.breakdown(ledger.waits))
+    if ledger.due_now + ledger.in_flight == 0:
+        message = "no contact is due now" + (f": {why}" if why else "")
         return Cond("Dialing", False, "NothingDue", message), "Idle"
     if facts.workers_ready == 0:
         return Cond("Dialing", False, "WorkersStarting", "waiting for a ready worker"), "Starting"
-    in_flight = f"{plural(ledger.in_flight, 'call')} in flight"
+    in_flight = f"{plural(ledger.in_flight, 'call')} in flight" + (f"; {why}" if why else "")
     return Cond("Dialing", True, "Dialing", in_flight), "Dialing"
+
+
+def waiting(ledger: Ledger | None) -> Waiting:
+    return campaign_waiting.breakdown(ledger.waits) if ledger else Waiting()
 
 
 def schedule_hold(start: datetime | None, end: datetime | None, now: datetime) -> str | None:

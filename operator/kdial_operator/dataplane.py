@@ -7,7 +7,7 @@ import json
 import secrets
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -17,6 +17,7 @@ from kdial.state import scripts
 from kdial.state.counters import REREAD_SECONDS, CampaignCounts, fresh
 from kdial.state.keys import CampaignKeys, ListKeys, PoolKeys
 from kdial.state.seed_marker import SeedMarker
+from kdial.state.waits import Waits
 from kdial.state.wire import Generation, WireValue
 from kdial_operator import contact_import
 
@@ -108,7 +109,8 @@ def seed_keys(campaign: CampaignKeys) -> list[str]:
     """The KEYS of seed.lua, in its order."""
     return [
         *(campaign.known, campaign.due, campaign.epoch, campaign.closed, campaign.retired),
-        *(campaign.finished, campaign.contacts, campaign.callees, *campaign.contact_data),
+        *(campaign.finished, campaign.contacts, campaign.callees, *campaign.waits),
+        *campaign.contact_data,
     ]
 
 
@@ -156,10 +158,7 @@ async def retire(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys) -> int:
     """Takes the contacts no longer in `contacts` out of the campaign's ledger (retire.lua);
     returns how many of them are still in flight. Their histories stay: a contact that
     comes back keeps its attempts, and one closed comes back closed."""
-    keys = [
-        *(campaign.known, campaign.due, campaign.closed, campaign.retired, campaign.finished),
-        *campaign.contact_data,
-    ]
+    keys = retire_keys(campaign)
     in_flight = int(await rdb.eval(scripts.RETIRE, len(keys), *keys))
     async for batch in _member_batches(rdb, campaign.known):
         pipe = rdb.pipeline(transaction=False)
@@ -169,6 +168,15 @@ async def retire(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys) -> int:
         if gone:
             in_flight += int(await rdb.eval(scripts.RETIRE, len(keys), *keys, *gone))
     return in_flight
+
+
+def retire_keys(campaign: CampaignKeys) -> list[str]:
+    """The KEYS of retire.lua, in its order."""
+    return [
+        *(campaign.known, campaign.due, campaign.closed, campaign.retired, campaign.finished),
+        *campaign.waits,
+        *campaign.contact_data,
+    ]
 
 
 async def _member_batches(rdb: Redis, key: str, size: int = 1000) -> Any:
@@ -214,6 +222,8 @@ class Ledger:
     has_epoch: bool
     expired: bool = False
     """The campaign finished and its contact data expired: the counts are its final ones."""
+    waits: Waits = field(default_factory=Waits)
+    """Why pending contacts are due only later, and how many were suppressed."""
 
 
 async def ledger(rdb: Redis, campaign: CampaignKeys) -> Ledger:
@@ -227,11 +237,16 @@ async def ledger(rdb: Redis, campaign: CampaignKeys) -> Ledger:
     pipe.hlen(campaign.closed)
     pipe.exists(campaign.epoch)
     pipe.get(campaign.finished)
-    total, pending, due_now, in_flight, closed, epoch, finished = await pipe.execute()
+    pipe.hgetall(campaign.waiting_counts)
+    pipe.hgetall(campaign.waiting_ends)
+    total, pending, due_now, in_flight, closed, epoch, finished, counts, ends = await pipe.execute()
+    waits = Waits.decode(counts, ends, now_ms)
     if finished and total == 0:
         final = json.loads(finished)
-        return Ledger(final["total"], 0, 0, 0, final["closed"], bool(epoch), expired=True)
-    return Ledger(total, pending, due_now, in_flight, closed, bool(epoch))
+        return Ledger(
+            final["total"], 0, 0, 0, final["closed"], bool(epoch), expired=True, waits=waits
+        )
+    return Ledger(total, pending, due_now, in_flight, closed, bool(epoch), waits=waits)
 
 
 async def retain(rdb: Redis, campaign: CampaignKeys, done: Ledger, retention_days: int) -> int:

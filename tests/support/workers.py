@@ -101,6 +101,31 @@ def ledger_problems(rdb: redis.Redis, keys: CampaignKeys) -> list[str]:
     ended = sum(int(v) for k, v in totals.items() if k.startswith("outcome:"))
     if ended != rdb.xlen(keys.attempts):
         problems.append(f"{ended} attempts counted, {rdb.xlen(keys.attempts)} records")
+    return problems + waits_problems(rdb, keys)
+
+
+def waits_problems(rdb: redis.Redis, keys: CampaignKeys) -> list[str]:
+    """Where the counts of why contacts wait (`kdial.state.waits`) disagree with the ledger:
+    every tag on a pending contact, each count the number of its tags (never 0 or less, a
+    field that reached 0 is removed), every counted reason with an end, and `suppressed` the
+    contacts closed as Suppressed. Empty when they agree."""
+    tags: dict[str, str] = rdb.hgetall(keys.waiting)
+    counts = {k: int(v) for k, v in rdb.hgetall(keys.waiting_counts).items()}
+    ends: dict[str, str] = rdb.hgetall(keys.waiting_ends)
+    problems = []
+    due = set(rdb.zrange(keys.due, 0, -1))
+    if stray := set(tags) - due:
+        problems.append(f"{len(stray)} contacts tagged as waiting but not pending")
+    expected: dict[str, int] = defaultdict(int)
+    for reason in tags.values():
+        expected[reason] += 1
+    suppressed = sum(1 for outcome in rdb.hvals(keys.closed) if outcome == "Suppressed")
+    if suppressed:
+        expected["suppressed"] = suppressed
+    if counts != expected:
+        problems.append(f"waiting counts {counts} disagree with the ledger's {dict(expected)}")
+    if set(ends) != set(counts) - {"suppressed"}:
+        problems.append(f"waits end {sorted(ends)} for reasons counted {sorted(counts)}")
     return problems
 
 

@@ -337,6 +337,53 @@ class Progress(StatusModel):
     """`closed/total (percent)`, for people."""
 
 
+#: Most time zones `status.waiting.windows` lists; `window` counts the contacts of all.
+MAX_WINDOW_ZONES = 24
+
+
+class WindowWait(StatusModel):
+    """Contacts of one time zone waiting for their calling window to open."""
+
+    time_zone: str = ""
+    """The callees' IANA time zone; several, comma-separated, for numbers that may be in any of
+    them (they wait until the window is open in every one)."""
+    contacts: int = 0
+    """Contacts of this zone waiting for the window."""
+    opens_at: str = ""
+    """When the window next opens there: RFC 3339, in that zone's UTC offset (the first
+    zone's, when several)."""
+
+
+class Waiting(StatusModel):
+    """Why pending contacts are not due now, counted as workers give them back: a contact
+    leaves its count when a worker claims it again. A reason shows only while some of its
+    waits have not ended yet, and then counts all its contacts, even those whose wait ended
+    and who are due, not yet claimed."""
+
+    window: int = 0
+    """Contacts waiting for their calling window (`spec.schedule.windows`, in the callee's
+    local time)."""
+    windows: list[WindowWait] = Field(default_factory=list, max_length=MAX_WINDOW_ZONES)
+    """Those contacts by time zone, with when each zone's window opens, soonest first (at
+    most 24 zones)."""
+    retry: int = 0
+    """Contacts waiting out a retry delay (`spec.retry.rules`) after an attempt, or the
+    re-dial delay after a worker was lost mid-call."""
+    cap: int = 0
+    """Contacts waiting for a dial permit: a trunk or caller ID was at its cap (concurrent
+    calls, calls per second or per day), or no caller ID was free to show them."""
+    trunk: int = 0
+    """Contacts waiting for a trunk: none of the campaign's TrunkPools had one in service
+    that serves the callee."""
+    held: int = 0
+    """Contacts held: their number tells no time zone and `spec.schedule.fallbackTimeZone` is
+    unset (looked at again hourly), or no window is open at once in every zone it may be in
+    (looked at again daily)."""
+    suppressed: int = 0
+    """Contacts closed without a call because their number is on a do-not-call list
+    (`spec.suppressionListRefs`)."""
+
+
 class CallStats(StatusModel):
     """Counts and rates over a period."""
 
@@ -382,6 +429,8 @@ class CampaignStatus(StatusModel):
     """Where the contacts are."""
     active_calls: int = 0
     """Calls in flight now."""
+    waiting: Waiting = Field(default_factory=Waiting)
+    """Why pending contacts wait, and how many were suppressed."""
     rolling: CallStats = Field(default_factory=CallStats)
     """Statistics over the last 15 minutes."""
     to_date: CallStats = Field(default_factory=CallStats)

@@ -71,6 +71,12 @@ CAMPAIGN = Kind(
         {"name": "Abandon", "type": "string", "jsonPath": ".status.rolling.abandonRate"},
         {"name": "Workers", "type": "string", "jsonPath": ".status.workers.summary"},
         {"name": "Mode", "type": "string", "priority": 1, "jsonPath": ".spec.mode"},
+        {
+            "name": "Dialing",
+            "type": "string",
+            "priority": 1,
+            "jsonPath": '.status.conditions[?(@.type=="Dialing")].message',
+        },
         {"name": "State", "type": "string", "priority": 1, "jsonPath": ".spec.state"},
         _AGE,
         _MESSAGE,

@@ -1,5 +1,6 @@
 -- Ends an attempt: the contact is closed or due again, counters move, one record is appended.
--- KEYS: inflight, leases, due, closed, contacts, totals, minute bucket, attempts stream
+-- KEYS: inflight, leases, due, closed, contacts, totals, minute bucket, attempts stream, then
+--       the waits (waits.lua)
 -- ARGV: attempt id, outcome, close (0|1), delay ms, counts as attempt (0|1), bucket ttl s,
 --       trunk (kept in the history, so a lost call is re-dialled on another trunk),
 --       caller ID shown ('' for none; kept in the history with when, for the per-callee
@@ -9,6 +10,7 @@
 -- was reclaimed): a stale worker cannot close or re-queue what it no longer owns.
 local contact = redis.call('HGET', KEYS[1], ARGV[1])
 if not contact then return 0 end
+local W = {tags = KEYS[9], counts = KEYS[10], ends = KEYS[11]}
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 local t = redis.call('TIME')
@@ -38,8 +40,14 @@ if ARGV[3] == '1' then
   redis.call('HSET', KEYS[4], contact, ARGV[2])
 else
   local due = now + tonumber(ARGV[4])
-  if ARGV[9] == '1' then due = due - FRONT_MS end
+  local reason = ''
+  if ARGV[9] == '1' then
+    due = due - FRONT_MS
+  elseif tonumber(ARGV[4]) > 0 then
+    reason = 'retry'
+  end
   redis.call('ZADD', KEYS[3], due, contact)
+  wait(W, contact, reason, due)
 end
 
 local n = tonumber(ARGV[10])

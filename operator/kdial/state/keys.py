@@ -105,6 +105,29 @@ class CampaignKeys:
         return f"{self.base}:callees"
 
     @property
+    def waiting(self) -> str:
+        """HASH: pending contact id -> why it is due only later (`kdial.state.waits`), for
+        contacts workers gave back for a reason; untagged once claimed or dropped."""
+        return f"{self.base}:waiting"
+
+    @property
+    def waiting_counts(self) -> str:
+        """HASH: reason -> contacts tagged with it in `waiting`, and `suppressed` -> contacts
+        closed by do-not-call: what status reads instead of scanning the ledger."""
+        return f"{self.base}:waiting-counts"
+
+    @property
+    def waiting_ends(self) -> str:
+        """HASH: reason -> the latest time (ms, Redis clock) a contact tagged with it is due;
+        for a window, when it next opens in that zone."""
+        return f"{self.base}:waiting-ends"
+
+    @property
+    def waits(self) -> tuple[str, str, str]:
+        """The keys `waits.lua` keeps, in the order the scripts take them."""
+        return (self.waiting, self.waiting_counts, self.waiting_ends)
+
+    @property
     def finished(self) -> str:
         """STRING: JSON `{total, closed, at}` (at: ms, Redis clock) written when the campaign
         is first seen Completed. The contact data expires `spec.retention` after `at`; this
@@ -119,6 +142,7 @@ class CampaignKeys:
         return (
             self.known,
             self.due,
+            self.waiting,
             self.inflight,
             self.leases,
             self.contacts,

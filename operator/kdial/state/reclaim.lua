@@ -2,11 +2,12 @@
 -- Such an attempt may or may not have reached the callee: it is recorded as `Unknown`,
 -- counted as an attempt (closure limits err on the side of calling less), and its contact is
 -- due again only after a delay, so a call still alive on an orphaned switch ends first.
--- KEYS: leases, inflight, due, contacts, totals, attempts stream
+-- KEYS: leases, inflight, due, contacts, totals, attempts stream, then the waits (waits.lua)
 -- ARGV: max attempts to reclaim, re-dial delay ms
 -- Returns the reclaimed attempt ids.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local W = {tags = KEYS[7], counts = KEYS[8], ends = KEYS[9]}
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
 for _, attempt in ipairs(expired) do
   redis.call('ZREM', KEYS[1], attempt)
@@ -20,7 +21,9 @@ for _, attempt in ipairs(expired) do
     h.last = 'Unknown'
     h.outcomes['Unknown'] = (h.outcomes['Unknown'] or 0) + 1
     redis.call('HSET', KEYS[4], contact, cjson.encode(h))
-    redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), contact)
+    local due = now + tonumber(ARGV[2])
+    redis.call('ZADD', KEYS[3], due, contact)
+    wait(W, contact, 'retry', due)
     redis.call('HINCRBY', KEYS[5], 'attempts', 1)
     redis.call('HINCRBY', KEYS[5], 'outcome:Unknown', 1)
     redis.call('XADD', KEYS[6], '*', 'attempt', attempt, 'contact', contact,

@@ -9,14 +9,17 @@ def _read(name: str) -> str:
     return files("kdial.state").joinpath(name).read_text("utf-8")
 
 
-SEED = _read("seed.lua")
-RETIRE = _read("retire.lua")
+# The scripts that move contacts in or out of `due` keep why they wait (kdial.state.waits).
+_WAITS = _read("waits.lua")
+
+SEED = _WAITS + _read("seed.lua")
+RETIRE = _WAITS + _read("retire.lua")
 RETAIN = _read("retain.lua")
-CLAIM = _read("claim.lua")
-COMPLETE = _read("complete.lua")
-RELEASE = _read("release.lua")
+CLAIM = _WAITS + _read("claim.lua")
+COMPLETE = _WAITS + _read("complete.lua")
+RELEASE = _WAITS + _read("release.lua")
 RENEW = _read("renew.lua")
-RECLAIM = _read("reclaim.lua")
+RECLAIM = _WAITS + _read("reclaim.lua")
 
 #: Seconds a per-minute counter bucket is kept: the longest rolling window plus slack.
 MINUTE_BUCKET_TTL_SECONDS = 2 * 3600

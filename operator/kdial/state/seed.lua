@@ -1,6 +1,6 @@
 -- Takes contacts from a list into a campaign, once each, due now (Redis clock).
--- KEYS: known, due, epoch, closed, retired, finished, contacts, callees, then the other
---       contact data keys
+-- KEYS: known, due, epoch, closed, retired, finished, contacts, callees, the waits
+--       (waits.lua), then the other contact data keys
 -- ARGV: epoch-if-new, then (contact id, callee key or '') pairs
 -- Returns how many contacts were new to the campaign, or -1 when the campaign finished and
 -- its contact data expired: it never takes its list again, which would call everyone anew.
@@ -11,6 +11,7 @@
 if redis.call('EXISTS', KEYS[6]) == 1 and redis.call('EXISTS', KEYS[1]) == 0 then
   return -1
 end
+local W = {tags = KEYS[9], counts = KEYS[10], ends = KEYS[11]}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('SET', KEYS[3], ARGV[1], 'NX')
@@ -34,6 +35,7 @@ for i = 2, #ARGV, 2 do
     if callee ~= '' then redis.call('HSET', KEYS[8], callee, id) end
     if outcome then
       redis.call('HSET', KEYS[4], id, outcome)
+      closed_as(W, outcome, 1)
     else
       redis.call('ZADD', KEYS[2], now, id)
       added = added + 1
