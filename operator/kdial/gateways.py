@@ -1,10 +1,6 @@
 """A TrunkPool's gateways as FreeSWITCH reads them: the sofia include file the operator compiles
-from the pool's gateway trunks and their credentials, and where it lives.
-
-The operator writes the file into a Secret (`secret_name`), never a ConfigMap: it holds the
-carriers' passwords. Each worker pod mounts that Secret into its switch's `external` profile
-(`SWITCH_DIR`, included as `sip_profiles/external/*.xml`) and beside the dialer
-(`WORKER_DIR`), which tells the switch to rescan when `generation` changes.
+from the pool's gateway trunks and their credentials. How it reaches the worker pods (the
+Secret, its keys, the mounts) is the contract in `kdial.state.gateways`.
 
 Every value is checked before it is written, not only escaped: FreeSWITCH expands `${...}` and
 `$${...}` in its configuration, and a value it later copies into a channel must not carry
@@ -14,7 +10,6 @@ credentials come from Secrets nobody validated, so they are checked here.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,29 +17,10 @@ from xml.sax.saxutils import escape
 
 from kdial.api.trunkpool import CallerIdIn, Gateway, Trunk
 
-#: The Secret's keys: the include file, and the hex sha256 of its bytes (first 16 characters).
-XML_KEY = "gateways.xml"
-GENERATION_KEY = "generation"
-#: The worker pod's volume of that Secret, mounted read-only at these paths.
-VOLUME = "gateways"
-SWITCH_DIR = "/usr/local/freeswitch/conf/sip_profiles/external"
-WORKER_DIR = "/etc/kdial/gateways"
-#: The dialer's environment variable naming `WORKER_DIR`.
-DIR_ENV = "KDIAL_GATEWAYS_DIR"
-SECRET_LABELS = {
-    "app.kubernetes.io/managed-by": "kdial-operator",
-    "app.kubernetes.io/name": "kdial-gateways",
-}
-
 #: What FreeSWITCH could read as something other than a value: dial-string syntax, quotes,
 #: markup, a backslash, and any control character or line break.
 _UNSAFE = re.compile(r"[{}\[\]|,^'\"<>\\\x00-\x1f\x7f]")
 _UNSAFE_TEXT = "{ } [ ] | , ^ ' \" < > \\ or a control character"
-
-
-def secret_name(pool: str) -> str:
-    """The Secret holding the gateways of TrunkPool `pool`, in the pool's namespace."""
-    return f"kdial-gateways-{pool}"
 
 
 @dataclass(frozen=True)
@@ -81,11 +57,6 @@ def compile_gateways(trunks: Sequence[Trunk], credentials: Mapping[str, Credenti
     if not blocks:
         return "<include></include>\n"
     return "<include>\n" + "".join(blocks) + "</include>\n"
-
-
-def generation(xml: str) -> str:
-    """The include file's generation: the first 16 hex digits of the sha256 of its bytes."""
-    return hashlib.sha256(xml.encode()).hexdigest()[:16]
 
 
 def _gateway(name: str, gateway: Gateway, account: Credentials | None) -> str:

@@ -17,6 +17,7 @@ from kdial import gateways
 from kdial.api.kinds import API_VERSION, TRUNK_POOL
 from kdial.api.trunkpool import Trunk
 from kdial.gateways import Credentials
+from kdial.state import gateways as contract
 from kdial_operator.kube import Kube, Refused
 
 CREDENTIALS_MISSING = "CredentialsMissing"
@@ -41,11 +42,11 @@ async def refresh(
     credentials, problems = await _credentials(kube, namespace, trunks)
     kept = [t for t in trunks if t.gateway is None or t.name not in problems]
     xml = gateways.compile_gateways(kept, credentials)
-    generation = gateways.generation(xml)
+    generation = contract.generation_of(xml)
     try:
         await kube.apply_secret(manifest(namespace, pool, uid, xml, generation))
     except Refused as refused:
-        message = f"the API server refused Secret {gateways.secret_name(pool)}: {refused}"
+        message = f"the API server refused Secret {contract.secret_name(pool)}: {refused}"
         return Applied(
             last.generation if last else "",
             last.unconfigured if last else frozenset(),
@@ -61,9 +62,9 @@ def manifest(namespace: str, pool: str, uid: str, xml: str, generation: str) -> 
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {
-            "name": gateways.secret_name(pool),
+            "name": contract.secret_name(pool),
             "namespace": namespace,
-            "labels": gateways.SECRET_LABELS,
+            "labels": contract.SECRET_LABELS,
             "ownerReferences": [
                 {
                     "apiVersion": API_VERSION,
@@ -78,8 +79,8 @@ def manifest(namespace: str, pool: str, uid: str, xml: str, generation: str) -> 
         },
         "type": "Opaque",
         "data": {
-            gateways.XML_KEY: _b64(xml),
-            gateways.GENERATION_KEY: _b64(generation),
+            contract.XML_KEY: _b64(xml),
+            contract.GENERATION_KEY: _b64(generation),
         },
     }
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kdial import gateways
 from kdial.api.kinds import API_VERSION, CAMPAIGN
+from kdial.state import gateways as contract
 from kdial_operator.settings import OperatorSettings
 
 METRICS_PORT = 9100
@@ -116,8 +116,8 @@ def _pod_spec(
             # The switch reads its gateways here; the dialer sees their generation change and
             # tells the switch to rescan. Not optional: a pod without them cannot dial.
             {
-                "name": gateways.VOLUME,
-                "secret": {"secretName": gateways.secret_name(trunk_pool)},
+                "name": contract.VOLUME,
+                "secret": {"secretName": contract.secret_name(trunk_pool)},
             },
         ],
     }
@@ -154,7 +154,7 @@ def _dialer(namespace: str, campaign: str, settings: OperatorSettings) -> dict[s
                 },
             },
             {"name": "KDIAL_METRICS_PORT", "value": str(METRICS_PORT)},
-            {"name": gateways.DIR_ENV, "value": gateways.WORKER_DIR},
+            {"name": contract.DIR_ENV, "value": contract.DIALER_DIR},
             {
                 "name": "KDIAL_DRAIN_SECONDS",
                 "value": str(max(settings.worker_grace_seconds - 10, 1)),
@@ -166,7 +166,7 @@ def _dialer(namespace: str, campaign: str, settings: OperatorSettings) -> dict[s
         "readinessProbe": {"httpGet": {"path": "/readyz", "port": "metrics"}, "periodSeconds": 5},
         "resources": settings.dialer_resources,
         "volumeMounts": [
-            {"name": gateways.VOLUME, "mountPath": gateways.WORKER_DIR, "readOnly": True}
+            {"name": contract.VOLUME, "mountPath": contract.DIALER_DIR, "readOnly": True}
         ],
         # The kdial image's user, named here too so that an image built otherwise still runs
         # as it. It writes nothing at run time: no volume for the read-only root.
@@ -226,6 +226,6 @@ def _freeswitch(settings: OperatorSettings) -> dict[str, Any]:
         },
         "volumeMounts": [
             *({"name": name, "mountPath": path} for name, path in SWITCH_WRITABLE.items()),
-            {"name": gateways.VOLUME, "mountPath": gateways.SWITCH_DIR, "readOnly": True},
+            {"name": contract.VOLUME, "mountPath": contract.SWITCH_DIR, "readOnly": True},
         ],
     }

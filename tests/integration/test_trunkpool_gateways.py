@@ -13,7 +13,7 @@ from typing import Any
 import redis
 from kubernetes import client
 
-from kdial import gateways
+from kdial.state import gateways as contract
 from kdial.state.keys import PoolKeys
 from tests.support.operator import Api, OperatorProcess, wait_for
 
@@ -37,7 +37,7 @@ def compiled(api: Api, pool: str) -> dict[str, str] | None:
     """The gateways Secret's data, decoded; None while there is none."""
     try:
         response = api.core.read_namespaced_secret(
-            gateways.secret_name(pool), api.namespace, _preload_content=False
+            contract.secret_name(pool), api.namespace, _preload_content=False
         )
     except client.ApiException as error:
         if error.status == 404:
@@ -71,9 +71,9 @@ def test_the_pool_is_compiled_into_a_secret_the_routing_table_names(
     pool = api.create("trunkpools", "lines", {"trunks": [REGISTERING, BY_IP, DIRECT]}, "TrunkPool")
 
     data = wait_for("the gateways Secret", lambda: compiled(api, "lines"), log=operator)
-    assert set(data) == {gateways.XML_KEY, gateways.GENERATION_KEY}
-    xml = data[gateways.XML_KEY]
-    assert data[gateways.GENERATION_KEY] == hashlib.sha256(xml.encode()).hexdigest()[:16]
+    assert set(data) == {contract.XML_KEY, contract.GENERATION_KEY}
+    xml = data[contract.XML_KEY]
+    assert data[contract.GENERATION_KEY] == hashlib.sha256(xml.encode()).hexdigest()[:16]
     params = gateway_params(xml)
     assert list(params) == ["carrier-a", "carrier-b"]
     assert (params["carrier-a"]["username"], params["carrier-a"]["password"]) == (
@@ -82,9 +82,9 @@ def test_the_pool_is_compiled_into_a_secret_the_routing_table_names(
     )
     assert params["carrier-a"]["register"] == "true" and "password" not in params["carrier-b"]
 
-    secret: Any = api.core.read_namespaced_secret(gateways.secret_name("lines"), namespace)
+    secret: Any = api.core.read_namespaced_secret(contract.secret_name("lines"), namespace)
     assert secret.type == "Opaque"
-    assert secret.metadata.labels == gateways.SECRET_LABELS
+    assert secret.metadata.labels == contract.SECRET_LABELS
     (owner,) = secret.metadata.owner_references
     assert (owner.kind, owner.name, owner.uid, owner.controller) == (
         "TrunkPool",
@@ -92,7 +92,7 @@ def test_the_pool_is_compiled_into_a_secret_the_routing_table_names(
         pool["metadata"]["uid"],
         True,
     )
-    first = data[gateways.GENERATION_KEY]
+    first = data[contract.GENERATION_KEY]
     routing = wait_for(
         "the routing table with the gateways' generation",
         lambda: (
@@ -117,13 +117,13 @@ def test_the_pool_is_compiled_into_a_secret_the_routing_table_names(
     )
     changed = wait_for(
         "a new generation",
-        lambda: (d := compiled(api, "lines")) and d[gateways.GENERATION_KEY] != first and d,
+        lambda: (d := compiled(api, "lines")) and d[contract.GENERATION_KEY] != first and d,
         log=operator,
     )
-    assert gateway_params(changed[gateways.XML_KEY])["carrier-b"]["proxy"] == (
+    assert gateway_params(changed[contract.XML_KEY])["carrier-b"]["proxy"] == (
         "sip.carrier-b2.example"
     )
-    second = changed[gateways.GENERATION_KEY]
+    second = changed[contract.GENERATION_KEY]
     moved = wait_for(
         "the routing table following it",
         lambda: (
@@ -143,17 +143,17 @@ def test_the_pool_is_compiled_into_a_secret_the_routing_table_names(
         "the rotated password compiled",
         lambda: (
             (d := compiled(api, "lines"))
-            and gateway_params(d[gateways.XML_KEY])["carrier-a"]["password"] == ROTATED
+            and gateway_params(d[contract.XML_KEY])["carrier-a"]["password"] == ROTATED
             and d
         ),
         log=operator,
     )
-    assert rotated[gateways.GENERATION_KEY] != second
+    assert rotated[contract.GENERATION_KEY] != second
     wait_for(
         "the routing table following the rotation",
         lambda: (
             table(rdb, "lines", namespace)["content"].get("gatewaysGeneration")
-            == rotated[gateways.GENERATION_KEY]
+            == rotated[contract.GENERATION_KEY]
         ),
         log=operator,
     )
@@ -180,7 +180,7 @@ def test_a_missing_credential_is_named_and_its_trunk_takes_no_calls(
     assert cond["message"] == "trunk carrier-a: Secret carrier-a-sip is missing"
     data = wait_for("the gateways Secret", lambda: compiled(api, "lines"), log=operator)
     # The other carrier is still configured; the one without credentials is left out.
-    assert list(gateway_params(data[gateways.XML_KEY])) == ["carrier-b"]
+    assert list(gateway_params(data[contract.XML_KEY])) == ["carrier-b"]
     weights = {t["name"]: t["weight"] for t in table(rdb, "lines", namespace)["content"]["trunks"]}
     assert weights["carrier-a"] == 0 and weights["carrier-b"] > 0
     assert any(e["reason"] == "CredentialsMissing" for e in api.events("lines"))
@@ -216,7 +216,7 @@ def test_a_missing_credential_is_named_and_its_trunk_takes_no_calls(
         "carrier-a configured",
         lambda: (
             (d := compiled(api, "lines"))
-            and "carrier-a" in gateway_params(d[gateways.XML_KEY])
+            and "carrier-a" in gateway_params(d[contract.XML_KEY])
             and d
         ),
         log=operator,
@@ -236,7 +236,7 @@ def test_a_missing_credential_is_named_and_its_trunk_takes_no_calls(
 def test_a_pool_without_gateways_still_gets_its_secret(api: Api, operator: OperatorProcess) -> None:
     api.create("trunkpools", "direct", {"trunks": [DIRECT]}, "TrunkPool")
     data = wait_for("the gateways Secret", lambda: compiled(api, "direct"), log=operator)
-    assert data[gateways.XML_KEY] == "<include></include>\n"
+    assert data[contract.XML_KEY] == "<include></include>\n"
 
 
 def _b64(text: str) -> str:

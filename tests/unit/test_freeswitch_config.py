@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from kdial import gateways
 from kdial.api.campaign import Destination
 from kdial.dialstring import SIP_PROFILE, Application, AppName, abandon_command, originate_command
+from kdial.state import gateways as contract
 from kdial_operator.settings import OperatorSettings
 from kdial_operator.workload import worker_deployment
 from tests.support.paths import REPO
@@ -232,10 +232,10 @@ def test_the_compiled_gateways_land_in_the_external_profile(tmp_path: Path) -> N
     external profile's gateways."""
     conf = tmp_path / "conf"
     shutil.copytree(CONF, conf)
-    mounted = Path(gateways.SWITCH_DIR).relative_to("/usr/local/freeswitch/conf")
+    mounted = Path(contract.SWITCH_DIR).relative_to("/usr/local/freeswitch/conf")
     golden = REPO / "tests" / "data" / "gateways" / "quickstart-trunks.xml"
-    (conf / mounted / gateways.XML_KEY).write_text(golden.read_text("utf-8"), "utf-8")
-    (conf / mounted / gateways.GENERATION_KEY).write_text("0123456789abcdef", "utf-8")
+    (conf / mounted / contract.XML_KEY).write_text(golden.read_text("utf-8"), "utf-8")
+    (conf / mounted / contract.GENERATION_KEY).write_text("0123456789abcdef", "utf-8")
 
     (profile,) = configuration(assemble(conf / "freeswitch.xml"), "sofia.conf").findall(
         "./profiles/profile"

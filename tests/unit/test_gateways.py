@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from kdial import gateways
 from kdial.api.trunkpool import Gateway, Trunk, TrunkPoolSpec
-from kdial.gateways import Credentials, UnsafeValue, compile_gateways, generation
+from kdial.gateways import Credentials, UnsafeValue, compile_gateways
+from kdial.state import gateways as contract
+from kdial.state.gateways import generation_of
 from kdial_operator.settings import OperatorSettings
 from kdial_operator.workload import worker_deployment
 from tests.support.manifests import example_documents
@@ -134,10 +135,10 @@ def test_a_pool_without_gateway_trunks_compiles_to_an_empty_include() -> None:
 
 def test_the_generation_is_the_sha256_of_the_bytes() -> None:
     xml = (GOLDEN / "carriers.xml").read_text("utf-8")
-    assert generation(xml) == hashlib.sha256(xml.encode()).hexdigest()[:16]
-    assert len(generation(xml)) == 16
+    assert generation_of(xml) == hashlib.sha256(xml.encode()).hexdigest()[:16]
+    assert len(generation_of(xml)) == 16
     rotated = xml.replace("s3cret&amp;", "s4cret&amp;")
-    assert generation(rotated) != generation(xml), "a password rotation moves the generation"
+    assert generation_of(rotated) != generation_of(xml), "a password rotation moves the generation"
 
 
 HOSTILE = [
@@ -192,10 +193,10 @@ def test_the_password_is_not_in_the_credentials_repr() -> None:
 
 def test_the_names_the_worker_half_reads() -> None:
     """The contract with the worker pod (kdial_operator.workload, the worker's reloader)."""
-    assert gateways.secret_name("carriers") == "kdial-gateways-carriers"
-    assert (gateways.XML_KEY, gateways.GENERATION_KEY) == ("gateways.xml", "generation")
-    assert gateways.SWITCH_DIR == "/usr/local/freeswitch/conf/sip_profiles/external"
-    assert (gateways.WORKER_DIR, gateways.DIR_ENV) == ("/etc/kdial/gateways", "KDIAL_GATEWAYS_DIR")
+    assert contract.secret_name("carriers") == "kdial-gateways-carriers"
+    assert (contract.XML_KEY, contract.GENERATION_KEY) == ("gateways.xml", "generation")
+    assert contract.SWITCH_DIR == "/usr/local/freeswitch/conf/sip_profiles/external"
+    assert (contract.DIALER_DIR, contract.DIR_ENV) == ("/etc/kdial/gateways", "KDIAL_GATEWAYS_DIR")
 
 
 def test_the_worker_pod_mounts_its_pools_gateways_read_only() -> None:
@@ -203,16 +204,16 @@ def test_the_worker_pod_mounts_its_pools_gateways_read_only() -> None:
         "team-a", "promo", "uid", 1, OperatorSettings(), trunk_pool="carriers"
     )
     pod = deployment["spec"]["template"]["spec"]
-    (volume,) = [v for v in pod["volumes"] if v["name"] == gateways.VOLUME]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == contract.VOLUME]
     assert volume == {"name": "gateways", "secret": {"secretName": "kdial-gateways-carriers"}}
     containers = {c["name"]: c for c in pod["containers"]}
     mounts = {
-        name: [m for m in c["volumeMounts"] if m["name"] == gateways.VOLUME]
+        name: [m for m in c["volumeMounts"] if m["name"] == contract.VOLUME]
         for name, c in containers.items()
     }
     assert mounts == {
-        "freeswitch": [{"name": "gateways", "mountPath": gateways.SWITCH_DIR, "readOnly": True}],
-        "dialer": [{"name": "gateways", "mountPath": gateways.WORKER_DIR, "readOnly": True}],
+        "freeswitch": [{"name": "gateways", "mountPath": contract.SWITCH_DIR, "readOnly": True}],
+        "dialer": [{"name": "gateways", "mountPath": contract.DIALER_DIR, "readOnly": True}],
     }
     env = {e["name"]: e.get("value") for e in containers["dialer"]["env"]}
-    assert env[gateways.DIR_ENV] == gateways.WORKER_DIR
+    assert env[contract.DIR_ENV] == contract.DIALER_DIR

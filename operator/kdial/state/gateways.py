@@ -2,11 +2,12 @@
 worker's switch reports of them.
 
 The operator compiles a pool's gateway trunks into a sofia include file and puts it in the
-Secret `kdial-gateways-<pool>` (keys `gateways.xml` and `generation`, the first 16 hex digits of
-its sha256), mounted in the FreeSWITCH container where the `external` profile reads its
-gateways and in the dialer container at `KDIAL_GATEWAYS_DIR`. The routing table names the
-generation workers should see (`RoutingTable.gateways_generation`); a worker tells its switch
-to reload once its own mount shows that generation, as the kubelet updates Secret volumes late.
+Secret `kdial-gateways-<pool>` (never a ConfigMap: it holds the carriers' passwords; keys
+`gateways.xml` and `generation`, the first 16 hex digits of its sha256), mounted in the
+FreeSWITCH container where the `external` profile reads its gateways and in the dialer
+container at `KDIAL_GATEWAYS_DIR`. The routing table names the generation workers should see
+(`RoutingTable.gateways_generation`); a worker tells its switch to reload once its own mount
+shows that generation, as the kubelet updates Secret volumes late.
 
 Each worker publishes what its switch says of the pool's gateways (`GatewayReport`, in the
 hash `PoolKeys.gateways`, one field per worker), and the operator shows it in the TrunkPool's
@@ -24,25 +25,32 @@ from pydantic import BaseModel, ConfigDict
 from kdial.state.wire import WireValue
 
 SECRET_PREFIX = "kdial-gateways-"  # noqa: S105 (a name, not a secret)
+SECRET_LABELS = {
+    "app.kubernetes.io/managed-by": "kdial-operator",
+    "app.kubernetes.io/name": "kdial-gateways",
+}
+#: The Secret's keys: the include file, and its generation (`generation_of`).
 XML_KEY = "gateways.xml"
 GENERATION_KEY = "generation"
+#: The worker pod's volume of that Secret, mounted read-only in both containers.
+VOLUME = "gateways"
 #: Where the FreeSWITCH container mounts the Secret: the `external` profile's gateway includes.
 SWITCH_DIR = "/usr/local/freeswitch/conf/sip_profiles/external"
 #: Where the dialer container mounts it, named by `DIR_ENV`.
 DIALER_DIR = "/etc/kdial/gateways"
 DIR_ENV = "KDIAL_GATEWAYS_DIR"
-#: The file of a pool without gateway trunks.
-EMPTY_XML = "<include></include>"
 
 #: Registration states a gateway may be dialled in: registered, or not registering at all.
 DIALABLE_STATES = frozenset({"REGED", "NOREG"})
 
 
 def secret_name(pool: str) -> str:
+    """The Secret holding the gateways of TrunkPool `pool`, in the pool's namespace."""
     return f"{SECRET_PREFIX}{pool}"
 
 
 def generation_of(xml: str) -> str:
+    """The include file's generation: the first 16 hex digits of the sha256 of its bytes."""
     return hashlib.sha256(xml.encode()).hexdigest()[:16]
 
 

@@ -32,5 +32,6 @@ class RoutingTable(WireValue):
 
     trunks: tuple[TrunkRow, ...]
     gateways_generation: str = ""
-    """The generation of the pool's compiled gateways (`kdial.gateways.generation`) this table
-    goes with: a worker whose mounted gateways are older waits for them before dialling."""
+    """The generation of the pool's compiled gateways (`kdial.state.gateways.generation_of`)
+    this table goes with: a worker whose mounted gateways are older waits for them before
+    dialling."""

@@ -197,6 +197,10 @@ class Demo:
         namespace = self.args.namespace
         kubeconfig = self.workdir / "kubeconfig"
         (self.workdir / "pods").mkdir()
+        # The switch's configuration folder: the kubelet projects each pod's gateways Secret
+        # into it, and the simulator reads them from it as the pod's FreeSWITCH would.
+        switch_conf = self.workdir / "conf"
+        switch_conf.mkdir()
         with ExitStack() as stack:
             stack.enter_context(emulated_api(kubeconfig, namespace))
             self.hint = f"kubectl --kubeconfig {kubeconfig} get camp,tp"
@@ -226,7 +230,9 @@ class Demo:
             self.prepare(api)
             scenario = yaml.safe_load((self.args.examples / "sim" / "quickstart.yaml").read_text())
             esl = stack.enter_context(
-                processes.simulator(scenario, self.pace.speed, workdir=self.workdir)
+                processes.simulator(
+                    scenario, self.pace.speed, workdir=self.workdir, conf=switch_conf
+                )
             )
             self.say(f"kdial sim started (--speed {self.pace.speed:g}): carriers a, b and c")
             self.kubelet = Kubelet(
@@ -236,6 +242,7 @@ class Demo:
                 # One simulator plays every pod's FreeSWITCH.
                 {"KDIAL_ESL_HOST": esl[0], "KDIAL_ESL_PORT": str(esl[1])},
                 notify=lambda text: self.notes.put((self.elapsed(), text)),
+                switch_conf=switch_conf,
             )
             stopped = threading.Event()
             thread = threading.Thread(target=self.kubelet.run, args=(stopped,), daemon=True)
