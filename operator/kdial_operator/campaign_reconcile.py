@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,8 +19,8 @@ import kopf
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from kdial.api.campaign import CampaignSpec, CampaignState, CampaignStatus
-from kdial.api.conditions import merge
+from kdial.api.campaign import CampaignSpec, CampaignState, CampaignStatus, WorkerStatus
+from kdial.api.conditions import merged
 from kdial.api.contactlist import Purpose
 from kdial.api.kinds import CAMPAIGN
 from kdial.api.meta import explain
@@ -196,7 +197,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, refs: Referents, recall: R
     if seen.workers_refused and seen.workers_refused != recall.workers_refused:
         log.warning("campaign %s/%s: %s", namespace, name, seen.workers_refused)
     recall.workers_refused = seen.workers_refused
-    status = status_of(body, seen, desired, ready, now)
+    status = status_of(body, seen, desired, ready, now).as_patch()
     previous = dict(body.status)
     if _differs(status, previous):
         await memo.kube.patch_status(CAMPAIGN.plural, namespace, name, status)
@@ -283,7 +284,7 @@ def wanted_workers(seen: Observed, capacity: int, settings: OperatorSettings) ->
 
 def status_of(
     body: kopf.Body, seen: Observed, desired: int, ready: int, now: datetime
-) -> dict[str, Any]:
+) -> CampaignStatus:
     facts = Facts(
         seen.blocker,
         seen.state,
@@ -298,19 +299,17 @@ def status_of(
     conditions, summary = campaign_status.decide(facts)
     generation = body.meta.get("generation")
     old = list(body.status.get("conditions", []))
-    return CampaignStatus.normalized(
-        {
-            "observedGeneration": generation,
-            "conditions": merge(old, conditions, generation, now),
-            "summary": summary,
-            "progress": campaign_status.progress(seen.ledger),
-            "activeCalls": seen.ledger.in_flight if seen.ledger else 0,
-            "waiting": campaign_status.waiting(seen.ledger),
-            "rolling": campaign_status.call_stats(seen.rolling),
-            "toDate": campaign_status.call_stats(seen.totals),
-            "workers": {"desired": desired, "ready": ready, "summary": f"{ready}/{desired}"},
-            "configVersion": seen.version,
-        }
+    return CampaignStatus(
+        observed_generation=generation,
+        conditions=merged(old, conditions, generation, now),
+        summary=summary,
+        progress=campaign_status.progress(seen.ledger),
+        active_calls=seen.ledger.in_flight if seen.ledger else 0,
+        waiting=campaign_status.waiting(seen.ledger),
+        rolling=campaign_status.call_stats(seen.rolling),
+        to_date=campaign_status.call_stats(seen.totals),
+        workers=WorkerStatus(desired=desired, ready=ready, summary=f"{ready}/{desired}"),
+        config_version=seen.version,
     )
 
 
@@ -369,11 +368,12 @@ def _ready_replicas(deployment: dict[str, Any] | None) -> int:
     return int(((deployment or {}).get("status") or {}).get("readyReplicas") or 0)
 
 
-def _differs(new: dict[str, Any], old: dict[str, Any]) -> bool:
+def _differs(new: Mapping[str, object], old: Mapping[str, object]) -> bool:
+    """Whether patching status `new` (JSON) would change the stored `old`."""
     return any(old.get(k) != v for k, v in new.items())
 
 
-def _announce(body: kopf.Body, old: dict[str, Any], new: dict[str, Any]) -> None:
+def _announce(body: kopf.Body, old: Mapping[str, object], new: Mapping[str, object]) -> None:
     """A Kubernetes Event when the campaign's state, or what holds it, changes."""
     event = campaign_events.announcement(old, new)
     if event:

@@ -28,9 +28,9 @@ from datetime import UTC, datetime
 import kopf
 from pydantic import ValidationError
 
-from kdial.api.conditions import Cond, merge
+from kdial.api.conditions import Cond, merged
 from kdial.api.kinds import TRUNK_POOL
-from kdial.api.meta import Condition, explain
+from kdial.api.meta import explain
 from kdial.api.trunkpool import Trunk, TrunkPoolSpec, TrunkPoolStatus, TrunkState, TrunkStatus
 from kdial.plural import plural
 from kdial.routing import counters, health
@@ -265,13 +265,8 @@ def _with_conditions(
 ) -> TrunkPoolStatus:
     generation = body.meta.get("generation")
     old = list(body.status.get("conditions", []))
-    merged = merge(old, conds, generation, datetime.now(UTC))
-    return status.model_copy(
-        update={
-            "observed_generation": generation,
-            "conditions": [Condition.model_validate(c) for c in merged],
-        }
-    )
+    conditions = merged(old, conds, generation, datetime.now(UTC))
+    return status.model_copy(update={"observed_generation": generation, "conditions": conditions})
 
 
 def _pdd(watch: Watch) -> dict[str, list[int]]:
