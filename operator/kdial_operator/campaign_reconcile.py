@@ -145,9 +145,7 @@ def trunk_capacity(namespace: str, spec: CampaignSpec, refs: Referents) -> int:
     total = 0
     for ref in spec.trunk_pool_refs:
         for referent in refs.trunkpools.get((namespace, ref.name), ()):
-            total += sum(
-                int(t.get("maxConcurrentCalls", 0)) for t in referent.spec.get("trunks", [])
-            )
+            total += sum(t.get("maxConcurrentCalls", 0) for t in referent.spec.get("trunks", []))
     return total
 
 
