@@ -110,6 +110,7 @@ class Lifecycle(TypedDict):
 class VolumeMount(TypedDict):
     name: str
     mountPath: str
+    readOnly: NotRequired[bool]
 
 
 class Container(TypedDict, total=False):
@@ -131,9 +132,14 @@ class EmptyDir(TypedDict, total=False):
     sizeLimit: str
 
 
+class SecretVolumeSource(TypedDict):
+    secretName: str
+
+
 class Volume(TypedDict):
     name: str
-    emptyDir: EmptyDir
+    emptyDir: NotRequired[EmptyDir]
+    secret: NotRequired[SecretVolumeSource]
 
 
 class SeccompProfile(TypedDict):
