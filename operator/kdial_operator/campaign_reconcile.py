@@ -13,7 +13,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import kopf
 from pydantic import ValidationError
@@ -33,6 +32,7 @@ from kdial_operator import campaign_events, campaign_status, compile, dataplane,
 from kdial_operator.campaign_status import Blocker, Facts
 from kdial_operator.indexes import Key, Referent, key_of
 from kdial_operator.kube import Refused
+from kdial_operator.manifests import DeploymentSeen
 from kdial_operator.settings import OperatorSettings
 
 log = logging.getLogger(__name__)
@@ -340,10 +340,7 @@ async def workers(
     )
     digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
     manifest["metadata"]["annotations"] = {TEMPLATE_HASH: digest}
-    if (
-        existing is None
-        or (existing["metadata"].get("annotations") or {}).get(TEMPLATE_HASH) != digest
-    ):
+    if existing is None or _template_hash(existing) != digest:
         try:
             existing = await memo.kube.apply_deployment(manifest)
         except Refused as refused:
@@ -362,8 +359,14 @@ def _trunk_pool(body: kopf.Body, spec: CampaignSpec | None) -> str:
     return str(first.get("name", ""))
 
 
-def _ready_replicas(deployment: dict[str, Any] | None) -> int:
-    return int(((deployment or {}).get("status") or {}).get("readyReplicas") or 0)
+def _template_hash(deployment: DeploymentSeen) -> str | None:
+    return deployment.get("metadata", {}).get("annotations", {}).get(TEMPLATE_HASH)
+
+
+def _ready_replicas(deployment: DeploymentSeen | None) -> int:
+    if deployment is None:
+        return 0
+    return deployment.get("status", {}).get("readyReplicas", 0)
 
 
 def _differs(new: Mapping[str, object], old: Mapping[str, object]) -> bool:

@@ -194,3 +194,18 @@ class Deployment(TypedDict):
     kind: str
     metadata: ObjectMeta
     spec: DeploymentSpec
+
+
+class DeploymentStatus(TypedDict, total=False):
+    readyReplicas: int
+
+
+class SeenMeta(TypedDict, total=False):
+    annotations: dict[str, str]
+
+
+class DeploymentSeen(TypedDict, total=False):
+    """A Deployment as the API server returns it: the fields the operator reads back."""
+
+    metadata: SeenMeta
+    status: DeploymentStatus
