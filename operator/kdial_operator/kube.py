@@ -17,7 +17,7 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import JsonValue, TypeAdapter
 
 from kdial.api.kinds import GROUP, VERSION
-from kdial_operator.manifests import Deployment, DeploymentSeen
+from kdial_operator.manifests import Deployment, DeploymentSeen, Secret
 
 FIELD_MANAGER = "kdial-operator"
 # Content types are named on every write: the client's defaults differ by API (a strategic
@@ -60,7 +60,7 @@ class Kube:
             raise Refused(_answer(error)) from error
         return _SEEN.validate_python(result)
 
-    async def apply_secret(self, manifest: dict[str, Any]) -> None:
+    async def apply_secret(self, manifest: Secret) -> None:
         """Server-side applies the Secret `manifest` (creating it when absent). The answer is
         not returned: it holds the Secret's data."""
         meta = manifest["metadata"]

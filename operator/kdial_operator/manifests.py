@@ -40,7 +40,7 @@ class OwnerReference(TypedDict):
     name: str
     uid: str
     controller: bool
-    blockOwnerDeletion: bool
+    blockOwnerDeletion: NotRequired[bool]
 
 
 class ObjectMeta(TypedDict, total=False):
@@ -209,3 +209,12 @@ class DeploymentSeen(TypedDict, total=False):
 
     metadata: SeenMeta
     status: DeploymentStatus
+
+
+class Secret(TypedDict):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    type: str
+    data: dict[str, str]
+    """Base64 values by key."""
