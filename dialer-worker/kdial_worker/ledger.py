@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import redis
 
 from kdial.outcomes import Outcome
 from kdial.state import scripts
 from kdial.state.attempt import CallRecord
+from kdial.state.history import ContactHistory
 from kdial.state.keys import CampaignKeys
 
 
@@ -24,7 +24,7 @@ from kdial.state.keys import CampaignKeys
 class Claim:
     attempt: str
     contact: str
-    history: dict[str, Any]
+    history: ContactHistory
 
 
 @dataclass(frozen=True)

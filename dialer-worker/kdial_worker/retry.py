@@ -9,12 +9,10 @@ the time is a parameter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from kdial.api.campaign import Retry, RetryRule
 from kdial.outcomes import Outcome, counts_as_attempt
 from kdial.state.counters import campaign_increments as counters
+from kdial.state.history import ContactHistory
 from kdial_worker.ledger import Ending
 
 __all__ = ["counters", "deadline_ms", "decide"]
@@ -23,7 +21,7 @@ _DAY_MS = 86_400_000
 _MINUTE_MS = 60_000
 
 
-def deadline_ms(history: Mapping[str, Any], retry: Retry, now_ms: int) -> int | None:
+def deadline_ms(history: ContactHistory, retry: Retry, now_ms: int) -> int | None:
     """When the closure rule's `withinDays` finishes the contact (ms since the epoch), counted
     from its first attempt (`now_ms` if it has none yet); None without `withinDays`."""
     within = retry.closure.within_days
@@ -33,7 +31,7 @@ def deadline_ms(history: Mapping[str, Any], retry: Retry, now_ms: int) -> int | 
     return (now_ms if first is None else int(first)) + within * _DAY_MS
 
 
-def decide(outcome: Outcome, history: Mapping[str, Any], retry: Retry, now_ms: int) -> Ending:
+def decide(outcome: Outcome, history: ContactHistory, retry: Retry, now_ms: int) -> Ending:
     """How this attempt ends its contact's turn: closed with `outcome`, or due again after a
     delay. `history` is the contact's ledger entry before this attempt."""
     if outcome is Outcome.CANCELLED:
@@ -57,7 +55,7 @@ def _delay_ms(outcome: Outcome, rule: RetryRule) -> int:
 
 
 def _closes(
-    outcome: Outcome, rule: RetryRule, history: Mapping[str, Any], retry: Retry, now_ms: int
+    outcome: Outcome, rule: RetryRule, history: ContactHistory, retry: Retry, now_ms: int
 ) -> bool:
     attempts = int(history.get("attempts", 0)) + int(counts_as_attempt(outcome))
     if attempts >= retry.closure.max_attempts:

@@ -26,7 +26,7 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
-from kdial.api.calleridpool import CallerIdPoolSpec, CallerIdPoolStatus
+from kdial.api.calleridpool import CallerIdPoolSpec, CallerIdPoolStatus, NumberHealth
 from kdial.api.conditions import Cond, merge
 from kdial.api.kinds import CALLER_ID_POOL, GROUP
 from kdial.api.meta import explain
@@ -140,7 +140,7 @@ def _rate(watch: Watch, counts: dict[str, Counts], now: float) -> None:
     watch.rated_at = now
 
 
-def worst(watch: Watch, capped: set[str]) -> list[dict[str, Any]]:
+def worst(watch: Watch, capped: set[str]) -> list[NumberHealth]:
     """The numbers with the lowest answer rates over the last hour (those with attempts)."""
     assert watch.book is not None
     resting = watch.book.quarantined
@@ -152,7 +152,7 @@ def worst(watch: Watch, capped: set[str]) -> list[dict[str, Any]]:
         rows.append((answered / attempts, number, round(attempts), state))
     rows.sort()
     return [
-        {"number": n, "attempts": a, "answerRate": f"{100 * r:.1f}%", "state": s}
+        NumberHealth(number=n, attempts=a, answer_rate=f"{100 * r:.1f}%", state=s)
         for r, n, a, s in rows[:WORST_SHOWN]
     ]
 

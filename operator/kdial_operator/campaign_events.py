@@ -15,10 +15,11 @@ five minutes for a 24-contact list).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from kdial.api.conditions import find
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 
 #: (summary, reason) of the states a running campaign moves between on its own.
 ROUTINE = {("Dialing", "Dialing"), ("Idle", "NothingDue"), ("Starting", "WorkersStarting")}
@@ -33,38 +34,65 @@ class Announcement:
     message: str
 
 
-def announcement(old: dict[str, Any], new: dict[str, Any]) -> Announcement | None:
-    """The Event to post for a status going from `old` to `new`, if any."""
-    before, after = _headline(old), _headline(new)
+class _View(BaseModel):
+    """Lenient: a status as stored may be partial, or written by an older operator."""
+
+    model_config = ConfigDict(alias_generator=to_camel, extra="ignore")
+
+
+class _Condition(_View):
+    type: str = ""
+    status: str = ""
+    reason: str = ""
+    message: str = ""
+
+
+class _Attempts(_View):
+    attempts: int | None = None
+
+
+class _Status(_View):
+    """What an Event depends on in a campaign's status."""
+
+    summary: str | None = None
+    conditions: list[_Condition] | None = None
+    to_date: _Attempts | None = None
+
+
+def announcement(old: Mapping[str, object], new: Mapping[str, object]) -> Announcement | None:
+    """The Event to post for a status going from `old` to `new` (as JSON: stored, and to be
+    patched), if any."""
+    was, now = _Status.model_validate(old), _Status.model_validate(new)
+    before, after = _headline(was), _headline(now)
     if after is None or before == after:
         return None
     routine = before is not None and before[:2] in ROUTINE and after[:2] in ROUTINE
-    if routine and int((old.get("toDate") or {}).get("attempts") or 0) > 0:
+    if routine and ((was.to_date and was.to_date.attempts) or 0) > 0:
         return None
     summary = after[0]
-    return Announcement(summary in WARNINGS, summary, _deciding(new).get("message", ""))
+    return Announcement(summary in WARNINGS, summary, _deciding(now).message)
 
 
-def _headline(status: dict[str, Any]) -> tuple[str, str, str] | None:
+def _headline(status: _Status) -> tuple[str, str, str] | None:
     """The summary word, and the deciding condition's reason and message head."""
-    summary = status.get("summary")
+    summary = status.summary
     if not summary:
         return None
     deciding = _deciding(status)
-    head = str(deciding.get("message", "")).partition(": ")[0]
-    reason = str(deciding.get("reason", ""))
+    head = deciding.message.partition(": ")[0]
+    reason = deciding.reason
     # "3 calls in flight" moves every pass: dialing is dialing.
-    return str(summary), reason, "" if (summary, reason) in ROUTINE else head
+    return summary, reason, "" if (summary, reason) in ROUTINE else head
 
 
-def _deciding(status: dict[str, Any]) -> dict[str, Any]:
+def _deciding(status: _Status) -> _Condition:
     """The condition the summary word comes from: Ready when not Ready, Degraded when
     degraded, else Dialing (see `campaign_status.decide`)."""
-    conditions = list(status.get("conditions") or [])
-    ready = find(conditions, "Ready") or {}
-    degraded = find(conditions, "Degraded") or {}
-    if ready.get("status") == "False":
+    conditions = {c.type: c for c in reversed(status.conditions or [])}
+    ready = conditions.get("Ready", _Condition())
+    degraded = conditions.get("Degraded", _Condition())
+    if ready.status == "False":
         return ready
-    if degraded.get("status") == "True":
+    if degraded.status == "True":
         return degraded
-    return find(conditions, "Dialing") or {}
+    return conditions.get("Dialing", _Condition())

@@ -10,16 +10,16 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import kopf
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from kdial.api.campaign import CampaignSpec, CampaignState, CampaignStatus
-from kdial.api.conditions import merge
+from kdial.api.campaign import CampaignSpec, CampaignState, CampaignStatus, WorkerStatus
+from kdial.api.conditions import merged
 from kdial.api.contactlist import Purpose
 from kdial.api.kinds import CAMPAIGN
 from kdial.api.meta import explain
@@ -32,6 +32,7 @@ from kdial_operator import campaign_events, campaign_status, compile, dataplane,
 from kdial_operator.campaign_status import Blocker, Facts
 from kdial_operator.indexes import Key, Referent, key_of
 from kdial_operator.kube import Refused
+from kdial_operator.manifests import DeploymentSeen
 from kdial_operator.settings import OperatorSettings
 
 log = logging.getLogger(__name__)
@@ -144,9 +145,7 @@ def trunk_capacity(namespace: str, spec: CampaignSpec, refs: Referents) -> int:
     total = 0
     for ref in spec.trunk_pool_refs:
         for referent in refs.trunkpools.get((namespace, ref.name), ()):
-            total += sum(
-                int(t.get("maxConcurrentCalls", 0)) for t in referent.spec.get("trunks", [])
-            )
+            total += sum(t.get("maxConcurrentCalls", 0) for t in referent.spec.get("trunks", []))
     return total
 
 
@@ -196,7 +195,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, refs: Referents, recall: R
     if seen.workers_refused and seen.workers_refused != recall.workers_refused:
         log.warning("campaign %s/%s: %s", namespace, name, seen.workers_refused)
     recall.workers_refused = seen.workers_refused
-    status = status_of(body, seen, desired, ready, now)
+    status = status_of(body, seen, desired, ready, now).as_patch()
     previous = dict(body.status)
     if _differs(status, previous):
         await memo.kube.patch_status(CAMPAIGN.plural, namespace, name, status)
@@ -283,7 +282,7 @@ def wanted_workers(seen: Observed, capacity: int, settings: OperatorSettings) ->
 
 def status_of(
     body: kopf.Body, seen: Observed, desired: int, ready: int, now: datetime
-) -> dict[str, Any]:
+) -> CampaignStatus:
     facts = Facts(
         seen.blocker,
         seen.state,
@@ -298,19 +297,17 @@ def status_of(
     conditions, summary = campaign_status.decide(facts)
     generation = body.meta.get("generation")
     old = list(body.status.get("conditions", []))
-    return CampaignStatus.normalized(
-        {
-            "observedGeneration": generation,
-            "conditions": merge(old, conditions, generation, now),
-            "summary": summary,
-            "progress": campaign_status.progress(seen.ledger),
-            "activeCalls": seen.ledger.in_flight if seen.ledger else 0,
-            "waiting": campaign_status.waiting(seen.ledger),
-            "rolling": campaign_status.call_stats(seen.rolling),
-            "toDate": campaign_status.call_stats(seen.totals),
-            "workers": {"desired": desired, "ready": ready, "summary": f"{ready}/{desired}"},
-            "configVersion": seen.version,
-        }
+    return CampaignStatus(
+        observed_generation=generation,
+        conditions=merged(old, conditions, generation, now),
+        summary=summary,
+        progress=campaign_status.progress(seen.ledger),
+        active_calls=seen.ledger.in_flight if seen.ledger else 0,
+        waiting=campaign_status.waiting(seen.ledger),
+        rolling=campaign_status.call_stats(seen.rolling),
+        to_date=campaign_status.call_stats(seen.totals),
+        workers=WorkerStatus(desired=desired, ready=ready, summary=f"{ready}/{desired}"),
+        config_version=seen.version,
     )
 
 
@@ -343,10 +340,7 @@ async def workers(
     )
     digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
     manifest["metadata"]["annotations"] = {TEMPLATE_HASH: digest}
-    if (
-        existing is None
-        or (existing["metadata"].get("annotations") or {}).get(TEMPLATE_HASH) != digest
-    ):
+    if existing is None or _template_hash(existing) != digest:
         try:
             existing = await memo.kube.apply_deployment(manifest)
         except Refused as refused:
@@ -365,15 +359,22 @@ def _trunk_pool(body: kopf.Body, spec: CampaignSpec | None) -> str:
     return str(first.get("name", ""))
 
 
-def _ready_replicas(deployment: dict[str, Any] | None) -> int:
-    return int(((deployment or {}).get("status") or {}).get("readyReplicas") or 0)
+def _template_hash(deployment: DeploymentSeen) -> str | None:
+    return deployment.get("metadata", {}).get("annotations", {}).get(TEMPLATE_HASH)
 
 
-def _differs(new: dict[str, Any], old: dict[str, Any]) -> bool:
+def _ready_replicas(deployment: DeploymentSeen | None) -> int:
+    if deployment is None:
+        return 0
+    return deployment.get("status", {}).get("readyReplicas", 0)
+
+
+def _differs(new: Mapping[str, object], old: Mapping[str, object]) -> bool:
+    """Whether patching status `new` (JSON) would change the stored `old`."""
     return any(old.get(k) != v for k, v in new.items())
 
 
-def _announce(body: kopf.Body, old: dict[str, Any], new: dict[str, Any]) -> None:
+def _announce(body: kopf.Body, old: Mapping[str, object], new: Mapping[str, object]) -> None:
     """A Kubernetes Event when the campaign's state, or what holds it, changes."""
     event = campaign_events.announcement(old, new)
     if event:

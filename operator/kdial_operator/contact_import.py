@@ -15,15 +15,28 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import NotRequired, TypedDict
+
+from pydantic import JsonValue
 
 from kdial import tags
 from kdial.api.contactlist import ContactListSpec, FieldSpec, FieldType, ListFormat
 from kdial.numbers import InvalidNumber, normalize
 from kdial.privacy import mask_number
 from kdial.state.contact import Contact, FieldValue
+from kdial_operator.contact_reader import Row
 
 FIRST_REJECTED = 20
+
+
+class RejectedSample(TypedDict):
+    """A rejected row as status shows it (`status.firstRejected`), its number masked."""
+
+    row: int
+    number: str
+    reason: str
+    line: NotRequired[int]
+    """The source line the row starts on, when the reader rejected it."""
 
 
 @dataclass
@@ -34,7 +47,7 @@ class Tally:
     imported: int = 0
     duplicates: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
-    first_rejected: list[dict[str, Any]] = field(default_factory=list)
+    first_rejected: list[RejectedSample] = field(default_factory=list)
     #: Imported contacts with row tags; None when the list has no `tagsField`.
     tagged: int | None = None
 
@@ -43,10 +56,12 @@ class Tally:
         rejected it (a row it could read is found by its `row` number)."""
         self.rejected[reason] += 1
         if len(self.first_rejected) < FIRST_REJECTED:
-            shown = {"row": row, "number": mask_number(number), "reason": reason}
-            self.first_rejected.append(shown if line is None else shown | {"line": line})
+            shown: RejectedSample = {"row": row, "number": mask_number(number), "reason": reason}
+            if line is not None:
+                shown["line"] = line
+            self.first_rejected.append(shown)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, int]:
         """The counts as status shows them (`read`, `imported`, `rejected`, `duplicates`, and
         `tagged` when the list has a `tagsField`)."""
         counts = {
@@ -65,7 +80,7 @@ class ImportResult(Tally):
     contacts: dict[str, Contact] = field(default_factory=dict)
 
 
-def rows(text: str, spec: ContactListSpec) -> list[dict[str, Any]]:
+def rows(text: str, spec: ContactListSpec) -> list[Row]:
     """The source's rows as dicts; a row that is not an object becomes an empty dict."""
     text = text.removeprefix("\ufeff")
     if spec.format is ListFormat.NDJSON:
@@ -88,9 +103,7 @@ def contact_id(number: str, id_key: bytes) -> str:
     return hmac.new(id_key, number.encode(), hashlib.sha256).hexdigest()[:24]
 
 
-def import_rows(
-    records: list[dict[str, Any]], spec: ContactListSpec, id_key: bytes
-) -> ImportResult:
+def import_rows(records: list[Row], spec: ContactListSpec, id_key: bytes) -> ImportResult:
     result = ImportResult(tagged=0 if spec.tags_field else None)
     seen: set[str] = set()
     for number, record in enumerate(records, start=1):
@@ -118,7 +131,7 @@ class Rejection:
     number: str
 
 
-def check(record: dict[str, Any], spec: ContactListSpec, id_key: bytes) -> Contact | Rejection:
+def check(record: Row, spec: ContactListSpec, id_key: bytes) -> Contact | Rejection:
     """One row as a clean contact, or why it was refused. Duplicates are the caller's to find
     (a streaming import finds them in Redis, not in memory)."""
     raw = str(record.get(spec.phone_field) or "").strip()
@@ -132,7 +145,7 @@ class _Rejected(Exception):
     pass
 
 
-def _contact(record: dict[str, Any], raw: str, spec: ContactListSpec, id_key: bytes) -> Contact:
+def _contact(record: Row, raw: str, spec: ContactListSpec, id_key: bytes) -> Contact:
     if not raw:
         raise _Rejected("MissingNumber")
     try:
@@ -168,7 +181,7 @@ def row_tags_of(contact: Contact, spec: ContactListSpec) -> list[str]:
     return list(contact.tags[len(set(spec.tags)) :])
 
 
-def _field(spec: FieldSpec, value: Any) -> FieldValue | None:
+def _field(spec: FieldSpec, value: JsonValue) -> FieldValue | None:
     if value is None or value == "":
         if spec.required:
             raise _Rejected(f"MissingField:{spec.name}")

@@ -32,11 +32,12 @@ import sys
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import redis
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
-from kdial.api.contactlist import ContactListSpec, Encoding
+from kdial.api.contactlist import ContactListSpec, Encoding, RejectedRow, RowTags, TagCount
 from kdial.privacy import mask_text
 from kdial.state.keys import ListKeys
 from kdial_operator import contact_pipeline, contact_sources
@@ -103,23 +104,33 @@ class Job:
         )
 
 
-@dataclass
-class Result:
-    """How an import ended. `version` 0 with `ok` means the source was unchanged."""
+class Result(BaseModel):
+    """How an import ended: the child's last word, `done` or `failed` (which is `ok`). `version`
+    0 with `ok` means the source was unchanged."""
 
-    ok: bool
-    counts: dict[str, int] = field(default_factory=dict)
-    rejected_by_reason: dict[str, int] = field(default_factory=dict)
-    first_rejected: list[dict[str, Any]] = field(default_factory=list)
-    #: `status.rowTags` (distinct, top); None when the list has no `tagsField`.
-    row_tags: dict[str, Any] | None = None
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    ok: bool = Field(default=False, exclude=True)
+    counts: dict[str, int] = Field(default_factory=dict)
+    rejected_by_reason: dict[str, int] = Field(default_factory=dict)
+    first_rejected: list[RejectedRow] = Field(default_factory=list)
+    row_tags: RowTags | None = None
+    """`status.rowTags`; None when the list has no `tagsField`."""
     bytes_read: int = 0
     version: int = 0
-    #: The child's peak resident memory (MB): what an import of this list costs.
     peak_rss_mb: float = 0.0
+    """The child's peak resident memory (MB): what an import of this list costs."""
     reason: str = ""
     message: str = ""
     transient: bool = False
+
+
+class Line(BaseModel):
+    """One line the child writes: progress now and then, and one `done` or `failed`."""
+
+    progress: dict[str, int] | None = None
+    done: Result | None = None
+    failed: Result | None = None
 
 
 OnProgress = Callable[[dict[str, int]], Awaitable[None]]
@@ -144,12 +155,14 @@ async def run(job: Job, on_progress: OnProgress | None = None) -> Result:
         await proc.stdin.drain()
         proc.stdin.close()
         result: Result | None = None
-        while line := await proc.stdout.readline():
-            message = json.loads(line)
-            if "progress" in message and on_progress is not None:
-                await on_progress(message["progress"])
-            elif "done" in message or "failed" in message:
-                result = _result(message)
+        while raw := await proc.stdout.readline():
+            line = Line.model_validate_json(raw)
+            if line.progress is not None and on_progress is not None:
+                await on_progress(line.progress)
+            elif line.done is not None:
+                result = line.done.model_copy(update={"ok": True})
+            elif line.failed is not None:
+                result = line.failed
         code = await proc.wait()
     except BaseException:
         await _stop(proc)
@@ -177,24 +190,6 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
         await proc.wait()
 
 
-def _result(message: dict[str, Any]) -> Result:
-    ok = "done" in message
-    body = message["done"] if ok else message["failed"]
-    return Result(
-        ok=ok,
-        counts=body.get("counts", {}),
-        rejected_by_reason=body.get("rejectedByReason", {}),
-        first_rejected=body.get("firstRejected", []),
-        row_tags=body.get("rowTags"),
-        bytes_read=int(body.get("bytesRead", 0)),
-        version=int(body.get("version", 0)),
-        peak_rss_mb=float(body.get("peakRssMb", 0.0)),
-        reason=str(body.get("reason", "")),
-        message=str(body.get("message", "")),
-        transient=bool(body.get("transient", False)),
-    )
-
-
 # --- the child's side -----------------------------------------------------------------------
 
 
@@ -207,19 +202,19 @@ def child_main() -> int:
     rdb = redis.Redis.from_url(job.redis_url, decode_responses=True)
     outcome = Outcome()
     try:
-        execute(job, rdb, lambda o: _say({"progress": progress_of(o)}), outcome)
+        execute(job, rdb, lambda o: _say(Line(progress=progress_of(o))), outcome)
     except SourceError as error:
-        _say({"failed": _failure(error.reason, error.message, error.transient, outcome)})
+        _say(Line(failed=_failure(error.reason, error.message, error.transient, outcome)))
     except redis.RedisError as error:
         message = f"Redis: {type(error).__name__}: {error}"
-        _say({"failed": _failure("RedisUnavailable", message, True, outcome)})
+        _say(Line(failed=_failure("RedisUnavailable", message, True, outcome)))
     except Exception as error:
         # A bug. The traceback goes to the operator's log, masked: rows may be in it.
         sys.stderr.write(mask_text(traceback.format_exc()))
         message = f"the import failed unexpectedly ({type(error).__name__}); see operator logs"
-        _say({"failed": _failure("InternalError", message, False, outcome)})
+        _say(Line(failed=_failure("InternalError", message, False, outcome)))
     else:
-        _say({"done": summary(outcome)})
+        _say(Line(done=summary(outcome)))
     finally:
         rdb.close()
     return 0
@@ -258,22 +253,23 @@ def progress_of(outcome: Outcome) -> dict[str, int]:
     return outcome.tally.as_dict() | {"bytesRead": outcome.bytes_read}
 
 
-def summary(outcome: Outcome) -> dict[str, Any]:
+def summary(outcome: Outcome) -> Result:
     tally = outcome.tally
-    done = {
-        "counts": tally.as_dict(),
-        "rejectedByReason": dict(tally.rejected),
-        "firstRejected": tally.first_rejected,
-        "bytesRead": outcome.bytes_read,
-        "version": outcome.version,
-        "peakRssMb": peak_rss_mb(),
-    }
+    row_tags = None
     if tally.tagged is not None:
         # `kdial.tags` let no number-like tag in, so mask_text leaves every tag as it is: it
         # is a second lock, for the day a bug lets one through.
-        top = [{"tag": mask_text(tag), "contacts": n} for tag, n in outcome.top_tags]
-        done["rowTags"] = {"distinct": outcome.distinct_tags, "top": top}
-    return done
+        top = [TagCount(tag=mask_text(tag), contacts=n) for tag, n in outcome.top_tags]
+        row_tags = RowTags(distinct=outcome.distinct_tags, top=top)
+    return Result(
+        counts=tally.as_dict(),
+        rejected_by_reason=dict(tally.rejected),
+        first_rejected=[RejectedRow.model_validate(r) for r in tally.first_rejected],
+        row_tags=row_tags,
+        bytes_read=outcome.bytes_read,
+        version=outcome.version,
+        peak_rss_mb=peak_rss_mb(),
+    )
 
 
 def peak_rss_mb() -> float:
@@ -281,12 +277,14 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _failure(reason: str, message: str, transient: bool, outcome: Outcome) -> dict[str, Any]:
-    return {"reason": reason, "message": message, "transient": transient} | summary(outcome)
+def _failure(reason: str, message: str, transient: bool, outcome: Outcome) -> Result:
+    return summary(outcome).model_copy(
+        update={"reason": reason, "message": message, "transient": transient}
+    )
 
 
-def _say(message: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
+def _say(line: Line) -> None:
+    sys.stdout.write(line.model_dump_json(by_alias=True, exclude_none=True) + "\n")
     sys.stdout.flush()
 
 

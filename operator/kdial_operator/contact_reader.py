@@ -30,6 +30,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import JsonValue
+
 from kdial.api.contactlist import ContactListSpec, CsvOptions, Encoding, ListFormat
 
 #: A physical line longer than this is not a contact row (a 10 MB line is an attack or a
@@ -69,7 +71,9 @@ class BadRow:
     line: int
 
 
-Record = dict[str, Any] | BadRow
+#: A data row as read: its cells by column name; text from CSV, any JSON value from NDJSON.
+Row = dict[str, JsonValue]
+Record = Row | BadRow
 
 
 @dataclass(frozen=True, slots=True)

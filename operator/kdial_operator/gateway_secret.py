@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from typing import Any
 
 from kdial import gateways
 from kdial.api.kinds import API_VERSION, TRUNK_POOL
@@ -19,6 +18,7 @@ from kdial.api.trunkpool import Trunk
 from kdial.gateways import Credentials
 from kdial.state import gateways as contract
 from kdial_operator.kube import Kube, Refused
+from kdial_operator.manifests import Secret
 
 CREDENTIALS_MISSING = "CredentialsMissing"
 NOT_APPLIED = "GatewaysNotApplied"
@@ -56,7 +56,7 @@ async def refresh(
     return Applied(generation, frozenset(problems), problem)
 
 
-def manifest(namespace: str, pool: str, uid: str, xml: str, generation: str) -> dict[str, Any]:
+def manifest(namespace: str, pool: str, uid: str, xml: str, generation: str) -> Secret:
     """The Secret holding the pool's gateways, owned by the TrunkPool (deleted with it)."""
     return {
         "apiVersion": "v1",

@@ -10,11 +10,29 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import kopf
+from pydantic import TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
 from kdial.api.conditions import find
 from kdial.api.kinds import CALLER_ID_POOL, CONTACT_LIST, GROUP, TRUNK_POOL, VERSION
 
 Key = tuple[str, str]
+
+
+class TrunkLimit(TypedDict, total=False):
+    maxConcurrentCalls: int
+
+
+class ReferredSpec(TypedDict, total=False):
+    """The fields of a referent's spec that a campaign reads."""
+
+    purpose: str
+    """ContactLists: Dial or Suppress."""
+    trunks: list[TrunkLimit]
+    """TrunkPools: each trunk's limit of concurrent calls."""
+
+
+_REFERRED = TypeAdapter(ReferredSpec)
 
 
 @dataclass(frozen=True)
@@ -23,7 +41,7 @@ class Referent:
 
     ready: bool
     message: str
-    spec: dict[str, Any]
+    spec: ReferredSpec
     serving: int | None = None
     """TrunkPools: trunks taking calls (not Ejected) as status last said; None before any."""
 
@@ -38,8 +56,17 @@ def referent(spec: kopf.Spec, status: kopf.Status) -> Referent:
     return Referent(
         ready=ready.get("status") == "True",
         message=str(ready.get("message", "not reconciled yet")),
-        spec=dict(spec),
+        spec=_referred(spec),
     )
+
+
+def _referred(spec: kopf.Spec) -> ReferredSpec:
+    try:
+        return _REFERRED.validate_python(dict(spec))
+    except ValidationError:
+        # Its own reconciler says the spec is invalid, and so the referent is not Ready: a
+        # campaign waits on that and reads nothing of its spec.
+        return ReferredSpec()
 
 
 @kopf.index(GROUP, VERSION, CONTACT_LIST.plural)

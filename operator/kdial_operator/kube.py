@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from pydantic import JsonValue, TypeAdapter
 
 from kdial.api.kinds import GROUP, VERSION
+from kdial_operator.manifests import Deployment, DeploymentSeen, Secret
 
 FIELD_MANAGER = "kdial-operator"
 # Content types are named on every write: the client's defaults differ by API (a strategic
@@ -22,6 +25,8 @@ FIELD_MANAGER = "kdial-operator"
 # refuses for the worker Deployment.
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
+
+_SEEN = TypeAdapter(DeploymentSeen)
 
 
 class Refused(Exception):
@@ -36,13 +41,13 @@ class Kube:
         self.core = client.CoreV1Api(api)
         self.custom = client.CustomObjectsApi(api)
 
-    async def apply_deployment(self, manifest: dict[str, Any]) -> dict[str, Any]:
+    async def apply_deployment(self, manifest: Deployment) -> DeploymentSeen:
         """Server-side applies `manifest` (creating the Deployment when absent); returns the
         server's object. Never a strategic merge: it matches container ports on containerPort
         alone, and the FreeSWITCH container lists its SIP port twice (UDP and TCP)."""
         meta = manifest["metadata"]
         try:
-            result: dict[str, Any] = await _call(
+            result = await _call(
                 self.apps.patch_namespaced_deployment,
                 meta["name"],
                 meta["namespace"],
@@ -53,9 +58,9 @@ class Kube:
             )
         except ApiException as error:
             raise Refused(_answer(error)) from error
-        return result
+        return _SEEN.validate_python(result)
 
-    async def apply_secret(self, manifest: dict[str, Any]) -> None:
+    async def apply_secret(self, manifest: Secret) -> None:
         """Server-side applies the Secret `manifest` (creating it when absent). The answer is
         not returned: it holds the Secret's data."""
         meta = manifest["metadata"]
@@ -82,8 +87,9 @@ class Kube:
             raise
         return True
 
-    async def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return await _read(self.apps.read_namespaced_deployment, name, namespace)
+    async def read_deployment(self, namespace: str, name: str) -> DeploymentSeen | None:
+        found = await _read(self.apps.read_namespaced_deployment, name, namespace)
+        return None if found is None else _SEEN.validate_python(found)
 
     async def config_map_value(self, namespace: str, name: str, key: str) -> str | bytes | None:
         """The value of one ConfigMap key: text from `data`, bytes from `binaryData` (where
@@ -92,10 +98,10 @@ class Kube:
         cm = await _read(self.core.read_namespaced_config_map, name, namespace)
         if cm is None:
             return None
-        value = (cm.get("data") or {}).get(key)
+        value = _entry(cm, "data", key)
         if isinstance(value, str):
             return value
-        encoded = (cm.get("binaryData") or {}).get(key)
+        encoded = _entry(cm, "binaryData", key)
         if not isinstance(encoded, str):
             return None
         try:
@@ -138,15 +144,18 @@ class Kube:
             raise
         return key in (data or {})
 
-    async def _secret_data(self, namespace: str, name: str) -> dict[str, Any] | None:
+    async def _secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
+        """The Secret's `data`: base64 text by key."""
         secret = await _read(self.core.read_namespaced_secret, name, namespace)
         if secret is None:
             return None
         data = secret.get("data")
-        return data if isinstance(data, dict) else {}
+        if not isinstance(data, dict):
+            return {}
+        return {key: value for key, value in data.items() if isinstance(value, str)}
 
     async def patch_status(
-        self, plural: str, namespace: str, name: str, status: dict[str, Any]
+        self, plural: str, namespace: str, name: str, status: Mapping[str, JsonValue]
     ) -> None:
         """A JSON merge patch of the status the operator computes whole."""
         await _call(
@@ -161,10 +170,10 @@ class Kube:
         )
 
 
-async def _read(method: Any, *args: Any) -> dict[str, Any] | None:
+async def _read(method: Any, *args: Any) -> dict[str, JsonValue] | None:
     """One object, or None when there is none (404)."""
     try:
-        result: dict[str, Any] = await _call(method, *args)
+        result: dict[str, JsonValue] = await _call(method, *args)
     except ApiException as error:
         if error.status == 404:
             return None
@@ -180,6 +189,12 @@ async def _call(method: Any, *args: Any, **options: Any) -> Any:
         return _json(response)
 
     return await asyncio.to_thread(run)
+
+
+def _entry(obj: Mapping[str, JsonValue], field: str, key: str) -> JsonValue:
+    """`obj[field][key]`, or None when either is missing."""
+    values = obj.get(field)
+    return values.get(key) if isinstance(values, dict) else None
 
 
 def _answer(error: ApiException) -> str:

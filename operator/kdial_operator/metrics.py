@@ -7,8 +7,7 @@ are objects someone declared, states a closed enum. Never a number.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
 
 from prometheus_client import Counter, Gauge
 
@@ -60,12 +59,12 @@ def trunk_states(
         TRUNK_TRANSITIONS.labels(pool, transition.trunk, transition.target.value).inc()
 
 
-def conditions(gauge: Gauge, key: str, found: Iterable[dict[str, Any]]) -> None:
-    """An object's conditions as one series per (condition, status)."""
+def conditions(gauge: Gauge, key: str, found: Iterable[Mapping[str, object]]) -> None:
+    """An object's conditions, as read from its status, as one series per (condition, status)."""
     for condition in found:
         for status in ("True", "False", "Unknown"):
             value = int(condition.get("status") == status)
-            gauge.labels(key, condition.get("type", ""), status).set(value)
+            gauge.labels(key, str(condition.get("type", "")), status).set(value)
 
 
 def forget(key: str, *gauges: Gauge) -> None:

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Self
+from typing import Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kdial.routing import health
+from kdial_operator.manifests import ResourceRequirements, Toleration
 from kdial_operator.source_policy import IPNetwork
 
 
-def _dialer_resources() -> dict[str, Any]:
+def _dialer_resources() -> ResourceRequirements:
     return {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}}
 
 
-def _freeswitch_resources() -> dict[str, Any]:
+def _freeswitch_resources() -> ResourceRequirements:
     return {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}
 
 
@@ -57,9 +58,9 @@ class OperatorSettings(BaseSettings):
     scale-down or pause."""
     worker_service_account: str | None = None
     """ServiceAccount of worker pods; they need no Kubernetes API access."""
-    dialer_resources: dict[str, Any] = Field(default_factory=_dialer_resources)
+    dialer_resources: ResourceRequirements = Field(default_factory=_dialer_resources)
     """Resources of the dialer container (JSON, as a container's `resources`)."""
-    freeswitch_resources: dict[str, Any] = Field(default_factory=_freeswitch_resources)
+    freeswitch_resources: ResourceRequirements = Field(default_factory=_freeswitch_resources)
     """Resources of the FreeSWITCH container (JSON, as a container's `resources`)."""
     worker_host_network: bool = False
     """Run worker pods on the host network, so carriers reach FreeSWITCH's SIP and RTP ports
@@ -76,7 +77,7 @@ class OperatorSettings(BaseSettings):
     worker slows down."""
     worker_node_selector: dict[str, str] = Field(default_factory=dict)
     """Node selector of worker pods (JSON), e.g. a node pool for voice."""
-    worker_tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    worker_tolerations: list[Toleration] = Field(default_factory=list)
     """Tolerations of worker pods (JSON list)."""
     max_concurrent_imports: int = Field(default=2, ge=1, le=64)
     """Contact-list imports running at once, across all lists; the others wait (`Importing`,

@@ -24,15 +24,14 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import kopf
 from pydantic import ValidationError
 
-from kdial.api.conditions import Cond, merge
+from kdial.api.conditions import Cond, merged
 from kdial.api.kinds import TRUNK_POOL
 from kdial.api.meta import explain
-from kdial.api.trunkpool import Trunk, TrunkPoolSpec, TrunkPoolStatus, TrunkState
+from kdial.api.trunkpool import Trunk, TrunkPoolSpec, TrunkPoolStatus, TrunkState, TrunkStatus
 from kdial.plural import plural
 from kdial.routing import counters, health
 from kdial.routing.health import PoolHealth, Transition
@@ -108,7 +107,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
     if status_due:
         active = await dataplane.trunk_calls(memo.redis, keys, names)
         status = status_of(body, watch, table, active, watch.generation, gateways=gateways)
-        await memo.kube.patch_status(TRUNK_POOL.plural, namespace, name, status)
+        await memo.kube.patch_status(TRUNK_POOL.plural, namespace, name, status.as_patch())
         watch.status_at = now
 
 
@@ -165,8 +164,8 @@ async def _invalid(body: kopf.Body, memo: kopf.Memo, watch: Watch, message: str)
     watch.invalid = message
     namespace, name = key_of(body)
     cond = Cond("Ready", False, "InvalidSpec", message)
-    status = _with_conditions(body, dict(body.status), [cond])
-    await memo.kube.patch_status(TRUNK_POOL.plural, namespace, name, status)
+    status = _with_conditions(body, TrunkPoolStatus.model_validate(dict(body.status)), [cond])
+    await memo.kube.patch_status(TRUNK_POOL.plural, namespace, name, status.as_patch())
     kopf.warn(body, reason="InvalidSpec", message=message)
 
 
@@ -192,7 +191,7 @@ def status_of(
     generation: int,
     *,
     gateways: Mapping[str, GatewaySummary] | None = None,
-) -> dict[str, Any]:
+) -> TrunkPoolStatus:
     """TrunkPool.status from the pool's health (pure but for the body it merges into)."""
     assert watch.health is not None
     # A gateway trunk's sofia gateway bears the trunk's name (`kdial.gateways`).
@@ -200,32 +199,32 @@ def status_of(
     weights = {t.name: t.weight for t in table.trunks}
     capacity = {t.name: t.max_concurrent_calls for t in table.trunks}
     pdd = _pdd(watch)
-    rows: list[dict[str, Any]] = []
+    rows: list[TrunkStatus] = []
     for trunk in watch.health.trunks:
         window = trunk.window
-        row: dict[str, Any] = {
-            "name": trunk.name,
-            "state": trunk.state.value,
-            "weight": weights.get(trunk.name, 0),
-            "attempts": round(window.attempts),
-            "asr": _percent(window.asr),
-            "callLossRate": _percent(window.call_loss_rate),
-            "riskBlockedRate": _percent(
+        row = TrunkStatus(
+            name=trunk.name,
+            state=trunk.state,
+            weight=weights.get(trunk.name, 0),
+            attempts=round(window.attempts),
+            asr=_percent(window.asr),
+            call_loss_rate=_percent(window.call_loss_rate),
+            risk_blocked_rate=_percent(
                 window.risk_blocked / window.attempts if window.attempts > 0 else None
             ),
-            "pddP50Ms": counters.percentile_ms(pdd.get(trunk.name, ()), 0.5),
-            "pddP95Ms": counters.percentile_ms(pdd.get(trunk.name, ()), 0.95),
-            "activeCalls": active.get(trunk.name, 0),
-            "concurrencyUse": _percent(
+            pdd_p50_ms=counters.percentile_ms(pdd.get(trunk.name, ()), 0.5),
+            pdd_p95_ms=counters.percentile_ms(pdd.get(trunk.name, ()), 0.95),
+            active_calls=active.get(trunk.name, 0),
+            concurrency_use=_percent(
                 active.get(trunk.name, 0) / capacity[trunk.name]
                 if capacity.get(trunk.name)
                 else None
             ),
-            "reason": trunk.message or trunk.reason,
-            "lastTransitionTime": _stamp(trunk.since),
-        }
+            reason=trunk.message or trunk.reason,
+            last_transition_time=_second(trunk.since),
+        )
         shown = (gateways or {}).get(trunk.name) if trunk.name in gateway_trunks else None
-        rows.append(row | _gateway_fields(shown))
+        rows.append(_with_gateway(row, shown))
     serving = sum(t.state is not TrunkState.EJECTED for t in watch.health.trunks)
     out = [t for t in watch.health.trunks if t.state is not TrunkState.HEALTHY]
     problem = watch.gateways.problem if watch.gateways else None
@@ -244,29 +243,30 @@ def status_of(
         if out
         else Cond("Degraded", False, "AllHealthy", "every trunk is Healthy"),
     ]
-    status = {
-        "trunks": rows,
-        "healthy": f"{serving}/{len(rows)}",
-        "routingGeneration": generation,
-    }
+    status = TrunkPoolStatus(
+        trunks=rows, healthy=f"{serving}/{len(rows)}", routing_generation=generation
+    )
     return _with_conditions(body, status, conditions)
 
 
-def _gateway_fields(summary: GatewaySummary | None) -> dict[str, str]:
+def _with_gateway(row: TrunkStatus, summary: GatewaySummary | None) -> TrunkStatus:
     if summary is None:
-        return {}
-    return {
-        "gateway": summary.state,
-        "gatewayDialable": f"{summary.dialable}/{summary.switches}",
-    }
+        return row
+    return row.model_copy(
+        update={
+            "gateway": summary.state,
+            "gateway_dialable": f"{summary.dialable}/{summary.switches}",
+        }
+    )
 
 
-def _with_conditions(body: kopf.Body, status: dict[str, Any], conds: list[Cond]) -> dict[str, Any]:
+def _with_conditions(
+    body: kopf.Body, status: TrunkPoolStatus, conds: list[Cond]
+) -> TrunkPoolStatus:
     generation = body.meta.get("generation")
     old = list(body.status.get("conditions", []))
-    status["observedGeneration"] = generation
-    status["conditions"] = merge(old, conds, generation, datetime.now(UTC))
-    return TrunkPoolStatus.normalized(dict(body.status) | status)
+    conditions = merged(old, conds, generation, datetime.now(UTC))
+    return status.model_copy(update={"observed_generation": generation, "conditions": conditions})
 
 
 def _pdd(watch: Watch) -> dict[str, list[int]]:
@@ -297,5 +297,6 @@ def _percent(rate: float | None) -> str:
     return "" if rate is None else f"{100 * rate:.1f}%"
 
 
-def _stamp(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _second(at: float) -> datetime:
+    """`at` to the second, as status keeps times."""
+    return datetime.fromtimestamp(int(at), UTC)

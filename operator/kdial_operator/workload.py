@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from kdial.api.kinds import API_VERSION, CAMPAIGN
 from kdial.state import gateways as contract
+from kdial_operator.manifests import Container, Deployment, EnvVar, PodSpec, Volume, VolumeMount
 from kdial_operator.settings import OperatorSettings
 
 METRICS_PORT = 9100
@@ -60,7 +59,7 @@ def worker_deployment(
     settings: OperatorSettings,
     *,
     trunk_pool: str,
-) -> dict[str, Any]:
+) -> Deployment:
     """The Deployment manifest; owned by the Campaign, so deleting the Campaign removes it.
     Its pods mount the gateways the operator compiled from `trunk_pool`."""
     selector = labels(campaign)
@@ -103,8 +102,8 @@ def worker_deployment(
 
 def _pod_spec(
     namespace: str, campaign: str, settings: OperatorSettings, trunk_pool: str
-) -> dict[str, Any]:
-    spec: dict[str, Any] = {
+) -> PodSpec:
+    spec: PodSpec = {
         # Workers never talk to the Kubernetes API: no token to steal.
         "automountServiceAccountToken": False,
         "terminationGracePeriodSeconds": settings.worker_grace_seconds,
@@ -112,7 +111,7 @@ def _pod_spec(
         "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [_dialer(namespace, campaign, settings), _freeswitch(settings)],
         "volumes": [
-            *({"name": name, "emptyDir": {}} for name in SWITCH_WRITABLE),
+            *(Volume(name=name, emptyDir={}) for name in SWITCH_WRITABLE),
             # The switch reads its gateways here; the dialer sees their generation change and
             # tells the switch to rescan. Not optional: a pod without them cannot dial.
             {
@@ -133,18 +132,21 @@ def _pod_spec(
     return spec
 
 
-def _dialer(namespace: str, campaign: str, settings: OperatorSettings) -> dict[str, Any]:
-    redis_url: dict[str, Any] = (
-        {"valueFrom": {"secretKeyRef": {"name": settings.redis_url_secret, "key": "url"}}}
+def _dialer(namespace: str, campaign: str, settings: OperatorSettings) -> Container:
+    redis_url: EnvVar = (
+        {
+            "name": "KDIAL_REDIS_URL",
+            "valueFrom": {"secretKeyRef": {"name": settings.redis_url_secret, "key": "url"}},
+        }
         if settings.redis_url_secret
-        else {"value": settings.redis_url}
+        else {"name": "KDIAL_REDIS_URL", "value": settings.redis_url}
     )
     return {
         "name": "dialer",
         "image": settings.worker_image,
         "args": ["worker", "--campaign", f"{namespace}/{campaign}"],
         "env": [
-            {"name": "KDIAL_REDIS_URL", **redis_url},
+            redis_url,
             {"name": "KDIAL_ESL_HOST", "value": "127.0.0.1"},
             {"name": "KDIAL_ESL_PORT", "value": str(settings.esl_port)},
             {
@@ -181,7 +183,7 @@ def _dialer(namespace: str, campaign: str, settings: OperatorSettings) -> dict[s
     }
 
 
-def _freeswitch(settings: OperatorSettings) -> dict[str, Any]:
+def _freeswitch(settings: OperatorSettings) -> Container:
     return {
         "name": "freeswitch",
         "image": settings.freeswitch_image,
@@ -225,7 +227,7 @@ def _freeswitch(settings: OperatorSettings) -> dict[str, Any]:
             "capabilities": {"drop": ["ALL"]},
         },
         "volumeMounts": [
-            *({"name": name, "mountPath": path} for name, path in SWITCH_WRITABLE.items()),
+            *(VolumeMount(name=name, mountPath=path) for name, path in SWITCH_WRITABLE.items()),
             {"name": contract.VOLUME, "mountPath": contract.SWITCH_DIR, "readOnly": True},
         ],
     }

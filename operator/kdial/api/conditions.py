@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from kdial.api.meta import Condition
+
 
 @dataclass(frozen=True)
 class Cond:
@@ -41,6 +43,13 @@ def merge(
             else _stamp(now),
         }
     return list(by_type.values())
+
+
+def merged(
+    old: list[dict[str, Any]], new: list[Cond], generation: int | None, now: datetime
+) -> list[Condition]:
+    """`merge`, as the API's `Condition` models a status is built from."""
+    return [Condition.model_validate(c) for c in merge(old, new, generation, now)]
 
 
 def find(conditions: list[dict[str, Any]], type_: str) -> dict[str, Any] | None:

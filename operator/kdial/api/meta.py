@@ -110,7 +110,11 @@ class StatusModel(ApiModel):
     def normalized(cls, data: dict[str, Any]) -> dict[str, Any]:
         """`data` with every default filled in, as the API server stores it: a status patch
         that already says everything comes back unchanged."""
-        return cls.model_validate(data).model_dump(mode="json", by_alias=True, exclude_none=True)
+        return cls.model_validate(data).as_patch()
+
+    def as_patch(self) -> dict[str, Any]:
+        """This status as the JSON of a merge patch: wire names, unset fields left out."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 class LocalObjectReference(ApiModel):
