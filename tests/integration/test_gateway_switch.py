@@ -22,7 +22,7 @@ from tests.support.world import numbers
 
 GW_A = {"proxy": "127.0.0.2:5060", "register": "false"}
 GW_B = {"proxy": "127.0.0.3:5060", "register": "false"}
-TRUNKS = [trunk("a", "gw-a", concurrent=10), trunk("b", "gw-b", concurrent=10)]
+TRUNKS = [trunk("gw-a", concurrent=10), trunk("gw-b", concurrent=10)]
 ANSWERED = {"answerProbability": 1.0, "talkSeconds": {"dist": "uniform", "min": 40, "max": 60}}
 SCENARIO: dict[str, Any] = {
     "seed": 5,
@@ -75,7 +75,7 @@ def test_a_new_generation_reaches_the_switch_while_calls_are_up(
         ).start()  # fmt: skip
         try:
             wait_for(
-                "calls up on trunk a", lambda: rdb.zcard(pool.trunk_active("a")) >= 5, log=worker
+                "calls up on trunk a", lambda: rdb.zcard(pool.trunk_active("gw-a")) >= 5, log=worker
             )  # type: ignore[arg-type]
             assert sim_log_lines(sim_dir, "sofia profile external rescan") == 1
 
@@ -93,24 +93,26 @@ def test_a_new_generation_reaches_the_switch_while_calls_are_up(
             )  # type: ignore[arg-type]
             assert sim_log_lines(sim_dir, "sofia profile external rescan") == 2
             assert sim_log_lines(sim_dir, "reloadxml") == 2
-            wait_for("calls on trunk b", lambda: rdb.zcard(pool.trunk_active("b")) >= 5, log=worker)  # type: ignore[arg-type]
+            wait_for(
+                "calls on trunk b", lambda: rdb.zcard(pool.trunk_active("gw-b")) >= 5, log=worker
+            )  # type: ignore[arg-type]
             wait_for(
                 "the calls up on trunk a at the change ended",
-                lambda: rdb.zcard(pool.trunk_active("a")) == 0,
+                lambda: rdb.zcard(pool.trunk_active("gw-a")) == 0,
                 log=worker,
             )  # type: ignore[arg-type]
         finally:
             worker.stop()  # drains: every call that ended is recorded
 
     attempts = [r for r in records(rdb, keys) if r.get("trunk")]
-    on_a = [r for r in attempts if r["trunk"] == "a"]
+    on_a = [r for r in attempts if r["trunk"] == "gw-a"]
     up_at_change = [r for r in on_a if int(r["call_ended_ms"]) > changed_ms]
     assert up_at_change, "no call was up on trunk a when its gateway went away"
     # Not one dropped: each ran to the callee's own hangup.
     assert {(r["outcome"], r["cause"], r["sip"]) for r in up_at_change} == {
         ("AnsweredHuman", "NORMAL_CLEARING", "200")
     }
-    assert any(r["trunk"] == "b" for r in attempts)
+    assert any(r["trunk"] == "gw-b" for r in attempts)
     # Never a gateway the switch did not have: b before it was loaded, a after it was killed.
     assert not [r for r in attempts if r["cause"] == "INVALID_GATEWAY"]
     assert not [r for r in on_a if int(r["started_ms"]) > changed_ms + 2000]
@@ -144,10 +146,10 @@ def test_a_gateway_that_fails_to_register_is_not_dialled_and_status_says_so(
             wait_for("contacts dialled", lambda: len(records(rdb, keys)) >= 20, log=operator)
         finally:
             worker.stop()
-    assert status["a"] == ("NOREG", "1/1")
-    assert status["b"][0] in ("TRYING", "FAIL_WAIT") and status["b"][1] == "0/1"
+    assert status["gw-a"] == ("NOREG", "1/1")
+    assert status["gw-b"][0] in ("TRYING", "FAIL_WAIT") and status["gw-b"][1] == "0/1"
     attempts = records(rdb, keys)
-    assert {r["trunk"] for r in attempts if r.get("trunk")} == {"a"}
+    assert {r["trunk"] for r in attempts if r.get("trunk")} == {"gw-a"}
     events = [e for e in api.events("lines") if e.get("reason") == "GatewayDown"]
     assert events and "gateway gw-b" in events[0]["message"]
     assert "s3cret" not in str(api.get("trunkpools", "lines"))
@@ -156,4 +158,4 @@ def test_a_gateway_that_fails_to_register_is_not_dialled_and_status_says_so(
 def _gateway_rows(api: Api) -> dict[str, tuple[str, str]] | None:
     rows = ((api.get("trunkpools", "lines") or {}).get("status") or {}).get("trunks") or []
     found = {r["name"]: (r.get("gateway", ""), r.get("gatewayDialable", "")) for r in rows}
-    return found if all(found.get(n, ("",))[0] for n in ("a", "b")) else None
+    return found if all(found.get(n, ("",))[0] for n in ("gw-a", "gw-b")) else None
