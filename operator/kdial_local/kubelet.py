@@ -351,16 +351,8 @@ class Kubelet:
         return [d for d in items if not d["metadata"].get("deletionTimestamp")]
 
     def _secret(self, name: str, key: str) -> str | None:
-        try:
-            response: Any = self.core.read_namespaced_secret(
-                name, self.namespace, _preload_content=False
-            )
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise
-        value = (json.loads(response.data).get("data") or {}).get(key)
-        return None if value is None else base64.b64decode(value).decode()
+        value = (self._secret_data(name) or {}).get(key)
+        return None if value is None else value.decode()
 
     def _secret_data(self, name: str) -> dict[str, bytes] | None:
         try:
