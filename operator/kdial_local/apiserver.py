@@ -38,6 +38,8 @@ what an operator relies on (kopf, for one, cannot even add its finalizer there).
   as on a real cluster (``register_crd``), and their printer columns as a ``meta.k8s.io`` Table
   when kubectl asks for one (lists, single objects and watches; see kdial_local.tables), so
   ``kubectl get camp,tp`` prints the same columns as on a cluster.
+* for fault tests, ``KubeServer.failing`` answers every new request late with 500
+  ``InternalError``, as an API server whose etcd fails, and writes nothing meanwhile.
 
 :class:`KubeServer` runs it on 127.0.0.1 in a daemon thread for sync tests, subprocesses and
 the demo; ``KubeServer.write_kubeconfig`` points clients at it.
