@@ -100,9 +100,9 @@ class Run:
     extra: list[WorkerProcess] = field(default_factory=list)
     settled: int = 0
 
-    def replace(self, worker: WorkerProcess, name: str, **env: str) -> WorkerProcess:
+    def replace(self, worker: WorkerProcess, name: str) -> WorkerProcess:
         """A new worker in the place of `worker`, as the kubelet starts a new pod."""
-        env = {k: v for k, v in worker.env.items() if k != "KDIAL_METRICS_PORT"} | env
+        env = {k: v for k, v in worker.env.items() if k != "KDIAL_METRICS_PORT"}
         new = WorkerProcess(
             worker.campaign, worker.redis_url, worker.esl, self.logs / f"{name}.log", name, **env
         ).start()
@@ -142,7 +142,7 @@ def probe(worker: WorkerProcess, path: str) -> int:
         return error.code
 
 
-def calls_up(run: Run, worker: WorkerProcess, at_least: int = 2) -> None:
+def calls_up(worker: WorkerProcess, at_least: int = 2) -> None:
     wait_for(
         f"{at_least} calls up on {worker.worker_id}",
         lambda: active(worker) >= at_least,
@@ -156,7 +156,7 @@ def calls_up(run: Run, worker: WorkerProcess, at_least: int = 2) -> None:
 def worker_sigkill_x3(run: Run) -> float:
     worker = run.workers[0]
     for kill in range(1, 4):
-        calls_up(run, worker)
+        calls_up(worker)
         worker.stop(signal.SIGKILL)
         worker = run.replace(worker, f"k{kill}")
     return time.monotonic()
@@ -164,7 +164,7 @@ def worker_sigkill_x3(run: Run) -> float:
 
 def worker_sigterm_drain(run: Run) -> float:
     (worker,) = run.workers
-    calls_up(run, worker, at_least=3)
+    calls_up(worker, at_least=3)
     assert probe(worker, "/healthz") == 200
     assert probe(worker, "/readyz") == 200
     assert not UNMASKED.search(metrics(worker)), "no callee number anywhere in the metrics"
@@ -177,7 +177,7 @@ def worker_sigterm_drain(run: Run) -> float:
 
 
 def operator_sigkill_mid_reconcile(run: Run) -> float:
-    calls_up(run, run.workers[0])
+    calls_up(run.workers[0])
     run.api.patch_spec("campaigns", "promo", {"pacing": PACING | {"maxConcurrency": 4}})
     # The API server stalls the operator's writes: it is killed once it has compiled the change
     # for the workers and before it could record the change as handled.
@@ -205,7 +205,7 @@ def change_handled(run: Run, _: set[str]) -> bool:
 
 
 def redis_restart_with_aof(run: Run) -> float:
-    calls_up(run, run.workers[0])
+    calls_up(run.workers[0])
     epoch = run.rdb.get(run.keys.epoch)
     run.redis.stop()
     time.sleep(1)  # down for a second: every client sees its connection refused
@@ -217,7 +217,7 @@ def redis_restart_with_aof(run: Run) -> float:
 
 def esl_dropped(run: Run) -> float:
     (worker,) = run.workers
-    calls_up(run, worker)
+    calls_up(worker)
     dropped = run.started + ESL_DROP_AT / SPEED
     assert time.monotonic() < dropped, "calls were up before the switch dropped the Event Socket"
     time.sleep(dropped - time.monotonic())  # until the scenario's drop, not an assertion
@@ -231,7 +231,7 @@ def esl_reconnected(run: Run) -> None:
 
 def switch_restarted(run: Run) -> float:
     (worker,) = run.workers
-    calls_up(run, worker)
+    calls_up(worker)
     with EslClient(*worker.esl).connect() as esl:
         assert esl.api("fsctl shutdown restart") == "+OK\n"
     # Its Event Socket stays up a moment after "Shutting down": look once that has passed.
@@ -249,7 +249,7 @@ def answers(esl: tuple[str, int]) -> bool:
 
 
 def api_server_failing(run: Run) -> float:
-    calls_up(run, run.workers[0])
+    calls_up(run.workers[0])
     closed = run.rdb.hlen(run.keys.closed)
     with run.kube.failing(OUTAGE_DELAY_SECONDS):
         time.sleep(OUTAGE_SECONDS)  # the outage's length, not an assertion
@@ -272,7 +272,7 @@ def new_attempt(run: Run, before: set[str]) -> bool:
 
 def worker_clock_jump(run: Run) -> float:
     (worker,) = run.workers
-    calls_up(run, worker)
+    calls_up(worker)
     (run.logs / "faketime").write_text(CLOCK_JUMP)
     return time.monotonic()
 
@@ -306,7 +306,6 @@ def progress(run: Run) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Fault:
     strike: Callable[[Run], float]
-    workers: int = 1
     #: The worker's environment: what the fault needs of it.
     env: Callable[[Path], dict[str, str]] = lambda _: {}
     #: The switch's own faults (the scenario's `faults`).
@@ -393,7 +392,7 @@ def test_fault(
 ) -> None:
     fault = FAULTS[name]
     with campaign(kube, kubeconfig, namespace, tmp_path) as (api, rdb, store, operator, keys):
-        scenario = {"seed": 15, "carriers": {"gw": CALLS}, "faults": fault.switch}
+        scenario = {"seed": 15, "carriers": {"gw": CALLS}, "faults": list(fault.switch)}
         env = fault.env(tmp_path)
         with dialing(scenario, namespace, store.url, tmp_path, speed=SPEED, **env) as workers:
             started = time.monotonic()
