@@ -38,6 +38,8 @@ what an operator relies on (kopf, for one, cannot even add its finalizer there).
   as on a real cluster (``register_crd``), and their printer columns as a ``meta.k8s.io`` Table
   when kubectl asks for one (lists, single objects and watches; see kdial_local.tables), so
   ``kubectl get camp,tp`` prints the same columns as on a cluster.
+* for fault tests, ``KubeServer.failing`` answers every new request late with 500
+  ``InternalError``, as an API server whose etcd fails, and writes nothing meanwhile.
 
 :class:`KubeServer` runs it on 127.0.0.1 in a daemon thread for sync tests, subprocesses and
 the demo; ``KubeServer.write_kubeconfig`` points clients at it.
@@ -76,7 +78,7 @@ import urllib.error
 import urllib.request
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -435,6 +437,7 @@ class KubeEmu(kmock.KubernetesEmulator):
     _closing: bool = attrs.field(default=False, init=False)
     _background: set[asyncio.Task[None]] = attrs.field(factory=set, init=False)
     _changed: asyncio.Condition = attrs.field(init=False)
+    _failing_after: float | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -482,6 +485,12 @@ class KubeEmu(kmock.KubernetesEmulator):
         except kmock.KubernetesError:
             return None
 
+    def fail(self, after: float | None) -> None:
+        """Answer every new request `after` seconds late with 500 InternalError, as an API
+        server does while its etcd is failing; None serves again. Watch streams already open
+        stay open and silent (nothing is written while failing)."""
+        self._failing_after = after
+
     async def close(self) -> None:
         """End all watch-streams, so that the HTTP server can shut down at once."""
         self._closing = True
@@ -491,6 +500,9 @@ class KubeEmu(kmock.KubernetesEmulator):
     # --- writes ------------------------------------------------------------------------------
 
     async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
+        if self._failing_after is not None:
+            await asyncio.sleep(self._failing_after)
+            raise _error(500, "InternalError", "an error on the server has prevented the request")
         if request.resource is not None and _write_verb(request) is not None:
             async with self._changed:
                 self._results[request] = self._write(request)
@@ -1210,6 +1222,16 @@ class KubeServer:
             return fn()
 
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
+
+    @contextlib.contextmanager
+    def failing(self, after: float) -> Iterator[None]:
+        """Within the block, every new request is answered `after` seconds late with 500 (see
+        `KubeEmu.fail`)."""
+        self.call(lambda: self.emu.fail(after))
+        try:
+            yield
+        finally:
+            self.call(lambda: self.emu.fail(None))
 
     def get(self, resource: str, namespace: str | None, name: str) -> Body | None:
         """A copy of a live object, e.g. ``kube.get("apps/v1/deployments", "default", "x")``."""

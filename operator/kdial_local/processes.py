@@ -72,12 +72,17 @@ def stop(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout: float 
 
 
 @contextmanager
-def redis_server(workdir: Path) -> Iterator[str]:
-    """A throwaway redis-server on a free loopback port, persisting nothing; yields its URL."""
+def redis_server(
+    workdir: Path, *, port: int | None = None, appendonly: bool = False
+) -> Iterator[str]:
+    """A throwaway redis-server on loopback (`port`, or a free one), persisting nothing unless
+    `appendonly`: then it keeps an AOF in `workdir` as the chart's Redis does (fsync every
+    second), and one started again on the same folder and port takes up where it stopped; yields
+    its URL."""
     exe = shutil.which("redis-server")
     if exe is None:
         raise DidNotStart("redis-server is not installed (Debian: apt-get install redis-server)")
-    port = free_port()
+    port = port or free_port()
     proc = subprocess.Popen(
         [
             exe,
@@ -88,7 +93,9 @@ def redis_server(workdir: Path) -> Iterator[str]:
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes" if appendonly else "no",
+            "--appendfsync",
+            "everysec",
             "--dir",
             str(workdir),
         ],

@@ -618,3 +618,15 @@ def test_kopf_operator_runs_its_loop_with_default_login(
     wait_for(lambda: widget() is None, log_tail)
     assert "released w" in kopf_log.read_text()
     assert "Activity 'login_via_client' succeeded" in kopf_log.read_text()
+
+
+def test_a_failing_server_answers_500_late_writes_nothing_and_recovers(server: KubeServer) -> None:
+    create_widget(server, "before", size=1)
+    with server.failing(0.3):
+        began = time.monotonic()
+        status, body = server.request("POST", WIDGETS, {"metadata": {"name": "during"}})
+        assert time.monotonic() - began >= 0.3
+        assert (status, body["kind"], body["reason"]) == (500, "Status", "InternalError")
+        assert server.request("GET", f"{WIDGETS}/before")[0] == 500
+    assert server.request("GET", f"{WIDGETS}/during")[0] == 404
+    assert server.request("GET", f"{WIDGETS}/before")[0] == 200

@@ -1,0 +1,424 @@
+"""The fault matrix: one campaign per fault, every part real (the operator over the emulated API,
+a redis-server of its own with AOF on, `kdial sim` over TCP Event Socket, `kdial worker`
+processes), each holding the same invariants: no contact lost (every contact closed or due), no
+contact in two calls at once, and dialing again within a bound once the fault is over.
+
+Recovery is the time from the fault's end until the campaign begins a new attempt; for the
+operator and the API server, which never stop the dialing, until the operator has caught up.
+Each row prints it (`fault-matrix: <fault> recovered in N s`) and records it as the junit
+property `recovery_seconds`; README's "Faults" table shows a run's figures. This file took over
+test_worker_resilience.py (SIGKILL, ESL drop, SIGTERM drain) with its checks.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import re
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from kdial.api.kinds import GROUP, VERSION
+from kdial.state.keys import CampaignKeys
+from kdial_local import processes
+from kdial_local.apiserver import KubeServer
+from kdial_sim.shutdown import RESTART_SECONDS
+from tests.support.dialing import carrier, create, csv_of, dialing, trunk
+from tests.support.esl_raw import EslClient
+from tests.support.operator import Api, OperatorProcess, wait_for
+from tests.support.workers import (
+    UNMASKED,
+    WorkerProcess,
+    double_dials,
+    ledger_problems,
+    max_overlap,
+    records,
+)
+from tests.support.world import numbers
+
+CONTACTS = 48
+SPEED = 20
+#: Calls of 1-2 s at speed 20, six at a time: a worker always has some up when a fault strikes,
+#: and the list lasts long enough for three kills in a row.
+CALLS = carrier(answerProbability=0.8, talkSeconds={"dist": "uniform", "min": 20, "max": 40})
+PACING = {"maxConcurrency": 6, "ringTimeoutSeconds": 20}
+#: Generous: only a failure waits it out; what a run measured is in README's table.
+RECOVERY_BOUND_SECONDS = 30.0
+#: The API server's outage, shortened from the issue's minute: every kopf request and watch
+#: retry fails several times over within it, which is what a longer one would prove too.
+OUTAGE_SECONDS = 12.0
+OUTAGE_DELAY_SECONDS = 2.0
+CLOCK_JUMP = "+1h"
+#: Longer than the operator takes to reach its first write after compiling a change.
+RECONCILE_STALL_SECONDS = 20.0
+CAMPAIGNS = f"{GROUP}/{VERSION}/campaigns"
+#: When the switch drops its Event Sockets: scenario seconds, 8 s into the run at speed 20.
+ESL_DROP_AT = 160
+
+
+class PrivateRedis:
+    """A redis-server with AOF on, on a port it keeps, so that it can be restarted in place."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir, self.port = workdir, processes.free_port()
+        self._running = ExitStack()
+        self.url = self.start()
+
+    def start(self) -> str:
+        server = processes.redis_server(self.workdir, port=self.port, appendonly=True)
+        return self._running.enter_context(server)
+
+    def stop(self) -> None:
+        self._running.close()
+
+
+@dataclass
+class Run:
+    """A campaign under way, and what a fault acts on."""
+
+    api: Api
+    kube: KubeServer
+    rdb: redis.Redis
+    keys: CampaignKeys
+    redis: PrivateRedis
+    operator: OperatorProcess
+    workers: list[WorkerProcess]
+    logs: Path
+    started: float
+    extra: list[WorkerProcess] = field(default_factory=list)
+    settled: int = 0
+
+    def replace(self, worker: WorkerProcess, name: str) -> WorkerProcess:
+        """A new worker in the place of `worker`, as the kubelet starts a new pod."""
+        env = {k: v for k, v in worker.env.items() if k != "KDIAL_METRICS_PORT"}
+        new = WorkerProcess(
+            worker.campaign, worker.redis_url, worker.esl, self.logs / f"{name}.log", name, **env
+        ).start()
+        self.extra.append(new)
+        return new
+
+    def attempts(self) -> set[str]:
+        """Every attempt the campaign has begun: in flight, or recorded."""
+        inflight: set[str] = set(self.rdb.hkeys(self.keys.inflight))
+        return inflight | {r["attempt"] for r in records(self.rdb, self.keys)}
+
+
+def active(worker: WorkerProcess) -> float:
+    """Calls the worker says it has in flight (none while it starts)."""
+    try:
+        text = metrics(worker)
+    except urllib.error.URLError:
+        return 0.0
+    found = re.search(r"^kdial_calls_active\{[^}]*\} (\S+)$", text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def metrics(worker: WorkerProcess) -> str:
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{worker.metrics_port}/metrics", timeout=2
+    ) as response:
+        return str(response.read().decode())
+
+
+def probe(worker: WorkerProcess, path: str) -> int:
+    try:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{worker.metrics_port}{path}", timeout=2
+        ) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def calls_up(worker: WorkerProcess, at_least: int = 2) -> None:
+    wait_for(
+        f"{at_least} calls up on {worker.worker_id}",
+        lambda: active(worker) >= at_least,
+        log=worker,  # type: ignore[arg-type]
+    )
+
+
+# --- the faults: each strikes the running campaign and returns when (monotonic) it ended -------
+
+
+def worker_sigkill_x3(run: Run) -> float:
+    worker = run.workers[0]
+    for kill in range(1, 4):
+        calls_up(worker)
+        worker.stop(signal.SIGKILL)
+        worker = run.replace(worker, f"k{kill}")
+    return time.monotonic()
+
+
+def worker_sigterm_drain(run: Run) -> float:
+    (worker,) = run.workers
+    calls_up(worker, at_least=3)
+    assert probe(worker, "/healthz") == 200
+    assert probe(worker, "/readyz") == 200
+    assert not UNMASKED.search(metrics(worker)), "no callee number anywhere in the metrics"
+    assert worker.stop(signal.SIGTERM, timeout=30) == 0
+    ended = time.monotonic()
+    assert run.rdb.hlen(run.keys.inflight) == 0, "a drained worker holds no contact"
+    assert run.rdb.zcard(run.keys.leases) == 0
+    run.replace(worker, "next")
+    return ended
+
+
+def operator_sigkill_mid_reconcile(run: Run) -> float:
+    calls_up(run.workers[0])
+    run.api.patch_spec("campaigns", "promo", {"pacing": PACING | {"maxConcurrency": 4}})
+    # The API server stalls the operator's writes: it is killed once it has compiled the change
+    # for the workers and before it could record the change as handled.
+    with run.kube.failing(RECONCILE_STALL_SECONDS):
+        wait_for("the operator compiling the change", lambda: concurrency(run) == 4)
+        assert run.operator.proc is not None
+        processes.stop(run.operator.proc, signal.SIGKILL)
+        promo = run.kube.get(CAMPAIGNS, run.api.namespace, "promo") or {}
+        assert promo["status"]["observedGeneration"] < promo["metadata"]["generation"]
+    run.operator.start()
+    return time.monotonic()
+
+
+def concurrency(run: Run) -> int:
+    """The campaign's concurrency as compiled for the workers."""
+    document = json.loads(run.rdb.get(run.keys.config) or "{}")
+    return int(document["content"]["spec"]["pacing"]["maxConcurrency"])
+
+
+def change_handled(run: Run, _: set[str]) -> bool:
+    """The restarted operator has handled the change its predecessor was killed handling."""
+    promo = run.api.get("campaigns", "promo") or {}
+    observed = promo.get("status", {}).get("observedGeneration")
+    return bool(observed == promo["metadata"]["generation"] and concurrency(run) == 4)
+
+
+def redis_restart_with_aof(run: Run) -> float:
+    calls_up(run.workers[0])
+    epoch = run.rdb.get(run.keys.epoch)
+    run.redis.stop()
+    time.sleep(1)  # down for a second: every client sees its connection refused
+    run.redis.start()
+    ended = time.monotonic()
+    assert run.rdb.get(run.keys.epoch) == epoch, "the AOF kept the campaign's state"
+    return ended
+
+
+def esl_dropped(run: Run) -> float:
+    (worker,) = run.workers
+    calls_up(worker)
+    dropped = run.started + ESL_DROP_AT / SPEED
+    assert time.monotonic() < dropped, "calls were up before the switch dropped the Event Socket"
+    time.sleep(dropped - time.monotonic())  # until the scenario's drop, not an assertion
+    return dropped
+
+
+def esl_reconnected(run: Run) -> None:
+    reconnects = re.search(r"^kdial_esl_reconnects_total (\S+)$", metrics(run.workers[0]), re.M)
+    assert reconnects and float(reconnects.group(1)) >= 1
+
+
+def switch_restarted(run: Run) -> float:
+    (worker,) = run.workers
+    calls_up(worker)
+    with EslClient(*worker.esl).connect() as esl:
+        assert esl.api("fsctl shutdown restart") == "+OK\n"
+    # Its Event Socket stays up a moment after "Shutting down": look once that has passed.
+    time.sleep(RESTART_SECONDS / SPEED)
+    wait_for("the switch back", lambda: answers(worker.esl))
+    return time.monotonic()
+
+
+def answers(esl: tuple[str, int]) -> bool:
+    try:
+        EslClient(*esl, timeout=1).connect().close()
+    except OSError:
+        return False
+    return True
+
+
+def api_server_failing(run: Run) -> float:
+    calls_up(run.workers[0])
+    closed = run.rdb.hlen(run.keys.closed)
+    with run.kube.failing(OUTAGE_DELAY_SECONDS):
+        time.sleep(OUTAGE_SECONDS)  # the outage's length, not an assertion
+    ended = time.monotonic()
+    assert run.rdb.hlen(run.keys.closed) > closed, "dialing went on without the API server"
+    assert "InternalError" in run.operator.log.read_text("utf-8"), "the operator met the 500s"
+    run.settled = run.rdb.hlen(run.keys.closed)
+    return ended
+
+
+def status_caught_up(run: Run, _: set[str]) -> bool:
+    """The operator writes status again: it shows what was closed when the outage ended."""
+    return bool(progress(run).get("closed", 0) >= run.settled)
+
+
+def new_attempt(run: Run, before: set[str]) -> bool:
+    """An attempt begun since the fault ended."""
+    return bool(run.attempts() - before)
+
+
+def worker_clock_jump(run: Run) -> float:
+    (worker,) = run.workers
+    calls_up(worker)
+    (run.logs / "faketime").write_text(CLOCK_JUMP)
+    return time.monotonic()
+
+
+def killed_calls_are_unknown(run: Run) -> None:
+    unknown = [r for r in records(run.rdb, run.keys) if r["outcome"] == "Unknown"]
+    assert unknown, "the killed workers' calls are recorded as Unknown, not dropped"
+    assert all(r["reason"] == "lease expired" for r in unknown)
+
+
+def no_overlap_on_its_clock(run: Run) -> None:
+    """No contact in two calls at once, by the calls' times on the worker's own clock:
+    `double_dials` compares them with the ledger's end times on Redis's clock, an hour apart
+    after the step. A step forward keeps the order of the worker's times, so overlaps show."""
+    spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    stepped = 0
+    for record in records(run.rdb, run.keys):
+        if record.get("started_ms"):
+            started, ended = int(record["started_ms"]), int(record["call_ended_ms"])
+            spans[record["contact"]].append((started, ended))
+            stepped += started > int(record["ended_ms"])
+    assert stepped, "the worker's clock was stepped: its calls are stamped an hour ahead"
+    assert [c for c, s in spans.items() if max_overlap(s) > 1] == []
+
+
+def progress(run: Run) -> dict[str, Any]:
+    campaign = run.api.get("campaigns", "promo") or {}
+    return dict(campaign.get("status", {}).get("progress", {}))
+
+
+@dataclass(frozen=True)
+class Fault:
+    strike: Callable[[Run], float]
+    #: The worker's environment: what the fault needs of it.
+    env: Callable[[Path], dict[str, str]] = lambda _: {}
+    #: The switch's own faults (the scenario's `faults`).
+    switch: tuple[dict[str, Any], ...] = ()
+    #: What recovery is: the campaign dials again, unless the fault never stopped it.
+    recovered: Callable[[Run, set[str]], bool] = new_attempt
+    #: Checks of what this fault leaves, while the workers still run.
+    after: Callable[[Run], None] = lambda _: None
+
+
+def faketime(logs: Path) -> dict[str, str]:
+    """libfaketime under the worker: its wall clock is the host's plus what the file says, read
+    at every call, so the test moves it as an NTP step would; its monotonic clock is left as
+    the host's (a step moves only the wall clock)."""
+    (logs / "faketime").write_text("+0")
+    library = importlib.resources.files("libfaketime") / "vendor/libfaketime/src/libfaketime.so.1"
+    return {
+        "LD_PRELOAD": str(library),
+        "FAKETIME_TIMESTAMP_FILE": str(logs / "faketime"),
+        "FAKETIME_NO_CACHE": "1",
+        "DONT_FAKE_MONOTONIC": "1",
+    }
+
+
+FAULTS = {
+    "worker SIGKILL x3": Fault(worker_sigkill_x3, after=killed_calls_are_unknown),
+    "worker SIGTERM mid-call (drain)": Fault(worker_sigterm_drain),
+    "operator SIGKILL mid-reconcile": Fault(
+        operator_sigkill_mid_reconcile, recovered=change_handled
+    ),
+    "Redis restart with AOF": Fault(redis_restart_with_aof),
+    "ESL connection dropped": Fault(
+        esl_dropped, switch=({"at": ESL_DROP_AT, "action": "drop-esl"},), after=esl_reconnected
+    ),
+    "switch restarted with calls up": Fault(switch_restarted),
+    "API server 500s and slow": Fault(api_server_failing, recovered=status_caught_up),
+    "worker host clock jump": Fault(worker_clock_jump, env=faketime, after=no_overlap_on_its_clock),
+}
+
+
+@contextmanager
+def campaign(
+    kube: KubeServer, kubeconfig: Path, namespace: str, tmp_path: Path
+) -> Iterator[tuple[Api, redis.Redis, PrivateRedis, OperatorProcess, CampaignKeys]]:
+    """The world of one row: its own Redis (AOF on) and operator, the campaign created."""
+    store = PrivateRedis(tmp_path)
+    operator = OperatorProcess(
+        kubeconfig,
+        store.url,
+        tmp_path / "operator.log",
+        "--standalone",
+        f"--namespace={namespace}",
+        f"--liveness=http://127.0.0.1:{processes.free_port()}/healthz",
+    ).start()
+    rdb = redis.Redis.from_url(store.url, decode_responses=True)
+    try:
+        api = Api(kube.url, namespace)
+        api.secret("kdial-esl", {"password": "ClueCon"})
+        keys = create(
+            api,
+            rdb,
+            operator,
+            namespace,
+            csv_of(numbers(CONTACTS)),
+            [trunk("gw", concurrent=6)],
+            pacing=PACING,
+        )
+        yield api, rdb, store, operator, keys
+    finally:
+        rdb.close()
+        operator.stop()
+        store.stop()
+
+
+@pytest.mark.parametrize("name", list(FAULTS))
+def test_fault(
+    name: str,
+    kube: KubeServer,
+    kubeconfig: Path,
+    namespace: str,
+    tmp_path: Path,
+    record_property: Callable[[str, object], None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fault = FAULTS[name]
+    with campaign(kube, kubeconfig, namespace, tmp_path) as (api, rdb, store, operator, keys):
+        scenario = {"seed": 15, "carriers": {"gw": CALLS}, "faults": list(fault.switch)}
+        env = fault.env(tmp_path)
+        with dialing(scenario, namespace, store.url, tmp_path, speed=SPEED, **env) as workers:
+            started = time.monotonic()
+            run = Run(api, kube, rdb, keys, store, operator, workers, tmp_path, started)
+            try:
+                ended = fault.strike(run)
+                before = run.attempts()
+                wait_for(
+                    f"recovery from {name}",
+                    lambda: fault.recovered(run, before),
+                    timeout=RECOVERY_BOUND_SECONDS,
+                    log=(run.extra or workers)[-1],  # type: ignore[arg-type]
+                )
+                recovered = max(time.monotonic() - ended, 0.0)
+                record_property("recovery_seconds", round(recovered, 1))
+                with capsys.disabled():
+                    sys.stdout.write(f"\nfault-matrix: {name} recovered in {recovered:.1f} s\n")
+                wait_for(
+                    "every contact closed",
+                    lambda: rdb.hlen(keys.closed) == CONTACTS,
+                    timeout=180,
+                    log=(run.extra or workers)[-1],  # type: ignore[arg-type]
+                )
+                fault.after(run)
+            finally:
+                for worker in run.extra:
+                    worker.stop()
+        assert ledger_problems(rdb, keys) == []
+        assert double_dials(rdb, keys) == []
