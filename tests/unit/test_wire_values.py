@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from kdial.agent_state import AgentAction
 from kdial.api.calleridpool import CallerIdPoolSpec
 from kdial.api.campaign import CampaignSpec
 from kdial.api.trunkpool import Trunk, TrunkPoolSpec, TrunkState
-from kdial.agent_state import AgentAction
 from kdial.state.agents import NEVER_SEEN, AgentChange, AgentRecord, changed
 from kdial.state.caller_ids import CallerIdTable
 from kdial.state.config import CampaignConfig
