@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
 from aiohttp import web
 
@@ -21,6 +22,7 @@ from kdial.agent_state import AgentAction, IllegalTransition
 from kdial.modes import AGENT_MODES
 from kdial.state.agents import AgentChange, AgentRecord
 from kdial.state.keys import CampaignKeys
+from kdial.state.wire import NewerSchema
 from kdial_api import requests
 from kdial_api.cluster import Cluster, Unavailable
 from kdial_api.openapi import AgentView, Route, document
@@ -205,8 +207,10 @@ async def _problems(
         return _problem(error.status, error.detail)
     except requests.BadRequest as error:
         return _problem(400, str(error))
-    except (Unavailable, Contended) as error:
+    except (Unavailable, Contended, NewerSchema) as error:
         return _problem(503, str(error))
+    except redis.RedisError as error:
+        return _problem(503, f"Redis did not answer: {error}")
 
 
 def _problem(status: int, detail: str) -> web.Response:

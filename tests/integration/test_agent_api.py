@@ -281,3 +281,14 @@ def test_two_api_replicas_lose_no_transition(
         assert later.before == earlier.after, (earlier, later)
     record = AgentRecord.decode(rdb.hget(CampaignKeys(namespace, "promo").agents, "ana"))
     assert (record.state, record.reason) == (logged[-1].after, logged[-1].reason)
+
+
+def test_without_redis_a_request_is_refused_as_unavailable_and_says_so(
+    kubeconfig: Path, api: Api, namespace: str, tmp_path: Path
+) -> None:
+    floor(api, {"ana": "ana-token"})
+    nowhere = f"redis://127.0.0.1:{processes.free_port()}/0"
+    with processes.agent_api(kubeconfig, nowhere, tmp_path / "api.log") as base:
+        answer = call(base + at(namespace), "POST", "/login", "ana-token", {"endpoint": "1001"})
+    assert answer.status_code == 503
+    assert answer.json()["detail"].startswith("Redis did not answer: ")
