@@ -83,6 +83,11 @@ async def _caller(request: web.Request, *, agent_mode: bool) -> Caller:
 
 
 def _view(caller: Caller, record: AgentRecord) -> web.Response:
+    return web.json_response(_seen(caller, record))
+
+
+def _seen(caller: Caller, record: AgentRecord) -> dict[str, Any]:
+    """The agent's record as the API shows it (`AgentView`)."""
     view = AgentView(
         agent=caller.agent,
         namespace=caller.namespace,
@@ -92,7 +97,7 @@ def _view(caller: Caller, record: AgentRecord) -> web.Response:
         endpoint=record.endpoint,
         reason=record.reason,
     )
-    return web.json_response(view.model_dump(mode="json", by_alias=True, exclude_none=True))
+    return view.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 async def _known(request: web.Request, caller: Caller) -> AgentRecord:
@@ -146,8 +151,9 @@ async def state(request: web.Request) -> web.Response:
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    """The agent's state as server-sent events: `state` (the record now) first, then one
-    `change` per state change; each change's `id` resumes the stream (`Last-Event-ID`)."""
+    """The agent's state as server-sent events: `state` (an `AgentView` of now) first, then
+    one `change` (an `AgentChange`) per state change; each change's `id` resumes the stream
+    (`Last-Event-ID`)."""
     caller = await _caller(request, agent_mode=False)
     store = request.app[_STORE]
     resume = request.headers.get("Last-Event-ID", "")
@@ -157,7 +163,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
     await stream.prepare(request)
-    await stream.write(_event("state", json.dumps(record.content(), sort_keys=True)))
+    await stream.write(_event("state", json.dumps(_seen(caller, record), sort_keys=True)))
     async for item in store.changes(caller.keys, caller.agent, after):
         await stream.write(_heartbeat() if item is None else _change(*item))
     return stream

@@ -84,8 +84,9 @@ _PARAMETERS = [
 def _responses(route: Route) -> dict[str, Any]:
     if route.path.endswith("/events"):
         ok: dict[str, Any] = {
-            "description": "Server-sent events: `state` (the record now), then a `change` per "
-            "state change, each with an `id` that `Last-Event-ID` resumes from; `: keep-alive` "
+            "description": "Server-sent events: `state` (an AgentView of now), then a `change` "
+            "per state change (JSON: agent, action, before, after, atMs, endpoint, reason, "
+            "disposition), each with an `id` that `Last-Event-ID` resumes from; `: keep-alive` "
             "comments between.",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         }

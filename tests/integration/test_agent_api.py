@@ -219,7 +219,9 @@ def test_an_event_stream_pushes_the_agents_state_changes(
         assert stream.headers["Content-Type"].startswith("text/event-stream")
         events = _events(stream.iter_lines(decode_unicode=True))
         kind, _, data = next(events)
-        assert (kind, json.loads(data)["state"]) == ("state", "NotReady")
+        assert kind == "state"
+        assert json.loads(data) == call(base, "GET", "/state", "ana-token").json()
+        assert json.loads(data)["state"] == "NotReady"
 
         assert call(base, "POST", "/ready", "bo-token").ok, "another agent's change"
         assert call(base, "POST", "/ready", "ana-token").ok
