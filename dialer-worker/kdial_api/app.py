@@ -18,7 +18,7 @@ import redis
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from kdial.agent_state import AgentAction, IllegalTransition
+from kdial.agent_state import AgentAction, AgentState, IllegalTransition
 from kdial.modes import AGENT_MODES
 from kdial.state.agents import AgentChange, AgentRecord
 from kdial.state.keys import CampaignKeys
@@ -26,7 +26,7 @@ from kdial.state.wire import NewerSchema
 from kdial_api import requests
 from kdial_api.cluster import Cluster, Unavailable
 from kdial_api.openapi import AgentView, Route, document
-from kdial_api.store import Contended, Store
+from kdial_api.store import Contended, Seated, Store
 
 PREFIX = "/v1/namespaces/{namespace}/campaigns/{campaign}"
 PROBLEM = "application/problem+json"
@@ -124,6 +124,16 @@ async def _act(
 async def login(request: web.Request) -> web.Response:
     caller = await _caller(request, agent_mode=True)
     body = requests.parse(requests.Login, await request.read())
+    store = request.app[_STORE]
+    here = await store.record(caller.keys, caller.agent)
+    if here is not None and here.state is not AgentState.LOGGED_OUT:
+        # Refused before the seat is touched: a refusal changes nothing.
+        raise Refusal(409, str(IllegalTransition(here.state, AgentAction.LOGIN)))
+    try:
+        await store.take_seat(caller.keys, caller.agent)
+    except Seated as seated:
+        then = "log out there first" if seated.logged_in else "try again in a minute"
+        raise Refusal(409, f"agent {caller.agent} {seated}; {then}") from None
     return await _act(request, caller, AgentAction.LOGIN, ready=body.ready, endpoint=body.endpoint)
 
 
@@ -142,7 +152,9 @@ async def not_ready(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     caller = await _caller(request, agent_mode=False)
     requests.parse(requests.Empty, await request.read())
-    return await _act(request, caller, AgentAction.LOGOUT)
+    answer = await _act(request, caller, AgentAction.LOGOUT)
+    await request.app[_STORE].leave_seat(caller.keys, caller.agent)
+    return answer
 
 
 async def state(request: web.Request) -> web.Response:

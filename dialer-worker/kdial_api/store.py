@@ -7,10 +7,18 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
-from kdial.agent_state import AgentAction
-from kdial.state.agents import CHANGES_KEPT, NEVER_SEEN, AgentChange, AgentRecord, changed
-from kdial.state.keys import CampaignKeys
-from kdial.state.scripts import AGENT
+from kdial.agent_state import AgentAction, AgentState
+from kdial.state.agents import (
+    CHANGES_KEPT,
+    NEVER_SEEN,
+    AgentChange,
+    AgentRecord,
+    Seat,
+    changed,
+    stale_seat,
+)
+from kdial.state.keys import AgentKeys, CampaignKeys
+from kdial.state.scripts import AGENT, SEAT
 
 #: Compare-and-set rounds before a change gives up: each lost round means another writer
 #: changed the same agent meanwhile, which a person clicking cannot do a dozen times at once.
@@ -23,10 +31,45 @@ class Contended(Exception):
     """The agent's record kept changing under this writer."""
 
 
+class Seated(Exception):
+    """The agent holds the seat of another campaign of the namespace."""
+
+    def __init__(self, campaign: str, there: AgentRecord | None) -> None:
+        self.campaign = campaign
+        self.logged_in = there is not None and there.state is not AgentState.LOGGED_OUT
+        doing = "is logged in to" if self.logged_in else "is logging in to"
+        super().__init__(f"{doing} Campaign {campaign}")
+
+
 class Store:
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
         self._script = redis.register_script(AGENT)
+        self._seat = redis.register_script(SEAT)
+
+    async def take_seat(self, keys: CampaignKeys, agent: str) -> None:
+        """Seats the agent in this campaign before they log in to it; raises `Seated` while
+        they hold another campaign's seat, which a stale one (`stale_seat`) does not count as."""
+        seats = AgentKeys(keys.namespace).seats
+        expected = ""
+        for _ in range(_ROUNDS):
+            held = await self._seat(keys=[seats], args=["take", agent, keys.name, expected])
+            if not held:
+                return
+            seat = Seat.decode(held)
+            there = await self.record(CampaignKeys(keys.namespace, seat.campaign), agent)
+            if not stale_seat(seat, there, await self._now()):
+                raise Seated(seat.campaign, there)
+            expected = held
+        raise Contended(f"agent {agent!r}'s seat changed {_ROUNDS} times while they logged in")
+
+    async def leave_seat(self, keys: CampaignKeys, agent: str) -> None:
+        """Frees the agent's seat after they logged out of this campaign."""
+        await self._seat(keys=[AgentKeys(keys.namespace).seats], args=["leave", agent, keys.name])
+
+    async def _now(self) -> int:
+        seconds, micros = await self.redis.time()
+        return int(seconds) * 1000 + int(micros) // 1000
 
     async def record(self, keys: CampaignKeys, agent: str) -> AgentRecord | None:
         """The agent's record in the campaign; None if they never logged in to it."""
@@ -48,12 +91,11 @@ class Store:
         for _ in range(_ROUNDS):
             raw = await self.redis.hget(keys.agents, agent)
             record = NEVER_SEEN if raw is None else AgentRecord.decode(raw)
-            seconds, micros = await self.redis.time()
             new, change = changed(
                 record,
                 agent,
                 action,
-                seconds * 1000 + micros // 1000,
+                await self._now(),
                 ready=ready,
                 endpoint=endpoint,
                 reason=reason,

@@ -15,8 +15,8 @@ import pytest
 import redis
 import requests
 
-from kdial.state.agents import AgentChange, AgentRecord
-from kdial.state.keys import CampaignKeys
+from kdial.state.agents import SEAT_CLAIM_MS, AgentChange, AgentRecord, Seat
+from kdial.state.keys import AgentKeys, CampaignKeys
 from kdial_local import processes
 from kdial_local.apiserver import KubeServer
 from tests.support.operator import Api
@@ -65,6 +65,7 @@ def snapshot(rdb: redis.Redis, namespace: str) -> dict[str, Any]:
     for campaign in ("promo", "blast", "other"):
         keys = CampaignKeys(namespace, campaign)
         out[campaign] = (rdb.hgetall(keys.agents), rdb.xrange(keys.agent_changes))
+    out["seats"] = rdb.hgetall(AgentKeys(namespace).seats)
     return out
 
 
@@ -294,3 +295,47 @@ def test_without_redis_a_request_is_refused_as_unavailable_and_says_so(
         answer = call(base + at(namespace), "POST", "/login", "ana-token", {"endpoint": "1001"})
     assert answer.status_code == 503
     assert answer.json()["detail"].startswith("Redis did not answer: ")
+
+
+def test_an_agent_is_logged_in_to_one_campaign_at_a_time(
+    agent_api: str, api: Api, namespace: str, rdb: redis.Redis
+) -> None:
+    floor(api, {"ana": "ana-token"})
+    spec = campaign_spec(mode="Progressive", pacing={"maxConcurrency": 5})
+    del spec["destination"]
+    api.create("campaigns", "other", spec, "Campaign")
+    promo, other = agent_api + at(namespace), agent_api + at(namespace, "other")
+    assert call(promo, "POST", "/login", "ana-token", {"endpoint": "1001", "ready": True}).ok
+    before = snapshot(rdb, namespace)
+
+    second = call(other, "POST", "/login", "ana-token", {"endpoint": "1001"})
+    assert second.status_code == 409
+    assert second.json()["detail"] == (
+        "agent ana is logged in to Campaign promo; log out there first"
+    )
+    assert snapshot(rdb, namespace) == before, "nothing changed"
+
+    assert call(promo, "POST", "/logout", "ana-token").ok
+    assert call(other, "POST", "/login", "ana-token", {"endpoint": "1001"}).ok
+    assert rdb.hgetall(AgentKeys(namespace).seats).keys() == {"ana"}
+
+
+def test_a_seat_left_by_a_login_or_logout_that_did_not_finish_is_taken_over(
+    agent_api: str, api: Api, namespace: str, rdb: redis.Redis
+) -> None:
+    """A process that died between a seat and a record leaves a seat that holds nobody."""
+    floor(api, {"ana": "ana-token", "bo": "bo-token"})
+    seats = AgentKeys(namespace).seats
+    seconds, _ = rdb.time()
+    now = int(seconds) * 1000
+    rdb.hset(seats, "ana", Seat(campaign="gone", at_ms=now - SEAT_CLAIM_MS - 1000).encode())
+    rdb.hset(seats, "bo", Seat(campaign="gone", at_ms=now).encode())
+    base = agent_api + at(namespace)
+
+    assert call(base, "POST", "/login", "ana-token", {"endpoint": "1001"}).ok
+    assert Seat.decode(rdb.hget(seats, "ana")).campaign == "promo"
+    young = call(base, "POST", "/login", "bo-token", {"endpoint": "1002"})
+    assert young.status_code == 409, "a login to `gone` may still be under way"
+    assert young.json()["detail"] == (
+        "agent bo is logging in to Campaign gone; try again in a minute"
+    )

@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from kdial.agent_state import TRANSITIONS, AgentAction, AgentState, IllegalTransition, next_state
-from kdial.state.agents import NEVER_SEEN, AgentRecord, changed
+from kdial.state.agents import NEVER_SEEN, SEAT_CLAIM_MS, AgentRecord, Seat, changed, stale_seat
 
 S, A = AgentState, AgentAction
 
@@ -108,3 +108,21 @@ def test_an_illegal_change_is_refused_before_any_record_is_made() -> None:
     talking = AgentRecord(state=S.TALKING, since_ms=1000, endpoint="1001")
     with pytest.raises(IllegalTransition, match="an agent in state Talking cannot logout"):
         changed(talking, "ana", A.LOGOUT, 2000)
+
+
+@pytest.mark.parametrize(
+    ("there", "age_ms", "stale"),
+    [
+        (None, SEAT_CLAIM_MS + 1, True),  # the campaign never saw the agent: a login died
+        (AgentRecord(state=S.LOGGED_OUT, since_ms=5), SEAT_CLAIM_MS + 1, True),  # a logout died
+        (None, SEAT_CLAIM_MS, False),  # a login may still be under way
+        (AgentRecord(state=S.LOGGED_OUT, since_ms=5), 10, False),
+        (AgentRecord(state=S.NOT_READY, since_ms=5), 10 * SEAT_CLAIM_MS, False),  # logged in
+        (AgentRecord(state=S.TALKING, since_ms=5), 10 * SEAT_CLAIM_MS, False),
+    ],
+)
+def test_a_seat_holds_nobody_only_when_its_agent_is_out_and_no_login_can_be_under_way(
+    there: AgentRecord | None, age_ms: int, stale: bool
+) -> None:
+    seat = Seat(campaign="promo", at_ms=1_000_000)
+    assert stale_seat(seat, there, 1_000_000 + age_ms) is stale

@@ -14,7 +14,16 @@ from typing import ClassVar
 from kdial.agent_state import AgentAction, AgentState, next_state
 from kdial.state.wire import WireValue
 
-__all__ = ["CHANGES_KEPT", "NEVER_SEEN", "AgentChange", "AgentRecord", "changed"]
+__all__ = [
+    "CHANGES_KEPT",
+    "NEVER_SEEN",
+    "SEAT_CLAIM_MS",
+    "AgentChange",
+    "AgentRecord",
+    "Seat",
+    "changed",
+    "stale_seat",
+]
 
 #: Changes kept per campaign stream (about; Redis trims whole nodes): days of a busy floor.
 CHANGES_KEPT = 100_000
@@ -37,6 +46,33 @@ class AgentRecord(WireValue):
 
 #: The record of an agent the campaign has never seen.
 NEVER_SEEN = AgentRecord(state=AgentState.LOGGED_OUT, since_ms=0)
+
+
+#: How long a seat claimed by a login that never completed holds: logins take milliseconds, so
+#: after this the claim is a leftover (a process died between its two steps) and may be taken.
+SEAT_CLAIM_MS = 60_000
+
+
+class Seat(WireValue):
+    """The one campaign an agent of a namespace is logged in to (`AgentKeys.seats`). A login
+    takes the seat before it logs the agent in, a logout frees it after: an agent logged in
+    anywhere always holds the seat, so no agent takes calls of two campaigns at once. A
+    campaign's hash and the namespace's seats are under different hash tags, so the two steps
+    are not one transaction; a seat whose login or logout did not finish is recognised
+    (`stale_seat`) and taken over."""
+
+    KIND: ClassVar[str] = "agent seat"
+
+    campaign: str
+    at_ms: int
+    """When a login took it (ms since the epoch, Redis clock)."""
+
+
+def stale_seat(seat: Seat, there: AgentRecord | None, now_ms: int) -> bool:
+    """Whether `seat` holds nobody: the agent is logged out of its campaign (`there`: their
+    record in it, None if none) and no login to it can still be under way."""
+    logged_out = there is None or there.state is AgentState.LOGGED_OUT
+    return logged_out and now_ms - seat.at_ms > SEAT_CLAIM_MS
 
 
 class AgentChange(WireValue):

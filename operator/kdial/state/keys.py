@@ -191,6 +191,23 @@ class CampaignKeys:
 
 
 @dataclass(frozen=True)
+class AgentKeys:
+    """Keys of a namespace's agents across its campaigns."""
+
+    namespace: str
+
+    @property
+    def base(self) -> str:
+        return f"{PREFIX}:{{a:{self.namespace}}}"
+
+    @property
+    def seats(self) -> str:
+        """HASH: agent name -> `kdial.state.agents.Seat`, the one campaign the agent is logged in
+        to or logging in to, so that no agent takes calls of two campaigns at once."""
+        return f"{self.base}:seats"
+
+
+@dataclass(frozen=True)
 class ListKeys:
     """Keys of one contact list's imported contacts."""
 

@@ -29,3 +29,5 @@ CAPS = _read("caps.lua")
 
 #: An agent's compare-and-set state change (kdial.state.agents).
 AGENT = _read("agent.lua")
+#: An agent's one seat across a namespace's campaigns (kdial.state.agents.Seat).
+SEAT = _read("seat.lua")
