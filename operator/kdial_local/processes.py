@@ -1,11 +1,11 @@
 """kdial's parts as local processes on loopback: redis-server, `kdial sim`, `kdial worker`,
-`kdial operator`; one launcher each, and the one way to stop them.
+`kdial operator`, `kdial api`; one launcher each, and the one way to stop them.
 
 The demo, the benchmarks and the tests run everything for real on this machine. A launcher
 starts its part in its own process group, so that a Ctrl-C at the terminal reaches only the
 parent, which then stops its parts in order (workers drain while Redis and the switch are still
-there). The launchers that yield (redis-server, the simulator) return once their part answers,
-and stop it however the block ends; the others return the process for `stop`.
+there). The launchers that yield (redis-server, the simulator, the agent API) return once their
+part answers, and stop it however the block ends; the others return the process for `stop`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import yaml
 #: FreeSWITCH's stock Event Socket password, the simulator's default too.
 CLUECON = "ClueCon"
 _SIM_ANNOUNCE = re.compile(r"kdial-sim listening on (?P<host>\S+):(?P<port>\d+)")
+_API_ANNOUNCE = re.compile(r"kdial-api listening on (?P<host>\S+):(?P<port>\d+)")
 
 
 class SimAddress(NamedTuple):
@@ -147,7 +148,7 @@ def simulator(
                 process_group=0,
             )
         try:
-            yield _announced(proc, startup_timeout, log)
+            yield _announced(proc, startup_timeout, log, _SIM_ANNOUNCE, "kdial sim")
         finally:
             stop(proc)
             if proc.stdout is not None:
@@ -180,6 +181,31 @@ def operator(
     return spawn(kdial("operator", *args), log, settings | env)
 
 
+@contextmanager
+def agent_api(
+    kubeconfig: Path, redis_url: str, log: Path, startup_timeout: float = 15.0
+) -> Iterator[str]:
+    """`kdial api` on a loopback port it picks itself and announces, against the API server of
+    `kubeconfig`, its log in `log`; yields its base URL."""
+    env = os.environ | {"KUBECONFIG": str(kubeconfig), "KDIAL_REDIS_URL": redis_url}
+    with log.open("w") as errors:
+        proc = subprocess.Popen(
+            kdial("api", "--listen", "127.0.0.1:0"),
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            env=env | {"PYTHONUNBUFFERED": "1"},
+            process_group=0,
+        )
+    try:
+        address = _announced(proc, startup_timeout, log, _API_ANNOUNCE, "kdial api")
+        yield f"http://{address.host}:{address.port}"
+    finally:
+        stop(proc)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
 def spawn(command: list[str], log: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     """`command` with `env` over this process's environment, its output appended to `log`."""
     with log.open("ab") as out:
@@ -201,8 +227,10 @@ def _folder(workdir: Path | None) -> Iterator[Path]:
         yield Path(tmp)
 
 
-def _announced(proc: subprocess.Popen[str], timeout: float, log: Path) -> SimAddress:
-    """The address the simulator announces on stdout, read without blocking past `timeout`."""
+def _announced(
+    proc: subprocess.Popen[str], timeout: float, log: Path, announce: re.Pattern[str], what: str
+) -> SimAddress:
+    """The address `what` announces on stdout, read without blocking past `timeout`."""
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     while (left := deadline - time.monotonic()) > 0:
@@ -212,10 +240,10 @@ def _announced(proc: subprocess.Popen[str], timeout: float, log: Path) -> SimAdd
         line = proc.stdout.readline()
         if not line:
             break
-        found = _SIM_ANNOUNCE.search(line)
+        found = announce.search(line)
         if found:
             return SimAddress(found["host"], int(found["port"]))
-    raise DidNotStart(f"kdial sim did not start ({log}):\n{log.read_text('utf-8', 'replace')}")
+    raise DidNotStart(f"{what} did not start ({log}):\n{log.read_text('utf-8', 'replace')}")
 
 
 def _wait_until(probe: Any, what: str, proc: subprocess.Popen[Any], timeout: float = 10) -> None:

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from kdial.agent_state import AgentAction
 from kdial.api.calleridpool import CallerIdPoolSpec
 from kdial.api.campaign import CampaignSpec
 from kdial.api.trunkpool import Trunk, TrunkPoolSpec, TrunkState
+from kdial.state.agents import NEVER_SEEN, AgentChange, AgentRecord, Seat, changed
 from kdial.state.caller_ids import CallerIdTable
 from kdial.state.config import CampaignConfig
 from kdial.state.routing_table import RoutingTable
@@ -57,6 +59,8 @@ def values() -> list[WireValue]:
         routing_table(POOL, {"b": TrunkState.DEGRADED}),
         caller_ids(IDS, ["+861081234567", "# a comment"])[0],
         SeedMarker(list="ns/leads#0a1b2c3d4e5f", version="3", sample=5),
+        *changed(NEVER_SEEN, "ana", AgentAction.LOGIN, 1_700_000_000_000, endpoint="1001"),
+        Seat(campaign="promo", at_ms=1_700_000_000_000),
     ]
 
 
@@ -166,7 +170,9 @@ def test_the_refusal_of_a_newer_schema() -> None:
         assert refusal("routing table", odd, 1) is not None, odd
 
 
-@pytest.mark.parametrize("model", [CampaignConfig, RoutingTable, CallerIdTable])
+@pytest.mark.parametrize(
+    "model", [CampaignConfig, RoutingTable, CallerIdTable, AgentRecord, AgentChange, Seat]
+)
 def test_a_newer_value_is_refused_before_any_field_is_read(model: type[WireValue]) -> None:
     """Whatever a newer writer changed, the reader says the schema is newer, not that a field
     is malformed."""

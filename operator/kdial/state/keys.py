@@ -167,6 +167,19 @@ class CampaignKeys:
         """HASH: counters since the start (`attempts`, `answered`, `outcome:<Outcome>`, ...)."""
         return f"{self.base}:totals"
 
+    @property
+    def agents(self) -> str:
+        """HASH: agent name -> the agent's `kdial.state.agents.AgentRecord` in this campaign
+        (a logged-out agent keeps theirs, with when they logged out)."""
+        return f"{self.base}:agents"
+
+    @property
+    def agent_changes(self) -> str:
+        """STREAM: every agent state change in this campaign, oldest first, one
+        `kdial.state.agents.AgentChange` per entry (field `change`, and `agent` to filter by);
+        capped at `kdial.state.agents.CHANGES_KEPT` entries."""
+        return f"{self.base}:agent-changes"
+
     def minute(self, minute: int) -> str:
         """HASH: the same counters for one minute (minutes since the epoch); they expire."""
         return f"{self.base}:minute:{minute}"
@@ -175,6 +188,23 @@ class CampaignKeys:
     def pattern(self) -> str:
         """Glob matching every key of the campaign (for deletion)."""
         return f"{self.base.replace('{', '[{]').replace('}', '[}]')}:*"
+
+
+@dataclass(frozen=True)
+class AgentKeys:
+    """Keys of a namespace's agents across its campaigns."""
+
+    namespace: str
+
+    @property
+    def base(self) -> str:
+        return f"{PREFIX}:{{a:{self.namespace}}}"
+
+    @property
+    def seats(self) -> str:
+        """HASH: agent name -> `kdial.state.agents.Seat`, the one campaign the agent is logged in
+        to or logging in to, so that no agent takes calls of two campaigns at once."""
+        return f"{self.base}:seats"
 
 
 @dataclass(frozen=True)

@@ -26,3 +26,8 @@ MINUTE_BUCKET_TTL_SECONDS = 2 * 3600
 
 #: Trunk and caller-ID caps (one script, the operation named in ARGV[1]).
 CAPS = _read("caps.lua")
+
+#: An agent's compare-and-set state change (kdial.state.agents).
+AGENT = _read("agent.lua")
+#: An agent's one seat across a namespace's campaigns (kdial.state.agents.Seat).
+SEAT = _read("seat.lua")

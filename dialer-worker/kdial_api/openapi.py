@@ -1,0 +1,170 @@
+"""The agent API's OpenAPI 3.1 document, made from its route table and the pydantic models of
+its bodies, so it describes exactly the routes the server has."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
+from kdial.agent_state import AgentState
+
+__all__ = ["AgentView", "Route", "document"]
+
+_VALIDATION: JsonSchemaMode = "validation"
+_SERIALIZATION: JsonSchemaMode = "serialization"
+#: Where `document` puts the JSON Schemas of bodies.
+_SCHEMAS = "#/components/schemas/{model}"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    summary: str
+    body: type[BaseModel] | None
+
+
+class AgentView(BaseModel):
+    """An agent's state in a campaign, as the API answers it."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    agent: str
+    namespace: str
+    campaign: str
+    state: AgentState
+    since_ms: int
+    """When the agent entered `state` (ms since the epoch)."""
+    endpoint: str | None = None
+    """Where calls are bridged, from the login."""
+    reason: str | None = None
+    """Why the agent is NotReady."""
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+
+
+_PROBLEM = {
+    "type": "object",
+    "description": "RFC 9457 problem details; `detail` says what to change.",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+    },
+    "required": ["type", "title", "status", "detail"],
+}
+
+_PARAMETERS = [
+    {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": f"The {name}'s name.",
+        "schema": {"type": "string"},
+    }
+    for name in ("namespace", "campaign")
+]
+
+
+def _responses(route: Route) -> dict[str, Any]:
+    if route.path.endswith("/events"):
+        ok: dict[str, Any] = {
+            "description": "Server-sent events: `state` (an AgentView of now), then a `change` "
+            "per state change (JSON: agent, action, before, after, atMs, endpoint, reason, "
+            "disposition), each with an `id` that `Last-Event-ID` resumes from; `: keep-alive` "
+            "comments between.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    else:
+        ok = {
+            "description": "The agent's state after the request.",
+            "content": {
+                "application/json": {"schema": {"$ref": _SCHEMAS.format(model="AgentView")}}
+            },
+        }
+    responses = {"200": ok, "401": _problem("No token, or not an agent's token in the namespace.")}
+    responses["404"] = _problem("No such campaign in the namespace, or the agent never logged in.")
+    if route.body is not None:
+        responses["400"] = _problem("A malformed body or name.")
+    if route.method == "POST":
+        responses["409"] = _problem("The agent's state or the campaign's mode forbids it.")
+    responses["503"] = _problem("The API server or Redis did not answer as they should.")
+    return responses
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": route.handler.__name__,
+        "summary": route.summary,
+        "security": [{"agentToken": []}],
+        "parameters": _PARAMETERS,
+        "responses": _responses(route),
+    }
+    if route.body is not None:
+        schema = {"$ref": _SCHEMAS.format(model=route.body.__name__)}
+        operation["requestBody"] = {
+            "required": bool(route.body.model_fields),
+            "content": {"application/json": {"schema": schema}},
+        }
+    return operation
+
+
+def document(routes: tuple[Route, ...]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of `routes` and of `/openapi.json` itself."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+    paths["/openapi.json"] = {
+        "get": {
+            "operationId": "openapi",
+            "summary": "This document",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "OpenAPI 3.1",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        }
+    }
+    bodies = {r.body for r in routes if r.body is not None}
+    inputs = [(model, _VALIDATION) for model in sorted(bodies, key=lambda m: m.__name__)]
+    _, top = models_json_schema([(AgentView, _SERIALIZATION), *inputs], ref_template=_SCHEMAS)
+    schemas: dict[str, Any] = {"Problem": _PROBLEM} | top["$defs"]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "kdial agent API",
+            "version": "v1",
+            "description": "Agents of a namespace log in to its campaigns, go Ready or NotReady "
+            "and follow their state. Every route acts for the agent the bearer token names, in "
+            "the namespace of the path only.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "agentToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The agent's value in the namespace's Secret "
+                    "`kdial-agent-tokens` (key = agent name).",
+                }
+            },
+        },
+    }

@@ -1,0 +1,128 @@
+"""Agent states: every state x action, and the record and change each move writes."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from kdial.agent_state import TRANSITIONS, AgentAction, AgentState, IllegalTransition, next_state
+from kdial.state.agents import NEVER_SEEN, SEAT_CLAIM_MS, AgentRecord, Seat, changed, stale_seat
+
+S, A = AgentState, AgentAction
+
+#: Every state x action: the state after it, or None where the move is refused. Written out
+#: whole, apart from the module's table, so a row added or lost there fails here.
+EXPECTED: dict[AgentState, dict[AgentAction, AgentState | None]] = {
+    S.LOGGED_OUT: {
+        A.LOGIN: S.NOT_READY, A.READY: None, A.NOT_READY: None, A.RESERVE: None,
+        A.TALK: None, A.WRAP_UP: None, A.END_WRAP_UP: None, A.LOGOUT: None,
+    },
+    S.NOT_READY: {
+        A.LOGIN: None, A.READY: S.READY, A.NOT_READY: S.NOT_READY, A.RESERVE: None,
+        A.TALK: None, A.WRAP_UP: None, A.END_WRAP_UP: None, A.LOGOUT: S.LOGGED_OUT,
+    },
+    S.READY: {
+        A.LOGIN: None, A.READY: None, A.NOT_READY: S.NOT_READY, A.RESERVE: S.RESERVED,
+        A.TALK: None, A.WRAP_UP: None, A.END_WRAP_UP: None, A.LOGOUT: S.LOGGED_OUT,
+    },
+    S.RESERVED: {
+        A.LOGIN: None, A.READY: None, A.NOT_READY: S.NOT_READY, A.RESERVE: None,
+        A.TALK: S.TALKING, A.WRAP_UP: None, A.END_WRAP_UP: None, A.LOGOUT: None,
+    },
+    S.TALKING: {
+        A.LOGIN: None, A.READY: None, A.NOT_READY: None, A.RESERVE: None,
+        A.TALK: None, A.WRAP_UP: S.WRAP_UP, A.END_WRAP_UP: None, A.LOGOUT: None,
+    },
+    S.WRAP_UP: {
+        A.LOGIN: None, A.READY: None, A.NOT_READY: None, A.RESERVE: None,
+        A.TALK: None, A.WRAP_UP: None, A.END_WRAP_UP: S.READY, A.LOGOUT: None,
+    },
+}  # fmt: skip
+
+
+def test_the_table_covers_every_state_and_action() -> None:
+    assert set(EXPECTED) == set(AgentState)
+    assert all(set(row) == set(AgentAction) for row in EXPECTED.values())
+
+
+@pytest.mark.parametrize(
+    ("state", "action"), list(itertools.product(AgentState, AgentAction)), ids=str
+)
+def test_every_state_and_action(state: AgentState, action: AgentAction) -> None:
+    expected = EXPECTED[state][action]
+    if expected is None:
+        with pytest.raises(IllegalTransition) as refused:
+            next_state(state, action)
+        message = str(refused.value)
+        assert f"an agent in state {state.value} cannot {action.value}" in message
+        allowed = [a.value for a, after in EXPECTED[state].items() if after is not None]
+        assert message.endswith(", ".join(sorted(allowed))), "says what the agent can do"
+    else:
+        assert next_state(state, action) is expected
+    assert TRANSITIONS.get((state, action)) is expected
+
+
+def test_a_login_may_start_ready_and_only_a_login_takes_ready() -> None:
+    assert next_state(S.LOGGED_OUT, A.LOGIN, ready=True) is S.READY
+    assert next_state(S.READY, A.NOT_READY, ready=True) is S.NOT_READY
+    with pytest.raises(IllegalTransition):
+        next_state(S.READY, A.LOGIN, ready=True)
+
+
+def test_a_change_is_stamped_and_says_from_what_to_what() -> None:
+    record, change = changed(NEVER_SEEN, "ana", A.LOGIN, 1000, endpoint="sip:1001@pbx.example")
+    assert record == AgentRecord(state=S.NOT_READY, since_ms=1000, endpoint="sip:1001@pbx.example")
+    assert (change.agent, change.before, change.after, change.at_ms) == (
+        "ana",
+        S.LOGGED_OUT,
+        S.NOT_READY,
+        1000,
+    )
+
+    away, change = changed(record, "ana", A.NOT_READY, 2000, reason="lunch")
+    assert (away.state, away.since_ms, away.reason, away.endpoint) == (
+        S.NOT_READY,
+        2000,
+        "lunch",
+        "sip:1001@pbx.example",
+    )
+    assert change.reason == "lunch", "the change says why"
+
+    back, _ = changed(away, "ana", A.READY, 3000)
+    assert back.reason is None, "a reason lasts only while NotReady"
+    assert back.endpoint == "sip:1001@pbx.example", "the endpoint lasts until logout"
+
+    gone, change = changed(back, "ana", A.LOGOUT, 4000)
+    assert gone == AgentRecord(state=S.LOGGED_OUT, since_ms=4000)
+    assert change.endpoint is None
+
+
+def test_wrap_up_ends_with_the_disposition_in_the_change() -> None:
+    record = AgentRecord(state=S.WRAP_UP, since_ms=1000, endpoint="1001")
+    after, change = changed(record, "ana", A.END_WRAP_UP, 9000, disposition="sale")
+    assert after.state is S.READY and change.disposition == "sale"
+
+
+def test_an_illegal_change_is_refused_before_any_record_is_made() -> None:
+    talking = AgentRecord(state=S.TALKING, since_ms=1000, endpoint="1001")
+    with pytest.raises(IllegalTransition, match="an agent in state Talking cannot logout"):
+        changed(talking, "ana", A.LOGOUT, 2000)
+
+
+@pytest.mark.parametrize(
+    ("there", "age_ms", "stale"),
+    [
+        (None, SEAT_CLAIM_MS + 1, True),  # the campaign never saw the agent: a login died
+        (AgentRecord(state=S.LOGGED_OUT, since_ms=5), SEAT_CLAIM_MS + 1, True),  # a logout died
+        (None, SEAT_CLAIM_MS, False),  # a login may still be under way
+        (AgentRecord(state=S.LOGGED_OUT, since_ms=5), 10, False),
+        (AgentRecord(state=S.NOT_READY, since_ms=5), 10 * SEAT_CLAIM_MS, False),  # logged in
+        (AgentRecord(state=S.TALKING, since_ms=5), 10 * SEAT_CLAIM_MS, False),
+    ],
+)
+def test_a_seat_holds_nobody_only_when_its_agent_is_out_and_no_login_can_be_under_way(
+    there: AgentRecord | None, age_ms: int, stale: bool
+) -> None:
+    seat = Seat(campaign="promo", at_ms=1_000_000)
+    assert stale_seat(seat, there, 1_000_000 + age_ms) is stale
