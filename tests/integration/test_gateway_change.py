@@ -131,3 +131,57 @@ def test_a_trunkpool_changed_while_calls_are_up_reaches_the_switch_without_dropp
     assert not [r for r in on_a if int(r["started_ms"]) > table_moved_ms + 1000]
     assert [r for r in attempts if r["trunk"] == "c" and int(r["started_ms"]) > changed_ms]
     assert not [r for r in attempts if r["cause"] in ("INVALID_GATEWAY", "GATEWAY_DOWN")]
+
+
+def test_every_pool_of_a_campaign_reaches_its_switch_and_a_gateway_name_in_two_is_refused(
+    api: Api,
+    operator: OperatorProcess,
+    rdb: redis.Redis,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    conf, sim_dir = tmp_path / "conf", tmp_path / "sim"
+    conf.mkdir()
+    sim_dir.mkdir()
+    lines, backup = PoolKeys("tp", namespace, "lines"), PoolKeys("tp", namespace, "backup")
+    api.create("trunkpools", "backup", {"trunks": [trunk("c", concurrent=8)]}, "TrunkPool")
+    with (
+        simulator(SCENARIO, speed=20, workdir=sim_dir, conf=conf) as esl,
+        kubelet_running(
+            api,
+            tmp_path / "pods",
+            {"KDIAL_ESL_HOST": esl[0], "KDIAL_ESL_PORT": str(esl[1])},
+            switch_conf=conf,
+            stop_timeout=30,
+        ),
+    ):
+        keys = create(
+            api, rdb, operator, namespace, csv_of(numbers(200)), [trunk("a", concurrent=8)],
+            retry=RETRY, workers={"min": 1, "max": 1},
+            pacing={"maxConcurrency": 12, "ringTimeoutSeconds": 20},
+            trunkPoolRefs=[{"name": "lines"}, {"name": "backup"}],
+        )  # fmt: skip
+        for pool, name in ((lines, "a"), (backup, "c")):
+            wait_for(
+                f"calls up on trunk {name}",
+                lambda p=pool, n=name: active(rdb, p, n),  # type: ignore[misc]
+                log=operator,
+            )
+
+        api.patch_spec("trunkpools", "backup", {"trunks": [trunk("c"), trunk("a")]})
+        ready = wait_for(
+            "the campaign refused",
+            lambda: (
+                (c := api.condition("campaigns", "promo", "Ready"))
+                and c["reason"] == "GatewayConflict"
+                and c
+            ),
+            log=operator,
+        )
+        wait_for("the calls in flight ended", lambda: not rdb.hlen(keys.inflight), log=operator)
+
+    assert ready["status"] == "False"
+    assert "gateway trunk 'a' is in TrunkPools lines, backup" in ready["message"]
+    attempts = [r for r in records(rdb, keys) if r.get("trunk")]
+    assert {r["trunk"] for r in attempts} == {"a", "c"}
+    assert not [r for r in attempts if r["cause"] in ("INVALID_GATEWAY", "GATEWAY_DOWN")]
