@@ -418,9 +418,9 @@ def test_the_chart_runs_only_commands_kdial_has(name: str) -> None:
         if doc["kind"] in {"Deployment", "StatefulSet"}
     ]
     pods.append(
-        worker_deployment("team-a", "quickstart", "uid", 1, OperatorSettings(), trunk_pool="lines")[
-            "spec"
-        ]["template"]["spec"]
+        worker_deployment(
+            "team-a", "quickstart", "uid", 1, OperatorSettings(), trunk_pools=["lines"]
+        )["spec"]["template"]["spec"]
     )
     kdial_containers = [
         c for pod in pods for c in pod["containers"] if _image_name(c["image"]) == "kdial"

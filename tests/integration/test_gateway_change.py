@@ -127,8 +127,10 @@ def test_a_trunkpool_changed_while_calls_are_up_reaches_the_switch_without_dropp
     assert {(r["outcome"], r["cause"], r["sip"]) for r in at_the_change} == {
         ("AnsweredHuman", "NORMAL_CLEARING", "200")
     }
-    # The worker reads a new routing table within a second of its change.
-    assert not [r for r in on_a if int(r["started_ms"]) > table_moved_ms + 1000]
+    # The worker reads the routing table every second (a margin for a loaded machine): from the
+    # new one on, trunk a is not dialled, first as its pool's gateways are not reloaded yet,
+    # then as it is gone.
+    assert not [r for r in on_a if int(r["started_ms"]) > table_moved_ms + 2000]
     assert [r for r in attempts if r["trunk"] == "c" and int(r["started_ms"]) > changed_ms]
     assert not [r for r in attempts if r["cause"] in ("INVALID_GATEWAY", "GATEWAY_DOWN")]
 
