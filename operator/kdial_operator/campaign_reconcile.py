@@ -96,9 +96,9 @@ def gateway_conflict(namespace: str, spec: CampaignSpec, refs: Referents) -> Blo
     pools: dict[str, list[str]] = {}
     for pool in dict.fromkeys(r.name for r in spec.trunk_pool_refs):
         for referent in refs.trunkpools.get((namespace, pool), ()):
-            for trunk in referent.spec.get("trunks") or []:
-                if isinstance(trunk, dict) and trunk.get("gateway"):
-                    pools.setdefault(str(trunk.get("name")), []).append(pool)
+            for trunk in referent.spec.get("trunks", []):
+                if trunk.get("gateway"):
+                    pools.setdefault(trunk.get("name", ""), []).append(pool)
     clashes = {trunk: found for trunk, found in pools.items() if len(found) > 1}
     if not clashes:
         return None

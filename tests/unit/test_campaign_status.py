@@ -9,7 +9,7 @@ from kdial.api.campaign import CampaignSpec, CampaignState
 from kdial_operator.campaign_reconcile import Referents, gateway_conflict, no_route
 from kdial_operator.campaign_status import Facts, decide
 from kdial_operator.dataplane import Ledger
-from kdial_operator.indexes import Referent
+from kdial_operator.indexes import Referent, referent
 
 SPEC = CampaignSpec.model_validate(
     {
@@ -114,8 +114,10 @@ def test_a_completed_campaign_whose_contact_data_expired_says_so_and_stays_compl
 
 
 def pools_of(**trunks: list[dict[str, Any]]) -> Referents:
+    """The pools as the TrunkPool index holds them (only the fields a campaign reads)."""
     pools: dict[Any, Any] = {
-        ("ns", name): [Referent(True, "", {"trunks": listed})] for name, listed in trunks.items()
+        ("ns", name): [referent({"trunks": listed}, {})]  # type: ignore[arg-type]
+        for name, listed in trunks.items()
     }
     return Referents({}, pools, {})  # type: ignore[arg-type]
 
