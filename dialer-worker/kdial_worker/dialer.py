@@ -326,7 +326,7 @@ class Dialer:
         full: set[str] = set()
         while True:
             trunk = choice.pick_trunk(
-                [t for t in rt.trunks if t.name not in full and self.gateways.usable(t.gateway)],
+                [t for t in rt.trunks if t.name not in full and self.gateways.usable(t, rt)],
                 self.rng,
                 avoid=avoid,
                 callee_region=subdivision(contact.province) or contact.region or None,
@@ -628,9 +628,9 @@ class Dialer:
                 call.done.set()
 
 
-def _trunks_rate(rt: Runtime, usable: Callable[[str | None], bool]) -> float:
+def _trunks_rate(rt: Runtime, usable: Callable[[Trunk, Runtime], bool]) -> float:
     """Originates a second the campaign's dialable trunks allow together."""
-    return float(sum(t.max_cps for t in rt.trunks if t.weight > 0 and usable(t.gateway)))
+    return float(sum(t.max_cps for t in rt.trunks if t.weight > 0 and usable(t, rt)))
 
 
 def _via(trunk: Trunk) -> str | SipUri:

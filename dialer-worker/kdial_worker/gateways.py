@@ -21,17 +21,42 @@ SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 Params = Mapping[str, str]
 
 
-def wanted_generation(generations: Iterable[str]) -> str | None:
-    """The one gateways generation the campaign's pools ask for; None when none asks, or
-    when pools ask for different ones (one mounted directory cannot show both)."""
-    wanted = {g for g in generations if g}
-    return next(iter(wanted)) if len(wanted) == 1 else None
+def wanted_generations(tables: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Pool -> the gateways generation its routing table names; a pool naming none is left
+    out (an operator that compiled no gateways for it)."""
+    return {pool: generation for pool, generation in tables if generation}
 
 
-def reload_due(wanted: str | None, mounted: str | None, applied: str | None) -> bool:
-    """The switch is told once the mount shows the generation the routing table names: the
-    kubelet updates a Secret volume a while after the Secret changes."""
-    return wanted is not None and wanted == mounted and wanted != applied
+def reload_due(
+    wanted: Mapping[str, str], mounted: Mapping[str, str | None], applied: Mapping[str, str]
+) -> bool:
+    """The switch is told once the mount shows every pool's generation its routing table
+    names (the kubelet updates a Secret volume a while after the Secret changes), and that is
+    not what it was told last. One reload reads every pool's file, so none is half-applied."""
+    return (
+        bool(wanted)
+        and all(mounted.get(pool) == generation for pool, generation in wanted.items())
+        and dict(applied) != dict(wanted)
+    )
+
+
+def pool_current(pool: str, wanted: Mapping[str, str], applied: Mapping[str, str]) -> bool:
+    """Whether the switch was given the generation of `pool`'s gateways its routing table
+    names: until then the table may name a gateway the switch lacks or has as it was."""
+    return pool not in wanted or applied.get(pool) == wanted[pool]
+
+
+def combined(pools: Mapping[str, Mapping[str, Params]]) -> dict[str, Params]:
+    """The gateways of every pool (pool -> gateway -> params), as the switch holds them: one
+    name across pools is refused (ValueError), as the switch would keep one of them."""
+    out: dict[str, Params] = {}
+    owner: dict[str, str] = {}
+    for pool, found in pools.items():
+        for name, params in found.items():
+            if name in owner:
+                raise ValueError(f"gateway {name!r} is defined by pools {owner[name]} and {pool}")
+            out[name], owner[name] = params, pool
+    return out
 
 
 def stale_gateways(

@@ -87,8 +87,8 @@ class Runtime:
     that list was deleted (its contacts and numbers with it)."""
     trunks: tuple[Trunk, ...]
     caller_ids: CallerIds
-    gateway_generations: tuple[str, ...] = ()
-    """Each pool's gateways generation, as its routing table names it ("" for none)."""
+    gateway_generations: tuple[tuple[str, str], ...] = ()
+    """(pool, gateways generation its routing table names, "" for none) of each pool."""
 
     @property
     def gateway_trunks(self) -> tuple[tuple[PoolKeys, str], ...]:
@@ -124,14 +124,14 @@ def load(rdb: redis.Redis, campaign: CampaignKeys) -> Runtime | None:
     spec = config.spec
     namespace = campaign.namespace
     trunks: list[Trunk] = []
-    generations: list[str] = []
+    generations: list[tuple[str, str]] = []
     for ref in spec.trunk_pool_refs:
         pool = PoolKeys("tp", namespace, ref.name)
         stored = _stored(rdb, pool.config)
         if stored is not None:
             table = RoutingTable.of(stored)
             trunks += [_trunk(pool, row) for row in table.trunks]
-            generations.append(table.gateways_generation)
+            generations.append((ref.name, table.gateways_generation))
     lists = [ListKeys(namespace, spec.contact_list_ref.name)]
     suppression = [ListKeys(namespace, ref.name) for ref in spec.suppression_list_refs]
     return Runtime(

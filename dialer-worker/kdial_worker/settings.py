@@ -40,7 +40,7 @@ class WorkerSettings(BaseSettings):
     max_calls: int = Field(default=100, ge=1)
     """Most calls this worker and its switch carry at once."""
     gateways_dir: Path | None = None
-    """Where the pool's compiled sofia gateways are mounted (`gateways.xml`, `generation`);
+    """Where the pools' compiled sofia gateways are mounted (`<pool>.xml`, `<pool>.generation`);
     without it the switch's gateways are watched but never reloaded."""
     worker_id: str = Field(default_factory=_default_id)
     """Names this worker in logs and records (the pod name in a cluster)."""

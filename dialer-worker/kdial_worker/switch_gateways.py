@@ -4,9 +4,10 @@ them (the I/O around `kdial_worker.gateways`).
 Every `POLL_SECONDS` the worker asks its switch for its gateways (`sofia xmlstatus gateway`),
 publishes what it says of each pool's gateways in Redis for the operator to show, and keeps it
 for the dial loop: a trunk whose gateway the switch lacks, has not registered, or finds down is
-not dialled. When a pool's routing table names a gateways generation the mounted directory
-(`KDIAL_GATEWAYS_DIR`) shows too, it tells the switch: reloadxml, killgw, rescan. Calls up are
-not touched by any of them.
+not dialled. When the mounted directory (`KDIAL_GATEWAYS_DIR`) shows each pool's gateways
+generation its routing table names, it tells the switch: reloadxml, killgw, rescan. Calls up
+are not touched by any of them. The gateway trunks of a pool whose generation the switch has
+not been given yet are not dialled; the other pools' are.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from kdial.state.gateways import GatewayReport, SwitchGateway
 from kdial.state.keys import PoolKeys
 from kdial_worker import gateways, metrics
 from kdial_worker.esl import EslDown, EslSession
-from kdial_worker.runtime import Runtime
+from kdial_worker.runtime import Runtime, Trunk
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +39,25 @@ class SwitchGateways:
         self.esl, self.rdb, self.directory, self.worker_id = esl, rdb, directory, worker_id
         #: What the switch last said of its gateways; None until it answered once.
         self.on_switch: dict[str, SwitchGateway] | None = None
-        self._applied: str | None = None
-        self._applied_gateways: dict[str, dict[str, str]] | None = None
+        #: Pool -> the gateways generation the switch was last given.
+        self._applied: dict[str, str] = {}
+        self._applied_gateways: dict[str, gateways.Params] | None = None
         self._polled_at = 0.0
         self._problem: str | None = None
         #: Gateways about to be killed: no longer picked, so no attempt is on its way to one
         #: when it goes.
         self._retiring: set[str] = set()
 
-    def usable(self, gateway: str | None) -> bool:
-        return gateway not in self._retiring and gateways.gateway_ok(gateway, self.on_switch)
+    def usable(self, trunk: Trunk, rt: Runtime) -> bool:
+        if trunk.gateway is None:
+            return True
+        if self.directory is not None and not gateways.pool_current(
+            trunk.pool.name, gateways.wanted_generations(rt.gateway_generations), self._applied
+        ):
+            return False
+        return trunk.gateway not in self._retiring and gateways.gateway_ok(
+            trunk.gateway, self.on_switch
+        )
 
     def tick(self, rt: Runtime | None) -> None:
         """One round: apply a new generation when due, and poll when it is time."""
@@ -60,30 +70,29 @@ class SwitchGateways:
             self._poll(rt)
 
     def _apply(self, rt: Runtime) -> bool:
-        wanted = gateways.wanted_generation(rt.gateway_generations)
-        if len(set(rt.gateway_generations) - {""}) > 1:
-            self._say(
-                "the campaign's pools name different gateway generations; one mounted "
-                "directory cannot show both, so the switch is not reloaded"
-            )
         if self.directory is None:
             return False
-        if not gateways.reload_due(wanted, self._mounted(), self._applied):
+        wanted = gateways.wanted_generations(rt.gateway_generations)
+        mounted = {pool: self._mounted(pool) for pool in wanted}
+        if not gateways.reload_due(wanted, mounted, self._applied):
             return False
+        files = {}
+        for pool, generation in wanted.items():
+            try:
+                xml = (self.directory / contract.xml_file(pool)).read_text(encoding="utf-8")
+            except OSError as error:
+                self._say(f"cannot read the mounted gateways of pool {pool}: {error}")
+                return False
+            if contract.generation_of(xml) != generation:
+                return False  # the kubelet is swapping the files; read them again next round
+            files[pool] = xml
         try:
-            xml = (self.directory / contract.XML_KEY).read_text(encoding="utf-8")
-        except OSError as error:
-            self._say(f"cannot read the mounted gateways: {error}")
-            return False
-        if contract.generation_of(xml) != wanted:
-            return False  # the kubelet is swapping the files; read them again next round
-        try:
-            after = contract.parse(xml)
+            after = gateways.combined({pool: contract.parse(xml) for pool, xml in files.items()})
             stale = gateways.stale_gateways(
                 self._applied_gateways, after, (self.on_switch or {}).keys()
             )
         except ValueError as error:
-            self._say(f"gateways generation {wanted} not applied: {error}")
+            self._say(f"gateways generations {wanted} not applied: {error}")
             return False
         if set(stale) - self._retiring:
             # Killed next round, once the attempts that picked them have sent their originate.
@@ -94,19 +103,20 @@ class SwitchGateways:
                 reply = self.esl.api(command)
                 log.info("switch: %s: %s", command, reply.strip().replace("\n", " "))
         except EslDown as error:
-            log.warning("gateways generation %s not applied yet: %s", wanted, error)
+            log.warning("gateways generations %s not applied yet: %s", wanted, error)
             return False
         self._applied, self._applied_gateways = wanted, after
         self._retiring = set()
         metrics.GATEWAY_RELOADS.inc()
         self._problem = None
-        log.info("gateways generation %s applied (%d gateways)", wanted, len(after))
+        log.info("gateways generations %s applied (%d gateways)", wanted, len(after))
         return True
 
-    def _mounted(self) -> str | None:
+    def _mounted(self, pool: str) -> str | None:
         assert self.directory is not None
         try:
-            return (self.directory / contract.GENERATION_KEY).read_text(encoding="utf-8").strip()
+            path = self.directory / contract.generation_file(pool)
+            return path.read_text(encoding="utf-8").strip()
         except OSError:
             return None
 

@@ -11,11 +11,12 @@ and draining happen exactly as the operator decides them:
   and its name as `KDIAL_WORKER_ID` (on a cluster: the pod's hostname); the FreeSWITCH container
   beside each dialer is played by one shared `kdial sim`, whose address replaces
   `KDIAL_ESL_HOST`/`KDIAL_ESL_PORT` (the `env` overrides given to the kubelet);
-* Secret volumes are projected into folders as a kubelet does (kdial_local.volumes): the
-  dialer's environment names its folders instead of the container's mount paths, and what the
-  FreeSWITCH container mounts under its configuration directory lands in the shared
-  simulator's `--conf` folder (`switch_conf`), one subfolder per pod; they are refreshed
-  `volume_sync_seconds` after the Secret changes at the earliest, not at once;
+* Secret volumes, and projected volumes of Secrets, are written into folders as a kubelet
+  does (kdial_local.volumes): the dialer's environment names its folders instead of the
+  container's mount paths, and what the FreeSWITCH container mounts under its configuration
+  directory lands in the shared simulator's `--conf` folder (`switch_conf`), one subfolder
+  per pod; they are refreshed `volume_sync_seconds` after the Secret changes at the earliest,
+  not at once;
 * a pod is ready when its readinessProbe (`/readyz`) answers 200;
 * a pod to remove gets SIGTERM, so the worker drains, and SIGKILL after the pod's
   `terminationGracePeriodSeconds`; a pod that exits on its own is replaced, with a back-off;
@@ -307,17 +308,19 @@ class Kubelet:
         self._not_before[deployment] = time.monotonic() + BACKOFF_SECONDS[1]
 
     def _project(self, projection: volumes.Projection, *, starting: bool = False) -> None:
-        """Writes a Secret volume's files; a Secret missing at the start keeps the pod from
-        starting (MountVolume.SetUp failed), one deleted later leaves the files as they were."""
-        data = self._secret_data(projection.secret)
-        if data is None:
-            if starting and not projection.optional:
+        """Writes a volume's files; a Secret missing at the start keeps the pod from starting
+        (MountVolume.SetUp failed), one deleted later leaves the files as they were."""
+        found = {s.secret: self._secret_data(s.secret) for s in projection.sources}
+        missing = [s.secret for s in projection.sources if found[s.secret] is None]
+        if any(not s.optional for s in projection.sources if s.secret in missing):
+            if starting:
                 raise volumes.Unsupported(
                     f"MountVolume.SetUp failed for volume {projection.volume!r}: "
-                    f"secret {projection.secret!r} not found"
+                    f"secret {missing[0]!r} not found"
                 )
             return
-        volumes.write_atomically(projection.folder, volumes.files(projection, data))
+        secrets = {name: data for name, data in found.items() if data is not None}
+        volumes.write_atomically(projection.folder, volumes.files(projection, secrets))
 
     def _refresh_volumes(self, pod: Pod) -> None:
         if time.monotonic() - pod.projected_at < self.volume_sync_seconds:

@@ -73,6 +73,7 @@ class ListTypes:
 _META: dict[tuple[str, ...], tuple[str, ...]] = {("metadata", "ownerReferences"): ("uid",)}
 _POD = ("spec", "template", "spec")
 _CONTAINER = (*_POD, "containers", _ANY)
+_PROJECTED = (*_POD, "volumes", _ANY, "projected", "sources")
 DEPLOYMENT = ListTypes(
     keyed=_META
     | {
@@ -90,6 +91,8 @@ DEPLOYMENT = ListTypes(
             (*_CONTAINER, "securityContext", "capabilities", "add"),
             (*_CONTAINER, "securityContext", "capabilities", "drop"),
             (*_POD, "tolerations"),
+            _PROJECTED,
+            (*_PROJECTED, _ANY, "secret", "items"),
         }
     ),
 )

@@ -1,4 +1,5 @@
-"""Pod volumes on one machine: Secret volumes projected into folders as a kubelet does.
+"""Pod volumes on one machine: Secret volumes, and projected volumes of Secrets, written into
+folders as a kubelet does.
 
 A kubelet writes a Secret volume with its atomic writer: the keys' files live in a hidden
 `..<timestamp>` folder, `..data` links to it, and each key is a link `key -> ..data/key`, so a
@@ -9,8 +10,9 @@ Pods here are processes, so a container's view of its mounts is made by path: an
 value naming a mounted path (e.g. `KDIAL_GATEWAYS_DIR=/etc/kdial/gateways`) names the projected
 folder instead. The FreeSWITCH container is the shared simulator: what it mounts under its
 configuration directory is projected into the simulator's `--conf` folder, one subfolder per
-pod. Anything else mounted where a process would read it is refused, so a Deployment that needs
-it fails here as it would fail to do what it means on a cluster.
+pod. Anything else mounted where a process would read it (a ConfigMap, a projected source other
+than a Secret) is refused, so a Deployment that needs it fails here as it would fail to do what
+it means on a cluster.
 """
 
 from __future__ import annotations
@@ -36,14 +38,22 @@ class Unsupported(ValueError):
 
 
 @dataclass(frozen=True)
-class Projection:
-    """One Secret volume written into a folder for one container."""
+class Source:
+    """One Secret a volume shows."""
 
-    volume: str
     secret: str
     items: tuple[tuple[str, str], ...] | None
-    """(key, path) pairs when the volume lists `items`; None: every key as its own file."""
+    """(key, path) pairs when the source lists `items`; None: every key as its own file."""
     optional: bool
+
+
+@dataclass(frozen=True)
+class Projection:
+    """One volume (a Secret, or a projected volume of Secrets) written into a folder for one
+    container."""
+
+    volume: str
+    sources: tuple[Source, ...]
     folder: Path
 
 
@@ -64,7 +74,7 @@ def plan(
                 raise Unsupported(f"volumeMount {mount['name']!r}: no such volume")
             if "emptyDir" in volume:
                 continue  # scratch space; no local process reads one another wrote
-            if "secret" not in volume:
+            if "secret" not in volume and "projected" not in volume:
                 kind = next((k for k in volume if k != "name"), "?")
                 raise Unsupported(f"volume {volume['name']!r}: {kind} volumes are not supported")
             if mount.get("subPath"):
@@ -98,14 +108,28 @@ def _folder(
 
 
 def _projection(volume: Mapping[str, Any], folder: Path) -> Projection:
-    source = volume["secret"]
+    sources: tuple[Source, ...]
+    if "secret" in volume:
+        source = volume["secret"]
+        sources = (_source(source["secretName"], source),)
+    else:
+        sources = tuple(_projected(volume["name"], s) for s in volume["projected"]["sources"])
+    return Projection(volume=volume["name"], sources=sources, folder=folder)
+
+
+def _projected(volume: str, source: Mapping[str, Any]) -> Source:
+    if set(source) != {"secret"}:
+        kind = next(iter(source), "?")
+        raise Unsupported(f"volume {volume!r}: projected {kind} sources are not supported")
+    return _source(source["secret"]["name"], source["secret"])
+
+
+def _source(secret: str, source: Mapping[str, Any]) -> Source:
     items = source.get("items")
-    return Projection(
-        volume=volume["name"],
-        secret=source["secretName"],
+    return Source(
+        secret=secret,
         items=None if items is None else tuple((i["key"], i["path"]) for i in items),
         optional=bool(source.get("optional")),
-        folder=folder,
     )
 
 
@@ -120,16 +144,26 @@ def mapped_env(env: Mapping[str, str], mounts: Mapping[str, str]) -> dict[str, s
     return out
 
 
-def files(projection: Projection, data: Mapping[str, bytes]) -> dict[str, bytes]:
-    """The files a Secret volume holds: every key, or the listed items (a missing listed key
-    is an error, as a kubelet fails the mount)."""
-    if projection.items is None:
-        return dict(data)
-    out = {}
-    for key, path in projection.items:
-        if key not in data:
-            raise Unsupported(f"volume {projection.volume!r}: Secret has no key {key!r}")
-        out[path] = data[key]
+def files(projection: Projection, secrets: Mapping[str, Mapping[str, bytes]]) -> dict[str, bytes]:
+    """The files a volume holds, from the data of its Secrets (by name; an optional one may be
+    absent): every key of a source, or its listed items. A missing listed key is an error, as a
+    kubelet fails the mount, and so are two sources writing one path."""
+    out: dict[str, bytes] = {}
+    for source in projection.sources:
+        data = secrets.get(source.secret)
+        if data is None:
+            if source.optional:
+                continue
+            raise Unsupported(f"volume {projection.volume!r}: secret {source.secret!r} not found")
+        listed = source.items if source.items is not None else [(k, k) for k in data]
+        for key, path in listed:
+            if key not in data:
+                raise Unsupported(
+                    f"volume {projection.volume!r}: Secret {source.secret!r} has no key {key!r}"
+                )
+            if path in out:
+                raise Unsupported(f"volume {projection.volume!r}: two sources write {path!r}")
+            out[path] = data[key]
     return out
 
 

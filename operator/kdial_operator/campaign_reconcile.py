@@ -87,6 +87,34 @@ def references(namespace: str, spec: CampaignSpec, refs: Referents) -> Blocker |
     return None
 
 
+GATEWAY_CONFLICT = "GatewayConflict"
+
+
+def gateway_conflict(namespace: str, spec: CampaignSpec, refs: Referents) -> Blocker | None:
+    """Two of the campaign's pools defining a gateway of one name (a gateway trunk's name): one
+    switch holds every pool's gateways, and would keep only one of them."""
+    pools: dict[str, list[str]] = {}
+    for pool in dict.fromkeys(r.name for r in spec.trunk_pool_refs):
+        for referent in refs.trunkpools.get((namespace, pool), ()):
+            for trunk in referent.spec.get("trunks", []):
+                if trunk.get("gateway"):
+                    pools.setdefault(trunk.get("name", ""), []).append(pool)
+    clashes = {trunk: found for trunk, found in pools.items() if len(found) > 1}
+    if not clashes:
+        return None
+    named = "; ".join(
+        f"gateway trunk {trunk!r} is in TrunkPools {', '.join(found)}"
+        for trunk, found in sorted(clashes.items())
+    )
+    return Blocker(
+        GATEWAY_CONFLICT,
+        f"{named}: the campaign's workers load every pool's gateways into one switch, which "
+        "keeps one gateway of a name; rename the trunk in one pool, or dial those pools from "
+        "separate campaigns",
+        "Invalid",
+    )
+
+
 async def missing_secret(memo: kopf.Memo, namespace: str, recall: Recall) -> Blocker | None:
     """The first Secret worker pods read that the campaign's namespace lacks. Their pods could
     not start: the Campaign says so, rather than show workers that never get ready. Once found,
@@ -217,6 +245,7 @@ async def observe(
         blocker = (
             unsupported_mode(spec)
             or references(namespace, spec, refs)
+            or gateway_conflict(namespace, spec, refs)
             or await missing_secret(memo, namespace, recall)
         )
         seen = Observed(spec, blocker, hold)
@@ -336,7 +365,12 @@ async def workers(
     if existing is None and (spec is None or replicas == 0):
         return 0, None
     manifest = workload.worker_deployment(
-        namespace, name, body.meta.uid, replicas, memo.settings, trunk_pool=_trunk_pool(body, spec)
+        namespace,
+        name,
+        body.meta.uid,
+        replicas,
+        memo.settings,
+        trunk_pools=_trunk_pools(body, spec),
     )
     digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
     manifest["metadata"]["annotations"] = {TEMPLATE_HASH: digest}
@@ -349,14 +383,14 @@ async def workers(
     return _ready_replicas(existing), None
 
 
-def _trunk_pool(body: kopf.Body, spec: CampaignSpec | None) -> str:
-    """The TrunkPool whose gateways the workers mount: the first the campaign names (in an
-    invalid spec, whose Deployment is kept at zero, as far as it can be read)."""
+def _trunk_pools(body: kopf.Body, spec: CampaignSpec | None) -> list[str]:
+    """The TrunkPools whose gateways the workers mount: those the campaign names (in an invalid
+    spec, whose Deployment is kept at zero, as far as they can be read)."""
     if spec is not None:
-        return spec.trunk_pool_refs[0].name
+        return [ref.name for ref in spec.trunk_pool_refs]
     refs = body.spec.get("trunkPoolRefs")
-    first = refs[0] if isinstance(refs, list) and refs and isinstance(refs[0], dict) else {}
-    return str(first.get("name", ""))
+    listed = refs if isinstance(refs, list) else []
+    return [str(r["name"]) for r in listed if isinstance(r, dict) and r.get("name")]
 
 
 def _template_hash(deployment: DeploymentSeen) -> str | None:

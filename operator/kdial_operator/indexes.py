@@ -19,8 +19,11 @@ from kdial.api.kinds import CALLER_ID_POOL, CONTACT_LIST, GROUP, TRUNK_POOL, VER
 Key = tuple[str, str]
 
 
-class TrunkLimit(TypedDict, total=False):
+class ReferredTrunk(TypedDict, total=False):
+    name: str
     maxConcurrentCalls: int
+    gateway: dict[str, Any]
+    """Present when the switch dials the trunk through a sofia gateway named after it."""
 
 
 class ReferredSpec(TypedDict, total=False):
@@ -28,8 +31,8 @@ class ReferredSpec(TypedDict, total=False):
 
     purpose: str
     """ContactLists: Dial or Suppress."""
-    trunks: list[TrunkLimit]
-    """TrunkPools: each trunk's limit of concurrent calls."""
+    trunks: list[ReferredTrunk]
+    """TrunkPools: each trunk's name, limit of concurrent calls and gateway, if any."""
 
 
 _REFERRED = TypeAdapter(ReferredSpec)

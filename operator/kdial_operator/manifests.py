@@ -132,14 +132,28 @@ class EmptyDir(TypedDict, total=False):
     sizeLimit: str
 
 
-class SecretVolumeSource(TypedDict):
-    secretName: str
+class KeyToPath(TypedDict):
+    key: str
+    path: str
+
+
+class SecretProjection(TypedDict):
+    name: str
+    items: list[KeyToPath]
+
+
+class VolumeProjection(TypedDict):
+    secret: SecretProjection
+
+
+class ProjectedVolumeSource(TypedDict):
+    sources: list[VolumeProjection]
 
 
 class Volume(TypedDict):
     name: str
     emptyDir: NotRequired[EmptyDir]
-    secret: NotRequired[SecretVolumeSource]
+    projected: NotRequired[ProjectedVolumeSource]
 
 
 class SeccompProfile(TypedDict):

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from kdial.api.kinds import API_VERSION, CAMPAIGN
 from kdial.state import gateways as contract
-from kdial_operator.manifests import Container, Deployment, EnvVar, PodSpec, Volume, VolumeMount
+from kdial_operator.manifests import (
+    Container,
+    Deployment,
+    EnvVar,
+    KeyToPath,
+    PodSpec,
+    Volume,
+    VolumeMount,
+    VolumeProjection,
+)
 from kdial_operator.settings import OperatorSettings
 
 METRICS_PORT = 9100
@@ -58,10 +69,10 @@ def worker_deployment(
     replicas: int,
     settings: OperatorSettings,
     *,
-    trunk_pool: str,
+    trunk_pools: Sequence[str],
 ) -> Deployment:
     """The Deployment manifest; owned by the Campaign, so deleting the Campaign removes it.
-    Its pods mount the gateways the operator compiled from `trunk_pool`."""
+    Its pods mount the gateways the operator compiled from each of `trunk_pools`."""
     selector = labels(campaign)
     return {
         "apiVersion": "apps/v1",
@@ -94,14 +105,14 @@ def worker_deployment(
                         "prometheus.io/port": str(METRICS_PORT),
                     },
                 },
-                "spec": _pod_spec(namespace, campaign, settings, trunk_pool),
+                "spec": _pod_spec(namespace, campaign, settings, trunk_pools),
             },
         },
     }
 
 
 def _pod_spec(
-    namespace: str, campaign: str, settings: OperatorSettings, trunk_pool: str
+    namespace: str, campaign: str, settings: OperatorSettings, trunk_pools: Sequence[str]
 ) -> PodSpec:
     spec: PodSpec = {
         # Workers never talk to the Kubernetes API: no token to steal.
@@ -112,12 +123,15 @@ def _pod_spec(
         "containers": [_dialer(namespace, campaign, settings), _freeswitch(settings)],
         "volumes": [
             *(Volume(name=name, emptyDir={}) for name in SWITCH_WRITABLE),
-            # The switch reads its gateways here; the dialer sees their generation change and
-            # tells the switch to rescan. Not optional: a pod without them cannot dial.
-            {
-                "name": contract.VOLUME,
-                "secret": {"secretName": contract.secret_name(trunk_pool)},
-            },
+            # The switch reads every pool's gateways here; the dialer sees their generations
+            # change and tells the switch to rescan. Not optional: a pod without them cannot
+            # dial. One volume, so the kubelet updates every pool's files at once.
+            Volume(
+                name=contract.VOLUME,
+                projected={
+                    "sources": [_gateways_source(pool) for pool in dict.fromkeys(trunk_pools)]
+                },
+            ),
         ],
     }
     if settings.worker_service_account:
@@ -130,6 +144,14 @@ def _pod_spec(
     if settings.worker_tolerations:
         spec["tolerations"] = settings.worker_tolerations
     return spec
+
+
+def _gateways_source(pool: str) -> VolumeProjection:
+    items: list[KeyToPath] = [
+        {"key": contract.XML_KEY, "path": contract.xml_file(pool)},
+        {"key": contract.GENERATION_KEY, "path": contract.generation_file(pool)},
+    ]
+    return {"secret": {"name": contract.secret_name(pool), "items": items}}
 
 
 def _dialer(namespace: str, campaign: str, settings: OperatorSettings) -> Container:

@@ -418,9 +418,9 @@ def test_the_chart_runs_only_commands_kdial_has(name: str) -> None:
         if doc["kind"] in {"Deployment", "StatefulSet"}
     ]
     pods.append(
-        worker_deployment("team-a", "quickstart", "uid", 1, OperatorSettings(), trunk_pool="lines")[
-            "spec"
-        ]["template"]["spec"]
+        worker_deployment(
+            "team-a", "quickstart", "uid", 1, OperatorSettings(), trunk_pools=["lines"]
+        )["spec"]["template"]["spec"]
     )
     kdial_containers = [
         c for pod in pods for c in pod["containers"] if _image_name(c["image"]) == "kdial"
@@ -458,7 +458,7 @@ def test_the_chart_runs_the_kdial_image_as_its_user() -> None:
     uid, gid = int(user[1]), int(user[2])
     pod = operator_deployment("defaults")["spec"]["template"]["spec"]
     worker = worker_deployment(
-        "team-a", "quickstart", "uid", 1, OperatorSettings(), trunk_pool="lines"
+        "team-a", "quickstart", "uid", 1, OperatorSettings(), trunk_pools=["lines"]
     )
     dialer = worker["spec"]["template"]["spec"]["containers"][0]
 
@@ -517,7 +517,7 @@ def test_worker_pods_find_their_secrets(name: str) -> None:
 
     for namespace in namespaces:
         deployment = worker_deployment(
-            namespace, "quickstart", "uid-1", 1, settings, trunk_pool="lines"
+            namespace, "quickstart", "uid-1", 1, settings, trunk_pools=["lines"]
         )
         assert manifest_problems(deployment) == []
         pod = deployment["spec"]["template"]["spec"]
@@ -568,7 +568,9 @@ def test_worker_settings_reach_the_operator() -> None:
 def test_worker_pods_follow_the_charts_worker_settings() -> None:
     """What the chart says of worker pods reaches the Deployments the operator writes."""
     settings = _settings_from(operator_container("voice-node-pool"))
-    deployment = worker_deployment("team-a", "quickstart", "uid", 1, settings, trunk_pool="lines")
+    deployment = worker_deployment(
+        "team-a", "quickstart", "uid", 1, settings, trunk_pools=["lines"]
+    )
     pod = deployment["spec"]["template"]["spec"]
     dialer, freeswitch = pod["containers"]
 
@@ -586,7 +588,7 @@ def test_worker_pods_follow_the_charts_worker_settings() -> None:
     assert dialer["resources"] == SCENARIO_DEFAULT_RESOURCES["dialer"]
     assert freeswitch["resources"] == SCENARIO_DEFAULT_RESOURCES["freeswitch"]
     plain = worker_deployment(
-        "team-a", "quickstart", "uid", 1, OperatorSettings(), trunk_pool="lines"
+        "team-a", "quickstart", "uid", 1, OperatorSettings(), trunk_pools=["lines"]
     )
     assert "hostNetwork" not in plain["spec"]["template"]["spec"]
 
@@ -657,7 +659,7 @@ def restricted_violations(pod: dict[str, Any]) -> list[str]:
 def _worker_pod(scenario: str) -> dict[str, Any]:
     settings = _settings_from(operator_container(scenario))
     pod: dict[str, Any] = worker_deployment(
-        "team-a", "promo", "uid", 1, settings, trunk_pool="lines"
+        "team-a", "promo", "uid", 1, settings, trunk_pools=["lines"]
     )["spec"]["template"]["spec"]
     return pod
 
@@ -711,7 +713,7 @@ def test_the_switch_outlives_the_dialers_drain(grace: int) -> None:
     SIGKILL at terminationGracePeriodSeconds, leaving FreeSWITCH time to stop itself."""
     with mock.patch.dict(os.environ, {"KDIAL_WORKER_GRACE_SECONDS": str(grace)}):
         settings = OperatorSettings()
-    pod = worker_deployment("team-a", "promo", "uid", 1, settings, trunk_pool="lines")["spec"][
+    pod = worker_deployment("team-a", "promo", "uid", 1, settings, trunk_pools=["lines"])["spec"][
         "template"
     ]["spec"]
     dialer, freeswitch = pod["containers"]
@@ -734,7 +736,7 @@ def test_the_switch_outlives_the_dialers_drain(grace: int) -> None:
 
 def test_freeswitch_gets_the_charts_session_rate() -> None:
     settings = _settings_from(operator_container("defaults"))
-    pod = worker_deployment("team-a", "promo", "uid", 1, settings, trunk_pool="lines")["spec"][
+    pod = worker_deployment("team-a", "promo", "uid", 1, settings, trunk_pools=["lines"])["spec"][
         "template"
     ]["spec"]
     fs_env = env_of(pod["containers"][1])
@@ -870,7 +872,7 @@ def test_the_worker_deployment_is_applied_server_side_with_create_and_patch() ->
 
 def test_the_operator_may_make_a_campaign_wait_for_its_workers_deletion() -> None:
     deployment = worker_deployment(
-        "sales", "promo", "uid-1", 1, OperatorSettings(), trunk_pool="lines"
+        "sales", "promo", "uid-1", 1, OperatorSettings(), trunk_pools=["lines"]
     )
     (owner,) = deployment["metadata"]["ownerReferences"]
     assert owner["kind"] == "Campaign" and owner["blockOwnerDeletion"] is True
@@ -1139,7 +1141,7 @@ def _monitor(name: str, component: str) -> dict[str, Any]:
 def test_the_pod_monitor_selects_the_workers_the_operator_creates() -> None:
     monitor = _monitor("monitoring", "-workers")
     worker = worker_deployment(
-        "team-a", "quickstart", "uid", 1, OperatorSettings(), trunk_pool="lines"
+        "team-a", "quickstart", "uid", 1, OperatorSettings(), trunk_pools=["lines"]
     )
     pod = worker["spec"]["template"]
     ports = {p["name"] for c in pod["spec"]["containers"] for p in c.get("ports", [])}

@@ -118,6 +118,86 @@ def test_a_new_generation_reaches_the_switch_while_calls_are_up(
     assert not [r for r in on_a if int(r["started_ms"]) > changed_ms + 2000]
 
 
+def test_a_pool_whose_new_gateways_are_not_mounted_yet_waits_while_the_other_pool_dials(
+    api: Api,
+    operator: OperatorProcess,
+    rdb: redis.Redis,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    api.create("trunkpools", "backup", {"trunks": [trunk("b", concurrent=10)]}, "TrunkPool")
+    keys = create(
+        api, rdb, operator, namespace, csv_of(numbers(300)), [trunk("a", concurrent=10)],
+        retry=RETRY, pacing={"maxConcurrency": 12, "ringTimeoutSeconds": 20},
+        trunkPoolRefs=[{"name": "lines"}, {"name": "backup"}],
+    )  # fmt: skip
+    lines, backup = PoolKeys("tp", namespace, "lines"), PoolKeys("tp", namespace, "backup")
+    wait_for("both routing tables", lambda: rdb.exists(lines.config, backup.config) == 2)
+    operator.stop()  # the routing tables' generations are this test's to set from here on
+    conf, mounted, sim_dir = tmp_path / "conf", tmp_path / "gateways", tmp_path / "sim"
+    sim_dir.mkdir()
+    for pool, xml in (("lines", gateway_xml({"a": GW_A})), ("backup", gateway_xml({"b": GW_B}))):
+        mount(switch_folder(conf), xml, pool)
+        set_generation(rdb, PoolKeys("tp", namespace, pool), mount(mounted, xml, pool))
+
+    with simulator(SCENARIO, speed=20, workdir=sim_dir, conf=conf) as esl:
+        worker = WorkerProcess(
+            f"{namespace}/promo", redis_url, esl, tmp_path / "w1.log", "w1",
+            KDIAL_GATEWAYS_DIR=str(mounted),
+        ).start()  # fmt: skip
+        try:
+            for pool, name in ((lines, "a"), (backup, "b")):
+                wait_for(
+                    f"calls up on trunk {name}",
+                    lambda p=pool, n=name: rdb.zcard(p.trunk_active(n)) >= 3,  # type: ignore[misc]
+                    log=worker,
+                )
+            assert sim_log_lines(sim_dir, "sofia profile external rescan") == 1
+
+            # Pool lines changes gateway a; the kubelet has not updated the volume yet.
+            changed = gateway_xml({"a": GW_A | {"expire-seconds": "600"}})
+            set_generation(rdb, lines, generation_of(changed))
+            changed_ms = int(time.time() * 1000)
+            on_b = set(rdb.zrange(backup.trunk_active("b"), 0, -1))
+            wait_for(
+                "new calls on trunk b while pool lines waits for its files",
+                lambda: len(set(rdb.zrange(backup.trunk_active("b"), 0, -1)) - on_b) >= 3,
+                log=worker,
+            )
+            assert sim_log_lines(sim_dir, "sofia profile external rescan") == 1
+            mount(switch_folder(conf), changed, "lines")
+            mount(mounted, changed, "lines")
+            remounted_ms = int(time.time() * 1000)
+            wait_for(
+                "killgw a",
+                lambda: sim_log_lines(sim_dir, "sofia profile external killgw a") == 1,
+                log=worker,
+            )  # type: ignore[arg-type]
+            assert sim_log_lines(sim_dir, "sofia profile external rescan") == 2
+            assert sim_log_lines(sim_dir, "killgw b") == 0
+            on_a = set(rdb.zrange(lines.trunk_active("a"), 0, -1))
+            wait_for(
+                "new calls on trunk a once its gateway is reloaded",
+                lambda: set(rdb.zrange(lines.trunk_active("a"), 0, -1)) - on_a,
+                log=worker,
+            )
+        finally:
+            worker.stop()
+
+    attempts = [r for r in records(rdb, keys) if r.get("trunk")]
+    started = [(r["trunk"], int(r["started_ms"])) for r in attempts]
+    # The worker reads a new routing table within a second; from then until the files were
+    # mounted, trunk a was not dialled and trunk b was.
+    waiting = range(changed_ms + 1500, remounted_ms)
+    assert [t for t, at in started if at in waiting] and not [
+        t for t, at in started if at in waiting and t == "a"
+    ]
+    assert not [r for r in attempts if r["cause"] in ("INVALID_GATEWAY", "GATEWAY_DOWN")]
+    up_on_a = [r for r in attempts if r["trunk"] == "a" and int(r["call_ended_ms"]) > changed_ms]
+    assert up_on_a and {r["cause"] for r in up_on_a} <= {"NORMAL_CLEARING"}
+
+
 def test_a_gateway_that_fails_to_register_is_not_dialled_and_status_says_so(
     api: Api,
     operator: OperatorProcess,

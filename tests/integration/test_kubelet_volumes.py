@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,11 @@ from typing import Any
 import pytest
 
 from kdial.state import gateways as contract
-from kdial_local.apiserver import KubeServer
 from kdial_local.kubelet import Kubelet
 from kdial_local.processes import simulator
 from tests.support.esl_raw import EslClient
 from tests.support.gateways import gateway_xml
+from tests.support.kubelet import kubelet_running
 from tests.support.operator import Api, wait_for
 
 #: The dialer container's process: writes what it sees of its mount, again and again.
@@ -75,27 +74,17 @@ def deployment(seen: Path) -> dict[str, Any]:
 
 
 @pytest.fixture
-def kubelet(kube: KubeServer, namespace: str, tmp_path: Path) -> Iterator[Kubelet]:
+def kubelet(api: Api, tmp_path: Path) -> Iterator[Kubelet]:
     conf = tmp_path / "conf"
     conf.mkdir()
-    kubelet = Kubelet(
-        Api(kube.url, namespace).api,
-        namespace,
+    with kubelet_running(
+        api,
         tmp_path / "pods",
         {},
-        notify=lambda _: None,
-        command=lambda args: [sys.executable, "-c", PROBE, *args],
         switch_conf=conf,
-        volume_sync_seconds=1.0,
-    )
-    (tmp_path / "pods").mkdir()
-    stopped = threading.Event()
-    thread = threading.Thread(target=kubelet.run, args=(stopped, 0.2), daemon=True)
-    thread.start()
-    yield kubelet
-    stopped.set()
-    thread.join(timeout=10)
-    kubelet.shutdown(timeout=5)
+        command=lambda args: [sys.executable, "-c", PROBE, *args],
+    ) as kubelet:
+        yield kubelet
 
 
 def secret_data(xml: str) -> dict[str, str]:

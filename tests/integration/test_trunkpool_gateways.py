@@ -11,10 +11,10 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import redis
-from kubernetes import client
 
 from kdial.state import gateways as contract
 from kdial.state.keys import PoolKeys
+from tests.support.gateways import compiled
 from tests.support.operator import Api, OperatorProcess, wait_for
 
 PASSWORD = "pw-7Qx9&rotate-me"  # noqa: S105 (a test's own credential, looked for in the output)
@@ -31,20 +31,6 @@ REGISTERING = {
 }
 BY_IP = {"name": "carrier-b", "gateway": {"proxy": "sip.carrier-b.example"}, **LIMITS}
 DIRECT = {"name": "direct", "sipUri": "sip.direct.example", **LIMITS}
-
-
-def compiled(api: Api, pool: str) -> dict[str, str] | None:
-    """The gateways Secret's data, decoded; None while there is none."""
-    try:
-        response = api.core.read_namespaced_secret(
-            contract.secret_name(pool), api.namespace, _preload_content=False
-        )
-    except client.ApiException as error:
-        if error.status == 404:
-            return None
-        raise
-    data = json.loads(response.data).get("data") or {}
-    return {k: base64.b64decode(v).decode() for k, v in data.items()}
 
 
 def gateway_params(xml: str) -> dict[str, dict[str, str]]:

@@ -6,10 +6,10 @@ from dataclasses import replace
 from typing import Any
 
 from kdial.api.campaign import CampaignSpec, CampaignState
-from kdial_operator.campaign_reconcile import Referents, no_route
+from kdial_operator.campaign_reconcile import Referents, gateway_conflict, no_route
 from kdial_operator.campaign_status import Facts, decide
 from kdial_operator.dataplane import Ledger
-from kdial_operator.indexes import Referent
+from kdial_operator.indexes import Referent, referent
 
 SPEC = CampaignSpec.model_validate(
     {
@@ -111,3 +111,36 @@ def test_a_completed_campaign_whose_contact_data_expired_says_so_and_stays_compl
         completed = next(c for c in conditions if c.type == "Completed")
         assert (completed.status, summary) == (True, "Completed")
         assert ("data has expired" in completed.message) is expired
+
+
+def pools_of(**trunks: list[dict[str, Any]]) -> Referents:
+    """The pools as the TrunkPool index holds them (only the fields a campaign reads)."""
+    pools: dict[Any, Any] = {
+        ("ns", name): [referent({"trunks": listed}, {})]  # type: ignore[arg-type]
+        for name, listed in trunks.items()
+    }
+    return Referents({}, pools, {})  # type: ignore[arg-type]
+
+
+def gw(name: str) -> dict[str, Any]:
+    return {"name": name, "gateway": {"proxy": f"{name}.example"}}
+
+
+def test_two_pools_defining_one_gateway_name_block_the_campaign_naming_both() -> None:
+    blocker = gateway_conflict(
+        "ns", SPEC, pools_of(lines=[gw("a"), gw("b")], backup=[gw("b"), gw("c")])
+    )
+    assert blocker is not None
+    assert (blocker.reason, blocker.summary) == ("GatewayConflict", "Invalid")
+    assert "gateway trunk 'b' is in TrunkPools lines, backup" in blocker.message
+    assert "'a'" not in blocker.message and "'c'" not in blocker.message
+    conditions, summary = decide(facts(blocker=blocker))
+    ready = next(c for c in conditions if c.type == "Ready")
+    assert (ready.status, ready.reason, summary) == (False, "GatewayConflict", "Invalid")
+
+
+def test_a_trunk_name_shared_without_a_gateway_or_a_pool_named_twice_is_no_conflict() -> None:
+    sip = {"name": "b", "sipUri": "sip:b.example"}
+    assert gateway_conflict("ns", SPEC, pools_of(lines=[gw("b")], backup=[sip])) is None
+    twice = SPEC.model_copy(update={"trunk_pool_refs": SPEC.trunk_pool_refs[:1] * 2})
+    assert gateway_conflict("ns", twice, pools_of(lines=[gw("b")])) is None

@@ -117,7 +117,7 @@ def exec_sets(document: ET.Element) -> dict[str, str]:
 
 def freeswitch_container() -> dict[str, Any]:
     deployment = worker_deployment(
-        "team-a", "promo", "uid", 1, OperatorSettings(), trunk_pool="lines"
+        "team-a", "promo", "uid", 1, OperatorSettings(), trunk_pools=["lines"]
     )
     container: dict[str, Any] = deployment["spec"]["template"]["spec"]["containers"][1]
     assert container["name"] == "freeswitch"

@@ -199,13 +199,37 @@ def test_the_names_the_worker_half_reads() -> None:
     assert (contract.DIALER_DIR, contract.DIR_ENV) == ("/etc/kdial/gateways", "KDIAL_GATEWAYS_DIR")
 
 
-def test_the_worker_pod_mounts_its_pools_gateways_read_only() -> None:
+def test_a_pool_the_campaign_names_twice_is_mounted_once() -> None:
     deployment = worker_deployment(
-        "team-a", "promo", "uid", 1, OperatorSettings(), trunk_pool="carriers"
+        "team-a", "promo", "uid", 1, OperatorSettings(), trunk_pools=["carriers", "carriers"]
+    )
+    (volume,) = [v for v in deployment["spec"]["template"]["spec"]["volumes"] if "projected" in v]
+    assert len(volume["projected"]["sources"]) == 1
+
+
+def test_the_worker_pod_mounts_every_pools_gateways_read_only() -> None:
+    deployment = worker_deployment(
+        "team-a", "promo", "uid", 1, OperatorSettings(), trunk_pools=["carriers", "backup"]
     )
     pod = deployment["spec"]["template"]["spec"]
     (volume,) = [v for v in pod["volumes"] if v["name"] == contract.VOLUME]
-    assert volume == {"name": "gateways", "secret": {"secretName": "kdial-gateways-carriers"}}
+    assert volume == {
+        "name": "gateways",
+        "projected": {
+            "sources": [
+                {
+                    "secret": {
+                        "name": f"kdial-gateways-{pool}",
+                        "items": [
+                            {"key": "gateways.xml", "path": f"{pool}.xml"},
+                            {"key": "generation", "path": f"{pool}.generation"},
+                        ],
+                    }
+                }
+                for pool in ("carriers", "backup")
+            ]
+        },
+    }
     containers = {c["name"]: c for c in pod["containers"]}
     mounts = {
         name: [m for m in c["volumeMounts"] if m["name"] == contract.VOLUME]

@@ -106,3 +106,26 @@ def test_volumes_and_mounts_are_keyed_as_the_api_server_keys_them() -> None:
     (fs,) = containers(merged)
     assert fs["volumeMounts"] == [mount | {"readOnly": True}]
     assert fs["lifecycle"]["preStop"]["exec"]["command"] == ["wait", "55"]
+
+
+def test_a_projected_volumes_sources_and_their_items_are_replaced_whole() -> None:
+    """As the API server's schema lists them (listType=atomic): a pool dropped from the
+    campaign is gone from the sources, not merged back in."""
+
+    def projected(*pools: str) -> dict[str, Any]:
+        config = deployment({"name": "dialer"})
+        sources = [
+            {"secret": {"name": f"gw-{p}", "items": [{"key": "x", "path": f"{p}.xml"}]}}
+            for p in pools
+        ]
+        volume = {"name": "gateways", "projected": {"sources": sources}}
+        config["spec"]["template"]["spec"]["volumes"] = [volume]
+        return config
+
+    applied, owners = apply(None, projected("lines", "backup"), {})
+    merged, _ = apply(applied, projected("backup"), owners)
+    (volume,) = merged["spec"]["template"]["spec"]["volumes"]
+    assert (
+        volume["projected"]["sources"]
+        == projected("backup")["spec"]["template"]["spec"]["volumes"][0]["projected"]["sources"]
+    )

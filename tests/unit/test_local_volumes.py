@@ -10,6 +10,7 @@ import pytest
 from kdial_local.volumes import Unsupported, files, mapped_env, plan, write_atomically
 
 SECRET = {"name": "gateways", "secret": {"secretName": "kdial-gateways-lines"}}
+DB = {"name": "fs-db", "emptyDir": {}}
 
 
 def pod_spec(**extra: Any) -> dict[str, Any]:
@@ -40,7 +41,7 @@ def test_the_dialer_reads_its_folder_and_the_simulator_one_per_pod(tmp_path: Pat
         tmp_path / "volumes" / "pod-1" / "gateways",
         tmp_path / "conf" / "sip_profiles" / "external" / "pod-1",
     ]
-    assert {p.secret for p in projections} == {"kdial-gateways-lines"}
+    assert {s.secret for p in projections for s in p.sources} == {"kdial-gateways-lines"}
     env = {"KDIAL_GATEWAYS_DIR": "/etc/kdial/gateways", "OTHER": "/etc/kdial/gatewaysX"}
     assert mapped_env(env, mounts) == {
         "KDIAL_GATEWAYS_DIR": str(tmp_path / "volumes" / "pod-1" / "gateways"),
@@ -79,6 +80,45 @@ def test_items_pick_keys_and_a_missing_one_fails_the_mount(tmp_path: Path) -> No
     volume["secret"] = {"secretName": "s", "items": [{"key": "gateways.xml", "path": "gw.xml"}]}
     spec = pod_spec(volumes=[volume, {"name": "fs-db", "emptyDir": {}}])
     projection = plan("p", spec, tmp_path, tmp_path)[0][0]
-    assert files(projection, {"gateways.xml": b"x", "generation": b"g"}) == {"gw.xml": b"x"}
+    assert files(projection, {"s": {"gateways.xml": b"x", "generation": b"g"}}) == {"gw.xml": b"x"}
     with pytest.raises(Unsupported, match=r"no key 'gateways\.xml'"):
-        files(projection, {"generation": b"g"})
+        files(projection, {"s": {"generation": b"g"}})
+
+
+def projected(*sources: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pod's volumes with `gateways` a projected volume of `sources`."""
+    return [{"name": "gateways", "projected": {"sources": list(sources)}}, DB]
+
+
+def pool(name: str, optional: bool = False) -> dict[str, Any]:
+    items = [{"key": "gateways.xml", "path": f"{name}.xml"}]
+    return {"secret": {"name": f"kdial-gateways-{name}", "items": items, "optional": optional}}
+
+
+def test_a_projected_volume_shows_every_secrets_items_in_one_folder(tmp_path: Path) -> None:
+    volume = projected(pool("lines"), pool("backup"), pool("spare", optional=True))
+    spec = pod_spec(volumes=volume)
+    projections, _ = plan("p", spec, tmp_path / "volumes", tmp_path / "conf")
+    assert len(projections) == 2  # the dialer's and the switch's: one folder each
+    secrets = {
+        "kdial-gateways-lines": {"gateways.xml": b"<a/>"},
+        "kdial-gateways-backup": {"gateways.xml": b"<b/>", "generation": b"g"},
+    }
+    assert files(projections[0], secrets) == {"lines.xml": b"<a/>", "backup.xml": b"<b/>"}
+    with pytest.raises(Unsupported, match="secret 'kdial-gateways-backup' not found"):
+        files(projections[0], {"kdial-gateways-lines": {"gateways.xml": b"<a/>"}})
+
+
+def test_projected_sources_other_than_secrets_or_clashing_paths_are_refused(
+    tmp_path: Path,
+) -> None:
+    config_map = {"configMap": {"name": "x"}}
+    spec = pod_spec(volumes=projected(pool("lines"), config_map))
+    with pytest.raises(Unsupported, match="projected configMap sources are not supported"):
+        plan("p", spec, tmp_path, tmp_path)
+    twice = projected(pool("lines"), pool("lines") | {"secret": {"name": "other", "items": [
+        {"key": "gateways.xml", "path": "lines.xml"}]}})  # fmt: skip
+    projection = plan("p", pod_spec(volumes=twice), tmp_path, tmp_path)[0][0]
+    data = {"gateways.xml": b"x"}
+    with pytest.raises(Unsupported, match=r"two sources write 'lines\.xml'"):
+        files(projection, {"kdial-gateways-lines": data, "other": data})

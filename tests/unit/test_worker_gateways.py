@@ -8,12 +8,14 @@ from kdial.state.gateways import SwitchGateway
 from kdial_sim.gateways import FarEnd, GatewayDef, Gateways
 from kdial_worker.gateways import (
     BadStatus,
+    combined,
     gateway_ok,
     parse_xml_status,
+    pool_current,
     reload_commands,
     reload_due,
     stale_gateways,
-    wanted_generation,
+    wanted_generations,
 )
 
 A = {"proxy": "10.0.0.1:5060", "register": "false"}
@@ -45,13 +47,32 @@ def test_a_name_unsafe_in_a_command_is_never_sent() -> None:
 
 
 def test_the_switch_is_told_once_the_mount_shows_the_wanted_generation() -> None:
-    assert not reload_due("g2", "g1", "g1")  # the kubelet has not updated the volume yet
-    assert reload_due("g2", "g2", "g1")
-    assert not reload_due("g2", "g2", "g2")  # applied already
-    assert not reload_due(None, "g2", None)
-    assert wanted_generation(["", "g1", "g1"]) == "g1"
-    assert wanted_generation(["g1", "g2"]) is None
-    assert wanted_generation(["", ""]) is None
+    one = {"lines": "g2"}
+    assert not reload_due(one, {"lines": "g1"}, {"lines": "g1"})  # the volume is not updated yet
+    assert reload_due(one, {"lines": "g2"}, {"lines": "g1"})
+    assert reload_due(one, {"lines": "g2"}, {})  # a worker just started: nothing told yet
+    assert not reload_due(one, {"lines": "g2"}, {"lines": "g2"})  # applied already
+    assert not reload_due({}, {}, {})
+    assert wanted_generations([("lines", "g1"), ("sip-only", "")]) == {"lines": "g1"}
+
+
+def test_with_two_pools_the_switch_is_told_once_the_mount_shows_both() -> None:
+    wanted = {"lines": "g2", "backup": "h1"}
+    applied = {"lines": "g1", "backup": "h1"}
+    assert not reload_due(wanted, {"lines": "g2", "backup": None}, applied)
+    assert not reload_due(wanted, {"lines": "g1", "backup": "h1"}, applied)
+    assert reload_due(wanted, {"lines": "g2", "backup": "h1"}, applied)
+    # Until then the pool that moved is not dialled, the other goes on.
+    assert not pool_current("lines", wanted, applied)
+    assert pool_current("backup", wanted, applied)
+    assert pool_current("sip-only", wanted, applied), "a pool naming no generation"
+
+
+def test_one_gateway_name_in_two_pools_is_refused() -> None:
+    gw = {"proxy": "10.0.0.1"}
+    assert combined({"lines": {"a": gw}, "backup": {"b": gw}}) == {"a": gw, "b": gw}
+    with pytest.raises(ValueError, match="'a' is defined by pools lines and backup"):
+        combined({"lines": {"a": gw}, "backup": {"a": gw}})
 
 
 def test_dialable_trunks_need_their_gateway_loaded_registered_and_up() -> None:

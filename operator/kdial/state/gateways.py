@@ -3,11 +3,13 @@ worker's switch reports of them.
 
 The operator compiles a pool's gateway trunks into a sofia include file and puts it in the
 Secret `kdial-gateways-<pool>` (never a ConfigMap: it holds the carriers' passwords; keys
-`gateways.xml` and `generation`, the first 16 hex digits of its sha256), mounted in the
-FreeSWITCH container where the `external` profile reads its gateways and in the dialer
-container at `KDIAL_GATEWAYS_DIR`. The routing table names the generation workers should see
-(`RoutingTable.gateways_generation`); a worker tells its switch to reload once its own mount
-shows that generation, as the kubelet updates Secret volumes late.
+`gateways.xml` and `generation`, the first 16 hex digits of its sha256). A worker pod mounts
+the Secrets of every pool its campaign dials through in one projected volume, each pool's keys
+as `<pool>.xml` and `<pool>.generation`: in the FreeSWITCH container where the `external`
+profile includes every `*.xml` as its gateways, and in the dialer container at
+`KDIAL_GATEWAYS_DIR`. Each pool's routing table names the generation workers should see
+(`RoutingTable.gateways_generation`); a worker tells its switch to reload once its mount shows
+every pool's, as the kubelet updates Secret volumes late.
 
 Each worker publishes what its switch says of the pool's gateways (`GatewayReport`, in the
 hash `PoolKeys.gateways`, one field per worker), and the operator shows it in the TrunkPool's
@@ -47,6 +49,16 @@ DIALABLE_STATES = frozenset({"REGED", "NOREG"})
 def secret_name(pool: str) -> str:
     """The Secret holding the gateways of TrunkPool `pool`, in the pool's namespace."""
     return f"{SECRET_PREFIX}{pool}"
+
+
+def xml_file(pool: str) -> str:
+    """Pool `pool`'s include file in the mounted directory."""
+    return f"{pool}.xml"
+
+
+def generation_file(pool: str) -> str:
+    """Pool `pool`'s generation in the mounted directory; not `*.xml`, so not configuration."""
+    return f"{pool}.generation"
 
 
 def generation_of(xml: str) -> str:
