@@ -279,7 +279,8 @@ class CampaignSpec(ApiModel):
     contact_list_ref: LocalObjectReference
     """The ContactList to call."""
     trunk_pool_refs: list[LocalObjectReference] = Field(min_length=1, max_length=8)
-    """TrunkPools the campaign may dial over."""
+    """TrunkPools the campaign may dial over. Their gateways share each worker's switch, so no
+    two of them may have a gateway trunk of the same name (`GatewayConflict`)."""
     caller_id_pool_ref: LocalObjectReference
     """The CallerIdPool whose numbers callees are shown."""
     suppression_list_refs: list[LocalObjectReference] = Field(default_factory=list, max_length=16)
