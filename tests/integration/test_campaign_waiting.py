@@ -48,7 +48,7 @@ def test_contacts_outside_their_window_wait_for_its_opening_in_their_zone(
         operator,
         namespace,
         csv_of(numbers(5)),
-        [trunk("gw", "gw")],
+        [trunk("gw")],
         schedule={"windows": [{"days": [day], "start": "09:00", "end": "10:00"}]},
     )
     scenario = {"seed": 3, "carriers": {"gw": carrier()}}
@@ -89,7 +89,7 @@ def test_a_retry_delay_is_said_and_its_count_returns_to_zero_once_claimed(
         operator,
         namespace,
         csv_of(numbers(3)),
-        [trunk("gw", "gw")],
+        [trunk("gw")],
         retry={
             "rules": [{"outcome": "NoAnswer", "delayMinutes": 1}],
             "closure": {"maxAttempts": 2},
@@ -136,7 +136,7 @@ def test_counts_never_go_below_zero_when_a_killed_workers_contacts_are_reclaimed
         operator,
         namespace,
         csv_of(numbers(120)),
-        [trunk("gw", "gw", concurrent=40)],
+        [trunk("gw", concurrent=40)],
         pacing={"maxConcurrency": 40, "ringTimeoutSeconds": 20},
     )
     long_calls = carrier(

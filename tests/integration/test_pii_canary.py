@@ -72,7 +72,7 @@ def test_no_canary_number_shows_anywhere_a_person_or_prometheus_reads(
             operator,
             namespace,
             "phone\n" + "".join(f"{n}\n" for n in [*CALLEES, REJECTED]),
-            [trunk("a", "carrier-a", concurrent=10, cps=40)],
+            [trunk("carrier-a", concurrent=10, cps=40)],
             suppressionListRefs=[{"name": "dnc"}],
             retry={"closure": {"maxAttempts": 1}},
         )
