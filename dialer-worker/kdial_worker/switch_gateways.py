@@ -73,6 +73,8 @@ class SwitchGateways:
         if self.directory is None:
             return False
         wanted = gateways.wanted_generations(rt.gateway_generations)
+        if wanted == self._applied:
+            return False  # the steady state: no mounted file to read every round
         mounted = {pool: self._mounted(pool) for pool in wanted}
         if not gateways.reload_due(wanted, mounted, self._applied):
             return False

@@ -85,6 +85,22 @@ class _Batches:
             self.row_tags.clear()
 
 
+def admit(
+    record: contact_reader.Record, spec: ContactListSpec, id_key: bytes, tally: Tally
+) -> Contact | None:
+    """One row read: the contact it holds, or None with the reason it was refused counted in
+    `tally` (a row the reader could not read, or one the checks refuse)."""
+    tally.read += 1
+    if isinstance(record, BadRow):
+        tally.reject(tally.read, "", record.reason, record.line)
+        return None
+    checked = contact_import.check(record, spec, id_key)
+    if isinstance(checked, Rejection):
+        tally.reject(tally.read, checked.number, checked.reason)
+        return None
+    return checked
+
+
 def load(
     chunks: Iterable[bytes],
     spec: ContactListSpec,
@@ -115,13 +131,8 @@ def load(
     next_report = time.monotonic() + progress_seconds
     try:
         for record in contact_reader.records(counted(chunks), spec, encoding):
-            tally.read += 1
-            if isinstance(record, BadRow):
-                tally.reject(tally.read, "", record.reason, record.line)
-            elif isinstance(checked := contact_import.check(record, spec, secret), Rejection):
-                tally.reject(tally.read, checked.number, checked.reason)
-            else:
-                batches.add(checked)
+            if (contact := admit(record, spec, secret, tally)) is not None:
+                batches.add(contact)
             # The clock is read every 256 rows, so a source that trickles in still reports.
             if progress is not None and not tally.read & 255 and time.monotonic() >= next_report:
                 batches.flush()

@@ -8,6 +8,8 @@ gateway is dialled and the removed one is not."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,17 +62,14 @@ def active(rdb: redis.Redis, pool: PoolKeys, trunk_name: str) -> set[str]:
     return set(rdb.zrange(pool.trunk_active(trunk_name), 0, -1))
 
 
-def test_a_trunkpool_changed_while_calls_are_up_reaches_the_switch_without_dropping_one(
-    api: Api,
-    operator: OperatorProcess,
-    rdb: redis.Redis,
-    namespace: str,
-    tmp_path: Path,
-) -> None:
+@contextmanager
+def switch_and_pods(api: Api, tmp_path: Path) -> Iterator[Path]:
+    """The simulator reading the gateways the local kubelet projects into its conf folder, as
+    each pod's FreeSWITCH reads its mount, and the kubelet running the worker pods; yields the
+    simulator's folder, whose log holds the commands it received."""
     conf, sim_dir = tmp_path / "conf", tmp_path / "sim"
     conf.mkdir()
     sim_dir.mkdir()
-    pool = PoolKeys("tp", namespace, "lines")
     with (
         simulator(SCENARIO, speed=20, workdir=sim_dir, conf=conf) as esl,
         kubelet_running(
@@ -81,6 +80,18 @@ def test_a_trunkpool_changed_while_calls_are_up_reaches_the_switch_without_dropp
             stop_timeout=30,
         ),
     ):
+        yield sim_dir
+
+
+def test_a_trunkpool_changed_while_calls_are_up_reaches_the_switch_without_dropping_one(
+    api: Api,
+    operator: OperatorProcess,
+    rdb: redis.Redis,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    pool = PoolKeys("tp", namespace, "lines")
+    with switch_and_pods(api, tmp_path) as sim_dir:
         keys = create(
             api, rdb, operator, namespace, csv_of(numbers(400)),
             [trunk("a", concurrent=8), trunk("b", concurrent=8)],
@@ -142,21 +153,9 @@ def test_every_pool_of_a_campaign_reaches_its_switch_and_a_gateway_name_in_two_i
     namespace: str,
     tmp_path: Path,
 ) -> None:
-    conf, sim_dir = tmp_path / "conf", tmp_path / "sim"
-    conf.mkdir()
-    sim_dir.mkdir()
     lines, backup = PoolKeys("tp", namespace, "lines"), PoolKeys("tp", namespace, "backup")
     api.create("trunkpools", "backup", {"trunks": [trunk("c", concurrent=8)]}, "TrunkPool")
-    with (
-        simulator(SCENARIO, speed=20, workdir=sim_dir, conf=conf) as esl,
-        kubelet_running(
-            api,
-            tmp_path / "pods",
-            {"KDIAL_ESL_HOST": esl[0], "KDIAL_ESL_PORT": str(esl[1])},
-            switch_conf=conf,
-            stop_timeout=30,
-        ),
-    ):
+    with switch_and_pods(api, tmp_path):
         keys = create(
             api, rdb, operator, namespace, csv_of(numbers(200)), [trunk("a", concurrent=8)],
             retry=RETRY, workers={"min": 1, "max": 1},

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kdial.api.contactlist import ContactListSpec
-from kdial_operator import contact_import, contact_reader
-from kdial_operator.contact_import import Rejection, Tally
-from kdial_operator.contact_reader import BadRow, SourceError
+from kdial_operator import contact_pipeline, contact_reader
+from kdial_operator.contact_import import Tally
+from kdial_operator.contact_reader import SourceError
 
 #: Canary mobiles: any seven of their digits in a row, shown, would be a leak.
 CANARIES = [f"139{n:08d}" for n in (17_250_001, 17_250_002, 17_250_003, 48_360_004)]
@@ -82,12 +82,7 @@ def _import(data: bytes, spec: ContactListSpec, size: int) -> tuple[Tally, Sourc
     tally = Tally()
     try:
         for record in contact_reader.records(_chunks(data, size), spec):
-            tally.read += 1
-            if isinstance(record, BadRow):
-                tally.reject(tally.read, "", record.reason, record.line)
-            elif isinstance(checked := contact_import.check(record, spec, ID_KEY), Rejection):
-                tally.reject(tally.read, checked.number, checked.reason)
-            else:
+            if contact_pipeline.admit(record, spec, ID_KEY, tally) is not None:
                 tally.imported += 1
     except SourceError as error:
         return tally, error
