@@ -126,3 +126,17 @@ def test_a_seat_holds_nobody_only_when_its_agent_is_out_and_no_login_can_be_unde
 ) -> None:
     seat = Seat(campaign="promo", at_ms=1_000_000)
     assert stale_seat(seat, there, 1_000_000 + age_ms) is stale
+
+
+def test_the_call_an_agent_is_reserved_for_stays_on_the_record_until_wrap_up_ends() -> None:
+    ready = AgentRecord(state=AgentState.READY, since_ms=1, endpoint="1001")
+    reserved, change = changed(ready, "ana", AgentAction.RESERVE, 2, attempt="a-1")
+    assert (reserved.attempt, change.attempt) == ("a-1", "a-1")
+    talking, _ = changed(reserved, "ana", AgentAction.TALK, 3)
+    wrapping, _ = changed(talking, "ana", AgentAction.WRAP_UP, 4)
+    assert (talking.attempt, wrapping.attempt) == ("a-1", "a-1")
+    done, end = changed(wrapping, "ana", AgentAction.END_WRAP_UP, 5, disposition="SALE")
+    assert done.attempt is None
+    assert (end.attempt, end.disposition) == ("a-1", "SALE")
+    missed, no_answer = changed(reserved, "ana", AgentAction.NOT_READY, 6, reason="no answer")
+    assert (missed.attempt, no_answer.attempt) == (None, "a-1")

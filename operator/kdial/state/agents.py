@@ -42,6 +42,9 @@ class AgentRecord(WireValue):
     set at login."""
     reason: str | None = None
     """Why the agent is NotReady, in their words."""
+    attempt: str | None = None
+    """The attempt (`kdial.state.attempt`) the agent is Reserved for, Talking on or wrapping
+    up; None while they have no call."""
 
 
 #: The record of an agent the campaign has never seen.
@@ -90,6 +93,8 @@ class AgentChange(WireValue):
     reason: str | None = None
     disposition: str | None = None
     """The disposition code an agent ended wrap-up with."""
+    attempt: str | None = None
+    """The attempt the change is about (a reserve, talk, wrap-up or its end)."""
 
 
 def changed(
@@ -102,17 +107,23 @@ def changed(
     endpoint: str | None = None,
     reason: str | None = None,
     disposition: str | None = None,
+    attempt: str | None = None,
 ) -> tuple[AgentRecord, AgentChange]:
     """The record after `action` at `at_ms` and the change that says so; raises
-    `kdial.agent_state.IllegalTransition` for a move the agent's state does not allow."""
+    `kdial.agent_state.IllegalTransition` for a move the agent's state does not allow.
+    `attempt` names the call a reserve is for; the record keeps it until the call's wrap-up
+    ends (or the agent fails to answer)."""
     after = next_state(record.state, action, ready=ready)
     # The endpoint is the login's until the next login; a reason lasts while NotReady.
     kept_endpoint = endpoint if action is AgentAction.LOGIN else record.endpoint
+    on_call = after in (AgentState.RESERVED, AgentState.TALKING, AgentState.WRAP_UP)
+    call = (attempt if action is AgentAction.RESERVE else record.attempt) if on_call else None
     new = AgentRecord(
         state=after,
         since_ms=at_ms,
         endpoint=None if after is AgentState.LOGGED_OUT else kept_endpoint,
         reason=reason if after is AgentState.NOT_READY else None,
+        attempt=call,
     )
     change = AgentChange(
         agent=agent,
@@ -123,5 +134,6 @@ def changed(
         endpoint=new.endpoint,
         reason=new.reason,
         disposition=disposition,
+        attempt=call if on_call else record.attempt,
     )
     return new, change
