@@ -18,12 +18,19 @@ import kopf
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from kdial.api.campaign import CampaignSpec, CampaignState, CampaignStatus, WorkerStatus
+from kdial.api.campaign import (
+    AgentCounts,
+    CampaignSpec,
+    CampaignState,
+    CampaignStatus,
+    WorkerStatus,
+)
 from kdial.api.conditions import merged
 from kdial.api.contactlist import Purpose
 from kdial.api.kinds import CAMPAIGN
 from kdial.api.meta import explain
 from kdial.modes import AGENTS_UNAVAILABLE, agents_unavailable
+from kdial.state.agents import Staffing
 from kdial.state.config import CampaignConfig
 from kdial.state.counters import CampaignCounts
 from kdial.state.keys import CampaignKeys, ListKeys
@@ -206,6 +213,7 @@ class Observed:
     no_route: str | None = None
     workers_refused: str | None = None
     config_refused: str | None = None
+    staffing: Staffing = field(default_factory=Staffing)
 
     @property
     def state(self) -> CampaignState:
@@ -252,6 +260,8 @@ async def observe(
         seen.no_route = no_route(namespace, spec, refs)
     seen.version = body.status.get("configVersion")
     try:
+        # Agents may log in before a campaign can dial, and their count says when it can.
+        seen.staffing = await dataplane.staffing(memo.redis, keys)
         if seen.spec is None or seen.blocker:
             await halt(memo.redis, keys)
         else:
@@ -304,6 +314,9 @@ def wanted_workers(seen: Observed, capacity: int, settings: OperatorSettings) ->
         due_now=ledger.due_now if ledger else 0,
         pending=ledger.pending if ledger else 0,
         in_flight=ledger.in_flight if ledger else 0,
+        agent_lines=scaling.agent_lines(
+            seen.spec.mode, seen.spec.pacing.max_dial_ratio, seen.staffing.logged_in
+        ),
     )
     bounds = seen.spec.workers
     return scaling.desired_workers(demand, settings.calls_per_worker, bounds.min, bounds.max)
@@ -336,6 +349,7 @@ def status_of(
         rolling=campaign_status.call_stats(seen.rolling),
         to_date=campaign_status.call_stats(seen.totals),
         workers=WorkerStatus(desired=desired, ready=ready, summary=f"{ready}/{desired}"),
+        agents=AgentCounts(**seen.staffing._asdict()),
         config_version=seen.version,
     )
 

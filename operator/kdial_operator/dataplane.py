@@ -13,7 +13,8 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 
 from kdial.api.calleridpool import CallerId
-from kdial.state import scripts
+from kdial.state import agents, scripts
+from kdial.state.agents import AgentRecord, Staffing
 from kdial.state.counters import REREAD_SECONDS, CampaignCounts, fresh
 from kdial.state.keys import CampaignKeys, ListKeys, PoolKeys
 from kdial.state.seed_marker import SeedMarker
@@ -247,6 +248,11 @@ async def ledger(rdb: Redis, campaign: CampaignKeys) -> Ledger:
             final["total"], 0, 0, 0, final["closed"], bool(epoch), expired=True, waits=waits
         )
     return Ledger(total, pending, due_now, in_flight, closed, bool(epoch), waits=waits)
+
+
+async def staffing(rdb: Redis, campaign: CampaignKeys) -> Staffing:
+    """The campaign's agents by what they can take, from their records."""
+    return agents.staffing(AgentRecord.decode(raw) for raw in await rdb.hvals(campaign.agents))
 
 
 async def retain(rdb: Redis, campaign: CampaignKeys, done: Ledger, retention_days: int) -> int:

@@ -5,6 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from kdial.api.campaign import CampaignMode
+
+#: Lines per logged-in agent a Predictive campaign without `maxDialRatio` may keep: Cisco
+#: UCCX's ceiling (`maxLinesPerAgent` <= 3), and more than a 10% answer rate needs.
+DEFAULT_PREDICTIVE_RATIO = 3.0
+
 
 @dataclass(frozen=True)
 class Demand:
@@ -22,14 +28,30 @@ class Demand:
     """Contacts waiting, due now or later."""
     in_flight: int
     """Contacts in a call now."""
+    agent_lines: float = math.inf
+    """Calls the campaign's logged-in agents can take at once (`agent_lines`); unbounded for
+    Agentless campaigns."""
+
+
+def agent_lines(mode: CampaignMode, max_dial_ratio: str | None, logged_in: int) -> float:
+    """Most calls in flight that `logged_in` agents of a campaign in `mode` can take: one each
+    in Progressive and Preview, `maxDialRatio` each in Predictive; an Agentless campaign has
+    no agents to bound it."""
+    if mode is CampaignMode.AGENTLESS:
+        return math.inf
+    if mode is CampaignMode.PREDICTIVE:
+        ratio = float(max_dial_ratio) if max_dial_ratio else DEFAULT_PREDICTIVE_RATIO
+        return math.ceil(logged_in * ratio)
+    return logged_in
 
 
 def desired_workers(demand: Demand, calls_per_worker: int, lower: int, upper: int) -> int:
     """Workers to run: enough for the calls the campaign can place now, within its bounds.
 
-    The calls it can place are bounded by its cap, its trunks and its backlog (due plus in
-    flight), so a short list does not get ten idle workers and a long one does not get more
-    than the lines carry. With work only later (retries not yet due), it keeps `lower`
+    The calls it can place are bounded by its cap, its trunks, its agents and its backlog (due
+    plus in flight), so a short list does not get ten idle workers, a long one does not get
+    more than the lines carry, and a floor of five agents does not get workers for fifty.
+    With work only later (retries not yet due), or no agent logged in yet, it keeps `lower`
     warm; with no work at all, or when not dialing, it runs none: a pause drains to zero.
     """
     if not demand.dialing:
@@ -37,6 +59,7 @@ def desired_workers(demand: Demand, calls_per_worker: int, lower: int, upper: in
     calls = min(
         demand.max_concurrency if demand.max_concurrency is not None else math.inf,
         demand.trunk_capacity,
+        demand.agent_lines,
         demand.due_now + demand.in_flight,
     )
     needed = math.ceil(calls / calls_per_worker) if calls > 0 else 0

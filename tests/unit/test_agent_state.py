@@ -7,7 +7,16 @@ import itertools
 import pytest
 
 from kdial.agent_state import TRANSITIONS, AgentAction, AgentState, IllegalTransition, next_state
-from kdial.state.agents import NEVER_SEEN, SEAT_CLAIM_MS, AgentRecord, Seat, changed, stale_seat
+from kdial.state.agents import (
+    NEVER_SEEN,
+    SEAT_CLAIM_MS,
+    AgentRecord,
+    Seat,
+    Staffing,
+    changed,
+    staffing,
+    stale_seat,
+)
 
 S, A = AgentState, AgentAction
 
@@ -140,3 +149,12 @@ def test_the_call_an_agent_is_reserved_for_stays_on_the_record_until_wrap_up_end
     assert (end.attempt, end.disposition) == ("a-1", "SALE")
     missed, no_answer = changed(reserved, "ana", AgentAction.NOT_READY, 6, reason="no answer")
     assert (missed.attempt, no_answer.attempt) == (None, "a-1")
+
+
+def test_staffing_counts_logged_in_ready_and_busy_agents_and_not_the_logged_out() -> None:
+    records = [
+        AgentRecord(state=state, since_ms=1)
+        for state in (S.LOGGED_OUT, S.READY, S.READY, S.NOT_READY, S.TALKING, S.WRAP_UP, S.RESERVED)
+    ]
+    assert staffing(records) == Staffing(logged_in=6, ready=2, on_call=3)
+    assert staffing([]) == Staffing(0, 0, 0)

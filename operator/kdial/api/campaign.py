@@ -415,6 +415,17 @@ class WorkerStatus(StatusModel):
     """`ready/desired`, for people."""
 
 
+class AgentCounts(StatusModel):
+    """The campaign's agents (Predictive, Progressive and Preview modes)."""
+
+    logged_in: int = 0
+    """Agents logged in to the campaign, whatever their state."""
+    ready: int = 0
+    """Agents Ready for a call now."""
+    on_call: int = 0
+    """Agents Reserved for, Talking on or wrapping up a call."""
+
+
 class CampaignStatus(StatusModel):
     """The observed state of a campaign, written by the operator."""
 
@@ -438,5 +449,7 @@ class CampaignStatus(StatusModel):
     """Statistics since the campaign started."""
     workers: WorkerStatus = Field(default_factory=WorkerStatus)
     """Dialer workers."""
+    agents: AgentCounts = Field(default_factory=AgentCounts)
+    """Agents logged in to the campaign; workers scale with them in agent modes."""
     config_version: int | None = None
     """Version of the compiled runtime config the workers read."""

@@ -9,7 +9,8 @@ transition, the second one reads again and is judged against the first one's res
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Iterable
+from typing import ClassVar, NamedTuple
 
 from kdial.agent_state import AgentAction, AgentState, next_state
 from kdial.state.wire import WireValue
@@ -21,7 +22,9 @@ __all__ = [
     "AgentChange",
     "AgentRecord",
     "Seat",
+    "Staffing",
     "changed",
+    "staffing",
     "stale_seat",
 ]
 
@@ -95,6 +98,28 @@ class AgentChange(WireValue):
     """The disposition code an agent ended wrap-up with."""
     attempt: str | None = None
     """The attempt the change is about (a reserve, talk, wrap-up or its end)."""
+
+
+class Staffing(NamedTuple):
+    """How many of a campaign's agents are in each state that takes calls."""
+
+    logged_in: int = 0
+    """Agents logged in, whatever their state: the seats the campaign dials for."""
+    ready: int = 0
+    """Ready for a call now."""
+    on_call: int = 0
+    """Reserved for, talking on or wrapping up a call."""
+
+
+def staffing(records: Iterable[AgentRecord]) -> Staffing:
+    """Counts the agents of one campaign by what they can take."""
+    states = [r.state for r in records if r.state is not AgentState.LOGGED_OUT]
+    busy = (AgentState.RESERVED, AgentState.TALKING, AgentState.WRAP_UP)
+    return Staffing(
+        logged_in=len(states),
+        ready=states.count(AgentState.READY),
+        on_call=sum(1 for s in states if s in busy),
+    )
 
 
 def changed(
