@@ -60,6 +60,8 @@ HELD_SECONDS = 3600
 LIST_GONE_SECONDS = 60
 #: Least wait after a refused permit, before claiming again and before that contact is due.
 MIN_PERMIT_WAIT_SECONDS = 0.02
+#: How often a worker that lost Redis tries it again.
+REDIS_RETRY_SECONDS = 0.25
 #: An attempt the switch refused to place (Cancelled) is due again after this.
 CANCELLED_BACKOFF_MS = 2000
 #: Job errors our switch answers before any session exists: its throttle, its shutdown. No
@@ -102,6 +104,7 @@ class Dialer:
         # Claiming pauses until then after a permit was refused: claiming contacts only to give
         # them back would cost more than the calls themselves.
         self._hold_until = 0.0
+        self._redis_lost = False
         self._pacer = pacing.Pacer()
         self._carrier_pace = CarrierPace()
         self._switch_pace = SwitchPace()
@@ -162,9 +165,13 @@ class Dialer:
                 log.error("campaign %s: %s", self.campaign, error)
                 claimed = 0
             except redis.RedisError as error:
-                # Fail closed: no Redis, no claims. Calls in flight carry on.
-                log.warning("Redis unavailable, not claiming: %s", error)
-                claimed = 0
+                # Fail closed: no Redis, no claims. Calls in flight carry on. Said once per
+                # outage, and retried a few times a second, not fifty.
+                if not self._redis_lost:
+                    log.warning("Redis unavailable, not claiming until it is back: %s", error)
+                self._redis_lost = True
+                gevent.sleep(REDIS_RETRY_SECONDS)
+                continue
             if not claimed:
                 self._room.clear()
                 self._room.wait(0.02)
@@ -191,6 +198,9 @@ class Dialer:
         claims = ledger.claim(
             self.rdb, self.keys, self.epoch, want, self._lease_ms, in_flight_cap=cap
         )
+        if self._redis_lost:
+            log.info("Redis is back, claiming again")
+            self._redis_lost = False
         metrics.CLAIMS.labels(self.campaign).inc(len(claims))
         for claimed in claims:
             gevent.spawn(self._attempt, claimed, rt)

@@ -283,6 +283,16 @@ def killed_calls_are_unknown(run: Run) -> None:
     assert all(r["reason"] == "lease expired" for r in unknown)
 
 
+def outage_said_once(run: Run) -> None:
+    """The worker says once that it stopped claiming, and once that it claims again: a log
+    line per retry (fifty a second) would bury everything else an operator needs to read."""
+    (worker,) = run.workers
+    lines = worker.log.read_text("utf-8", "replace").splitlines()
+    lost = [line for line in lines if "not claiming" in line]
+    back = [line for line in lines if "claiming again" in line]
+    assert (len(lost), len(back)) == (1, 1), lost[:3] + back[:3]
+
+
 def no_overlap_on_its_clock(run: Run) -> None:
     """No contact in two calls at once, by the calls' times on the worker's own clock:
     `double_dials` compares them with the ledger's end times on Redis's clock, an hour apart
@@ -336,7 +346,7 @@ FAULTS = {
     "operator SIGKILL mid-reconcile": Fault(
         operator_sigkill_mid_reconcile, recovered=change_handled
     ),
-    "Redis restart with AOF": Fault(redis_restart_with_aof),
+    "Redis restart with AOF": Fault(redis_restart_with_aof, after=outage_said_once),
     "ESL connection dropped": Fault(
         esl_dropped, switch=({"at": ESL_DROP_AT, "action": "drop-esl"},), after=esl_reconnected
     ),
