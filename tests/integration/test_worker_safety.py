@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis
 
-from kdial.state.keys import ListKeys
+from kdial.state.keys import CampaignKeys, ListKeys
 from tests.support.dialing import carrier, create, csv_of, dialing, trunk
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.workers import ledger_problems, records
@@ -26,6 +27,46 @@ def window_around(zone: str, now: datetime) -> dict[str, str]:
     start = max(local - timedelta(hours=1), local.replace(hour=0, minute=0))
     end = min(local + timedelta(hours=1), local.replace(hour=23, minute=59))
     return {"start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")}
+
+
+#: Nobody answers: every call is busy, so contacts keep coming back while retries last.
+BUSY = carrier(answerProbability=0, failures={"busy": 1})
+
+
+def busy_campaign_with_dnc(
+    api: Api,
+    rdb: redis.Redis,
+    operator: OperatorProcess,
+    namespace: str,
+    everyone: list[str],
+    blocked: list[str],
+    max_attempts: int,
+    **campaign: Any,
+) -> CampaignKeys:
+    """Campaign `promo` over `everyone`, retrying busy callees at once up to `max_attempts`,
+    with do-not-call list `dnc` (from ConfigMap `dnc-source`) holding `blocked`."""
+    api.config_map("dnc-source", {"list.csv": csv_of(blocked)})
+    dnc_spec = {
+        "source": {"configMap": {"name": "dnc-source", "key": "list.csv"}},
+        "defaultRegion": "CN",
+        "purpose": "Suppress",
+    }
+    api.create("contactlists", "dnc", dnc_spec, "ContactList")
+    retry = {
+        "rules": [{"outcome": "Busy", "delayMinutes": 0}],
+        "closure": {"maxAttempts": max_attempts},
+    }
+    return create(
+        api,
+        rdb,
+        operator,
+        namespace,
+        csv_of(everyone),
+        [trunk("gw")],
+        retry=retry,
+        suppressionListRefs=[{"name": "dnc"}],
+        **campaign,
+    )
 
 
 def test_calling_window_holds_in_each_callees_time_zone(
@@ -77,26 +118,8 @@ def test_do_not_call_numbers_are_never_dialled_even_when_added_mid_campaign(
 ) -> None:
     everyone = numbers(40)
     early, late = everyone[:10], everyone[10:20]
-    api.config_map("dnc-source", {"list.csv": csv_of(early)})
-    dnc_spec = {
-        "source": {"configMap": {"name": "dnc-source", "key": "list.csv"}},
-        "defaultRegion": "CN",
-        "purpose": "Suppress",
-    }
-    api.create("contactlists", "dnc", dnc_spec, "ContactList")
-    # Nobody answers and every contact is retried at once: contacts keep coming back.
-    scenario = {"seed": 2, "carriers": {"gw": carrier(answerProbability=0, failures={"busy": 1})}}
-    retry = {"rules": [{"outcome": "Busy", "delayMinutes": 0}], "closure": {"maxAttempts": 6}}
-    keys = create(
-        api,
-        rdb,
-        operator,
-        namespace,
-        csv_of(everyone),
-        [trunk("gw")],
-        retry=retry,
-        suppressionListRefs=[{"name": "dnc"}],
-    )
+    keys = busy_campaign_with_dnc(api, rdb, operator, namespace, everyone, early, max_attempts=6)
+    scenario = {"seed": 2, "carriers": {"gw": BUSY}}
     with dialing(scenario, namespace, redis_url, tmp_path, speed=10) as workers:
         wait_for(
             "a first round of calls",
@@ -182,26 +205,17 @@ def test_contacts_wait_while_a_do_not_call_list_is_gone_from_redis(
     open here by removing the keys while the ContactList still exists."""
     everyone = numbers(30, start=600)
     blocked = everyone[:10]
-    api.config_map("dnc-source", {"list.csv": csv_of(blocked)})
-    dnc_spec = {
-        "source": {"configMap": {"name": "dnc-source", "key": "list.csv"}},
-        "defaultRegion": "CN",
-        "purpose": "Suppress",
-    }
-    api.create("contactlists", "dnc", dnc_spec, "ContactList")
-    scenario = {"seed": 4, "carriers": {"gw": carrier(answerProbability=0, failures={"busy": 1})}}
-    retry = {"rules": [{"outcome": "Busy", "delayMinutes": 0}], "closure": {"maxAttempts": 50}}
-    keys = create(
+    keys = busy_campaign_with_dnc(
         api,
         rdb,
         operator,
         namespace,
-        csv_of(everyone),
-        [trunk("gw")],
-        retry=retry,
-        suppressionListRefs=[{"name": "dnc"}],
+        everyone,
+        blocked,
+        max_attempts=50,
         pacing={"maxConcurrency": 5, "ringTimeoutSeconds": 20},
     )
+    scenario = {"seed": 4, "carriers": {"gw": BUSY}}
     with dialing(scenario, namespace, redis_url, tmp_path, speed=10) as workers:
         wait_for("calls under way", lambda: len(records(rdb, keys)) >= 10, log=workers[0])  # type: ignore[arg-type]
         rdb.delete(*rdb.scan_iter(match=ListKeys(namespace, "dnc").pattern))
