@@ -26,8 +26,9 @@ the trunk slot when the caller ID is refused. The CPS grant is not refunded then
 call ends: keeping it can only let fewer calls through for a second, while a refund that is
 wrong (the caller cannot always tell whether an originate went out, e.g. after an error or a
 lost reply) lets a call through over the carrier's limit. Erring towards under-use is the only
-safe direction. The one refund (`refund_cps`) is for an originate the switch itself answered
-with an error and no channel: nothing went to the carrier.
+safe direction. The one refund (`refund_cps`, and `refund_caller_id` for the caller ID's day
+count) is for an originate the switch itself answered with an error and no channel: nothing
+went to the carrier.
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ class CallerIdGrant:
     """Calls held on the caller ID right after the grant, this one included."""
     today: int
     """Calls presenting the caller ID today (UTC, Redis's clock), this one included."""
+    granted_at_us: int = 0
+    """When the grant was made, µs since the epoch on Redis's clock."""
 
 
 @dataclass(frozen=True)
@@ -198,7 +201,7 @@ def acquire_caller_id(
     raw = _run(rdb, keys, "acquire_number", attempt, max_concurrent or 0, max_per_day or 0, ttl_ms)
     if raw[0] == 0:
         return _denied("caller_id", raw)
-    return CallerIdGrant(pool, number, attempt, int(raw[1]), int(raw[2]))
+    return CallerIdGrant(pool, number, attempt, int(raw[1]), int(raw[2]), int(raw[3]))
 
 
 def acquire(
@@ -244,6 +247,14 @@ def refund_cps(rdb: redis.Redis, grant: TrunkGrant) -> bool:
     grant had already aged out of the window."""
     member = f"{grant.attempt}@{grant.granted_at_us}"
     return bool(rdb.zrem(grant.pool.trunk_cps(grant.trunk), member))
+
+
+def refund_caller_id(rdb: redis.Redis, grant: CallerIdGrant) -> bool:
+    """Takes `grant`'s call back out of its caller ID's count for today; only for an
+    originate the switch refused with no channel, which presented the number to nobody.
+    False when it was taken back already, or was granted on an earlier UTC day."""
+    keys = (grant.pool.number_day(grant.number), grant.pool.number_day_refunds(grant.number))
+    return bool(_run(rdb, keys, "refund_number", grant.attempt, grant.granted_at_us))
 
 
 def release_trunk(rdb: redis.Redis, pool: PoolKeys, trunk: str, attempt: str) -> bool:

@@ -523,7 +523,8 @@ class Dialer:
 
     def _refused_by_switch(self, call: Call) -> None:
         """An originate our switch refused before any session existed sent no INVITE: its CPS
-        grant goes back to the trunk. Its throttle's refusal slows us down."""
+        grant goes back to the trunk, its call out of the caller ID's day count. Its
+        throttle's refusal slows us down."""
         if call.job_error not in REFUSED_BEFORE_A_SESSION:
             return
         if is_switch_throttle(CallFacts(job_error=call.job_error)):
@@ -532,6 +533,7 @@ class Dialer:
         try:
             if caps.refund_cps(self.rdb, call.grant.trunk):
                 metrics.CPS_REFUNDED.labels(call.trunk).inc()
+            caps.refund_caller_id(self.rdb, call.grant.caller_id)
         except redis.RedisError as error:
             # Kept, the grant only holds back one call for a second: the safe direction.
             log.warning("CPS grant of attempt %s not given back: %s", call.attempt, error)

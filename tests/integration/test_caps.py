@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import random
 import threading
 import time
@@ -242,6 +243,24 @@ def test_caller_id_daily_cap_lasts_until_utc_midnight_on_redis_clock(rdb: redis.
     assert abs(refused.retry_after_ms - to_midnight_ms) < 1000
     assert abs(int(rdb.pttl(CIDP.number_day(NUMBER))) - to_midnight_ms) < 1000
     assert caps.calls_today(rdb, CIDP, NUMBER) == 3
+
+
+def test_a_refunded_caller_id_call_leaves_todays_count_once(rdb: redis.Redis) -> None:
+    grants = [number(f"a{i}", rdb, max_per_day=2) for i in range(2)]
+    assert isinstance(number("late", rdb, max_per_day=2), caps.Denied)
+    refused_by_the_switch = grants[0]
+    assert isinstance(refused_by_the_switch, caps.CallerIdGrant)
+    caps.release_caller_id(rdb, CIDP, NUMBER, "a0")
+    assert caps.refund_caller_id(rdb, refused_by_the_switch)
+    assert not caps.refund_caller_id(rdb, refused_by_the_switch), "taken back once"
+    assert caps.calls_today(rdb, CIDP, NUMBER) == 1
+    assert isinstance(number("late", rdb, max_per_day=2), caps.CallerIdGrant)
+    assert isinstance(number("later", rdb, max_per_day=2), caps.Denied)
+    other = grants[1]
+    assert isinstance(other, caps.CallerIdGrant)
+    day_before = other.granted_at_us - 86_400 * SECOND_US
+    yesterday = dataclasses.replace(other, granted_at_us=day_before)
+    assert not caps.refund_caller_id(rdb, yesterday), "yesterday's count is over"
 
 
 def test_an_uncapped_caller_id_is_still_counted(rdb: redis.Redis) -> None:

@@ -13,7 +13,8 @@ from typing import Any
 import redis
 
 from kdial.state.keys import CampaignKeys, PoolKeys
-from tests.support.dialing import carrier, create, csv_of, dialing, trunk
+from kdial_worker import caps
+from tests.support.dialing import CALLER_ID, carrier, create, csv_of, dialing, trunk
 from tests.support.esl_raw import EslClient
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.workers import ledger_problems, records
@@ -46,7 +47,8 @@ def assert_refusals_count_against_nothing(
     rdb: redis.Redis, keys: CampaignKeys, namespace: str, cause: str
 ) -> list[dict[str, Any]]:
     """The refused originates are Cancelled, out of every contact's attempt count and out of
-    the trunk's attempts and losses; returns them."""
+    the trunk's attempts and losses, and out of the caller ID's count for the day; returns
+    them."""
     made = records(rdb, keys)
     refused = [r for r in made if r.get("cause") == cause]
     assert all(r["outcome"] == "Cancelled" for r in refused), refused[:3]
@@ -57,6 +59,9 @@ def assert_refusals_count_against_nothing(
     # Unknown (an end the switch never told) says nothing about the line either.
     uncounted = sum(1 for r in made if r["outcome"] in ("Cancelled", "Unknown"))
     assert lines["attempts"] == len(made) - uncounted
+    presented = caps.calls_today(rdb, PoolKeys("cidp", namespace, "ids"), CALLER_ID)
+    # A call cut before its answer (SYSTEM_SHUTDOWN) may have rung: it keeps its count.
+    assert presented == len(made) - len(refused), "the caller ID's count for the day"
     return refused
 
 

@@ -18,6 +18,10 @@ from tests.support.workers import WorkerProcess
 ALL_DAY = {"windows": [{"start": "00:00", "end": "24:00"}]}
 
 
+#: The one caller ID of `create`'s CallerIdPool `ids` unless a test names others.
+CALLER_ID = "+862012345678"
+
+
 def carrier(**overrides: Any) -> dict[str, Any]:
     """A quick simulated carrier: answers half, short rings and talks."""
     return {
@@ -84,7 +88,7 @@ def create(
         "ContactList",
     )
     api.create("trunkpools", "lines", {"trunks": trunks} | {"health": health or {}}, "TrunkPool")
-    numbers = caller_ids or [{"number": "+862012345678"}]
+    numbers = caller_ids or [{"number": CALLER_ID}]
     api.create("calleridpools", "ids", {"numbers": numbers}, "CallerIdPool")
     api.create("campaigns", "promo", spec(**campaign), "Campaign")
     keys = CampaignKeys(namespace, "promo")

@@ -78,8 +78,8 @@ end
 
 -- KEYS: number active, number day. ARGV: op, attempt, max concurrent (0: none),
 -- max per day (0: none), ttl ms. The day is the UTC day on Redis's clock: the counter
--- expires at the next UTC midnight. Returns {1, calls held including this one, calls today}
--- or {0, 'concurrency' | 'day', retry after ms, calls held}.
+-- expires at the next UTC midnight. Returns {1, calls held including this one, calls today,
+-- granted at (µs)} or {0, 'concurrency' | 'day', retry after ms, calls held}.
 local function acquire_number()
   local attempt, max_conc = ARGV[2], tonumber(ARGV[3])
   local max_day, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -87,7 +87,7 @@ local function acquire_number()
   local today = tonumber(redis.call('GET', KEYS[2]) or '0')
   if redis.call('ZSCORE', KEYS[1], attempt) then
     hold(KEYS[1], attempt, ttl)
-    return {1, held, today}
+    return {1, held, today, now_us}
   end
   if max_conc > 0 and held >= max_conc then return {0, 'concurrency', 0, held} end
   local midnight = (math.floor(now / DAY_MS) + 1) * DAY_MS
@@ -95,7 +95,21 @@ local function acquire_number()
   today = redis.call('INCR', KEYS[2])
   redis.call('PEXPIREAT', KEYS[2], midnight)
   hold(KEYS[1], attempt, ttl)
-  return {1, held + 1, today}
+  return {1, held + 1, today, now_us}
+end
+
+-- KEYS: number day, number day's refunds. ARGV: op, attempt, granted at (µs).
+-- Takes `attempt`'s call back out of the caller ID's count for today, once: for an originate
+-- the switch refused before any session, which no callee and no carrier saw. A grant of an
+-- earlier UTC day counted against that day, which is over. Returns 1 when taken back.
+local function refund_number()
+  local granted_ms = math.floor(tonumber(ARGV[3]) / 1000)
+  if math.floor(granted_ms / DAY_MS) ~= math.floor(now / DAY_MS) then return 0 end
+  if redis.call('SADD', KEYS[2], ARGV[2]) == 0 then return 0 end
+  redis.call('PEXPIREAT', KEYS[2], (math.floor(now / DAY_MS) + 1) * DAY_MS)
+  if tonumber(redis.call('GET', KEYS[1]) or '0') <= 0 then return 0 end
+  redis.call('DECR', KEYS[1])
+  return 1
 end
 
 -- KEYS: an active ZSET. ARGV: op, ttl ms, attempt ids (calls the worker still has up).
@@ -128,6 +142,7 @@ end
 local ops = {
   acquire_trunk = acquire_trunk,
   acquire_number = acquire_number,
+  refund_number = refund_number,
   renew = renew,
   count = count,
 }

@@ -323,3 +323,9 @@ class PoolKeys:
         """STRING counter (CallerIdPool): calls presenting this caller ID today (UTC day on
         Redis's clock); it expires at the next UTC midnight, which starts the count over."""
         return f"{self.base}:number:{number}:day"
+
+    def number_day_refunds(self, number: str) -> str:
+        """SET (CallerIdPool): attempts taken back out of today's count of this caller ID
+        (originates the switch refused before any session), so each is taken back once;
+        it expires at the next UTC midnight with the count."""
+        return f"{self.base}:number:{number}:day-refunds"
