@@ -21,7 +21,9 @@ def cluster(request: pytest.FixtureRequest) -> dynamic.DynamicClient:
         pytest.skip("e2e tests need a real cluster: pass --kubeconfig PATH")
     if not Path(kubeconfig).is_file():
         pytest.fail(f"--kubeconfig {kubeconfig}: no such file")
-    return dynamic.DynamicClient(config.new_client_from_config(config_file=kubeconfig))
+    # The kubernetes package leaves these two untyped.
+    api = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+    return dynamic.DynamicClient(api)  # type: ignore[no-untyped-call]
 
 
 @pytest.fixture(scope="session")

@@ -50,4 +50,4 @@ def test_the_api_server_refuses_a_campaign_with_a_misspelt_field(
         dry_run_apply(cluster, wrong)
 
     assert refused.value.status in (400, 422)
-    assert "maxConcurency" in refused.value.body
+    assert "maxConcurency" in str(refused.value.body)

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -56,7 +56,8 @@ def at(namespace: str, campaign: str = "promo") -> str:
 
 
 def changes(rdb: redis.Redis, keys: CampaignKeys) -> list[AgentChange]:
-    return [AgentChange.decode(fields["change"]) for _, fields in rdb.xrange(keys.agent_changes)]
+    stream = cast(list[tuple[str, dict[str, str]]], rdb.xrange(keys.agent_changes))
+    return [AgentChange.decode(fields["change"]) for _, fields in stream]
 
 
 def snapshot(rdb: redis.Redis, namespace: str) -> dict[str, Any]:
@@ -101,7 +102,7 @@ def test_an_agent_logs_in_goes_ready_and_not_ready_and_logs_out(
     ]
     stamps = [c.at_ms for c in logged]
     assert stamps == sorted(stamps) and stamps[0] > 0, "each change stamped, in order"
-    record = AgentRecord.decode(rdb.hget(keys.agents, "ana"))
+    record = AgentRecord.decode(cast(str, rdb.hget(keys.agents, "ana")))
     assert (record.state.value, record.since_ms) == ("LoggedOut", stamps[-1])
 
     again = call(base, "POST", "/login", "ana-token", {"endpoint": "1002", "ready": True})
@@ -282,7 +283,7 @@ def test_two_api_replicas_lose_no_transition(
     assert len(logged) == 1 + statuses.count(200)
     for earlier, later in itertools.pairwise(logged):
         assert later.before == earlier.after, (earlier, later)
-    record = AgentRecord.decode(rdb.hget(CampaignKeys(namespace, "promo").agents, "ana"))
+    record = AgentRecord.decode(cast(str, rdb.hget(CampaignKeys(namespace, "promo").agents, "ana")))
     assert (record.state, record.reason) == (logged[-1].after, logged[-1].reason)
 
 
@@ -333,7 +334,7 @@ def test_a_seat_left_by_a_login_or_logout_that_did_not_finish_is_taken_over(
     base = agent_api + at(namespace)
 
     assert call(base, "POST", "/login", "ana-token", {"endpoint": "1001"}).ok
-    assert Seat.decode(rdb.hget(seats, "ana")).campaign == "promo"
+    assert Seat.decode(cast(str, rdb.hget(seats, "ana"))).campaign == "promo"
     young = call(base, "POST", "/login", "bo-token", {"endpoint": "1002"})
     assert young.status_code == 409, "a login to `gone` may still be under way"
     assert young.json()["detail"] == (

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import redis
 
+from kdial.state.keys import CampaignKeys
 from tests.support.dialing import carrier, create, csv_of, dialing, trunk
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.workers import records
@@ -29,8 +31,9 @@ AGAIN = {
 }
 
 
-def pool_status(api: Api) -> dict:  # type: ignore[type-arg]
-    return (api.get("calleridpools", "ids") or {}).get("status", {})
+def pool_status(api: Api) -> dict[str, Any]:
+    status: dict[str, Any] = (api.get("calleridpools", "ids") or {}).get("status", {})
+    return status
 
 
 def quarantine_by_hand(api: Api, numbers: str | None) -> None:
@@ -45,10 +48,10 @@ def quarantine_by_hand(api: Api, numbers: str | None) -> None:
     )
 
 
-def shown_after(rdb: redis.Redis, keys: object, number: str, since: float) -> int:
+def shown_after(rdb: redis.Redis, keys: CampaignKeys, number: str, since: float) -> int:
     return sum(
         1
-        for r in records(rdb, keys)  # type: ignore[arg-type]
+        for r in records(rdb, keys)
         if r["caller_id"] == number and int(r["started_ms"]) / 1000 > since
     )
 

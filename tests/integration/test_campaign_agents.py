@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import redis
 
 from kdial.agent_state import AgentAction
@@ -12,12 +14,14 @@ from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.world import campaign_spec, numbers, world
 
 
-def act(rdb: redis.Redis, keys: CampaignKeys, agent: str, action: AgentAction, **how: bool) -> None:
+def act(
+    rdb: redis.Redis, keys: CampaignKeys, agent: str, action: AgentAction, ready: bool = False
+) -> None:
     """One agent state change, written the way `kdial api` writes it (agent.lua)."""
-    raw = rdb.hget(keys.agents, agent)
+    raw = cast(str | None, rdb.hget(keys.agents, agent))
     record = NEVER_SEEN if raw is None else AgentRecord.decode(raw)
-    new, change = changed(record, agent, action, 1_000, endpoint="1001", **how)
-    args = [agent, raw or "", new.encode(), change.encode(), CHANGES_KEPT]
+    new, change = changed(record, agent, action, 1_000, ready=ready, endpoint="1001")
+    args = (agent, raw or "", new.encode(), change.encode(), CHANGES_KEPT)
     assert rdb.eval(AGENT, 2, keys.agents, keys.agent_changes, *args)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import kopf
 import pytest
@@ -12,6 +13,7 @@ import redis
 import redis.asyncio
 
 from kdial.api.campaign import CampaignSpec
+from kdial.outcomes import Outcome
 from kdial.privacy import mask_number
 from kdial.state.attempt import CallRecord
 from kdial.state.keys import CampaignKeys, ListKeys
@@ -39,7 +41,9 @@ def replicas(api: Api) -> int | None:
     return None if deployment is None else int(deployment["spec"]["replicas"])
 
 
-def close_all(rdb: redis.Redis, keys: CampaignKeys, outcome: str = "AnsweredHuman") -> int:
+def close_all(
+    rdb: redis.Redis, keys: CampaignKeys, outcome: Outcome = Outcome.ANSWERED_HUMAN
+) -> int:
     """Plays the workers: claims every due contact and closes it."""
     epoch = ledger.epoch(rdb, keys)
     assert epoch, "the operator should have created the campaign's epoch"
@@ -50,6 +54,17 @@ def close_all(rdb: redis.Redis, keys: CampaignKeys, outcome: str = "AnsweredHuma
             assert ledger.complete(rdb, keys, claim.attempt, ending)
             closed += 1
     return closed
+
+
+def every_summary_announced(api: Api) -> Callable[[], list[dict[str, Any]] | None]:
+    """A probe for `wait_for`: Campaign `promo`'s Events once one says each summary."""
+
+    def probe() -> list[dict[str, Any]] | None:
+        events = api.events("promo")
+        said = {e["reason"] for e in events}
+        return events if {"Dialing", "Paused", "Completed"} <= said else None
+
+    return probe
 
 
 def test_create_pause_resume_complete_delete(
@@ -100,10 +115,7 @@ def test_create_pause_resume_complete_delete(
     assert wait_for("workers released", lambda: replicas(api) == 0, log=operator) is True
     events = wait_for(
         "an Event for each change of summary",
-        lambda: (
-            {"Dialing", "Paused", "Completed"} <= {e["reason"] for e in api.events("promo")}
-            and api.events("promo")
-        ),
+        every_summary_announced(api),
         log=operator,
     )
     # `From:` in `kubectl describe`: kdial's operator, not the framework it is built on.
@@ -245,7 +257,7 @@ async def test_a_trial_too_small_to_draw_anyone_still_dials_one_contact(
         spec = CampaignSpec.model_validate(trial)
         keys = CampaignKeys(namespace, name)
         await sync_dataplane(rdb, keys, spec, Observed(spec, None), Recall())
-        return set(await rdb.smembers(keys.known))
+        return cast(set[str], await rdb.smembers(keys.known))
 
     assert await trial_of(four, "short") == {"id0"}, "the one any wider sample takes first"
     # A sample that draws someone takes only what it draws.
@@ -297,7 +309,7 @@ def test_deleting_a_campaign_and_its_list_leaves_no_trace_of_the_callees(
     api.create("campaigns", "promo", campaign_spec(), "Campaign")
     keys = CampaignKeys(namespace, "promo")
     wait_for("seeded", lambda: status(api).get("progress", {}).get("total") == 4, log=operator)
-    ids = sorted(rdb.smembers(keys.known))
+    ids = sorted(cast(set[str], rdb.smembers(keys.known)))
     epoch = ledger.epoch(rdb, keys) or ""
     for claim in ledger.claim(rdb, keys, epoch, limit=4, lease_ms=30_000):
         number = json.loads(rdb.hget(ListKeys(namespace, "leads").contacts, claim.contact) or "")
@@ -311,7 +323,7 @@ def test_deleting_a_campaign_and_its_list_leaves_no_trace_of_the_callees(
             started_ms=0,
             call_ended_ms=0,
         )
-        ending = ledger.Ending("Busy", close=True, counters=("attempts",), record=record)
+        ending = ledger.Ending(Outcome.BUSY, close=True, counters=("attempts",), record=record)
         assert ledger.complete(rdb, keys, claim.attempt, ending)
     # Masked numbers are not unique to this test: other tests' keys may hold the same masks.
     mine = f":{namespace}/"
@@ -371,14 +383,14 @@ async def test_a_changed_list_retires_the_old_contacts_and_a_switch_back_keeps_t
     await _pass(ardb, keys, on_a)
     epoch = ledger.epoch(rdb, keys) or ""
     claims = {c.contact: c for c in ledger.claim(rdb, keys, epoch, limit=3, lease_ms=30_000)}
-    assert ledger.complete(rdb, keys, claims["a1"].attempt, ledger.Ending("Busy", close=True))
+    assert ledger.complete(rdb, keys, claims["a1"].attempt, ledger.Ending(Outcome.BUSY, close=True))
     assert ledger.defer(rdb, keys, claims["a3"].attempt, 0)  # a3 pending, a2 still in a call
 
     seen = await _pass(ardb, keys, on_b)
     assert seen.ledger is not None
     assert (seen.ledger.total, seen.ledger.pending, seen.ledger.in_flight) == (3, 2, 1)
     assert rdb.zrange(keys.due, 0, -1) == ["b1", "b2"], "A's pending contact is not dialled"
-    ending = ledger.Ending("AnsweredHuman", close=True)
+    ending = ledger.Ending(Outcome.ANSWERED_HUMAN, close=True)
     assert ledger.complete(rdb, keys, claims["a2"].attempt, ending)
     seen = await _pass(ardb, keys, on_b)
     assert seen.ledger is not None
@@ -421,8 +433,8 @@ async def _imported(rdb: redis.asyncio.Redis, keys: ListKeys, phones: list[str])
     """A list of `phones` as an import leaves it, with ids keyed as imports key them."""
     secret = f"secret-{secrets.token_hex(4)}"
     ids = [contact_import.contact_id(p, secret.encode()) for p in phones]
-    contacts = {i: json.dumps({"number": p}) for i, p in zip(ids, phones, strict=True)}
-    await rdb.hset(keys.contacts, mapping=contacts)
+    for contact, phone in zip(ids, phones, strict=True):
+        await rdb.hset(keys.contacts, contact, json.dumps({"number": phone}))
     await rdb.set(keys.id_key, secret)
     await rdb.incr(keys.version)
     return ids
@@ -442,8 +454,10 @@ async def test_a_callee_in_both_lists_keeps_their_history_across_the_change(
     )
     epoch = ledger.epoch(rdb, keys) or ""
     claims = {c.contact: c for c in ledger.claim(rdb, keys, epoch, limit=3, lease_ms=30_000)}
-    assert ledger.complete(rdb, keys, claims[a2].attempt, ledger.Ending("Busy", close=True))
-    assert ledger.complete(rdb, keys, claims[a3].attempt, ledger.Ending("NoAnswer", close=False))
+    assert ledger.complete(rdb, keys, claims[a2].attempt, ledger.Ending(Outcome.BUSY, close=True))
+    assert ledger.complete(
+        rdb, keys, claims[a3].attempt, ledger.Ending(Outcome.NO_ANSWER, close=False)
+    )
     # a1 is still in a call.
 
     on_b = CampaignSpec.model_validate(campaign_spec(contactListRef={"name": "b"}))
@@ -453,7 +467,7 @@ async def test_a_callee_in_both_lists_keeps_their_history_across_the_change(
     assert json.loads(rdb.hget(keys.contacts, b3) or "{}")["attempts"] == 1, "attempts carried"
     assert not rdb.sismember(keys.known, b1), "not taken while the same callee is in a call"
 
-    ending = ledger.Ending("AnsweredHuman", close=True)
+    ending = ledger.Ending(Outcome.ANSWERED_HUMAN, close=True)
     assert ledger.complete(rdb, keys, claims[a1].attempt, ending)
     seen = await _pass(ardb, keys, on_b)
     assert rdb.hget(keys.closed, b1) == "AnsweredHuman"
@@ -474,8 +488,10 @@ async def test_a_list_deleted_and_made_again_does_not_call_its_callees_anew(
     await _pass(ardb, keys, spec)
     epoch = ledger.epoch(rdb, keys) or ""
     first, second = ledger.claim(rdb, keys, epoch, limit=2, lease_ms=30_000)
-    assert ledger.complete(rdb, keys, first.attempt, ledger.Ending("AnsweredHuman", close=True))
-    assert ledger.complete(rdb, keys, second.attempt, ledger.Ending("NoAnswer", close=False))
+    assert ledger.complete(
+        rdb, keys, first.attempt, ledger.Ending(Outcome.ANSWERED_HUMAN, close=True)
+    )
+    assert ledger.complete(rdb, keys, second.attempt, ledger.Ending(Outcome.NO_ANSWER, close=False))
 
     await ardb.delete(*[k async for k in ardb.scan_iter(match=leads.pattern)])
     again = await _imported(ardb, leads, phones)
@@ -484,6 +500,6 @@ async def test_a_list_deleted_and_made_again_does_not_call_its_callees_anew(
     assert seen.ledger is not None
     assert (seen.ledger.total, seen.ledger.closed, seen.ledger.pending) == (2, 1, 1)
     assert list(rdb.hvals(keys.closed)) == ["AnsweredHuman"]
-    (waiting,) = rdb.zrange(keys.due, 0, -1)
+    (waiting,) = cast(list[str], rdb.zrange(keys.due, 0, -1))
     assert json.loads(rdb.hget(keys.contacts, waiting) or "{}")["attempts"] == 1
     await ardb.aclose()

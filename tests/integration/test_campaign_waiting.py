@@ -7,7 +7,7 @@ from __future__ import annotations
 import signal
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import redis
@@ -109,7 +109,7 @@ def test_a_retry_delay_is_said_and_its_count_returns_to_zero_once_claimed(
         assert ledger_problems(rdb, keys) == []
         wait_for(
             "the second attempts made", lambda: rdb.hlen(keys.closed) == 3, timeout=150, log=worker
-        )  # type: ignore[arg-type]
+        )
     assert rdb.hgetall(keys.waiting_counts) == {}, "claimed again, nothing waits"
     wait_for(
         "the campaign completed with nothing waiting",
@@ -146,7 +146,7 @@ def test_counts_never_go_below_zero_when_a_killed_workers_contacts_are_reclaimed
     seen: list[dict[str, str]] = []
 
     def closed(count: int) -> bool:
-        seen.append(rdb.hgetall(keys.waiting_counts))
+        seen.append(cast(dict[str, str], rdb.hgetall(keys.waiting_counts)))
         return rdb.hlen(keys.closed) >= count
 
     with dialing(scenario, namespace, redis_url, tmp_path, workers=2) as (first, second):
@@ -154,10 +154,10 @@ def test_counts_never_go_below_zero_when_a_killed_workers_contacts_are_reclaimed
             "calls in flight on the first worker",
             lambda: closed(20) and rdb.hlen(keys.inflight) >= 10,
             log=first,
-        )  # type: ignore[arg-type]
+        )
         first.stop(signal.SIGKILL)
         before = len(seen)
-        wait_for("every contact closed", lambda: closed(120), timeout=180, log=second)  # type: ignore[arg-type]
+        wait_for("every contact closed", lambda: closed(120), timeout=180, log=second)
     assert all(int(n) > 0 for counts in seen for n in counts.values()), "no count at 0 or below"
     assert any(int(c.get("retry", 0)) > 0 for c in seen[before:]), "reclaimed contacts wait"
     assert ledger_problems(rdb, keys) == []

@@ -33,6 +33,6 @@ def test_a_watched_namespace_that_does_not_exist_fails_the_install_before_anythi
     assert f'watchNamespaces: namespace "{namespace}" does not exist' in str(refused.value)
     assert f"kubectl create namespace {namespace}" in str(refused.value)
 
-    Api(kube.url, namespace).core.create_namespace({"metadata": {"name": namespace}})
+    Api(kube.url, namespace).core.create_namespace({"metadata": {"name": namespace}})  # type: ignore[arg-type]  # a dict body is fine
     rendered = install_render(kubeconfig, values)
     assert any(namespace in text for text in rendered.values())

@@ -658,10 +658,8 @@ def restricted_violations(pod: dict[str, Any]) -> list[str]:
 
 def _worker_pod(scenario: str) -> dict[str, Any]:
     settings = _settings_from(operator_container(scenario))
-    pod: dict[str, Any] = worker_deployment(
-        "team-a", "promo", "uid", 1, settings, trunk_pools=["lines"]
-    )["spec"]["template"]["spec"]
-    return pod
+    deployment = worker_deployment("team-a", "promo", "uid", 1, settings, trunk_pools=["lines"])
+    return dict(deployment["spec"]["template"]["spec"])
 
 
 def test_the_restricted_rules_catch_what_they_are_about() -> None:

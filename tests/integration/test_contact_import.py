@@ -7,7 +7,7 @@ tests/integration/test_contact_operator.py runs it through the operator.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -65,7 +65,8 @@ KEYS = ListKeys("ns", "leads")
 
 
 def contacts(rdb: redis.Redis) -> dict[str, dict[str, Any]]:
-    return {k: json.loads(v) for k, v in rdb.hgetall(KEYS.contacts).items()}
+    stored = cast(dict[str, str], rdb.hgetall(KEYS.contacts))
+    return {k: json.loads(v) for k, v in stored.items()}
 
 
 def staging_keys(rdb: redis.Redis) -> list[str]:
@@ -164,7 +165,8 @@ def test_readers_see_the_old_list_until_the_new_one_is_whole(
     seen: list[tuple[int, int, str | None]] = []
 
     def look(_: Outcome) -> None:
-        seen.append((rdb.hlen(KEYS.contacts), rdb.scard(KEYS.numbers), rdb.get(KEYS.version)))
+        version = cast(str | None, rdb.get(KEYS.version))
+        seen.append((rdb.hlen(KEYS.contacts), rdb.scard(KEYS.numbers), version))
 
     server.text("/list.csv", csv_of(numbers(3 * contact_pipeline.BATCH + 5, start=10)))
     contact_pipeline_progress_every_batch(redis_url, url, look)

@@ -68,7 +68,8 @@ def condition(api: Api, name: str, type_: str) -> dict[str, Any]:
 
 def finished(api: Api, name: str, generation: int = 1) -> dict[str, Any] | None:
     st = status(api, name)
-    importing = next((c for c in st.get("conditions", []) if c["type"] == "Importing"), {})
+    conditions: list[dict[str, Any]] = st.get("conditions", [])
+    importing = next((c for c in conditions if c["type"] == "Importing"), {})
     done = st.get("observedGeneration") == generation and importing.get("status") == "False"
     return st if done else None
 
@@ -85,7 +86,8 @@ def test_a_url_list_with_a_secret_imports_and_masks(
     server.routes["/leads.csv"] = guarded
     secret = base64.b64encode(b"Bearer t0ken").decode()
     api.core.create_namespaced_secret(
-        namespace, {"metadata": {"name": "list-auth"}, "data": {"authorization": secret}}
+        namespace,
+        {"metadata": {"name": "list-auth"}, "data": {"authorization": secret}},  # type: ignore[arg-type]  # a dict body is fine
     )
     source = {
         "url": server.url("/leads.csv?sig=xyz"),

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -111,7 +111,7 @@ class Run:
 
     def attempts(self) -> set[str]:
         """Every attempt the campaign has begun: in flight, or recorded."""
-        inflight: set[str] = set(self.rdb.hkeys(self.keys.inflight))
+        inflight = set(cast(list[str], self.rdb.hkeys(self.keys.inflight)))
         return inflight | {r["attempt"] for r in records(self.rdb, self.keys)}
 
 
@@ -146,7 +146,7 @@ def calls_up(worker: WorkerProcess, at_least: int = 2) -> None:
     wait_for(
         f"{at_least} calls up on {worker.worker_id}",
         lambda: active(worker) >= at_least,
-        log=worker,  # type: ignore[arg-type]
+        log=worker,
     )
 
 
@@ -404,7 +404,7 @@ def test_fault(
     with campaign(kube, kubeconfig, namespace, tmp_path) as (api, rdb, store, operator, keys):
         scenario = {"seed": 15, "carriers": {"gw": CALLS}, "faults": list(fault.switch)}
         env = fault.env(tmp_path)
-        with dialing(scenario, namespace, store.url, tmp_path, speed=SPEED, **env) as workers:
+        with dialing(scenario, namespace, store.url, tmp_path, speed=SPEED, env=env) as workers:
             started = time.monotonic()
             run = Run(api, kube, rdb, keys, store, operator, workers, tmp_path, started)
             try:
@@ -414,7 +414,7 @@ def test_fault(
                     f"recovery from {name}",
                     lambda: fault.recovered(run, before),
                     timeout=RECOVERY_BOUND_SECONDS,
-                    log=(run.extra or workers)[-1],  # type: ignore[arg-type]
+                    log=(run.extra or workers)[-1],
                 )
                 recovered = max(time.monotonic() - ended, 0.0)
                 record_property("recovery_seconds", round(recovered, 1))
@@ -424,7 +424,7 @@ def test_fault(
                     "every contact closed",
                     lambda: rdb.hlen(keys.closed) == CONTACTS,
                     timeout=180,
-                    log=(run.extra or workers)[-1],  # type: ignore[arg-type]
+                    log=(run.extra or workers)[-1],
                 )
                 fault.after(run)
             finally:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -59,7 +59,7 @@ def table_generation(rdb: redis.Redis, pool: PoolKeys) -> str:
 
 def active(rdb: redis.Redis, pool: PoolKeys, trunk_name: str) -> set[str]:
     """The attempts holding a slot on the trunk: its calls under way."""
-    return set(rdb.zrange(pool.trunk_active(trunk_name), 0, -1))
+    return set(cast(list[str], rdb.zrange(pool.trunk_active(trunk_name), 0, -1)))
 
 
 @contextmanager

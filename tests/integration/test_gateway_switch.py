@@ -6,6 +6,7 @@ here as the operator's Secret holds them; the operator's compiling is tested on 
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ def test_a_new_generation_reaches_the_switch_while_calls_are_up(
         try:
             wait_for(
                 "calls up on trunk a", lambda: rdb.zcard(pool.trunk_active("gw-a")) >= 5, log=worker
-            )  # type: ignore[arg-type]
+            )
             assert sim_log_lines(sim_dir, "sofia profile external rescan") == 1
 
             second = gateway_xml({"gw-b": GW_B})
@@ -90,17 +91,17 @@ def test_a_new_generation_reaches_the_switch_while_calls_are_up(
                 "killgw gw-a",
                 lambda: sim_log_lines(sim_dir, "sofia profile external killgw gw-a") == 1,
                 log=worker,
-            )  # type: ignore[arg-type]
+            )
             assert sim_log_lines(sim_dir, "sofia profile external rescan") == 2
             assert sim_log_lines(sim_dir, "reloadxml") == 2
             wait_for(
                 "calls on trunk b", lambda: rdb.zcard(pool.trunk_active("gw-b")) >= 5, log=worker
-            )  # type: ignore[arg-type]
+            )
             wait_for(
                 "the calls up on trunk a at the change ended",
                 lambda: rdb.zcard(pool.trunk_active("gw-a")) == 0,
                 log=worker,
-            )  # type: ignore[arg-type]
+            )
         finally:
             worker.stop()  # drains: every call that ended is recorded
 
@@ -147,10 +148,10 @@ def test_a_pool_whose_new_gateways_are_not_mounted_yet_waits_while_the_other_poo
             KDIAL_GATEWAYS_DIR=str(mounted),
         ).start()  # fmt: skip
         try:
-            for pool, name in ((lines, "a"), (backup, "b")):
+            for keys_of, name in ((lines, "a"), (backup, "b")):
                 wait_for(
                     f"calls up on trunk {name}",
-                    lambda p=pool, n=name: rdb.zcard(p.trunk_active(n)) >= 3,  # type: ignore[misc]
+                    partial(lambda p, n: rdb.zcard(p.trunk_active(n)) >= 3, keys_of, name),
                     log=worker,
                 )
             assert sim_log_lines(sim_dir, "sofia profile external rescan") == 1
@@ -173,7 +174,7 @@ def test_a_pool_whose_new_gateways_are_not_mounted_yet_waits_while_the_other_poo
                 "killgw a",
                 lambda: sim_log_lines(sim_dir, "sofia profile external killgw a") == 1,
                 log=worker,
-            )  # type: ignore[arg-type]
+            )
             assert sim_log_lines(sim_dir, "sofia profile external rescan") == 2
             assert sim_log_lines(sim_dir, "killgw b") == 0
             on_a = set(rdb.zrange(lines.trunk_active("a"), 0, -1))

@@ -323,7 +323,7 @@ def test_strategic_merge_of_lists_is_refused_as_not_emulated(
     # merge would accept, is refused there with 422 (Duplicate value: "sip-tcp"). The emulator
     # cannot know every list's patch strategy, so it refuses every list in a strategic merge.
     apps = k8s.AppsV1Api(client)
-    apps.create_namespaced_deployment("default", web_deployment(1, SIP))
+    apps.create_namespaced_deployment("default", web_deployment(1, SIP))  # type: ignore[arg-type]  # a dict body is fine
     with pytest.raises(ApiException) as refused:
         apps.patch_namespaced_deployment("web", "default", web_deployment(0, SIP))
     assert refused.value.status == 415

@@ -104,7 +104,7 @@ def test_secret_volumes_reach_the_dialer_and_the_shared_switch(
     first = gateway_xml({"gw-a": {"proxy": "10.2.0.1:5060", "register": "false"}})
     api.secret("kdial-gateways-lines", secret_data(first))
     seen = tmp_path / "seen.txt"
-    api.apps.create_namespaced_deployment(api.namespace, deployment(seen))
+    api.apps.create_namespaced_deployment(api.namespace, deployment(seen))  # type: ignore[arg-type]  # a dict body is fine
     folder, generation = wait_for("the dialer's view", lambda: dialer_view(seen))
     pod = kubelet.pods()[0].name
     assert folder == str(tmp_path / "pods" / "volumes" / pod / "gateways")
@@ -137,7 +137,7 @@ def test_a_pod_whose_secret_is_missing_does_not_start(
 ) -> None:
     notes: list[str] = []
     kubelet.notify = notes.append
-    api.apps.create_namespaced_deployment(api.namespace, deployment(tmp_path / "seen.txt"))
+    api.apps.create_namespaced_deployment(api.namespace, deployment(tmp_path / "seen.txt"))  # type: ignore[arg-type]  # a dict body is fine
     refusal = wait_for("the refusal", lambda: [n for n in notes if "MountVolume" in n])
     assert "secret 'kdial-gateways-lines' not found" in refusal[0]
     assert not kubelet.pods()

@@ -3,6 +3,8 @@ session's real Redis: the counts status reads agree with the ledger after each s
 
 from __future__ import annotations
 
+from typing import cast
+
 import redis
 
 from kdial.outcomes import Outcome
@@ -33,7 +35,7 @@ def retire(rdb: redis.Redis, keys: CampaignKeys, contacts: list[str]) -> None:
 
 def counts(rdb: redis.Redis, keys: CampaignKeys) -> dict[str, str]:
     assert waits_problems(rdb, keys) == []
-    return rdb.hgetall(keys.waiting_counts)
+    return cast(dict[str, str], rdb.hgetall(keys.waiting_counts))
 
 
 def claim(rdb: redis.Redis, keys: CampaignKeys, limit: int) -> dict[str, ledger.Claim]:
@@ -57,10 +59,10 @@ def test_every_script_keeps_the_counts_of_why_contacts_wait(rdb: redis.Redis) ->
 
     seconds, micros = rdb.time()
     now_ms = seconds * 1000 + micros // 1000
-    ends = rdb.hgetall(keys.waiting_ends)
+    ends = cast(dict[str, str], rdb.hgetall(keys.waiting_ends))
     assert now_ms < int(ends[SHANGHAI]) <= now_ms + HOUR_MS, "the window's end is its opening"
     # Read back for status after the cap's 20 ms: that wait is over, its contact merely due.
-    later = Waits.decode(rdb.hgetall(keys.waiting_counts), ends, now_ms + 1000)
+    later = Waits.decode(counts(rdb, keys), ends, now_ms + 1000)
     assert (later.retry, later.cap, later.suppressed) == (1, 0, 1)
     assert [(w.zones, w.contacts) for w in later.windows] == [("Asia/Shanghai", 1)]
 

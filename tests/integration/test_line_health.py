@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -202,7 +202,7 @@ def test_503s_our_own_pace_provokes_are_not_blamed_on_the_line(
     pool = PoolKeys("tp", namespace, "lines")
     counted: dict[str, int] = {}
     for key in rdb.scan_iter(match=pool.counts(0).removesuffix("0") + "*"):
-        for name, value in rdb.hgetall(key).items():
+        for name, value in cast(dict[str, str], rdb.hgetall(key)).items():
             counted[name] = counted.get(name, 0) + int(value)
     assert counted.get("carrier-a|self", 0) >= len(provoked), counted
     assert counted.get("carrier-a|loss", 0) == 0, counted

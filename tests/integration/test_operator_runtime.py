@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
+from urllib3 import HTTPResponse
 
+from kdial.outcomes import Outcome
 from kdial.state.keys import CampaignKeys
 from kdial_local.apiserver import KubeServer
 from kdial_local.processes import free_port
@@ -54,9 +56,8 @@ def test_restart_resumes_without_duplicating_anything(
     wait_for("and resumes", lambda: replicas(api) == 1, log=operator)
     # ...and has neither created anything twice nor started the list over.
     deployments = api.apps.list_namespaced_deployment(namespace, _preload_content=False)
-    assert [d["metadata"]["name"] for d in json.loads(deployments.data)["items"]] == [
-        "kdial-worker-promo"
-    ]
+    items = json.loads(cast(HTTPResponse, deployments).data)["items"]
+    assert [d["metadata"]["name"] for d in items] == ["kdial-worker-promo"]
     assert rdb.scard(keys.known) == 12
     assert rdb.zcard(keys.due) == 12
     # Pause and resume moved the version twice; the content is what it was.
@@ -94,12 +95,17 @@ def test_workers_follow_the_backlog_both_ways(
         assert epoch
         claims = ledger.claim(rdb, keys, epoch, limit=6, lease_ms=60_000)
         for claim in claims:
-            ledger.complete(rdb, keys, claim.attempt, ledger.Ending("AnsweredHuman", close=True))
+            ledger.complete(
+                rdb, keys, claim.attempt, ledger.Ending(Outcome.ANSWERED_HUMAN, close=True)
+            )
         # 3 due left -> 2 workers.
         wait_for("2 workers for 3 due contacts", lambda: replicas(api) == 2, log=proc)
         for claim in ledger.claim(rdb, keys, epoch, limit=2, lease_ms=60_000):
             ledger.complete(
-                rdb, keys, claim.attempt, ledger.Ending("Busy", close=False, delay_ms=3_600_000)
+                rdb,
+                keys,
+                claim.attempt,
+                ledger.Ending(Outcome.BUSY, close=False, delay_ms=3_600_000),
             )
         # 1 due now, 2 waiting for a retry in an hour -> 1 worker (workers.min keeps it warm).
         wait_for("1 worker for 1 due contact", lambda: replicas(api) == 1, log=proc)

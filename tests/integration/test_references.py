@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import kopf
 import pytest
@@ -26,11 +28,23 @@ def ready(api: Api, name: str = "promo") -> dict[str, str]:
     return api.condition("campaigns", name, "Ready") or {}
 
 
+def ready_when(
+    api: Api, wanted: Callable[[dict[str, Any]], bool]
+) -> Callable[[], dict[str, Any] | None]:
+    """A probe for `wait_for`: Campaign `promo`'s Ready condition once `wanted` holds of it."""
+
+    def probe() -> dict[str, Any] | None:
+        condition = ready(api)
+        return condition if wanted(condition) else None
+
+    return probe
+
+
 def test_missing_references_then_late_arrival(api: Api, operator: OperatorProcess) -> None:
     api.create("campaigns", "promo", campaign_spec(), "Campaign")
     cond = wait_for(
         "ReferenceNotFound",
-        lambda: ready(api).get("reason") == "ReferenceNotFound" and ready(api),
+        ready_when(api, lambda c: c.get("reason") == "ReferenceNotFound"),
         log=operator,
     )
     assert cond["status"] == "False"
@@ -68,7 +82,7 @@ def test_a_secret_worker_pods_read_missing_from_the_namespace_blocks_until_it_ar
     api.create("campaigns", "promo", campaign_spec(), "Campaign")
     cond = wait_for(
         "SecretNotFound",
-        lambda: ready(api).get("reason") == "SecretNotFound" and ready(api),
+        ready_when(api, lambda c: c.get("reason") == "SecretNotFound"),
         log=operator,
     )
     assert cond["status"] == "False"
@@ -157,7 +171,7 @@ def test_referent_not_ready_then_fixed(api: Api, operator: OperatorProcess) -> N
 
     cond = wait_for(
         "the TrunkPool named as not Ready",
-        lambda: "TrunkPool 'lines' is not Ready" in ready(api).get("message", "") and ready(api),
+        ready_when(api, lambda c: "TrunkPool 'lines' is not Ready" in c.get("message", "")),
         log=operator,
     )
     assert cond["reason"] == "ReferenceNotReady"
@@ -179,7 +193,7 @@ def test_suppression_reference_must_be_a_suppress_list(api: Api, operator: Opera
     )
     cond = wait_for(
         "ReferenceInvalid",
-        lambda: ready(api).get("reason") == "ReferenceInvalid" and ready(api),
+        ready_when(api, lambda c: c.get("reason") == "ReferenceInvalid"),
         log=operator,
     )
     assert "ContactList 'other' has purpose Dial, expected Suppress" in cond["message"]
@@ -195,7 +209,7 @@ def test_references_stay_in_the_namespace(
     api.create("campaigns", "promo", campaign_spec(), "Campaign")
     cond = wait_for(
         "ReferenceNotFound",
-        lambda: ready(api).get("reason") == "ReferenceNotFound" and ready(api),
+        ready_when(api, lambda c: c.get("reason") == "ReferenceNotFound"),
         log=operator,
     )
     assert f"not found in namespace {namespace!r}" in cond["message"]

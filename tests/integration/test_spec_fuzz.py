@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from functools import partial
 from typing import Any
 
 from hypothesis import HealthCheck, assume, given, settings
@@ -56,7 +57,7 @@ def accepted_specs(draw: st.DrawFn) -> dict[str, Any]:
     (most are refused: a schema refuses what it can)."""
     example = draw(st.sampled_from(EXAMPLES))
     for _ in range(MAX_TRIES):
-        doc = copy.deepcopy(example)
+        doc: dict[str, Any] = copy.deepcopy(example)
         doc["metadata"] = {"name": f"fuzz-{next(_names)}"}
         for _ in range(draw(st.integers(1, 3))):
             path = draw(st.sampled_from(_paths(doc["spec"])))
@@ -88,7 +89,7 @@ def test_any_spec_the_schema_accepts_gets_a_ready_condition(
         plural, name = KIND_PLURAL[doc["kind"]], doc["metadata"]["name"]
         ready = wait_for(
             f"a Ready condition on {doc['kind']} {name}: {doc['spec']}",
-            lambda p=plural, n=name: api.condition(p, n, "Ready"),
+            partial(api.condition, plural, name, "Ready"),
             timeout=30,
             log=operator,
         )

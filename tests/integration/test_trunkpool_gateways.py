@@ -8,6 +8,7 @@ import base64
 import hashlib
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -43,11 +44,23 @@ def gateway_params(xml: str) -> dict[str, dict[str, str]]:
 
 def table(rdb: redis.Redis, pool: str, namespace: str) -> dict[str, Any]:
     raw = rdb.get(PoolKeys("tp", namespace, pool).config)
-    return json.loads(raw) if raw else {}  # type: ignore[arg-type]
+    return json.loads(raw) if raw else {}
 
 
 def ready(api: Api, pool: str) -> dict[str, Any]:
     return api.condition("trunkpools", pool, "Ready") or {}
+
+
+def compiled_once(
+    api: Api, wanted: Callable[[dict[str, str]], bool]
+) -> Callable[[], dict[str, str] | None]:
+    """A probe for `wait_for`: pool `lines`'s compiled gateways once `wanted` holds of them."""
+
+    def probe() -> dict[str, str] | None:
+        found = compiled(api, "lines")
+        return found if found is not None and wanted(found) else None
+
+    return probe
 
 
 def test_the_pool_is_compiled_into_a_secret_the_routing_table_names(
@@ -103,7 +116,7 @@ def test_the_pool_is_compiled_into_a_secret_the_routing_table_names(
     )
     changed = wait_for(
         "a new generation",
-        lambda: (d := compiled(api, "lines")) and d[contract.GENERATION_KEY] != first and d,
+        compiled_once(api, lambda d: d[contract.GENERATION_KEY] != first),
         log=operator,
     )
     assert gateway_params(changed[contract.XML_KEY])["carrier-b"]["proxy"] == (
@@ -127,10 +140,8 @@ def test_the_pool_is_compiled_into_a_secret_the_routing_table_names(
     )
     rotated = wait_for(
         "the rotated password compiled",
-        lambda: (
-            (d := compiled(api, "lines"))
-            and gateway_params(d[contract.XML_KEY])["carrier-a"]["password"] == ROTATED
-            and d
+        compiled_once(
+            api, lambda d: gateway_params(d[contract.XML_KEY])["carrier-a"]["password"] == ROTATED
         ),
         log=operator,
     )
@@ -200,11 +211,7 @@ def test_a_missing_credential_is_named_and_its_trunk_takes_no_calls(
     wait_for("Ready once fixed", lambda: ready(api, "lines").get("status") == "True", log=operator)
     data = wait_for(
         "carrier-a configured",
-        lambda: (
-            (d := compiled(api, "lines"))
-            and "carrier-a" in gateway_params(d[contract.XML_KEY])
-            and d
-        ),
+        compiled_once(api, lambda d: "carrier-a" in gateway_params(d[contract.XML_KEY])),
         log=operator,
     )
     wait_for(

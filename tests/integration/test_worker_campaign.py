@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -30,7 +31,10 @@ TRUNKS = [
     trunk("carrier-a", concurrent=12, cps=40),
     trunk("carrier-b", concurrent=12, cps=40),
 ]
-CALLER_IDS = [{"number": "+862012345678", "maxConcurrentCalls": 15}, {"number": "+861012345678"}]
+CALLER_IDS: list[dict[str, Any]] = [
+    {"number": "+862012345678", "maxConcurrentCalls": 15},
+    {"number": "+861012345678"},
+]
 RETRY_AT_ONCE = {
     "rules": [
         {"outcome": o, "delayMinutes": 0}
@@ -64,12 +68,12 @@ def test_two_workers_close_every_contact(
             lambda: rdb.hlen(keys.closed) == 1000,
             timeout=240,
             log=workers[0],
-        )  # type: ignore[arg-type]
+        )
 
     assert ledger_problems(rdb, keys) == []
     assert double_dials(rdb, keys) == []
     attempts = records(rdb, keys)
-    outcomes = defaultdict(int)
+    outcomes: dict[str, int] = defaultdict(int)
     for record in attempts:
         outcomes[record["outcome"]] += 1
     assert outcomes["AnsweredHuman"] > 200, outcomes
@@ -136,7 +140,7 @@ def test_a_campaign_whose_only_trunk_is_a_sip_uri_dials_every_contact(
     with dialing(scenario, namespace, redis_url, tmp_path) as workers:
         wait_for(
             "every contact closed", lambda: rdb.hlen(keys.closed) == 40, timeout=120, log=workers[0]
-        )  # type: ignore[arg-type]
+        )
 
     assert ledger_problems(rdb, keys) == []
     attempts = records(rdb, keys)
@@ -170,7 +174,7 @@ def test_a_worker_refuses_a_config_whose_mode_needs_agents(
                 None,
             ),
             log=workers[0],
-        )  # type: ignore[arg-type]
+        )
         assert "mode Predictive hands answered calls to agents" in line
         assert records(rdb, keys) == []
         assert rdb.zcard(keys.due) == 5, "every contact still waits, none claimed"
@@ -201,7 +205,7 @@ def test_a_worker_refuses_a_config_from_a_newer_schema(
                 None,
             ),
             log=workers[0],
-        )  # type: ignore[arg-type]
+        )
         assert f"campaign config has schemaVersion {newer}" in line
         assert records(rdb, keys) == []
         assert rdb.zcard(keys.due) == 5, "every contact still waits, none claimed"
@@ -269,7 +273,7 @@ def test_a_changed_contact_list_is_dialled_instead_of_the_old_one(
         log=operator,
     )
     with dialing(scenario, namespace, redis_url, tmp_path) as workers:
-        wait_for("list A dialling", lambda: rdb.hlen(keys.closed) >= 5, timeout=60, log=workers[0])  # type: ignore[arg-type]
+        wait_for("list A dialling", lambda: rdb.hlen(keys.closed) >= 5, timeout=60, log=workers[0])
         api.patch_spec("campaigns", "promo", {"contactListRef": {"name": "fresh"}})
         wait_for(
             "B's contacts all closed and nothing else left",
@@ -285,7 +289,7 @@ def test_a_changed_contact_list_is_dialled_instead_of_the_old_one(
             ),
             timeout=120,
             log=workers[0],
-        )  # type: ignore[arg-type]
+        )
 
     dialled = {r["number"] for r in records(rdb, keys)}
     assert {mask_number(f"+86{n}") for n in new} <= dialled, "every contact of B was dialled"

@@ -62,7 +62,7 @@ def test_each_far_end_is_classified_right(
             lambda: rdb.hlen(keys.closed) == 160,
             timeout=180,
             log=workers[0],
-        )  # type: ignore[arg-type]
+        )
 
     assert ledger_problems(rdb, keys) == []
     seen: dict[str, Counter[str]] = defaultdict(Counter)
@@ -136,7 +136,7 @@ def test_answered_callees_nobody_takes_in_time_are_abandoned(
             worker.start()
             wait_for(
                 "every contact closed", lambda: rdb.hlen(keys.closed) == 40, timeout=120, log=worker
-            )  # type: ignore[arg-type]
+            )
         finally:
             worker.stop()
         attempts = records(rdb, keys)
@@ -186,7 +186,7 @@ def test_closure_rule_ends_a_contact_after_max_attempts(
     with dialing(scenario, namespace, redis_url, tmp_path) as workers:
         wait_for(
             "every contact closed", lambda: rdb.hlen(keys.closed) == 20, timeout=120, log=workers[0]
-        )  # type: ignore[arg-type]
+        )
     per_contact = Counter(r["contact"] for r in records(rdb, keys))
     assert set(per_contact.values()) == {3}, "each contact: exactly 3 attempts, then closed"
     assert set(rdb.hvals(keys.closed)) == {"Busy"}
@@ -238,7 +238,7 @@ def test_early_media_neither_starts_the_destination_nor_outlives_the_ring_timeou
         worker = WorkerProcess(f"{namespace}/promo", redis_url, esl, tmp_path / "w.log", "w1")
         worker.start()
         try:
-            wait_for("every contact closed", all_closed, timeout=120, log=worker)  # type: ignore[arg-type]
+            wait_for("every contact closed", all_closed, timeout=120, log=worker)
         finally:
             worker.stop()
 

@@ -37,7 +37,7 @@ class Redis(redis.Redis):
 
 @pytest.fixture
 def client(redis_url: str) -> Redis:
-    rdb = Redis.from_url(redis_url, decode_responses=True)
+    rdb = Redis(connection_pool=redis.ConnectionPool.from_url(redis_url, decode_responses=True))
     for pool in (TP, CIDP):
         rdb.set(pool.config, "{}")
     return rdb

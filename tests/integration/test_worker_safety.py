@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import redis
@@ -93,7 +93,7 @@ def test_calling_window_holds_in_each_callees_time_zone(
             "the Shanghai callees closed",
             lambda: rdb.hlen(keys.closed) == 10,
             log=workers[0],
-        )  # type: ignore[arg-type]
+        )
         dialled = {r["number"] for r in records(rdb, keys)}
     assert all(n.startswith("+86") for n in dialled), (
         "Los Angeles is asleep: nobody there is called"
@@ -102,7 +102,7 @@ def test_calling_window_holds_in_each_callees_time_zone(
     # The Los Angeles callees wait for their own morning, roughly 15 to 16 hours away.
     waits = [
         score / 1000 - datetime.now(UTC).timestamp()
-        for _, score in rdb.zrange(keys.due, 0, -1, withscores=True)
+        for _, score in cast(list[tuple[str, float]], rdb.zrange(keys.due, 0, -1, withscores=True))
     ]
     assert len(waits) == 10 and all(3600 * 6 < w < 3600 * 24 for w in waits), waits
     assert ledger_problems(rdb, keys) == []
@@ -125,7 +125,7 @@ def test_do_not_call_numbers_are_never_dialled_even_when_added_mid_campaign(
             "a first round of calls",
             lambda: len({r["contact"] for r in records(rdb, keys)}) >= 25,
             log=workers[0],
-        )  # type: ignore[arg-type]
+        )
         api.core.patch_namespaced_config_map(
             "dnc-source", namespace, {"data": {"list.csv": csv_of(early + late)}}
         )
@@ -138,9 +138,11 @@ def test_do_not_call_numbers_are_never_dialled_even_when_added_mid_campaign(
         added_at_ms = datetime.now(UTC).timestamp() * 1000
         wait_for(
             "every contact closed", lambda: rdb.hlen(keys.closed) == 40, timeout=120, log=workers[0]
-        )  # type: ignore[arg-type]
+        )
 
-    masked = lambda n: f"+86{n[:3]}****{n[-4:]}"  # noqa: E731
+    def masked(n: str) -> str:
+        return f"+86{n[:3]}****{n[-4:]}"
+
     attempts = records(rdb, keys)
     assert not [r for r in attempts if r["number"] in {masked(n) for n in early}], (
         "suppressed from the start"
@@ -186,7 +188,7 @@ def test_a_crafted_number_never_reaches_the_switch(
     rdb.sadd(keys.known, "forged")
     rdb.zadd(keys.due, {"forged": 0})
     with dialing(SCENARIO, namespace, redis_url, tmp_path) as workers:
-        wait_for("every contact closed", lambda: rdb.hlen(keys.closed) == 4, log=workers[0])  # type: ignore[arg-type]
+        wait_for("every contact closed", lambda: rdb.hlen(keys.closed) == 4, log=workers[0])
     assert rdb.hget(keys.closed, "forged") == "InvalidNumber"
     assert "forged" not in {r["contact"] for r in records(rdb, keys)}, "never dialled"
     assert ledger_problems(rdb, keys) == []
@@ -217,7 +219,7 @@ def test_contacts_wait_while_a_do_not_call_list_is_gone_from_redis(
     )
     scenario = {"seed": 4, "carriers": {"gw": BUSY}}
     with dialing(scenario, namespace, redis_url, tmp_path, speed=10) as workers:
-        wait_for("calls under way", lambda: len(records(rdb, keys)) >= 10, log=workers[0])  # type: ignore[arg-type]
+        wait_for("calls under way", lambda: len(records(rdb, keys)) >= 10, log=workers[0])
         rdb.delete(*rdb.scan_iter(match=ListKeys(namespace, "dnc").pattern))
 
         def all_waiting() -> bool:
@@ -225,7 +227,7 @@ def test_contacts_wait_while_a_do_not_call_list_is_gone_from_redis(
             later = seconds * 1000 + micros // 1000 + 30_000
             return rdb.hlen(keys.inflight) == 0 and rdb.zcount(keys.due, "-inf", later) == 0
 
-        wait_for("every pending contact held", all_waiting, timeout=60, log=workers[0])  # type: ignore[arg-type]
+        wait_for("every pending contact held", all_waiting, timeout=60, log=workers[0])
 
     masked = {f"+86{n[:3]}****{n[-4:]}" for n in blocked}
     assert not [r for r in records(rdb, keys) if r["number"] in masked]

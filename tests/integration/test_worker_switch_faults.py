@@ -8,7 +8,7 @@ import re
 import urllib.request
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -34,13 +34,14 @@ def trunk_counts(rdb: redis.Redis, namespace: str) -> Counter[str]:
     pool = PoolKeys("tp", namespace, "lines")
     total: Counter[str] = Counter()
     for key in rdb.scan_iter(match=pool.counts(0).removesuffix("0") + "*"):
-        for field, value in rdb.hgetall(key).items():
+        for field, value in cast(dict[str, str], rdb.hgetall(key)).items():
             total[field.split("|", 1)[1]] += int(value)
     return total
 
 
 def attempts_by_contact(rdb: redis.Redis, keys: CampaignKeys) -> dict[str, int]:
-    return {c: int(json.loads(h)["attempts"]) for c, h in rdb.hgetall(keys.contacts).items()}
+    stored = cast(dict[str, str], rdb.hgetall(keys.contacts))
+    return {c: int(json.loads(h)["attempts"]) for c, h in stored.items()}
 
 
 def assert_refusals_count_against_nothing(
@@ -92,7 +93,7 @@ def test_the_switch_throttle_slows_the_worker_and_costs_nothing(
     with dialing(scenario, namespace, redis_url, tmp_path) as (worker,):
         wait_for(
             "every contact closed", lambda: rdb.hlen(keys.closed) == 200, timeout=120, log=worker
-        )  # type: ignore[arg-type]
+        )
         refunded = metric(worker.metrics_port, "kdial_cps_refunded_total")
     assert ledger_problems(rdb, keys) == []
     refused = assert_refusals_count_against_nothing(
@@ -133,12 +134,12 @@ def test_a_switch_shutting_down_mid_campaign_costs_no_trunk_and_no_contact_an_at
                 and metric(worker.metrics_port, "kdial_calls_active") >= 5
             ),
             log=worker,
-        )  # type: ignore[arg-type]
+        )
         with EslClient(*worker.esl).connect() as esl:
             assert esl.api("fsctl shutdown restart") == "+OK\n"
         wait_for(
             "every contact closed", lambda: rdb.hlen(keys.closed) == 300, timeout=180, log=worker
-        )  # type: ignore[arg-type]
+        )
     assert ledger_problems(rdb, keys) == []
     refused = assert_refusals_count_against_nothing(rdb, keys, namespace, "CHAN_NOT_IMPLEMENTED")
     assert refused, "originates were sent while the switch shut down"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -71,5 +72,5 @@ def render_values(values: dict[str, Any], api_versions: tuple[str, ...] = ()) ->
     return _render(json.dumps(values, sort_keys=True), api_versions)
 
 
-def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def env_of(container: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {e["name"]: e for e in container.get("env", [])}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from kubernetes import dynamic
@@ -26,7 +27,7 @@ def install_crds(cluster: dynamic.DynamicClient) -> list[str]:
         crds.server_side_apply(body=doc, field_manager=FIELD_MANAGER, force_conflicts=True)
         names.append(doc["metadata"]["name"])
     for name in names:
-        wait_for(f"CRD {name} Established", lambda n=name: _established(crds.get(name=n)))
+        wait_for(f"CRD {name} Established", partial(_established_by_name, crds, name))
     cluster.resources.invalidate_cache()
     return names
 
@@ -40,6 +41,10 @@ def dry_run_apply(cluster: dynamic.DynamicClient, doc: dict[str, Any]) -> Any:
         field_manager=FIELD_MANAGER,
         dry_run="All",
     )
+
+
+def _established_by_name(crds: Any, name: str) -> bool:
+    return _established(crds.get(name=name))
 
 
 def _established(crd: Any) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -109,13 +109,14 @@ def dialing(
     logs: Path,
     workers: int = 1,
     speed: float = 20,
-    **env: str,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[list[WorkerProcess]]:
-    """The simulator and `workers` worker processes for campaign `promo`."""
+    """The simulator and `workers` worker processes for campaign `promo`, with `env` added
+    to the workers' environment."""
     with running_sim(scenario, speed=speed) as esl:
         procs = [
             WorkerProcess(
-                f"{namespace}/promo", redis_url, esl, logs / f"w{i}.log", f"w{i}", **env
+                f"{namespace}/promo", redis_url, esl, logs / f"w{i}.log", f"w{i}", **(env or {})
             ).start()
             for i in range(1, workers + 1)
         ]

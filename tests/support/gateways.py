@@ -7,9 +7,11 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import cast
 
 import redis
 from kubernetes import client
+from urllib3 import HTTPResponse
 
 from kdial.state import gateways as contract
 from kdial.state.keys import PoolKeys
@@ -57,5 +59,5 @@ def compiled(api: Api, pool: str) -> dict[str, str] | None:
         if error.status == 404:
             return None
         raise
-    data = json.loads(response.data).get("data") or {}
+    data = json.loads(cast(HTTPResponse, response).data).get("data") or {}
     return {k: base64.b64decode(v).decode() for k, v in data.items()}

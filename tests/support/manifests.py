@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -200,7 +200,7 @@ def builtin_problems(doc: dict[str, Any]) -> list[str]:
     ]
 
 
-def manifest_problems(doc: dict[str, Any]) -> list[str]:
+def manifest_problems(doc: Mapping[str, Any]) -> list[str]:
     """Every problem of one manifest, whatever its kind."""
     return list(_manifest_problems(json.dumps(doc, sort_keys=True)))
 

@@ -8,9 +8,10 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from kubernetes import client
+from urllib3 import HTTPResponse
 
 from kdial.api.kinds import GROUP, VERSION
 from kdial_local import processes
@@ -39,11 +40,17 @@ class OperatorProcess:
         return "\n".join(self.log.read_text("utf-8", "replace").splitlines()[-lines:])
 
 
+class Tailed(Protocol):
+    """A process whose log's last lines a failed wait shows."""
+
+    def tail(self, lines: int = 40) -> str: ...
+
+
 def wait_for(
     what: str,
     probe: Callable[[], T | None],
     timeout: float = 60.0,
-    log: OperatorProcess | None = None,
+    log: Tailed | None = None,
 ) -> T:
     """Polls `probe` until it returns something truthy; fails naming `what` (and the log).
 
@@ -54,16 +61,17 @@ def wait_for(
     last: Any = None
     while time.monotonic() < deadline:
         try:
-            last = probe()
+            got = probe()
         except AssertionError as error:
             last = error
         else:
-            if last:
-                return last
+            last = got
+            if got:
+                return got
         time.sleep(0.1)
     raise AssertionError(
         f"timed out waiting for {what}; last: {last!r}"
-        + (f"\n--- operator log ---\n{log.tail()}" if log else "")
+        + (f"\n--- {type(log).__name__} log ---\n{log.tail()}" if log else "")
     )
 
 
@@ -86,15 +94,17 @@ class Api:
             "metadata": {"name": name},
             "spec": spec,
         }
-        return self.custom.create_namespaced_custom_object(
+        created = self.custom.create_namespaced_custom_object(
             GROUP, VERSION, self.namespace, plural, body
-        )  # type: ignore[no-any-return]
+        )
+        return cast(dict[str, Any], created)
 
     def get(self, plural: str, name: str) -> dict[str, Any] | None:
         try:
-            return self.custom.get_namespaced_custom_object(
+            got = self.custom.get_namespaced_custom_object(
                 GROUP, VERSION, self.namespace, plural, name
-            )  # type: ignore[no-any-return]
+            )
+            return cast(dict[str, Any], got)
         except client.ApiException as error:
             if error.status == 404:
                 return None
@@ -120,13 +130,12 @@ class Api:
         body: dict[str, Any] = {"metadata": {"name": name}, "data": data}
         if binary_data:
             body["binaryData"] = {k: base64.b64encode(v).decode() for k, v in binary_data.items()}
-        self.core.create_namespaced_config_map(self.namespace, body)
+        self.core.create_namespaced_config_map(self.namespace, body)  # type: ignore[arg-type]  # the client takes a dict body as well
 
     def secret(self, name: str, data: dict[str, str]) -> None:
         encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
-        self.core.create_namespaced_secret(
-            self.namespace, {"metadata": {"name": name}, "data": encoded}
-        )
+        body = {"metadata": {"name": name}, "data": encoded}
+        self.core.create_namespaced_secret(self.namespace, body)  # type: ignore[arg-type]  # a dict body as well
 
     def deployment(self, name: str) -> dict[str, Any] | None:
         try:
@@ -137,7 +146,7 @@ class Api:
             if error.status == 404:
                 return None
             raise
-        return json.loads(response.data)  # type: ignore[no-any-return]
+        return cast(dict[str, Any], json.loads(cast(HTTPResponse, response).data))
 
     def set_ready_replicas(self, name: str, ready: int) -> None:
         """Plays the Deployment controller, which the emulator does not run."""
@@ -147,5 +156,5 @@ class Api:
 
     def events(self, involved: str) -> list[dict[str, Any]]:
         events = self.core.list_namespaced_event(self.namespace, _preload_content=False)
-        items = json.loads(events.data)["items"]
+        items = json.loads(cast(HTTPResponse, events).data)["items"]
         return [e for e in items if e.get("involvedObject", {}).get("name") == involved]

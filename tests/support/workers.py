@@ -7,7 +7,7 @@ import signal
 import subprocess
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import redis
 
@@ -64,7 +64,8 @@ UNMASKED = re.compile(r"(?<!\d)(\+?86)?1380000\d{4}(?!\d)")
 def records(rdb: redis.Redis, keys: CampaignKeys) -> list[dict[str, str]]:
     """The campaign's attempt records as stored; each must decode as an `AttemptRecord` (every
     outcome a real `Outcome`), else the test fails here with what is wrong."""
-    entries = [fields for _, fields in rdb.xrange(keys.attempts)]
+    stream = cast(list[tuple[str, dict[str, str]]], rdb.xrange(keys.attempts))
+    entries = [fields for _, fields in stream]
     for fields in entries:
         AttemptRecord.decode(fields)
     return entries
@@ -88,7 +89,7 @@ def ledger_problems(rdb: redis.Redis, keys: CampaignKeys) -> list[str]:
     closed = rdb.hkeys(keys.closed)
     due = rdb.zrange(keys.due, 0, -1)
     inflight = rdb.hvals(keys.inflight)
-    places = defaultdict(int)
+    places: dict[str, int] = defaultdict(int)
     for contact in [*closed, *due, *inflight]:
         places[contact] += 1
     if set(places) != set(known):
@@ -97,7 +98,7 @@ def ledger_problems(rdb: redis.Redis, keys: CampaignKeys) -> list[str]:
     doubled = [c for c, n in places.items() if n > 1]
     if doubled:
         problems.append(f"{len(doubled)} contacts in two places at once")
-    totals: dict[str, Any] = rdb.hgetall(keys.totals)
+    totals = cast(dict[str, str], rdb.hgetall(keys.totals))
     ended = sum(int(v) for k, v in totals.items() if k.startswith("outcome:"))
     if ended != rdb.xlen(keys.attempts):
         problems.append(f"{ended} attempts counted, {rdb.xlen(keys.attempts)} records")
@@ -109,9 +110,9 @@ def waits_problems(rdb: redis.Redis, keys: CampaignKeys) -> list[str]:
     every tag on a pending contact, each count the number of its tags (never 0 or less, a
     field that reached 0 is removed), every counted reason with an end, and `suppressed` the
     contacts closed as Suppressed. Empty when they agree."""
-    tags: dict[str, str] = rdb.hgetall(keys.waiting)
+    tags = cast(dict[str, str], rdb.hgetall(keys.waiting))
     counts = {k: int(v) for k, v in rdb.hgetall(keys.waiting_counts).items()}
-    ends: dict[str, str] = rdb.hgetall(keys.waiting_ends)
+    ends = cast(dict[str, str], rdb.hgetall(keys.waiting_ends))
     problems = []
     due = set(rdb.zrange(keys.due, 0, -1))
     if stray := set(tags) - due:

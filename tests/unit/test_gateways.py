@@ -52,7 +52,7 @@ def read(xml: str) -> dict[str, dict[str, Any]]:
     `variable`s with their direction, by gateway name."""
     root = ET.fromstring(xml)  # noqa: S314 (what kdial itself wrote)
     assert root.tag == "include"
-    found = {}
+    found: dict[str, dict[str, Any]] = {}
     for gateway in root:
         assert gateway.tag == "gateway" and set(gateway.attrib) == {"name"}
         params = [p.attrib for p in gateway.findall("param")]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import get_args
 
 import pytest
 
 from kdial.api.campaign import Closure, Retry, RetryableOutcome, RetryRule
 from kdial.outcomes import Outcome
+from kdial.state.history import ContactHistory
 from kdial_worker.ledger import Ending
 from kdial_worker.retry import counters, deadline_ms, decide
 
@@ -17,22 +18,23 @@ NOW = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 _O = Outcome
 
 
-def history(attempts: int = 0, first: int | None = None, **outcomes: int) -> dict[str, Any]:
-    entry: dict[str, Any] = {"attempts": attempts, "outcomes": outcomes}
+def history(attempts: int = 0, first: int | None = None, **outcomes: int) -> ContactHistory:
+    entry = ContactHistory(attempts=attempts, outcomes=outcomes)
     if first is not None:
         entry["first"] = first
     return entry
 
 
-def recorded(before: dict[str, Any], ending: Ending, now_ms: int) -> dict[str, Any]:
+def recorded(before: ContactHistory, ending: Ending, now_ms: int) -> ContactHistory:
     """The contact's history after complete.lua has recorded `ending` (same rules as there)."""
-    after = {**before, "outcomes": dict(before.get("outcomes", {}))}
+    outcomes = dict(before.get("outcomes", {}))
+    outcomes[ending.outcome] = outcomes.get(ending.outcome, 0) + 1
+    after = ContactHistory(**before)
+    after["outcomes"], after["last"] = outcomes, ending.outcome
     after.setdefault("attempts", 0)
     if ending.counts_as_attempt:
         after["attempts"] += 1
         after.setdefault("first", now_ms)
-    after["last"] = ending.outcome
-    after["outcomes"][ending.outcome] = after["outcomes"].get(ending.outcome, 0) + 1
     return after
 
 
@@ -59,7 +61,7 @@ def test_default_retry_first_attempt(
     outcome: Outcome, close: bool, delay_ms: int, counts: bool
 ) -> None:
     assert decide(outcome, {}, Retry(), NOW) == Ending(
-        outcome=outcome.value,
+        outcome=outcome,
         close=close,
         delay_ms=delay_ms,
         counts_as_attempt=counts,
@@ -119,7 +121,7 @@ def test_cancelled_attempts_do_not_count_toward_closure() -> None:
 
 
 def test_cancelled_never_closes_nor_counts_even_after_100_cancellations() -> None:
-    entry: dict[str, Any] = {}
+    entry = ContactHistory()
     for _ in range(100):
         ending = decide(_O.CANCELLED, entry, Retry(), NOW)
         assert (ending.close, ending.delay_ms, ending.counts_as_attempt) == (False, 0, False)
@@ -228,7 +230,7 @@ WALKS: dict[str, Walk] = {
 
 @pytest.mark.parametrize("walk", WALKS.values(), ids=WALKS.keys())
 def test_three_attempts_in_ten_days(walk: Walk) -> None:
-    entry: dict[str, Any] = {}
+    entry = ContactHistory()
     for day, outcome, closes, delay_minutes in walk:
         now = NOW + int(day * DAY_MS)
         ending = decide(outcome, entry, THREE_IN_TEN, now)

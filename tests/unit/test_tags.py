@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import JsonValue
 
 from kdial import tags
 from kdial.api.contactlist import ContactListSpec
@@ -157,7 +158,7 @@ def test_a_bad_tag_rejects_the_row_with_a_reason_and_no_tag_in_it(cell: str, rea
 
 def test_import_rows_counts_contacts_with_row_tags() -> None:
     listed = spec(tags=["sales"], tagsField="segment")
-    records = [
+    records: list[dict[str, JsonValue]] = [
         {"phone": "13800001111", "segment": "vip"},
         {"phone": "13800002222", "segment": "sales"},  # the list's tag already: nothing added
         {"phone": "13800003333", "segment": ""},
