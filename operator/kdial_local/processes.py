@@ -183,14 +183,14 @@ def operator(
 
 @contextmanager
 def agent_api(
-    kubeconfig: Path, redis_url: str, log: Path, startup_timeout: float = 15.0
+    kubeconfig: Path, redis_url: str, log: Path, *args: str, startup_timeout: float = 15.0
 ) -> Iterator[str]:
-    """`kdial api` on a loopback port it picks itself and announces, against the API server of
-    `kubeconfig`, its log in `log`; yields its base URL."""
+    """`kdial api` (with `args`) on a loopback port it picks itself and announces, against the
+    API server of `kubeconfig`, its log in `log`; yields its base URL."""
     env = os.environ | {"KUBECONFIG": str(kubeconfig), "KDIAL_REDIS_URL": redis_url}
     with log.open("w") as errors:
         proc = subprocess.Popen(
-            kdial("api", "--listen", "127.0.0.1:0"),
+            kdial("api", "--listen", "127.0.0.1:0", *args),
             stdout=subprocess.PIPE,
             stderr=errors,
             text=True,
