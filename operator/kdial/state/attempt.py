@@ -129,6 +129,7 @@ class AttemptRecord:
         """An entry of the attempt stream, with the attempt's stored disposition if it has one;
         `BadRecord` says what is wrong with one that is not an attempt record (a disposition
         of a newer schema raises `kdial.state.wire.NewerSchema`)."""
+        disposed = None if disposition is None else Disposition.decode(disposition)
         try:
             return cls(
                 attempt=fields["attempt"],
@@ -137,7 +138,7 @@ class AttemptRecord:
                 ended_ms=int(fields["ended_ms"]),
                 call=CallRecord.decode(fields) if "uuid" in fields else None,
                 reason=fields.get("reason", ""),
-                disposition=None if disposition is None else Disposition.decode(disposition),
+                disposition=disposed,
             )
         except KeyError as missing:
             raise BadRecord(f"attempt record without {missing}") from None
