@@ -23,7 +23,7 @@ from kdial.agent_stats import AgentStats, StatsFold, total
 from kdial.state.agents import AgentChange
 from kdial.state.keys import PREFIX, CampaignKeys
 
-__all__ = ["StatsBook"]
+__all__ = ["AgentMetrics", "StatsBook"]
 
 #: Changes read per round trip while catching up.
 _PAGE = 1000
@@ -74,14 +74,16 @@ class StatsBook:
     async def metrics(self, *, agent_label: bool) -> Collector:
         """A collector of every campaign's agent metrics as they stand now."""
         now = await self.now_ms()
-        families = _Families(agent_label)
+        families = AgentMetrics(agent_label)
         for keys in await self.campaigns():
             fold = await self.fold(keys)
             families.add(keys, fold, now)
         return families
 
 
-class _Families:
+class AgentMetrics(Collector):
+    """The agent metrics of the campaigns added, as Prometheus families."""
+
     def __init__(self, agent_label: bool) -> None:
         labels = ["namespace", "campaign", *(["agent"] if agent_label else [])]
         self.agent_label = agent_label

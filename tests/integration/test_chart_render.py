@@ -32,6 +32,7 @@ from prometheus_client import Counter, Histogram
 from kdial.api.crd import crd_manifest
 from kdial.api.kinds import KINDS
 from kdial_api import cli as api_cli
+from kdial_api.stats import AgentMetrics
 from kdial_cli import chart as chart_cli
 from kdial_cli.main import SUBCOMMANDS
 from kdial_operator import metrics as operator_metrics
@@ -190,6 +191,7 @@ MONITORING_SCHEMAS: dict[str, dict[str, Any]] = {
                             {
                                 "port": {"type": "string"},
                                 "path": {"type": "string"},
+                                "honorLabels": {"type": "boolean"},
                                 "interval": _DURATION,
                                 "scrapeTimeout": _DURATION,
                             }
@@ -1170,8 +1172,10 @@ def test_the_operators_line_health_metrics_are_scraped() -> None:
 
 @cache
 def worker_metric_names() -> set[str]:
-    """Every series name the workers and the operator expose."""
+    """Every series name the workers, the operator and the agent API expose."""
     names = set()
+    for family in AgentMetrics(agent_label=False).collect():
+        names.add(f"{family.name}_total" if family.type == "counter" else family.name)
     for value in [*vars(metrics).values(), *vars(operator_metrics).values()]:
         if isinstance(value, Counter):
             names.add(f"{value._name}_total")
@@ -1374,6 +1378,13 @@ def test_the_dashboard_shows_the_worker_and_line_health_metrics() -> None:
         "kdial_trunk_weight",
     } <= read
     assert all(panel["gridPos"]["w"] <= 24 for panel in dashboard["panels"])
+    assert {
+        "kdial_agent_talk_seconds_total",
+        "kdial_agent_idle_seconds_total",
+        "kdial_agent_calls_handled_total",
+        "kdial_agent_dispositions_total",
+        "kdial_agents",
+    } <= read, "the agents' panels"
 
 
 # The agent API
@@ -1442,3 +1453,14 @@ def test_the_agent_api_reads_only_the_tokens_secret_and_what_agents_log_in_to() 
     }
     assert all(_grants([r]) == API_CALLS for r in namespaced)
     assert not _api_roles("own-service-account")
+
+
+def test_the_agent_apis_metrics_are_scraped_keeping_the_campaigns_namespace() -> None:
+    monitor = _monitor("monitoring", "-api")
+    deployment = render("monitoring").one("Deployment", "kdial-api")
+    pod = deployment["spec"]["template"]
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    assert (endpoint["port"], endpoint["path"]) == ("http", "/metrics")
+    assert endpoint["honorLabels"] is True, "the series' namespace is the campaign's"
