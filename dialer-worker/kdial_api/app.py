@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from kdial.agent_state import AgentAction, AgentState, IllegalTransition
 from kdial.agent_stats import AgentStats, total
-from kdial.api.campaign import CampaignSpec
+from kdial.api.campaign import CampaignSpec, Dispositions
 from kdial.api.contactlist import ContactListSpec
 from kdial.api.meta import explain
 from kdial.modes import AGENT_MODES
@@ -288,6 +288,13 @@ async def disposition(request: web.Request) -> web.Response:
     return _view(caller, new)
 
 
+async def dispositions_of(request: web.Request) -> web.Response:
+    """The codes and fields the campaign's agents end wrap-up with."""
+    caller = await _caller(request, agent_mode=False)
+    declared = caller.spec().dispositions
+    return web.json_response(declared.model_dump(mode="json", by_alias=True))
+
+
 async def campaign_stats(request: web.Request) -> web.Response:
     """The campaign's agent statistics, summed and per agent."""
     caller = await _caller(request, agent_mode=False)
@@ -377,6 +384,14 @@ ROUTES: tuple[Route, ...] = (
         disposition,
         "End wrap-up with a disposition",
         requests.Disposition,
+    ),
+    Route(
+        "GET",
+        f"{PREFIX}/dispositions",
+        dispositions_of,
+        "The disposition codes and fields agents choose from",
+        None,
+        Dispositions,
     ),
     Route(
         "GET",

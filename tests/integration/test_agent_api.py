@@ -20,7 +20,7 @@ import requests
 from kdial.agent_state import AgentAction
 from kdial.outcomes import Outcome
 from kdial.state.agents import SEAT_CLAIM_MS, AgentChange, AgentRecord, Seat
-from kdial.state.attempt import AttemptRecord
+from kdial.state.attempt import AttemptRecord, Disposition
 from kdial.state.contact import Contact
 from kdial.state.counters import campaign_increments
 from kdial.state.keys import AgentKeys, CampaignKeys, ListKeys
@@ -680,3 +680,38 @@ def test_reads_from_the_api_server_are_kept_and_a_revoked_token_stops_within_tha
             lambda: call(here, "GET", "/state", "ana-token").status_code == 401,
             timeout=1 + 5,
         )
+
+
+def test_simulated_desktops_log_agents_in_and_end_each_wrap_up_with_a_campaign_code(
+    agent_api: str, api: Api, namespace: str, rdb: redis.Redis, tmp_path: Path
+) -> None:
+    floor(api, {"ana": "ana-token", "bo": "bo-token"})
+    tokens = tmp_path / "agents.env"
+    tokens.write_text("# the floor\nana=ana-token\nbo=bo-token\n")
+    keys = CampaignKeys(namespace, "promo")
+
+    def state(agent: str) -> str:
+        return AgentRecord.decode(rdb.hget(keys.agents, agent)).state.value
+
+    log = tmp_path / "desktops.log"
+    with processes.desktops(
+        agent_api, namespace, "promo", tokens, log, "--wrap-up-seconds", "0.2"
+    ) as logged_in:
+        assert logged_in == 2
+        assert (state("ana"), state("bo")) == ("Ready", "Ready")
+        assert AgentRecord.decode(rdb.hget(keys.agents, "ana")).endpoint == "ana"
+        attempt = agents.claimed(rdb, keys, ListKeys(namespace, "leads"), CONTACT)
+        agents.call_to_wrap_up(rdb, keys, "ana", attempt)
+
+        kept = wait_for(
+            "ana's desktop to end the wrap-up",
+            lambda: rdb.hget(keys.dispositions, attempt),
+            timeout=20,
+        )
+        disposition = Disposition.decode(kept)
+        assert disposition.agent == "ana"
+        assert disposition.code in {"Sale", "NotNow", "CallBack"}
+        assert disposition.fields == {"interested": True}, "the required field, filled in"
+        assert (disposition.call_back_ms is not None) == (disposition.code == "CallBack")
+        wait_for("ana Ready again", lambda: state("ana") == "Ready")
+    assert (state("ana"), state("bo")) == ("LoggedOut", "LoggedOut"), log.read_text()
