@@ -219,9 +219,9 @@ async def _offer(request: web.Request, caller: Caller, attempt: str, since_ms: i
     store, cluster = request.app[_STORE], request.app[_CLUSTER]
     contact_id = await store.contact_of(caller.keys, attempt, since_ms)
     shown: dict[str, Any] = {}
-    found = await cluster.campaign(caller.namespace, caller.campaign)
-    if contact_id is not None and found is not None:
-        listed = str(((found.get("spec") or {}).get("contactListRef") or {}).get("name", ""))
+    if contact_id is not None:
+        spec = caller.found.get("spec") or {}
+        listed = str((spec.get("contactListRef") or {}).get("name", ""))
         contact = await _contact(request, ListKeys(caller.namespace, listed), contact_id)
         if contact is not None:
             shown = offers.shown(contact, await _list_spec(cluster, caller.namespace, listed))
@@ -238,11 +238,12 @@ async def _contact(request: web.Request, keys: ListKeys, contact: str) -> Contac
 
 
 async def _list_spec(cluster: Cluster, namespace: str, name: str) -> ContactListSpec | None:
-    """The list's spec; None when it is gone or not valid (then only the masked number shows)."""
-    found = await cluster.contact_list(namespace, name) if name else None
+    """The list's spec; None when it is gone, not valid or cannot be read now (the stream is
+    under way: no refusal can be sent), and then only the masked number shows."""
     try:
+        found = await cluster.contact_list(namespace, name) if name else None
         return None if found is None else ContactListSpec.model_validate(found.get("spec") or {})
-    except ValidationError:
+    except (ValidationError, Unavailable):
         return None
 
 
