@@ -283,8 +283,8 @@ async def disposition(request: web.Request) -> web.Response:
     except Elsewhere:
         raise Refusal(
             409,
-            "the contact is being called again or left the campaign's list; choose a code "
-            "that neither closes it nor asks for a call-back",
+            "the contact is in another call now, or left the campaign's list: send the "
+            "disposition again once that call has ended",
         ) from None
     return _view(caller, new)
 
