@@ -715,3 +715,27 @@ def test_simulated_desktops_log_agents_in_and_end_each_wrap_up_with_a_campaign_c
         assert (disposition.call_back_ms is not None) == (disposition.code == "CallBack")
         wait_for("ana Ready again", lambda: state("ana") == "Ready")
     assert (state("ana"), state("bo")) == ("LoggedOut", "LoggedOut"), log.read_text()
+
+
+def test_a_disposition_never_moves_a_contact_that_is_in_another_call(
+    agent_api: str, api: Api, namespace: str, rdb: redis.Redis
+) -> None:
+    floor(api, {"ana": "ana-token"})
+    base, keys = agent_api + at(namespace), CampaignKeys(namespace, "promo")
+    assert call(base, "POST", "/login", "ana-token", {"endpoint": "1001", "ready": True}).ok
+    attempt = agents.claimed(rdb, keys, ListKeys(namespace, "leads"), CONTACT)
+    agents.act(rdb, keys, "ana", AgentAction.RESERVE, attempt=attempt)
+    agents.act(rdb, keys, "ana", AgentAction.TALK)
+    agents.act(rdb, keys, "ana", AgentAction.WRAP_UP)
+    ending = ledger.Ending(outcome=Outcome.ANSWERED_HUMAN, close=False)  # due again at once
+    assert ledger.complete(rdb, keys, attempt, ending)
+    (again,) = ledger.claim(rdb, keys, agents.EPOCH, limit=1, lease_ms=60_000)
+    assert again.contact == CONTACT.id, "the contact is in a second call"
+    before = snapshot(rdb, namespace), ledger_state(rdb, keys)
+
+    answer = call(
+        base, "POST", "/disposition", "ana-token", {"code": "Sale", "fields": {"interested": True}}
+    )
+    assert answer.status_code == 409
+    assert "the contact is in another call now" in answer.json()["detail"]
+    assert (snapshot(rdb, namespace), ledger_state(rdb, keys)) == before, "nothing changed"
