@@ -397,9 +397,12 @@ def ledger_state(rdb: redis.Redis, keys: CampaignKeys) -> dict[str, Any]:
 
 def records(rdb: redis.Redis, keys: CampaignKeys) -> list[AttemptRecord]:
     """The campaign's attempt records, each with its disposition if it has one."""
+    entries = cast(list[tuple[str, dict[str, str]]], rdb.xrange(keys.attempts))
     return [
-        AttemptRecord.decode(fields, rdb.hget(keys.dispositions, fields["attempt"]))
-        for _, fields in rdb.xrange(keys.attempts)
+        AttemptRecord.decode(
+            fields, cast(str | None, rdb.hget(keys.dispositions, fields["attempt"]))
+        )
+        for _, fields in entries
     ]
 
 
@@ -691,7 +694,7 @@ def test_simulated_desktops_log_agents_in_and_end_each_wrap_up_with_a_campaign_c
     keys = CampaignKeys(namespace, "promo")
 
     def state(agent: str) -> str:
-        return AgentRecord.decode(rdb.hget(keys.agents, agent)).state.value
+        return AgentRecord.decode(cast(str, rdb.hget(keys.agents, agent))).state.value
 
     log = tmp_path / "desktops.log"
     with processes.desktops(
@@ -699,13 +702,13 @@ def test_simulated_desktops_log_agents_in_and_end_each_wrap_up_with_a_campaign_c
     ) as logged_in:
         assert logged_in == 2
         assert (state("ana"), state("bo")) == ("Ready", "Ready")
-        assert AgentRecord.decode(rdb.hget(keys.agents, "ana")).endpoint == "ana"
+        assert AgentRecord.decode(cast(str, rdb.hget(keys.agents, "ana"))).endpoint == "ana"
         attempt = agents.claimed(rdb, keys, ListKeys(namespace, "leads"), CONTACT)
         agents.call_to_wrap_up(rdb, keys, "ana", attempt)
 
         kept = wait_for(
             "ana's desktop to end the wrap-up",
-            lambda: rdb.hget(keys.dispositions, attempt),
+            lambda: cast(str | None, rdb.hget(keys.dispositions, attempt)),
             timeout=20,
         )
         disposition = Disposition.decode(kept)

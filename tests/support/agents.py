@@ -6,7 +6,7 @@ call's attempt ended through the ledger."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -57,8 +57,8 @@ def ended(
 ) -> None:
     """The call's attempt recorded as the worker records it, the retry rules deciding what
     follows for its contact."""
-    contact = rdb.hget(keys.inflight, attempt)
-    history = rdb.hget(keys.contacts, contact) or "{}"
+    contact = cast(str, rdb.hget(keys.inflight, attempt))
+    history = cast(str | None, rdb.hget(keys.contacts, contact)) or "{}"
     ending = retry.decide(outcome, json.loads(history), rules, now_ms(rdb))
     assert ledger.complete(rdb, keys, attempt, ending)
 
