@@ -1,10 +1,11 @@
 """The agent API's routes: who is asking (a bearer token of the namespace), which campaign,
 what they ask; then the change, or a clear refusal that changed nothing.
 
-Every route but `/openapi.json` is under `/v1/namespaces/{namespace}/campaigns/{campaign}/`
-and acts for the agent the token names, in that namespace only: a token is looked up in the
-namespace's own Secret, so another namespace's token is no token there (401), and another
-namespace's campaign is no campaign here (404).
+Every route but `/openapi.json`, `/healthz` and `/metrics` is under
+`/v1/namespaces/{namespace}/campaigns/{campaign}/` and acts for the agent the token names, in
+that namespace only: a token is looked up in the namespace's own Secret, so another
+namespace's token is no token there (401), and another namespace's campaign is no campaign
+here (404).
 """
 
 from __future__ import annotations
@@ -17,22 +18,32 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import ValidationError
 
 from kdial.agent_state import AgentAction, AgentState, IllegalTransition
+from kdial.agent_stats import AgentStats, total
+from kdial.api.campaign import CampaignSpec, Dispositions
+from kdial.api.contactlist import ContactListSpec
+from kdial.api.meta import explain
 from kdial.modes import AGENT_MODES
 from kdial.state.agents import AgentChange, AgentRecord
-from kdial.state.keys import CampaignKeys
+from kdial.state.contact import BadContact, Contact
+from kdial.state.keys import CampaignKeys, ListKeys
 from kdial.state.wire import NewerSchema
-from kdial_api import requests
+from kdial_api import dispositions, offers, requests
 from kdial_api.cluster import Cluster, Unavailable
-from kdial_api.openapi import AgentView, Route, document
-from kdial_api.store import Contended, Seated, Store
+from kdial_api.openapi import AgentView, CampaignStatsView, OfferView, Route, StatsView, document
+from kdial_api.stats import StatsBook
+from kdial_api.store import Contended, Elsewhere, Pending, Seated, Store, Unrecorded
 
 PREFIX = "/v1/namespaces/{namespace}/campaigns/{campaign}"
 PROBLEM = "application/problem+json"
 
 _CLUSTER = web.AppKey("cluster", Cluster)
 _STORE = web.AppKey("store", Store)
+_BOOK = web.AppKey("book", StatsBook)
+_AGENT_LABEL = web.AppKey("agent_label", bool)
 
 
 class Refusal(Exception):
@@ -50,10 +61,23 @@ class Caller:
     namespace: str
     campaign: str
     agent: str
+    #: The Campaign object as read.
+    found: dict[str, Any]
 
     @property
     def keys(self) -> CampaignKeys:
         return CampaignKeys(self.namespace, self.campaign)
+
+    def spec(self) -> CampaignSpec:
+        """The campaign's spec; refuses (409) one that is not valid."""
+        try:
+            return CampaignSpec.model_validate(self.found.get("spec") or {})
+        except ValidationError as error:
+            raise Refusal(
+                409,
+                f"Campaign {self.campaign} is not valid (its Ready condition says so): "
+                f"{explain(error)}",
+            ) from None
 
 
 async def _caller(request: web.Request, *, agent_mode: bool) -> Caller:
@@ -79,7 +103,7 @@ async def _caller(request: web.Request, *, agent_mode: bool) -> Caller:
             f"agents log in to campaigns in mode "
             f"{', '.join(sorted(m.value for m in AGENT_MODES))}",
         )
-    return Caller(namespace, campaign, agent)
+    return Caller(namespace, campaign, agent, found)
 
 
 def _view(caller: Caller, record: AgentRecord) -> web.Response:
@@ -176,9 +200,153 @@ async def events(request: web.Request) -> web.StreamResponse:
     )
     await stream.prepare(request)
     await stream.write(_event("state", json.dumps(_seen(caller, record), sort_keys=True)))
+    if record.attempt is not None:
+        await stream.write(await _offer(request, caller, record.attempt, record.since_ms))
     async for item in store.changes(caller.keys, caller.agent, after):
-        await stream.write(_heartbeat() if item is None else _change(*item))
+        if item is None:
+            await stream.write(_heartbeat())
+            continue
+        await stream.write(_change(*item))
+        change = item[1]
+        if change.action is AgentAction.RESERVE and change.attempt is not None:
+            await stream.write(await _offer(request, caller, change.attempt, change.at_ms))
     return stream
+
+
+async def _offer(request: web.Request, caller: Caller, attempt: str, since_ms: int) -> bytes:
+    """The `offer` event of the call `attempt`: its contact's fields the campaign's list
+    shows agents, masked as it says (`OfferView`)."""
+    store, cluster = request.app[_STORE], request.app[_CLUSTER]
+    contact_id = await store.contact_of(caller.keys, attempt, since_ms)
+    shown: dict[str, Any] = {}
+    if contact_id is not None:
+        spec = caller.found.get("spec") or {}
+        listed = str((spec.get("contactListRef") or {}).get("name", ""))
+        contact = await _contact(request, ListKeys(caller.namespace, listed), contact_id)
+        if contact is not None:
+            shown = offers.shown(contact, await _list_spec(cluster, caller.namespace, listed))
+    view = OfferView(attempt=attempt, contact=contact_id, fields=shown)
+    return _event("offer", view.model_dump_json(by_alias=True, exclude_none=True))
+
+
+async def _contact(request: web.Request, keys: ListKeys, contact: str) -> Contact | None:
+    raw = await request.app[_STORE].redis.hget(keys.contacts, contact)
+    try:
+        return None if raw is None else Contact.decode(raw)
+    except BadContact:
+        return None
+
+
+async def _list_spec(cluster: Cluster, namespace: str, name: str) -> ContactListSpec | None:
+    """The list's spec; None when it is gone, not valid or cannot be read now (the stream is
+    under way: no refusal can be sent), and then only the masked number shows."""
+    try:
+        found = await cluster.contact_list(namespace, name) if name else None
+        return None if found is None else ContactListSpec.model_validate(found.get("spec") or {})
+    except (ValidationError, Unavailable):
+        return None
+
+
+async def disposition(request: web.Request) -> web.Response:
+    """Ends the agent's wrap-up with a disposition the campaign declares: kept with the call's
+    attempt, applied to its contact, and the agent Ready again."""
+    caller = await _caller(request, agent_mode=False)
+    body = requests.parse(requests.Disposition, await request.read())
+    spec = caller.spec()
+    record = await _known(request, caller)
+    if record.state is not AgentState.WRAP_UP or record.attempt is None:
+        raise Refusal(409, str(IllegalTransition(record.state, AgentAction.END_WRAP_UP)))
+    store, attempt = request.app[_STORE], record.attempt
+    try:
+        ended = await store.ended(caller.keys, attempt, record.since_ms)
+        new, _ = await store.dispose(
+            caller.keys,
+            caller.agent,
+            attempt,
+            ended,
+            lambda history, now: dispositions.judge(body, spec, history, now),
+        )
+    except dispositions.Refused as refused:
+        raise Refusal(refused.status, str(refused)) from None
+    except IllegalTransition as error:
+        raise Refusal(409, str(error)) from None
+    except Pending:
+        raise Refusal(
+            409,
+            f"the call (attempt {attempt}) is still being recorded by its worker; "
+            "send the disposition again in a moment",
+        ) from None
+    except Unrecorded:
+        raise Refusal(
+            409, f"the call (attempt {attempt}) has no attempt record to keep a disposition in"
+        ) from None
+    except Elsewhere:
+        raise Refusal(
+            409,
+            "the contact is in another call now, or left the campaign's list: send the "
+            "disposition again once that call has ended",
+        ) from None
+    return _view(caller, new)
+
+
+async def dispositions_of(request: web.Request) -> web.Response:
+    """The codes and fields the campaign's agents end wrap-up with."""
+    caller = await _caller(request, agent_mode=False)
+    declared = caller.spec().dispositions
+    return web.json_response(declared.model_dump(mode="json", by_alias=True))
+
+
+async def campaign_stats(request: web.Request) -> web.Response:
+    """The campaign's agent statistics, summed and per agent."""
+    caller = await _caller(request, agent_mode=False)
+    per_agent = await _stats(request, caller)
+    view = CampaignStatsView(
+        campaign=_stats_view(total(per_agent.values())),
+        agents={agent: _stats_view(stats) for agent, stats in per_agent.items()},
+    )
+    return web.json_response(view.model_dump(mode="json", by_alias=True))
+
+
+async def agent_stats(request: web.Request) -> web.Response:
+    """One agent's statistics in the campaign."""
+    caller = await _caller(request, agent_mode=False)
+    agent = requests.check_agent(request.match_info["agent"])
+    stats = (await _stats(request, caller)).get(agent)
+    if stats is None:
+        raise Refusal(404, f"agent {agent} has no state changes in Campaign {caller.campaign}")
+    return web.json_response(_stats_view(stats).model_dump(mode="json", by_alias=True))
+
+
+async def _stats(request: web.Request, caller: Caller) -> dict[str, AgentStats]:
+    book = request.app[_BOOK]
+    fold = await book.fold(caller.keys)
+    return fold.stats(await book.now_ms())
+
+
+def _stats_view(stats: AgentStats) -> StatsView:
+    return StatsView(
+        calls=stats.calls,
+        missed=stats.missed,
+        idle_seconds=stats.idle_ms / 1000,
+        reserved_seconds=stats.reserved_ms / 1000,
+        talk_seconds=stats.talk_ms / 1000,
+        wrap_up_seconds=stats.wrap_up_ms / 1000,
+        not_ready_seconds=stats.not_ready_ms / 1000,
+        occupancy=None if stats.occupancy is None else round(stats.occupancy, 4),
+        dispositions=dict(stats.dispositions),
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(await request.app[_BOOK].metrics(agent_label=request.app[_AGENT_LABEL]))
+    return web.Response(
+        body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
+
+
+async def healthz(_: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
 
 
 def _event(kind: str, data: str, event_id: str | None = None) -> bytes:
@@ -211,6 +379,37 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", f"{PREFIX}/logout", logout, "Log out of the campaign", requests.Empty),
     Route("GET", f"{PREFIX}/state", state, "The agent's own state", None),
     Route("GET", f"{PREFIX}/events", events, "The agent's state changes as events", None),
+    Route(
+        "POST",
+        f"{PREFIX}/disposition",
+        disposition,
+        "End wrap-up with a disposition",
+        requests.Disposition,
+    ),
+    Route(
+        "GET",
+        f"{PREFIX}/dispositions",
+        dispositions_of,
+        "The disposition codes and fields agents choose from",
+        None,
+        Dispositions,
+    ),
+    Route(
+        "GET",
+        f"{PREFIX}/stats",
+        campaign_stats,
+        "The campaign's agent statistics",
+        None,
+        CampaignStatsView,
+    ),
+    Route(
+        "GET",
+        f"{PREFIX}/agents/{{agent}}/stats",
+        agent_stats,
+        "One agent's statistics",
+        None,
+        StatsView,
+    ),
 )
 
 
@@ -245,11 +444,16 @@ _TITLES = {
 }
 
 
-def build(cluster: Cluster, redis: aioredis.Redis) -> web.Application:
+def build(cluster: Cluster, redis: aioredis.Redis, *, agent_label: bool = False) -> web.Application:
+    """The app; `agent_label` puts agents' names in metric labels."""
     app = web.Application(middlewares=[_problems])
     app[_CLUSTER] = cluster
     app[_STORE] = Store(redis)
+    app[_BOOK] = StatsBook(redis)
+    app[_AGENT_LABEL] = agent_label
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
     app.router.add_get("/openapi.json", openapi)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
     return app

@@ -14,13 +14,15 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from kdial_api.app import build
-from kdial_api.cluster import TOKENS_SECRET, Cluster, api_client
+from kdial_api.cluster import CACHE_SECONDS, TOKENS_SECRET, Cluster, api_client
 
 EPILOG = f"""\
 Agents authenticate with a bearer token: their value in the Secret `{TOKENS_SECRET}` of the
-namespace (key = agent name). Redis is KDIAL_REDIS_URL (default redis://127.0.0.1:6379/0);
-the API server is the pod's service account's, else the kubeconfig's (KUBECONFIG).
-The OpenAPI document is served at /openapi.json.
+namespace (key = agent name); a token removed from it stops working within --cache-seconds.
+Redis is KDIAL_REDIS_URL (default redis://127.0.0.1:6379/0); the API server is the pod's
+service account's, else the kubeconfig's (KUBECONFIG).
+The OpenAPI document is served at /openapi.json, liveness at /healthz, Prometheus metrics
+of agents (per namespace and campaign) at /metrics.
 
 On start it prints one line, "kdial-api listening on HOST:PORT", on stdout.
 """
@@ -40,16 +42,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to serve (default %(default)s; port 0 picks a free port)",
     )
     parser.add_argument(
+        "--cache-seconds",
+        type=float,
+        default=CACHE_SECONDS,
+        metavar="S",
+        help="how long tokens, campaigns and lists read from the API server are kept "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--metrics-agent-label",
+        action="store_true",
+        help="label agent metrics with the agent's name (off: per campaign only)",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
     return parser
 
 
-async def serve(host: str, port: int) -> None:
+async def serve(host: str, port: int, args: argparse.Namespace) -> None:
     redis = aioredis.Redis.from_url(
         os.environ.get("KDIAL_REDIS_URL", "redis://127.0.0.1:6379/0"), decode_responses=True
     )
-    runner = web.AppRunner(build(Cluster(api_client()), redis), shutdown_timeout=1)
+    cluster = Cluster(api_client(), args.cache_seconds)
+    app = build(cluster, redis, agent_label=args.metrics_agent_label)
+    runner = web.AppRunner(app, shutdown_timeout=1)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
@@ -74,5 +91,5 @@ def main(argv: list[str]) -> int:
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(host, int(port)))
+        asyncio.run(serve(host, int(port), args))
     return 0

@@ -14,7 +14,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from kdial.agent_state import AgentState
 
-__all__ = ["AgentView", "Route", "document"]
+__all__ = ["AgentView", "CampaignStatsView", "OfferView", "Route", "StatsView", "document"]
 
 _VALIDATION: JsonSchemaMode = "validation"
 _SERIALIZATION: JsonSchemaMode = "serialization"
@@ -29,12 +29,16 @@ class Route:
     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     summary: str
     body: type[BaseModel] | None
+    #: What a 200 answers (JSON); the event stream's answer is described apart.
+    answer: type[BaseModel] | None = None
 
 
-class AgentView(BaseModel):
-    """An agent's state in a campaign, as the API answers it."""
-
+class _View(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class AgentView(_View):
+    """An agent's state in a campaign, as the API answers it."""
 
     agent: str
     namespace: str
@@ -46,6 +50,47 @@ class AgentView(BaseModel):
     """Where calls are bridged, from the login."""
     reason: str | None = None
     """Why the agent is NotReady."""
+
+
+class OfferView(_View):
+    """The call offered to an agent (the `offer` event), sent when they are reserved for it
+    and again when their event stream starts while they are on it."""
+
+    attempt: str
+    """The call's attempt id; its disposition is kept with it."""
+    contact: str | None = None
+    """The contact's id in the list (says nothing of the number); absent if not found."""
+    fields: dict[str, str | int | bool]
+    """The contact fields the ContactList shows agents (`spec.display`), masked as it says;
+    the phone number always, Partial by default."""
+
+
+class StatsView(_View):
+    """An agent's (or a campaign's agents' summed) statistics, from their state changes."""
+
+    calls: int
+    """Calls handled: talks that ended."""
+    missed: int
+    """Calls reserved for the agent that they did not answer."""
+    idle_seconds: float
+    """Ready, waiting for a call."""
+    reserved_seconds: float
+    talk_seconds: float
+    wrap_up_seconds: float
+    not_ready_seconds: float
+    occupancy: float | None
+    """(reserved + talk + wrap-up) / (idle + reserved + talk + wrap-up); null before any."""
+    dispositions: dict[str, int]
+    """Wrap-ups ended, by code."""
+
+
+class CampaignStatsView(_View):
+    """A campaign's agent statistics."""
+
+    campaign: StatsView
+    """Every agent's summed."""
+    agents: dict[str, StatsView]
+    """Each agent's, by name."""
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -69,16 +114,19 @@ _PROBLEM = {
     "required": ["type", "title", "status", "detail"],
 }
 
-_PARAMETERS = [
-    {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "description": f"The {name}'s name.",
-        "schema": {"type": "string"},
-    }
-    for name in ("namespace", "campaign")
-]
+
+def _parameters(path: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "description": f"The {name}'s name.",
+            "schema": {"type": "string"},
+        }
+        for name in ("namespace", "campaign", "agent")
+        if f"{{{name}}}" in path
+    ]
 
 
 def _responses(route: Route) -> dict[str, Any]:
@@ -86,15 +134,17 @@ def _responses(route: Route) -> dict[str, Any]:
         ok: dict[str, Any] = {
             "description": "Server-sent events: `state` (an AgentView of now), then a `change` "
             "per state change (JSON: agent, action, before, after, atMs, endpoint, reason, "
-            "disposition), each with an `id` that `Last-Event-ID` resumes from; `: keep-alive` "
-            "comments between.",
+            "disposition, attempt), each with an `id` that `Last-Event-ID` resumes from; after "
+            "a reserve's change (and after `state` while on a call) an `offer` (an OfferView); "
+            "`: keep-alive` comments between.",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         }
     else:
+        answer = route.answer or AgentView
         ok = {
-            "description": "The agent's state after the request.",
+            "description": answer.__doc__ or "",
             "content": {
-                "application/json": {"schema": {"$ref": _SCHEMAS.format(model="AgentView")}}
+                "application/json": {"schema": {"$ref": _SCHEMAS.format(model=answer.__name__)}}
             },
         }
     responses = {"200": ok, "401": _problem("No token, or not an agent's token in the namespace.")}
@@ -112,7 +162,7 @@ def _operation(route: Route) -> dict[str, Any]:
         "operationId": route.handler.__name__,
         "summary": route.summary,
         "security": [{"agentToken": []}],
-        "parameters": _PARAMETERS,
+        "parameters": _parameters(route.path),
         "responses": _responses(route),
     }
     if route.body is not None:
@@ -129,31 +179,35 @@ def document(routes: tuple[Route, ...]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
-    paths["/openapi.json"] = {
-        "get": {
-            "operationId": "openapi",
-            "summary": "This document",
-            "security": [],
-            "responses": {
-                "200": {
-                    "description": "OpenAPI 3.1",
-                    "content": {"application/json": {"schema": {"type": "object"}}},
-                }
-            },
+    for path, operation, summary, media in [
+        ("/openapi.json", "openapi", "This document (OpenAPI 3.1)", "application/json"),
+        ("/healthz", "healthz", "Liveness and readiness: 200 while serving", "text/plain"),
+        ("/metrics", "metrics", "Agent metrics (Prometheus text format)", "text/plain"),
+    ]:
+        paths[path] = {
+            "get": {
+                "operationId": operation,
+                "summary": summary,
+                "security": [],
+                "responses": {"200": {"description": summary, "content": {media: {"schema": {}}}}},
+            }
         }
-    }
     bodies = {r.body for r in routes if r.body is not None}
     inputs = [(model, _VALIDATION) for model in sorted(bodies, key=lambda m: m.__name__)]
-    _, top = models_json_schema([(AgentView, _SERIALIZATION), *inputs], ref_template=_SCHEMAS)
+    views: list[type[BaseModel]] = [AgentView, OfferView]
+    views += [r.answer for r in routes if r.answer is not None]
+    outputs = [(model, _SERIALIZATION) for model in dict.fromkeys(views)]
+    _, top = models_json_schema([*outputs, *inputs], ref_template=_SCHEMAS)
     schemas: dict[str, Any] = {"Problem": _PROBLEM} | top["$defs"]
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "kdial agent API",
             "version": "v1",
-            "description": "Agents of a namespace log in to its campaigns, go Ready or NotReady "
-            "and follow their state. Every route acts for the agent the bearer token names, in "
-            "the namespace of the path only.",
+            "description": "Agents of a namespace log in to its campaigns, go Ready or NotReady, "
+            "follow their state and the calls offered to them, end wrap-up with a disposition "
+            "and read their statistics. Every route acts for the agent the bearer token names, "
+            "in the namespace of the path only.",
         },
         "paths": paths,
         "components": {

@@ -6,7 +6,18 @@ from __future__ import annotations
 import re
 from typing import Annotated, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
 from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
@@ -14,9 +25,11 @@ from kdial.api.meta import SIP_HOST_PORT
 
 __all__ = [
     "BadRequest",
+    "Disposition",
     "Empty",
     "Login",
     "NotReady",
+    "check_agent",
     "check_endpoint",
     "check_name",
     "parse",
@@ -57,6 +70,19 @@ def check_name(what: str, value: str) -> str:
     )
 
 
+#: An agent's name: a key of the namespace's tokens Secret.
+_AGENT = re.compile(r"[-._a-zA-Z0-9]{1,253}")
+
+
+def check_agent(value: str) -> str:
+    """`value` if it can name an agent (a Secret key); raises `BadRequest` otherwise."""
+    if _AGENT.fullmatch(value):
+        return value
+    raise BadRequest(
+        f"agent {value[:64]!r} is not an agent's name (letters, digits, '-', '_' and '.')"
+    )
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
@@ -81,6 +107,23 @@ class NotReady(_Body):
 
     reason: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
     """Why, in the agent's words (`break`, `meeting`): printable, 1 to 100 characters."""
+
+
+class Disposition(_Body):
+    """End wrap-up: how the call went, and what follows for the contact."""
+
+    code: str | None = Field(default=None, min_length=1, max_length=63)
+    """One of the campaign's disposition codes (`spec.dispositions.codes`); leave it out only
+    when the campaign declares none."""
+    fields: dict[str, StrictStr | StrictBool | StrictInt | StrictFloat] = Field(
+        default_factory=dict, max_length=32
+    )
+    """Values of the campaign's disposition fields (`spec.dispositions.fields`), by name:
+    strings, integers, booleans; a Decimal as a string (`"129.50"`) or a number; a Date as
+    `YYYY-MM-DD`."""
+    call_back_at: AwareDatetime | None = None
+    """When to call the contact again (RFC 3339 with an offset), for a code that asks for a
+    call-back; refused for the others."""
 
 
 class Empty(_Body):

@@ -10,6 +10,7 @@ the time is a parameter.
 from __future__ import annotations
 
 from kdial.api.campaign import Retry, RetryRule
+from kdial.closure import deadline_ms
 from kdial.outcomes import Outcome, counts_as_attempt
 from kdial.state.counters import campaign_increments as counters
 from kdial.state.history import ContactHistory
@@ -17,18 +18,7 @@ from kdial_worker.ledger import Ending
 
 __all__ = ["counters", "deadline_ms", "decide"]
 
-_DAY_MS = 86_400_000
 _MINUTE_MS = 60_000
-
-
-def deadline_ms(history: ContactHistory, retry: Retry, now_ms: int) -> int | None:
-    """When the closure rule's `withinDays` finishes the contact (ms since the epoch), counted
-    from its first attempt (`now_ms` if it has none yet); None without `withinDays`."""
-    within = retry.closure.within_days
-    if within is None:
-        return None
-    first = history.get("first")
-    return (now_ms if first is None else int(first)) + within * _DAY_MS
 
 
 def decide(outcome: Outcome, history: ContactHistory, retry: Retry, now_ms: int) -> Ending:

@@ -32,6 +32,7 @@ import yaml
 CLUECON = "ClueCon"
 _SIM_ANNOUNCE = re.compile(r"kdial-sim listening on (?P<host>\S+):(?P<port>\d+)")
 _API_ANNOUNCE = re.compile(r"kdial-api listening on (?P<host>\S+):(?P<port>\d+)")
+_DESKTOPS_ANNOUNCE = re.compile(r"kdial-desktops: (?P<agents>\d+) agents logged in")
 
 
 class SimAddress(NamedTuple):
@@ -183,14 +184,14 @@ def operator(
 
 @contextmanager
 def agent_api(
-    kubeconfig: Path, redis_url: str, log: Path, startup_timeout: float = 15.0
+    kubeconfig: Path, redis_url: str, log: Path, *args: str, startup_timeout: float = 15.0
 ) -> Iterator[str]:
-    """`kdial api` on a loopback port it picks itself and announces, against the API server of
-    `kubeconfig`, its log in `log`; yields its base URL."""
+    """`kdial api` (with `args`) on a loopback port it picks itself and announces, against the
+    API server of `kubeconfig`, its log in `log`; yields its base URL."""
     env = os.environ | {"KUBECONFIG": str(kubeconfig), "KDIAL_REDIS_URL": redis_url}
     with log.open("w") as errors:
         proc = subprocess.Popen(
-            kdial("api", "--listen", "127.0.0.1:0"),
+            kdial("api", "--listen", "127.0.0.1:0", *args),
             stdout=subprocess.PIPE,
             stderr=errors,
             text=True,
@@ -200,6 +201,42 @@ def agent_api(
     try:
         address = _announced(proc, startup_timeout, log, _API_ANNOUNCE, "kdial api")
         yield f"http://{address.host}:{address.port}"
+    finally:
+        stop(proc)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+@contextmanager
+def desktops(
+    api_url: str,
+    namespace: str,
+    campaign: str,
+    tokens: Path,
+    log: Path,
+    *args: str,
+    startup_timeout: float = 15.0,
+) -> Iterator[int]:
+    """`kdial desktops` (with `args`) for the agents of the `tokens` file (agent=token lines),
+    logged in to `namespace/campaign` through the agent API at `api_url`, its log in `log`;
+    yields how many agents are logged in."""
+    command = kdial(
+        "desktops",
+        *("--api", api_url, "--namespace", namespace, "--campaign", campaign),
+        *("--tokens", str(tokens), *args),
+    )
+    with log.open("w") as errors:
+        proc = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            env=os.environ | {"PYTHONUNBUFFERED": "1"},
+            process_group=0,
+        )
+    try:
+        found = _announcement(proc, startup_timeout, log, _DESKTOPS_ANNOUNCE, "kdial desktops")
+        yield int(found["agents"])
     finally:
         stop(proc)
         if proc.stdout is not None:
@@ -231,6 +268,14 @@ def _announced(
     proc: subprocess.Popen[str], timeout: float, log: Path, announce: re.Pattern[str], what: str
 ) -> SimAddress:
     """The address `what` announces on stdout, read without blocking past `timeout`."""
+    found = _announcement(proc, timeout, log, announce, what)
+    return SimAddress(found["host"], int(found["port"]))
+
+
+def _announcement(
+    proc: subprocess.Popen[str], timeout: float, log: Path, announce: re.Pattern[str], what: str
+) -> re.Match[str]:
+    """The line `what` prints on stdout once it is up, read without blocking past `timeout`."""
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     while (left := deadline - time.monotonic()) > 0:
@@ -242,7 +287,7 @@ def _announced(
             break
         found = announce.search(line)
         if found:
-            return SimAddress(found["host"], int(found["port"]))
+            return found
     raise DidNotStart(f"{what} did not start ({log}):\n{log.read_text('utf-8', 'replace')}")
 
 

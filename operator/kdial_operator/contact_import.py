@@ -20,7 +20,8 @@ from typing import NotRequired, TypedDict
 from pydantic import JsonValue
 
 from kdial import tags
-from kdial.api.contactlist import ContactListSpec, FieldSpec, FieldType, ListFormat
+from kdial.api.contactlist import ContactListSpec, FieldSpec, ListFormat
+from kdial.api.meta import FieldType
 from kdial.numbers import InvalidNumber, normalize
 from kdial.privacy import mask_number
 from kdial.state.contact import Contact, FieldValue

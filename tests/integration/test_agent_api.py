@@ -8,18 +8,27 @@ import json
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, cast
 
 import pytest
 import redis
 import requests
 
+from kdial.agent_state import AgentAction
+from kdial.outcomes import Outcome
 from kdial.state.agents import SEAT_CLAIM_MS, AgentChange, AgentRecord, Seat
-from kdial.state.keys import AgentKeys, CampaignKeys
+from kdial.state.attempt import AttemptRecord, Disposition
+from kdial.state.contact import Contact
+from kdial.state.counters import campaign_increments
+from kdial.state.keys import AgentKeys, CampaignKeys, ListKeys
 from kdial_local import processes
 from kdial_local.apiserver import KubeServer
-from tests.support.operator import Api
+from kdial_worker import ledger
+from tests.support import agents
+from tests.support.operator import Api, wait_for
 from tests.support.world import campaign_spec
 
 TOKENS = "kdial-agent-tokens"
@@ -34,13 +43,45 @@ def agent_api(
         yield url
 
 
+#: How agents of `promo` end wrap-up.
+DISPOSITIONS = {
+    "codes": [
+        {"code": "Sale", "description": "Bought the plan", "closesContact": True},
+        {"code": "NotNow", "retryDelayMinutes": 120},
+        {"code": "CallBack", "description": "Asked to be called later", "callBack": True},
+    ],
+    "fields": [
+        {"name": "interested", "type": "Boolean", "required": True},
+        {"name": "amount", "type": "Decimal"},
+        {"name": "note"},
+    ],
+}
+#: What `leads` shows agents: the name as it is, the number as the trade masks it (by
+#: default), the plan hidden; `city` is a field of the list but not shown.
+LEADS = {
+    "source": {"configMap": {"name": "leads-source", "key": "contacts.csv"}},
+    "defaultRegion": "CN",
+    "fields": [{"name": "name"}, {"name": "plan"}, {"name": "city"}],
+    "display": [{"name": "name"}, {"name": "phone"}, {"name": "plan", "mask": "Full"}],
+}
+CONTACT = Contact(
+    number="+8613800138101",
+    id="c0ffee00c0ffee01",
+    fields=MappingProxyType({"name": "Ana Li", "plan": "Fiber 300M", "city": "Shanghai"}),
+)
+
+
 def floor(api: Api, agents: dict[str, str]) -> None:
-    """The namespace's agents and campaigns: `promo` (Predictive) and `blast` (Agentless)."""
+    """The namespace's agents and campaigns: `promo` (Predictive, calling `leads`) and
+    `blast` (Agentless)."""
     api.secret(TOKENS, agents)
-    agent_spec = campaign_spec(mode="Predictive", pacing={"maxConcurrency": 5})
+    agent_spec = campaign_spec(
+        mode="Predictive", pacing={"maxConcurrency": 5}, dispositions=DISPOSITIONS
+    )
     del agent_spec["destination"]
     api.create("campaigns", "promo", agent_spec, "Campaign")
     api.create("campaigns", "blast", campaign_spec(), "Campaign")
+    api.create("contactlists", "leads", LEADS, "ContactList")
 
 
 def call(
@@ -340,3 +381,364 @@ def test_a_seat_left_by_a_login_or_logout_that_did_not_finish_is_taken_over(
     assert young.json()["detail"] == (
         "agent bo is logging in to Campaign gone; try again in a minute"
     )
+
+
+def ledger_state(rdb: redis.Redis, keys: CampaignKeys) -> dict[str, Any]:
+    """Where the campaign's contacts are, and the dispositions kept."""
+    return {
+        "due": rdb.zrange(keys.due, 0, -1, withscores=True),
+        "closed": rdb.hgetall(keys.closed),
+        "inflight": rdb.hgetall(keys.inflight),
+        "contacts": rdb.hgetall(keys.contacts),
+        "waiting": rdb.hgetall(keys.waiting),
+        "dispositions": rdb.hgetall(keys.dispositions),
+    }
+
+
+def records(rdb: redis.Redis, keys: CampaignKeys) -> list[AttemptRecord]:
+    """The campaign's attempt records, each with its disposition if it has one."""
+    entries = cast(list[tuple[str, dict[str, str]]], rdb.xrange(keys.attempts))
+    return [
+        AttemptRecord.decode(
+            fields, cast(str | None, rdb.hget(keys.dispositions, fields["attempt"]))
+        )
+        for _, fields in entries
+    ]
+
+
+def left_open(rdb: redis.Redis, keys: CampaignKeys, attempt: str) -> None:
+    """The call's attempt recorded with its contact due again in an hour, as a worker that
+    leaves an agent's call's contact to its disposition records it."""
+    ending = ledger.Ending(
+        outcome=Outcome.ANSWERED_HUMAN,
+        close=False,
+        delay_ms=3_600_000,
+        counters=campaign_increments(Outcome.ANSWERED_HUMAN),
+    )
+    assert ledger.complete(rdb, keys, attempt, ending)
+
+
+def test_an_offer_shows_the_lists_display_fields_masked_and_only_to_its_agent(
+    agent_api: str, api: Api, kube: KubeServer, namespace: str, rdb: redis.Redis
+) -> None:
+    floor(api, {"ana": "ana-token"})
+    other = Api(kube.url, f"t-{uuid.uuid4().hex[:8]}")
+    floor(other, {"ana": "ana-there"})  # the same agent, campaign and list names elsewhere
+    here, there = agent_api + at(namespace), agent_api + at(other.namespace)
+    assert call(here, "POST", "/login", "ana-token", {"endpoint": "1001", "ready": True}).ok
+    assert call(there, "POST", "/login", "ana-there", {"endpoint": "1001", "ready": True}).ok
+    keys = CampaignKeys(namespace, "promo")
+    attempt = agents.claimed(rdb, keys, ListKeys(namespace, "leads"), CONTACT)
+
+    mine = requests.get(
+        here + "/events", headers={"Authorization": "Bearer ana-token"}, stream=True, timeout=30
+    )
+    theirs = requests.get(
+        there + "/events", headers={"Authorization": "Bearer ana-there"}, stream=True, timeout=30
+    )
+    with mine, theirs:
+        seen_here = _events(mine.iter_lines(decode_unicode=True))
+        seen_there = _events(theirs.iter_lines(decode_unicode=True))
+        assert next(seen_here)[0] == next(seen_there)[0] == "state"
+        agents.act(rdb, keys, "ana", AgentAction.RESERVE, attempt=attempt)
+
+        kind, _, data = next(seen_here)
+        assert (kind, AgentChange.decode(data).attempt) == ("change", attempt)
+        kind, _, data = next(seen_here)
+        assert kind == "offer"
+        assert json.loads(data) == {
+            "attempt": attempt,
+            "contact": CONTACT.id,
+            "fields": {"name": "Ana Li", "phone": "+86138****8101", "plan": "****"},
+        }
+        assert list(json.loads(data)["fields"]) == ["name", "phone", "plan"], "the list's order"
+
+        # The other namespace's Ana hears of her own change next, of nothing of this call.
+        assert call(there, "POST", "/not-ready", "ana-there", {"reason": "break"}).ok
+        kind, _, data = next(seen_there)
+        assert (kind, AgentChange.decode(data).after.value) == ("change", "NotReady")
+
+    # A desktop that connects while its agent is on the call is offered it at once.
+    headers = {"Authorization": "Bearer ana-token"}
+    with requests.get(here + "/events", headers=headers, stream=True, timeout=30) as again:
+        seen = _events(again.iter_lines(decode_unicode=True))
+        assert json.loads(next(seen)[2])["state"] == "Reserved"
+        kind, _, data = next(seen)
+        assert kind == "offer" and json.loads(data)["fields"]["phone"] == "+86138****8101"
+
+
+def test_a_disposition_lands_in_the_attempt_record_and_a_closing_one_closes_the_contact(
+    agent_api: str, api: Api, namespace: str, rdb: redis.Redis
+) -> None:
+    floor(api, {"ana": "ana-token"})
+    base, keys = agent_api + at(namespace), CampaignKeys(namespace, "promo")
+    assert call(base, "POST", "/login", "ana-token", {"endpoint": "1001", "ready": True}).ok
+    attempt = agents.claimed(rdb, keys, ListKeys(namespace, "leads"), CONTACT)
+    agents.act(rdb, keys, "ana", AgentAction.RESERVE, attempt=attempt)
+    agents.act(rdb, keys, "ana", AgentAction.TALK)
+    agents.act(rdb, keys, "ana", AgentAction.WRAP_UP)
+    left_open(rdb, keys, attempt)
+    assert rdb.zscore(keys.due, CONTACT.id) is not None, "the call left its contact open"
+
+    body = {"code": "Sale", "fields": {"interested": True, "amount": "129.50", "note": "fiber"}}
+    answer = call(base, "POST", "/disposition", "ana-token", body)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["state"] == "Ready"
+
+    (record,) = records(rdb, keys)
+    assert record.attempt == attempt and record.disposition is not None
+    assert (record.disposition.code, record.disposition.agent) == ("Sale", "ana")
+    assert record.disposition.fields == {"interested": True, "amount": "129.50", "note": "fiber"}
+    assert rdb.hget(keys.closed, CONTACT.id) == "AnsweredHuman", "Sale closes the contact"
+    assert rdb.zscore(keys.due, CONTACT.id) is None
+    assert rdb.hget(keys.waiting, CONTACT.id) is None, "no longer counted as waiting"
+    last = changes(rdb, keys)[-1]
+    assert (last.action, last.disposition, last.attempt) == (
+        AgentAction.END_WRAP_UP,
+        "Sale",
+        attempt,
+    )
+
+
+def test_a_call_back_comes_due_at_the_time_the_agent_gave(
+    agent_api: str, api: Api, namespace: str, rdb: redis.Redis
+) -> None:
+    floor(api, {"ana": "ana-token"})
+    base, keys = agent_api + at(namespace), CampaignKeys(namespace, "promo")
+    assert call(base, "POST", "/login", "ana-token", {"endpoint": "1001", "ready": True}).ok
+    attempt = agents.claimed(rdb, keys, ListKeys(namespace, "leads"), CONTACT)
+    agents.call_to_wrap_up(rdb, keys, "ana", attempt)
+    assert rdb.hget(keys.closed, CONTACT.id) == "AnsweredHuman", "an answered call closes"
+
+    when_ms = agents.now_ms(rdb) + 2000
+    when = datetime.fromtimestamp(when_ms / 1000, UTC).isoformat()
+    body = {"code": "CallBack", "fields": {"interested": True}, "callBackAt": when}
+    answer = call(base, "POST", "/disposition", "ana-token", body)
+    assert answer.status_code == 200, answer.text
+
+    assert rdb.hget(keys.closed, CONTACT.id) is None, "the call-back reopens the contact"
+    assert rdb.zscore(keys.due, CONTACT.id) == pytest.approx(when_ms, abs=1)
+    assert rdb.hget(keys.waiting, CONTACT.id) == "retry"
+    (record,) = records(rdb, keys)
+    assert record.disposition is not None
+    assert record.disposition.call_back_ms == pytest.approx(when_ms, abs=1)
+    assert ledger.claim(rdb, keys, agents.EPOCH, limit=1, lease_ms=1000) == [], "not yet"
+    again = wait_for(
+        "the call-back to come due",
+        lambda: ledger.claim(rdb, keys, agents.EPOCH, limit=1, lease_ms=60_000),
+        timeout=15,
+    )
+    assert [c.contact for c in again] == [CONTACT.id]
+    assert again[0].history["attempts"] == 1, "the call-back keeps the contact's attempts"
+    assert agents.now_ms(rdb) >= when_ms
+
+
+def test_each_refused_disposition_is_clear_and_changes_nothing(
+    agent_api: str, api: Api, kube: KubeServer, namespace: str, rdb: redis.Redis
+) -> None:
+    floor(api, {"ana": "ana-token", "bo": "bo-token", "cy": "cy-token"})
+    elsewhere = Api(kube.url, f"t-{uuid.uuid4().hex[:8]}")
+    floor(elsewhere, {"di": "di-token"})
+    base, keys = agent_api + at(namespace), CampaignKeys(namespace, "promo")
+    assert call(base, "POST", "/login", "ana-token", {"endpoint": "1001", "ready": True}).ok
+    assert call(base, "POST", "/login", "cy-token", {"endpoint": "1003", "ready": True}).ok
+    attempt = agents.claimed(rdb, keys, ListKeys(namespace, "leads"), CONTACT)
+    agents.call_to_wrap_up(rdb, keys, "ana", attempt)
+    before = snapshot(rdb, namespace), ledger_state(rdb, keys)
+    past = datetime(2020, 1, 1, tzinfo=UTC).isoformat()
+    soon = datetime.now(UTC).replace(year=datetime.now(UTC).year + 1).isoformat()
+
+    def sale(**change: Any) -> dict[str, Any]:
+        return {"code": "Sale", "fields": {"interested": True}} | change
+
+    refusals: list[tuple[int, str, requests.Response]] = [
+        (401, "not an agent's token", call(base, "POST", "/disposition", "x", sale())),
+        (
+            401,
+            "not an agent's token",
+            call(base, "POST", "/disposition", "di-token", sale()),
+        ),
+        (
+            404,
+            f"namespace {namespace} has no Campaign other",
+            call(agent_api + at(namespace, "other"), "POST", "/disposition", "ana-token", sale()),
+        ),
+        (400, "Invalid JSON", call(base, "POST", "/disposition", "ana-token", raw=b"{code")),
+        (
+            400,
+            "code: 'Won' is not one of CallBack, NotNow, Sale",
+            call(base, "POST", "/disposition", "ana-token", sale(code="Won")),
+        ),
+        (
+            400,
+            "code: choose one of CallBack, NotNow, Sale",
+            call(base, "POST", "/disposition", "ana-token", {"fields": {"interested": True}}),
+        ),
+        (
+            400,
+            "fields.interested: required",
+            call(base, "POST", "/disposition", "ana-token", sale(fields={})),
+        ),
+        (
+            400,
+            "fields.amount: a decimal",
+            call(
+                base,
+                "POST",
+                "/disposition",
+                "ana-token",
+                sale(fields={"interested": True, "amount": "lots"}),
+            ),
+        ),
+        (
+            400,
+            "fields.phone: not a disposition field (declared: amount, interested, note)",
+            call(
+                base,
+                "POST",
+                "/disposition",
+                "ana-token",
+                sale(fields={"interested": True, "phone": "13800138101"}),
+            ),
+        ),
+        (
+            400,
+            "callBackAt: code 'Sale' asks for no call-back",
+            call(base, "POST", "/disposition", "ana-token", sale(callBackAt=soon)),
+        ),
+        (
+            400,
+            "callBackAt: code 'CallBack' asks for a call-back: say when",
+            call(base, "POST", "/disposition", "ana-token", sale(code="CallBack")),
+        ),
+        (
+            400,
+            "callBackAt: a call-back must be in the future",
+            call(base, "POST", "/disposition", "ana-token", sale(code="CallBack", callBackAt=past)),
+        ),
+        (
+            404,
+            "agent bo has never logged in to Campaign promo",
+            call(base, "POST", "/disposition", "bo-token", sale()),
+        ),
+        (
+            409,
+            "an agent in state Ready cannot endWrapUp",
+            call(base, "POST", "/disposition", "cy-token", sale()),
+        ),
+    ]
+    for status, says, response in refusals:
+        assert response.status_code == status, (response.request.body, response.text)
+        assert response.headers["Content-Type"].startswith("application/problem+json")
+        assert says in response.json()["detail"], response.json()
+    assert (snapshot(rdb, namespace), ledger_state(rdb, keys)) == before, "nothing changed"
+
+
+def test_statistics_follow_the_agents_changes_on_the_api_and_on_metrics(
+    agent_api: str, api: Api, namespace: str, rdb: redis.Redis
+) -> None:
+    floor(api, {"ana": "ana-token", "bo": "bo-token"})
+    base, keys = agent_api + at(namespace), CampaignKeys(namespace, "promo")
+    assert call(base, "POST", "/login", "ana-token", {"endpoint": "1001", "ready": True}).ok
+    assert call(base, "POST", "/login", "bo-token", {"endpoint": "1002", "ready": True}).ok
+    attempt = agents.claimed(rdb, keys, ListKeys(namespace, "leads"), CONTACT)
+    agents.call_to_wrap_up(rdb, keys, "ana", attempt)
+    body = {"code": "NotNow", "fields": {"interested": False}}
+    assert call(base, "POST", "/disposition", "ana-token", body).ok
+
+    mine = call(base, "GET", "/agents/ana/stats", "bo-token").json()
+    assert (mine["calls"], mine["missed"], mine["dispositions"]) == (1, 0, {"NotNow": 1})
+    assert mine["talkSeconds"] >= 0 and 0 <= mine["occupancy"] <= 1
+    whole = call(base, "GET", "/stats", "bo-token").json()
+    assert set(whole["agents"]) == {"ana", "bo"}
+    assert whole["campaign"]["calls"] == 1 and whole["agents"]["bo"]["calls"] == 0
+    assert call(base, "GET", "/agents/cy/stats", "bo-token").status_code == 404
+
+    scraped = requests.get(agent_api + "/metrics", timeout=10).text
+    labels = f'campaign="promo",namespace="{namespace}"'
+    assert f"kdial_agent_calls_handled_total{{{labels}}} 1.0" in scraped
+    disposed = f'campaign="promo",code="NotNow",namespace="{namespace}"'
+    assert f"kdial_agent_dispositions_total{{{disposed}}} 1.0" in scraped
+    assert f'kdial_agents{{{labels},state="Ready"}} 2.0' in scraped
+    assert "ana" not in scraped, "no agent names in labels unless the chart opts in"
+
+
+def test_reads_from_the_api_server_are_kept_and_a_revoked_token_stops_within_that_time(
+    kubeconfig: Path, redis_url: str, api: Api, kube: KubeServer, namespace: str, tmp_path: Path
+) -> None:
+    floor(api, {"ana": "ana-token"})
+    log = tmp_path / "api.log"
+    with processes.agent_api(kubeconfig, redis_url, log, "--cache-seconds", "600") as base:
+        here = base + at(namespace)
+        assert call(here, "POST", "/login", "ana-token", {"endpoint": "1001"}).ok
+        with kube.failing(0):
+            # The API server fails, yet the token and the campaign just read are kept.
+            assert call(here, "GET", "/state", "ana-token").status_code == 200
+    with processes.agent_api(kubeconfig, redis_url, log, "--cache-seconds", "1") as base:
+        here = base + at(namespace)
+        assert call(here, "GET", "/state", "ana-token").status_code == 200
+        api.core.delete_namespaced_secret(TOKENS, namespace)
+        wait_for(
+            "the revoked token to be refused",
+            lambda: call(here, "GET", "/state", "ana-token").status_code == 401,
+            timeout=1 + 5,
+        )
+
+
+def test_simulated_desktops_log_agents_in_and_end_each_wrap_up_with_a_campaign_code(
+    agent_api: str, api: Api, namespace: str, rdb: redis.Redis, tmp_path: Path
+) -> None:
+    floor(api, {"ana": "ana-token", "bo": "bo-token"})
+    tokens = tmp_path / "agents.env"
+    tokens.write_text("# the floor\nana=ana-token\nbo=bo-token\n")
+    keys = CampaignKeys(namespace, "promo")
+
+    def state(agent: str) -> str:
+        return AgentRecord.decode(cast(str, rdb.hget(keys.agents, agent))).state.value
+
+    log = tmp_path / "desktops.log"
+    with processes.desktops(
+        agent_api, namespace, "promo", tokens, log, "--wrap-up-seconds", "0.2"
+    ) as logged_in:
+        assert logged_in == 2
+        assert (state("ana"), state("bo")) == ("Ready", "Ready")
+        assert AgentRecord.decode(cast(str, rdb.hget(keys.agents, "ana"))).endpoint == "ana"
+        attempt = agents.claimed(rdb, keys, ListKeys(namespace, "leads"), CONTACT)
+        agents.call_to_wrap_up(rdb, keys, "ana", attempt)
+
+        kept = wait_for(
+            "ana's desktop to end the wrap-up",
+            lambda: cast(str | None, rdb.hget(keys.dispositions, attempt)),
+            timeout=20,
+        )
+        disposition = Disposition.decode(kept)
+        assert disposition.agent == "ana"
+        assert disposition.code in {"Sale", "NotNow", "CallBack"}
+        assert disposition.fields == {"interested": True}, "the required field, filled in"
+        assert (disposition.call_back_ms is not None) == (disposition.code == "CallBack")
+        wait_for("ana Ready again", lambda: state("ana") == "Ready")
+    assert (state("ana"), state("bo")) == ("LoggedOut", "LoggedOut"), log.read_text()
+
+
+def test_a_disposition_never_moves_a_contact_that_is_in_another_call(
+    agent_api: str, api: Api, namespace: str, rdb: redis.Redis
+) -> None:
+    floor(api, {"ana": "ana-token"})
+    base, keys = agent_api + at(namespace), CampaignKeys(namespace, "promo")
+    assert call(base, "POST", "/login", "ana-token", {"endpoint": "1001", "ready": True}).ok
+    attempt = agents.claimed(rdb, keys, ListKeys(namespace, "leads"), CONTACT)
+    agents.act(rdb, keys, "ana", AgentAction.RESERVE, attempt=attempt)
+    agents.act(rdb, keys, "ana", AgentAction.TALK)
+    agents.act(rdb, keys, "ana", AgentAction.WRAP_UP)
+    ending = ledger.Ending(outcome=Outcome.ANSWERED_HUMAN, close=False)  # due again at once
+    assert ledger.complete(rdb, keys, attempt, ending)
+    (again,) = ledger.claim(rdb, keys, agents.EPOCH, limit=1, lease_ms=60_000)
+    assert again.contact == CONTACT.id, "the contact is in a second call"
+    before = snapshot(rdb, namespace), ledger_state(rdb, keys)
+
+    answer = call(
+        base, "POST", "/disposition", "ana-token", {"code": "Sale", "fields": {"interested": True}}
+    )
+    assert answer.status_code == 409
+    assert "the contact is in another call now" in answer.json()["detail"]
+    assert (snapshot(rdb, namespace), ledger_state(rdb, keys)) == before, "nothing changed"

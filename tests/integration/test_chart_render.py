@@ -31,6 +31,8 @@ from prometheus_client import Counter, Histogram
 
 from kdial.api.crd import crd_manifest
 from kdial.api.kinds import KINDS
+from kdial_api import cli as api_cli
+from kdial_api.stats import AgentMetrics
 from kdial_cli import chart as chart_cli
 from kdial_cli.main import SUBCOMMANDS
 from kdial_operator import metrics as operator_metrics
@@ -189,6 +191,7 @@ MONITORING_SCHEMAS: dict[str, dict[str, Any]] = {
                             {
                                 "port": {"type": "string"},
                                 "path": {"type": "string"},
+                                "honorLabels": {"type": "boolean"},
                                 "interval": _DURATION,
                                 "scrapeTimeout": _DURATION,
                             }
@@ -426,7 +429,7 @@ def test_the_chart_runs_only_commands_kdial_has(name: str) -> None:
         c for pod in pods for c in pod["containers"] if _image_name(c["image"]) == "kdial"
     ]
 
-    assert {c["args"][0] for c in kdial_containers} == {"operator", "worker"}
+    assert {c["args"][0] for c in kdial_containers} == {"operator", "worker", "api"}
     assert all(c["args"][0] in SUBCOMMANDS for c in kdial_containers)
 
 
@@ -1169,8 +1172,10 @@ def test_the_operators_line_health_metrics_are_scraped() -> None:
 
 @cache
 def worker_metric_names() -> set[str]:
-    """Every series name the workers and the operator expose."""
+    """Every series name the workers, the operator and the agent API expose."""
     names = set()
+    for family in AgentMetrics(agent_label=False).collect():
+        names.add(f"{family.name}_total" if family.type == "counter" else family.name)
     for value in [*vars(metrics).values(), *vars(operator_metrics).values()]:
         if isinstance(value, Counter):
             names.add(f"{value._name}_total")
@@ -1373,3 +1378,89 @@ def test_the_dashboard_shows_the_worker_and_line_health_metrics() -> None:
         "kdial_trunk_weight",
     } <= read
     assert all(panel["gridPos"]["w"] <= 24 for panel in dashboard["panels"])
+    assert {
+        "kdial_agent_talk_seconds_total",
+        "kdial_agent_idle_seconds_total",
+        "kdial_agent_calls_handled_total",
+        "kdial_agent_dispositions_total",
+        "kdial_agents",
+    } <= read, "the agents' panels"
+
+
+# The agent API
+
+
+def test_the_agent_api_is_served_checked_for_health_and_reachable() -> None:
+    deployment = render("defaults").one("Deployment", "kdial-api")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    args = container["args"]
+    assert args[0] == "api"
+    api_cli.build_parser().parse_args(args[1:])  # every flag the chart passes exists
+    assert "--metrics-agent-label" not in args, "no agent names in labels unless opted in"
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    assert env_of(container)["KDIAL_REDIS_URL"]["valueFrom"]["secretKeyRef"]["key"] == "url"
+    assert pod["serviceAccountName"] == "kdial-api"
+    service = render("defaults").one("Service", "kdial-api")
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    opted_in = render_values({"api": {"metrics": {"agentLabel": True}}})
+    assert (
+        "--metrics-agent-label"
+        in opted_in.one("Deployment", "kdial-api")["spec"]["template"]["spec"]["containers"][0][
+            "args"
+        ]
+    )
+
+
+#: What the agent API calls on the API server (kdial_api.cluster): the tokens Secret by name,
+#: campaigns and contact lists.
+API_CALLS = {
+    ("", "secrets", "get"),
+    ("kdial.io", "campaigns", "get"),
+    ("kdial.io", "contactlists", "get"),
+}
+
+
+def _api_roles(name: str) -> list[dict[str, Any]]:
+    return [
+        doc
+        for doc in render(name).objects
+        if doc["kind"] in {"Role", "ClusterRole"}
+        and doc["metadata"]["labels"].get("app.kubernetes.io/component") == "api"
+    ]
+
+
+def test_the_agent_api_reads_only_the_tokens_secret_and_what_agents_log_in_to() -> None:
+    source = (REPO / "dialer-worker" / "kdial_api" / "cluster.py").read_text("utf-8")
+    calls = set(re.findall(r"self\.(core|custom)\.(read|get)_namespaced_(\w+)", source))
+    assert calls == {("core", "read", "secret"), ("custom", "get", "custom_object")}
+    (role,) = _api_roles("defaults")
+    assert role["kind"] == "ClusterRole"
+    assert _grants([role]) == API_CALLS
+    secrets = next(r for r in role["rules"] if r["resources"] == ["secrets"])
+    assert secrets["resourceNames"] == ["kdial-agent-tokens"]
+    binding = render("defaults").one("ClusterRoleBinding", "kdial-api")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "kdial-api", "namespace": NAMESPACE}
+    ]
+    namespaced = _api_roles("watch-namespaces")
+    assert {(r["kind"], r["metadata"]["namespace"]) for r in namespaced} == {
+        ("Role", "team-a"),
+        ("Role", "team-b"),
+    }
+    assert all(_grants([r]) == API_CALLS for r in namespaced)
+    assert not _api_roles("own-service-account")
+
+
+def test_the_agent_apis_metrics_are_scraped_keeping_the_campaigns_namespace() -> None:
+    monitor = _monitor("monitoring", "-api")
+    deployment = render("monitoring").one("Deployment", "kdial-api")
+    pod = deployment["spec"]["template"]
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    assert (endpoint["port"], endpoint["path"]) == ("http", "/metrics")
+    assert endpoint["honorLabels"] is True, "the series' namespace is the campaign's"

@@ -6,9 +6,8 @@ and installed into a fresh virtualenv by its RUN step (images/kdial/install.sh, 
 image runs). Then `kdial operator` and `kdial worker` run from that virtualenv with the final
 stage's environment, on a read-only root filesystem as their pods run them (the operator's with
 a writable /tmp, the dialer's with nothing writable): the operator against the emulated API
-server until it is alive, the worker against Redis and the switch until it is ready; both stop
-cleanly on SIGTERM. (`kdial api`, the chart's optional agent API, is not a
-command yet.)
+server until it is alive, the worker against Redis and the switch until it is ready, the agent
+API until it answers /healthz; each stops cleanly on SIGTERM.
 """
 
 from __future__ import annotations
@@ -308,6 +307,26 @@ def test_the_operator_runs_on_a_read_only_root(
 
     wait_for("the operator alive", lambda: operator.poll() is None and answers(health))
     stop(operator, log)
+
+
+def test_the_agent_api_runs_on_a_read_only_root(
+    image: Image, kubeconfig: Path, redis_url: str, tmp_path: Path, started: Procs
+) -> None:
+    port = free_port()
+    log = tmp_path / "api.log"
+    api = start(
+        started,
+        image,
+        log,
+        ["api", f"--listen=127.0.0.1:{port}"],
+        tmp=True,
+        KUBECONFIG=str(kubeconfig),
+        KDIAL_REDIS_URL=redis_url,
+    )
+
+    health = f"http://127.0.0.1:{port}/healthz"
+    wait_for("the agent API alive", lambda: api.poll() is None and answers(health))
+    stop(api, log)
 
 
 def test_the_worker_runs_on_a_read_only_root(

@@ -34,6 +34,7 @@ DESTINATION_MSG = "set exactly one of extension and sipUri"
 AGENTLESS_DESTINATION_MSG = "an Agentless campaign needs destination: where answered calls go"
 AGENTLESS_CONCURRENCY_MSG = "an Agentless campaign needs pacing.maxConcurrency"
 ABANDON_MESSAGE_MSG = ABANDON_MESSAGE_RULE
+DISPOSITION_MSG = "a code cannot both close the contact and ask for a call-back"
 
 
 def spec(**fields: Any) -> dict[str, Any]:
@@ -214,6 +215,7 @@ RULE_FIELD = {
     AGENTLESS_DESTINATION_MSG: ".destination",
     AGENTLESS_CONCURRENCY_MSG: ".pacing.maxConcurrency",
     ABANDON_MESSAGE_MSG: ".pacing.abandonMessage",
+    DISPOSITION_MSG: ".callBack",
 }
 
 
@@ -370,6 +372,12 @@ RULE_FIELD = {
             ABANDON_MESSAGE_MSG,
             id="sip-uri-bridge-without-abandon-message",
         ),
+        pytest.param(
+            spec(dispositions={"codes": [{"code": "X", "closesContact": True, "callBack": True}]}),
+            "spec.dispositions.codes[0]",
+            DISPOSITION_MSG,
+            id="disposition-closing-and-calling-back",
+        ),
     ],
 )
 def test_cross_field_rules_refuse(data: dict[str, Any], path: str, message: str) -> None:
@@ -390,7 +398,17 @@ def test_every_campaign_rule_has_a_refusing_case() -> None:
         AGENTLESS_DESTINATION_MSG,
         AGENTLESS_CONCURRENCY_MSG,
         ABANDON_MESSAGE_MSG,
+        DISPOSITION_MSG,
     }
+
+
+def test_disposition_codes_and_fields_are_each_declared_once() -> None:
+    twice = {"codes": [{"code": "Sale"}, {"code": "Sale", "closesContact": True}]}
+    assert rejection(spec(dispositions=twice)) == "spec.dispositions.codes: duplicate code 'Sale'"
+    fields = {"fields": [{"name": "amount"}, {"name": "amount", "type": "Decimal"}]}
+    assert rejection(spec(dispositions=fields)) == (
+        "spec.dispositions.fields: duplicate name 'amount'"
+    )
 
 
 def _rule_messages(node: dict[str, Any]) -> list[str]:

@@ -42,6 +42,7 @@ def test_minimal_contact_list_gets_documented_defaults() -> None:
         "tags": [],
         "tagsField": None,
         "refresh": None,
+        "display": [],
     }
 
 
@@ -189,7 +190,7 @@ def test_the_tag_rule_is_in_the_crd() -> None:
     assert (item["minLength"], item["maxLength"]) == (1, 63)
     assert item["pattern"].startswith("^[A-Za-z0-9")
     rules = [r["message"] for r in spec["x-kubernetes-validations"]]
-    assert rules == ["must name a column other than phoneField"]
+    assert "must name a column other than phoneField" in rules
 
 
 @pytest.mark.parametrize(

@@ -485,6 +485,11 @@ VALID_AT_SCHEMA_LEVEL: list[Any] = [
         id="campaign-one-retry",
     ),
     pytest.param("Campaign", {**CAMPAIGN, "workers": {}}, id="campaign-empty-workers"),
+    pytest.param(
+        "Campaign",
+        {**CAMPAIGN, "dispositions": {"codes": [{"code": "Sale", "closesContact": True}]}},
+        id="campaign-dispositions",
+    ),
     pytest.param("Campaign", {**CAMPAIGN, "workers": {"max": 3}}, id="campaign-workers-max"),
     pytest.param("Campaign", {**CAMPAIGN, "workers": {"min": 2}}, id="campaign-workers-min"),
     pytest.param("Campaign", {**CAMPAIGN, "schedule": {}}, id="campaign-empty-schedule"),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
 
 from kdial.outcomes import Outcome
-from kdial.state.attempt import AttemptRecord, BadRecord, CallRecord
+from kdial.state.attempt import AttemptRecord, BadRecord, CallRecord, Disposition
+from kdial.state.wire import NewerSchema
 
 CALL = CallRecord(
     number="+86138****5678",
@@ -62,3 +64,20 @@ def test_a_reclaimed_lease_is_a_real_outcome_without_a_call() -> None:
 def test_an_entry_that_is_no_attempt_record_is_refused(fields: dict[str, str], says: str) -> None:
     with pytest.raises(BadRecord, match=says):
         AttemptRecord.decode(fields)
+
+
+def test_a_disposition_kept_apart_reads_back_joined_to_its_attempt() -> None:
+    disposition = Disposition(
+        agent="ana", at_ms=1_700_000_060_000, code="Sale", fields={"amount": "129.50"}
+    )
+    stored = disposition.encode()
+    assert '"schemaVersion": 1' in stored
+    record = AttemptRecord.decode(LEDGER | CALL.encode(), stored)
+    assert record.disposition == disposition
+    assert AttemptRecord.decode(LEDGER).disposition is None
+
+
+def test_a_disposition_of_a_newer_schema_is_refused_not_misread() -> None:
+    newer = json.dumps({"schemaVersion": 2, "agent": "ana", "atMs": 1, "mood": "happy"})
+    with pytest.raises(NewerSchema, match="disposition has schemaVersion 2"):
+        AttemptRecord.decode(LEDGER, newer)

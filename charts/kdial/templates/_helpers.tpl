@@ -29,6 +29,16 @@
 {{- end }}
 {{- end }}
 
+{{/* The agent API's own ServiceAccount (it reads tokens and campaigns, nothing else), or the
+user's when the chart creates none. */}}
+{{- define "kdial.apiServiceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- printf "%s-api" (include "kdial.fullname" .) }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
 {{/* Labels */}}
 
 {{/* Labels every object of the chart carries. */}}

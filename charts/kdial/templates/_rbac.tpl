@@ -58,3 +58,17 @@ only read by name, never listed or watched; the only ones written are the pools'
   resources: [secrets]
   verbs: [create, patch]
 {{- end }}
+
+{{/* The agent API's permissions: it reads, by name, what a request names. */}}
+{{- define "kdial.rbac.apiRules" -}}
+# Application: the namespace's agent tokens, one Secret read by name.
+- apiGroups: [""]
+  resources: [secrets]
+  resourceNames: [kdial-agent-tokens]
+  verbs: [get]
+# Application: the campaign an agent logs in to (its mode, dispositions, contact list) and the
+# list's display fields.
+- apiGroups: [kdial.io]
+  resources: [campaigns, contactlists]
+  verbs: [get]
+{{- end }}

@@ -9,7 +9,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from kdial.api.meta import ApiModel, Condition, LocalObjectReference, Rule, StatusModel
+from kdial.api.meta import (
+    ApiModel,
+    Condition,
+    FieldType,
+    LocalObjectReference,
+    Rule,
+    StatusModel,
+)
 
 CLOCK = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
 
@@ -267,6 +274,66 @@ class Retention(ApiModel):
     `contactListRef`, calls again). Deleting the campaign removes it all at once."""
 
 
+#: A disposition code or field name: what reports and integrations switch on.
+DISPOSITION_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,62}$"
+
+
+class DispositionCode(ApiModel):
+    """One way an agent may end a call's wrap-up (处理结果), and what it does to the contact."""
+
+    code: str = Field(max_length=63, pattern=DISPOSITION_NAME)
+    """The code agents send and reports count (`Sale`, `NotInterested`, `CallBack`)."""
+    description: str = Field(default="", max_length=256)
+    """What the code means, for the agent's desktop."""
+    closes_contact: bool = False
+    """The contact is finished (结案): never called again by this campaign."""
+    call_back: bool = False
+    """The agent must give a time (`callBackAt`) at which the contact is due again. Calling
+    windows, do-not-call lists and the closure rule still hold when it comes due; a call-back
+    after the last attempt the closure rule allows, or after its `withinDays`, is refused."""
+    retry_delay_minutes: int = Field(default=60, ge=0, le=43_200)
+    """For a code that neither closes the contact nor asks for a call-back: minutes until the
+    contact is due again. A contact with no attempts left under the closure rule is closed
+    instead."""
+
+    cel_rules = (
+        Rule(
+            "!(self.closesContact && self.callBack)",
+            "a code cannot both close the contact and ask for a call-back",
+            ".callBack",
+        ),
+    )
+
+
+class DispositionField(ApiModel):
+    """A value the agent records with a disposition (a sale's amount, a survey answer)."""
+
+    name: str = Field(max_length=63, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """The field's name in the disposition body."""
+    type: FieldType = FieldType.STRING
+    """String (at most 1024 characters), Integer, Decimal (a decimal string such as
+    `"129.50"`), Boolean or Date (ISO 8601, `2026-07-31`)."""
+    required: bool = False
+    """A disposition without it is refused."""
+
+
+class Dispositions(ApiModel):
+    """How agents end wrap-up: the codes they choose from and the fields they fill in."""
+
+    codes: list[DispositionCode] = Field(
+        default_factory=list,
+        max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["code"]},
+    )
+    """The codes agents choose from. With none, agents end wrap-up without a code."""
+    fields: list[DispositionField] = Field(
+        default_factory=list,
+        max_length=32,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Fields recorded with every disposition; a field not declared here is refused."""
+
+
 class CampaignSpec(ApiModel):
     """A campaign: whom to call (a ContactList), over which lines (TrunkPools), showing which
     numbers (a CallerIdPool), when, how fast, and how often."""
@@ -302,6 +369,9 @@ class CampaignSpec(ApiModel):
     """Where answered calls go (Agentless campaigns)."""
     retention: Retention = Field(default_factory=Retention)
     """How long callees' data is kept after the campaign completes."""
+    dispositions: Dispositions = Field(default_factory=Dispositions)
+    """The disposition codes and fields agents end wrap-up with (modes with agents); each lands
+    in the attempt record of the call."""
 
     cel_rules = (
         Rule(

@@ -11,7 +11,7 @@ from pydantic import Field, StringConstraints, field_validator
 
 from kdial import tags
 from kdial.api.calleridpool import ConfigMapKeyRef
-from kdial.api.meta import DNS_SUBDOMAIN, ApiModel, Condition, Rule, StatusModel
+from kdial.api.meta import DNS_SUBDOMAIN, ApiModel, Condition, FieldType, Rule, StatusModel
 
 #: A tag, on the list or on a row; the full rule (and why) is in `kdial.tags`.
 Tag = Annotated[
@@ -72,14 +72,6 @@ class CsvOptions(ApiModel):
     """UTF-8 (with or without a byte-order mark) or GB18030."""
 
 
-class FieldType(StrEnum):
-    STRING = "String"
-    INTEGER = "Integer"
-    DECIMAL = "Decimal"
-    BOOLEAN = "Boolean"
-    DATE = "Date"
-
-
 class FieldSpec(ApiModel):
     """A business field of each contact (名单字段)."""
 
@@ -89,6 +81,24 @@ class FieldSpec(ApiModel):
     """String, Integer, Decimal, Boolean or Date (ISO 8601)."""
     required: bool = False
     """Rows without a value are rejected."""
+
+
+class Mask(StrEnum):
+    CLEAR = "Clear"
+    PARTIAL = "Partial"
+    FULL = "Full"
+
+
+class DisplayField(ApiModel):
+    """A contact field shown to the agent a call is offered to (screen pop), and how it is
+    masked (脱敏)."""
+
+    name: str = Field(max_length=63, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """`phoneField` (the number) or the name of one of `fields`."""
+    mask: Mask | None = None
+    """Clear (as it is), Partial (the way the trade masks numbers, 138****1234: the first three
+    and last four of eleven digits, at most half of shorter ones; text without digits is
+    `****`) or Full (`****`). Unset: Partial for the phone number, Clear for the others."""
 
 
 class Purpose(StrEnum):
@@ -133,12 +143,26 @@ class ContactListSpec(ApiModel):
     with tags quietly dropped. `status.rowTags` counts contacts per row tag."""
     refresh: str | None = Field(default=None, max_length=63)
     """Change this token (e.g. to today's date) to import the source again."""
+    display: list[DisplayField] = Field(
+        default_factory=list,
+        max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """The fields shown to an agent when a call is offered to them, in this order, each masked
+    as it says. The phone number is always shown, Partial unless listed here with another
+    mask; no other field is shown unless listed."""
 
     cel_rules = (
         Rule(
             "!has(self.tagsField) || self.tagsField != self.phoneField",
             "must name a column other than phoneField",
             ".tagsField",
+        ),
+        Rule(
+            "!has(self.display) || self.display.all(d, d.name == self.phoneField || "
+            "(has(self.fields) && self.fields.exists(f, f.name == d.name)))",
+            "each display field must be phoneField or one of fields",
+            ".display",
         ),
     )
 

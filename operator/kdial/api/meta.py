@@ -125,6 +125,16 @@ class LocalObjectReference(ApiModel):
     tenant."""
 
 
+class FieldType(StrEnum):
+    """The type of a business field: a ContactList's columns, a Campaign's disposition fields."""
+
+    STRING = "String"
+    INTEGER = "Integer"
+    DECIMAL = "Decimal"
+    BOOLEAN = "Boolean"
+    DATE = "Date"
+
+
 class ConditionStatus(StrEnum):
     TRUE = "True"
     FALSE = "False"

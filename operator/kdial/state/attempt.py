@@ -5,16 +5,25 @@ The ledger's scripts write what they own (`attempt`, `contact`, `outcome`, `ende
 `reason` of a reclaimed lease); the worker adds what only it saw of the call (`CallRecord`).
 Stream values are strings: `CallRecord.encode` and `AttemptRecord.decode` are the one codec.
 The callee's number is only ever stored masked.
+
+A call an agent took gets its `Disposition` once the agent ends wrap-up, after the stream entry
+was appended (entries are immutable): it is kept by attempt id (`CampaignKeys.dispositions`),
+schema-versioned, and `AttemptRecord.decode` joins it to the entry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
+
+from pydantic import Field
 
 from kdial.outcomes import Outcome
+from kdial.state.contact import FieldValue
+from kdial.state.wire import WireValue
 
-__all__ = ["AttemptRecord", "BadRecord", "CallRecord"]
+__all__ = ["AttemptRecord", "BadRecord", "CallRecord", "Disposition"]
 
 
 class BadRecord(ValueError):
@@ -82,6 +91,23 @@ class CallRecord:
         )
 
 
+class Disposition(WireValue):
+    """How the agent who took the call ended its wrap-up."""
+
+    KIND: ClassVar[str] = "disposition"
+
+    agent: str
+    at_ms: int
+    """When the agent ended wrap-up (ms since the epoch, Redis clock)."""
+    code: str | None = None
+    """One of the campaign's `spec.dispositions.codes`; None when it declares none."""
+    fields: dict[str, FieldValue] = Field(default_factory=dict)
+    """The campaign's `spec.dispositions.fields` the agent filled in (decimals and dates as
+    text)."""
+    call_back_ms: int | None = None
+    """When the agent asked the contact to be called again (ms since the epoch)."""
+
+
 @dataclass(frozen=True, slots=True)
 class AttemptRecord:
     """One attempt as the stream keeps it."""
@@ -95,11 +121,15 @@ class AttemptRecord:
     call: CallRecord | None = None
     #: Why the ledger, not a worker, ended it ("lease expired"); "" otherwise.
     reason: str = ""
+    #: How the agent who took the call ended wrap-up; None for a call no agent disposed of.
+    disposition: Disposition | None = None
 
     @classmethod
-    def decode(cls, fields: Mapping[str, str]) -> AttemptRecord:
-        """An entry of the attempt stream; `BadRecord` says what is wrong with one that is not
-        an attempt record."""
+    def decode(cls, fields: Mapping[str, str], disposition: str | None = None) -> AttemptRecord:
+        """An entry of the attempt stream, with the attempt's stored disposition if it has one;
+        `BadRecord` says what is wrong with one that is not an attempt record (a disposition
+        of a newer schema raises `kdial.state.wire.NewerSchema`)."""
+        disposed = None if disposition is None else Disposition.decode(disposition)
         try:
             return cls(
                 attempt=fields["attempt"],
@@ -108,6 +138,7 @@ class AttemptRecord:
                 ended_ms=int(fields["ended_ms"]),
                 call=CallRecord.decode(fields) if "uuid" in fields else None,
                 reason=fields.get("reason", ""),
+                disposition=disposed,
             )
         except KeyError as missing:
             raise BadRecord(f"attempt record without {missing}") from None

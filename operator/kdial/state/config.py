@@ -16,6 +16,8 @@ class CampaignConfig(WireValue):
     """A campaign as its workers read it."""
 
     KIND: ClassVar[str] = "campaign config"
+    #: 2: the spec carries `dispositions`, which a worker of schema 1 would refuse unread.
+    SCHEMA_VERSION: ClassVar[int] = 2
 
     campaign: str
     """`namespace/name`."""

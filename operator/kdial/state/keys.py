@@ -150,6 +150,7 @@ class CampaignKeys:
             self.retired,
             self.callees,
             self.attempts,
+            self.dispositions,
         )
 
     @property
@@ -161,6 +162,12 @@ class CampaignKeys:
     def attempts(self) -> str:
         """STREAM: one record per attempt."""
         return f"{self.base}:attempts"
+
+    @property
+    def dispositions(self) -> str:
+        """HASH: attempt id -> the `kdial.state.attempt.Disposition` its agent ended wrap-up
+        with (the attempt's stream entry was appended before)."""
+        return f"{self.base}:dispositions"
 
     @property
     def totals(self) -> str:

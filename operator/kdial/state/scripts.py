@@ -29,5 +29,7 @@ CAPS = _read("caps.lua")
 
 #: An agent's compare-and-set state change (kdial.state.agents).
 AGENT = _read("agent.lua")
+#: An agent's end of wrap-up with a disposition, and what it does to the contact.
+DISPOSITION = _WAITS + _read("disposition.lua")
 #: An agent's one seat across a namespace's campaigns (kdial.state.agents.Seat).
 SEAT = _read("seat.lua")

@@ -24,7 +24,8 @@ class Wait(StrEnum):
     """Reasons a contact is due again later, as tags; a window's is `window(zones)`."""
 
     RETRY = "retry"
-    """A retry delay after an attempt (also the re-dial delay of a reclaimed one)."""
+    """A retry delay after an attempt (also the re-dial delay of a reclaimed one, and an agent's
+    call-back)."""
     CAP = "cap"
     """No dial permit: a trunk or caller ID at its cap, or no caller ID free to show."""
     TRUNK = "trunk"
