@@ -41,17 +41,18 @@ class Agents:
     def reserve(self, attempt: str, passed_over: Collection[str] = ()) -> tuple[str, str] | None:
         """Reserves the Ready agent longest in Ready (`next_agent`), not one of `passed_over`,
         for `attempt`; returns (agent, endpoint), or None when no agent is Ready. An agent
-        another writer took meanwhile is chosen again from what is stored now."""
-        for _ in range(_ROUNDS):
-            agent = next_agent(self.all(), passed_over)
-            if agent is None:
-                return None
+        another writer changed meanwhile (most often: another worker reserved them) is passed
+        over and the next chosen from what is stored now, so workers racing for one floor
+        each win an agent in turn rather than all retrying the same one."""
+        lost = set(passed_over)
+        while (agent := next_agent(self.all(), lost)) is not None:
             try:
                 record = self.act(agent, AgentAction.RESERVE, attempt=attempt, rounds=1)
             except (IllegalTransition, Contended):
-                continue  # taken, or gone NotReady, since we read: choose again
+                lost.add(agent)
+                continue
             return agent, record.endpoint or ""
-        raise Contended(f"no agent could be reserved for attempt {attempt} in {_ROUNDS} rounds")
+        return None
 
     def act(
         self,
