@@ -43,6 +43,10 @@ CONFIRM_SECONDS = 2.0
 #: The reason an agent who let a call ring out is NotReady with.
 NO_ANSWER = "no answer"
 
+#: Why an agent's leg can fail that says nothing of the agent's phone: the worker's switch
+#: refused it before any session (its throttle, its shutdown), or could not be told.
+NOT_THE_PHONE = frozenset({"DESTINATION_OUT_OF_ORDER", "CHAN_NOT_IMPLEMENTED", "ESL_DOWN"})
+
 #: Channel variables of the callee's originate in agent modes (see the module docstring).
 CALLEE_VARIABLES = {"hangup_after_bridge": "true"}
 
@@ -113,6 +117,7 @@ class Bridging:
         try:
             self.esl.bgapi(agent_originate_command(endpoint, variables))
         except ValueError as error:  # an endpoint unsafe to dial: the agent cannot take calls
+            leg.done.set()
             self._not_ready(call, leg, f"endpoint refused: {error}")
             return False
         except EslDown:
@@ -124,12 +129,14 @@ class Bridging:
             return True
         if call.done.is_set():
             return False  # the callee went first: `end` releases the agent
+        rang_out = not leg.done.is_set()  # still ringing at the deadline
         self._hang_up(leg)
-        if leg.answered is None:
-            cause = leg.cause
-            self._not_ready(call, leg, NO_ANSWER if cause in ("", "NO_ANSWER") else cause)
-        else:
-            self._act(call, AgentAction.RELEASE)
+        if leg.answered is not None or leg.cause in NOT_THE_PHONE:
+            self._act(call, AgentAction.RELEASE)  # answered too late, or never rung at all
+        elif rang_out or leg.cause in ("", "NO_ANSWER"):
+            self._not_ready(call, leg, NO_ANSWER)
+        else:  # busy, rejected, not registered: the phone, not the ring time
+            self._not_ready(call, leg, f"phone did not take the call ({leg.cause})")
         return False
 
     def _bridge(self, call: Call, leg: AgentLeg) -> bool:
