@@ -40,7 +40,7 @@ def agent_api(kubeconfig: Path, redis_url: str, tmp_path: Path) -> Iterator[str]
         yield url
 
 
-def scenario() -> dict[str, Any]:
+def scenario(ring: float = 1) -> dict[str, Any]:
     return {
         "seed": 7,
         "switch": {"sounds": {"kdial/abandoned.wav": 3}},
@@ -49,7 +49,7 @@ def scenario() -> dict[str, Any]:
         # than the 3 s connect deadline, so a callee nobody takes hears the message.
         "carriers": {
             "answers": carrier(
-                answerProbability=1, ringSeconds=1, talkSeconds={"dist": "fixed", "value": 100}
+                answerProbability=1, ringSeconds=ring, talkSeconds={"dist": "fixed", "value": 100}
             )
         },
         "agents": {
@@ -61,7 +61,12 @@ def scenario() -> dict[str, Any]:
 
 
 def campaign(
-    api: Api, rdb: redis.Redis, operator: OperatorProcess, namespace: str, **pacing: Any
+    api: Api,
+    rdb: redis.Redis,
+    operator: OperatorProcess,
+    namespace: str,
+    contacts: int = 12,
+    **pacing: Any,
 ) -> CampaignKeys:
     api.secret(TOKENS, {name: f"{name}-token" for name in ENDPOINTS})
     return create(
@@ -69,7 +74,7 @@ def campaign(
         rdb,
         operator,
         namespace,
-        csv_of(numbers(12)),
+        csv_of(numbers(contacts)),
         [trunk("answers")],
         mode="Progressive",
         destination=None,
@@ -283,3 +288,37 @@ def test_an_agent_who_does_not_answer_goes_not_ready_and_a_callee_nobody_takes_i
     assert outcomes == {"AnsweredHuman": 11, "Abandoned": 1}, outcomes
     assert {r["agent"] for r in attempts if r["outcome"] == "AnsweredHuman"} == {"ana"}
     assert outcomes["Abandoned"] * 100 <= 10 * (outcomes["Abandoned"] + 11), "within the cap"
+
+
+def test_a_callee_answered_while_no_agent_is_ready_waits_for_one_within_the_deadline(
+    api: Api,
+    operator: OperatorProcess,
+    agent_api: str,
+    rdb: redis.Redis,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    """The only agent steps away while the call rings (3 s here): the callee answers with
+    nobody Ready, waits, and is bridged to the agent who is back within the deadline."""
+    keys = campaign(api, rdb, operator, namespace, contacts=1, ringTimeoutSeconds=120)
+    ana = Desk(agent_api, namespace, "ana")
+    ana.login_ready()
+    with running_sim(scenario(ring=60), speed=SPEED) as esl, EslClient(*esl).connect() as observer:
+        observer.subscribe("plain", "CHANNEL_ANSWER")
+        worker = WorkerProcess(f"{namespace}/promo", redis_url, esl, tmp_path / "w.log", "w1")
+        try:
+            worker.start()
+            wait_for("the call ringing", lambda: rdb.hlen(keys.inflight) == 1, log=worker)  # type: ignore[arg-type]
+            ana.post("not-ready", {"reason": "coffee"})
+            observer.wait_for(
+                lambda e: (e.get("Channel-Name") or "").startswith("sofia/external/"), timeout=30
+            )
+            ana.post("ready")
+            wait_for("the contact closed", lambda: rdb.hlen(keys.closed) == 1, log=worker)  # type: ignore[arg-type]
+        finally:
+            worker.stop()
+
+    [record] = records(rdb, keys)
+    assert (record["outcome"], record["agent"]) == ("AnsweredHuman", "ana"), record
+    assert moves(rdb, keys, "ana") == ["login", "notReady", "ready", "reserve", "talk", "wrapUp"]
