@@ -665,7 +665,7 @@ class Dialer:
             log.warning("reclaimed %s from expired leases", plural(len(taken), "contact"))
 
     def reconcile(self) -> None:
-        """After an ESL gap: a call the switch no longer knows ended unseen."""
+        """After an ESL gap: a call or an agent's leg the switch no longer knows ended unseen."""
         for call in list(self.calls.by_uuid.values()):
             try:
                 alive = self.esl.api(f"uuid_exists {call.uuid}").strip() == "true"
@@ -674,6 +674,13 @@ class Dialer:
             if not alive and call.hangup is None:
                 log.warning("attempt %s ended while the Event Socket was down", call.attempt)
                 call.done.set()
+        for leg in list(self.calls.legs.values()):
+            try:
+                alive = self.esl.api(f"uuid_exists {leg.uuid}").strip() == "true"
+            except EslDown:
+                return
+            if not alive:
+                leg.done.set()
 
 
 def _trunks_rate(rt: Runtime, usable: Callable[[Trunk, Runtime], bool]) -> float:
