@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from typing import cast
 
 import redis
 
@@ -52,9 +53,8 @@ def test_workers_racing_for_agents_never_reserve_one_twice(redis_url: str) -> No
     stored = setup.all()
     for agent, attempt in taken:
         assert (stored[agent].state.value, stored[agent].attempt) == ("Reserved", attempt)
-    reserves = [
-        AgentChange.decode(fields["change"]) for _, fields in setup.rdb.xrange(KEYS.agent_changes)
-    ]
+    stream = cast(list[tuple[str, dict[str, str]]], setup.rdb.xrange(KEYS.agent_changes))
+    reserves = [AgentChange.decode(fields["change"]) for _, fields in stream]
     assert sorted((c.agent, c.attempt) for c in reserves) == sorted(taken), "one change each"
 
 

@@ -9,7 +9,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -138,7 +138,7 @@ class WrapUpDesk(threading.Thread):
 
 
 def state(rdb: redis.Redis, keys: CampaignKeys, agent: str) -> AgentRecord:
-    return AgentRecord.decode(rdb.hget(keys.agents, agent))
+    return AgentRecord.decode(cast(str, rdb.hget(keys.agents, agent)))
 
 
 def now_ms(rdb: redis.Redis) -> int:
@@ -147,10 +147,9 @@ def now_ms(rdb: redis.Redis) -> int:
 
 
 def changes(rdb: redis.Redis, keys: CampaignKeys, agent: str) -> list[AgentChange]:
+    stream = cast(list[tuple[str, dict[str, str]]], rdb.xrange(keys.agent_changes))
     return [
-        AgentChange.decode(fields["change"])
-        for _, fields in rdb.xrange(keys.agent_changes)
-        if fields["agent"] == agent
+        AgentChange.decode(fields["change"]) for _, fields in stream if fields["agent"] == agent
     ]
 
 
@@ -190,7 +189,7 @@ def test_progressive_dials_one_call_per_ready_agent_and_agent_states_follow_call
         try:
             for worker in workers:
                 worker.start()
-            wait_for("every contact closed", all_closed, timeout=120, log=workers[0])  # type: ignore[arg-type]
+            wait_for("every contact closed", all_closed, timeout=120, log=workers[0])
             wait_for(
                 "the last wrap-ups ended",
                 lambda: {state(rdb, keys, a).state.value for a in ("ana", "bob")} == {"Ready"},
@@ -212,7 +211,9 @@ def test_progressive_dials_one_call_per_ready_agent_and_agent_states_follow_call
     for agent in ("ana", "bob"):
         cycle = ["reserve", "talk", "wrapUp", "endWrapUp"]
         assert moves(rdb, keys, agent) == ["login", *cycle * taken[agent]], agent
-        reserved = [c.attempt for c in changes(rdb, keys, agent) if c.action.value == "reserve"]
+        reserved = [
+            c.attempt or "" for c in changes(rdb, keys, agent) if c.action.value == "reserve"
+        ]
         assert sorted(reserved) == sorted(r["attempt"] for r in attempts if r["agent"] == agent)
     # The agents' phones were rung as a registered user and as a SIP URI, and each callee was
     # bridged to one of them and unbridged when the call ended.
@@ -251,7 +252,7 @@ def test_an_agent_who_does_not_answer_goes_not_ready_and_a_callee_nobody_takes_i
             wait_for(
                 "ana wrapping up the first call",
                 lambda: state(rdb, keys, "ana").state.value == "WrapUp",
-                log=worker,  # type: ignore[arg-type]
+                log=worker,
             )
             first = state(rdb, keys, "deaf")
             assert (first.state.value, first.reason) == ("NotReady", "no answer")
@@ -263,7 +264,7 @@ def test_an_agent_who_does_not_answer_goes_not_ready_and_a_callee_nobody_takes_i
             abandoned = wait_for(
                 "the second callee abandoned",
                 lambda: next((r for r in records(rdb, keys) if r["outcome"] == "Abandoned"), None),
-                log=worker,  # type: ignore[arg-type]
+                log=worker,
             )
             played = observer.wait_for(lambda e: e.get("Unique-ID") == abandoned["uuid"])
             assert played["Application-Data"] == "kdial/abandoned.wav", played
@@ -276,7 +277,7 @@ def test_an_agent_who_does_not_answer_goes_not_ready_and_a_callee_nobody_takes_i
                 "every contact closed",
                 lambda: rdb.hlen(keys.closed) == 12,
                 timeout=120,
-                log=worker,  # type: ignore[arg-type]
+                log=worker,
             )
         finally:
             desk.stopped.set()
@@ -309,13 +310,13 @@ def test_a_callee_answered_while_no_agent_is_ready_waits_for_one_within_the_dead
         worker = WorkerProcess(f"{namespace}/promo", redis_url, esl, tmp_path / "w.log", "w1")
         try:
             worker.start()
-            wait_for("the call ringing", lambda: rdb.hlen(keys.inflight) == 1, log=worker)  # type: ignore[arg-type]
+            wait_for("the call ringing", lambda: rdb.hlen(keys.inflight) == 1, log=worker)
             ana.post("not-ready", {"reason": "coffee"})
             observer.wait_for(
                 lambda e: (e.get("Channel-Name") or "").startswith("sofia/external/"), timeout=30
             )
             ana.post("ready")
-            wait_for("the contact closed", lambda: rdb.hlen(keys.closed) == 1, log=worker)  # type: ignore[arg-type]
+            wait_for("the contact closed", lambda: rdb.hlen(keys.closed) == 1, log=worker)
         finally:
             worker.stop()
 
