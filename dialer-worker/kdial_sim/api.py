@@ -12,7 +12,7 @@ import time
 import uuid as uuidlib
 from collections.abc import Awaitable, Callable
 
-from kdial_sim import dialplan, fsstring
+from kdial_sim import bridging, dialplan, fsstring
 from kdial_sim.calls import delay_seconds
 from kdial_sim.causes import parse_cause
 from kdial_sim.channel import Channel
@@ -35,6 +35,7 @@ class Api:
             "originate": self.originate,
             "uuid_kill": self.uuid_kill,
             "uuid_transfer": self.uuid_transfer,
+            "uuid_bridge": self.uuid_bridge,
             "uuid_exists": self.uuid_exists,
             "uuid_setvar": self.uuid_setvar,
             "uuid_getvar": self.uuid_getvar,
@@ -84,6 +85,24 @@ class Api:
         if not call.transfer(steps, dict(self.switch.scenario.switch.sounds)):
             return dialplan.CannotEmulate("a call not answered, or transferred already").reply()
         return "+OK\n"
+
+    async def uuid_bridge(self, arg: str | None) -> str:
+        """mod_commands uuid_bridge_function (see `kdial_sim.bridging`)."""
+        argv = bridging.parse_bridge(arg)
+        if argv is None:
+            return bridging.USAGE
+        originator = self.switch.calls.get(argv[0])
+        for other in argv[1:3]:
+            peer = self.switch.calls.get(other)
+            if originator is None or peer is None or originator.channel.hangup_us:
+                continue
+            try:
+                bridging.check(originator, peer)
+            except bridging.CannotEmulate as refused:
+                return refused.reply()
+            originator.bridge_with(peer)
+            return f"+OK {other}\n"
+        return bridging.INVALID
 
     async def uuid_exists(self, arg: str | None) -> str:
         return "true" if arg and arg in self.switch.calls else "false"

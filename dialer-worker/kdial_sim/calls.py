@@ -73,6 +73,10 @@ class Call:
         self._started_early = False
         #: The inline dialplan a `uuid_transfer` sent the answered call to, while it runs.
         self._transfer: asyncio.Task[None] | None = None
+        #: The other leg of a `uuid_bridge`, while bridged.
+        self.peer: Call | None = None
+        #: This call was the first UUID of the `uuid_bridge` (the bridge's originator).
+        self.originates_bridge = False
 
     @property
     def uuid(self) -> str:
@@ -201,6 +205,42 @@ class Call:
         self.channel.extra_vars["bridge_to"] = self.channel.bridged_to
         self._emit(events.BRIDGE)
 
+    @property
+    def transferred(self) -> bool:
+        return self._transfer is not None
+
+    def bridge_with(self, peer: Call) -> None:
+        """`uuid_bridge <self> <peer>` of two answered, parked calls (`kdial_sim.bridging`
+        says which the simulator takes): CHANNEL_EXECUTE `uuid_bridge` on each, then
+        CHANNEL_BRIDGE from this one, the originator (switch_ivr_bridge.c:
+        uuid_bridge_on_soft_execute, switch_ivr_multi_threaded_bridge)."""
+        self.originates_bridge = True
+        for one, other in ((self, peer), (peer, self)):
+            one.peer = other
+            one.channel.bridged_to = other.uuid
+            one.channel.extra_vars["bridge_uuid"] = other.uuid
+            one.channel.extra_vars["signal_bond"] = other.uuid
+        for one, other in ((self, peer), (peer, self)):
+            step = Step("uuid_bridge", other.uuid)
+            one._emit_execute(dialplan.EXECUTE, step, dialplan.new_app_uuid(), None)
+        self._emit(events.BRIDGE)
+
+    def _unbridge(self, cause: str) -> None:
+        """This leg of a uuid_bridge hung up with `cause`: the bridge ends (CHANNEL_UNBRIDGE
+        from the originator) and the other leg is hung up, as switch_ivr_bridge.c does it: the
+        originator, which kdial_sim.bridging lets bridge only with hangup_after_bridge=true,
+        with this leg's cause (switch_ivr_multi_threaded_bridge); the peer, answered, with
+        NORMAL_CLEARING (audio_bridge_on_exchange_media). FreeSWITCH fires the UNBRIDGE before
+        the other leg's CHANNEL_HANGUP, as here; this leg's HANGUP_COMPLETE may come later on a
+        real switch (its reporting state runs on its own thread)."""
+        peer = self.peer
+        if peer is None:
+            return
+        self.peer = peer.peer = None
+        originator = self if self.originates_bridge else peer
+        originator._emit(events.UNBRIDGE)
+        peer.request_hangup(cause if peer.originates_bridge else "NORMAL_CLEARING")
+
     def transfer(self, steps: list[Step], sounds: dict[str, float]) -> bool:
         """`uuid_transfer` to an inline dialplan: the answered channel leaves what it waited on
         (park, a bridge still ringing) and runs `steps`. False when the simulator cannot
@@ -306,6 +346,7 @@ class Call:
         for name in (events.HANGUP, events.HANGUP_COMPLETE, events.DESTROY):
             self._emit(name)
         self._resolve(f"-ERR {cause}\n")
+        self._unbridge(cause)
         log.debug("call %s ended: %s (%s)", ch.uuid, cause, ending)
 
     def _resolve(self, text: str) -> None:

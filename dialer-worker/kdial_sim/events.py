@@ -23,6 +23,7 @@ PROGRESS = "CHANNEL_PROGRESS"
 PROGRESS_MEDIA = "CHANNEL_PROGRESS_MEDIA"
 ANSWER = "CHANNEL_ANSWER"
 BRIDGE = "CHANNEL_BRIDGE"
+UNBRIDGE = "CHANNEL_UNBRIDGE"
 HANGUP = "CHANNEL_HANGUP"
 HANGUP_COMPLETE = "CHANNEL_HANGUP_COMPLETE"
 DESTROY = "CHANNEL_DESTROY"
@@ -37,6 +38,8 @@ _ORIGIN: dict[str, tuple[str, str, int]] = {
     ANSWER: ("switch_channel.c", "switch_channel_perform_mark_answered", 3848),
     # Not from a capture (the 1.11 captures hold no bridge): where switch_ivr_bridge.c fires it.
     BRIDGE: ("switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1732),
+    # Not from a capture either: fired by the same function once the bridge ends.
+    UNBRIDGE: ("switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1895),
     HANGUP: ("switch_channel.c", "switch_channel_perform_hangup", 3438),
     HANGUP_COMPLETE: ("switch_core_state_machine.c", "switch_core_session_reporting_state", 943),
     DESTROY: ("switch_core_session.c", "switch_core_session_perform_destroy", 1586),
@@ -126,7 +129,7 @@ def channel_event(name: str, ch: Channel, stamper: Stamper) -> EslEvent:
     headers = stamper.base(name)
     if name in (HANGUP, HANGUP_COMPLETE, DESTROY):
         headers.append(("Hangup-Cause", ch.hangup_cause or "NONE"))
-    if name == BRIDGE and ch.bridged_to:
+    if name in (BRIDGE, UNBRIDGE) and ch.bridged_to:
         headers += [
             ("Bridge-A-Unique-ID", ch.uuid),
             ("Bridge-B-Unique-ID", ch.bridged_to),

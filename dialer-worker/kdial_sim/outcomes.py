@@ -189,21 +189,24 @@ def _region_of(
     return best[1] if best else None
 
 
-def plan_agent_call(agents: AgentsSpec, rng: random.Random) -> Plan:
+def plan_agent_call(agents: AgentsSpec, name: str, rng: random.Random) -> Plan:
     """Agent phones answer after their ring time and stay up until someone hangs up."""
-    ring = agents.ring_seconds.sample(rng)
-    if rng.random() < agents.answer_probability:
+    ring_seconds, answers = agents.phone(name) or (agents.ring_seconds, agents.answer_probability)
+    ring = ring_seconds.sample(rng)
+    if rng.random() < answers:
         return Plan(pdd=0.1, reason="agent", answer=True, ring=ring, talk=None)
     return Plan(pdd=0.1, reason="agent-no-answer", ring=None)
 
 
-def plan_bridge(agents: AgentsSpec, is_agent: bool, rng: random.Random) -> BridgePlan:
-    """An agent phone rings and answers as the scenario's agents do; any other target (an
+def plan_bridge(agents: AgentsSpec, target: str, rng: random.Random) -> BridgePlan:
+    """An agent phone rings and answers as the scenario says it does; any other target (an
     IVR, a queue) picks up at once."""
-    if not is_agent:
+    phone = agents.phone(target)
+    if phone is None:
         return BridgePlan(ring=0.0)
-    ring = agents.ring_seconds.sample(rng)
-    return BridgePlan(ring=ring if rng.random() < agents.answer_probability else None)
+    ring_seconds, answers = phone
+    ring = ring_seconds.sample(rng)
+    return BridgePlan(ring=ring if rng.random() < answers else None)
 
 
 def plan_unroutable() -> Plan:

@@ -144,13 +144,40 @@ class CalleeSpec(Model):
         return self
 
 
+class AgentPhone(Model):
+    """One agent's phone where it differs from the floor's (`AgentsSpec`)."""
+
+    #: How long it rings before the agent answers; the floor's when unset.
+    ring_seconds: Distribution | None = None
+    #: Share of calls the agent answers (0: a phone nobody picks up); the floor's when unset.
+    answer_probability: Probability | None = None
+
+
 class AgentsSpec(Model):
-    """Agent phones, reachable as `user/<prefix><n>` or `sofia/<profile>/<prefix><n>@...`."""
+    """Agent phones, reachable as `user/<name>` (a user registered on the switch) or
+    `sofia/<profile>/<name>@<host>` (an agent's SIP URI): `<prefix><n>` for n up to `count`,
+    and every name in `phones`. An agent answers after `ringSeconds` with probability
+    `answerProbability` and stays up until the call is hung up (the callee's talk time ends
+    it, from the callee's side)."""
 
     count: int = Field(default=0, ge=0)
     prefix: str = "agent"
     ring_seconds: Distribution = Fixed(value=1.0)
     answer_probability: Probability = 1.0
+    #: Phones by name, with what sets them apart (an agent slow to answer, one who never does).
+    phones: dict[str, AgentPhone] = {}
+
+    def phone(self, name: str) -> tuple[Distribution, float] | None:
+        """(ring time, answer probability) of the agent phone `name`; None if there is none."""
+        own = self.phones.get(name)
+        if own is not None:
+            ring = self.ring_seconds if own.ring_seconds is None else own.ring_seconds
+            answers = own.answer_probability
+            return ring, self.answer_probability if answers is None else answers
+        suffix = name.removeprefix(self.prefix)
+        if name.startswith(self.prefix) and suffix.isdigit() and 1 <= int(suffix) <= self.count:
+            return self.ring_seconds, self.answer_probability
+        return None
 
 
 class _FaultBase(Model):
@@ -313,6 +340,7 @@ def _is_union_tag(part: int | str) -> bool:
 
 
 __all__ = [
+    "AgentPhone",
     "AgentsSpec",
     "CalleeSpec",
     "CarrierSpec",

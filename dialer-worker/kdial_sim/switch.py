@@ -304,11 +304,7 @@ class Switch:
         return found
 
     def _is_agent(self, name: str) -> bool:
-        agents = self.scenario.agents
-        suffix = name.removeprefix(agents.prefix)
-        return (
-            name.startswith(agents.prefix) and suffix.isdigit() and 1 <= int(suffix) <= agents.count
-        )
+        return self.scenario.agents.phone(name) is not None
 
     def _with_bridge(self, plan: Plan, request: OriginateRequest, number: str) -> Plan:
         """A call that runs `&bridge(<dial string>)` gets the second leg's script: once answered,
@@ -317,7 +313,7 @@ class Switch:
             return plan
         target = parse_dial_target(request.app_arg.strip())
         rng = attempt_rng(self.scenario.seed, f"bridge:{number}", self.counters.attempts[number])
-        bridge = plan_bridge(self.scenario.agents, self._is_agent(target.destination), rng)
+        bridge = plan_bridge(self.scenario.agents, target.destination, rng)
         return replace(plan, bridge=bridge)
 
     def _plan(self, route: Route, target: DialTarget, caller_id: str) -> Plan:
@@ -331,7 +327,7 @@ class Switch:
                 self.scenario, state.spec, number, rng, conditions, caller_id=caller_id
             )
         if route.agent:
-            return plan_agent_call(self.scenario.agents, rng)
+            return plan_agent_call(self.scenario.agents, number, rng)
         return plan_unroutable()
 
     def _channel(

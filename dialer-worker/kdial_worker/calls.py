@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import gevent.event
 
 from kdial.api.campaign import CampaignSpec
+from kdial.modes import AGENT_MODES
 from kdial.outcomes import CallFacts, facts_from_hangup, job_error_cause
 from kdial_worker.caps import Grant
 from kdial_worker.esl import Event
@@ -29,19 +30,43 @@ def call_uuid(campaign: str, attempt: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{campaign}/{attempt}"))
 
 
+def agent_leg_uuid(call: str, ring: int) -> str:
+    """The UUID of the `ring`th agent leg rung for the callee of `call` (1 for the first)."""
+    return str(uuid.uuid5(_NAMESPACE, f"{call}/agent/{ring}"))
+
+
 def connect_deadline(spec: CampaignSpec) -> float | None:
     """Seconds an answered callee may wait to be connected before the call is abandoned.
 
     None when the switch's own dialplan takes the call at answer (an IVR extension); the
-    campaign's connect deadline for a bridge to a SIP URI; 0 when there is nowhere to go at
-    all, so nobody is ever left parked in silence.
+    campaign's connect deadline for a bridge to an agent or a SIP URI; 0 when there is nowhere
+    to go at all, so nobody is ever left parked in silence.
     """
+    if spec.mode in AGENT_MODES:
+        return spec.pacing.connect_deadline_seconds
     destination = spec.destination
     if destination is None:
         return 0
     if destination.extension:
         return None
     return spec.pacing.connect_deadline_seconds
+
+
+@dataclass
+class AgentLeg:
+    """The leg that rings an agent's phone for an answered callee (agent modes)."""
+
+    uuid: str
+    agent: str
+    answered: float | None = None
+    job_error: str | None = None
+    hangup: Event | None = None
+    done: gevent.event.Event = field(default_factory=gevent.event.Event)
+
+    @property
+    def cause(self) -> str:
+        """Why the leg ended: its hangup cause, else its originate's error."""
+        return (self.hangup or {}).get("Hangup-Cause", "") or self.job_error or ""
 
 
 @dataclass
@@ -67,6 +92,13 @@ class Call:
     abandoned: bool = False
     """Nobody took the answered callee in time, and the worker acted on it."""
     bridged: float | None = None
+    #: Agent modes: the worker bridges the answered callee to an agent itself
+    #: (`kdial_worker.bridging`), and abandons the call when that misses the deadline.
+    to_agent: bool = False
+    #: The agent the callee is on its way to or bridged to; None while none.
+    agent: str | None = None
+    #: The agent legs rung for the callee, in order.
+    legs: list[AgentLeg] = field(default_factory=list)
     done: gevent.event.Event = field(default_factory=gevent.event.Event)
 
     def facts(self) -> CallFacts | None:
@@ -109,10 +141,12 @@ class Call:
 
 
 class Calls:
-    """The registry of calls in flight; `on_event` is the ESL event handler."""
+    """The registry of calls in flight and of their agent legs; `on_event` is the ESL event
+    handler."""
 
     def __init__(self) -> None:
         self.by_uuid: dict[str, Call] = {}
+        self.legs: dict[str, AgentLeg] = {}
 
     def add(self, call: Call) -> None:
         self.by_uuid[call.uuid] = call
@@ -127,6 +161,10 @@ class Calls:
         name = event.get("Event-Name")
         if name == "BACKGROUND_JOB":
             self._job(event)
+            return
+        leg = self.legs.get(event.get("Unique-ID", ""))
+        if leg is not None:
+            _on_leg_event(leg, name, event)
             return
         call = self.by_uuid.get(event.get("Unique-ID", ""))
         if call is None:
@@ -147,10 +185,24 @@ class Calls:
 
     def _job(self, event: Event) -> None:
         match = _UUID_ARG.search(event.get("Job-Command-Arg", ""))
+        body = event.get("_body", "")
+        leg = self.legs.get(match.group(1)) if match else None
+        if leg is not None and body.startswith("-ERR"):
+            # No channel (an unregistered user, say): no hangup event will come.
+            leg.job_error = job_error_cause(body) or body.removeprefix("-ERR").strip()
+            leg.done.set()
+            return
         call = self.by_uuid.get(match.group(1)) if match else None
         if call is None:
             return
-        body = event.get("_body", "")
         if body.startswith("-ERR"):
             call.job_error = job_error_cause(body) or body.removeprefix("-ERR").strip()
             call.job_error_at = time.time()
+
+
+def _on_leg_event(leg: AgentLeg, name: str | None, event: Event) -> None:
+    if name == "CHANNEL_ANSWER":
+        leg.answered = leg.answered or time.time()
+    elif name == "CHANNEL_HANGUP_COMPLETE":
+        leg.hangup = event
+        leg.done.set()

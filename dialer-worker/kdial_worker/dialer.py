@@ -23,11 +23,12 @@ import redis
 
 from kdial.api.campaign import CampaignMode
 from kdial.dialstring import Application, SipUri, abandon_command, originate_command
-from kdial.modes import agents_unavailable
+from kdial.modes import AGENT_MODES, agents_unavailable
 from kdial.numbers import is_e164
 from kdial.outcomes import CallFacts, Outcome, classify, is_switch_throttle
 from kdial.plural import plural
 from kdial.privacy import mask_number
+from kdial.progressive import progressive_cap
 from kdial.routing.presence import place_of, subdivision
 from kdial.state.attempt import CallRecord
 from kdial.state.contact import BadContact, Contact
@@ -44,6 +45,8 @@ from kdial_worker import (
     runtime,
     schedule,
 )
+from kdial_worker.agents import Agents
+from kdial_worker.bridging import CALLEE_VARIABLES, Bridging
 from kdial_worker.calls import Call, Calls, call_uuid, connect_deadline
 from kdial_worker.carrier_pace import CarrierPace
 from kdial_worker.esl import EslDown, EslSession
@@ -95,6 +98,10 @@ class Dialer:
             on_reconnect=self.reconcile,
         )
         self.gateways = SwitchGateways(self.esl, rdb, settings.gateways_dir, settings.worker_id)
+        self.agents = Agents(rdb, self.keys)
+        self.bridging = Bridging(
+            self.esl, self.agents, self.calls, self.campaign, settings.worker_id
+        )
         self.rng = random.Random()
         self.epoch: str | None = None
         self.draining = False
@@ -194,7 +201,7 @@ class Dialer:
         want = self._pacer.take(time.monotonic(), rate, min(room, 20))
         if want == 0:
             return 0
-        cap = rt.spec.pacing.max_concurrency or self.settings.max_calls * 1000
+        cap = self._in_flight_cap(rt)
         claims = ledger.claim(
             self.rdb, self.keys, self.epoch, want, self._lease_ms, in_flight_cap=cap
         )
@@ -205,6 +212,13 @@ class Dialer:
         for claimed in claims:
             gevent.spawn(self._attempt, claimed, rt)
         return len(claims)
+
+    def _in_flight_cap(self, rt: Runtime) -> int:
+        """The campaign-wide cap on calls in flight: one per Ready agent in Progressive mode
+        (`progressive_cap`, over the agents every worker shares), else the campaign's own."""
+        if rt.spec.mode is CampaignMode.PROGRESSIVE:
+            return progressive_cap(self.agents.states(), rt.spec.pacing.max_concurrency)
+        return rt.spec.pacing.max_concurrency or self.settings.max_calls * 1000
 
     def _refuses(self, rt: Runtime) -> bool:
         """A config whose mode needs agents (compiled by an older operator, say) is not dialled:
@@ -400,6 +414,7 @@ class Dialer:
         pacing = rt.spec.pacing
         call = Call(claimed.attempt, call_uuid(self.campaign, claimed.attempt), trunk.name, grant)
         call.connect_deadline = connect_deadline(rt.spec)
+        call.to_agent = rt.spec.mode in AGENT_MODES
         command = originate_command(
             _via(trunk),
             contact.number,
@@ -413,12 +428,14 @@ class Dialer:
                 "kdial_campaign": self.campaign,
                 "kdial_attempt": claimed.attempt,
                 "kdial_worker": self.settings.worker_id,
-            },
+            }
+            | (CALLEE_VARIABLES if call.to_agent else {}),
             application=_destination(rt),
             max_call_seconds=pacing.max_call_duration_seconds,
         )
         self.calls.add(call)
         metrics.CALLS_ACTIVE.labels(self.campaign).set(len(self.calls))
+        connecting = gevent.spawn(self._to_agent, call, pacing.abandon_message)
         try:
             sent = time.monotonic()
             call.originated = time.time()
@@ -434,6 +451,12 @@ class Dialer:
             self._follow(call, limit, pacing.abandon_message)
             call.ended = time.time()
         finally:
+            # A call that ended without a hangup event (refused, or lost with the Event Socket)
+            # is over for its agent legs too.
+            call.done.set()
+            connecting.join()
+            if call.to_agent:
+                self.bridging.end(call)
             self.calls.remove(call)
             metrics.CALLS_ACTIVE.labels(self.campaign).set(len(self.calls))
         return call
@@ -451,7 +474,8 @@ class Dialer:
                     self._refused_by_switch(call)
                 if time.time() - call.job_error_at > 1:
                     return
-            if call.overdue(time.time()) and not (call.killed or call.abandoned):
+            overdue = call.overdue(time.time()) and not call.to_agent
+            if overdue and not (call.killed or call.abandoned):
                 self._abandon(call, abandon_message)
             if time.time() > deadline and not call.killed:
                 log.warning("attempt %s outlived its limits; hanging up", call.attempt)
@@ -459,6 +483,16 @@ class Dialer:
                 deadline = time.time() + 10
             elif time.time() > deadline:
                 return
+
+    def _to_agent(self, call: Call, abandon_message: str | None) -> None:
+        """Agent modes: the answered callee bridged to an agent within the connect deadline
+        and held together with them, or abandoned."""
+        if not call.to_agent:
+            return
+        if self.bridging.connect(call):
+            self.bridging.hold_together(call)
+        elif not (call.done.is_set() or call.killed or call.abandoned):
+            self._abandon(call, abandon_message)
 
     def _abandon(self, call: Call, message: str | None) -> None:
         """Nobody took the answered callee in time: rather than leave them in silence, they
@@ -516,6 +550,8 @@ class Dialer:
             billsec=int(billsec) if billsec.isdigit() else 0,
             cause=hangup.get("Hangup-Cause", call.job_error or ""),
             sip=hangup.get("variable_sip_term_status", ""),
+            agent=call.agent or "",
+            bridged_ms=None if call.bridged is None else int(call.bridged * 1000),
         )
         shown = route.caller.number if ending.counts_as_attempt else ""
         ending = replace(ending, record=record, trunk=call.trunk, caller_id=shown)
@@ -629,7 +665,7 @@ class Dialer:
             log.warning("reclaimed %s from expired leases", plural(len(taken), "contact"))
 
     def reconcile(self) -> None:
-        """After an ESL gap: a call the switch no longer knows ended unseen."""
+        """After an ESL gap: a call or an agent's leg the switch no longer knows ended unseen."""
         for call in list(self.calls.by_uuid.values()):
             try:
                 alive = self.esl.api(f"uuid_exists {call.uuid}").strip() == "true"
@@ -638,6 +674,13 @@ class Dialer:
             if not alive and call.hangup is None:
                 log.warning("attempt %s ended while the Event Socket was down", call.attempt)
                 call.done.set()
+        for leg in list(self.calls.legs.values()):
+            try:
+                alive = self.esl.api(f"uuid_exists {leg.uuid}").strip() == "true"
+            except EslDown:
+                return
+            if not alive:
+                leg.done.set()
 
 
 def _trunks_rate(rt: Runtime, usable: Callable[[Trunk, Runtime], bool]) -> float:

@@ -3,7 +3,8 @@
 An agent logs in to one campaign, Ready to take calls or NotReady (with a reason) until they
 say so. A Ready agent is Reserved for an answered call on its way to them, Talking once it is
 bridged, in WrapUp after it ends, and Ready again once they end wrap-up with a disposition.
-A reserved agent who does not answer goes NotReady. An agent logs out only between calls.
+A reserved agent who does not answer goes NotReady; one whose call went away before it reached
+them (the callee hung up first) is released, Ready again. An agent logs out only between calls.
 
 Every other move is refused (`IllegalTransition`): an agent talking cannot log out and leave
 a callee in silence, and a NotReady agent is never handed a call.
@@ -34,6 +35,9 @@ class AgentAction(StrEnum):
     WRAP_UP = "wrapUp"
     END_WRAP_UP = "endWrapUp"
     LOGOUT = "logout"
+    #: The dialer's, never an agent's: the call an agent was Reserved for ended before it
+    #: reached them.
+    RELEASE = "release"
 
 
 S, A = AgentState, AgentAction
@@ -50,6 +54,8 @@ TRANSITIONS: dict[tuple[AgentState, AgentAction], AgentState] = {
     (S.RESERVED, A.NOT_READY): S.NOT_READY,
     (S.READY, A.RESERVE): S.RESERVED,
     (S.RESERVED, A.TALK): S.TALKING,
+    # The callee hung up before the agent's phone was bridged to them.
+    (S.RESERVED, A.RELEASE): S.READY,
     (S.TALKING, A.WRAP_UP): S.WRAP_UP,
     (S.WRAP_UP, A.END_WRAP_UP): S.READY,
     (S.READY, A.LOGOUT): S.LOGGED_OUT,

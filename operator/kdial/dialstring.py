@@ -45,6 +45,9 @@ __all__ = [
     "DialFormat",
     "SipUri",
     "abandon_command",
+    "agent_leg",
+    "agent_originate_command",
+    "bridge_command",
     "channel_var",
     "destination",
     "originate_command",
@@ -304,26 +307,70 @@ def originate_command(
     that many seconds after answer. The application defaults to park. Prefix the result with
     ``bgapi `` (or ``api ``) to send it.
     """
-    items: list[str] = []
-    seen: set[str] = set()
-    for name, value in (variables or {}).items():
-        if name.lower() in seen:
-            raise ValueError(f"channel variable {name!r} given twice (names ignore case)")
-        seen.add(name.lower())
-        items.append(channel_var(name, value))
+    items = _items(variables or {})
     if max_call_seconds is not None:
         if not 0 < max_call_seconds <= MAX_CALL_SECONDS:
             raise ValueError(f"max_call_seconds must be in 1..{MAX_CALL_SECONDS}")
         hangup = f"sched_hangup +{int(max_call_seconds)} ALLOTTED_TIMEOUT"
         items.append(channel_var("execute_on_answer", hangup, allow_exec=True))
     dest = destination(trunk, number, dial_format=dial_format, dial_prefix=dial_prefix)
-    app = (application or Application.park()).render()
+    return _one_line(items, dest, application or Application.park())
+
+
+def _items(variables: Mapping[str, str]) -> list[str]:
+    items: list[str] = []
+    seen: set[str] = set()
+    for name, value in variables.items():
+        if name.lower() in seen:
+            raise ValueError(f"channel variable {name!r} given twice (names ignore case)")
+        seen.add(name.lower())
+        items.append(channel_var(name, value))
+    return items
+
+
+def _one_line(items: list[str], dest: str, application: Application) -> str:
     block = "{" + ",".join(items) + "}" if items else ""
-    command = f"originate {block}{dest} {app}"
+    command = f"originate {block}{dest} {application.render()}"
     # Defence in depth: whatever changes above, the command stays one printable line.
     if not command.isprintable():
         raise ValueError("originate command would not be a single printable line")
     return command
+
+
+#: A user registered on the switch, as the agent API accepts it (`kdial_api.requests`): nothing
+#: a dial string gives meaning to (`,` `;` `|` `{` `[` `@` `/`, spaces) can be part of one.
+_AGENT_USER = re.compile(r"[A-Za-z0-9_.+-]{1,64}")
+
+
+def agent_leg(endpoint: str) -> str:
+    """Where an agent's phone is rung: ``user/<name>`` for a user registered on the switch
+    (`1001`), ``sofia/external/<user>@<host>[:<port>]`` for a SIP URI
+    (`sip:1001@pbx.example.com:5060`). The endpoint comes from an agent's login, through
+    Redis: it is checked again here like contact data, and refused (ValueError) unless it is
+    exactly one of those two shapes."""
+    user, at, host = endpoint.removeprefix("sip:").partition("@")
+    if _AGENT_USER.fullmatch(user) is None:
+        raise ValueError("agent endpoint must be a user name or sip:user@host[:port]")
+    if not endpoint.startswith("sip:"):
+        if at:
+            raise ValueError("agent endpoint must be a user name or sip:user@host[:port]")
+        return f"user/{user}"
+    return f"sofia/{SIP_PROFILE}/{user}@{SipUri(host).host}"
+
+
+def agent_originate_command(endpoint: str, variables: Mapping[str, str]) -> str:
+    """``originate {vars}<agent leg> &park()``, one line: the agent's phone rung and, once
+    answered, parked until the worker bridges the callee to it (`bridge_command`)."""
+    return _one_line(_items(variables), agent_leg(endpoint), Application.park())
+
+
+def bridge_command(callee: str, agent: str) -> str:
+    """``uuid_bridge <callee> <agent>``: the answered callee (the bridge's originator) and the
+    agent's answered leg joined; ValueError for a UUID that is not one as kdial makes them."""
+    for uuid in (callee, agent):
+        if _UUID.fullmatch(uuid) is None:
+            raise ValueError("call UUID must be a lower-case UUID")
+    return f"uuid_bridge {callee} {agent}"
 
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

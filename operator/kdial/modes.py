@@ -1,9 +1,11 @@
 """Which campaign modes kdial can dial today (pure).
 
-Predictive, Progressive and Preview hand answered callees to agents, and kdial has no agent
-support yet. Dialling in those modes would leave every answered callee in silence, the worst
-thing a dialer can do, so the operator does not dial them (Ready=False) and a worker refuses a
-config that asks it to (a config an older operator compiled, say).
+Agentless campaigns hand answered calls to a destination; Progressive ones bridge each answered
+callee to a Ready agent (one call per Ready agent). Predictive and Preview need parts not built
+yet (the predictive pacer; the preview record offered to an agent). Dialling in those modes would
+leave answered callees in silence, the worst thing a dialer can do, so the operator does not
+dial them (Ready=False) and a worker refuses a config that asks it to (a config an older
+operator compiled, say).
 """
 
 from __future__ import annotations
@@ -12,18 +14,26 @@ from kdial.api.campaign import CampaignMode
 
 __all__ = ["AGENTS_UNAVAILABLE", "AGENT_MODES", "agents_unavailable"]
 
-#: The Ready condition's reason for a campaign whose mode needs agents.
+#: The Ready condition's reason for a campaign whose mode kdial cannot dial yet.
 AGENTS_UNAVAILABLE = "AgentsUnavailable"
+#: Modes whose answered calls go to agents (who log in to them through `kdial api`).
 AGENT_MODES = frozenset({CampaignMode.PREDICTIVE, CampaignMode.PROGRESSIVE, CampaignMode.PREVIEW})
+#: What each mode still waits for.
+_MISSING = {
+    CampaignMode.PREDICTIVE: "its pacer (how many calls to launch per Ready agent)",
+    CampaignMode.PREVIEW: "offering the next record to an agent, who dials or skips it",
+}
 
 
 def agents_unavailable(mode: CampaignMode) -> str | None:
     """Why a campaign in `mode` may not dial, for people; None when it may."""
-    if mode not in AGENT_MODES:
+    missing = _MISSING.get(mode)
+    if missing is None:
         return None
     return (
-        f"mode {mode.value} hands answered calls to agents, and kdial has no agent support yet: "
-        "dialling would leave answered callees in silence, so nothing is dialled. Only mode "
-        "Agentless with a destination (an IVR extension or a SIP URI) dials today; set those, "
-        "or keep this campaign until agent support arrives"
+        f"mode {mode.value} hands answered calls to agents, and kdial cannot dial it yet: "
+        f"{missing} is not built, so nothing is dialled rather than leave answered callees in "
+        "silence. Modes Progressive (one call per Ready agent) and Agentless (with a "
+        "destination) dial today; use one of those, or keep this campaign until "
+        f"{mode.value} arrives"
     )

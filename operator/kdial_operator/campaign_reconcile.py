@@ -157,7 +157,8 @@ async def missing_secret(memo: kopf.Memo, namespace: str, recall: Recall) -> Blo
 
 
 def unsupported_mode(spec: CampaignSpec) -> Blocker | None:
-    """A blocker when the campaign's mode needs agents, which kdial does not have yet."""
+    """A blocker when the campaign's mode needs parts kdial has not got yet
+    (`kdial.modes.agents_unavailable`)."""
     message = agents_unavailable(spec.mode)
     return None if message is None else Blocker(AGENTS_UNAVAILABLE, message, "Waiting")
 

@@ -25,27 +25,27 @@ S, A = AgentState, AgentAction
 EXPECTED: dict[AgentState, dict[AgentAction, AgentState | None]] = {
     S.LOGGED_OUT: {
         A.LOGIN: S.NOT_READY, A.READY: None, A.NOT_READY: None, A.RESERVE: None,
-        A.TALK: None, A.WRAP_UP: None, A.END_WRAP_UP: None, A.LOGOUT: None,
+        A.TALK: None, A.WRAP_UP: None, A.END_WRAP_UP: None, A.LOGOUT: None, A.RELEASE: None,
     },
     S.NOT_READY: {
         A.LOGIN: None, A.READY: S.READY, A.NOT_READY: S.NOT_READY, A.RESERVE: None,
-        A.TALK: None, A.WRAP_UP: None, A.END_WRAP_UP: None, A.LOGOUT: S.LOGGED_OUT,
+        A.TALK: None, A.WRAP_UP: None, A.END_WRAP_UP: None, A.LOGOUT: S.LOGGED_OUT, A.RELEASE: None,
     },
     S.READY: {
         A.LOGIN: None, A.READY: None, A.NOT_READY: S.NOT_READY, A.RESERVE: S.RESERVED,
-        A.TALK: None, A.WRAP_UP: None, A.END_WRAP_UP: None, A.LOGOUT: S.LOGGED_OUT,
+        A.TALK: None, A.WRAP_UP: None, A.END_WRAP_UP: None, A.LOGOUT: S.LOGGED_OUT, A.RELEASE: None,
     },
     S.RESERVED: {
         A.LOGIN: None, A.READY: None, A.NOT_READY: S.NOT_READY, A.RESERVE: None,
-        A.TALK: S.TALKING, A.WRAP_UP: None, A.END_WRAP_UP: None, A.LOGOUT: None,
+        A.TALK: S.TALKING, A.WRAP_UP: None, A.END_WRAP_UP: None, A.LOGOUT: None, A.RELEASE: S.READY,
     },
     S.TALKING: {
         A.LOGIN: None, A.READY: None, A.NOT_READY: None, A.RESERVE: None,
-        A.TALK: None, A.WRAP_UP: S.WRAP_UP, A.END_WRAP_UP: None, A.LOGOUT: None,
+        A.TALK: None, A.WRAP_UP: S.WRAP_UP, A.END_WRAP_UP: None, A.LOGOUT: None, A.RELEASE: None,
     },
     S.WRAP_UP: {
         A.LOGIN: None, A.READY: None, A.NOT_READY: None, A.RESERVE: None,
-        A.TALK: None, A.WRAP_UP: None, A.END_WRAP_UP: S.READY, A.LOGOUT: None,
+        A.TALK: None, A.WRAP_UP: None, A.END_WRAP_UP: S.READY, A.LOGOUT: None, A.RELEASE: None,
     },
 }  # fmt: skip
 
@@ -158,3 +158,10 @@ def test_staffing_counts_logged_in_ready_and_busy_agents_and_not_the_logged_out(
     ]
     assert staffing(records) == Staffing(logged_in=6, ready=2, on_call=3)
     assert staffing([]) == Staffing(0, 0, 0)
+
+
+def test_a_release_gives_the_agent_back_ready_and_says_which_call_went() -> None:
+    reserved = AgentRecord(state=S.RESERVED, since_ms=5, endpoint="1001", attempt="a-7")
+    record, change = changed(reserved, "ana", A.RELEASE, 9)
+    assert (record.state, record.attempt, record.endpoint) == (S.READY, None, "1001")
+    assert (change.before, change.after, change.attempt) == (S.RESERVED, S.READY, "a-7")

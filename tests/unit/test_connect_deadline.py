@@ -37,4 +37,12 @@ def test_a_bridge_to_a_sip_uri_has_the_campaigns_connect_deadline() -> None:
 
 
 def test_nowhere_to_go_is_abandoned_at_once_never_parked_in_silence() -> None:
-    assert connect_deadline(spec(mode="Predictive")) == 0
+    # An Agentless spec without a destination, which validation refuses and a config written
+    # by another operator could still carry.
+    ivr = spec(destination={"extension": "9000"})
+    assert connect_deadline(ivr.model_copy(update={"destination": None})) == 0
+
+
+def test_an_answered_callee_waits_for_an_agent_the_campaigns_connect_deadline() -> None:
+    assert connect_deadline(spec(mode="Progressive")) == 2, "the default"
+    assert connect_deadline(spec(mode="Progressive", pacing={"connectDeadlineSeconds": 5})) == 5

@@ -20,6 +20,9 @@ from kdial.dialstring import (
     DialFormat,
     SipUri,
     abandon_command,
+    agent_leg,
+    agent_originate_command,
+    bridge_command,
     channel_var,
     destination,
     originate_command,
@@ -670,3 +673,50 @@ def test_abandon_command_refuses_a_message_that_is_not_a_plain_file(message: str
 def test_abandon_command_refuses_anything_but_a_call_uuid(uuid: str) -> None:
     with pytest.raises(ValueError, match="UUID"):
         abandon_command(uuid, "kdial/abandoned.wav")
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "leg"),
+    [
+        ("1001", "user/1001"),
+        ("agent.7+x_y-z", "user/agent.7+x_y-z"),
+        ("sip:1001@pbx.example.com", "sofia/external/1001@pbx.example.com"),
+        ("sip:ana@10.0.0.9:5062", "sofia/external/ana@10.0.0.9:5062"),
+    ],
+)
+def test_an_agents_endpoint_becomes_their_leg(endpoint: str, leg: str) -> None:
+    assert agent_leg(endpoint) == leg
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "",
+        "1001@pbx.example.com",  # a user with a host but no scheme
+        "user/1001",
+        "1001,api_on_answer=system",
+        "sip:1001@pbx.example.com;transport=tcp",
+        "sip:1001@pbx.example.com:99999",
+        "sip:@pbx.example.com",
+        "sip:1 001@pbx",
+        "1001\nbgapi originate",
+        "sips:1001@pbx.example.com",
+    ],
+)
+def test_an_endpoint_that_is_not_one_of_the_two_shapes_is_refused(endpoint: str) -> None:
+    with pytest.raises(ValueError, match=r"agent endpoint|SIP URI"):
+        agent_leg(endpoint)
+
+
+def test_an_agent_leg_is_rung_and_parked_and_bridged_by_uuid() -> None:
+    command = agent_originate_command(
+        "sip:ana@pbx.example.com", {"origination_uuid": "u-1", "originate_timeout": "3"}
+    )
+    assert command == (
+        "originate {origination_uuid=u-1,originate_timeout=3}"
+        "sofia/external/ana@pbx.example.com &park()"
+    )
+    a, b = "0f1c2f5e-8d3a-4c55-9a47-3c7d5b0e9a10", "1f1c2f5e-8d3a-4c55-9a47-3c7d5b0e9a10"
+    assert bridge_command(a, b) == f"uuid_bridge {a} {b}"
+    with pytest.raises(ValueError, match="UUID"):
+        bridge_command(a, f"{b} {a}")

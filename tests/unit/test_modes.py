@@ -8,14 +8,15 @@ from kdial.api.campaign import CampaignMode
 from kdial.modes import agents_unavailable
 
 
-@pytest.mark.parametrize("mode", ["Predictive", "Progressive", "Preview"])
-def test_modes_that_hand_calls_to_agents_do_not_dial(mode: str) -> None:
+@pytest.mark.parametrize("mode", ["Predictive", "Preview"])
+def test_agent_modes_whose_parts_are_missing_do_not_dial(mode: str) -> None:
     message = agents_unavailable(CampaignMode(mode))
 
     assert message is not None
     assert message.startswith(f"mode {mode} hands answered calls to agents")
-    assert "Only mode Agentless with a destination" in message
+    assert "Modes Progressive (one call per Ready agent) and Agentless" in message
 
 
-def test_agentless_dials() -> None:
-    assert agents_unavailable(CampaignMode.AGENTLESS) is None
+@pytest.mark.parametrize("mode", ["Agentless", "Progressive"])
+def test_agentless_and_progressive_dial(mode: str) -> None:
+    assert agents_unavailable(CampaignMode(mode)) is None

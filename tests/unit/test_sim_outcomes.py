@@ -10,6 +10,7 @@ from kdial_sim.outcomes import (
     answer_probability,
     attempt_rng,
     callee_class,
+    plan_agent_call,
     plan_bridge,
     plan_carrier_call,
 )
@@ -157,7 +158,25 @@ def test_a_bridge_reaches_agents_as_the_scenario_says_and_anything_else_at_once(
     agents = parse_scenario(
         {"agents": {"count": 2, "ringSeconds": 3, "answerProbability": 0.25}}
     ).agents
-    plans = [plan_bridge(agents, True, attempt_rng(1, str(n), 1)) for n in range(1000)]
+    plans = [plan_bridge(agents, "agent2", attempt_rng(1, str(n), 1)) for n in range(1000)]
     reached = [p.ring for p in plans if p.ring is not None]
     assert 180 < len(reached) < 320 and set(reached) == {3.0}
-    assert plan_bridge(agents, False, attempt_rng(1, "x", 1)).ring == 0.0
+    assert plan_bridge(agents, "ivr", attempt_rng(1, "x", 1)).ring == 0.0
+
+
+def test_named_agent_phones_differ_from_the_floor_where_the_scenario_says() -> None:
+    agents = parse_scenario(
+        {
+            "agents": {
+                "count": 1,
+                "ringSeconds": 1,
+                "phones": {"deaf": {"answerProbability": 0}, "slow": {"ringSeconds": 4}},
+            }
+        }
+    ).agents
+    rngs = [attempt_rng(1, str(n), 1) for n in range(50)]
+    assert all(not plan_agent_call(agents, "deaf", rng).answer for rng in rngs)
+    slow = plan_agent_call(agents, "slow", attempt_rng(1, "x", 1))
+    assert (slow.answer, slow.ring) == (True, 4.0)
+    assert plan_agent_call(agents, "agent1", attempt_rng(1, "x", 1)).ring == 1.0
+    assert agents.phone("agent2") is None and agents.phone("nobody") is None

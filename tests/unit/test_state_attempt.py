@@ -81,3 +81,21 @@ def test_a_disposition_of_a_newer_schema_is_refused_not_misread() -> None:
     newer = json.dumps({"schemaVersion": 2, "agent": "ana", "atMs": 1, "mood": "happy"})
     with pytest.raises(NewerSchema, match="disposition has schemaVersion 2"):
         AttemptRecord.decode(LEDGER, newer)
+
+
+def test_the_agent_a_call_was_bridged_to_and_when_read_back() -> None:
+    call = replace(CALL, agent="ana", bridged_ms=1_700_000_004_500, bgapi_ms=2.35)
+    assert AttemptRecord.decode(LEDGER | call.encode()).call == call
+    assert call.encode()["schema_version"] == "2"
+
+
+def test_a_record_written_before_agents_reads_without_one() -> None:
+    old = {k: v for k, v in CALL.encode().items() if k not in {"agent", "bridged_ms"}}
+    del old["schema_version"]
+    decoded = AttemptRecord.decode(LEDGER | old).call
+    assert decoded is not None and (decoded.agent, decoded.bridged_ms) == ("", None)
+
+
+def test_a_record_from_a_newer_writer_is_refused_not_misread() -> None:
+    with pytest.raises(BadRecord, match="schemaVersion 3"):
+        AttemptRecord.decode(LEDGER | CALL.encode() | {"schema_version": "3"})

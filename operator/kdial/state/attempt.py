@@ -4,7 +4,9 @@ attempt, appended when it ends.
 The ledger's scripts write what they own (`attempt`, `contact`, `outcome`, `ended_ms`, and the
 `reason` of a reclaimed lease); the worker adds what only it saw of the call (`CallRecord`).
 Stream values are strings: `CallRecord.encode` and `AttemptRecord.decode` are the one codec.
-The callee's number is only ever stored masked.
+A worker's fields carry the schema they were written under (`schema_version`; none is schema
+1), and a reader refuses a record from a newer writer rather than misread it, as with every
+value on the wire (`kdial.state.wire`). The callee's number is only ever stored masked.
 
 A call an agent took gets its `Disposition` once the agent ends wrap-up, after the stream entry
 was appended (entries are immutable): it is kept by attempt id (`CampaignKeys.dispositions`),
@@ -21,13 +23,18 @@ from pydantic import Field
 
 from kdial.outcomes import Outcome
 from kdial.state.contact import FieldValue
-from kdial.state.wire import WireValue
+from kdial.state.wire import FIRST_SCHEMA, WireValue, refusal
 
 __all__ = ["AttemptRecord", "BadRecord", "CallRecord", "Disposition"]
 
 
 class BadRecord(ValueError):
     """A stream entry that is not an attempt record (a missing field, an unknown outcome)."""
+
+
+#: The schema of the worker's fields this code writes and the newest it reads: 2 added the
+#: agent a call was bridged to and when.
+CALL_SCHEMA = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,10 @@ class CallRecord:
     cause: str = ""
     #: The SIP final status, "" when none was seen.
     sip: str = ""
+    #: The agent the answered callee was bridged to (agent modes), "" when none.
+    agent: str = ""
+    #: When the callee was bridged to `agent` (ms since the epoch), None when never.
+    bridged_ms: int | None = None
 
     def encode(self) -> dict[str, str]:
         """The stream fields the worker appends to the ledger's own."""
@@ -70,10 +81,21 @@ class CallRecord:
             "billsec": str(self.billsec),
             "cause": self.cause,
             "sip": self.sip,
+            "agent": self.agent,
+            "bridged_ms": "" if self.bridged_ms is None else str(self.bridged_ms),
+            "schema_version": str(CALL_SCHEMA),
         }
 
     @classmethod
     def decode(cls, fields: Mapping[str, str]) -> CallRecord:
+        """The worker's fields of a stream entry; `BadRecord` for a newer writer's."""
+        version = fields.get("schema_version", str(FIRST_SCHEMA))
+        problem = refusal(
+            "attempt record", int(version) if version.isdigit() else version, CALL_SCHEMA
+        )
+        if problem:
+            raise BadRecord(problem)
+        bridged = fields.get("bridged_ms", "")
         return cls(
             number=fields["number"],
             trunk=fields["trunk"],
@@ -88,6 +110,8 @@ class CallRecord:
             billsec=int(fields["billsec"]),
             cause=fields["cause"],
             sip=fields["sip"],
+            agent=fields.get("agent", ""),
+            bridged_ms=int(bridged) if bridged else None,
         )
 
 
@@ -140,6 +164,8 @@ class AttemptRecord:
                 reason=fields.get("reason", ""),
                 disposition=disposed,
             )
+        except BadRecord:
+            raise
         except KeyError as missing:
             raise BadRecord(f"attempt record without {missing}") from None
         except ValueError as error:
