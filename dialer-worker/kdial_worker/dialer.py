@@ -487,7 +487,7 @@ class Dialer:
             if result is Outcome.CANCELLED and not ending.close:
                 # Never dialled (e.g. the switch's own throttle): back off rather than spin.
                 ending = replace(ending, delay_ms=max(ending.delay_ms, CANCELLED_BACKOFF_MS))
-            self._count(call, route, result, hangup)
+            self._count(call, route, result, hangup, contact.network)
         if call.pdd is not None:
             metrics.POST_DIAL_DELAY.labels(call.trunk).observe(call.pdd)
         metrics.ATTEMPTS.labels(self.campaign, call.trunk, ending.outcome.value).inc()
@@ -526,8 +526,11 @@ class Dialer:
             # Kept, the grant only holds back one call for a second: the safe direction.
             log.warning("CPS grant of attempt %s not given back: %s", call.attempt, error)
 
-    def _count(self, call: Call, route: Route, outcome: Outcome, hangup: dict[str, str]) -> None:
-        """The attempt into the line counters the operator judges trunks and numbers by."""
+    def _count(
+        self, call: Call, route: Route, outcome: Outcome, hangup: dict[str, str], network: str
+    ) -> None:
+        """The attempt into the line counters the operator judges trunks, their routes to
+        callee networks, and numbers by."""
         now, trunk, caller = time.time(), route.trunk, route.caller
         mine = self._carrier_pace.self_inflicted(
             trunk.name,
@@ -545,6 +548,7 @@ class Dialer:
             (trunk.pool, trunk.name),
             (caller.pool, caller.number),
             outcome,
+            network=network,
             self_inflicted=mine,
             pdd_ms=None if call.pdd is None else int(call.pdd * 1000),
         )
