@@ -19,8 +19,10 @@ may still grow after the operator first read it. The operator therefore re-reads
 Fields are ``<name>|<counter>``: trunk names are DNS labels and numbers are E.164, neither can
 hold a ``|``. A trunk's counts per callee network (`kdial.networks`) are its counters
 ``network=<network>|<counter>`` (`pair_increments`), added beside the trunk's own: a reader
-that does not know them ignores them, as `trunk_totals` does. This module is the schema both sides share; it stays free of the health judge,
-so the worker does not load it to count.
+that does not know them ignores them, as `trunk_totals` does.
+
+This module is the schema both sides share; it stays free of the health judge, so the worker
+does not load it to count.
 """
 
 from __future__ import annotations
