@@ -1,0 +1,346 @@
+"""Line health per (trunk, callee network) pair: route around a trunk that lost its route to one
+network while it keeps the others, and wait out a network that is down on every trunk.
+
+A carrier that loses its route to one mobile network fails only that network's numbers: judged
+as a whole the trunk looks a little worse, and either stays in service and burns that network's
+contacts, or is ejected and takes every other network's calls down with it. So each callee
+network (`kdial.networks`) is judged on its own, as a pool whose "trunks" are the routes to it:
+
+- **Pairs.** Every evaluation, the network's calls on each trunk are folded into its pairs by
+  the trunk health state machine itself (`kdial.routing.health.evaluate`): the same detectors,
+  each pair judged against the same network on the other trunks, the same confirmation,
+  Envoy-style rest and probes, and never the last route in service excluded. A pair out of
+  service (Ejected, Probing) or suspect (Degraded) is what the routing table carries for its
+  trunk (`pair_states`); the worker weighs the trunk for that network's callees by it and the
+  trunk keeps every other network.
+- **A network down.** When every trunk in service fails the network at once (each pair's call
+  loss over the window confidently above the policy's ceiling, at least one with
+  ``minSamples`` attempts), the callee side is down, not the lines: no pair is excluded, the
+  pairs' evidence is set aside, and the network's contacts wait (`waiting`) instead of burning
+  their attempts. The network rests ``ejectSeconds``, doubled per consecutive outage up to
+  ``maxEjectSeconds``, then probes with ``probeCalls`` calls on every route in service, as an
+  ejected trunk does; its pairs are judged again, from fresh evidence, once it is back.
+
+**The trunk's own judgement.** A trunk that fails one network of three loses a third of its
+calls, which ejects it as a whole long before the route's pair has enough calls to be judged.
+So the calls of a network the trunk is *suspect* on (its pair not Healthy, or a loss detector
+past the level a Degraded trunk clears at) are held back from the trunk's own judgement
+(`judged`) until the trunk's other networks say whether the failure is the trunk's: a call
+there that was not lost shows the trunk works and the held calls are dropped (the pair judges
+them); only lost calls there mean the trunk fails everywhere, and the held calls join the
+trunk's evidence, so an outage of the whole trunk is judged on every call, as before.
+
+Pure, like `kdial.routing.health`: the caller keeps the returned `Destinations` for the next
+call and turns the returned `Change`s into status, Events and a new routing generation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from kdial.api.trunkpool import HealthPolicy, TrunkState
+from kdial.plural import plural
+from kdial.routing import health
+from kdial.routing.detectors import wilson
+from kdial.routing.health import DEFAULT_TUNING, Observation, PoolHealth, TrunkHealth, Tuning
+
+__all__ = [
+    "Change",
+    "Destinations",
+    "NetworkHealth",
+    "evaluate",
+    "judged",
+    "next_probe",
+    "pair_states",
+    "waiting",
+]
+
+HEALTHY, DEGRADED, EJECTED, PROBING = (
+    TrunkState.HEALTHY,
+    TrunkState.DEGRADED,
+    TrunkState.EJECTED,
+    TrunkState.PROBING,
+)
+IN_SERVICE = frozenset({HEALTHY, DEGRADED})
+#: The reasons `health.evaluate` ejects for lost calls (not for answer rate).
+LOSS_REASONS = frozenset({"CallLoss", "CallLossCeiling"})
+NO_CALLS = Observation()
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkHealth:
+    """One callee network: each trunk's route to it, and whether it is down everywhere."""
+
+    name: str
+    pairs: PoolHealth
+    """The routes to this network, one per trunk of the pool, judged as trunks are."""
+    state: TrunkState = HEALTHY
+    """Healthy while reachable; Ejected while down on every trunk (its contacts wait);
+    Probing while its probe calls go out."""
+    since: float = 0.0
+    reason: str = "Started"
+    message: str = ""
+    outages: int = 0
+    """Consecutive outages; sets the rest time."""
+    probe_attempts: int = 0
+    probe_losses: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Destinations:
+    """Every callee network a pool's calls reached, in the order first seen."""
+
+    networks: tuple[NetworkHealth, ...] = ()
+    held: Mapping[str, Observation] = field(default_factory=dict)
+    """Each trunk's calls to networks it is suspect on, not yet given to its judgement."""
+
+    def get(self, name: str) -> NetworkHealth | None:
+        return next((n for n in self.networks if n.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A pair's change of state, or the whole network's (``trunk`` None): an Event and a new
+    routing generation."""
+
+    network: str
+    trunk: str | None
+    source: TrunkState
+    target: TrunkState
+    reason: str
+    message: str
+    at: float
+
+    @property
+    def time(self) -> datetime:
+        return datetime.fromtimestamp(self.at, UTC)
+
+
+def evaluate(
+    destinations: Destinations,
+    observations: Mapping[str, Mapping[str, Observation]],
+    trunks: Mapping[str, TrunkState],
+    policy: HealthPolicy,
+    now: float,
+    *,
+    tuning: Tuning = DEFAULT_TUNING,
+) -> tuple[Destinations, tuple[Change, ...]]:
+    """Fold in each network's calls on each trunk ({network: {trunk: counts}}) since the last
+    evaluation; ``trunks`` are the pool's trunks, in order, with their own health state."""
+    names = list(trunks)
+    known = {n.name: n for n in destinations.networks}
+    order = [*known, *sorted(set(observations) - set(known))]
+    networks: list[NetworkHealth] = []
+    changes: list[Change] = []
+    for name in order:
+        network = known.get(name) or NetworkHealth(name, health.initial(names, now), since=now)
+        network = replace(network, pairs=health.sync_trunks(network.pairs, names, now))
+        network, changed = _step(
+            network, observations.get(name, {}), trunks, policy, now=now, tuning=tuning
+        )
+        networks.append(network)
+        changes += changed
+    return Destinations(tuple(networks), destinations.held), tuple(changes)
+
+
+def judged(
+    destinations: Destinations,
+    trunks: Mapping[str, Observation],
+    observations: Mapping[str, Mapping[str, Observation]],
+    *,
+    tuning: Tuning = DEFAULT_TUNING,
+) -> tuple[Destinations, dict[str, Observation]]:
+    """What each trunk is judged on this evaluation (``trunks``: its counts; ``observations``:
+    {network: {trunk: counts}}): its calls, but those to networks it alone is suspect on."""
+    suspect = _suspect(destinations, tuning)
+    held = dict(destinations.held)
+    out: dict[str, Observation] = {}
+    for trunk, counts in trunks.items():
+        calls = [observations.get(n, {}).get(trunk, NO_CALLS) for n in suspect.get(trunk, ())]
+        doubtful = sum(calls, NO_CALLS)
+        rest = _minus(counts, doubtful)
+        kept = held.pop(trunk, NO_CALLS) + doubtful
+        if rest.attempts > rest.call_loss:
+            out[trunk] = rest  # the trunk works for other networks: the pairs judge the rest
+        elif rest.call_loss:
+            out[trunk] = rest + kept  # it fails them too: every call is the trunk's evidence
+        else:
+            out[trunk] = rest
+            if kept.attempts:
+                held[trunk] = kept
+    return replace(destinations, held=held), out
+
+
+def _suspect(destinations: Destinations, tuning: Tuning) -> dict[str, frozenset[str]]:
+    """{trunk: networks} whose pair is out of health or whose loss detector is past the
+    level a Degraded trunk clears at."""
+    out: dict[str, set[str]] = {}
+    for network in destinations.networks:
+        for pair in network.pairs.trunks:
+            limits = health.thresholds("loss", pair.window.rate, tuning)
+            own = zip(pair.loss.own, limits, strict=False)  # none before a first call
+            rising = any(c.statistic >= tuning.clear_fraction * h for c, h in own)
+            if pair.state is not HEALTHY or rising:
+                out.setdefault(pair.name, set()).add(network.name)
+    return {trunk: frozenset(networks) for trunk, networks in out.items()}
+
+
+def _minus(whole: Observation, part: Observation) -> Observation:
+    return Observation(
+        whole.attempts - part.attempts,
+        whole.answered - part.answered,
+        whole.call_loss - part.call_loss,
+        whole.risk_blocked - part.risk_blocked,
+        whole.self_inflicted,
+    )
+
+
+def pair_states(destinations: Destinations) -> dict[str, dict[str, TrunkState]]:
+    """{trunk: {network: state}} of every pair not Healthy: what the routing table carries."""
+    out: dict[str, dict[str, TrunkState]] = {}
+    for network in destinations.networks:
+        for pair in network.pairs.trunks:
+            if pair.state is not HEALTHY:
+                out.setdefault(pair.name, {})[network.name] = pair.state
+    return out
+
+
+def waiting(destinations: Destinations, policy: HealthPolicy) -> dict[str, float]:
+    """{network: when it will be probed} of every network down on every trunk: its contacts
+    wait (seconds since the epoch)."""
+    return {
+        n.name: n.since + health.eject_seconds(policy, n.outages)
+        for n in destinations.networks
+        if n.state is EJECTED
+    }
+
+
+def next_probe(since: float, ejections: int, policy: HealthPolicy) -> float:
+    """When a pair (or network) out of service since ``since`` will be probed."""
+    return since + health.eject_seconds(policy, ejections)
+
+
+def _step(
+    network: NetworkHealth,
+    observations: Mapping[str, Observation],
+    trunks: Mapping[str, TrunkState],
+    policy: HealthPolicy,
+    *,
+    now: float,
+    tuning: Tuning,
+) -> tuple[NetworkHealth, list[Change]]:
+    if network.state is EJECTED:
+        rest = health.eject_seconds(policy, network.outages)
+        if now - network.since < rest:
+            return network, []
+        probing = f"rested {rest:.0f} s; probing with {plural(policy.probe_calls, 'call')}"
+        return _enter(network, PROBING, "Probing", probing, now)
+    if network.state is PROBING:
+        return _probe(network, observations, policy, now)
+    if network.outages and now - network.since >= policy.max_eject_seconds:
+        network = replace(network, outages=0)
+    pairs, transitions = health.evaluate(network.pairs, observations, policy, now, tuning=tuning)
+    down = _down(network.pairs, pairs, transitions, trunks=trunks, policy=policy, tuning=tuning)
+    if down is not None:
+        return _enter(network, EJECTED, "NetworkDown", down, now)
+    changes = [
+        Change(network.name, t.trunk, t.source, t.target, t.reason, t.message, t.at)
+        for t in transitions
+    ]
+    return replace(network, pairs=pairs), changes
+
+
+def _down(
+    before: PoolHealth,
+    after: PoolHealth,
+    transitions: tuple[health.Transition, ...],
+    *,
+    trunks: Mapping[str, TrunkState],
+    policy: HealthPolicy,
+    tuning: Tuning,
+) -> str | None:
+    """Why the network is down on every trunk in service, or None when it is not.
+
+    Every route in service is losing its calls confidently more often than the policy's
+    ceiling (over its window, or over the run its loss detector blames: a few lost in a row),
+    and one of them, with the ``minSamples`` any rule needs, was excluded for it in this very
+    evaluation or has its alarm held because the other routes moved with it. One route failing
+    alone is the line's; all at once, the callee side's."""
+    serving = [p.name for p in before.trunks if p.in_service and trunks.get(p.name) in IN_SERVICE]
+    excluded = {t.trunk: t for t in transitions if t.target is EJECTED}
+    ceiling = policy.call_loss_ceiling_percent / 100.0
+    evidence: list[str] = []
+    alarmed = False
+    for name in serving:
+        if name in excluded:
+            if excluded[name].reason not in LOSS_REASONS:
+                return None
+            evidence.append(f"{name}: {excluded[name].message}")
+            alarmed = True
+            continue
+        pair = after.get(name)
+        lost = None if pair is None else _lost(pair, ceiling, tuning)
+        if pair is None or lost is None:
+            return None
+        evidence.append(f"{name}: {lost}")
+        alarmed = alarmed or (pair.window.attempts >= policy.min_samples and _alarmed(pair, tuning))
+    if not alarmed:
+        return None
+    return f"calls lost on every trunk in service ({'; '.join(evidence)})"
+
+
+def _lost(pair: TrunkHealth, ceiling: float, tuning: Tuning) -> str | None:
+    """How the route is losing calls confidently past ``ceiling``, or None when it is not."""
+    window = pair.window
+    if wilson(window.call_loss, window.attempts, tuning.bound_z).low > ceiling:
+        return f"{round(window.call_loss)} of {plural(round(window.attempts), 'call')} lost"
+    for cusum in pair.loss.own:
+        if wilson(cusum.events, cusum.trials, tuning.bound_z).low > ceiling:
+            return f"{cusum.events} of the last {plural(cusum.trials, 'call')} lost"
+    return None
+
+
+def _alarmed(pair: TrunkHealth, tuning: Tuning) -> bool:
+    """A loss detector at its threshold (held there: `health` caps alarms it does not act on)."""
+    limits = health.thresholds("loss", pair.window.rate, tuning)
+    # A route that saw no call yet has no detectors.
+    own = zip(pair.loss.own, limits, strict=False)
+    return any(c.statistic >= h * (1 - 1e-9) for c, h in own)
+
+
+def _probe(
+    network: NetworkHealth,
+    observations: Mapping[str, Observation],
+    policy: HealthPolicy,
+    now: float,
+) -> tuple[NetworkHealth, list[Change]]:
+    calls = sum((o for o in observations.values()), NO_CALLS)
+    attempts = network.probe_attempts + calls.attempts
+    losses = network.probe_losses + calls.call_loss
+    network = replace(network, probe_attempts=attempts, probe_losses=losses)
+    allowed = policy.probe_calls * policy.call_loss_ceiling_percent // 100
+    if losses > allowed:
+        failed = f"probe failed: {losses} of {plural(attempts, 'call')} lost"
+        return _enter(network, EJECTED, "ProbeFailed", failed, now)
+    if attempts >= policy.probe_calls:
+        passed = f"probe passed: {plural(attempts, 'call')}, {losses} lost"
+        return _enter(network, HEALTHY, "ProbePassed", passed, now)
+    return network, []
+
+
+def _enter(
+    network: NetworkHealth, target: TrunkState, reason: str, message: str, now: float
+) -> tuple[NetworkHealth, list[Change]]:
+    """The network in its new state. Down or back, its routes start from fresh evidence: what
+    they saw while the callee side failed says nothing about the lines. Excluded routes stay
+    excluded."""
+    change = Change(network.name, None, network.state, target, reason, message, now)
+    outages = network.outages + (target is EJECTED)
+    pairs = network.pairs
+    if target is not PROBING:
+        fresh = (p if not p.in_service else TrunkHealth(p.name, HEALTHY, now) for p in pairs.trunks)
+        pairs = PoolHealth(tuple(fresh))
+    entered = NetworkHealth(network.name, pairs, target, now, reason, message, outages)
+    return entered, [change]
