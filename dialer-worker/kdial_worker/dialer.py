@@ -331,8 +331,15 @@ class Dialer:
                 avoid=avoid,
                 callee_region=subdivision(contact.province) or contact.region or None,
                 callee_carrier=contact.carrier or None,
+                callee_network=contact.network,
                 in_use=self._in_use,
             )
+            probe_at = rt.networks_down.get(contact.network)
+            if trunk is None and probe_at is not None:
+                # The callee side is down, not the lines: the contact keeps its attempts.
+                until = max(probe_at - now, MIN_PERMIT_WAIT_SECONDS)
+                self._undialled(claimed, "NetworkDown", delay=until, wait=Wait.TRUNK)
+                return None
             if trunk is None or caller is None:
                 # No caller ID free to show is a cap; no trunk at all is the lines.
                 wait = Wait.TRUNK if trunk is None else Wait.CAP
