@@ -55,6 +55,8 @@ class FaultScheduler:
         def begin() -> None:
             log.info("fault at %gs: %s", fault.at, fault.action)
             match fault:
+                case FailFault(carrier=carrier, network=str() as network):
+                    self._switch.carriers[carrier].failing_networks[network] = fault.sip_status
                 case FailFault(carrier=carrier):
                     self._switch.carriers[carrier].fail_status = fault.sip_status
                 case AnswerProbabilityFault(carrier=carrier, value=value):
@@ -82,6 +84,8 @@ class FaultScheduler:
         def end() -> None:
             log.info("fault over: %s", fault.action)
             match fault:
+                case FailFault(carrier=carrier, network=str() as network):
+                    self._switch.carriers[carrier].failing_networks.pop(network, None)
                 case FailFault(carrier=carrier):
                     self._switch.carriers[carrier].fail_status = None
                 case AnswerProbabilityFault(carrier=carrier):

@@ -161,3 +161,12 @@ def test_a_bridge_reaches_agents_as_the_scenario_says_and_anything_else_at_once(
     reached = [p.ring for p in plans if p.ring is not None]
     assert 180 < len(reached) < 320 and set(reached) == {3.0}
     assert plan_bridge(agents, False, attempt_rng(1, "x", 1)).ring == 0.0
+
+
+def test_a_carrier_that_lost_its_route_to_one_network_fails_only_that_networks_numbers() -> None:
+    state = CarrierState(scenario().carriers["c"], None)
+    state.failing_networks["China Unicom"] = 502
+    assert state.take_attempt("8613012345678").fail_status == 502  # China Unicom
+    assert state.take_attempt("8613800138000").fail_status is None  # China Mobile
+    assert state.take_attempt("862012345678").fail_status is None  # a landline
+    assert state.take_attempt("not a number").fail_status is None
