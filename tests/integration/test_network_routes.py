@@ -1,0 +1,186 @@
+"""Routing around a trunk's broken route to one callee network, end to end: in the simulator
+carrier `a` loses its route to China Unicom (every call to a Unicom number fails 502); the
+operator excludes that route, workers send Unicom numbers to `b` while `a` keeps carrying China
+Mobile and China Telecom, `a` itself is never ejected, and the route comes back after its
+probe once the carrier's route is restored."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from kdial.state.keys import PoolKeys
+from tests.support.dialing import carrier, create, csv_of, dialing, trunk
+from tests.support.operator import Api, OperatorProcess, wait_for
+from tests.support.workers import records
+
+SPEED = 10
+UNICOM = "cn-china-unicom"
+# Scenario seconds: carrier-a fails every call to a China Unicom number from 10 s to 35 s of
+# real time.
+FAIL_FROM, FAIL_UNTIL = 10 * SPEED, 35 * SPEED
+SCENARIO = {
+    "seed": 16,
+    "switch": {"sessionsPerSecond": 200, "maxChannels": 2000},
+    "carriers": {
+        gw: carrier(failures={"busy": 1, "noAnswer": 2}, answerProbability=0.5)
+        for gw in ("carrier-a", "carrier-b")
+    },
+    "callees": {"invalid": 0.0, "switchedOff": 0.0, "machine": 0.0},
+    "faults": [
+        {
+            "at": FAIL_FROM,
+            "carrier": "carrier-a",
+            "network": "China Unicom",
+            "action": "fail",
+            "cause": 502,
+            "until": FAIL_UNTIL,
+        }
+    ],
+}
+TRUNKS = [trunk(f"carrier-{n}", concurrent=9, cps=100) for n in ("a", "b")]
+HEALTH = {
+    "windowSeconds": 30,
+    "minSamples": 10,
+    "ejectSeconds": 5,
+    "maxEjectSeconds": 10,
+    "probeCalls": 3,
+}
+AGAIN = {
+    "rules": [
+        {"outcome": o, "delayMinutes": 0} for o in ("Busy", "NoAnswer", "CallLoss", "Unreachable")
+    ],
+    "closure": {"maxAttempts": 50},
+}
+# Masked numbers keep their first digits: 130 is China Unicom, 138 China Mobile, 133 Telecom.
+NETWORK_OF_PREFIX = {"+86130": UNICOM, "+86138": "cn-china-mobile", "+86133": "cn-china-telecom"}
+UNMASKED = re.compile(r"(?<!\d)(\+?86)?13[038]\d{8}(?!\d)")
+
+
+def contacts() -> list[str]:
+    """Half China Mobile, a third China Unicom, the rest China Telecom, interleaved."""
+    out = []
+    for i in range(600):
+        out += [f"13800{i:06d}", f"13000{i:06d}", f"13800{600 + i:06d}"]
+        if i % 2:
+            out += [f"13300{i:06d}"]
+    return out
+
+
+def network(record: dict[str, str]) -> str:
+    return NETWORK_OF_PREFIX[record["number"][:6]]
+
+
+def routes(rdb: redis.Redis, pool: PoolKeys) -> dict[str, dict[str, str]]:
+    """Each trunk's routes out of health, as the routing table gives them to workers."""
+    table = json.loads(rdb.get(pool.config) or "{}").get("content", {})
+    return {t["name"]: t.get("networks", {}) for t in table.get("trunks", [])}
+
+
+def status(api: Api) -> dict[str, Any]:
+    return (api.get("trunkpools", "lines") or {}).get("status", {})
+
+
+def test_a_trunk_that_loses_one_network_hands_it_to_the_other_and_keeps_the_rest(
+    api: Api,
+    operator: OperatorProcess,
+    rdb: redis.Redis,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    keys = create(
+        api,
+        rdb,
+        operator,
+        namespace,
+        csv_of(contacts()),
+        TRUNKS,
+        health=HEALTH,
+        retry=AGAIN,
+        pacing={"maxConcurrency": 16, "ringTimeoutSeconds": 20},
+    )
+    pool = PoolKeys("tp", namespace, "lines")
+    with dialing(SCENARIO, namespace, redis_url, tmp_path, workers=1, speed=SPEED) as workers:
+        excluded_at = wait_for(
+            "a's route to Unicom out of the routing table",
+            lambda: (
+                time.time() if routes(rdb, pool).get("carrier-a") == {UNICOM: "Ejected"} else None
+            ),
+            timeout=FAIL_FROM / SPEED + 30,
+            log=operator,
+        )
+        shown = wait_for(
+            "status shows the route, why, and when it is probed",
+            lambda: next(
+                (r for r in status(api).get("networkRoutes", []) if r["state"] == "Ejected"),
+                None,
+            ),
+            log=operator,
+        )
+        assert (shown["trunk"], shown["network"]) == ("carrier-a", UNICOM), shown
+        assert "call loss" in shown["reason"].lower() or "lost" in shown["reason"], shown
+        assert shown["nextProbeTime"] > shown["lastTransitionTime"], shown
+        assert routes(rdb, pool).get("carrier-b") == {}
+        restored = wait_for(
+            "a's route to Unicom back after the carrier's route was restored",
+            lambda: (
+                time.time()
+                if time.time() > excluded_at + 1
+                and routes(rdb, pool).get("carrier-a") == {}
+                and not status(api).get("networkRoutes")
+                else None
+            ),
+            timeout=FAIL_UNTIL / SPEED + 40,
+            log=operator,
+        )
+        wait_for(
+            "Unicom calls on a again",
+            lambda: any(
+                r["trunk"] == "carrier-a"
+                and network(r) == UNICOM
+                and int(r["started_ms"]) / 1000 > restored
+                for r in records(rdb, keys)
+            ),
+            log=workers[0],
+        )
+        final = status(api)
+
+    attempts = records(rdb, keys)
+
+    def started(r: dict[str, str]) -> float:
+        return int(r["started_ms"]) / 1000
+
+    lost = [
+        started(r)
+        for r in attempts
+        if r["trunk"] == "carrier-a" and network(r) == UNICOM and r["outcome"] == "CallLoss"
+    ]
+    assert lost, "the carrier's route to Unicom failed"
+    # Within a few seconds of the first lost call, on a few dozen of them at most.
+    assert excluded_at - min(lost) < 8, excluded_at - min(lost)
+    assert 3 <= len([t for t in lost if t < excluded_at]) <= 60, len(lost)
+    # From a second after the decision until the route's probe (ejectSeconds): Unicom numbers
+    # go to b, a keeps carrying the other networks.
+    quiet = [r for r in attempts if excluded_at + 1 < started(r) < excluded_at + 4.5]
+    assert not [r for r in quiet if r["trunk"] == "carrier-a" and network(r) == UNICOM]
+    assert len([r for r in quiet if r["trunk"] == "carrier-b" and network(r) == UNICOM]) > 3
+    assert len([r for r in quiet if r["trunk"] == "carrier-a" and network(r) != UNICOM]) > 5
+
+    # The trunk itself never left service.
+    trunks = {t["name"]: t for t in final["trunks"]}
+    assert trunks["carrier-a"]["state"] == "Healthy", trunks["carrier-a"]
+    events = api.events("lines")
+    reasons = [e["reason"] for e in events]
+    assert "TrunkEjected" not in reasons, reasons
+    assert "NetworkRouteExcluded" in reasons, reasons
+    assert "NetworkRouteProbing" in reasons and "NetworkRouteRestored" in reasons, reasons
+    assert "NetworkDown" not in reasons, "one trunk failing a network is not the network down"
+    excluded = next(e for e in events if e["reason"] == "NetworkRouteExcluded")
+    assert "carrier-a" in excluded["message"] and UNICOM in excluded["message"], excluded
+    assert not UNMASKED.search(json.dumps(final)) and not UNMASKED.search(json.dumps(events))
