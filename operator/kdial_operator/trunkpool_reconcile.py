@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import kopf
 from pydantic import ValidationError
@@ -93,6 +94,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
     names = [t.name for t in spec.trunks]
     if watch.health is None:
         watch.health = health.initial(names, now, previous_states(body.status))
+        watch.destinations = destinations.restored(names, now, *previous_routes(body.status))
     else:
         watch.health = health.sync_trunks(watch.health, names, now)
 
@@ -212,6 +214,32 @@ def previous_states(status: kopf.Status) -> dict[str, tuple[TrunkState, float]]:
         at = datetime.fromisoformat(since).timestamp() if since else time.time()
         out[str(row["name"])] = (state, at)
     return out
+
+
+def previous_routes(
+    status: kopf.Status,
+) -> tuple[dict[str, dict[str, tuple[TrunkState, float]]], dict[str, tuple[TrunkState, float]]]:
+    """The routes to callee networks out of health ({network: {trunk: (state, since)}}) and
+    the networks down ({network: (state, since)}), from status (an operator restart)."""
+    routes: dict[str, dict[str, tuple[TrunkState, float]]] = {}
+    for row in status.get("networkRoutes", []):
+        try:
+            state = TrunkState(row.get("state"))
+        except ValueError:
+            continue
+        routes.setdefault(str(row["network"]), {})[str(row["trunk"])] = (state, _since(row))
+    down: dict[str, tuple[TrunkState, float]] = {}
+    for row in status.get("networksDown", []):
+        try:
+            down[str(row["network"])] = (TrunkState(row.get("state")), _since(row))
+        except ValueError:
+            continue
+    return routes, down
+
+
+def _since(row: Mapping[str, Any]) -> float:
+    since = row.get("lastTransitionTime")
+    return datetime.fromisoformat(since).timestamp() if since else time.time()
 
 
 def status_of(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from kdial.api.trunkpool import HealthPolicy, TrunkState
 from kdial.routing import destinations, health
 from kdial.routing.destinations import Change, Destinations
@@ -91,8 +93,9 @@ def warm(pool: Pool) -> Pool:
     return pool
 
 
-def test_a_trunk_that_loses_one_network_stops_getting_it_and_keeps_the_rest() -> None:
-    pool = warm(Pool())
+@pytest.mark.parametrize("seed", range(1, 7))
+def test_a_trunk_that_loses_one_network_stops_getting_it_and_keeps_the_rest(seed: int) -> None:
+    pool = warm(Pool(seed))
     pool.broken = {("a", UNICOM)}
     start = pool.now
     while pool.pair("a", UNICOM) is not E:

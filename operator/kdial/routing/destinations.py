@@ -36,7 +36,7 @@ call and turns the returned `Change`s into status, Events and a new routing gene
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -54,6 +54,7 @@ __all__ = [
     "judged",
     "next_probe",
     "pair_states",
+    "restored",
     "waiting",
 ]
 
@@ -195,6 +196,27 @@ def _minus(whole: Observation, part: Observation) -> Observation:
         whole.risk_blocked - part.risk_blocked,
         whole.self_inflicted,
     )
+
+
+def restored(
+    trunks: Iterable[str],
+    now: float,
+    routes: Mapping[str, Mapping[str, tuple[TrunkState, float]]],
+    down: Mapping[str, tuple[TrunkState, float]],
+) -> Destinations:
+    """A pool's routes after an operator restart, from what status said ({network: {trunk:
+    (state, since)}} of the routes out of health, {network: (state, since)} of the networks
+    down): an excluded route stays out and a probing one probes, a network down stays down;
+    their evidence starts over, as a restarted trunk's does (`health.initial`)."""
+    names = list(trunks)
+    networks = []
+    for name in [*routes, *(n for n in down if n not in routes)]:
+        pairs = health.initial(names, now, routes.get(name))
+        state, since = down.get(name, (HEALTHY, now))
+        outages = int(state is not HEALTHY)
+        message = f"{state.value.lower()} before" if outages else ""
+        networks.append(NetworkHealth(name, pairs, state, since, "Restored", message, outages))
+    return Destinations(tuple(networks))
 
 
 def pair_states(destinations: Destinations) -> dict[str, dict[str, TrunkState]]:
