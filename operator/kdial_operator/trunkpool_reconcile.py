@@ -6,9 +6,9 @@ a restart so an ejected trunk stays out), the last counter bucket read, and rece
 delays. A pass:
 
 1. reads the counter buckets completed since the last pass (`kdial.routing.counters`);
-2. folds each callee network's calls into its routes' health (`kdial.routing.destinations`),
-   then each trunk's calls, but those to a network it alone fails, into the trunk health state
-   machine; both return transitions;
+2. folds each trunk's calls, but those to a network it alone fails, into the trunk health
+   state machine, then each callee network's calls into its routes' health
+   (`kdial.routing.destinations`); both return transitions;
 3. with status, and when the trunks change, reads the gateways' credentials and applies the
    pool's gateways Secret (`gateway_secret`), before the routing table that names its
    generation;
@@ -101,11 +101,9 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
     buckets = await dataplane.new_counts(memo.redis, keys, watch.seen, int(now))
     observations = counters.trunk_observations(b for _, b in buckets)
     by_network = counters.pair_observations(b for _, b in buckets)
-    watch.destinations, changes = destinations.evaluate(
-        watch.destinations, by_network, watch.health.states, spec.health, now
+    watch.health, watch.destinations, transitions, changes = destinations.evaluate(
+        watch.health, watch.destinations, observations, by_network, policy=spec.health, now=now
     )
-    watch.destinations, judged = destinations.judged(watch.destinations, observations, by_network)
-    watch.health, transitions = health.evaluate(watch.health, judged, spec.health, now)
     _keep_pdd(watch, buckets, int(now) - spec.health.window_seconds)
 
     status_due = (

@@ -1,5 +1,5 @@
-"""Line health per (trunk, callee network) pair (kdial.routing.destinations), driven the way the
-operator drives it: pairs first, then each trunk on what `judged` leaves it."""
+"""Line health per (trunk, callee network) pair (kdial.routing.destinations), driven as the
+operator drives it: each evaluation folds a pool's calls into its trunks and their routes."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ class Pool:
     """Two trunks at 5 calls/s each, callees of three networks; a call goes to a trunk whose
     route to its network is in service, or waits when the network is down."""
 
-    def __init__(self, seed: int = 1) -> None:
+    def __init__(self, seed: int = 1, shares: dict[str, float] = SHARES) -> None:
         self.rng = random.Random(seed)
+        self.shares = shares
         self.now = 1000.0
         self.trunks = health.initial(["a", "b"], self.now)
         self.networks = Destinations()
@@ -50,7 +51,7 @@ class Pool:
         trunk_obs: dict[str, Observation] = {}
         pair_obs: dict[str, dict[str, Observation]] = {}
         for _ in range(calls):
-            network = self.rng.choices(list(SHARES), weights=list(SHARES.values()))[0]
+            network = self.rng.choices(list(self.shares), weights=list(self.shares.values()))[0]
             trunk = self.route(network)
             if trunk is None:
                 self.waited[network] = self.waited.get(network, 0) + 1
@@ -62,11 +63,9 @@ class Pool:
             trunk_obs[trunk] = trunk_obs.get(trunk, Observation()) + call
             mine = pair_obs.setdefault(network, {})
             mine[trunk] = mine.get(trunk, Observation()) + call
-        self.networks, changes = destinations.evaluate(
-            self.networks, pair_obs, self.trunks.states, POLICY, self.now
+        self.trunks, self.networks, transitions, changes = destinations.evaluate(
+            self.trunks, self.networks, trunk_obs, pair_obs, policy=POLICY, now=self.now
         )
-        self.networks, judged = destinations.judged(self.networks, trunk_obs, pair_obs)
-        self.trunks, transitions = health.evaluate(self.trunks, judged, POLICY, self.now)
         self.changes += changes
         self.transitions += transitions
 
@@ -170,3 +169,16 @@ def test_a_trunk_that_fails_every_network_is_still_ejected_as_a_whole() -> None:
     assert pool.transitions[0].trunk == "a" and pool.transitions[0].target is E
     sent = [d for d in pool.dialled if d[0] > start and d[1] == "a"]
     assert len(sent) <= 25, f"{len(sent)} calls on a before it was ejected"
+
+
+def test_a_trunk_of_a_list_of_one_network_that_fails_is_ejected_not_its_route() -> None:
+    pool = warm(Pool(seed=6, shares={MOBILE: 1.0}))
+    pool.broken = {("a", MOBILE)}
+    start = pool.now
+    while not pool.transitions:
+        assert pool.now < start + 10, "the trunk was never ejected"
+        pool.tick()
+    assert [(t.trunk, t.target) for t in pool.transitions] == [("a", E)]
+    pool.run(5)
+    assert destinations.pair_states(pool.networks) == {}, "the trunk's state speaks for it"
+    assert not [c for c in pool.changes if c.target is E]

@@ -24,14 +24,18 @@ network (`kdial.networks`) is judged on its own, as a pool whose "trunks" are th
 **The trunk's own judgement.** A trunk that fails one network of three loses a third of its
 calls, which ejects it as a whole long before the route's pair has enough calls to be judged.
 So the calls of a network the trunk is *suspect* on (its pair not Healthy, or a loss detector
-past the level a Degraded trunk clears at) are held back from the trunk's own judgement
-(`judged`) until the trunk's other networks say whether the failure is the trunk's: a call
-there that was not lost shows the trunk works and the held calls are dropped (the pair judges
-them); only lost calls there mean the trunk fails everywhere, and the held calls join the
-trunk's evidence, so an outage of the whole trunk is judged on every call, as before.
+past the level a Degraded trunk clears at) are held back from the trunk's own judgement until
+the trunk's other networks say whether the failure is the trunk's: a call there that was not
+lost shows the trunk works and the held calls are dropped (the pair judges them); lost calls
+there mean the trunk fails everywhere, and the held calls join the trunk's evidence, so an
+outage of the whole trunk is judged on every call, as before. A trunk whose calls nearly all
+go to the suspect networks (a list of one network), or that has gone a run of held calls
+without a call elsewhere, is judged on everything. The trunks are judged first: a trunk
+ejected as a whole speaks for its routes, which start over when it is back.
 
-Pure, like `kdial.routing.health`: the caller keeps the returned `Destinations` for the next
-call and turns the returned `Change`s into status, Events and a new routing generation.
+Pure, like `kdial.routing.health`: `evaluate` takes and returns both the trunks' `PoolHealth`
+and the routes' `Destinations`; the caller keeps them for the next call and turns the returned
+transitions and `Change`s into status, Events and a new routing generation.
 """
 
 from __future__ import annotations
@@ -51,7 +55,6 @@ __all__ = [
     "Destinations",
     "NetworkHealth",
     "evaluate",
-    "judged",
     "next_probe",
     "pair_states",
     "restored",
@@ -65,6 +68,15 @@ HEALTHY, DEGRADED, EJECTED, PROBING = (
     TrunkState.PROBING,
 )
 IN_SERVICE = frozenset({HEALTHY, DEGRADED})
+_NONE = TrunkHealth("")
+#: Calls to networks a trunk is suspect on are held back from its judgement only while its
+#: other networks carry at least this share of its calls: without them the route cannot be
+#: told from the trunk.
+MIN_WITNESS_SHARE = 0.1
+#: ...and only while a run that long without a call to another network is not this unlikely
+#: (the suspect networks' share, to the power of the calls held): past it, the trunk's other
+#: networks are not being dialled, and what was held is the trunk's evidence.
+MISSED_WITNESS = 0.01
 #: The reasons `health.evaluate` ejects for lost calls (not for answer rate).
 LOSS_REASONS = frozenset({"CallLoss", "CallLossCeiling"})
 NO_CALLS = Observation()
@@ -120,16 +132,42 @@ class Change:
 
 
 def evaluate(
+    pool: PoolHealth,
+    destinations: Destinations,
+    trunks: Mapping[str, Observation],
+    networks: Mapping[str, Mapping[str, Observation]],
+    *,
+    policy: HealthPolicy,
+    now: float,
+    tuning: Tuning = DEFAULT_TUNING,
+) -> tuple[PoolHealth, Destinations, tuple[health.Transition, ...], tuple[Change, ...]]:
+    """One evaluation of a pool: each trunk's counts since the last one (``trunks``) and each
+    network's on each trunk (``networks``: {network: {trunk: counts}}) folded into the trunks'
+    health, then into their routes'. Returns both, and the transitions of each.
+
+    The trunks go first, on what `_judged` leaves them, so that the routes of a trunk just
+    ejected as a whole are not excluded as well."""
+    destinations, judged = _judged(destinations, trunks, networks, tuning)
+    pool, transitions = health.evaluate(pool, judged, policy, now, tuning=tuning)
+    destinations, changes = _routes(
+        destinations, networks, pool.states, policy=policy, now=now, tuning=tuning
+    )
+    return pool, destinations, transitions, changes
+
+
+def _routes(
     destinations: Destinations,
     observations: Mapping[str, Mapping[str, Observation]],
     trunks: Mapping[str, TrunkState],
+    *,
     policy: HealthPolicy,
     now: float,
-    *,
-    tuning: Tuning = DEFAULT_TUNING,
+    tuning: Tuning,
 ) -> tuple[Destinations, tuple[Change, ...]]:
-    """Fold in each network's calls on each trunk ({network: {trunk: counts}}) since the last
-    evaluation; ``trunks`` are the pool's trunks, in order, with their own health state."""
+    """Every network's routes after this evaluation; ``trunks`` are the pool's trunks, in
+    order, with their own state as just decided. A trunk out of service (Ejected, Probing)
+    speaks for all its routes: theirs starts over from its return, but for a route already
+    excluded, which keeps its own rest and probe."""
     names = list(trunks)
     known = {n.name: n for n in destinations.networks}
     order = [*known, *sorted(set(observations) - set(known))]
@@ -137,41 +175,70 @@ def evaluate(
     changes: list[Change] = []
     for name in order:
         network = known.get(name) or NetworkHealth(name, health.initial(names, now), since=now)
-        network = replace(network, pairs=health.sync_trunks(network.pairs, names, now))
+        pairs = health.sync_trunks(network.pairs, names, now)
+        pairs = PoolHealth(
+            tuple(
+                TrunkHealth(p.name, HEALTHY, now)
+                if p.in_service and trunks.get(p.name) not in IN_SERVICE
+                else p
+                for p in pairs.trunks
+            ),
+            pairs.evaluated_at,
+        )
+        calls = {
+            trunk: counts
+            for trunk, counts in observations.get(name, {}).items()
+            if trunks.get(trunk) in IN_SERVICE or (pairs.get(trunk) or _NONE).state is PROBING
+        }
         network, changed = _step(
-            network, observations.get(name, {}), trunks, policy, now=now, tuning=tuning
+            replace(network, pairs=pairs), calls, trunks, policy, now=now, tuning=tuning
         )
         networks.append(network)
         changes += changed
     return Destinations(tuple(networks), destinations.held), tuple(changes)
 
 
-def judged(
+def _judged(
     destinations: Destinations,
     trunks: Mapping[str, Observation],
     observations: Mapping[str, Mapping[str, Observation]],
-    *,
-    tuning: Tuning = DEFAULT_TUNING,
+    tuning: Tuning,
 ) -> tuple[Destinations, dict[str, Observation]]:
-    """What each trunk is judged on this evaluation (``trunks``: its counts; ``observations``:
-    {network: {trunk: counts}}): its calls, but those to networks it alone is suspect on."""
+    """What each trunk is judged on this evaluation: its calls, but those to networks it alone
+    is suspect on (the module's docstring)."""
     suspect = _suspect(destinations, tuning)
     held = dict(destinations.held)
     out: dict[str, Observation] = {}
     for trunk, counts in trunks.items():
-        calls = [observations.get(n, {}).get(trunk, NO_CALLS) for n in suspect.get(trunk, ())]
-        doubtful = sum(calls, NO_CALLS)
+        mine = suspect.get(trunk, frozenset())
+        doubtful = sum((observations.get(n, {}).get(trunk, NO_CALLS) for n in mine), NO_CALLS)
         rest = _minus(counts, doubtful)
         kept = held.pop(trunk, NO_CALLS) + doubtful
-        if rest.attempts > rest.call_loss:
+        share = _share(destinations, trunk, mine)
+        if share > 1 - MIN_WITNESS_SHARE:
+            out[trunk] = rest + kept  # no other network to tell the route from the trunk by
+        elif rest.attempts > rest.call_loss:
             out[trunk] = rest  # the trunk works for other networks: the pairs judge the rest
-        elif rest.call_loss:
+        elif rest.call_loss or share**kept.attempts < MISSED_WITNESS:
             out[trunk] = rest + kept  # it fails them too: every call is the trunk's evidence
         else:
             out[trunk] = rest
             if kept.attempts:
                 held[trunk] = kept
     return replace(destinations, held=held), out
+
+
+def _share(destinations: Destinations, trunk: str, networks: frozenset[str]) -> float:
+    """The share of ``networks`` in the trunk's calls over the window (1 with none)."""
+    if not networks:
+        return 0.0
+    mine = every = 0.0
+    for network in destinations.networks:
+        pair = network.pairs.get(trunk)
+        if pair is not None:
+            every += pair.window.attempts
+            mine += pair.window.attempts if network.name in networks else 0.0
+    return mine / every if every > 0 else 1.0
 
 
 def _suspect(destinations: Destinations, tuning: Tuning) -> dict[str, frozenset[str]]:
