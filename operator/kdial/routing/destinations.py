@@ -29,9 +29,10 @@ the trunk's other networks say whether the failure is the trunk's: a call there 
 lost shows the trunk works and the held calls are dropped (the pair judges them); lost calls
 there mean the trunk fails everywhere, and the held calls join the trunk's evidence, so an
 outage of the whole trunk is judged on every call, as before. A trunk whose calls nearly all
-go to the suspect networks (a list of one network), or that has gone a run of held calls
-without a call elsewhere, is judged on everything. The trunks are judged first: a trunk
-ejected as a whole speaks for its routes, which start over when it is back.
+go to the suspect networks (a list of one network) is judged on everything. Held calls wait
+for a call elsewhere however long: lost calls end sooner than answered ones, so a run of them
+with nothing else finished in between says nothing about the trunk. The trunks are judged
+first: a trunk ejected as a whole speaks for its routes, which start over when it is back.
 
 Pure, like `kdial.routing.health`: `evaluate` takes and returns both the trunks' `PoolHealth`
 and the routes' `Destinations`; the caller keeps them for the next call and turns the returned
@@ -73,10 +74,6 @@ _NONE = TrunkHealth("")
 #: other networks carry at least this share of its calls: without them the route cannot be
 #: told from the trunk.
 MIN_WITNESS_SHARE = 0.1
-#: ...and only while a run that long without a call to another network is not this unlikely
-#: (the suspect networks' share, to the power of the calls held): past it, the trunk's other
-#: networks are not being dialled, and what was held is the trunk's evidence.
-MISSED_WITNESS = 0.01
 #: The reasons `health.evaluate` ejects for lost calls (not for answer rate).
 LOSS_REASONS = frozenset({"CallLoss", "CallLossCeiling"})
 NO_CALLS = Observation()
@@ -219,7 +216,7 @@ def _judged(
             out[trunk] = rest + kept  # no other network to tell the route from the trunk by
         elif rest.attempts > rest.call_loss:
             out[trunk] = rest  # the trunk works for other networks: the pairs judge the rest
-        elif rest.call_loss or share**kept.attempts < MISSED_WITNESS:
+        elif rest.call_loss:
             out[trunk] = rest + kept  # it fails them too: every call is the trunk's evidence
         else:
             out[trunk] = rest
