@@ -336,8 +336,9 @@ class Dialer:
             )
             probe_at = rt.networks_down.get(contact.network)
             if trunk is None and probe_at is not None:
-                # The callee side is down, not the lines: the contact keeps its attempts.
-                until = max(probe_at - now, MIN_PERMIT_WAIT_SECONDS)
+                # The callee side is down, not the lines: the contact keeps its attempts. Spread
+                # past the probe, so that the probe is a few calls, not every contact held.
+                until = max(probe_at - now, MIN_PERMIT_WAIT_SECONDS) * (1 + self.rng.random())
                 self._undialled(claimed, "NetworkDown", delay=until, wait=Wait.TRUNK)
                 return None
             if trunk is None or caller is None:
