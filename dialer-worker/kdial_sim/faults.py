@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 
 from kdial_sim.clock import SimClock
+from kdial_sim.outcomes import callee_carrier
 from kdial_sim.scenario import (
     AnswerProbabilityFault,
     DropEslFault,
@@ -37,6 +38,9 @@ class FaultScheduler:
         self._handles: list[asyncio.TimerHandle] = []
 
     def start(self) -> None:
+        if any(isinstance(f, FailFault) and f.network for f in self._faults):
+            # Loads phonenumbers' carrier tables now, not in the middle of the fault's calls.
+            callee_carrier("8613000000000")
         for fault in self._faults:
             self._at(fault.at, self._starter(fault))
             until = getattr(fault, "until", None)

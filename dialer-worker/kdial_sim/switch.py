@@ -76,7 +76,10 @@ class CarrierState:
         # Every attempt spends CPS budget, refused or not, as the carrier counts INVITEs.
         if self.cps is not None and not self.cps.try_acquire():
             over = True
-        failing = self.failing_networks.get(callee_carrier(number)) if number else None
+        # Looked up only under such a fault: the first lookup loads phonenumbers' carrier data.
+        failing = (
+            self.failing_networks.get(callee_carrier(number)) if self.failing_networks else None
+        )
         return CarrierConditions(
             fail_status=self.fail_status if self.fail_status is not None else failing,
             answer_probability=self.answer_probability,
