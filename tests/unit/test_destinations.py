@@ -4,6 +4,7 @@ operator drives it: each evaluation folds a pool's calls into its trunks and the
 from __future__ import annotations
 
 import random
+from collections import deque
 
 import pytest
 
@@ -23,9 +24,20 @@ class Pool:
     """Two trunks at 5 calls/s each, callees of three networks; a call goes to a trunk whose
     route to its network is in service, or waits when the network is down."""
 
-    def __init__(self, seed: int = 1, shares: dict[str, float] = SHARES) -> None:
+    def __init__(
+        self,
+        seed: int = 1,
+        shares: dict[str, float] = SHARES,
+        lag: int = 0,
+        policy: HealthPolicy = POLICY,
+    ) -> None:
         self.rng = random.Random(seed)
+        self.policy = policy
         self.shares = shares
+        # Workers route by the table as it was `lag` evaluations ago (they re-read it each second).
+        self.tables: deque[tuple[dict[str, float], dict[str, dict[str, TrunkState]]]] = deque(
+            maxlen=lag + 1
+        )
         self.now = 1000.0
         self.trunks = health.initial(["a", "b"], self.now)
         self.networks = Destinations()
@@ -36,9 +48,9 @@ class Pool:
         self.transitions: list[Transition] = []
 
     def route(self, network: str) -> str | None:
-        if network in destinations.waiting(self.networks, POLICY):
+        waiting, pairs = self.tables[0]
+        if network in waiting:
             return None
-        pairs = destinations.pair_states(self.networks)
         usable = [
             t.name
             for t in self.trunks.trunks
@@ -48,6 +60,8 @@ class Pool:
 
     def tick(self, calls: int = 2, dt: float = 0.2) -> None:
         self.now += dt
+        waiting = destinations.waiting(self.networks, self.policy)
+        self.tables.append((waiting, destinations.pair_states(self.networks)))
         trunk_obs: dict[str, Observation] = {}
         pair_obs: dict[str, dict[str, Observation]] = {}
         for _ in range(calls):
@@ -64,7 +78,7 @@ class Pool:
             mine = pair_obs.setdefault(network, {})
             mine[trunk] = mine.get(trunk, Observation()) + call
         self.trunks, self.networks, transitions, changes = destinations.evaluate(
-            self.trunks, self.networks, trunk_obs, pair_obs, policy=POLICY, now=self.now
+            self.trunks, self.networks, trunk_obs, pair_obs, policy=self.policy, now=self.now
         )
         self.changes += changes
         self.transitions += transitions
@@ -182,3 +196,31 @@ def test_a_trunk_of_a_list_of_one_network_that_fails_is_ejected_not_its_route() 
     pool.run(5)
     assert destinations.pair_states(pool.networks) == {}, "the trunk's state speaks for it"
     assert not [c for c in pool.changes if c.target is E]
+
+
+def test_what_a_network_down_loses_at_its_probes_is_not_held_against_the_trunks() -> None:
+    # A short window, as the integration test's, and the table reaching workers a second late.
+    short = HealthPolicy(window_seconds=30, min_samples=10, eject_seconds=5, max_eject_seconds=10)
+    pool = warm(Pool(seed=7, lag=5, policy=short))
+    pool.broken = {("a", UNICOM), ("b", UNICOM)}
+    for _ in range(round(60 / 0.2)):  # several failed probes of the network
+        pool.tick(calls=6)
+    probes = [c for c in pool.changes if c.trunk is None and c.target is P]
+    assert len(probes) >= 2, pool.changes
+    assert not pool.transitions, "no trunk blamed"
+    assert destinations.pair_states(pool.networks) == {}
+
+
+def test_a_route_excluded_just_before_its_network_was_found_down_is_reinstated() -> None:
+    pool = warm(Pool(seed=8))
+    pool.broken = {("a", UNICOM)}
+    while pool.pair("a", UNICOM) is not E:
+        pool.tick()
+    pool.broken = {("a", UNICOM), ("b", UNICOM)}  # then b fails it too: the network is down
+    while pool.network_state(UNICOM) is not E:
+        assert pool.now < 3000, "the network was never found down"
+        pool.tick()
+    assert pool.pair("a", UNICOM) is H, "the network's failure, not a's route"
+    back = [c for c in pool.changes if c.trunk == "a" and c.target is H]
+    assert back and back[-1].reason == "NetworkDown", pool.changes
+    assert not pool.transitions

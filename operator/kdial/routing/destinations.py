@@ -240,14 +240,15 @@ def _share(destinations: Destinations, trunk: str, networks: frozenset[str]) -> 
 
 def _suspect(destinations: Destinations, tuning: Tuning) -> dict[str, frozenset[str]]:
     """{trunk: networks} whose pair is out of health or whose loss detector is past the
-    level a Degraded trunk clears at."""
+    level a Degraded trunk clears at, and every network down or probing (what its probe calls
+    lose is the callee side's)."""
     out: dict[str, set[str]] = {}
     for network in destinations.networks:
         for pair in network.pairs.trunks:
             limits = health.thresholds("loss", pair.window.rate, tuning)
             own = zip(pair.loss.own, limits, strict=False)  # none before a first call
             rising = any(c.statistic >= tuning.clear_fraction * h for c, h in own)
-            if pair.state is not HEALTHY or rising:
+            if network.state is not HEALTHY or pair.state is not HEALTHY or rising:
                 out.setdefault(pair.name, set()).add(network.name)
     return {trunk: frozenset(networks) for trunk, networks in out.items()}
 
@@ -330,7 +331,9 @@ def _step(
     pairs, transitions = health.evaluate(network.pairs, observations, policy, now, tuning=tuning)
     down = _down(network.pairs, pairs, transitions, trunks=trunks, policy=policy, tuning=tuning)
     if down is not None:
-        return _enter(network, EJECTED, "NetworkDown", down, now)
+        network, reinstated = _reinstated(network, policy, now)
+        entered, changes = _enter(network, EJECTED, "NetworkDown", down, now)
+        return entered, [*changes, *reinstated]
     changes = [
         Change(network.name, t.trunk, t.source, t.target, t.reason, t.message, t.at)
         for t in transitions
@@ -414,6 +417,26 @@ def _probe(
         passed = f"probe passed: {plural(attempts, 'call')}, {losses} lost"
         return _enter(network, HEALTHY, "ProbePassed", passed, now)
     return network, []
+
+
+def _reinstated(
+    network: NetworkHealth, policy: HealthPolicy, now: float
+) -> tuple[NetworkHealth, list[Change]]:
+    """The network with the routes it lost to lost calls on their first exclusion, still
+    resting, back in service: the callee side failing on every trunk is what they were
+    excluded for, caught a few calls before the other routes showed it."""
+    first_rest = health.eject_seconds(policy, 1)
+    pairs: list[TrunkHealth] = []
+    changes: list[Change] = []
+    for pair in network.pairs.trunks:
+        recent = pair.state is EJECTED and pair.ejections == 1 and now - pair.since < first_rest
+        if not (recent and pair.reason in LOSS_REASONS):
+            pairs.append(pair)
+            continue
+        why = f"callee network {network.name} down on every trunk, not this route"
+        changes.append(Change(network.name, pair.name, EJECTED, HEALTHY, "NetworkDown", why, now))
+        pairs.append(TrunkHealth(pair.name, HEALTHY, now))
+    return replace(network, pairs=PoolHealth(tuple(pairs), network.pairs.evaluated_at)), changes
 
 
 def _enter(
