@@ -31,8 +31,8 @@ there mean the trunk fails everywhere, and the held calls join the trunk's evide
 outage of the whole trunk is judged on every call, as before. A trunk whose calls nearly all
 go to the suspect networks (a list of one network) is judged on everything. Held calls wait
 for a call elsewhere however long: lost calls end sooner than answered ones, so a run of them
-with nothing else finished in between says nothing about the trunk. The trunks are judged
-first: a trunk ejected as a whole speaks for its routes, which start over when it is back.
+with nothing else finished in between says nothing about the trunk. A trunk ejected as a
+whole speaks for its routes, which start over when it is back.
 
 Pure, like `kdial.routing.health`: `evaluate` takes and returns both the trunks' `PoolHealth`
 and the routes' `Destinations`; the caller keeps them for the next call and turns the returned
@@ -138,18 +138,46 @@ def evaluate(
     now: float,
     tuning: Tuning = DEFAULT_TUNING,
 ) -> tuple[PoolHealth, Destinations, tuple[health.Transition, ...], tuple[Change, ...]]:
-    """One evaluation of a pool: each trunk's counts since the last one (``trunks``) and each
-    network's on each trunk (``networks``: {network: {trunk: counts}}) folded into the trunks'
-    health, then into their routes'. Returns both, and the transitions of each.
+    """One evaluation of a pool: each network's counts on each trunk (``networks``: {network:
+    {trunk: counts}}) folded into the routes' health, then each trunk's (``trunks``) into the
+    trunks', on what `_judged` leaves them. Returns both, and the transitions of each.
 
-    The trunks go first, on what `_judged` leaves them, so that the routes of a trunk just
-    ejected as a whole are not excluded as well."""
-    destinations, judged = _judged(destinations, trunks, networks, tuning)
-    pool, transitions = health.evaluate(pool, judged, policy, now, tuning=tuning)
+    The routes go first, so that a trunk is judged on the suspicion its routes' calls of this
+    very evaluation raise (a late batch of a failing network's calls is not the trunk's). A
+    trunk ejected as a whole speaks for its routes: one it would exclude in the same
+    evaluation is not."""
     destinations, changes = _routes(
         destinations, networks, pool.states, policy=policy, now=now, tuning=tuning
     )
+    destinations, judged = _judged(destinations, trunks, networks, tuning)
+    pool, transitions = health.evaluate(pool, judged, policy, now, tuning=tuning)
+    ejected = {t.trunk for t in transitions if t.target is EJECTED}
+    if ejected:
+        destinations, changes = _spoken_for(destinations, changes, ejected, now)
     return pool, destinations, transitions, changes
+
+
+def _spoken_for(
+    destinations: Destinations, changes: tuple[Change, ...], ejected: set[str], now: float
+) -> tuple[Destinations, tuple[Change, ...]]:
+    """The routes of trunks just ejected as a whole that were excluded in the same evaluation,
+    back in service (and their exclusions unsaid)."""
+    undone = {(c.network, c.trunk) for c in changes if c.trunk in ejected and c.target is EJECTED}
+    networks = tuple(
+        replace(
+            network,
+            pairs=PoolHealth(
+                tuple(
+                    TrunkHealth(p.name, HEALTHY, now) if (network.name, p.name) in undone else p
+                    for p in network.pairs.trunks
+                ),
+                network.pairs.evaluated_at,
+            ),
+        )
+        for network in destinations.networks
+    )
+    kept = tuple(c for c in changes if (c.network, c.trunk) not in undone)
+    return replace(destinations, networks=networks), kept
 
 
 def _routes(
@@ -162,7 +190,7 @@ def _routes(
     tuning: Tuning,
 ) -> tuple[Destinations, tuple[Change, ...]]:
     """Every network's routes after this evaluation; ``trunks`` are the pool's trunks, in
-    order, with their own state as just decided. A trunk out of service (Ejected, Probing)
+    order, with their own state as of the last evaluation. A trunk out of service (Ejected, Probing)
     speaks for all its routes: theirs starts over from its return, but for a route already
     excluded, which keeps its own rest and probe."""
     names = list(trunks)
