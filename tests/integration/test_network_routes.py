@@ -95,6 +95,15 @@ def status(api: Api) -> dict[str, Any]:
     return (api.get("trunkpools", "lines") or {}).get("status", {})
 
 
+def route_excluded(api: Api, rdb: redis.Redis, pool: PoolKeys) -> float:
+    """When a's route to Unicom is out of the routing table; else says what the pool shows."""
+    now = routes(rdb, pool)
+    shown = status(api)
+    states = {t["name"]: t["state"] for t in shown.get("trunks", [])}
+    assert now.get("carrier-a") == {UNICOM: "Ejected"}, (now, states, shown.get("networksDown"))
+    return time.time()
+
+
 def test_a_trunk_that_loses_one_network_hands_it_to_the_other_and_keeps_the_rest(
     api: Api,
     operator: OperatorProcess,
@@ -118,9 +127,7 @@ def test_a_trunk_that_loses_one_network_hands_it_to_the_other_and_keeps_the_rest
     with dialing(SCENARIO, namespace, redis_url, tmp_path, workers=1, speed=SPEED) as workers:
         excluded_at = wait_for(
             "a's route to Unicom out of the routing table",
-            lambda: (
-                time.time() if routes(rdb, pool).get("carrier-a") == {UNICOM: "Ejected"} else None
-            ),
+            lambda: route_excluded(api, rdb, pool),
             timeout=FAIL_FROM / SPEED + 30,
             log=operator,
         )
