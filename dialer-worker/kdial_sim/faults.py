@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 
 from kdial_sim.clock import SimClock
+from kdial_sim.outcomes import callee_carrier
 from kdial_sim.scenario import (
     AnswerProbabilityFault,
     DropEslFault,
@@ -37,6 +38,9 @@ class FaultScheduler:
         self._handles: list[asyncio.TimerHandle] = []
 
     def start(self) -> None:
+        if any(isinstance(f, FailFault) and f.network for f in self._faults):
+            # Loads phonenumbers' carrier tables now, not in the middle of the fault's calls.
+            callee_carrier("8613000000000")
         for fault in self._faults:
             self._at(fault.at, self._starter(fault))
             until = getattr(fault, "until", None)
@@ -55,6 +59,8 @@ class FaultScheduler:
         def begin() -> None:
             log.info("fault at %gs: %s", fault.at, fault.action)
             match fault:
+                case FailFault(carrier=carrier, network=str() as network):
+                    self._switch.carriers[carrier].failing_networks[network] = fault.sip_status
                 case FailFault(carrier=carrier):
                     self._switch.carriers[carrier].fail_status = fault.sip_status
                 case AnswerProbabilityFault(carrier=carrier, value=value):
@@ -82,6 +88,8 @@ class FaultScheduler:
         def end() -> None:
             log.info("fault over: %s", fault.action)
             match fault:
+                case FailFault(carrier=carrier, network=str() as network):
+                    self._switch.carriers[carrier].failing_networks.pop(network, None)
                 case FailFault(carrier=carrier):
                     self._switch.carriers[carrier].fail_status = None
                 case AnswerProbabilityFault(carrier=carrier):

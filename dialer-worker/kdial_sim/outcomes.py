@@ -13,6 +13,8 @@ import random
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from kdial.numbers import InvalidNumber
+from kdial.numbers import normalize as phone_number
 from kdial_sim.causes import far_end_behaviour
 from kdial_sim.scenario import AgentsSpec, CalleeSpec, CarrierSpec, Scenario
 
@@ -212,3 +214,13 @@ def plan_bridge(agents: AgentsSpec, target: str, rng: random.Random) -> BridgePl
 def plan_unroutable() -> Plan:
     """A SIP URI no carrier claims: nothing answers, the INVITE times out (408)."""
     return Plan(pdd=1.0, reason="unroutable", refusal=408)
+
+
+def callee_carrier(number: str) -> str:
+    """The carrier phonenumbers names for the dialled number's range (`China Unicom`), "" for
+    a number it knows none of (landlines, unknown ranges, not a number)."""
+    digits = normalize(number)
+    try:
+        return phone_number("+" + digits, "").carrier
+    except (InvalidNumber, ValueError):
+        return ""

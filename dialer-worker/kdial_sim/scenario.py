@@ -186,13 +186,17 @@ class _FaultBase(Model):
 
 
 class FailFault(_FaultBase):
-    """From `at` until `until`, every new call on `carrier` fails with `cause`."""
+    """From `at` until `until`, every new call on `carrier` fails with `cause`; with `network`,
+    only calls to that callee network's numbers (the carrier lost its route to it)."""
 
     action: Literal["fail"]
     carrier: str
     #: A SIP status (e.g. 503) or a failure name (busy, lineFailure, ...).
     cause: int | str = 503
     until: float | None = None
+    #: The callee network whose numbers fail, as phonenumbers names the carrier their range
+    #: was allocated to (`China Unicom`); calls to other numbers go on as before.
+    network: str | None = Field(default=None, min_length=1)
 
     @field_validator("cause")
     @classmethod

@@ -33,6 +33,7 @@ from kdial_sim.outcomes import (
     CarrierConditions,
     Plan,
     attempt_rng,
+    callee_carrier,
     plan_agent_call,
     plan_bridge,
     plan_carrier_call,
@@ -62,17 +63,25 @@ class CarrierState:
     #: Set by faults.
     fail_status: int | None = None
     answer_probability: float | None = None
+    #: Callee networks (carrier names, as phonenumbers gives them) this carrier lost its route
+    #: to, with the SIP status their calls fail with; set by faults.
+    failing_networks: dict[str, int] = field(default_factory=dict)
 
-    def take_attempt(self) -> CarrierConditions:
-        """Count one INVITE against the carrier's limits; what it is going through now."""
+    def take_attempt(self, number: str = "") -> CarrierConditions:
+        """Count one INVITE to `number` against the carrier's limits; what it is going through
+        now."""
         over = self.spec.max_concurrent_calls is not None and (
             self.active >= self.spec.max_concurrent_calls
         )
         # Every attempt spends CPS budget, refused or not, as the carrier counts INVITEs.
         if self.cps is not None and not self.cps.try_acquire():
             over = True
+        # Looked up only under such a fault: the first lookup loads phonenumbers' carrier data.
+        failing = (
+            self.failing_networks.get(callee_carrier(number)) if self.failing_networks else None
+        )
         return CarrierConditions(
-            fail_status=self.fail_status,
+            fail_status=self.fail_status if self.fail_status is not None else failing,
             answer_probability=self.answer_probability,
             over_capacity=over,
         )
@@ -322,7 +331,7 @@ class Switch:
         rng = attempt_rng(self.scenario.seed, number, self.counters.attempts[number])
         if route.carrier is not None:
             state = self.carriers[route.carrier]
-            conditions = state.take_attempt()
+            conditions = state.take_attempt(number)
             return plan_carrier_call(
                 self.scenario, state.spec, number, rng, conditions, caller_id=caller_id
             )

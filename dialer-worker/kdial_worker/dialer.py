@@ -355,8 +355,16 @@ class Dialer:
                 avoid=avoid,
                 callee_region=subdivision(contact.province) or contact.region or None,
                 callee_carrier=contact.carrier or None,
+                callee_network=contact.network,
                 in_use=self._in_use,
             )
+            probe_at = rt.networks_down.get(contact.network)
+            if trunk is None and probe_at is not None:
+                # The callee side is down, not the lines: the contact keeps its attempts. Spread
+                # past the probe, so that the probe is a few calls, not every contact held.
+                until = max(probe_at - now, MIN_PERMIT_WAIT_SECONDS) * (1 + self.rng.random())
+                self._undialled(claimed, "NetworkDown", delay=until, wait=Wait.TRUNK)
+                return None
             if trunk is None or caller is None:
                 # No caller ID free to show is a cap; no trunk at all is the lines.
                 wait = Wait.TRUNK if trunk is None else Wait.CAP
@@ -531,7 +539,7 @@ class Dialer:
             if result is Outcome.CANCELLED and not ending.close:
                 # Never dialled (e.g. the switch's own throttle): back off rather than spin.
                 ending = replace(ending, delay_ms=max(ending.delay_ms, CANCELLED_BACKOFF_MS))
-            self._count(call, route, result, hangup)
+            self._count(call, route, result, hangup, contact.network)
         if call.pdd is not None:
             metrics.POST_DIAL_DELAY.labels(call.trunk).observe(call.pdd)
         metrics.ATTEMPTS.labels(self.campaign, call.trunk, ending.outcome.value).inc()
@@ -574,8 +582,11 @@ class Dialer:
             # Kept, the grant only holds back one call for a second: the safe direction.
             log.warning("CPS grant of attempt %s not given back: %s", call.attempt, error)
 
-    def _count(self, call: Call, route: Route, outcome: Outcome, hangup: dict[str, str]) -> None:
-        """The attempt into the line counters the operator judges trunks and numbers by."""
+    def _count(
+        self, call: Call, route: Route, outcome: Outcome, hangup: dict[str, str], network: str
+    ) -> None:
+        """The attempt into the line counters the operator judges trunks, their routes to
+        callee networks, and numbers by."""
         now, trunk, caller = time.time(), route.trunk, route.caller
         mine = self._carrier_pace.self_inflicted(
             trunk.name,
@@ -593,6 +604,7 @@ class Dialer:
             (trunk.pool, trunk.name),
             (caller.pool, caller.number),
             outcome,
+            network=network,
             self_inflicted=mine,
             pdd_ms=None if call.pdd is None else int(call.pdd * 1000),
         )

@@ -11,7 +11,12 @@ import logging
 import redis
 
 from kdial.outcomes import Outcome
-from kdial.state.counters import BUCKET_TTL_SECONDS, number_increments, trunk_increments
+from kdial.state.counters import (
+    BUCKET_TTL_SECONDS,
+    number_increments,
+    pair_increments,
+    trunk_increments,
+)
 from kdial.state.keys import PoolKeys
 
 log = logging.getLogger(__name__)
@@ -24,12 +29,17 @@ def count(
     caller_id: tuple[PoolKeys, str] | None,
     outcome: Outcome,
     *,
+    network: str,
     self_inflicted: bool,
     pdd_ms: int | None,
 ) -> None:
+    """Counts the attempt on its trunk, on its (trunk, callee network) pair and on its
+    caller ID."""
     second = int(now)
     pipe = rdb.pipeline(transaction=False)
-    buckets = [(trunk[0], trunk_increments(trunk[1], outcome, self_inflicted, pdd_ms))]
+    fields = trunk_increments(trunk[1], outcome, self_inflicted, pdd_ms)
+    fields |= pair_increments(trunk[1], network, outcome, self_inflicted)
+    buckets = [(trunk[0], fields)]
     if caller_id is not None:
         buckets.append((caller_id[0], number_increments(caller_id[1], outcome)))
     for pool, fields in buckets:

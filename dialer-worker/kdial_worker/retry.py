@@ -31,17 +31,21 @@ def decide(outcome: Outcome, history: ContactHistory, retry: Retry, now_ms: int)
     rule = _rule(retry, outcome)
     if rule is None or _closes(outcome, rule, history, retry, now_ms):
         return _close(outcome)
-    return _again(outcome, _delay_ms(outcome, rule))
+    return _again(outcome, _delay_ms(outcome, rule, history))
 
 
 def _rule(retry: Retry, outcome: Outcome) -> RetryRule | None:
     return next((rule for rule in retry.rules if rule.outcome == outcome.value), None)
 
 
-def _delay_ms(outcome: Outcome, rule: RetryRule) -> int:
+def _delay_ms(outcome: Outcome, rule: RetryRule, history: ContactHistory) -> int:
     # A lost call is the line's fault, not the callee's: re-dial at once on another trunk,
-    # whatever the rule's delay says.
-    return 0 if outcome is Outcome.CALL_LOSS else rule.delay_minutes * _MINUTE_MS
+    # whatever the rule's delay says. Lost again there (the re-dial avoids the first trunk),
+    # the callee's network is the likelier cause: the rule's delay, rather than spend the
+    # contact's attempts before line health finds the network down and holds its contacts.
+    if outcome is Outcome.CALL_LOSS and history.get("last") != Outcome.CALL_LOSS:
+        return 0
+    return rule.delay_minutes * _MINUTE_MS
 
 
 def _closes(
@@ -56,7 +60,7 @@ def _closes(
     deadline = deadline_ms(history, retry, now_ms)
     # Close when the next attempt could not start before the deadline: a re-dial due after it
     # would be a call the closure rule says must not happen.
-    return deadline is not None and now_ms + _delay_ms(outcome, rule) >= deadline
+    return deadline is not None and now_ms + _delay_ms(outcome, rule, history) >= deadline
 
 
 def _close(outcome: Outcome) -> Ending:
@@ -74,7 +78,7 @@ def _again(outcome: Outcome, delay_ms: int) -> Ending:
         close=False,
         delay_ms=delay_ms,
         # Re-dialled at once means before the backlog, not behind every contact already due.
-        first_in_line=outcome is Outcome.CALL_LOSS,
+        first_in_line=outcome is Outcome.CALL_LOSS and delay_ms == 0,
         counts_as_attempt=counts_as_attempt(outcome),
         counters=counters(outcome),
     )

@@ -10,15 +10,18 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 import redis
 
 from kdial.api.calleridpool import CallerId as CallerIdSpec
 from kdial.api.calleridpool import Selection
 from kdial.api.campaign import CampaignSpec
+from kdial.api.trunkpool import TrunkState
 from kdial.numbers import InvalidNumber, normalize
 from kdial.routing.presence import Candidate
 from kdial.routing.weights import RoutedTrunk
@@ -48,6 +51,9 @@ class Trunk:
     """What per-callee weights are computed from (`kdial.routing.weights.weight_for`)."""
     sip_uri: str | None = None
     """`host[:port]` dialled directly when the trunk has no gateway (the TrunkPool's sipUri)."""
+    networks: Mapping[str, TrunkState] = field(default_factory=lambda: MappingProxyType({}))
+    """Callee networks the trunk's route to is not Healthy, with that route's state (a network
+    down on every trunk of its pool reads as Ejected)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,9 @@ class Runtime:
     caller_ids: CallerIds
     gateway_generations: tuple[tuple[str, str], ...] = ()
     """(pool, gateways generation its routing table names, "" for none) of each pool."""
+    networks_down: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    """Callee networks down on every trunk of some pool, with the soonest probe (epoch
+    seconds): a contact of one that no trunk takes waits until then."""
 
     @property
     def gateway_trunks(self) -> tuple[tuple[PoolKeys, str], ...]:
@@ -125,13 +134,16 @@ def load(rdb: redis.Redis, campaign: CampaignKeys) -> Runtime | None:
     namespace = campaign.namespace
     trunks: list[Trunk] = []
     generations: list[tuple[str, str]] = []
+    down: dict[str, float] = {}
     for ref in spec.trunk_pool_refs:
         pool = PoolKeys("tp", namespace, ref.name)
         stored = _stored(rdb, pool.config)
         if stored is not None:
             table = RoutingTable.of(stored)
-            trunks += [_trunk(pool, row) for row in table.trunks]
+            trunks += [_trunk(pool, row, table.networks_down) for row in table.trunks]
             generations.append((ref.name, table.gateways_generation))
+            for network, ms in table.networks_down.items():
+                down[network] = min(down.get(network, math.inf), ms / 1000)
     lists = [ListKeys(namespace, spec.contact_list_ref.name)]
     suppression = [ListKeys(namespace, ref.name) for ref in spec.suppression_list_refs]
     return Runtime(
@@ -143,6 +155,7 @@ def load(rdb: redis.Redis, campaign: CampaignKeys) -> Runtime | None:
         trunks=tuple(trunks),
         caller_ids=_caller_ids(rdb, PoolKeys("cidp", namespace, spec.caller_id_pool_ref.name)),
         gateway_generations=tuple(generations),
+        networks_down=MappingProxyType(down),
     )
 
 
@@ -178,7 +191,8 @@ def _pool_numbers(pool: PoolKeys, raw: str) -> CallerIds:
     )
 
 
-def _trunk(pool: PoolKeys, row: TrunkRow) -> Trunk:
+def _trunk(pool: PoolKeys, row: TrunkRow, down: Iterable[str] = ()) -> Trunk:
+    networks = dict(row.networks) | dict.fromkeys(down, TrunkState.EJECTED)
     return Trunk(
         pool=pool,
         name=row.name,
@@ -189,6 +203,7 @@ def _trunk(pool: PoolKeys, row: TrunkRow) -> Trunk:
         state=row.state.value,
         routed=RoutedTrunk.of(row, row.state),
         sip_uri=row.sip_uri,
+        networks=MappingProxyType(networks),
     )
 
 

@@ -22,6 +22,7 @@ from pydantic import JsonValue
 from kdial import tags
 from kdial.api.contactlist import ContactListSpec, FieldSpec, ListFormat
 from kdial.api.meta import FieldType
+from kdial.networks import network_of
 from kdial.numbers import InvalidNumber, normalize
 from kdial.privacy import mask_number
 from kdial.state.contact import Contact, FieldValue
@@ -171,6 +172,7 @@ def _contact(record: Row, raw: str, spec: ContactListSpec, id_key: bytes) -> Con
         province=phone.province,
         city=phone.city,
         carrier=phone.carrier,
+        network=network_of(phone.region_code, phone.carrier),
         fields={k: v for k, v in fields.items() if v is not None},
         # The list's tags first, then the row's: `row_tags_of` relies on this order.
         tags=tuple(tags.merge(spec.tags, row_tags)),

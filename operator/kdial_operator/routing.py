@@ -23,18 +23,28 @@ def routing_table(
     states: Mapping[str, TrunkState],
     gateways_generation: str = "",
     unconfigured: Collection[str] = (),
+    *,
+    routes: Mapping[str, Mapping[str, TrunkState]] | None = None,
+    down: Mapping[str, float] | None = None,
 ) -> RoutingTable:
     """Every trunk with its limits, state and weight; a trunk without a state is Healthy.
 
     `unconfigured` trunks have a gateway the switch was not given (its credentials are
     missing): weight 0, since a call to a gateway the switch does not know never leaves it.
+    `routes` are the trunks' routes to callee networks that are not Healthy ({trunk: {network:
+    state}}), `down` the networks down on every trunk with when each is probed (epoch seconds).
     """
     rows = []
     for trunk in spec.trunks:
         state = states.get(trunk.name, TrunkState.HEALTHY)
         weight = 0 if trunk.name in unconfigured else weight_for(RoutedTrunk.of(trunk, state))
-        rows.append(TrunkRow(**dict(trunk), state=state, weight=weight))
-    return RoutingTable(trunks=tuple(rows), gateways_generation=gateways_generation)
+        networks = dict((routes or {}).get(trunk.name, {}))
+        rows.append(TrunkRow(**dict(trunk), state=state, weight=weight, networks=networks))
+    return RoutingTable(
+        trunks=tuple(rows),
+        gateways_generation=gateways_generation,
+        networks_down={n: int(at * 1000) for n, at in (down or {}).items()},
+    )
 
 
 def caller_ids(spec: CallerIdPoolSpec, extra: list[str]) -> tuple[CallerIdTable, list[str]]:

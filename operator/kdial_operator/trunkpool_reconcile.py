@@ -6,7 +6,9 @@ a restart so an ejected trunk stays out), the last counter bucket read, and rece
 delays. A pass:
 
 1. reads the counter buckets completed since the last pass (`kdial.routing.counters`);
-2. folds them into the health state machine, which returns transitions;
+2. folds each trunk's calls, but those to a network it alone fails, into the trunk health
+   state machine, then each callee network's calls into its routes' health
+   (`kdial.routing.destinations`); both return transitions;
 3. with status, and when the trunks change, reads the gateways' credentials and applies the
    pool's gateways Secret (`gateway_secret`), before the routing table that names its
    generation;
@@ -24,6 +26,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import kopf
 from pydantic import ValidationError
@@ -31,9 +34,19 @@ from pydantic import ValidationError
 from kdial.api.conditions import Cond, merged
 from kdial.api.kinds import TRUNK_POOL
 from kdial.api.meta import explain
-from kdial.api.trunkpool import Trunk, TrunkPoolSpec, TrunkPoolStatus, TrunkState, TrunkStatus
+from kdial.api.trunkpool import (
+    HealthPolicy,
+    NetworkDownStatus,
+    NetworkRouteStatus,
+    Trunk,
+    TrunkPoolSpec,
+    TrunkPoolStatus,
+    TrunkState,
+    TrunkStatus,
+)
 from kdial.plural import plural
-from kdial.routing import counters, health
+from kdial.routing import counters, destinations, health
+from kdial.routing.destinations import Change, Destinations
 from kdial.routing.health import PoolHealth, Transition
 from kdial.state.keys import PoolKeys
 from kdial.state.routing_table import RoutingTable
@@ -48,6 +61,8 @@ class Watch:
     """What a TrunkPool's daemon keeps between passes."""
 
     health: PoolHealth | None = None
+    destinations: Destinations = field(default_factory=Destinations)
+    """The health of each trunk's route to each callee network."""
     seen: dict[int, dict[str, str]] = field(default_factory=dict)
     """The recent counter buckets as last read, by second (`counters.fresh`)."""
     pdd: deque[tuple[int, dict[str, list[int]]]] = field(default_factory=deque)
@@ -79,21 +94,33 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
     names = [t.name for t in spec.trunks]
     if watch.health is None:
         watch.health = health.initial(names, now, previous_states(body.status))
+        watch.destinations = destinations.restored(names, now, *previous_routes(body.status))
     else:
         watch.health = health.sync_trunks(watch.health, names, now)
 
     buckets = await dataplane.new_counts(memo.redis, keys, watch.seen, int(now))
     observations = counters.trunk_observations(b for _, b in buckets)
-    watch.health, transitions = health.evaluate(watch.health, observations, spec.health, now)
+    by_network = counters.pair_observations(b for _, b in buckets)
+    watch.health, watch.destinations, transitions, changes = destinations.evaluate(
+        watch.health, watch.destinations, observations, by_network, policy=spec.health, now=now
+    )
     _keep_pdd(watch, buckets, int(now) - spec.health.window_seconds)
 
-    status_due = bool(transitions) or now - watch.status_at >= memo.settings.status_interval_seconds
+    status_due = (
+        bool(transitions or changes)
+        or now - watch.status_at >= memo.settings.status_interval_seconds
+    )
     # With status, too, so that a rotated password or a Secret created late is taken up.
     if status_due or watch.gateways is None or spec.trunks != watch.gateway_trunks:
         await _apply_gateways(body, memo, watch, spec.trunks)
     assert watch.gateways is not None
     table = routing.routing_table(
-        spec, watch.health.states, watch.gateways.generation, watch.gateways.unconfigured
+        spec,
+        watch.health.states,
+        watch.gateways.generation,
+        watch.gateways.unconfigured,
+        routes=destinations.pair_states(watch.destinations),
+        down=destinations.waiting(watch.destinations, spec.health),
     )
     # Passes come four times a second; the table changes with a state, the spec or the
     # gateways. Rewriting it with status as well puts it back should Redis have lost it.
@@ -103,10 +130,14 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
     metrics.trunk_states(f"{namespace}/{name}", watch.health, table, transitions)
     for transition in transitions:
         _announce(body, transition)
+    for change in changes:
+        _announce_route(body, change)
     gateways = await _gateways(body, memo, watch, keys, spec)
     if status_due:
         active = await dataplane.trunk_calls(memo.redis, keys, names)
-        status = status_of(body, watch, table, active, watch.generation, gateways=gateways)
+        status = status_of(
+            body, watch, table, active, watch.generation, policy=spec.health, gateways=gateways
+        )
         await memo.kube.patch_status(TRUNK_POOL.plural, namespace, name, status.as_patch())
         watch.status_at = now
 
@@ -183,6 +214,32 @@ def previous_states(status: kopf.Status) -> dict[str, tuple[TrunkState, float]]:
     return out
 
 
+def previous_routes(
+    status: kopf.Status,
+) -> tuple[dict[str, dict[str, tuple[TrunkState, float]]], dict[str, tuple[TrunkState, float]]]:
+    """The routes to callee networks out of health ({network: {trunk: (state, since)}}) and
+    the networks down ({network: (state, since)}), from status (an operator restart)."""
+    routes: dict[str, dict[str, tuple[TrunkState, float]]] = {}
+    for row in status.get("networkRoutes", []):
+        try:
+            state = TrunkState(row.get("state"))
+        except ValueError:
+            continue
+        routes.setdefault(str(row["network"]), {})[str(row["trunk"])] = (state, _since(row))
+    down: dict[str, tuple[TrunkState, float]] = {}
+    for row in status.get("networksDown", []):
+        try:
+            down[str(row["network"])] = (TrunkState(row.get("state")), _since(row))
+        except ValueError:
+            continue
+    return routes, down
+
+
+def _since(row: Mapping[str, Any]) -> float:
+    since = row.get("lastTransitionTime")
+    return datetime.fromisoformat(since).timestamp() if since else time.time()
+
+
 def status_of(
     body: kopf.Body,
     watch: Watch,
@@ -190,6 +247,7 @@ def status_of(
     active: dict[str, int],
     generation: int,
     *,
+    policy: HealthPolicy,
     gateways: Mapping[str, GatewaySummary] | None = None,
 ) -> TrunkPoolStatus:
     """TrunkPool.status from the pool's health (pure but for the body it merges into)."""
@@ -244,9 +302,53 @@ def status_of(
         else Cond("Degraded", False, "AllHealthy", "every trunk is Healthy"),
     ]
     status = TrunkPoolStatus(
-        trunks=rows, healthy=f"{serving}/{len(rows)}", routing_generation=generation
+        trunks=rows,
+        healthy=f"{serving}/{len(rows)}",
+        routing_generation=generation,
+        network_routes=_network_routes(watch.destinations, policy),
+        networks_down=_networks_down(watch.destinations, policy),
     )
     return _with_conditions(body, status, conditions)
+
+
+def _network_routes(dest: Destinations, policy: HealthPolicy) -> list[NetworkRouteStatus]:
+    """Every trunk's route to a callee network that is not Healthy, by network then trunk."""
+    rows = []
+    for network in dest.networks:
+        for pair in network.pairs.trunks:
+            if pair.state is TrunkState.HEALTHY:
+                continue
+            probe = (
+                _second(destinations.next_probe(pair.since, pair.ejections, policy))
+                if pair.state is TrunkState.EJECTED
+                else None
+            )
+            rows.append(
+                NetworkRouteStatus(
+                    trunk=pair.name,
+                    network=network.name,
+                    state=pair.state,
+                    reason=pair.message or pair.reason,
+                    last_transition_time=_second(pair.since),
+                    next_probe_time=probe,
+                )
+            )
+    return rows
+
+
+def _networks_down(dest: Destinations, policy: HealthPolicy) -> list[NetworkDownStatus]:
+    probes = destinations.waiting(dest, policy)
+    return [
+        NetworkDownStatus(
+            network=n.name,
+            state=n.state,
+            reason=n.message or n.reason,
+            last_transition_time=_second(n.since),
+            next_probe_time=_second(probes[n.name]) if n.name in probes else None,
+        )
+        for n in dest.networks
+        if n.state is not TrunkState.HEALTHY
+    ]
 
 
 def _with_gateway(row: TrunkStatus, summary: GatewaySummary | None) -> TrunkStatus:
@@ -288,6 +390,31 @@ def _announce(body: kopf.Body, transition: Transition) -> None:
         f"{transition.message or transition.reason}"
     )
     if transition.target in (TrunkState.EJECTED, TrunkState.DEGRADED):
+        kopf.warn(body, reason=reason, message=message)
+    else:
+        kopf.info(body, reason=reason, message=message)
+
+
+def _announce_route(body: kopf.Body, change: Change) -> None:
+    """One Event per change of a trunk's route to a callee network, or of the network itself."""
+    if change.trunk is None:
+        reason = {
+            TrunkState.EJECTED: "NetworkDown",
+            TrunkState.PROBING: "NetworkProbing",
+        }.get(change.target, "NetworkUp")
+        subject = f"callee network {change.network} on every trunk"
+    else:
+        reason = {
+            TrunkState.EJECTED: "NetworkRouteExcluded",
+            TrunkState.PROBING: "NetworkRouteProbing",
+            TrunkState.DEGRADED: "NetworkRouteDegraded",
+        }.get(change.target, "NetworkRouteRestored")
+        subject = f"trunk {change.trunk} to callee network {change.network}"
+    message = (
+        f"{subject}: {change.source.value} -> {change.target.value}: "
+        f"{change.message or change.reason}"
+    )
+    if change.target in (TrunkState.EJECTED, TrunkState.DEGRADED):
         kopf.warn(body, reason=reason, message=message)
     else:
         kopf.info(body, reason=reason, message=message)

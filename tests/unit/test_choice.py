@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from kdial.api.calleridpool import CallerId
 from kdial.api.trunkpool import TrunkState
@@ -115,3 +116,28 @@ def test_a_callee_does_not_see_the_same_number_within_the_cooldown() -> None:
 def test_nothing_is_chosen_when_every_number_rests() -> None:
     ids = pool(quarantined=frozenset(n.number for n in pool().numbers))
     assert pick_caller_id(ids, SHENZHEN, random.Random(9), now=0) is None
+
+
+def test_a_trunk_whose_route_to_the_callees_network_is_excluded_keeps_the_other_networks() -> None:
+    rng = random.Random(5)
+    a = replace(trunk("a"), networks={"cn-china-unicom": TrunkState.EJECTED})
+    b = trunk("b")
+    unicom = [pick_trunk([a, b], rng, callee_network="cn-china-unicom") for _ in range(500)]
+    mobile = [pick_trunk([a, b], rng, callee_network="cn-china-mobile") for _ in range(500)]
+    assert {t.name for t in unicom if t} == {"b"}
+    assert 0.4 < sum(t is not None and t.name == "a" for t in mobile) / 500 < 0.6
+    assert pick_trunk([a], rng, callee_network="cn-china-unicom") is None
+
+
+def test_a_route_on_probation_gets_a_probes_share_of_its_networks_calls() -> None:
+    rng = random.Random(6)
+    a = replace(trunk("a"), networks={"cn-china-unicom": TrunkState.PROBING})
+    names = [
+        p.name
+        for p in (
+            pick_trunk([a, trunk("b")], rng, callee_network="cn-china-unicom") for _ in range(4000)
+        )
+        if p
+    ]
+    # PROBE_WEIGHT 100 against SCALE 1000.
+    assert 0.05 < names.count("a") / len(names) < 0.13

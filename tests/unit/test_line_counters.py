@@ -9,6 +9,7 @@ from kdial.routing.counters import (
     PDD_BOUNDS_MS,
     number_counts,
     number_increments,
+    pair_observations,
     pdd_histograms,
     percentile_ms,
     trunk_increments,
@@ -16,6 +17,7 @@ from kdial.routing.counters import (
 )
 from kdial.routing.health import Observation
 from kdial.routing.quarantine import Counts
+from kdial.state.counters import pair_increments
 
 
 def bucket(*increments: dict[str, int]) -> dict[str, str]:
@@ -77,3 +79,23 @@ def test_caller_id_counts_skip_our_own_cancellations() -> None:
 
 def test_fields_that_are_not_ours_are_ignored() -> None:
     assert trunk_observations([{"stray": "5", "a|attempts": "1"}]) == {"a": Observation(1)}
+
+
+def test_pair_counts_round_trip_per_network_beside_the_trunks_own() -> None:
+    attempts = [
+        ("a", "cn-china-unicom", Outcome.CALL_LOSS, False),
+        ("a", "cn-china-unicom", Outcome.CALL_LOSS, False),
+        ("a", "cn-china-mobile", Outcome.ANSWERED_HUMAN, False),
+        ("a", "cn-china-mobile", Outcome.CALL_LOSS, True),  # ours: neither's business
+        ("b", "cn-china-unicom", Outcome.RISK_BLOCKED, False),
+    ]
+    fields = bucket(
+        *(trunk_increments(t, o, mine, None) for t, _, o, mine in attempts),
+        *(pair_increments(t, n, o, mine) for t, n, o, mine in attempts),
+    )
+    assert pair_observations([fields]) == {
+        "cn-china-unicom": {"a": Observation(2, 0, 2), "b": Observation(1, 0, 0, 1)},
+        "cn-china-mobile": {"a": Observation(1, 1)},
+    }
+    # The trunk's own counts are what they were without the pairs.
+    assert trunk_observations([fields])["a"] == Observation(3, 1, 2, 0, 1)

@@ -237,3 +237,13 @@ def test_three_attempts_in_ten_days(walk: Walk) -> None:
         assert (ending.close, ending.delay_ms) == (closes, delay_minutes * MINUTE_MS), day
         entry = recorded(entry, ending, now)
     assert entry["first"] == NOW
+
+
+def test_a_call_lost_again_on_another_trunk_waits_the_rules_delay() -> None:
+    """Two trunks lost it in a row: more likely the callee's network than the lines, so the
+    contact does not spend its attempts before line health holds that network's contacts."""
+    retry = Retry(rules=[RetryRule(outcome="CallLoss", delay_minutes=30)])
+    again = decide(_O.CALL_LOSS, history(1, NOW, CallLoss=1) | {"last": "CallLoss"}, retry, NOW)
+    assert (again.close, again.delay_ms, again.first_in_line) == (False, 30 * MINUTE_MS, False)
+    after_busy = decide(_O.CALL_LOSS, history(1, NOW, Busy=1) | {"last": "Busy"}, retry, NOW)
+    assert after_busy.delay_ms == 0 and after_busy.first_in_line

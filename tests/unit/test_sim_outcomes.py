@@ -180,3 +180,12 @@ def test_named_agent_phones_differ_from_the_floor_where_the_scenario_says() -> N
     assert (slow.answer, slow.ring) == (True, 4.0)
     assert plan_agent_call(agents, "agent1", attempt_rng(1, "x", 1)).ring == 1.0
     assert agents.phone("agent2") is None and agents.phone("nobody") is None
+
+
+def test_a_carrier_that_lost_its_route_to_one_network_fails_only_that_networks_numbers() -> None:
+    state = CarrierState(scenario().carriers["c"], None)
+    state.failing_networks["China Unicom"] = 502
+    assert state.take_attempt("8613012345678").fail_status == 502  # China Unicom
+    assert state.take_attempt("8613800138000").fail_status is None  # China Mobile
+    assert state.take_attempt("862012345678").fail_status is None  # a landline
+    assert state.take_attempt("not a number").fail_status is None

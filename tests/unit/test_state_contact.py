@@ -16,6 +16,7 @@ FULL = Contact(
     province="Guangdong",
     city="Guangzhou",
     carrier="China Mobile",
+    network="cn-china-mobile",
     fields={"name": "王芳", "age": 41, "vip": True},
     tags=("sales", "vip"),
 )
@@ -28,6 +29,7 @@ def test_a_contact_reads_back_as_written() -> None:
 def test_the_wire_names_are_those_lists_already_in_redis_use() -> None:
     stored = json.loads(FULL.encode())
     assert set(stored) == {
+        "schemaVersion",
         "id",
         "number",
         "timeZones",
@@ -35,6 +37,7 @@ def test_the_wire_names_are_those_lists_already_in_redis_use() -> None:
         "province",
         "city",
         "carrier",
+        "network",
         "fields",
         "tags",
     }
@@ -53,3 +56,10 @@ def test_a_record_with_only_a_number_takes_the_defaults() -> None:
 def test_a_stored_value_that_is_no_contact_is_refused(raw: str) -> None:
     with pytest.raises(BadContact):
         Contact.decode(raw)
+
+
+def test_a_record_from_before_networks_gets_its_network_from_its_carrier() -> None:
+    old = json.loads(FULL.encode())
+    del old["network"], old["schemaVersion"]
+    assert Contact.decode(json.dumps(old)).network == "cn-china-mobile"
+    assert Contact.decode('{"number": "+862012345678", "region": "CN"}').network == "unknown"

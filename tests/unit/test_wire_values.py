@@ -133,7 +133,16 @@ def test_a_value_from_before_schema_versions_reads_as_the_first(
     encoded = json.loads(value.encode())
     # Written again under this code's schema, with the fields added since at their defaults.
     assert encoded["schemaVersion"] == model.SCHEMA_VERSION
-    assert {name: encoded[name] for name in content} == content
+    assert _as_written(encoded, content) == content
+
+
+def _as_written(encoded: Any, content: Any) -> Any:
+    """`encoded` without the fields added since `content` was written, at any depth."""
+    if isinstance(content, dict):
+        return {name: _as_written(encoded[name], value) for name, value in content.items()}
+    if isinstance(content, list):
+        return [_as_written(e, c) for e, c in zip(encoded, content, strict=True)]
+    return encoded
 
 
 @pytest.mark.parametrize(
@@ -202,3 +211,24 @@ def test_a_seed_marker_as_written_before_is_the_same_marker() -> None:
     assert SeedMarker.decode(before) == SeedMarker(list="ns/leads#0a1b2c3d4e5f", version="3")
     with pytest.raises(ValidationError, match="list"):
         SeedMarker.decode(json.dumps({"version": "3", "sample": None}))
+
+
+def test_a_routing_table_carries_the_routes_out_of_health_and_the_networks_down() -> None:
+    spec = TrunkPoolSpec.model_validate(
+        {
+            "trunks": [
+                {"name": n, "sipUri": "10.0.0.5", "maxConcurrentCalls": 3, "maxCallsPerSecond": 1}
+                for n in "ab"
+            ]
+        }
+    )
+    table = routing_table(
+        spec,
+        {},
+        routes={"a": {"cn-china-unicom": TrunkState.EJECTED}},
+        down={"cn-china-telecom": 1_000.5},
+    )
+    back = RoutingTable.decode(table.encode())
+    assert back.trunks[0].networks == {"cn-china-unicom": TrunkState.EJECTED}
+    assert back.trunks[1].networks == {} and back.trunks[0].weight == back.trunks[1].weight
+    assert back.networks_down == {"cn-china-telecom": 1_000_500}

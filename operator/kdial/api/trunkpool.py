@@ -227,6 +227,43 @@ class TrunkStatus(StatusModel):
     """When the state last changed."""
 
 
+class NetworkRouteStatus(StatusModel):
+    """A trunk's route to one callee network that is out of health: the trunk takes none of
+    that network's calls (Ejected), a probe's share (Probing) or half (Degraded), and keeps
+    every other network's."""
+
+    trunk: str
+    """The trunk's name."""
+    network: str
+    """The callee network: its country and the carrier its numbers' range was allocated to,
+    e.g. `cn-china-unicom`."""
+    state: TrunkState
+    """Degraded, Ejected or Probing."""
+    reason: str = ""
+    """Why, against the same network's calls on the other trunks."""
+    last_transition_time: datetime | None = None
+    """When the state last changed."""
+    next_probe_time: datetime | None = None
+    """When an Ejected route will be probed."""
+
+
+class NetworkDownStatus(StatusModel):
+    """A callee network that fails on every trunk at once: the callee side is down, not the
+    lines, so no trunk is blamed and the network's contacts wait (their attempts are kept)
+    until its probe."""
+
+    network: str
+    """The callee network, e.g. `cn-china-unicom`."""
+    state: TrunkState
+    """Ejected (down: its contacts wait) or Probing (probe calls go out)."""
+    reason: str = ""
+    """What was lost on each trunk."""
+    last_transition_time: datetime | None = None
+    """When the state last changed."""
+    next_probe_time: datetime | None = None
+    """When a down network will be probed."""
+
+
 class TrunkPoolStatus(StatusModel):
     """The observed state of a trunk pool, written by the operator."""
 
@@ -240,3 +277,8 @@ class TrunkPoolStatus(StatusModel):
     """`healthy/total` trunks, for people."""
     routing_generation: int = 0
     """Generation of the routing table the workers read."""
+    network_routes: list[NetworkRouteStatus] = Field(default_factory=list, max_length=256)
+    """Trunks' routes to callee networks that are out of health (each judged against the same
+    network's calls on the other trunks)."""
+    networks_down: list[NetworkDownStatus] = Field(default_factory=list, max_length=64)
+    """Callee networks failing on every trunk at once, whose contacts wait."""

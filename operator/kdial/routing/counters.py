@@ -19,6 +19,7 @@ from kdial.state.counters import (
     fresh,
     number_increments,
     number_totals,
+    pair_totals,
     trunk_increments,
     trunk_totals,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "fresh",
     "number_counts",
     "number_increments",
+    "pair_observations",
     "pdd_histograms",
     "percentile_ms",
     "trunk_increments",
@@ -67,3 +69,14 @@ def percentile_ms(bins: Sequence[int], q: float) -> int | None:
 def number_counts(buckets: Iterable[Mapping[str, str | int]]) -> dict[str, Counts]:
     """Every caller ID's attempts and answers over the buckets, as quarantine reviews them."""
     return {name: Counts(c.attempts, c.answered) for name, c in number_totals(buckets).items()}
+
+
+def pair_observations(
+    buckets: Iterable[Mapping[str, str | int]],
+) -> dict[str, dict[str, Observation]]:
+    """Every callee network's counts on each trunk over the buckets, {network: {trunk: ...}},
+    as `kdial.routing.destinations` judges them."""
+    out: dict[str, dict[str, Observation]] = {}
+    for (trunk, network), c in pair_totals(buckets).items():
+        out.setdefault(network, {})[trunk] = Observation(c.attempts, c.answered, c.loss, c.risk)
+    return out

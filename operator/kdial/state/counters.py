@@ -17,8 +17,12 @@ may still grow after the operator first read it. The operator therefore re-reads
 (`fresh`): nothing waits for a bucket to fill, and nothing is counted twice.
 
 Fields are ``<name>|<counter>``: trunk names are DNS labels and numbers are E.164, neither can
-hold a ``|``. This module is the schema both sides share; it stays free of the health judge,
-so the worker does not load it to count.
+hold a ``|``. A trunk's counts per callee network (`kdial.networks`) are its counters
+``network=<network>|<counter>`` (`pair_increments`), added beside the trunk's own: a reader
+that does not know them ignores them, as `trunk_totals` does.
+
+This module is the schema both sides share; it stays free of the health judge, so the worker
+does not load it to count.
 """
 
 from __future__ import annotations
@@ -35,11 +39,14 @@ __all__ = [
     "REREAD_SECONDS",
     "CampaignCounts",
     "NumberCounts",
+    "PairCounts",
     "TrunkCounts",
     "campaign_increments",
     "fresh",
     "number_increments",
     "number_totals",
+    "pair_increments",
+    "pair_totals",
     "trunk_increments",
     "trunk_totals",
 ]
@@ -198,4 +205,53 @@ def number_totals(buckets: Iterable[Mapping[str, str | int]]) -> dict[str, Numbe
     return {
         name: NumberCounts(c.get("attempts", 0), c.get("answered", 0))
         for name, c in _summed(buckets).items()
+    }
+
+
+_NETWORK = "network="
+
+
+@dataclass(frozen=True, slots=True)
+class PairCounts:
+    """One (trunk, callee network) pair's judged attempts summed over buckets (self-inflicted
+    ones are the trunk's business, not the network's, and are not counted per pair)."""
+
+    attempts: int = 0
+    answered: int = 0
+    loss: int = 0
+    risk: int = 0
+
+
+def pair_increments(
+    trunk: str, network: str, outcome: Outcome, self_inflicted: bool
+) -> dict[str, int]:
+    """The fields one attempt adds to its bucket for its (trunk, callee network) pair."""
+    if self_inflicted or outcome is Outcome.CANCELLED:
+        return {}
+    prefix = f"{trunk}{_SEP}{_NETWORK}{network}{_SEP}"
+    out = {prefix + "attempts": 1}
+    if is_answered(outcome):
+        out[prefix + "answered"] = 1
+    if counts_against_trunk(outcome):
+        out[prefix + "loss"] = 1
+    if outcome is Outcome.RISK_BLOCKED:
+        out[prefix + "risk"] = 1
+    return out
+
+
+def pair_totals(buckets: Iterable[Mapping[str, str | int]]) -> dict[tuple[str, str], PairCounts]:
+    """Every (trunk, network) pair's counters over the buckets."""
+    summed: dict[tuple[str, str], dict[str, int]] = {}
+    for trunk, counters in _summed(buckets).items():
+        for counter, value in counters.items():
+            if not counter.startswith(_NETWORK):
+                continue
+            network, _, name = counter.removeprefix(_NETWORK).partition(_SEP)
+            mine = summed.setdefault((trunk, network), {})
+            mine[name] = mine.get(name, 0) + value
+    return {
+        pair: PairCounts(
+            c.get("attempts", 0), c.get("answered", 0), c.get("loss", 0), c.get("risk", 0)
+        )
+        for pair, c in summed.items()
     }

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from kdial.api.trunkpool import Trunk, TrunkState
 from kdial.state.wire import WireValue
@@ -21,17 +21,24 @@ class TrunkRow(Trunk):
     state: TrunkState
     weight: int
     """The weight for a callee nothing is known of; 0 takes no calls."""
+    networks: dict[str, TrunkState] = Field(default_factory=dict)
+    """Callee networks (`kdial.networks`) this trunk's route to is not Healthy, with that
+    route's state: the trunk's weight for their callees is that of the worse of the two."""
 
 
 class RoutingTable(WireValue):
     """Every trunk of a pool, in the spec's order."""
 
     KIND: ClassVar[str] = "routing table"
-    #: 2: `gatewaysGeneration`.
-    SCHEMA_VERSION: ClassVar[int] = 2
+    #: 2: `gatewaysGeneration`. 3: `networks` of a trunk, `networksDown`.
+    SCHEMA_VERSION: ClassVar[int] = 3
 
     trunks: tuple[TrunkRow, ...]
     gateways_generation: str = ""
     """The generation of the pool's compiled gateways (`kdial.state.gateways.generation_of`)
     this table goes with: a worker whose mounted gateways are older waits for them before
     dialling."""
+    networks_down: dict[str, int] = Field(default_factory=dict)
+    """Callee networks failing on every trunk of the pool, with when each is probed (ms since
+    the epoch): no trunk of the pool takes their calls, and their contacts wait rather than
+    spend attempts."""

@@ -1,0 +1,226 @@
+"""Line health per (trunk, callee network) pair (kdial.routing.destinations), driven as the
+operator drives it: each evaluation folds a pool's calls into its trunks and their routes."""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+
+import pytest
+
+from kdial.api.trunkpool import HealthPolicy, TrunkState
+from kdial.routing import destinations, health
+from kdial.routing.destinations import Change, Destinations
+from kdial.routing.health import Observation, Transition
+
+H, D, E, P = TrunkState.HEALTHY, TrunkState.DEGRADED, TrunkState.EJECTED, TrunkState.PROBING
+POLICY = HealthPolicy(eject_seconds=30, max_eject_seconds=120)
+MOBILE, UNICOM, TELECOM = "cn-china-mobile", "cn-china-unicom", "cn-china-telecom"
+# Unicom carries a third of the traffic.
+SHARES = {MOBILE: 0.45, UNICOM: 1 / 3, TELECOM: 0.2167}
+
+
+class Pool:
+    """Two trunks at 5 calls/s each, callees of three networks; a call goes to a trunk whose
+    route to its network is in service, or waits when the network is down."""
+
+    def __init__(
+        self,
+        seed: int = 1,
+        shares: dict[str, float] = SHARES,
+        lag: int = 0,
+        policy: HealthPolicy = POLICY,
+    ) -> None:
+        self.rng = random.Random(seed)
+        self.policy = policy
+        self.shares = shares
+        # Workers route by the table as it was `lag` evaluations ago (they re-read it each second).
+        self.tables: deque[tuple[dict[str, float], dict[str, dict[str, TrunkState]]]] = deque(
+            maxlen=lag + 1
+        )
+        self.now = 1000.0
+        self.trunks = health.initial(["a", "b"], self.now)
+        self.networks = Destinations()
+        self.broken: set[tuple[str, str]] = set()
+        self.dialled: list[tuple[float, str, str]] = []
+        self.waited: dict[str, int] = {}
+        self.changes: list[Change] = []
+        self.transitions: list[Transition] = []
+
+    def route(self, network: str) -> str | None:
+        waiting, pairs = self.tables[0]
+        if network in waiting:
+            return None
+        usable = [
+            t.name
+            for t in self.trunks.trunks
+            if t.state is not E and pairs.get(t.name, {}).get(network) is not E
+        ]
+        return self.rng.choice(usable) if usable else None
+
+    def tick(self, calls: int = 2, dt: float = 0.2) -> None:
+        self.now += dt
+        waiting = destinations.waiting(self.networks, self.policy)
+        self.tables.append((waiting, destinations.pair_states(self.networks)))
+        trunk_obs: dict[str, Observation] = {}
+        pair_obs: dict[str, dict[str, Observation]] = {}
+        for _ in range(calls):
+            network = self.rng.choices(list(self.shares), weights=list(self.shares.values()))[0]
+            trunk = self.route(network)
+            if trunk is None:
+                self.waited[network] = self.waited.get(network, 0) + 1
+                continue
+            self.dialled.append((self.now, trunk, network))
+            u = self.rng.random()
+            lost = (trunk, network) in self.broken or 0.30 <= u < 0.32
+            call = Observation(1, int(u < 0.30 and not lost), int(lost))
+            trunk_obs[trunk] = trunk_obs.get(trunk, Observation()) + call
+            mine = pair_obs.setdefault(network, {})
+            mine[trunk] = mine.get(trunk, Observation()) + call
+        self.trunks, self.networks, transitions, changes = destinations.evaluate(
+            self.trunks, self.networks, trunk_obs, pair_obs, policy=self.policy, now=self.now
+        )
+        self.changes += changes
+        self.transitions += transitions
+
+    def run(self, seconds: float) -> None:
+        for _ in range(round(seconds / 0.2)):
+            self.tick()
+
+    def pair(self, trunk: str, network: str) -> TrunkState:
+        found = self.networks.get(network)
+        assert found is not None
+        pair = found.pairs.get(trunk)
+        assert pair is not None
+        return pair.state
+
+    def network_state(self, network: str) -> TrunkState:
+        found = self.networks.get(network)
+        assert found is not None
+        return found.state
+
+
+def warm(pool: Pool) -> Pool:
+    pool.run(300)
+    assert not pool.changes and not pool.transitions, "healthy traffic changes nothing"
+    return pool
+
+
+@pytest.mark.parametrize("seed", range(1, 7))
+def test_a_trunk_that_loses_one_network_stops_getting_it_and_keeps_the_rest(seed: int) -> None:
+    pool = warm(Pool(seed))
+    pool.broken = {("a", UNICOM)}
+    start = pool.now
+    while pool.pair("a", UNICOM) is not E:
+        assert pool.now < start + 60, "the pair was never excluded"
+        pool.tick()
+    excluded = pool.now
+    sent = [d for d in pool.dialled if d[0] > start and d[1:] == ("a", UNICOM)]
+    assert len(sent) <= 40, f"{len(sent)} calls to Unicom on a before its exclusion"
+    assert destinations.pair_states(pool.networks) == {"a": {UNICOM: E}}
+    pool.run(20)
+    after = [d for d in pool.dialled if d[0] > excluded]
+    assert not [d for d in after if d[1:] == ("a", UNICOM)], "a gets no Unicom call"
+    assert [d for d in after if d[1:] == ("b", UNICOM)], "Unicom goes to b"
+    assert [d for d in after if d[1] == "a" and d[2] != UNICOM], "a keeps the other networks"
+    assert not pool.transitions, "the trunk itself is never ejected nor degraded"
+    assert [(c.trunk, c.network, c.target) for c in pool.changes] == [("a", UNICOM, E)]
+
+
+def test_an_excluded_pair_is_probed_after_its_rest_and_comes_back() -> None:
+    pool = warm(Pool(seed=2))
+    pool.broken = {("a", UNICOM)}
+    pool.run(20)
+    assert pool.pair("a", UNICOM) is E
+    pool.broken = set()
+    pool.run(POLICY.eject_seconds + 15)
+    states = [(c.trunk, c.network, c.target) for c in pool.changes]
+    assert states[-2:] == [("a", UNICOM, P), ("a", UNICOM, H)], states
+    assert destinations.pair_states(pool.networks) == {}
+    probed = next(c for c in pool.changes if c.target is P)
+    ejected = next(c for c in pool.changes if c.target is E)
+    assert probed.at - ejected.at >= POLICY.eject_seconds
+    assert not pool.transitions
+
+
+def test_a_probe_that_fails_excludes_the_pair_again_for_longer() -> None:
+    pool = warm(Pool(seed=3))
+    pool.broken = {("a", UNICOM)}
+    pool.run(POLICY.eject_seconds + 30)
+    targets = [c.target for c in pool.changes if c.trunk == "a"]
+    assert targets[:3] == [E, P, E], targets
+    again = [c for c in pool.changes if c.target is E]
+    assert again[1].reason == "ProbeFailed"
+    assert not pool.transitions
+
+
+def test_a_network_down_on_every_trunk_excludes_nothing_and_its_contacts_wait() -> None:
+    pool = warm(Pool(seed=4))
+    pool.broken = {("a", UNICOM), ("b", UNICOM)}
+    pool.run(10)
+    assert pool.network_state(UNICOM) is E
+    assert [(c.trunk, c.reason) for c in pool.changes] == [(None, "NetworkDown")]
+    assert destinations.pair_states(pool.networks) == {}, "no route excluded"
+    assert not pool.transitions, "no trunk ejected"
+    probe_at = destinations.waiting(pool.networks, POLICY)[UNICOM]
+    lost = sum(1 for d in pool.dialled if d[2] == UNICOM and d[0] > 1300)
+    assert lost < 40, "few calls were spent finding out"
+    assert pool.waited.get(UNICOM, 0) > 0, "the network's contacts wait instead"
+    pool.broken = set()
+    pool.run(probe_at - pool.now + 10)
+    assert pool.network_state(UNICOM) is H
+    assert [c.target for c in pool.changes if c.trunk is None] == [E, P, H]
+    assert destinations.pair_states(pool.networks) == {} and not pool.transitions
+
+
+def test_a_trunk_that_fails_every_network_is_still_ejected_as_a_whole() -> None:
+    pool = warm(Pool(seed=5))
+    pool.broken = {("a", n) for n in SHARES}
+    start = pool.now
+    while not pool.transitions:
+        assert pool.now < start + 10, "the trunk was never ejected"
+        pool.tick()
+    assert pool.transitions[0].trunk == "a" and pool.transitions[0].target is E
+    sent = [d for d in pool.dialled if d[0] > start and d[1] == "a"]
+    assert len(sent) <= 25, f"{len(sent)} calls on a before it was ejected"
+
+
+def test_a_trunk_of_a_list_of_one_network_that_fails_is_ejected_not_its_route() -> None:
+    pool = warm(Pool(seed=6, shares={MOBILE: 1.0}))
+    pool.broken = {("a", MOBILE)}
+    start = pool.now
+    while not pool.transitions:
+        assert pool.now < start + 10, "the trunk was never ejected"
+        pool.tick()
+    assert [(t.trunk, t.target) for t in pool.transitions] == [("a", E)]
+    pool.run(5)
+    assert destinations.pair_states(pool.networks) == {}, "the trunk's state speaks for it"
+    assert not [c for c in pool.changes if c.target is E]
+
+
+def test_what_a_network_down_loses_at_its_probes_is_not_held_against_the_trunks() -> None:
+    # A short window, as the integration test's, and the table reaching workers a second late.
+    short = HealthPolicy(window_seconds=30, min_samples=10, eject_seconds=5, max_eject_seconds=10)
+    pool = warm(Pool(seed=7, lag=5, policy=short))
+    pool.broken = {("a", UNICOM), ("b", UNICOM)}
+    for _ in range(round(60 / 0.2)):  # several failed probes of the network
+        pool.tick(calls=6)
+    probes = [c for c in pool.changes if c.trunk is None and c.target is P]
+    assert len(probes) >= 2, pool.changes
+    assert not pool.transitions, "no trunk blamed"
+    assert destinations.pair_states(pool.networks) == {}
+
+
+def test_a_route_excluded_just_before_its_network_was_found_down_is_reinstated() -> None:
+    pool = warm(Pool(seed=8))
+    pool.broken = {("a", UNICOM)}
+    while pool.pair("a", UNICOM) is not E:
+        pool.tick()
+    pool.broken = {("a", UNICOM), ("b", UNICOM)}  # then b fails it too: the network is down
+    while pool.network_state(UNICOM) is not E:
+        assert pool.now < 3000, "the network was never found down"
+        pool.tick()
+    assert pool.pair("a", UNICOM) is H, "the network's failure, not a's route"
+    back = [c for c in pool.changes if c.trunk == "a" and c.target is H]
+    assert back and back[-1].reason == "NetworkDown", pool.changes
+    assert not pool.transitions
