@@ -46,11 +46,13 @@ def campaign(
     namespace: str,
     contacts: int = 12,
     mode: str = "Progressive",
+    dispositions: dict[str, Any] | None = None,
     **pacing: Any,
 ) -> CampaignKeys:
     """Campaign `promo` in `mode`, dialling `contacts` callees who all answer, each tried once;
     the agents of `ENDPOINTS` have tokens `<agent>-token`."""
     api.secret(TOKENS, {name: f"{name}-token" for name in ENDPOINTS})
+    extra: dict[str, Any] = {"dispositions": dispositions} if dispositions else {}
     return create(
         api,
         rdb,
@@ -70,6 +72,7 @@ def campaign(
         }
         | pacing,
         retry={"closure": {"maxAttempts": 1}},
+        **extra,
     )
 
 
