@@ -16,13 +16,11 @@ import redis.asyncio as aioredis
 from kdial.state import scripts
 from kdial.state.config import CampaignConfig
 from kdial.state.keys import CampaignKeys
-from kdial.state.preview import PREVIEW_LEASE_MS, DialRequest
+from kdial.state.preview import PREVIEW_LEASE_MS, SKIPPED, DialRequest
 from kdial.state.wire import Generation
 
 #: A cap that caps nothing, for a campaign without `maxConcurrency`: agents bound previews.
 NO_CAP = 1_000_000_000
-#: The totals counter of records skipped.
-SKIPPED = "previewSkipped"
 
 
 class NotDialling(Exception):

@@ -203,6 +203,7 @@ class Dialer:
             return 0
         if rt.spec.mode is CampaignMode.PREVIEW:
             # Agents claim Preview records through the agent API; workers dial those chosen.
+            self.previews.expire(self.settings.preview_timeout_seconds)
             return self.previews.serve(rt, min(room, 20), self._contact, self._dial_contact)
         rate = self._switch_pace.rate(_trunks_rate(rt, self.gateways.usable), time.time())
         want = self._pacer.take(time.monotonic(), rate, min(room, 20))

@@ -23,9 +23,10 @@ import redis
 
 from kdial.agent_state import AgentAction, AgentState, IllegalTransition
 from kdial.dialstring import agent_originate_command
+from kdial.state import scripts
 from kdial.state.contact import Contact
 from kdial.state.keys import CampaignKeys
-from kdial.state.preview import DialRequest
+from kdial.state.preview import PREVIEW_LEASE_MS, SKIPPED, DialRequest, overdue
 from kdial.state.wire import NewerSchema
 from kdial_worker import ledger
 from kdial_worker.agents import Agents, Contended
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 #: How long the agent's phone rings before they count as not answering (s): they asked for
 #: the call a moment ago, so a phone that rings this long is not attended.
 AGENT_RING_SECONDS = 20
+#: How often a worker looks for previews that timed out (s).
+SWEEP_SECONDS = 1.0
 
 #: The contact if it may be dialled now, else None (given back or closed): the dialer's check.
 Check = Callable[[ledger.Claim, Runtime], Contact | None]
@@ -60,6 +63,26 @@ class Previews:
         self.rdb, self.keys, self.esl, self.calls, self.agents = rdb, keys, esl, calls, agents
         self.campaign = f"{keys.namespace}/{keys.name}"
         self.worker_id = worker_id
+        self._swept = -SWEEP_SECONDS
+
+    def expire(self, timeout_seconds: float) -> None:
+        """Skips each record previewed `timeout_seconds` ago or more and still neither dialled
+        nor skipped, as its agent would have: due again, no attempt counted, the agent Ready.
+        The choice is the API's own script, so an agent's dial or skip and this never both
+        happen."""
+        if time.monotonic() - self._swept < SWEEP_SECONDS:
+            return
+        self._swept = time.monotonic()
+        seconds, micros = self.rdb.time()
+        now = int(seconds) * 1000 + int(micros) // 1000
+        for agent, attempt in overdue(self.agents.all(), now, int(timeout_seconds * 1000)):
+            choice = self.keys.preview_choice(attempt)
+            if self.rdb.eval(scripts.PREVIEW, 1, choice, "skip", PREVIEW_LEASE_MS) != "ok":
+                continue  # dialled, skipped, or a Progressive call: no open preview
+            log.info("preview attempt %s: agent %s chose nothing in time; skipped", attempt, agent)
+            ledger.defer(self.rdb, self.keys, attempt, 0)
+            self.rdb.hincrby(self.keys.totals, SKIPPED, 1)
+            self._act(agent, attempt, AgentAction.RELEASE)
 
     def serve(self, rt: Runtime, room: int, check: Check, dial: Dial) -> int:
         """Takes up to `room` dial requests off the campaign's queue and dials each in its own
@@ -111,6 +134,7 @@ class Previews:
 
     def _ring(self, request: DialRequest, leg: AgentLeg) -> bool:
         """Rings the agent's phone; True once they answered. One who did not is NotReady."""
+        agent, attempt = request.agent, request.attempt
         self.calls.legs[leg.uuid] = leg
         variables = {
             "origination_uuid": leg.uuid,
@@ -124,7 +148,7 @@ class Previews:
             self.esl.bgapi(agent_originate_command(request.endpoint, variables))
         except ValueError as error:  # an endpoint unsafe to dial: the agent cannot take calls
             leg.done.set()
-            self._act(request, AgentAction.NOT_READY, f"endpoint refused: {error}")
+            self._act(agent, attempt, AgentAction.NOT_READY, f"endpoint refused: {error}")
             return False
         except EslDown:
             leg.job_error = "ESL_DOWN"
@@ -136,11 +160,12 @@ class Previews:
         if leg.answered is not None and not leg.done.is_set():
             return True
         if leg.cause in NOT_THE_PHONE:
-            self._act(request, AgentAction.RELEASE)
+            self._act(agent, attempt, AgentAction.RELEASE)
         elif leg.cause in ("", "NO_ANSWER"):
-            self._act(request, AgentAction.NOT_READY, NO_ANSWER)
+            self._act(agent, attempt, AgentAction.NOT_READY, NO_ANSWER)
         else:
-            self._act(request, AgentAction.NOT_READY, f"phone did not take the call ({leg.cause})")
+            cause = f"phone did not take the call ({leg.cause})"
+            self._act(agent, attempt, AgentAction.NOT_READY, cause)
         return False
 
     def _hang_up(self, leg: AgentLeg) -> None:
@@ -155,10 +180,12 @@ class Previews:
         (the contact was outside its window, say) is Ready again."""
         record = self.agents.all().get(request.agent)
         if record and record.state is AgentState.RESERVED and record.attempt == request.attempt:
-            self._act(request, AgentAction.RELEASE)
+            self._act(request.agent, request.attempt, AgentAction.RELEASE)
 
-    def _act(self, request: DialRequest, action: AgentAction, reason: str | None = None) -> None:
+    def _act(
+        self, agent: str, attempt: str, action: AgentAction, reason: str | None = None
+    ) -> None:
         try:
-            self.agents.act(request.agent, action, reason=reason)
+            self.agents.act(agent, action, reason=reason)
         except (IllegalTransition, Contended) as error:
-            log.warning("preview attempt %s: agent %s: %s", request.attempt, request.agent, error)
+            log.warning("preview attempt %s: agent %s: %s", attempt, agent, error)

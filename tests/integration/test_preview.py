@@ -174,3 +174,62 @@ def test_preview_dial_and_skip_refusals_are_clear_and_change_nothing(
     again = bob.send(f"preview/{held}/dial")
     assert again.status_code == 409, again.text
     assert books(rdb, keys) == after_skip
+
+
+def test_a_record_left_is_skipped_at_the_timeout_and_an_agent_not_answering_is_not_ready(
+    api: Api,
+    operator: OperatorProcess,
+    agent_api: str,
+    rdb: redis.Redis,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    """ana previews and walks away: at the worker's preview timeout the record is skipped for
+    her (due again, no attempt, counted as skipped), and she is Ready. deaf dials a record
+    and never answers their phone: NotReady ("no answer"), the callee never dialled, the
+    contact due again with no attempt counted."""
+    keys = campaign(api, rdb, operator, namespace, contacts=3, mode="Preview")
+    ana, deaf = Desk(agent_api, namespace, "ana"), Desk(agent_api, namespace, "deaf")
+    ana.login_ready()
+    deaf.login_ready()
+    with running_sim(scenario(), speed=SPEED) as esl:
+        worker = WorkerProcess(
+            f"{namespace}/promo",
+            redis_url,
+            esl,
+            tmp_path / "w.log",
+            "w1",
+            KDIAL_PREVIEW_TIMEOUT_SECONDS="1",
+        )
+        try:
+            worker.start()
+            wait_for("the campaign dialling", lambda: rdb.get(keys.epoch) is not None)
+            left = ana.post("preview")
+            wait_for(
+                "ana's preview skipped",
+                lambda: state(rdb, keys, "ana").state.value == "Ready",
+                log=worker,
+            )
+            assert moves(rdb, keys, "ana") == ["login", "reserve", "release"]
+            assert rdb.zscore(keys.due, left["contact"]) is not None
+            assert rdb.hget(keys.totals, "previewSkipped") == "1"
+            assert ana.send(f"preview/{left['attempt']}/dial").status_code == 409
+
+            unanswered = deaf.post("preview")
+            deaf.post(f"preview/{unanswered['attempt']}/dial")
+            wait_for(
+                "deaf NotReady",
+                lambda: state(rdb, keys, "deaf").state.value == "NotReady",
+                timeout=60,
+                log=worker,
+            )
+            assert state(rdb, keys, "deaf").reason == "no answer"
+            wait_for("the contact due again", lambda: rdb.zscore(keys.due, unanswered["contact"]))
+        finally:
+            worker.stop()
+
+    assert moves(rdb, keys, "deaf") == ["login", "reserve", "notReady"]
+    assert records(rdb, keys) == [] and rdb.hget(keys.totals, "attempts") is None
+    assert rdb.hlen(keys.inflight) == 0
+    assert ledger_problems(rdb, keys) == []
