@@ -261,8 +261,11 @@ async def preview(request: web.Request) -> web.Response:
         ) from None
     try:
         new = await store.act(caller.keys, caller.agent, AgentAction.RESERVE, attempt=attempt)
-    except BaseException:
+    except IllegalTransition as error:
         # The agent changed meanwhile (went NotReady, say): the record goes back untouched.
+        await previews.give_back(caller.keys, attempt)
+        raise Refusal(409, str(error)) from None
+    except BaseException:
         await previews.give_back(caller.keys, attempt)
         raise
     view = await _offer_view(request, caller, attempt, new.since_ms)
