@@ -23,17 +23,19 @@ from pydantic import ValidationError
 
 from kdial.agent_state import AgentAction, AgentState, IllegalTransition
 from kdial.agent_stats import AgentStats, total
-from kdial.api.campaign import CampaignSpec, Dispositions
+from kdial.api.campaign import CampaignMode, CampaignSpec, Dispositions
 from kdial.api.contactlist import ContactListSpec
 from kdial.api.meta import explain
 from kdial.modes import AGENT_MODES
 from kdial.state.agents import AgentChange, AgentRecord
 from kdial.state.contact import BadContact, Contact
 from kdial.state.keys import CampaignKeys, ListKeys
+from kdial.state.preview import DialRequest
 from kdial.state.wire import NewerSchema
 from kdial_api import dispositions, offers, requests
 from kdial_api.cluster import Cluster, Unavailable
 from kdial_api.openapi import AgentView, CampaignStatsView, OfferView, Route, StatsView, document
+from kdial_api.previews import Chosen, Lost, NotDialling, NothingDue, Previews
 from kdial_api.stats import StatsBook
 from kdial_api.store import Contended, Elsewhere, Pending, Seated, Store, Unrecorded
 
@@ -43,6 +45,7 @@ PROBLEM = "application/problem+json"
 _CLUSTER = web.AppKey("cluster", Cluster)
 _STORE = web.AppKey("store", Store)
 _BOOK = web.AppKey("book", StatsBook)
+_PREVIEWS = web.AppKey("previews", Previews)
 _AGENT_LABEL = web.AppKey("agent_label", bool)
 
 
@@ -214,8 +217,16 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 
 async def _offer(request: web.Request, caller: Caller, attempt: str, since_ms: int) -> bytes:
-    """The `offer` event of the call `attempt`: its contact's fields the campaign's list
-    shows agents, masked as it says (`OfferView`)."""
+    """The `offer` event of the call `attempt`."""
+    view = await _offer_view(request, caller, attempt, since_ms)
+    return _event("offer", view.model_dump_json(by_alias=True, exclude_none=True))
+
+
+async def _offer_view(
+    request: web.Request, caller: Caller, attempt: str, since_ms: int
+) -> OfferView:
+    """The call `attempt` as offered: its contact's fields the campaign's list shows agents,
+    masked as it says."""
     store, cluster = request.app[_STORE], request.app[_CLUSTER]
     contact_id = await store.contact_of(caller.keys, attempt, since_ms)
     shown: dict[str, Any] = {}
@@ -225,8 +236,95 @@ async def _offer(request: web.Request, caller: Caller, attempt: str, since_ms: i
         contact = await _contact(request, ListKeys(caller.namespace, listed), contact_id)
         if contact is not None:
             shown = offers.shown(contact, await _list_spec(cluster, caller.namespace, listed))
-    view = OfferView(attempt=attempt, contact=contact_id, fields=shown)
-    return _event("offer", view.model_dump_json(by_alias=True, exclude_none=True))
+    return OfferView(attempt=attempt, contact=contact_id, fields=shown)
+
+
+async def preview(request: web.Request) -> web.Response:
+    """Preview mode: the next due record for the Ready agent, who is Reserved for it and
+    sees its display fields, masked; they then dial or skip it."""
+    caller = await _caller(request, agent_mode=True)
+    requests.parse(requests.Empty, await request.read())
+    spec = _preview_spec(caller)
+    record = await _known(request, caller)
+    if record.state is not AgentState.READY:
+        raise Refusal(
+            409, f"only a Ready agent previews a record; {caller.agent} is {record.state.value}"
+        )
+    store, previews = request.app[_STORE], request.app[_PREVIEWS]
+    try:
+        attempt = await previews.claim(caller.keys, spec.pacing.max_concurrency)
+    except NotDialling as error:
+        raise Refusal(409, f"Campaign {caller.campaign} is not dialling: {error}") from None
+    except NothingDue:
+        raise Refusal(
+            409, f"Campaign {caller.campaign} has no record due now; ask again later"
+        ) from None
+    try:
+        new = await store.act(caller.keys, caller.agent, AgentAction.RESERVE, attempt=attempt)
+    except IllegalTransition as error:
+        # The agent changed meanwhile (went NotReady, say): the record goes back untouched.
+        await previews.give_back(caller.keys, attempt)
+        raise Refusal(409, str(error)) from None
+    except BaseException:
+        await previews.give_back(caller.keys, attempt)
+        raise
+    view = await _offer_view(request, caller, attempt, new.since_ms)
+    return web.json_response(view.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+
+def _preview_spec(caller: Caller) -> CampaignSpec:
+    spec = caller.spec()
+    if spec.mode is not CampaignMode.PREVIEW:
+        raise Refusal(
+            409,
+            f"Campaign {caller.campaign} is in mode {spec.mode.value}; only Preview "
+            "campaigns serve records to preview",
+        )
+    return spec
+
+
+async def _previewing(request: web.Request, caller: Caller) -> tuple[str, AgentRecord]:
+    """The attempt in the path, if the agent is Reserved for its preview."""
+    _preview_spec(caller)
+    attempt = requests.check_attempt(request.match_info["attempt"])
+    record = await _known(request, caller)
+    if record.state is not AgentState.RESERVED or record.attempt != attempt:
+        raise Refusal(409, f"agent {caller.agent} is not previewing attempt {attempt}")
+    return attempt, record
+
+
+def _chosen(attempt: str, error: Chosen | Lost) -> Refusal:
+    if isinstance(error, Lost):
+        return Refusal(409, f"the preview of attempt {attempt} ran out; preview the next record")
+    if error.standing == "none":
+        return Refusal(409, f"attempt {attempt} is no preview of this campaign")
+    return Refusal(409, f"attempt {attempt} was chosen to {error.standing} already")
+
+
+async def dial(request: web.Request) -> web.Response:
+    """The agent dials the record they preview: a worker rings their phone, then the callee."""
+    caller = await _caller(request, agent_mode=True)
+    requests.parse(requests.Empty, await request.read())
+    attempt, record = await _previewing(request, caller)
+    dialled = DialRequest(attempt=attempt, agent=caller.agent, endpoint=record.endpoint or "")
+    try:
+        await request.app[_PREVIEWS].dial(caller.keys, dialled)
+    except (Chosen, Lost) as error:
+        raise _chosen(attempt, error) from None
+    return _view(caller, record)
+
+
+async def skip(request: web.Request) -> web.Response:
+    """The agent skips the record they preview: due again, no attempt counted; they are
+    Ready again."""
+    caller = await _caller(request, agent_mode=False)
+    requests.parse(requests.Empty, await request.read())
+    attempt, _ = await _previewing(request, caller)
+    try:
+        await request.app[_PREVIEWS].skip(caller.keys, attempt)
+    except (Chosen, Lost) as error:
+        raise _chosen(attempt, error) from None
+    return await _act(request, caller, AgentAction.RELEASE)
 
 
 async def _contact(request: web.Request, keys: ListKeys, contact: str) -> Contact | None:
@@ -377,6 +475,25 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", f"{PREFIX}/ready", ready, "Go Ready to take calls", requests.Empty),
     Route("POST", f"{PREFIX}/not-ready", not_ready, "Go NotReady, saying why", requests.NotReady),
     Route("POST", f"{PREFIX}/logout", logout, "Log out of the campaign", requests.Empty),
+    Route(
+        "POST", f"{PREFIX}/preview", preview, "Preview the next record", requests.Empty, OfferView
+    ),
+    Route(
+        "POST",
+        f"{PREFIX}/preview/{{attempt}}/dial",
+        dial,
+        "Dial the record previewed",
+        requests.Empty,
+        AgentView,
+    ),
+    Route(
+        "POST",
+        f"{PREFIX}/preview/{{attempt}}/skip",
+        skip,
+        "Skip the record previewed",
+        requests.Empty,
+        AgentView,
+    ),
     Route("GET", f"{PREFIX}/state", state, "The agent's own state", None),
     Route("GET", f"{PREFIX}/events", events, "The agent's state changes as events", None),
     Route(
@@ -450,6 +567,7 @@ def build(cluster: Cluster, redis: aioredis.Redis, *, agent_label: bool = False)
     app[_CLUSTER] = cluster
     app[_STORE] = Store(redis)
     app[_BOOK] = StatsBook(redis)
+    app[_PREVIEWS] = Previews(redis)
     app[_AGENT_LABEL] = agent_label
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)

@@ -115,16 +115,24 @@ _PROBLEM = {
 }
 
 
+_PARAMETERS = {
+    "namespace": "The namespace's name.",
+    "campaign": "The campaign's name.",
+    "agent": "The agent's name.",
+    "attempt": "The attempt id of the record previewed (the `attempt` of its offer).",
+}
+
+
 def _parameters(path: str) -> list[dict[str, Any]]:
     return [
         {
             "name": name,
             "in": "path",
             "required": True,
-            "description": f"The {name}'s name.",
+            "description": _PARAMETERS[name],
             "schema": {"type": "string"},
         }
-        for name in ("namespace", "campaign", "agent")
+        for name in _PARAMETERS
         if f"{{{name}}}" in path
     ]
 

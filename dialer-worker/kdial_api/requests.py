@@ -83,6 +83,17 @@ def check_agent(value: str) -> str:
     )
 
 
+#: An attempt id as the ledger makes them: the campaign's epoch, '-', a sequence number.
+_ATTEMPT = re.compile(r"[-._a-zA-Z0-9]{1,128}")
+
+
+def check_attempt(value: str) -> str:
+    """`value` if it can be an attempt id; raises `BadRequest` otherwise."""
+    if _ATTEMPT.fullmatch(value):
+        return value
+    raise BadRequest(f"attempt {value[:64]!r} is not an attempt id")
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True

@@ -135,9 +135,11 @@ class Store:
         ready: bool = False,
         endpoint: str | None = None,
         reason: str | None = None,
+        attempt: str | None = None,
     ) -> AgentRecord:
         """Applies `action` to the agent's stored record, stamped on Redis's clock, and logs
-        the change; raises `IllegalTransition` (nothing written) when the state forbids it."""
+        the change; raises `IllegalTransition` (nothing written) when the state forbids it.
+        `attempt` names the call a reserve is for (a record the agent previews)."""
         for lost in range(_ROUNDS):
             raw, now = await self._stored(keys, agent)
             record = NEVER_SEEN if raw is None else AgentRecord.decode(raw)
@@ -149,6 +151,7 @@ class Store:
                 ready=ready,
                 endpoint=endpoint,
                 reason=reason,
+                attempt=attempt,
             )
             args: list[str | int] = [agent, raw or "", new.encode(), change.encode(), CHANGES_KEPT]
             if await self._script(keys=[keys.agents, keys.agent_changes], args=args):

@@ -98,6 +98,19 @@ class Bridging:
                 return True
         return False
 
+    def bridge_held(self, call: Call) -> bool:
+        """Preview: the agent's leg (`call.legs`), answered before the callee was dialled,
+        bridged to the callee once they answer; True once bridged. An agent who hangs up
+        before then ends the call: nobody would be there for the callee."""
+        leg = call.legs[-1]
+        _wait(lambda: call.answered is not None or leg.done.is_set(), call, math.inf)
+        if leg.done.is_set() and not call.done.is_set():
+            call.killed = True
+            with contextlib.suppress(EslDown):
+                self.esl.api(f"uuid_kill {call.uuid} NORMAL_CLEARING")
+            return False
+        return call.answered is not None and not call.done.is_set() and self._bridge(call, leg)
+
     def _ring(
         self, call: Call, leg: AgentLeg, endpoint: str, timeout: int, deadline: float
     ) -> bool:

@@ -47,9 +47,10 @@ from kdial_worker import (
 )
 from kdial_worker.agents import Agents
 from kdial_worker.bridging import CALLEE_VARIABLES, Bridging
-from kdial_worker.calls import Call, Calls, call_uuid, connect_deadline
+from kdial_worker.calls import AgentLeg, Call, Calls, call_uuid, connect_deadline
 from kdial_worker.carrier_pace import CarrierPace
 from kdial_worker.esl import EslDown, EslSession
+from kdial_worker.preview import Previews
 from kdial_worker.runtime import CallerId, Runtime, RuntimeCache, Trunk
 from kdial_worker.settings import WorkerSettings
 from kdial_worker.switch_gateways import SwitchGateways
@@ -101,6 +102,9 @@ class Dialer:
         self.agents = Agents(rdb, self.keys)
         self.bridging = Bridging(
             self.esl, self.agents, self.calls, self.campaign, settings.worker_id
+        )
+        self.previews = Previews(
+            rdb, self.keys, self.esl, self.calls, self.agents, worker_id=settings.worker_id
         )
         self.rng = random.Random()
         self.epoch: str | None = None
@@ -197,6 +201,10 @@ class Dialer:
         room = self.settings.max_calls - len(self.calls)
         if room <= 0 or time.monotonic() < self._hold_until:
             return 0
+        if rt.spec.mode is CampaignMode.PREVIEW:
+            # Agents claim Preview records through the agent API; workers dial those chosen.
+            self.previews.expire(self.settings.preview_timeout_seconds)
+            return self.previews.serve(rt, min(room, 20), self._contact, self._dial_contact)
         rate = self._switch_pace.rate(_trunks_rate(rt, self.gateways.usable), time.time())
         want = self._pacer.take(time.monotonic(), rate, min(room, 20))
         if want == 0:
@@ -314,7 +322,11 @@ class Dialer:
         else:
             ledger.defer(self.rdb, self.keys, claimed.attempt, int(delay * 1000), wait)
 
-    def _dial_contact(self, claimed: ledger.Claim, contact: Contact, rt: Runtime) -> None:
+    def _dial_contact(
+        self, claimed: ledger.Claim, contact: Contact, rt: Runtime, held: AgentLeg | None = None
+    ) -> None:
+        """Dials the contact; `held` is the answered leg of the agent who waits for it
+        (Preview)."""
         history, now = claimed.history, time.time()
         shown = {n: ms / 1000 for n, ms in (history.get("shown") or {}).items()}
         caller = choice.pick_caller_id(
@@ -330,7 +342,9 @@ class Dialer:
             return
         route, grant = taken
         try:
-            call = self._call(claimed, contact, rt, route.trunk, route.caller.number, grant=grant)
+            call = self._call(
+                claimed, contact, rt, route.trunk, route.caller.number, grant=grant, held=held
+            )
         finally:
             caps.release(self.rdb, grant)
         self._record(claimed, contact, rt, call, route)
@@ -418,11 +432,14 @@ class Dialer:
         caller: str,
         *,
         grant: caps.Grant,
+        held: AgentLeg | None = None,
     ) -> Call:
         pacing = rt.spec.pacing
         call = Call(claimed.attempt, call_uuid(self.campaign, claimed.attempt), trunk.name, grant)
         call.connect_deadline = connect_deadline(rt.spec)
         call.to_agent = rt.spec.mode in AGENT_MODES
+        if held is not None:
+            call.agent, call.legs = held.agent, [held]
         command = originate_command(
             _via(trunk),
             contact.number,
@@ -497,7 +514,8 @@ class Dialer:
         and held together with them, or abandoned."""
         if not call.to_agent:
             return
-        if self.bridging.connect(call):
+        bridged = self.bridging.bridge_held(call) if call.legs else self.bridging.connect(call)
+        if bridged:
             self.bridging.hold_together(call)
         elif not (call.done.is_set() or call.killed or call.abandoned):
             self._abandon(call, abandon_message)

@@ -37,6 +37,10 @@ class WorkerSettings(BaseSettings):
     reclaim_delay_seconds: float = Field(default=300.0, ge=0)
     """A contact whose worker died is due again only after this, so that a call still alive on
     an orphaned switch has ended first."""
+    preview_timeout_seconds: float = Field(default=120.0, gt=0, le=150)
+    """Preview mode: a record an agent has neither dialled nor skipped this long after they
+    previewed it is skipped for them (due again, no attempt counted; they are Ready again).
+    At most half the preview lease (`kdial.state.preview.PREVIEW_LEASE_MS`)."""
     max_calls: int = Field(default=100, ge=1)
     """Most calls this worker and its switch carry at once."""
     gateways_dir: Path | None = None

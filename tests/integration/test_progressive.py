@@ -9,103 +9,28 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
 
 import pytest
 import redis
 import redis.asyncio as aioredis
-import requests
 
 from kdial.agent_state import AgentAction
-from kdial.state.agents import AgentChange, AgentRecord
 from kdial.state.keys import CampaignKeys
 from kdial_api.store import Store
 from kdial_local import processes
 from kdial_local.processes import simulator as running_sim
-from tests.support.dialing import carrier, create, csv_of, trunk
+from tests.support.desks import Desk, campaign, changes, moves, now_ms, scenario, state
 from tests.support.esl_raw import EslClient, Event
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.workers import WorkerProcess, ledger_problems, max_overlap, records
-from tests.support.world import numbers
 
-TOKENS = "kdial-agent-tokens"
 SPEED = 20
-#: The agents' endpoints: a user registered on the switch, a SIP URI, a phone nobody answers.
-ENDPOINTS = {"ana": "agent1", "bob": "sip:agent2@10.0.0.9", "deaf": "deaf"}
 
 
 @pytest.fixture
 def agent_api(kubeconfig: Path, redis_url: str, tmp_path: Path) -> Iterator[str]:
     with processes.agent_api(kubeconfig, redis_url, tmp_path / "api.log") as url:
         yield url
-
-
-def scenario(ring: float = 1) -> dict[str, Any]:
-    return {
-        "seed": 7,
-        "switch": {"sounds": {"kdial/abandoned.wav": 3}},
-        "callees": {"invalid": 0, "switchedOff": 0, "machine": 0},
-        # Every callee answers and talks 100 s (5 s here) from answer, then hangs up: longer
-        # than the 3 s connect deadline, so a callee nobody takes hears the message.
-        "carriers": {
-            "answers": carrier(
-                answerProbability=1, ringSeconds=ring, talkSeconds={"dist": "fixed", "value": 100}
-            )
-        },
-        "agents": {
-            "count": 2,
-            "ringSeconds": 0.5,
-            "phones": {"deaf": {"answerProbability": 0}},
-        },
-    }
-
-
-def campaign(
-    api: Api,
-    rdb: redis.Redis,
-    operator: OperatorProcess,
-    namespace: str,
-    contacts: int = 12,
-    **pacing: Any,
-) -> CampaignKeys:
-    api.secret(TOKENS, {name: f"{name}-token" for name in ENDPOINTS})
-    return create(
-        api,
-        rdb,
-        operator,
-        namespace,
-        csv_of(numbers(contacts)),
-        [trunk("answers")],
-        mode="Progressive",
-        destination=None,
-        pacing={
-            # An agent's leg then rings with originate_timeout=2, which fires 1 to 2 s later:
-            # with 1 (a 2 s deadline) it may fire at once, before a phone that rings at all.
-            "connectDeadlineSeconds": 3,
-            "ringTimeoutSeconds": 20,
-            "abandonMessage": "kdial/abandoned.wav",
-            "maxAbandonPercent": 10,
-        }
-        | pacing,
-        retry={"closure": {"maxAttempts": 1}},
-    )
-
-
-class Desk:
-    """An agent at the API: logs in, goes ready or not, over HTTP as their desktop would."""
-
-    def __init__(self, base: str, namespace: str, agent: str) -> None:
-        self.url = f"{base}/v1/namespaces/{namespace}/campaigns/promo"
-        self.headers = {"Authorization": f"Bearer {agent}-token"}
-        self.agent = agent
-
-    def post(self, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        answer = requests.post(f"{self.url}/{action}", json=body, headers=self.headers, timeout=10)
-        assert answer.status_code == 200, answer.text
-        return dict(answer.json())
-
-    def login_ready(self) -> None:
-        self.post("login", {"endpoint": ENDPOINTS[self.agent], "ready": True})
 
 
 def end_wrap_up(redis_url: str, keys: CampaignKeys, agent: str) -> None:
@@ -135,26 +60,6 @@ class WrapUpDesk(threading.Thread):
             for agent in self.agents:
                 if state(rdb, self.keys, agent).state.value == "WrapUp":
                     end_wrap_up(self.redis_url, self.keys, agent)
-
-
-def state(rdb: redis.Redis, keys: CampaignKeys, agent: str) -> AgentRecord:
-    return AgentRecord.decode(cast(str, rdb.hget(keys.agents, agent)))
-
-
-def now_ms(rdb: redis.Redis) -> int:
-    seconds, micros = rdb.time()
-    return int(seconds) * 1000 + int(micros) // 1000
-
-
-def changes(rdb: redis.Redis, keys: CampaignKeys, agent: str) -> list[AgentChange]:
-    stream = cast(list[tuple[str, dict[str, str]]], rdb.xrange(keys.agent_changes))
-    return [
-        AgentChange.decode(fields["change"]) for _, fields in stream if fields["agent"] == agent
-    ]
-
-
-def moves(rdb: redis.Redis, keys: CampaignKeys, agent: str) -> list[str]:
-    return [c.action.value for c in changes(rdb, keys, agent)]
 
 
 def test_progressive_dials_one_call_per_ready_agent_and_agent_states_follow_calls(

@@ -187,6 +187,17 @@ class CampaignKeys:
         capped at `kdial.state.agents.CHANGES_KEPT` entries."""
         return f"{self.base}:agent-changes"
 
+    @property
+    def preview_dials(self) -> str:
+        """LIST: `kdial.state.preview.DialRequest`s, one per record a Preview agent chose to
+        dial, oldest first; the campaign's workers pop them."""
+        return f"{self.base}:preview-dials"
+
+    def preview_choice(self, attempt: str) -> str:
+        """STRING: 'dial' or 'skip', what the agent chose for the record previewed under
+        `attempt`; set once (NX), so a record is never both dialled and skipped."""
+        return f"{self.base}:preview:{attempt}"
+
     def minute(self, minute: int) -> str:
         """HASH: the same counters for one minute (minutes since the epoch); they expire."""
         return f"{self.base}:minute:{minute}"

@@ -19,6 +19,8 @@ CLAIM = _WAITS + _read("claim.lua")
 COMPLETE = _WAITS + _read("complete.lua")
 RELEASE = _WAITS + _read("release.lua")
 RENEW = _read("renew.lua")
+#: A previewed record dialled or skipped, once (kdial.state.preview).
+PREVIEW = _read("preview.lua")
 RECLAIM = _WAITS + _read("reclaim.lua")
 
 #: Seconds a per-minute counter bucket is kept: the longest rolling window plus slack.
