@@ -22,6 +22,7 @@ import gevent.event
 import redis
 
 from kdial.api.campaign import CampaignMode
+from kdial.causes import cause_class
 from kdial.dialstring import Application, SipUri, abandon_command, originate_command
 from kdial.modes import agents_unavailable
 from kdial.numbers import is_e164
@@ -487,7 +488,7 @@ class Dialer:
             if result is Outcome.CANCELLED and not ending.close:
                 # Never dialled (e.g. the switch's own throttle): back off rather than spin.
                 ending = replace(ending, delay_ms=max(ending.delay_ms, CANCELLED_BACKOFF_MS))
-            self._count(call, route, result, hangup)
+            self._count(call, route, facts, result, hangup)
         if call.pdd is not None:
             metrics.POST_DIAL_DELAY.labels(call.trunk).observe(call.pdd)
         metrics.ATTEMPTS.labels(self.campaign, call.trunk, ending.outcome.value).inc()
@@ -526,7 +527,9 @@ class Dialer:
             # Kept, the grant only holds back one call for a second: the safe direction.
             log.warning("CPS grant of attempt %s not given back: %s", call.attempt, error)
 
-    def _count(self, call: Call, route: Route, outcome: Outcome, hangup: dict[str, str]) -> None:
+    def _count(
+        self, call: Call, route: Route, facts: CallFacts, outcome: Outcome, hangup: dict[str, str]
+    ) -> None:
         """The attempt into the line counters the operator judges trunks and numbers by."""
         now, trunk, caller = time.time(), route.trunk, route.caller
         mine = self._carrier_pace.self_inflicted(
@@ -547,6 +550,7 @@ class Dialer:
             outcome,
             self_inflicted=mine,
             pdd_ms=None if call.pdd is None else int(call.pdd * 1000),
+            cause=cause_class(facts),
         )
 
     def _complete(self, attempt: str, ending: ledger.Ending) -> None:

@@ -10,6 +10,7 @@ import logging
 
 import redis
 
+from kdial.causes import CauseClass
 from kdial.outcomes import Outcome
 from kdial.state.counters import BUCKET_TTL_SECONDS, number_increments, trunk_increments
 from kdial.state.keys import PoolKeys
@@ -26,10 +27,12 @@ def count(
     *,
     self_inflicted: bool,
     pdd_ms: int | None,
+    cause: CauseClass | None,
 ) -> None:
     second = int(now)
     pipe = rdb.pipeline(transaction=False)
-    buckets = [(trunk[0], trunk_increments(trunk[1], outcome, self_inflicted, pdd_ms))]
+    fields = trunk_increments(trunk[1], outcome, self_inflicted, pdd_ms, cause)
+    buckets = [(trunk[0], fields)]
     if caller_id is not None:
         buckets.append((caller_id[0], number_increments(caller_id[1], outcome)))
     for pool, fields in buckets:
