@@ -225,6 +225,11 @@ class Scheme:
     min_reference: float = 50.0
     recent_trials: float = 30.0
     """Memory, in this stream's attempts, of the others' recent rate (`Comparison.held`)."""
+    margin_z: float = 0.0
+    """The baseline is the reference's rate moved this many standard errors (of the reference
+    as an estimate) toward the alarm's side, so that a thin or unlucky reference does not make
+    the stream look worse than it is: the false-alarm rate is steeply convex in the baseline's
+    error, and the thresholds are calibrated for the true one."""
     guard_ratio: float | None = None
     """The guard's own ratio, for a scheme whose alarms watch only for shifts so large that
     the others' moderate shift (a third of their calls failing) would not move it."""
@@ -248,7 +253,11 @@ class Scheme:
         """The baseline rate p0 for this reference, or None while the scheme is idle."""
         if ref_trials < self.min_reference:
             return self.prior
-        return min(max(ref_events / ref_trials, self.floor), self.ceiling)
+        p = ref_events / ref_trials
+        if self.margin_z:
+            margin = self.margin_z * math.sqrt(max(p * (1.0 - p), 0.0) / ref_trials)
+            p = p + margin if self.ratios[0] > 1.0 else p - margin
+        return min(max(p, self.floor), self.ceiling)
 
     def designs(self, p0: float) -> tuple[Design, ...]:
         """The alarm designs for baseline p0."""
@@ -346,12 +355,14 @@ class Comparison:
             hit, miss = scheme.guard_weights(p0, weights)
             guard = guard.advance(hit, miss, oe, on)
         if guard.statistic >= scheme.guard_threshold:
-            # The others shifted: the reference starts over from their recent attempts (the
-            # guard's own run may straddle the change, and the recent ones mostly follow it),
-            # and what this stream accumulated against the old one is void. A scheme whose
-            # `min_reference` the recent attempts do not reach waits for more.
+            # The others shifted: the reference starts over, and what this stream accumulated
+            # against the old one is void. It starts from the others' recent attempts (the
+            # guard's own run may straddle the change; the recent ones mostly follow it) when
+            # they are reference enough, or else from their next attempts: recent attempts
+            # from before the change would pull a baseline built up from few after it back.
             zeros = _zeros(len(cusums))
-            return Comparison(recent[0], recent[1], *recent, _ZERO, zeros, p0, rebased=True)
+            seed = recent[:2] if recent[1] >= scheme.min_reference else (0.0, 0.0)
+            return Comparison(*seed, *recent, _ZERO, zeros, p0, rebased=True)
         if active:
             cusums = tuple(
                 c.advance(hit, miss, e, n, ref_events=oe, ref_trials=on)

@@ -207,6 +207,16 @@ ASR_BLOCK_THRESHOLD = 4.0
 LOSS_FAST_RATIO = 15.0
 LOSS_SLOW_RATIO = 4.0
 ASR_RATIO = 0.45
+# The ASR baseline is the others' answer rate less this many standard errors of it. The
+# thresholds hold the detector to its budget at the true baseline, but the others' rate is an
+# estimate, and the false-alarm rate is steeply convex in its error: at 1 call/s, computed
+# (`calibration.alarm_rate` over the estimate's distribution), an exact baseline gives 0.15
+# false alarms per trunk-week, the estimate from the others' 2400 attempts 0.24 and from the
+# 300 after a rebase 2.6; one standard error below it, 0.09 and 0.26.
+ASR_MARGIN_Z = 1.0
+# The call-loss guard watches for a doubling: the slow detector's 4x is clamped at the alarm
+# rate's 50% once the others lose a fifth of their calls, and would not see them lose more.
+LOSS_GUARD_RATIO = 2.0
 # Each cause class against the same class on the other trunks: one CUSUM tuned for a rise to
 # 100x the baseline, at most 95%. For a class rare on healthy lines (0.2% to 1%) an event
 # weighs ln 100 and a miss as much as an event when the alarm rate is 95%: it alarms on a run
@@ -276,6 +286,7 @@ def _loss_scheme() -> Scheme:
         max_alarm=0.5,
         prior=0.02,
         min_reference=50.0,
+        guard_ratio=LOSS_GUARD_RATIO,
     )
 
 
@@ -289,6 +300,7 @@ def _asr_scheme() -> Scheme:
         prior=None,
         # A thin reference of a low answer rate misjudges every trunk: wait for 300 attempts.
         min_reference=300.0,
+        margin_z=ASR_MARGIN_Z,
     )
 
 
