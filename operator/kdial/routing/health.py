@@ -12,7 +12,17 @@ Per trunk and per evaluation, `evaluate` folds in the outcomes counted since the
   baseline) and a slow one for a soft failure (-> 10%, tuned to 4x).
 - **Answer rate (ASR)** is judged against the other trunks' answer rate by a CUSUM tuned for a
   drop to 45% of it (a collapse 30% -> 10% is the target): a list that got worse lowers every
-  trunk's rate and the baseline with it.
+  trunk's rate and the baseline with it. The baseline is the others' rate less one standard
+  error of it (`ASR_MARGIN_Z`): the thresholds are calibrated for the true rate, and an
+  estimate's error, above all just after a rebase, would raise false alarms many times over.
+- **Each cause class** (`kdial.causes`: congestion, timeouts, server errors, refusals,
+  unallocated numbers, other line failures) is judged against the same class on the other
+  trunks by a CUSUM tuned for a rise to 100x (at most 95%). A class rare on healthy lines is
+  conclusive in a few attempts: a run of four or five failures of one cause on a trunk that
+  was completing calls ejects it at once (`Outage`), a rise to half the attempts within a
+  dozen or so (`FailureCause`). Refusals and unallocated numbers count here though they are
+  no line failures: on one trunk alone they are the trunk's (its account blocked, its route
+  wrong), and a flagged caller ID or a bad list shows on every trunk alike.
 - The references remember the other trunks' last few thousand attempts
   (`Tuning.reference_attempts`, more for call loss, whose events are rare) or the policy
   window, whichever is longer: a baseline known from a few hundred attempts is off often
@@ -31,8 +41,9 @@ Per trunk and per evaluation, `evaluate` folds in the outcomes counted since the
   what the other trunks did over the same attempts, by a Newcombe bound. An unconfirmed alarm
   degrades it.
 - The policy's absolute rules, on the exponentially weighted window (``windowSeconds``):
-  call loss confidently above ``callLossCeilingPercent`` ejects; ASR confidently below
-  ``asrFloorPercent`` degrades.
+  call loss confidently above ``callLossCeilingPercent`` ejects (degrades, while the trunk
+  still connects calls and the others lately lose as many: a callee network down behind every
+  trunk); ASR confidently below ``asrFloorPercent`` degrades.
 - No rule judges a trunk with fewer than ``minSamples`` attempts in its window.
 - Degraded clears only when no rule holds and every CUSUM has fallen below half its threshold
   (hysteresis), and the window's ASR is back at the floor.
