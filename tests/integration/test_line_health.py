@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -74,7 +74,7 @@ def counters(rdb: redis.Redis, pool: PoolKeys) -> dict[str, int]:
     """The pool's line counters summed over every bucket still in Redis."""
     counted: dict[str, int] = {}
     for key in rdb.scan_iter(match=pool.counts(0).removesuffix("0") + "*"):
-        for name, value in rdb.hgetall(key).items():
+        for name, value in cast(dict[str, str], rdb.hgetall(key)).items():
             counted[name] = counted.get(name, 0) + int(value)
     return counted
 

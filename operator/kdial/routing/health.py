@@ -359,11 +359,16 @@ class Tuning:
     """...but no more than this many policy windows of time."""
     loss_confirm_z: float = 2.0
     """Standard errors by which a blamed run's call loss must exceed the others' over it."""
+    cause_confirm_z: float = 3.5
+    """The same for a cause class: its alarms blame a handful of attempts, over which the
+    other trunks made only a dozen or so; when all of them fail alike (a callee network down
+    behind every trunk) one trunk's unlucky handful against the others' lucky dozen would
+    pass a looser bound. A line that is down still passes it (4 of 4 against 0 of 8)."""
     asr_confirm_z: float = 3.0
     """The same for ASR: stricter, because a list that got worse makes every trunk look bad
     against its reference for a while, and the unluckiest one most."""
     hold_z: float = 2.0
-    hold_share: float = 0.3
+    hold_share: float = 0.2
     cause_hold_share: float = 0.2
     """`hold_share` for the cause classes: an alarm there blames a short run that failed
     whole, and a callee network down behind every trunk fails a third of the others' calls
@@ -797,7 +802,7 @@ def _watches(trunk: TrunkHealth, tuning: Tuning) -> Iterator[_Watch]:
     limits = tuning.cause_thresholds.at(rate)
     for cause, comparison in zip(CLASSES, trunk.causes, strict=True):
         yield _Watch(
-            _CAUSE_LABELS[cause], "cause", comparison, tuning.causes, tuning.loss_confirm_z, limits
+            _CAUSE_LABELS[cause], "cause", comparison, tuning.causes, tuning.cause_confirm_z, limits
         )
 
 
