@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import replace
 
@@ -424,3 +425,29 @@ def test_cause_thresholds_keep_each_class_within_its_budget(rate: float) -> None
         (design,) = scheme.designs(p)
         per_week = alarm_rate(replace(design, threshold=h), batch, p) * evaluations
         assert per_week <= 0.02, (rate, p, per_week)
+
+
+@pytest.mark.parametrize(("rate", "budget"), [(1.0, 0.15), (5.0, 0.30), (20.0, 0.20)])
+def test_asr_false_alarms_against_an_estimated_baseline_stay_in_budget(
+    rate: float, budget: float
+) -> None:
+    # The others' answer rate is an estimate: from the reference's 2400 attempts, or from 300
+    # just after a rebase. Averaged over its error, the detector's false alarms at the healthy
+    # 30% must stay within its budget (and under one a trunk-week even on the thin reference);
+    # judged against the estimate itself they were 1.4 to 1.8 times the budget, and 17 to 68
+    # times it after a rebase.
+    scheme, (h,) = DEFAULT_TUNING.asr, thresholds("asr", rate)
+    batch = attempts_per_evaluation(rate)
+    evaluations = rate * 7 * 86_400 / batch
+    z = [-3.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0]
+    weights = [math.exp(-v * v / 2) for v in z]
+    for n, allowed in ((DEFAULT_TUNING.reference_attempts, budget), (300.0, 1.0)):
+        se = math.sqrt(0.3 * 0.7 / n)
+        expected = 0.0
+        for v, w in zip(z, weights, strict=True):
+            p0 = scheme.baseline((0.3 + v * se) * n, n)
+            assert p0 is not None
+            (design,) = scheme.designs(p0)
+            expected += w * alarm_rate(replace(design, threshold=h), batch, 0.3)
+        per_week = expected / sum(weights) * evaluations
+        assert per_week <= allowed, (rate, n, per_week)
