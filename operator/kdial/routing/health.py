@@ -83,7 +83,6 @@ from kdial.routing.detectors import Comparison, Cusum, Scheme, difference_bounds
 __all__ = [
     "DEFAULT_TUNING",
     "EVALUATION_SECONDS",
-    "NO_CAUSES",
     "Calibration",
     "Observation",
     "PoolHealth",
@@ -141,7 +140,6 @@ class Observation:
 
 
 EMPTY = Observation()
-NO_CAUSES = EMPTY.causes
 
 
 def tally(outcomes: Iterable[tuple[Outcome, bool]]) -> Observation:
