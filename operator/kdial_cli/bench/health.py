@@ -37,10 +37,12 @@ dial unallocated numbers (404), which are not line failures):
   were set to, which the state machine's noisy references, holds and confirmations move
   either way.
 
-Every trial starts from a pool warmed with healthy traffic and runs healthy traffic for three
-to four times the references' memory before the onset, at a random point between two
-evaluations: the trials are independent, and find the detectors anywhere in their healthy
-range. That stretch runs at one-second batches but for its last `FINE_SECONDS`, at the
+Every trial starts from a pool warmed with healthy traffic and runs healthy traffic for
+`--prelude` (3) to one more times the references' memory before the onset, at a random point
+between two evaluations: the trials are independent, and find the detectors anywhere in their
+healthy range. That stretch is most of a trial's cost; a shorter one leaves the trials sharing
+more of the warm pool's references. `--quick` runs every scenario at 5 and 20 calls/s with a
+few trials and a short stretch: a check that all runs, in under a minute of CPU. That stretch runs at one-second batches but for its last `FINE_SECONDS`, at the
 operator's cadence: only the CUSUMs depend on the cadence, and they forget within tens of
 attempts.
 
