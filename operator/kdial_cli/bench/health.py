@@ -42,7 +42,9 @@ Every trial starts from a pool warmed with healthy traffic and runs healthy traf
 between two evaluations: the trials are independent, and find the detectors anywhere in their
 healthy range. That stretch is most of a trial's cost; a shorter one leaves the trials sharing
 more of the warm pool's references. `--quick` runs every scenario at 5 and 20 calls/s with a
-few trials and a short stretch: a check that all runs, in under a minute of CPU. That stretch runs at one-second batches but for its last `FINE_SECONDS`, at the
+few trials and a short stretch: a check that all runs, in under a minute of CPU.
+
+The stretch before an onset runs at one-second batches but for its last `FINE_SECONDS`, at the
 operator's cadence: only the CUSUMs depend on the cadence, and they forget within tens of
 attempts.
 
