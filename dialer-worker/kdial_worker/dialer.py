@@ -22,6 +22,7 @@ import gevent.event
 import redis
 
 from kdial.api.campaign import CampaignMode
+from kdial.causes import cause_class
 from kdial.dialstring import Application, SipUri, abandon_command, originate_command
 from kdial.modes import AGENT_MODES, agents_unavailable
 from kdial.numbers import is_e164
@@ -557,7 +558,7 @@ class Dialer:
             if result is Outcome.CANCELLED and not ending.close:
                 # Never dialled (e.g. the switch's own throttle): back off rather than spin.
                 ending = replace(ending, delay_ms=max(ending.delay_ms, CANCELLED_BACKOFF_MS))
-            self._count(call, route, result, hangup, contact.network)
+            self._count(call, route, facts, result, hangup, network=contact.network)
         if call.pdd is not None:
             metrics.POST_DIAL_DELAY.labels(call.trunk).observe(call.pdd)
         metrics.ATTEMPTS.labels(self.campaign, call.trunk, ending.outcome.value).inc()
@@ -601,7 +602,14 @@ class Dialer:
             log.warning("CPS grant of attempt %s not given back: %s", call.attempt, error)
 
     def _count(
-        self, call: Call, route: Route, outcome: Outcome, hangup: dict[str, str], network: str
+        self,
+        call: Call,
+        route: Route,
+        facts: CallFacts,
+        outcome: Outcome,
+        hangup: dict[str, str],
+        *,
+        network: str,
     ) -> None:
         """The attempt into the line counters the operator judges trunks, their routes to
         callee networks, and numbers by."""
@@ -625,6 +633,7 @@ class Dialer:
             network=network,
             self_inflicted=mine,
             pdd_ms=None if call.pdd is None else int(call.pdd * 1000),
+            cause=cause_class(facts),
         )
 
     def _complete(self, attempt: str, ending: ledger.Ending) -> None:

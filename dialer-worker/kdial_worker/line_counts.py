@@ -10,6 +10,7 @@ import logging
 
 import redis
 
+from kdial.causes import CauseClass
 from kdial.outcomes import Outcome
 from kdial.state.counters import (
     BUCKET_TTL_SECONDS,
@@ -32,12 +33,13 @@ def count(
     network: str,
     self_inflicted: bool,
     pdd_ms: int | None,
+    cause: CauseClass | None,
 ) -> None:
     """Counts the attempt on its trunk, on its (trunk, callee network) pair and on its
     caller ID."""
     second = int(now)
     pipe = rdb.pipeline(transaction=False)
-    fields = trunk_increments(trunk[1], outcome, self_inflicted, pdd_ms)
+    fields = trunk_increments(trunk[1], outcome, self_inflicted, pdd_ms, cause)
     fields |= pair_increments(trunk[1], network, outcome, self_inflicted)
     buckets = [(trunk[0], fields)]
     if caller_id is not None:

@@ -70,6 +70,15 @@ def weight_zero_since(rdb: redis.Redis, pool: PoolKeys, name: str) -> Callable[[
     return check
 
 
+def counters(rdb: redis.Redis, pool: PoolKeys) -> dict[str, int]:
+    """The pool's line counters summed over every bucket still in Redis."""
+    counted: dict[str, int] = {}
+    for key in rdb.scan_iter(match=pool.counts(0).removesuffix("0") + "*"):
+        for name, value in cast(dict[str, str], rdb.hgetall(key)).items():
+            counted[name] = counted.get(name, 0) + int(value)
+    return counted
+
+
 def test_a_broken_carrier_is_ejected_routed_around_and_restored(
     api: Api,
     operator: OperatorProcess,
@@ -147,6 +156,11 @@ def test_a_broken_carrier_is_ejected_routed_around_and_restored(
     lost_before = [t for t in lost_on_c if int(t["started_ms"]) / 1000 < ejected_at]
     assert 5 <= len(lost_before) <= 150, len(lost_before)
 
+    # Every 503 on c was counted by its cause class, and only on c.
+    counted = counters(rdb, PoolKeys("tp", namespace, "lines"))
+    assert counted.get("carrier-c|cause|congestion", 0) >= len(lost_before), counted
+    assert not [k for k in counted if "|cause|" in k and not k.startswith("carrier-c|")], counted
+
     reasons = [e["reason"] for e in api.events("lines")]
     assert "TrunkEjected" in reasons, reasons
     assert "TrunkProbing" in reasons and "TrunkHealthy" in reasons, reasons
@@ -199,13 +213,10 @@ def test_503s_our_own_pace_provokes_are_not_blamed_on_the_line(
     attempts = records(rdb, keys)
     provoked = [r for r in attempts if r["trunk"] == "carrier-a" and r["sip"] == "503"]
     assert len(provoked) >= 2, "the carrier's own limit was hit"
-    pool = PoolKeys("tp", namespace, "lines")
-    counted: dict[str, int] = {}
-    for key in rdb.scan_iter(match=pool.counts(0).removesuffix("0") + "*"):
-        for name, value in cast(dict[str, str], rdb.hgetall(key)).items():
-            counted[name] = counted.get(name, 0) + int(value)
+    counted = counters(rdb, PoolKeys("tp", namespace, "lines"))
     assert counted.get("carrier-a|self", 0) >= len(provoked), counted
     assert counted.get("carrier-a|loss", 0) == 0, counted
+    assert counted.get("carrier-a|cause|congestion", 0) == 0, counted  # ours: no cause class
     assert row["state"] == "Healthy", row
     reasons = [e["reason"] for e in api.events("lines")]
     assert "TrunkEjected" not in reasons and "TrunkDegraded" not in reasons, reasons

@@ -7,6 +7,7 @@ section as YAML. A missing file fails the test that needs it: these are facts, n
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -38,3 +39,20 @@ def measured() -> dict[str, Any]:
     loaded = yaml.safe_load(data_file(MEASURED).read_text(encoding="utf-8"))
     assert isinstance(loaded, dict), MEASURED
     return loaded
+
+
+_HEADER = re.compile(r"([A-Za-z][A-Za-z0-9_-]*): ?(.*)")
+
+
+def parse_capture(path: Path) -> dict[str, str]:
+    """Headers of a captured event (URL-decoded, one per line; SDP values run on over lines)."""
+    headers: dict[str, str] = {}
+    last = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = _HEADER.fullmatch(line)
+        if match and match.group(1) not in headers:
+            last = match.group(1)
+            headers[last] = match.group(2)
+        elif last is not None:
+            headers[last] += "\n" + line
+    return headers

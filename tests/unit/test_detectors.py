@@ -99,7 +99,10 @@ def test_guard_rebases_when_the_others_shift_and_holds_meanwhile() -> None:
             rebased = True
             break
     assert held and rebased
-    assert c.ref_trials == 0.0 and c.own[0].statistic == 0.0  # the old evidence is void
+    assert c.own[0].statistic == 0.0  # the old evidence is void
+    # The reference starts over from the others' recent attempts, which follow the shift.
+    assert (c.ref_events, c.ref_trials) == (c.recent_events, c.recent_trials)
+    assert c.ref_events / c.ref_trials < 0.2
 
 
 def test_alarm_rate_agrees_with_a_long_simulation() -> None:

@@ -23,30 +23,13 @@ from kdial.outcomes import (
     job_error_cause,
     metric_label,
 )
-from tests.support.freeswitch import CAPTURES, facts_text, measured
+from tests.support.freeswitch import CAPTURES, facts_text, measured, parse_capture
 
 
 def _captures() -> Path:
     if not any(CAPTURES.glob("*.txt")):
         pytest.fail(f"the FreeSWITCH 1.11 captures are missing under {CAPTURES}")
     return CAPTURES
-
-
-_HEADER = re.compile(r"([A-Za-z][A-Za-z0-9_-]*): ?(.*)")
-
-
-def parse_capture(path: Path) -> dict[str, str]:
-    """Headers of a captured event (URL-decoded, one per line; SDP values run on over lines)."""
-    headers: dict[str, str] = {}
-    last = None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        match = _HEADER.fullmatch(line)
-        if match and match.group(1) not in headers:
-            last = match.group(1)
-            headers[last] = match.group(2)
-        elif last is not None:
-            headers[last] += "\n" + line
-    return headers
 
 
 # --- the enum --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from kdial.causes import CLASSES, CauseClass
 from kdial.outcomes import Outcome
 from kdial.state.counters import (
     PDD_BOUNDS_MS,
@@ -58,6 +59,24 @@ def test_trunk_totals_read_what_the_attempts_wrote() -> None:
         "t1": TrunkCounts(attempts=3, answered=1, loss=1, risk=1, self_inflicted=1, pdd=tuple(pdd)),
         "t2": TrunkCounts(self_inflicted=1),
     }
+
+
+def test_trunk_failures_are_counted_by_cause_class() -> None:
+    congestion, forbidden = CauseClass.CONGESTION, CauseClass.FORBIDDEN
+    bucket = hincrby(
+        trunk_increments("t1", Outcome.CALL_LOSS, False, None, congestion),
+        trunk_increments("t1", Outcome.CALL_LOSS, False, None, congestion),
+        trunk_increments("t1", Outcome.RISK_BLOCKED, False, None, forbidden),
+        # A 503 our own pace provoked is ours: no attempt, no class.
+        trunk_increments("t1", Outcome.CALL_LOSS, True, None, congestion),
+        trunk_increments("t2", Outcome.ANSWERED_HUMAN, False, 900),
+    )
+    totals = trunk_totals([bucket])
+    assert dict(zip(CLASSES, totals["t1"].causes, strict=True)) == {
+        c: {congestion: 2, forbidden: 1}.get(c, 0) for c in CLASSES
+    }
+    assert totals["t1"].self_inflicted == 1
+    assert totals["t2"].causes == (0,) * len(CLASSES)
 
 
 def test_number_totals_read_what_the_attempts_wrote() -> None:

@@ -42,7 +42,7 @@ __all__ = [
 def trunk_observations(buckets: Iterable[Mapping[str, str | int]]) -> dict[str, Observation]:
     """Every trunk's counts over the buckets, as the health state machine takes them."""
     return {
-        name: Observation(c.attempts, c.answered, c.loss, c.risk, c.self_inflicted)
+        name: Observation(c.attempts, c.answered, c.loss, c.risk, c.self_inflicted, c.causes)
         for name, c in trunk_totals(buckets).items()
     }
 

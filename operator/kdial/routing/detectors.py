@@ -209,8 +209,8 @@ class Scheme:
     ``ratio × p0`` clamped to [min_alarm, max_alarm] (ratio > 1 watches for a rise, < 1 for a
     drop). Before the reference holds ``min_reference`` trials the baseline is ``prior``, or
     the scheme is idle when there is no prior. The guard watches the reference with the most
-    sensitive ratio (the one nearest 1): it holds alarms from ``block_threshold`` and rebases
-    the reference at ``guard_threshold``.
+    sensitive ratio (the one nearest 1), or ``guard_ratio``: it holds alarms from
+    ``block_threshold`` and rebases the reference at ``guard_threshold``.
     """
 
     ratios: tuple[float, ...]
@@ -225,6 +225,14 @@ class Scheme:
     min_reference: float = 50.0
     recent_trials: float = 30.0
     """Memory, in this stream's attempts, of the others' recent rate (`Comparison.held`)."""
+    margin_z: float = 0.0
+    """The baseline is the reference's rate moved this many standard errors (of the reference
+    as an estimate) toward the alarm's side, so that a thin or unlucky reference does not make
+    the stream look worse than it is: the false-alarm rate is steeply convex in the baseline's
+    error, and the thresholds are calibrated for the true one."""
+    guard_ratio: float | None = None
+    """The guard's own ratio, for a scheme whose alarms watch only for shifts so large that
+    the others' moderate shift (a third of their calls failing) would not move it."""
     guard_index: int = field(init=False, default=0)
     """The ratio the guard uses: the most sensitive one (nearest 1)."""
 
@@ -245,7 +253,11 @@ class Scheme:
         """The baseline rate p0 for this reference, or None while the scheme is idle."""
         if ref_trials < self.min_reference:
             return self.prior
-        return min(max(ref_events / ref_trials, self.floor), self.ceiling)
+        p = ref_events / ref_trials
+        if self.margin_z:
+            margin = self.margin_z * math.sqrt(max(p * (1.0 - p), 0.0) / ref_trials)
+            p = p + margin if self.ratios[0] > 1.0 else p - margin
+        return min(max(p, self.floor), self.ceiling)
 
     def designs(self, p0: float) -> tuple[Design, ...]:
         """The alarm designs for baseline p0."""
@@ -256,8 +268,20 @@ class Scheme:
 
     def guard(self, p0: float) -> Design:
         """The guard's design for baseline p0."""
-        ratio = self.ratios[self.guard_index]
-        return Design.of(p0, self.alarm_rate(p0, ratio), self.guard_threshold)
+        return Design.of(p0, self.alarm_rate(p0, self._guard_ratio), self.guard_threshold)
+
+    @property
+    def _guard_ratio(self) -> float:
+        return self.ratios[self.guard_index] if self.guard_ratio is None else self.guard_ratio
+
+    def guard_weights(
+        self, p0: float, weights: tuple[tuple[float, float], ...]
+    ) -> tuple[float, float]:
+        """(hit, miss) of the guard's design, given the alarm designs' `weights` at p0."""
+        if self.guard_ratio is None:
+            return weights[self.guard_index]
+        p1 = self.alarm_rate(p0, self.guard_ratio)
+        return math.log(p1 / p0), math.log((1.0 - p1) / (1.0 - p0))
 
     def alarm_rate(self, p0: float, ratio: float) -> float:
         """p1 for baseline p0 and one of the ratios."""
@@ -313,6 +337,11 @@ class Comparison:
         ref_events, ref_trials = self.ref_events * decay + oe, self.ref_trials * decay + on
         e, n = own if own is not None else (0, 0)
         recent = self._recent(scheme.recent_trials, e, n, oe, on)
+        if not e and not oe and p0 is not None and scheme.rising and self._at_rest():
+            # No event anywhere and every CUSUM at zero: for a rise, non-events only push them
+            # down, and they stay there (most batches of a rare event: the hot path).
+            rested = self.own or _zeros(len(scheme.ratios))
+            return Comparison(ref_events, ref_trials, *recent, _ZERO, rested, p0)
         if p0 is None:
             zeros = _zeros(len(scheme.ratios))
             return Comparison(ref_events, ref_trials, *recent, _ZERO, zeros, None)
@@ -323,20 +352,26 @@ class Comparison:
         weights = scheme.weights(p0)
         guard = self.guard
         if self.ref_trials >= scheme.min_reference:
-            hit, miss = weights[scheme.guard_index]
+            hit, miss = scheme.guard_weights(p0, weights)
             guard = guard.advance(hit, miss, oe, on)
         if guard.statistic >= scheme.guard_threshold:
-            # The others shifted: the reference starts over from their next attempts (the
-            # guard's own run may straddle the change), and what this stream accumulated
-            # against the old one is void.
+            # The others shifted: the reference starts over, and what this stream accumulated
+            # against the old one is void. It starts from the others' recent attempts (the
+            # guard's own run may straddle the change; the recent ones mostly follow it) when
+            # they are reference enough, or else from their next attempts: recent attempts
+            # from before the change would pull a baseline built up from few after it back.
             zeros = _zeros(len(cusums))
-            return Comparison(0.0, 0.0, *recent, _ZERO, zeros, p0, rebased=True)
+            seed = recent[:2] if recent[1] >= scheme.min_reference else (0.0, 0.0)
+            return Comparison(*seed, *recent, _ZERO, zeros, p0, rebased=True)
         if active:
             cusums = tuple(
                 c.advance(hit, miss, e, n, ref_events=oe, ref_trials=on)
                 for c, (hit, miss) in zip(cusums, weights, strict=True)
             )
         return Comparison(ref_events, ref_trials, *recent, guard, cusums, p0)
+
+    def _at_rest(self) -> bool:
+        return self.guard.statistic <= 0.0 and all(c.statistic <= 0.0 for c in self.own)
 
     def _recent(
         self, memory: float, e: int, n: int, oe: int, on: int

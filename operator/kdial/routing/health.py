@@ -12,7 +12,17 @@ Per trunk and per evaluation, `evaluate` folds in the outcomes counted since the
   baseline) and a slow one for a soft failure (-> 10%, tuned to 4x).
 - **Answer rate (ASR)** is judged against the other trunks' answer rate by a CUSUM tuned for a
   drop to 45% of it (a collapse 30% -> 10% is the target): a list that got worse lowers every
-  trunk's rate and the baseline with it.
+  trunk's rate and the baseline with it. The baseline is the others' rate less one standard
+  error of it (`ASR_MARGIN_Z`): the thresholds are calibrated for the true rate, and an
+  estimate's error, above all just after a rebase, would raise false alarms many times over.
+- **Each cause class** (`kdial.causes`: congestion, timeouts, server errors, refusals,
+  unallocated numbers, other line failures) is judged against the same class on the other
+  trunks by a CUSUM tuned for a rise to 100x (at most 95%). A class rare on healthy lines is
+  conclusive in a few attempts: a run of four or five failures of one cause on a trunk that
+  was completing calls ejects it at once (`Outage`), a rise to half the attempts within a
+  dozen or so (`FailureCause`). Refusals and unallocated numbers count here though they are
+  no line failures: on one trunk alone they are the trunk's (its account blocked, its route
+  wrong), and a flagged caller ID or a bad list shows on every trunk alike.
 - The references remember the other trunks' last few thousand attempts
   (`Tuning.reference_attempts`, more for call loss, whose events are rare) or the policy
   window, whichever is longer: a baseline known from a few hundred attempts is off often
@@ -31,8 +41,9 @@ Per trunk and per evaluation, `evaluate` folds in the outcomes counted since the
   what the other trunks did over the same attempts, by a Newcombe bound. An unconfirmed alarm
   degrades it.
 - The policy's absolute rules, on the exponentially weighted window (``windowSeconds``):
-  call loss confidently above ``callLossCeilingPercent`` ejects; ASR confidently below
-  ``asrFloorPercent`` degrades.
+  call loss confidently above ``callLossCeilingPercent`` ejects (degrades, while the trunk
+  still connects calls and the others lately lose as many: a callee network down behind every
+  trunk); ASR confidently below ``asrFloorPercent`` degrades.
 - No rule judges a trunk with fewer than ``minSamples`` attempts in its window.
 - Degraded clears only when no rule holds and every CUSUM has fallen below half its threshold
   (hysteresis), and the window's ASR is back at the floor.
@@ -58,14 +69,16 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from kdial.api.trunkpool import HealthPolicy, TrunkState
+from kdial.causes import CLASSES, CauseClass
 from kdial.outcomes import Outcome, counts_against_trunk, is_answered
 from kdial.plural import plural
-from kdial.routing.detectors import Comparison, Cusum, Scheme, wilson
+from kdial.routing.detectors import Comparison, Cusum, Scheme, difference_bounds, wilson
 
 __all__ = [
     "DEFAULT_TUNING",
@@ -101,8 +114,11 @@ class Observation:
     ``attempts`` counts attempts the trunk is judged on: every dialled attempt except
     ``self_inflicted`` ones (our switch's throttle, our cancellations, and carrier 503s that our
     own pace provoked, which the worker recognises by its token bucket and Retry-After).
-    ``call_loss`` is the line failures among them; ``risk_blocked`` is shown, not judged (a
-    flagged caller ID is not a broken line), but it lowers ASR like any unanswered attempt.
+    ``call_loss`` is the line failures among them; ``risk_blocked`` lowers ASR like any
+    unanswered attempt but is no line failure (a flagged caller ID is not a broken line).
+    ``causes`` counts the failed attempts by cause class (`kdial.causes.CLASSES` order), risk
+    blocks and unallocated numbers included: each class is judged against the same class on
+    the other trunks, where a flagged caller ID or a bad list shows as much as here.
     """
 
     attempts: int = 0
@@ -110,6 +126,7 @@ class Observation:
     call_loss: int = 0
     risk_blocked: int = 0
     self_inflicted: int = 0
+    causes: tuple[int, ...] = (0,) * len(CLASSES)
 
     def __add__(self, other: Observation) -> Observation:
         return Observation(
@@ -118,6 +135,7 @@ class Observation:
             self.call_loss + other.call_loss,
             self.risk_blocked + other.risk_blocked,
             self.self_inflicted + other.self_inflicted,
+            tuple([a + b for a, b in zip(self.causes, other.causes, strict=True)]),
         )
 
 
@@ -198,6 +216,30 @@ ASR_BLOCK_THRESHOLD = 4.0
 LOSS_FAST_RATIO = 15.0
 LOSS_SLOW_RATIO = 4.0
 ASR_RATIO = 0.45
+# The ASR baseline is the others' answer rate less this many standard errors of it. The
+# thresholds hold the detector to its budget at the true baseline, but the others' rate is an
+# estimate, and the false-alarm rate is steeply convex in its error: at 1 call/s, computed
+# (`calibration.alarm_rate` over the estimate's distribution), an exact baseline gives 0.15
+# false alarms per trunk-week, the estimate from the others' 2400 attempts 0.24 and from the
+# 300 after a rebase 2.6; one standard error below it, 0.09 and 0.26.
+ASR_MARGIN_Z = 1.0
+# The call-loss guard watches for a doubling: the slow detector's 4x is clamped at the alarm
+# rate's 50% once the others lose a fifth of their calls, and would not see them lose more.
+LOSS_GUARD_RATIO = 2.0
+# Each cause class against the same class on the other trunks: one CUSUM tuned for a rise to
+# 100x the baseline, at most 95%. For a class rare on healthy lines (0.2% to 1%) an event
+# weighs ln 100 and a miss as much as an event when the alarm rate is 95%: it alarms on a run
+# of four or five failures of that class with none between (a line that is down), and on a
+# few more spread over a dozen attempts (a cause rising to half of them). Its thresholds hold
+# each class within 0.02 false alarms per trunk-week at every baseline from 0.2% to 10%
+# (`calibration`), the worst being near 5%: a rarer class alarms far less.
+CAUSE_RATIO = 100.0
+CAUSE_THRESHOLDS = (16.0, 17.75, 18.25, 18.25, 18.25, 18.25)
+# The others' guard watches for a rise to 5x: a callee network down behind every trunk fails a
+# third of their calls, which a design for 95% sees as evidence against (it waits for runs).
+CAUSE_GUARD_RATIO = 5.0
+CAUSE_GUARD_THRESHOLD = 14.0
+CAUSE_BLOCK_THRESHOLD = 7.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,19 +277,25 @@ def _asr_calibration() -> Calibration:
     return Calibration(CALIBRATED_RATES, (ASR_THRESHOLDS,))
 
 
+def _cause_calibration() -> Calibration:
+    return Calibration(CALIBRATED_RATES, (CAUSE_THRESHOLDS,))
+
+
 def _loss_scheme() -> Scheme:
     return Scheme(
         ratios=(LOSS_FAST_RATIO, LOSS_SLOW_RATIO),
         thresholds=_loss_calibration().at(0.0),
         guard_threshold=LOSS_GUARD_THRESHOLD,
         block_threshold=LOSS_BLOCK_THRESHOLD,
-        # Below 2% call loss is noise worth nobody's attention; above 10% the whole pool is
-        # failing and a trunk as bad as the others is no worse than they are.
+        # Below 2% call loss is noise worth nobody's attention. Above, the baseline follows
+        # the others as far as the alarm rate: a trunk as bad as they are is no worse (a
+        # callee network down behind every trunk fails a third of each one's calls).
         floor=0.02,
-        ceiling=0.10,
+        ceiling=0.45,
         max_alarm=0.5,
         prior=0.02,
         min_reference=50.0,
+        guard_ratio=LOSS_GUARD_RATIO,
     )
 
 
@@ -261,6 +309,24 @@ def _asr_scheme() -> Scheme:
         prior=None,
         # A thin reference of a low answer rate misjudges every trunk: wait for 300 attempts.
         min_reference=300.0,
+        margin_z=ASR_MARGIN_Z,
+    )
+
+
+def _cause_scheme() -> Scheme:
+    return Scheme(
+        ratios=(CAUSE_RATIO,),
+        thresholds=_cause_calibration().at(0.0),
+        guard_threshold=CAUSE_GUARD_THRESHOLD,
+        block_threshold=CAUSE_BLOCK_THRESHOLD,
+        # Below 0.2% a class is rare, whatever the others show; above half the attempts the
+        # others are failing as badly as any trunk could.
+        floor=0.002,
+        ceiling=0.5,
+        max_alarm=0.95,
+        prior=None,
+        min_reference=200.0,
+        guard_ratio=CAUSE_GUARD_RATIO,
     )
 
 
@@ -272,9 +338,12 @@ class Tuning:
     """Call loss against the other trunks': fast (hard failure, -> 50%) and slow (-> 10%)."""
     asr: Scheme = field(default_factory=_asr_scheme)
     """Answer rate against the other trunks': a drop to under half."""
+    causes: Scheme = field(default_factory=_cause_scheme)
+    """Each cause class's failures against the same class on the other trunks."""
     loss_thresholds: Calibration = field(default_factory=_loss_calibration)
     """The loss scheme's thresholds by rate (the scheme's own are those of the lowest)."""
     asr_thresholds: Calibration = field(default_factory=_asr_calibration)
+    cause_thresholds: Calibration = field(default_factory=_cause_calibration)
     reference_attempts: float = 2400.0
     """The ASR reference remembers at least this many of the other trunks' attempts, however
     short the policy window: an answer rate known from 600 attempts (a 300 s window at 1 call/s
@@ -288,11 +357,20 @@ class Tuning:
     """...but no more than this many policy windows of time."""
     loss_confirm_z: float = 2.0
     """Standard errors by which a blamed run's call loss must exceed the others' over it."""
+    cause_confirm_z: float = 3.5
+    """The same for a cause class: its alarms blame a handful of attempts, over which the
+    other trunks made only a dozen or so; when all of them fail alike (a callee network down
+    behind every trunk) one trunk's unlucky handful against the others' lucky dozen would
+    pass a looser bound. A line that is down still passes it (4 of 4 against 0 of 8)."""
     asr_confirm_z: float = 3.0
     """The same for ASR: stricter, because a list that got worse makes every trunk look bad
     against its reference for a while, and the unluckiest one most."""
     hold_z: float = 2.0
-    hold_share: float = 0.3
+    hold_share: float = 0.2
+    cause_hold_share: float = 0.2
+    """`hold_share` for the cause classes: an alarm there blames a short run that failed
+    whole, and a callee network down behind every trunk fails a third of the others' calls
+    over it."""
     """An alarm is held when the other trunks, over the attempts it blames, are past the
     baseline themselves by ``hold_z`` standard errors and by this share of the way the trunk
     moved (`Cusum.common`); or while the others' guard is up and, lately, they moved this
@@ -308,9 +386,13 @@ DEFAULT_TUNING = Tuning()
 
 
 def thresholds(indicator: str, rate: float, tuning: Tuning = DEFAULT_TUNING) -> tuple[float, ...]:
-    """The CUSUM thresholds of ``indicator`` ("loss" or "asr") for a trunk dialling ``rate``
-    attempts per second, one per alarm ratio."""
-    calibration = tuning.loss_thresholds if indicator == "loss" else tuning.asr_thresholds
+    """The CUSUM thresholds of ``indicator`` ("loss", "asr" or "cause", every class alike) for
+    a trunk dialling ``rate`` attempts per second, one per alarm ratio."""
+    calibration = {
+        "loss": tuning.loss_thresholds,
+        "asr": tuning.asr_thresholds,
+        "cause": tuning.cause_thresholds,
+    }[indicator]
     return calibration.at(rate)
 
 
@@ -333,6 +415,8 @@ class TrunkHealth:
     asr: Comparison = field(default_factory=Comparison)
     probe_attempts: int = 0
     probe_losses: int = 0
+    causes: tuple[Comparison, ...] = (Comparison(),) * len(CLASSES)
+    """One per cause class, in `kdial.causes.CLASSES` order."""
 
     @property
     def in_service(self) -> bool:
@@ -520,6 +604,18 @@ def _fold(
         (obs.answered, obs.attempts) if judged else None,
         (total.answered - obs.answered, total.attempts - obs.attempts),
     )
+    others = total.attempts - obs.attempts
+    causes = tuple(
+        [
+            c.step(
+                tuning.causes,
+                references[0],
+                (mine, obs.attempts) if judged else None,
+                (everyone - mine, others),
+            )
+            for c, mine, everyone in zip(trunk.causes, obs.causes, total.causes, strict=True)
+        ]
+    )
     return TrunkHealth(
         trunk.name,
         trunk.state,
@@ -532,6 +628,7 @@ def _fold(
         asr,
         trunk.probe_attempts,
         trunk.probe_losses,
+        causes,
     )
 
 
@@ -587,7 +684,7 @@ def _judge_in_service(trunk: TrunkHealth, policy: HealthPolicy, tuning: Tuning) 
         return _Verdict(trunk, trunk.state)
     eject: list[tuple[float, str, str]] = []  # (severity, reason, message)
     degrade: list[tuple[str, str]] = []
-    _ceiling_rule(window, policy, tuning, eject)
+    _ceiling_rule(trunk, policy, tuning, eject, degrade)
     _detector_rules(trunk, tuning, eject, degrade)
     floor = policy.asr_floor_percent / 100.0
     _floor_rule(window, policy, tuning, degrade)
@@ -605,23 +702,44 @@ def _judge_in_service(trunk: TrunkHealth, policy: HealthPolicy, tuning: Tuning) 
 
 
 def _ceiling_rule(
-    window: Window, policy: HealthPolicy, tuning: Tuning, eject: list[tuple[float, str, str]]
+    trunk: TrunkHealth,
+    policy: HealthPolicy,
+    tuning: Tuning,
+    eject: list[tuple[float, str, str]],
+    degrade: list[tuple[str, str]],
 ) -> None:
-    """Call loss confidently above the policy's ceiling over the window ejects."""
+    """Call loss confidently above the policy's ceiling over the window ejects, unless the
+    trunk still connects calls and the other trunks, over the same recent attempts, lose as
+    many: a callee network that is down fails every trunk's share of it alike, and ejecting
+    one of them moves nothing. (A line that connects nothing is ejected, however the others
+    fare, while another serves.)"""
+    window = trunk.window
     ceiling = policy.call_loss_ceiling_percent / 100.0
     # The bound is computed only where it could hold (the point estimate is past the line).
     if window.call_loss <= ceiling * window.attempts:
         return
     low = wilson(window.call_loss, window.attempts, tuning.bound_z).low
-    if low > ceiling:
-        eject.append(
-            (
-                1.0 + low / ceiling,
-                "CallLossCeiling",
-                f"call loss {_pct(window.call_loss, window.attempts)} over the window is above "
-                f"the {policy.call_loss_ceiling_percent}% ceiling",
-            )
+    if low <= ceiling:
+        return
+    message = (
+        f"call loss {_pct(window.call_loss, window.attempts)} over the window is above "
+        f"the {policy.call_loss_ceiling_percent}% ceiling"
+    )
+    recent = trunk.loss
+    connects = trunk.asr.own_events >= 1.0  # about one answer in its last 30 attempts
+    if connects and recent.recent_events > ceiling * recent.recent_trials:
+        worse = difference_bounds(
+            recent.own_events,
+            recent.own_trials,
+            recent.recent_events,
+            recent.recent_trials,
+            tuning.bound_z,
         )
+        if worse.low <= 0.0:
+            others = _pct(recent.recent_events, recent.recent_trials)
+            degrade.append(("CallLossCeiling", f"{message}, as on the other trunks ({others})"))
+            return
+    eject.append((1.0 + low / ceiling, "CallLossCeiling", message))
 
 
 def _floor_rule(
@@ -641,6 +759,51 @@ def _floor_rule(
         )
 
 
+_CAUSE_LABELS: Mapping[CauseClass, str] = {
+    CauseClass.CONGESTION: "congestion (503)",
+    CauseClass.TIMEOUT: "timeouts (408)",
+    CauseClass.SERVER_ERROR: "server errors (5xx)",
+    CauseClass.FORBIDDEN: "refusals (403/603)",
+    CauseClass.UNALLOCATED: "unallocated numbers (404/484)",
+    CauseClass.OTHER: "other line failures",
+}
+
+
+class _Watch(NamedTuple):
+    """One comparison of a trunk, how it is judged, and its thresholds now."""
+
+    name: str
+    """What it watches, for people."""
+    indicator: str
+    """"loss", "asr" or "cause"."""
+    comparison: Comparison
+    scheme: Scheme
+    z: float
+    """Standard errors that confirm an alarm."""
+    limits: tuple[float, ...]
+
+
+def _watches(trunk: TrunkHealth, tuning: Tuning) -> Iterator[_Watch]:
+    """Every comparison of the trunk, with the thresholds for its rate."""
+    rate = trunk.window.rate
+    yield _Watch(
+        "call loss",
+        "loss",
+        trunk.loss,
+        tuning.loss,
+        tuning.loss_confirm_z,
+        tuning.loss_thresholds.at(rate),
+    )
+    yield _Watch(
+        "ASR", "asr", trunk.asr, tuning.asr, tuning.asr_confirm_z, tuning.asr_thresholds.at(rate)
+    )
+    limits = tuning.cause_thresholds.at(rate)
+    for cause, comparison in zip(CLASSES, trunk.causes, strict=True):
+        yield _Watch(
+            _CAUSE_LABELS[cause], "cause", comparison, tuning.causes, tuning.cause_confirm_z, limits
+        )
+
+
 def _detector_rules(
     trunk: TrunkHealth,
     tuning: Tuning,
@@ -649,40 +812,46 @@ def _detector_rules(
 ) -> None:
     """The sequential detectors: a confirmed alarm ejects, an unconfirmed one degrades, a held
     one waits (capped) while the other trunks look shifted too."""
-    rate = trunk.window.rate
-    for name, indicator, comparison, scheme, z in (
-        ("call loss", "loss", trunk.loss, tuning.loss, tuning.loss_confirm_z),
-        ("ASR", "asr", trunk.asr, tuning.asr, tuning.asr_confirm_z),
-    ):
+    for watch in _watches(trunk, tuning):
+        comparison, scheme, limits = watch.comparison, watch.scheme, watch.limits
         baseline = comparison.baseline if comparison.baseline is not None else 0.0
-        limits = thresholds(indicator, rate, tuning)
-        shared = comparison.shared(scheme, tuning.hold_share)
+        if all(c.statistic < h for c, h in zip(comparison.own, limits, strict=True)):
+            continue
+        share = tuning.cause_hold_share if watch.indicator == "cause" else tuning.hold_share
+        shared = comparison.shared(scheme, share)
         for cusum, threshold in zip(comparison.own, limits, strict=True):
             if cusum.statistic < threshold:
                 continue
             if shared or cusum.common(
-                tuning.hold_z, tuning.hold_share, worse_if_higher=scheme.rising, baseline=baseline
+                tuning.hold_z, share, worse_if_higher=scheme.rising, baseline=baseline
             ):
                 continue
+            reason = _reason(watch, cusum)
             message = (
-                f"{name} {_pct(cusum.events, cusum.trials)} over the last "
+                f"{watch.name} {_pct(cusum.events, cusum.trials)} over the last "
                 f"{plural(cusum.trials, 'attempt')} against {_others(cusum, baseline)} "
                 "on the other trunks"
             )
-            reason = "CallLoss" if scheme.rising else "AnswerRate"
-            if cusum.confirmed(z, worse_if_higher=scheme.rising, baseline=baseline):
+            if cusum.confirmed(watch.z, worse_if_higher=scheme.rising, baseline=baseline):
                 eject.append((cusum.statistic / threshold, reason, message))
             else:
                 degrade.append((reason + "Unconfirmed", message + " (not yet confirmed)"))
 
 
+def _reason(watch: _Watch, cusum: Cusum) -> str:
+    if watch.indicator == "loss":
+        return "CallLoss"
+    if watch.indicator == "asr":
+        return "AnswerRate"
+    # Every attempt the alarm blames failed, with one cause: the line is down.
+    return "Outage" if cusum.events == cusum.trials else "FailureCause"
+
+
 def _quiet(trunk: TrunkHealth, tuning: Tuning) -> bool:
     """Every statistic well below its threshold: the hysteresis that keeps a borderline trunk
     from flapping between Healthy and Degraded."""
-    rate = trunk.window.rate
-    for indicator, comparison in (("loss", trunk.loss), ("asr", trunk.asr)):
-        limits = thresholds(indicator, rate, tuning)
-        for cusum, threshold in zip(comparison.own, limits, strict=True):
+    for watch in _watches(trunk, tuning):
+        for cusum, threshold in zip(watch.comparison.own, watch.limits, strict=True):
             if cusum.statistic >= tuning.clear_fraction * threshold:
                 return False
     return True
@@ -721,6 +890,7 @@ def _enter(trunk: TrunkHealth, v: _Verdict, now: float) -> TrunkHealth:
             asr=trunk.asr.reset(),
             probe_attempts=0,
             probe_losses=0,
+            causes=tuple([c.reset() for c in trunk.causes]),
         )
     if v.target is PROBING:
         # The probe is judged on its own calls, and the window starts over so that the failure
@@ -732,6 +902,7 @@ def _enter(trunk: TrunkHealth, v: _Verdict, now: float) -> TrunkHealth:
             asr=trunk.asr.reset(),
             probe_attempts=0,
             probe_losses=0,
+            causes=tuple([c.reset() for c in trunk.causes]),
         )
     return trunk
 
@@ -740,12 +911,18 @@ def _capped(trunk: TrunkHealth, tuning: Tuning) -> TrunkHealth:
     """Alarms not acted on (blocked, unconfirmed, last in service) held at their thresholds."""
     rate = trunk.window.rate
     loss, asr = thresholds("loss", rate, tuning), thresholds("asr", rate, tuning)
-    if not _over(trunk.loss.own, loss) and not _over(trunk.asr.own, asr):
+    cause = thresholds("cause", rate, tuning)
+    if (
+        not _over(trunk.loss.own, loss)
+        and not _over(trunk.asr.own, asr)
+        and not any(_over(c.own, cause) for c in trunk.causes)
+    ):
         return trunk
     return replace(
         trunk,
         loss=trunk.loss.capped(tuning.loss, loss),
         asr=trunk.asr.capped(tuning.asr, asr),
+        causes=tuple([c.capped(tuning.causes, cause) for c in trunk.causes]),
     )
 
 

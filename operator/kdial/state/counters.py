@@ -17,7 +17,10 @@ may still grow after the operator first read it. The operator therefore re-reads
 (`fresh`): nothing waits for a bucket to fill, and nothing is counted twice.
 
 Fields are ``<name>|<counter>``: trunk names are DNS labels and numbers are E.164, neither can
-hold a ``|``. A trunk's counts per callee network (`kdial.networks`) are its counters
+hold a ``|``. A trunk's failures are also counted by their cause class (`kdial.causes`),
+``<trunk>|cause|<class>``: an addition to the schema, not a change of it; an operator that
+does not read them ignores them, and one that does reads a bucket without them as no failures
+of any class. A trunk's counts per callee network (`kdial.networks`) are its counters
 ``network=<network>|<counter>`` (`pair_increments`), added beside the trunk's own: a reader
 that does not know them ignores them, as `trunk_totals` does.
 
@@ -31,6 +34,7 @@ import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from kdial.causes import CLASSES, CauseClass
 from kdial.outcomes import Outcome, counts_against_trunk, counts_as_attempt, is_answered
 
 __all__ = [
@@ -60,6 +64,7 @@ PDD_BOUNDS_MS: tuple[int, ...] = (500, 1000, 2000, 3000, 4000, 6000, 8000, 12000
 
 _SEP = "|"
 _PDD = "pdd"
+_CAUSE = "cause"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +118,8 @@ class TrunkCounts:
     self_inflicted: int = 0
     #: The post-dial-delay histogram, one bin per bound of `PDD_BOUNDS_MS` plus the open one.
     pdd: tuple[int, ...] = (0,) * (len(PDD_BOUNDS_MS) + 1)
+    #: Failures among ``attempts`` by cause class, in the order of `kdial.causes.CLASSES`.
+    causes: tuple[int, ...] = (0,) * len(CLASSES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +131,14 @@ class NumberCounts:
 
 
 def trunk_increments(
-    trunk: str, outcome: Outcome, self_inflicted: bool, pdd_ms: int | None
+    trunk: str,
+    outcome: Outcome,
+    self_inflicted: bool,
+    pdd_ms: int | None,
+    cause: CauseClass | None = None,
 ) -> dict[str, int]:
-    """The fields one attempt adds to its trunk's bucket."""
+    """The fields one attempt adds to its trunk's bucket; ``cause`` is its failure's class
+    (`kdial.causes.cause_class`), None when it did not fail."""
     prefix = trunk + _SEP
     if self_inflicted or outcome is Outcome.CANCELLED:
         return {prefix + "self": 1}
@@ -139,6 +151,8 @@ def trunk_increments(
         out[prefix + "risk"] = 1
     if pdd_ms is not None:
         out[f"{prefix}{_PDD}{_SEP}{bisect.bisect_left(PDD_BOUNDS_MS, pdd_ms)}"] = 1
+    if cause is not None:
+        out[f"{prefix}{_CAUSE}{_SEP}{cause.value}"] = 1
     return out
 
 
@@ -185,6 +199,10 @@ def _pdd(counters: Mapping[str, int]) -> tuple[int, ...]:
     return tuple(bins)
 
 
+def _causes(counters: Mapping[str, int]) -> tuple[int, ...]:
+    return tuple(counters.get(f"{_CAUSE}{_SEP}{c.value}", 0) for c in CLASSES)
+
+
 def trunk_totals(buckets: Iterable[Mapping[str, str | int]]) -> dict[str, TrunkCounts]:
     """Every trunk's counters over the buckets."""
     return {
@@ -195,6 +213,7 @@ def trunk_totals(buckets: Iterable[Mapping[str, str | int]]) -> dict[str, TrunkC
             risk=c.get("risk", 0),
             self_inflicted=c.get("self", 0),
             pdd=_pdd(c),
+            causes=_causes(c),
         )
         for name, c in _summed(buckets).items()
     }

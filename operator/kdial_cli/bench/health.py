@@ -6,19 +6,28 @@ Bernoulli outcome streams at `--cps` calls per second per trunk (1, 5 and 20 by 
 three-trunk pool, routed by the weights the health states give, at the default `HealthPolicy`.
 
 Trunk scenarios (trunk `a` changes at the onset, `b` and `c` hold; healthy traffic answers 30%
-and loses 2% of calls):
+and loses 2% of calls, by cause class 0.8% congestion (503), 0.4% timeouts (408), 0.2% server
+errors (5xx) and 0.6% other line failures; besides, 0.2% of calls are refused (403/603) and 1%
+dial unallocated numbers (404), which are not line failures):
 
-- `hard-failure`: `a` loses 50% of its calls; `soft-failure`: 10%; `asr-collapse`: `a` answers
-  10%. Reported: attempts dialled on `a` from the onset to its ejection, and seconds, median and
-  p95 over the trials; then `a` recovers at once and `seconds_to_restore` is the time until it
-  is Healthy again (rest, then probe). `false_ejections` counts the other trunks' ejections,
-  recovery included.
+- `hard-failure`: `a` loses 50% of its calls (the healthy cause mix); `soft-failure`: 10%;
+  `asr-collapse`: `a` answers 10%; `outage`: `a` loses every call, to 503s; `cause-failure`:
+  `a`'s server errors rise from 0.2% to 50% of its calls. Reported: attempts dialled on `a`
+  from the onset to its ejection, and seconds, median and p95 over the trials; then `a`
+  recovers at once and `seconds_to_restore` is the time until it is Healthy again (rest, then
+  probe). `false_ejections` counts the other trunks' ejections, recovery included.
+- `network-failure`: `a` loses every call to one callee network, a third of its traffic, to
+  503s. The target is that the (trunk, network) pair is excluded and the trunk never ejected:
+  the trunk-level judge here knows no networks, so the row reports how often and how soon it
+  ejects `a` (`trunk_ejected`, and the attempts columns over the trials that did), and
+  `false_ejections` counts the other trunks'. It runs like a control, `CONTROL_ATTEMPTS`.
 - `control-list-wide-drop`: every trunk answers 10% (the list got worse, not the lines);
   `control-self-503`: `a` gets 30% of its attempts answered with 503 because our pace exceeded
-  its limit, which the worker marks self-inflicted. Both run `CONTROL_ATTEMPTS` attempts per
-  trunk after the onset; any ejection is false. `trunk_weeks` is how much traffic that was:
-  healthy traffic has false ejections too, at the `healthy` rate, and a control can only be
-  judged against that.
+  its limit, which the worker marks self-inflicted; `network-down`: the callee network of
+  `network-failure` fails on every trunk (the far side is down, not the lines). They run
+  `CONTROL_ATTEMPTS` attempts per trunk after the onset; any ejection is false. `trunk_weeks`
+  is how much traffic that was: healthy traffic has false ejections too, at the `healthy`
+  rate, and a control can only be judged against that.
 - `healthy`: the state machine over `--healthy-weeks` weeks of the pool's healthy traffic
   (three trunk-weeks each): `false_ejections`, `trunk_weeks` and their ratio,
   `false_ejections_per_trunk_week`, the figure the target is about, and
@@ -28,10 +37,14 @@ and loses 2% of calls):
   were set to, which the state machine's noisy references, holds and confirmations move
   either way.
 
-Every trial starts from a pool warmed with healthy traffic and runs healthy traffic for three
-to four times the references' memory before the onset, at a random point between two
-evaluations: the trials are independent, and find the detectors anywhere in their healthy
-range. That stretch runs at one-second batches but for its last `FINE_SECONDS`, at the
+Every trial starts from a pool warmed with healthy traffic and runs healthy traffic for
+`--prelude` (3) to one more times the references' memory before the onset, at a random point
+between two evaluations: the trials are independent, and find the detectors anywhere in their
+healthy range. That stretch is most of a trial's cost; a shorter one leaves the trials sharing
+more of the warm pool's references. `--quick` runs every scenario at 5 and 20 calls/s with a
+few trials and a short stretch: a check that all runs, in under a minute of CPU.
+
+The stretch before an onset runs at one-second batches but for its last `FINE_SECONDS`, at the
 operator's cadence: only the CUSUMs depend on the cadence, and they forget within tens of
 attempts.
 
@@ -64,6 +77,7 @@ import numpy.typing as npt
 
 from kdial.api.calleridpool import Quarantine
 from kdial.api.trunkpool import HealthPolicy, TrunkState
+from kdial.causes import CLASSES, CauseClass
 from kdial.routing import health, quarantine
 from kdial.routing.calibration import alarm_rate, attempts_per_evaluation
 from kdial.routing.detectors import Cusum
@@ -72,6 +86,18 @@ from kdial.routing.weights import RoutedTrunk, table
 
 TRUNKS = ("a", "b", "c")
 ANSWER, LOSS = 0.30, 0.02
+# The call loss by cause class (shares of it), and the failures that are not line failures (of
+# every attempt): what a healthy line shows.
+LOSS_MIX = {
+    CauseClass.CONGESTION: 0.4,
+    CauseClass.TIMEOUT: 0.2,
+    CauseClass.SERVER_ERROR: 0.1,
+    CauseClass.OTHER: 0.3,
+}
+REFUSED, UNALLOCATED = 0.002, 0.01
+LINE_FAILURES = frozenset(LOSS_MIX)
+NETWORK_SHARE = 1 / 3  # of the traffic: the callee network of network-failure and network-down
+_FORBIDDEN = CLASSES.index(CauseClass.FORBIDDEN)
 RATES = (1, 5, 20)
 WEEK = 7 * 86_400.0
 WARMUP_SECONDS = 600.0
@@ -93,6 +119,8 @@ class Rates:
     loss: float = LOSS
     self_inflicted: float = 0.0
     """Extra attempts our own pace provoked (carrier 503), on top of the judged ones."""
+    failing: tuple[CauseClass, float] | None = None
+    """This share of the attempts fails with this cause, before anything else happens to them."""
 
 
 HEALTHY_RATES = Rates()
@@ -104,14 +132,22 @@ class Scenario:
     after: dict[str, Rates]
     target: str | None = None
     """The trunk that should be ejected; None for controls."""
+    kept: str | None = None
+    """A trunk that fails some destinations only: it should stay, and its ejection is reported
+    apart from the others' (`trunk_ejected`)."""
 
 
+NETWORK_DOWN = Rates(failing=(CauseClass.CONGESTION, NETWORK_SHARE))
 SCENARIOS = (
     Scenario("hard-failure", {"a": Rates(loss=0.5)}, "a"),
     Scenario("soft-failure", {"a": Rates(loss=0.10)}, "a"),
     Scenario("asr-collapse", {"a": Rates(answer=0.10)}, "a"),
+    Scenario("outage", {"a": Rates(failing=(CauseClass.CONGESTION, 1.0))}, "a"),
+    Scenario("cause-failure", {"a": Rates(failing=(CauseClass.SERVER_ERROR, 0.5))}, "a"),
+    Scenario("network-failure", {"a": NETWORK_DOWN}, kept="a"),
     Scenario("control-list-wide-drop", {t: Rates(answer=0.10) for t in TRUNKS}),
     Scenario("control-self-503", {"a": Rates(self_inflicted=0.30)}),
+    Scenario("network-down", dict.fromkeys(TRUNKS, NETWORK_DOWN)),
 )
 
 
@@ -189,13 +225,37 @@ class Traffic:
         return out
 
     def _outcomes(self, r: Rates, counts: npt.NDArray[np.int64]) -> list[Observation]:
-        answered = self.rng.binomial(counts, r.answer)
-        lost = self.rng.binomial(counts - answered, min(r.loss / (1.0 - r.answer), 1.0))
-        mine = self.rng.binomial(counts, r.self_inflicted) if r.self_inflicted else 0 * counts
+        binomial = self.rng.binomial
+        causes = {c: np.zeros_like(counts) for c in CLASSES}
+        rest = counts
+        if r.failing is not None:
+            cause, share = r.failing
+            causes[cause] = binomial(counts, share)
+            rest = counts - causes[cause]
+        answered = binomial(rest, r.answer)
+        left, mass = rest - answered, 1.0 - r.answer
+        for cause, p in (
+            *((c, r.loss * part) for c, part in LOSS_MIX.items()),
+            (CauseClass.FORBIDDEN, REFUSED),
+            (CauseClass.UNALLOCATED, UNALLOCATED),
+        ):
+            drawn = binomial(left, min(p / mass, 1.0)) if mass > 0 else 0 * left
+            causes[cause] = causes[cause] + drawn
+            left, mass = left - drawn, mass - p
+        lost = np.zeros_like(counts)
+        for cause in LINE_FAILURES:
+            lost = lost + causes[cause]
+        mine = binomial(counts, r.self_inflicted) if r.self_inflicted else 0 * counts
+        by_class = np.stack([causes[c] for c in CLASSES], axis=1).tolist()
         return [
-            Observation(n, a, lo, 0, m)
-            for n, a, lo, m in zip(
-                counts.tolist(), answered.tolist(), lost.tolist(), mine.tolist(), strict=True
+            Observation(n, a, lo, k[_FORBIDDEN], m, tuple(k))
+            for n, a, lo, m, k in zip(
+                counts.tolist(),
+                answered.tolist(),
+                lost.tolist(),
+                mine.tolist(),
+                by_class,
+                strict=True,
             )
         ]
 
@@ -205,8 +265,10 @@ class Trial:
     attempts: float | None = None
     """Attempts on the changed trunk from the onset to its ejection (None: not ejected)."""
     seconds: float | None = None
-    """Seconds from the onset to the ejection; for a control, how long it ran."""
+    """Seconds from the onset to the ejection."""
     restore: float | None = None
+    ran: float = 0.0
+    """For a control, seconds it ran after the onset."""
     false_ejections: int = 0
 
 
@@ -241,6 +303,7 @@ def run_trial(
     *,
     policy: HealthPolicy,
     tuning: Tuning,
+    prelude: float = 3.0,
 ) -> Trial:
     pool = warm
     now = warm.evaluated_at or 0.0
@@ -251,7 +314,7 @@ def run_trial(
     # Only the CUSUMs depend on the cadence, and they forget their past within tens of
     # attempts: the stretch runs at one-second batches but for its last FINE_SECONDS.
     memory = reference_memory(cps, policy, tuning)
-    for _ in range(int(rng.integers(round(3 * memory), round(4 * memory)))):
+    for _ in range(int(rng.integers(round(prelude * memory), round((prelude + 1) * memory)))):
         now += COARSE
         pool, _ = health.evaluate(
             pool, traffic.next(pool.states, COARSE), policy, now, tuning=tuning
@@ -274,16 +337,16 @@ def run_trial(
         for t in transitions:
             if t.target is not TrunkState.EJECTED:
                 continue
-            if t.trunk == target and result.attempts is None:
+            if t.trunk in (target, scenario.kept) and result.attempts is None:
                 result.attempts, result.seconds = attempts, now - onset
-            else:
+            elif t.trunk != scenario.kept:
                 result.false_ejections += 1
-        if result.attempts is not None or attempts >= budget:
+        if (target and result.attempts is not None) or attempts >= budget:
             break
         now, obs = _outcomes(traffic, pool, now)
         attempts += obs[watched].attempts + obs[watched].self_inflicted
     if target is None:
-        result.seconds = now - onset  # how long the control ran
+        result.ran = now - onset
         return result
     if result.attempts is None:
         return result
@@ -347,19 +410,34 @@ def _percentile(values: Sequence[float | None], q: float) -> float | None:
 
 
 def trunk_scenario(
-    scenario: Scenario, cps: float, trials: int, *, seed: int, policy: HealthPolicy, tuning: Tuning
+    scenario: Scenario,
+    cps: float,
+    trials: int,
+    *,
+    seed: int,
+    policy: HealthPolicy,
+    tuning: Tuning,
+    prelude: float = 3.0,
 ) -> dict[str, Any]:
     rng = np.random.default_rng([seed, int(cps), SCENARIOS.index(scenario)])
     warm = warm_pool(rng, cps, policy, tuning)
     results = [
-        run_trial(rng, scenario, cps, warm, policy=policy, tuning=tuning) for _ in range(trials)
+        run_trial(rng, scenario, cps, warm, policy=policy, tuning=tuning, prelude=prelude)
+        for _ in range(trials)
     ]
     false = sum(r.false_ejections for r in results)
     row: dict[str, Any] = {"name": scenario.name, "cps": cps, "trials": trials}
-    if scenario.target is None:
-        exposure = len(TRUNKS) * sum(r.seconds or 0.0 for r in results) / WEEK
-        return row | _null_eject() | {"false_ejections": false, "trunk_weeks": round(exposure, 4)}
     attempts = [r.attempts for r in results]
+    if scenario.target is None:
+        exposure = len(TRUNKS) * sum(r.ran for r in results) / WEEK
+        row |= _null_eject() | {"false_ejections": false, "trunk_weeks": round(exposure, 4)}
+        if scenario.kept is None:
+            return row
+        return row | {
+            "trunk_ejected": sum(a is not None for a in attempts) / max(trials, 1),
+            "attempts_to_eject_median": _percentile(attempts, 50),
+            "attempts_to_eject_p95": _percentile(attempts, 95),
+        }
     seconds = [r.seconds for r in results]
     return row | {
         "attempts_to_eject_median": _percentile(attempts, 50),
@@ -545,12 +623,36 @@ def parser() -> argparse.ArgumentParser:
         help="weeks of the pool's healthy traffic per rate, three trunk-weeks each (1)",
     )
     p.add_argument("--only", nargs="+", default=None, help="run only these scenarios")
+    p.add_argument(
+        "--prelude",
+        type=float,
+        default=3.0,
+        help="healthy traffic before each onset, in reference memories, at least (3): the "
+        "trials' independence, most of a trial's cost",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"every scenario at 5 and 20 calls/s, {QUICK_TRIALS} trials, {QUICK_WEEKS} weeks of "
+        "healthy traffic and a shorter healthy stretch before each onset: a check that "
+        "everything runs and roughly where it lands, in under a minute",
+    )
     return p
+
+
+QUICK_RATES = (5.0, 20.0)
+QUICK_TRIALS = 2
+QUICK_WEEKS = 0.002
+QUICK_PRELUDE = 0.25  # reference memories of healthy traffic before each onset (3 in full)
 
 
 def run(args: argparse.Namespace, policy: HealthPolicy | None = None) -> dict[str, Any]:
     policy = policy or HealthPolicy()
     tuning = DEFAULT_TUNING
+    prelude = args.prelude
+    if args.quick:
+        args.cps, args.trials, args.healthy_weeks = list(QUICK_RATES), QUICK_TRIALS, QUICK_WEEKS
+        prelude = QUICK_PRELUDE
     wanted: Callable[[str], bool] = lambda name: args.only is None or name in args.only  # noqa: E731
     started = time.process_time()
     rows: list[dict[str, Any]] = []
@@ -559,7 +661,13 @@ def run(args: argparse.Namespace, policy: HealthPolicy | None = None) -> dict[st
             if wanted(scenario.name):
                 rows.append(
                     trunk_scenario(
-                        scenario, cps, args.trials, seed=args.seed, policy=policy, tuning=tuning
+                        scenario,
+                        cps,
+                        args.trials,
+                        seed=args.seed,
+                        policy=policy,
+                        tuning=tuning,
+                        prelude=prelude,
                     )
                 )
         if wanted("healthy"):
@@ -592,6 +700,7 @@ COLUMNS = (
     ("seconds_to_eject_median", "s p50", 7),
     ("seconds_to_eject_p95", "s p95", 7),
     ("seconds_to_restore", "restore s", 9),
+    ("trunk_ejected", "trunk ej", 8),
     ("false_ejections", "false", 6),
     ("false_ejections_per_trunk_week", "false/tw", 8),
     ("false_alarms_per_trunk_week", "alarms/tw", 9),
