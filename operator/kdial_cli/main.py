@@ -21,7 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "worker": ("kdial_worker.cli", "main", "run a dialer worker beside its FreeSWITCH"),
     "sim": ("kdial_sim.cli", "main", "run the FreeSWITCH Event Socket simulator"),
     "api": ("kdial_api.cli", "main", "serve the agent API (agents log in to campaigns)"),
-    "bench": ("kdial_cli.bench", "main", "benchmarks: throughput, import, health"),
+    "bench": ("kdial_cli.bench", "main", "benchmarks: throughput, import, health, pacing"),
     "demo": ("kdial_cli.demo.run", "main", "run kdial end to end on this machine"),
 }
 
