@@ -68,12 +68,12 @@ def test_poisson_binomial_is_the_convolution_of_its_trials() -> None:
 
 
 def test_outlook_with_ready_agents_only_is_certain() -> None:
-    c = outlook(3, 0, np.zeros((1, 0)), np.zeros((1, 0)))
+    c = outlook(3, 0, np.zeros((1, 0)), np.zeros((1, 0)), 1)
     assert c.tolist() == [0.0, 0.0, 0.0, 1.0]
 
 
 def test_launches_are_monotone_in_the_threshold_and_the_answer_rate() -> None:
-    c = outlook(4, 0, np.full((1, 10), 0.2), np.full((1, 5), 0.3))
+    c = outlook(4, 0, np.full((1, 10), 0.2), np.full((1, 5), 0.3), 1)
     by_threshold = [launches(c, 0.3, t, 500) for t in (0.01, 0.03, 0.1, 0.3)]
     assert by_threshold == sorted(by_threshold) and by_threshold[0] < by_threshold[-1]
     by_rate = [launches(c, p, 0.05, 500) for p in (0.1, 0.2, 0.3, 0.5)]

@@ -38,7 +38,7 @@ class ComplianceMode:
 
 
 REGULATORY = ComplianceMode(
-    "Regulatory", target=0.026, brake_at=0.05, release_at=0.04, threshold=0.08
+    "Regulatory", target=0.025, brake_at=0.05, release_at=0.04, threshold=0.08
 )
 STRICT = ComplianceMode("Strict", target=0.012, brake_at=0.022, release_at=0.015, threshold=0.03)
 
@@ -88,15 +88,37 @@ class Feedback:
     """Integral feedback on the measured abandon rate: every answered call moves the budget's
     scale up by ``gain * target``, every abandoned call down by ``gain``, so that the model's
     error (a wrong distribution, a drifting answer rate) is corrected where it shows: in the
-    calls abandoned. Bounded both ways, so that a long quiet or a bad hour does not wind it
-    up for the rest of the day."""
+    calls abandoned. The gain starts high and settles (stochastic approximation: ``start``
+    over the first ``settle`` answers, down to ``gain``), so that a model wrong from the start
+    of the day is corrected within the first hour and noise later moves it little. Bounded
+    both ways, so that a long quiet or a bad hour does not wind it up for the rest of the day.
+    """
 
-    def __init__(self, target: float, gain: float = 0.02, bound: float = 3.0) -> None:
-        self.target, self.gain, self.bound = target, gain, bound
+    def __init__(
+        self,
+        target: float,
+        gain: float = 0.02,
+        start: float = 0.2,
+        settle: float = 200.0,
+        bound: float = 3.0,
+    ) -> None:
+        self.target, self.gain, self.start, self.settle, self.bound = (
+            target,
+            gain,
+            start,
+            settle,
+            bound,
+        )
         self.level = 0.0
+        self.answers = 0
 
     def update(self, connected: int, abandoned: int) -> None:
-        step = self.gain * (self.target * (connected + abandoned) - abandoned)
+        answers = connected + abandoned
+        if not answers:
+            return
+        gain = max(self.gain, self.start * self.settle / (self.settle + self.answers))
+        self.answers += answers
+        step = gain * (self.target * answers - abandoned)
         self.level = min(self.bound, max(-self.bound, self.level + step))
 
     def scale(self) -> float:

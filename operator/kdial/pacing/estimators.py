@@ -90,6 +90,8 @@ class Empirical:
     def __init__(self, size: int = 400) -> None:
         self._buffer = np.empty(size)
         self._count = 0
+        self.seen = 0
+        """Samples ever added."""
         self._next = 0
         self._sorted: Array = np.empty(0)
         self._quantiles: dict[tuple[float, ...], Array] = {}
@@ -103,6 +105,7 @@ class Empirical:
             self._buffer[self._next] = value
             self._next = (self._next + 1) % size
         self._count = min(self._count + len(values), size)
+        self.seen += len(values)
         self._sorted = np.sort(self._buffer[: self._count])
         self._quantiles.clear()
         tail = self._sorted[-MIN_TAIL:]

@@ -33,8 +33,10 @@ __all__ = ["PredictivePacer", "Tuning", "launches", "outlook", "poisson_binomial
 
 Array = npt.NDArray[np.float64]
 
-#: Answer-time quantiles a new call's answer is looked at (midpoints of four equal slices).
+#: Answer-time quantiles a new call's answer is looked at (midpoints of four equal slices),
+#: and the last answer time seen: an answer takes the agent a later answer would have had.
 QUANTILES = (0.125, 0.375, 0.625, 0.875)
+LAST = (1.0,)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class Tuning:
     samples: int = 400
     """Ring, talk and wrap-up times each remember this many recent samples."""
     feedback_gain: float = 0.02
+    feedback_start: float = 0.2
     max_launch: int = 500
     """At most this many calls in one decision (the model's own limit comes far sooner)."""
 
@@ -69,13 +72,18 @@ def poisson_binomial(probs: Array) -> Array:
     return pmf
 
 
-def outlook(ready: int, waiting: int, free: Array, answer: Array) -> Array:
-    """``c[b]``: P(at most ``b`` agents are left for new calls), averaged over the rows.
+def outlook(ready: int, waiting: int, free: Array, answer: Array, calls: int) -> Array:
+    """``c[b]``: the probability that the new calls find at most ``b`` agents to spare.
 
-    ``free[j, i]``: P(busy agent i is free by horizon j plus the deadline);
-    ``answer[j, k]``: P(ringing call k answers by horizon j). Agents left
-    ``D = ready - waiting + sum(free) - sum(answers)``, and ``c`` runs over
-    ``b = 0 .. ready + busy`` (beyond it, 1)."""
+    Rows are points in time from now, in order: ``free[j, i]``, P(busy agent i is free by
+    point j plus the deadline); ``answer[j, k]``, P(ringing call k answers by point j). The
+    agents to spare at point j are ``D_j = ready - waiting + sum(free) - sum(answers)``.
+    The first ``calls`` rows are when a new call may answer. A new call answering at point j
+    takes an agent first come, first served: one the calls answering later would have had if
+    it answers before them. So it costs an abandon if the spare agents run out at j or at any
+    later point: ``c`` is the mean over the new call's rows of ``max_{k >= j} P(D_k <= b)``
+    (a lower bound of P(min_k D_k <= b)), over ``b = 0 .. ready + busy`` (beyond it, 1).
+    """
     trials = np.concatenate([free, 1 - answer], axis=1)
     # Certain trials only shift the sum, impossible ones add nothing: the FFT costs the square
     # of the rest.
@@ -90,7 +98,9 @@ def outlook(ready: int, waiting: int, free: Array, answer: Array) -> Array:
     base = ready - waiting - answer.shape[1] + certain
     index = np.arange(ready + free.shape[1] + 1)[None, :] - base[:, None]
     index = np.minimum(np.maximum(index, -1), size) + 1
-    c: Array = np.minimum(padded[np.arange(rows)[:, None], index].mean(axis=0), 1.0)
+    short = padded[np.arange(rows)[:, None], index]
+    later = np.maximum.accumulate(short[::-1], axis=0)[::-1]
+    c: Array = np.minimum(later[:calls].mean(axis=0), 1.0)
     return c
 
 
@@ -124,18 +134,27 @@ class PredictivePacer:
         self.wrap_times = Empirical(tuning.samples)
         self.window = AbandonWindow()
         self.brake = Brake(mode)
-        self.feedback = Feedback(mode.target, gain=tuning.feedback_gain)
+        self.feedback = Feedback(
+            mode.target, gain=tuning.feedback_gain, start=tuning.feedback_start
+        )
         self._quantiles: Array | None = None
         self._taus: Array = np.zeros((1, 1))
+        self._calls = 1
 
     def decide(self, snapshot: Snapshot) -> int:
         self._learn(snapshot)
+        o = snapshot.outcomes
         if self.brake.update(self.window):
+            # The calls the model dialled before the brake are still its error; progressive
+            # answers are not its credit, and would wind the budget up for when it lets go.
+            self.feedback.update(0, o.abandoned)
             return progressive_launches(snapshot)
+        self.feedback.update(o.connected, o.abandoned)
         if not snapshot.staffed:
             return 0
         p = self.rate.upper()
-        c = outlook(snapshot.ready, snapshot.waiting, *self._horizons(snapshot, p))
+        free, answer = self._horizons(snapshot, p)
+        c = outlook(snapshot.ready, snapshot.waiting, free, answer, self._calls)
         threshold = self.mode.threshold * self.feedback.scale()
         return launches(c, p, threshold, self.tuning.max_launch)
 
@@ -147,21 +166,25 @@ class PredictivePacer:
         self.talk_times.add(o.talks)
         self.wrap_times.add(o.wraps)
         self.window.add(snapshot.now, o.connected, o.abandoned)
-        self.feedback.update(o.connected, o.abandoned)
 
     def _horizons(self, snapshot: Snapshot, p: float) -> tuple[Array, Array]:
-        """(free, answer) probabilities per answer-time quantile (rows): see `outlook`."""
+        """(free, answer) probabilities at the new calls' answer-time quantiles and at the
+        last answer time (rows): see `outlook`."""
         quantiles = self.answer_times.quantiles(QUANTILES)
         if quantiles is not self._quantiles:
-            self._quantiles, self._taus = quantiles, np.unique(quantiles)[:, None]
+            self._quantiles = quantiles
+            calls = np.unique(quantiles)
+            self._calls = len(calls)
+            last = self.answer_times.quantiles(LAST)
+            self._taus = np.concatenate([calls, last[last > calls[-1]]])[:, None]
         taus = self._taus
         deadline = taus + self.tuning.connect_deadline
         talking = np.array(snapshot.talking, dtype=float)[None, :]
         wrapping = np.array(snapshot.wrapping, dtype=float)[None, :]
         free = np.concatenate(
             [
-                self.talk_times.finish_within(talking, deadline - self.wrap_times.median()),
-                self.wrap_times.finish_within(wrapping, deadline),
+                _ended(self.talk_times, talking, deadline - self.wrap_times.median()),
+                _ended(self.wrap_times, wrapping, deadline),
             ],
             axis=1,
         )
@@ -179,3 +202,16 @@ class PredictivePacer:
         gained = p * (self.answer_times.cdf(ages + taus) - g_age)
         result: Array = np.minimum(gained / np.maximum(still, 1e-12), 1.0)
         return result
+
+
+#: A duration's samples are trusted once this many times as many have ended as are under way.
+MATURITY = 3
+
+
+def _ended(durations: Empirical, elapsed: Array, horizon: Array) -> Array:
+    """P(each of these durations under way ends within the horizon), or 0 while the samples
+    are immature: the first to end are the short ones (at the start of a day, they are all
+    there is), and taken for the distribution they would have agents free far too soon."""
+    if durations.seen < MATURITY * elapsed.shape[1]:
+        return np.zeros(np.broadcast(elapsed, horizon).shape)
+    return durations.finish_within(elapsed, horizon)
