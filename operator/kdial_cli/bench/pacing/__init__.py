@@ -1,5 +1,6 @@
 """`kdial bench pacing`: the production pacer (`kdial.pacing`) against the baselines and the
-clairvoyant bound, in a discrete-event simulation of agents and calls (`pacing_sim`).
+clairvoyant bound, in a discrete-event simulation of agents and calls (`sim`; the baselines
+are in `baselines`).
 
 Scenarios (talk Exp(180 s) unless said, wrap-up 15 s, connect deadline 2 s):
 S1 20 agents, answer rate 0.30, every attempt rings 20 s; S2 as S1 with 100 agents; S3 as S1
@@ -36,8 +37,8 @@ from typing import Any
 import numpy as np
 
 from kdial.pacing import REGULATORY, STRICT, Pacer, PredictivePacer, ProgressivePacer
-from kdial_cli.bench.pacing_baselines import AdaptAverage, ErlangOpenLoop, FixedRatio
-from kdial_cli.bench.pacing_sim import SCENARIOS, Draws, simulate
+from kdial_cli.bench.pacing.baselines import AdaptAverage, ErlangOpenLoop, FixedRatio
+from kdial_cli.bench.pacing.sim import SCENARIOS, Draws, simulate
 
 CAP = 0.03
 WINDOW_P95_CAP = 0.05
