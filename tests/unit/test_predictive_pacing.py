@@ -16,7 +16,7 @@ from kdial.pacing import (
     ProgressivePacer,
     Snapshot,
 )
-from kdial.pacing.predictive import launches, outlook, poisson_binomial
+from kdial.pacing.predictive import RESOLUTION, launches, outlook, poisson_binomial
 
 
 def learned(mode: object = REGULATORY, abandoned: int = 0) -> PredictivePacer:
@@ -57,14 +57,21 @@ def decide(snapshot: Snapshot, mode: object = REGULATORY) -> int:
     return learned(mode).decide(snapshot)
 
 
+def convolved(p: np.ndarray) -> np.ndarray:
+    direct = np.ones(1)
+    for q in p:
+        direct = np.convolve(direct, [1 - q, q])
+    return direct
+
+
 def test_poisson_binomial_is_the_convolution_of_its_trials() -> None:
-    probs = np.random.default_rng(3).random((2, 12))
-    pmf = poisson_binomial(probs)
-    for row, p in zip(pmf, probs, strict=True):
-        direct = np.ones(1)
-        for q in p:
-            direct = np.convolve(direct, [1 - q, q])
-        assert row == pytest.approx(direct, abs=1e-12)
+    rng = np.random.default_rng(3)
+    on_grid = rng.integers(0, RESOLUTION + 1, (2, 40)) / RESOLUTION
+    for row, p in zip(poisson_binomial(on_grid), on_grid, strict=True):
+        assert row == pytest.approx(convolved(p), abs=1e-12)
+    anywhere = rng.random((2, 40))
+    for row, p in zip(poisson_binomial(anywhere), anywhere, strict=True):
+        assert row == pytest.approx(convolved(p), abs=1e-3), "probabilities grouped to 1/256"
 
 
 def test_outlook_with_ready_agents_only_is_certain() -> None:

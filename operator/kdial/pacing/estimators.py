@@ -17,6 +17,9 @@ Array = npt.NDArray[np.float64]
 #: yet. The first ones are biased besides: the short talks end first.
 MIN_SAMPLES = 50
 
+#: The sorted samples are refreshed once this fraction (1/REFRESH) of them is new.
+REFRESH = 20
+
 #: Below this many samples beyond an elapsed time, the empirical tail says too little:
 #: `Empirical.finish_within` falls back to an exponential tail.
 MIN_TAIL = 5
@@ -92,6 +95,7 @@ class Empirical:
         self._count = 0
         self.seen = 0
         """Samples ever added."""
+        self._sorted_at = 0
         self._next = 0
         self._sorted: Array = np.empty(0)
         self._quantiles: dict[tuple[float, ...], Array] = {}
@@ -106,20 +110,24 @@ class Empirical:
             self._next = (self._next + 1) % size
         self._count = min(self._count + len(values), size)
         self.seen += len(values)
-        self._sorted = np.sort(self._buffer[: self._count])
-        self._quantiles.clear()
-        tail = self._sorted[-MIN_TAIL:]
-        self._excess = max(float(np.mean(tail - tail[0])), 1.0)
+        # A full window's distribution hardly moves with a few new samples: sort it again once
+        # a twentieth of them are new.
+        if self._count < size or self.seen - self._sorted_at >= size // REFRESH:
+            self._sorted_at = self.seen
+            self._sorted = np.sort(self._buffer[: self._count])
+            self._quantiles.clear()
+            tail = self._sorted[-MIN_TAIL:]
+            self._excess = max(float(np.mean(tail - tail[0])), 1.0)
 
     def __len__(self) -> int:
         """The samples it has, or 0 while they are too few to go by."""
-        return self._count if self._count >= MIN_SAMPLES else 0
+        return len(self._sorted) if len(self._sorted) >= MIN_SAMPLES else 0
 
     def cdf(self, x: Array) -> Array:
         """P(duration <= x); 0 with too few samples."""
         if not len(self):
             return np.zeros_like(x)
-        result: Array = np.searchsorted(self._sorted, x, side="right") / self._count
+        result: Array = np.searchsorted(self._sorted, x, side="right") / len(self._sorted)
         return result
 
     def quantiles(self, q: tuple[float, ...]) -> Array:
@@ -140,7 +148,7 @@ class Empirical:
         longer than nearly all seen ends soon, not never."""
         if not len(self):
             return np.zeros(np.broadcast(elapsed, horizon).shape)
-        s, n = self._sorted, self._count
+        s, n = self._sorted, len(self._sorted)
         done = np.searchsorted(s, elapsed, side="right")
         within = np.maximum(np.searchsorted(s, elapsed + horizon, side="right") - done, 0)
         above = n - done

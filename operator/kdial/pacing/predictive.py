@@ -58,16 +58,27 @@ class Tuning:
 _ROOTS: dict[int, npt.NDArray[np.complex128]] = {}
 
 
+#: Trials' probabilities are grouped to this resolution: the generating function is then a
+#: product of binomials' powers, a few factors where there are as many as there are agents.
+RESOLUTION = 256
+
+
 def poisson_binomial(probs: Array) -> Array:
     """The distribution of the number of successes of independent Bernoulli trials, one row of
     ``probs`` (shape ``(rows, n)``) each: shape ``(rows, n + 1)``. Evaluates the generating
-    function at the roots of unity and inverts it with one FFT."""
-    size = probs.shape[1] + 1
+    function at the roots of unity and inverts it with one FFT; trials whose probabilities
+    agree to 1/`RESOLUTION` share one factor, raised to their number."""
+    rows, n = probs.shape
+    size = n + 1
     roots = _ROOTS.get(size)
     if roots is None:
         roots = _ROOTS.setdefault(size, np.exp(2j * np.pi * np.arange(size) / size))
-    q = probs[:, :, None]
-    generating = (1 - q + q * roots).prod(axis=1)
+    generating = np.empty((rows, size), dtype=complex)
+    grouped = np.rint(probs * RESOLUTION)
+    for row in range(rows):
+        values, counts = np.unique(grouped[row], return_counts=True)
+        q = (values / RESOLUTION)[:, None]
+        generating[row] = ((1 - q + q * roots) ** counts[:, None]).prod(axis=0)
     pmf: Array = np.maximum(np.fft.fft(generating, axis=1).real / size, 0.0)
     return pmf
 
