@@ -241,8 +241,8 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     for ax in list(axes.flat)[len(scenarios) :]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=8, fontsize=8)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=min(8, 2 * cols), fontsize=8)
+    fig.tight_layout(rect=(0, 0.16 / lines if cols < 4 else 0.08 / lines, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
