@@ -26,7 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "main",
         "simulated agent desktops, logged in through the agent API",
     ),
-    "bench": ("kdial_cli.bench", "main", "benchmarks: throughput, import, health"),
+    "bench": ("kdial_cli.bench", "main", "benchmarks: throughput, import, health, pacing"),
     "demo": ("kdial_cli.demo.run", "main", "run kdial end to end on this machine"),
 }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 
 def test_throughput_bench_reports_its_figures() -> None:
@@ -42,3 +43,36 @@ def test_throughput_bench_reports_its_figures() -> None:
     assert result["attempts"] > 0
     assert result["lost_events"] == 0
     assert result["claims_per_second"] > 0
+
+
+def test_pacing_bench_quick_reports_every_policy_against_the_bound(tmp_path: Path) -> None:
+    plot = tmp_path / "pacing.png"
+    command = [sys.executable, "-m", "kdial_cli", "bench", "pacing", "--quick", "--json"]
+    out = subprocess.run(
+        [*command, "--plot", str(plot)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    result = json.loads(out.stdout)
+    rows = {(r["scenario"], r["policy"]): r for r in result["rows"]}
+    policies = {"progressive", "fixed", "fixed-strict", "adapt-average", "erlang-b"}
+    policies |= {"predictive", "predictive-strict", "B0"}
+    assert {s for s, _ in rows} == {"S1", "S3"}
+    assert {p for _, p in rows} == policies
+    for scenario in ("S1", "S3"):
+        b0 = rows[scenario, "B0"]["talk_min_per_agent_hour"]
+        progressive = rows[scenario, "progressive"]
+        assert progressive["abandon_daily_max"] == 0.0
+        assert progressive["abandon_30min_max"] == 0.0
+        for policy in policies - {"B0"}:
+            row = rows[scenario, policy]
+            assert 0 < row["talk_min_per_agent_hour"] <= b0, policy
+            assert row["dials_per_connect"] >= 1.0, policy
+        predictive = rows[scenario, "predictive"]
+        assert predictive["talk_min_per_agent_hour"] > progressive["talk_min_per_agent_hour"]
+        assert predictive["abandon_daily_max"] <= 0.03
+        assert rows[scenario, "fixed"]["level"] >= 1.0
+    assert {t["target"].split()[0] for t in result["targets"]} >= {"S1", "S3"}
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -12,6 +12,10 @@ BENCHES = {
     ),
     "import": ("kdial_cli.bench.import_", "contact list import: rows/s and peak RSS over HTTP"),
     "health": ("kdial_cli.bench.health", "trunk ejection and restore, false ejections, quarantine"),
+    "pacing": (
+        "kdial_cli.bench.pacing",
+        "predictive pacing against baselines and the clairvoyant bound: talk-min/agent-h, abandons",
+    ),
 }
 
 

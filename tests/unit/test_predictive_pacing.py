@@ -1,0 +1,142 @@
+"""The predictive and progressive pacers' decisions, through the snapshot interface a worker
+uses."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from kdial.pacing import (
+    REGULATORY,
+    STRICT,
+    Outcomes,
+    PredictivePacer,
+    ProgressivePacer,
+    Snapshot,
+)
+from kdial.pacing.predictive import RESOLUTION, launches, outlook, poisson_binomial
+
+
+def learned(mode: object = REGULATORY, abandoned: int = 0) -> PredictivePacer:
+    """A pacer that has seen an hour of S1-like outcomes: answer rate 0.3 after 20 s of ring,
+    talk Exp(180 s), wrap-up 15 s."""
+    assert isinstance(mode, type(REGULATORY))
+    rng = np.random.default_rng(5)
+    pacer = PredictivePacer(mode)
+    pacer.decide(
+        Snapshot(
+            now=0.0,
+            ready=0,
+            outcomes=Outcomes(
+                answered=[20.0] * 300,
+                unanswered=[20.0] * 700,
+                talks=rng.exponential(180.0, 300).tolist(),
+                wraps=[15.0] * 300,
+                connected=300 - abandoned,
+                abandoned=abandoned,
+            ),
+        )
+    )
+    return pacer
+
+
+def state(**changes: object) -> Snapshot:
+    base = Snapshot(
+        now=1.0,
+        ready=2,
+        talking=[30.0, 60.0, 90.0, 120.0, 150.0, 200.0, 250.0, 300.0] * 2,
+        wrapping=[5.0, 12.0],
+        ringing=[3.0, 8.0, 15.0],
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def decide(snapshot: Snapshot, mode: object = REGULATORY) -> int:
+    return learned(mode).decide(snapshot)
+
+
+def convolved(p: np.ndarray) -> np.ndarray:
+    direct = np.ones(1)
+    for q in p:
+        direct = np.convolve(direct, [1 - q, q])
+    return direct
+
+
+def test_poisson_binomial_is_the_convolution_of_its_trials() -> None:
+    rng = np.random.default_rng(3)
+    on_grid = rng.integers(0, RESOLUTION + 1, (2, 40)) / RESOLUTION
+    for row, p in zip(poisson_binomial(on_grid), on_grid, strict=True):
+        assert row == pytest.approx(convolved(p), abs=1e-12)
+    anywhere = rng.random((2, 40))
+    for row, p in zip(poisson_binomial(anywhere), anywhere, strict=True):
+        assert row == pytest.approx(convolved(p), abs=1e-3), "probabilities grouped to 1/256"
+
+
+def test_outlook_with_ready_agents_only_is_certain() -> None:
+    c = outlook(3, 0, np.zeros((1, 0)), np.zeros((1, 0)), 1)
+    assert c.tolist() == [0.0, 0.0, 0.0, 1.0]
+
+
+def test_launches_are_monotone_in_the_threshold_and_the_answer_rate() -> None:
+    c = outlook(4, 0, np.full((1, 10), 0.2), np.full((1, 5), 0.3), 1)
+    by_threshold = [launches(c, 0.3, t, 500) for t in (0.01, 0.03, 0.1, 0.3)]
+    assert by_threshold == sorted(by_threshold) and by_threshold[0] < by_threshold[-1]
+    by_rate = [launches(c, p, 0.05, 500) for p in (0.1, 0.2, 0.3, 0.5)]
+    assert by_rate == sorted(by_rate, reverse=True) and by_rate[0] > by_rate[-1]
+
+
+def test_more_ready_agents_never_mean_fewer_calls() -> None:
+    counts = [decide(state(ready=r)) for r in range(6)]
+    assert counts == sorted(counts)
+    assert counts[-1] > counts[0]
+
+
+def test_more_calls_ringing_or_waiting_never_mean_more_calls() -> None:
+    ringing = [decide(state(ringing=[10.0] * k)) for k in range(0, 12, 2)]
+    assert ringing == sorted(ringing, reverse=True) and ringing[0] > ringing[-1]
+    waiting = [decide(state(waiting=w)) for w in range(4)]
+    assert waiting == sorted(waiting, reverse=True) and waiting[0] > waiting[-1]
+
+
+def test_agents_in_wrap_up_count_as_free_soon_and_agents_starting_to_talk_do_not() -> None:
+    talking = list(state().talking)
+    wrapping = decide(state(ready=0, wrapping=[5.0] * 6, talking=talking))
+    starting = decide(state(ready=0, wrapping=[], talking=[*talking, *[1.0] * 6]))
+    assert wrapping >= starting + 6, "each agent free within the ring time is worth ~1/p calls"
+
+
+def test_dials_ahead_of_the_agents_about_to_be_free() -> None:
+    snapshot = state(ready=0, ringing=[], wrapping=[10.0] * 4)
+    assert ProgressivePacer().decide(snapshot) == 0
+    assert decide(snapshot) >= 4, "four agents free within the ring time, each worth 1/p calls"
+
+
+def test_strict_mode_dials_no_more_than_regulatory() -> None:
+    for ready in range(5):
+        assert decide(state(ready=ready), STRICT) <= decide(state(ready=ready), REGULATORY)
+
+
+def test_nobody_staffed_means_no_call() -> None:
+    assert decide(Snapshot(now=1.0, ready=0)) == 0
+
+
+def test_an_unknown_campaign_dials_little_more_than_progressive() -> None:
+    fresh = PredictivePacer(REGULATORY)
+    snapshot = Snapshot(now=0.0, ready=10, talking=[30.0] * 10)
+    assert 10 <= fresh.decide(snapshot) <= 12, "no answer rate known: its bound is 1"
+
+
+def test_the_brake_drops_to_progressive_over_the_limit_and_lets_go_after_recovery() -> None:
+    pacer = learned(abandoned=30)  # 10% of answers abandoned in the window
+    snapshot = state(ready=3, ringing=[5.0])
+    assert pacer.decide(snapshot) == 2, "progressive: one call per Ready agent not yet served"
+    clean = Outcomes(connected=400)
+    pacer.decide(dataclasses.replace(snapshot, now=1801.0, outcomes=clean))
+    assert pacer.decide(dataclasses.replace(snapshot, now=1802.0)) > 2
+
+
+def test_progressive_dials_one_call_per_ready_agent_not_yet_served() -> None:
+    assert ProgressivePacer().decide(Snapshot(now=0.0, ready=5, ringing=[1.0, 2.0])) == 3
+    assert ProgressivePacer().decide(Snapshot(now=0.0, ready=2, ringing=[1.0], waiting=2)) == 0
