@@ -48,8 +48,10 @@ from kdial_worker import (
 from kdial_worker.agents import Agents
 from kdial_worker.bridging import CALLEE_VARIABLES, Bridging
 from kdial_worker.calls import Call, Calls, call_uuid, connect_deadline
+from kdial_worker.campaign_pacer import LOOK_SECONDS, CampaignPacer
 from kdial_worker.carrier_pace import CarrierPace
 from kdial_worker.esl import EslDown, EslSession
+from kdial_worker.paced_calls import PacedCalls
 from kdial_worker.runtime import CallerId, Runtime, RuntimeCache, Trunk
 from kdial_worker.settings import WorkerSettings
 from kdial_worker.switch_gateways import SwitchGateways
@@ -99,9 +101,11 @@ class Dialer:
         )
         self.gateways = SwitchGateways(self.esl, rdb, settings.gateways_dir, settings.worker_id)
         self.agents = Agents(rdb, self.keys)
+        self.paced = PacedCalls(rdb, self.keys)
         self.bridging = Bridging(
-            self.esl, self.agents, self.calls, self.campaign, settings.worker_id
+            self.esl, self.agents, self.calls, self.campaign, settings.worker_id, paced=self.paced
         )
+        self.pacer = CampaignPacer(rdb, self.keys, settings.worker_id)
         self.rng = random.Random()
         self.epoch: str | None = None
         self.draining = False
@@ -134,6 +138,7 @@ class Dialer:
             gevent.spawn(self._every, self.settings.lease_seconds / 3, self._renew),
             gevent.spawn(self._every, 5.0, self._reclaim),
             gevent.spawn(self._every, 0.5, self._watch_gateways),
+            gevent.spawn(self._every, LOOK_SECONDS, self._pace),
         ]
 
     def ready(self) -> bool:
@@ -158,6 +163,8 @@ class Dialer:
             gevent.sleep(0.1)
         for greenlet in self._greenlets:
             greenlet.kill()
+        with contextlib.suppress(redis.RedisError):
+            self.pacer.release()
         self.esl.stop()
 
     # -- claiming --------------------------------------------------------------------------
@@ -202,8 +209,17 @@ class Dialer:
         if want == 0:
             return 0
         cap = self._in_flight_cap(rt)
+        permitted = None
+        if rt.spec.mode is CampaignMode.PREDICTIVE:
+            permitted = rt.spec.pacing.max_concurrency or self.settings.max_calls * 1000
         claims = ledger.claim(
-            self.rdb, self.keys, self.epoch, want, self._lease_ms, in_flight_cap=cap
+            self.rdb,
+            self.keys,
+            self.epoch,
+            want,
+            self._lease_ms,
+            in_flight_cap=cap,
+            permitted_cap=permitted,
         )
         if self._redis_lost:
             log.info("Redis is back, claiming again")
@@ -215,8 +231,9 @@ class Dialer:
 
     def _in_flight_cap(self, rt: Runtime) -> int:
         """The campaign-wide cap on calls in flight: one per Ready agent in Progressive mode
-        (`progressive_cap`, over the agents every worker shares), else the campaign's own."""
-        if rt.spec.mode is CampaignMode.PROGRESSIVE:
+        (`progressive_cap`, over the agents every worker shares) and in Predictive mode while
+        its pacer's permits are not fresh, else the campaign's own."""
+        if rt.spec.mode in (CampaignMode.PROGRESSIVE, CampaignMode.PREDICTIVE):
             return progressive_cap(self.agents.states(), rt.spec.pacing.max_concurrency)
         return rt.spec.pacing.max_concurrency or self.settings.max_calls * 1000
 
@@ -246,6 +263,8 @@ class Dialer:
             # The lease keeps the contact safe: it will be reclaimed, never lost.
             log.exception("attempt %s failed", claimed.attempt)
         finally:
+            if rt.spec.mode is CampaignMode.PREDICTIVE:
+                self.paced.forget(claimed.attempt)
             self._room.set()
 
     def _contact(self, claimed: ledger.Claim, rt: Runtime) -> Contact | None:
@@ -415,6 +434,7 @@ class Dialer:
         call = Call(claimed.attempt, call_uuid(self.campaign, claimed.attempt), trunk.name, grant)
         call.connect_deadline = connect_deadline(rt.spec)
         call.to_agent = rt.spec.mode in AGENT_MODES
+        call.paced = rt.spec.mode is CampaignMode.PREDICTIVE
         command = originate_command(
             _via(trunk),
             contact.number,
@@ -457,6 +477,7 @@ class Dialer:
             connecting.join()
             if call.to_agent:
                 self.bridging.end(call)
+            self.paced.ended(call)
             self.calls.remove(call)
             metrics.CALLS_ACTIVE.labels(self.campaign).set(len(self.calls))
         return call
@@ -493,6 +514,7 @@ class Dialer:
             self.bridging.hold_together(call)
         elif not (call.done.is_set() or call.killed or call.abandoned):
             self._abandon(call, abandon_message)
+            self.paced.abandoned(call)
 
     def _abandon(self, call: Call, message: str | None) -> None:
         """Nobody took the answered callee in time: rather than leave them in silence, they
@@ -618,6 +640,10 @@ class Dialer:
                 job()
             except redis.RedisError as error:
                 log.warning("%s: Redis unavailable: %s", job.__name__, error)
+
+    def _pace(self) -> None:
+        """Runs the campaign's predictive pacer while this worker holds its lease."""
+        self.pacer.tick(None if self.draining or self.halted else self.runtime.get())
 
     @property
     def _lease_ms(self) -> int:

@@ -1,11 +1,11 @@
 """Which campaign modes kdial can dial today (pure).
 
 Agentless campaigns hand answered calls to a destination; Progressive ones bridge each answered
-callee to a Ready agent (one call per Ready agent). Predictive and Preview need parts not built
-yet (the predictive pacer; the preview record offered to an agent). Dialling in those modes would
-leave answered callees in silence, the worst thing a dialer can do, so the operator does not
-dial them (Ready=False) and a worker refuses a config that asks it to (a config an older
-operator compiled, say).
+callee to a Ready agent (one call per Ready agent); Predictive ones too, dialling ahead of the
+agents as the campaign's pacer allows (`kdial.predictive`). Preview needs a part not built yet
+(the record offered to an agent). Dialling in that mode would leave answered callees in
+silence, the worst thing a dialer can do, so the operator does not dial it (Ready=False) and a
+worker refuses a config that asks it to (a config an older operator compiled, say).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ AGENTS_UNAVAILABLE = "AgentsUnavailable"
 AGENT_MODES = frozenset({CampaignMode.PREDICTIVE, CampaignMode.PROGRESSIVE, CampaignMode.PREVIEW})
 #: What each mode still waits for.
 _MISSING = {
-    CampaignMode.PREDICTIVE: "its pacer (how many calls to launch per Ready agent)",
     CampaignMode.PREVIEW: "offering the next record to an agent, who dials or skips it",
 }
 
@@ -33,7 +32,7 @@ def agents_unavailable(mode: CampaignMode) -> str | None:
     return (
         f"mode {mode.value} hands answered calls to agents, and kdial cannot dial it yet: "
         f"{missing} is not built, so nothing is dialled rather than leave answered callees in "
-        "silence. Modes Progressive (one call per Ready agent) and Agentless (with a "
-        "destination) dial today; use one of those, or keep this campaign until "
+        "silence. Modes Predictive, Progressive (one call per Ready agent) and Agentless "
+        "(with a destination) dial today; use one of those, or keep this campaign until "
         f"{mode.value} arrives"
     )
