@@ -4,24 +4,18 @@ to an agent; agent states follow the calls."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 import redis
-import redis.asyncio as aioredis
-import requests
 
-from kdial.agent_state import AgentAction
-from kdial.state.agents import AgentChange, AgentRecord
 from kdial.state.keys import CampaignKeys
-from kdial_api.store import Store
 from kdial_local import processes
 from kdial_local.processes import simulator as running_sim
+from tests.support.agent_desks import Desk, WrapUpDesk, changes, moves, now_ms, state
 from tests.support.dialing import carrier, create, csv_of, trunk
 from tests.support.esl_raw import EslClient, Event
 from tests.support.operator import Api, OperatorProcess, wait_for
@@ -91,70 +85,8 @@ def campaign(
     )
 
 
-class Desk:
-    """An agent at the API: logs in, goes ready or not, over HTTP as their desktop would."""
-
-    def __init__(self, base: str, namespace: str, agent: str) -> None:
-        self.url = f"{base}/v1/namespaces/{namespace}/campaigns/promo"
-        self.headers = {"Authorization": f"Bearer {agent}-token"}
-        self.agent = agent
-
-    def post(self, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        answer = requests.post(f"{self.url}/{action}", json=body, headers=self.headers, timeout=10)
-        assert answer.status_code == 200, answer.text
-        return dict(answer.json())
-
-    def login_ready(self) -> None:
-        self.post("login", {"endpoint": ENDPOINTS[self.agent], "ready": True})
-
-
-def end_wrap_up(redis_url: str, keys: CampaignKeys, agent: str) -> None:
-    """Ends the agent's wrap-up through the agent API's store (no disposition route yet)."""
-
-    async def run() -> None:
-        client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-        try:
-            await Store(client).act(keys, agent, AgentAction.END_WRAP_UP)
-        finally:
-            await client.aclose()
-
-    asyncio.run(run())
-
-
-class WrapUpDesk(threading.Thread):
-    """Agents who end each wrap-up as soon as it starts, until stopped."""
-
-    def __init__(self, redis_url: str, keys: CampaignKeys, agents: set[str]) -> None:
-        super().__init__(daemon=True)
-        self.redis_url, self.keys, self.agents = redis_url, keys, agents
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        rdb = redis.Redis.from_url(self.redis_url, decode_responses=True)
-        while not self.stopped.wait(0.05):
-            for agent in self.agents:
-                if state(rdb, self.keys, agent).state.value == "WrapUp":
-                    end_wrap_up(self.redis_url, self.keys, agent)
-
-
-def state(rdb: redis.Redis, keys: CampaignKeys, agent: str) -> AgentRecord:
-    return AgentRecord.decode(cast(str, rdb.hget(keys.agents, agent)))
-
-
-def now_ms(rdb: redis.Redis) -> int:
-    seconds, micros = rdb.time()
-    return int(seconds) * 1000 + int(micros) // 1000
-
-
-def changes(rdb: redis.Redis, keys: CampaignKeys, agent: str) -> list[AgentChange]:
-    stream = cast(list[tuple[str, dict[str, str]]], rdb.xrange(keys.agent_changes))
-    return [
-        AgentChange.decode(fields["change"]) for _, fields in stream if fields["agent"] == agent
-    ]
-
-
-def moves(rdb: redis.Redis, keys: CampaignKeys, agent: str) -> list[str]:
-    return [c.action.value for c in changes(rdb, keys, agent)]
+def desk(base: str, namespace: str, agent: str) -> Desk:
+    return Desk(base, namespace, agent, ENDPOINTS[agent])
 
 
 def test_progressive_dials_one_call_per_ready_agent_and_agent_states_follow_calls(
@@ -171,9 +103,9 @@ def test_progressive_dials_one_call_per_ready_agent_and_agent_states_follow_call
     Ready -> Reserved -> Talking -> WrapUp for each call (wrap-up ended by their desk)."""
     keys = campaign(api, rdb, operator, namespace)
     for agent in ("ana", "bob"):
-        Desk(agent_api, namespace, agent).login_ready()
-    desk = WrapUpDesk(redis_url, keys, {"ana", "bob"})
-    desk.start()
+        desk(agent_api, namespace, agent).login_ready()
+    wrap_up = WrapUpDesk(redis_url, keys, {"ana", "bob"})
+    wrap_up.start()
     with running_sim(scenario(), speed=SPEED) as esl, EslClient(*esl).connect() as observer:
         observer.subscribe("plain", "CHANNEL_ANSWER CHANNEL_BRIDGE CHANNEL_UNBRIDGE")
         workers = [
@@ -195,7 +127,7 @@ def test_progressive_dials_one_call_per_ready_agent_and_agent_states_follow_call
                 lambda: {state(rdb, keys, a).state.value for a in ("ana", "bob")} == {"Ready"},
             )
         finally:
-            desk.stopped.set()
+            wrap_up.stopped.set()
             for worker in workers:
                 worker.stop()
 
@@ -238,7 +170,7 @@ def test_an_agent_who_does_not_answer_goes_not_ready_and_a_callee_nobody_takes_i
     deaf Ready again, the next callee reaches only deaf and is abandoned at the deadline with
     the compliance message. Then ana takes the rest; the abandon rate stays within its cap."""
     keys = campaign(api, rdb, operator, namespace, maxConcurrency=1)
-    deaf, ana = Desk(agent_api, namespace, "deaf"), Desk(agent_api, namespace, "ana")
+    deaf, ana = desk(agent_api, namespace, "deaf"), desk(agent_api, namespace, "ana")
     deaf.login_ready()
     # Ready a millisecond before ana at least: deaf is the agent longest in Ready.
     wait_for("a millisecond", lambda: now_ms(rdb) > state(rdb, keys, "deaf").since_ms)
@@ -246,7 +178,7 @@ def test_an_agent_who_does_not_answer_goes_not_ready_and_a_callee_nobody_takes_i
     with running_sim(scenario(), speed=SPEED) as esl, EslClient(*esl).connect() as observer:
         observer.subscribe("plain", "CHANNEL_EXECUTE_COMPLETE")
         worker = WorkerProcess(f"{namespace}/promo", redis_url, esl, tmp_path / "w.log", "w1")
-        desk = WrapUpDesk(redis_url, keys, {"ana"})
+        wrap_up = WrapUpDesk(redis_url, keys, {"ana"})
         try:
             worker.start()
             wait_for(
@@ -272,7 +204,7 @@ def test_an_agent_who_does_not_answer_goes_not_ready_and_a_callee_nobody_takes_i
             assert abandoned["agent"] == "" and abandoned["bridged_ms"] == ""
             assert moves(rdb, keys, "deaf")[-3:] == ["ready", "reserve", "notReady"]
 
-            desk.start()
+            wrap_up.start()
             wait_for(
                 "every contact closed",
                 lambda: rdb.hlen(keys.closed) == 12,
@@ -280,7 +212,7 @@ def test_an_agent_who_does_not_answer_goes_not_ready_and_a_callee_nobody_takes_i
                 log=worker,
             )
         finally:
-            desk.stopped.set()
+            wrap_up.stopped.set()
             worker.stop()
 
     assert ledger_problems(rdb, keys) == []
@@ -303,7 +235,7 @@ def test_a_callee_answered_while_no_agent_is_ready_waits_for_one_within_the_dead
     """The only agent steps away while the call rings (3 s here): the callee answers with
     nobody Ready, waits, and is bridged to the agent who is back within the deadline."""
     keys = campaign(api, rdb, operator, namespace, contacts=1, ringTimeoutSeconds=120)
-    ana = Desk(agent_api, namespace, "ana")
+    ana = desk(agent_api, namespace, "ana")
     ana.login_ready()
     with running_sim(scenario(ring=60), speed=SPEED) as esl, EslClient(*esl).connect() as observer:
         observer.subscribe("plain", "CHANNEL_ANSWER")
