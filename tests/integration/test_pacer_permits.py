@@ -9,10 +9,17 @@ from typing import cast
 
 import redis
 
+from kdial.agent_state import AgentState
+from kdial.api.campaign import CampaignSpec
+from kdial.predictive import outcome
 from kdial.state import scripts
+from kdial.state.agents import AgentRecord
 from kdial.state.keys import CampaignKeys
 from kdial_operator import dataplane
 from kdial_worker import ledger
+from kdial_worker.campaign_pacer import CampaignPacer
+from kdial_worker.runtime import CallerIds, Runtime
+from tests.support.dialing import spec
 from tests.support.operator import wait_for
 
 EPOCH = "e1"
@@ -77,3 +84,50 @@ def test_claims_take_fresh_permits_campaign_wide_then_fall_back_to_progressive(
     wait_for("the permits expired", lambda: not rdb.exists(keys.permits))
     assert len(claim(rdb, keys, progressive_cap=5)) == 1
     assert claim(rdb, keys, progressive_cap=5) == []
+
+
+def predictive() -> Runtime:
+    raw = spec(mode="Predictive", destination=None, pacing={"maxAbandonPercent": 3})
+    return Runtime(
+        dialing=True,
+        spec=CampaignSpec.model_validate(raw),
+        contacts_key="",
+        suppression_keys=(),
+        list_versions=(),
+        trunks=(),
+        caller_ids=CallerIds(),
+    )
+
+
+def push(rdb: redis.Redis, keys: CampaignKeys, *events: str) -> None:
+    rdb.rpush(keys.pacer_outcomes, *events)
+
+
+def test_the_holders_pacer_dials_ahead_of_ready_agents_until_abandons_brake_it(
+    rdb: redis.Redis,
+) -> None:
+    """Three Ready agents. Once the pacer has learnt that callees answer 3 times in 10 and
+    every answered call found an agent, it permits more calls than agents; after abandons put
+    the 30-minute window over the limit, the brake holds it to one call per Ready agent."""
+    keys = CampaignKeys("ns", "brake")
+    seconds, _ = rdb.time()
+    for agent in ("ana", "bob", "cy"):
+        record = AgentRecord(state=AgentState.READY, since_ms=int(seconds) * 1000)
+        rdb.hset(keys.agents, agent, record.encode())
+    w1, w2 = CampaignPacer(rdb, keys, "w1"), CampaignPacer(rdb, keys, "w2")
+    rt = predictive()
+    assert w1.tick(rt) is not None and w2.tick(rt) is None, "one pacer for the campaign"
+
+    push(rdb, keys, *[outcome("answered", 5)] * 30, *[outcome("unanswered", 20)] * 70)
+    push(rdb, keys, *[outcome("connected")] * 30)
+    ahead = w1.tick(rt)
+    assert ahead is not None and ahead > 3, "more calls than Ready agents"
+    assert int(cast(str, rdb.get(keys.permits))) == ahead
+    assert rdb.llen(keys.pacer_outcomes) == 0, "each outcome learnt once"
+
+    push(rdb, keys, *[outcome("answered", 5)] * 20, *[outcome("connected")] * 10)
+    push(rdb, keys, *[outcome("abandoned")] * 10)
+    assert w1.tick(rt) == 3, "braked: one call per Ready agent"
+
+    w1.release()
+    assert w2.tick(rt) is not None, "the lease given up, another worker paces"
