@@ -21,6 +21,8 @@ import gevent
 import gevent.event
 import redis
 
+from kdial.agent_lines import agent_lines
+from kdial.agent_state import AgentState
 from kdial.api.campaign import CampaignMode
 from kdial.dialstring import Application, SipUri, abandon_command, originate_command
 from kdial.modes import AGENT_MODES, agents_unavailable
@@ -208,10 +210,7 @@ class Dialer:
         want = self._pacer.take(time.monotonic(), rate, min(room, 20))
         if want == 0:
             return 0
-        cap = self._in_flight_cap(rt)
-        permitted = None
-        if rt.spec.mode is CampaignMode.PREDICTIVE:
-            permitted = rt.spec.pacing.max_concurrency or self.settings.max_calls * 1000
+        cap, permitted = self._in_flight_caps(rt)
         claims = ledger.claim(
             self.rdb,
             self.keys,
@@ -229,13 +228,22 @@ class Dialer:
             gevent.spawn(self._attempt, claimed, rt)
         return len(claims)
 
-    def _in_flight_cap(self, rt: Runtime) -> int:
-        """The campaign-wide cap on calls in flight: one per Ready agent in Progressive mode
+    def _in_flight_caps(self, rt: Runtime) -> tuple[int, int | None]:
+        """The campaign-wide caps on calls in flight: one per Ready agent in Progressive mode
         (`progressive_cap`, over the agents every worker shares) and in Predictive mode while
-        its pacer's permits are not fresh, else the campaign's own."""
-        if rt.spec.mode in (CampaignMode.PROGRESSIVE, CampaignMode.PREDICTIVE):
-            return progressive_cap(self.agents.states(), rt.spec.pacing.max_concurrency)
-        return rt.spec.pacing.max_concurrency or self.settings.max_calls * 1000
+        its pacer's permits are not fresh, else the campaign's own; and in Predictive mode the
+        cap while they are, `maxDialRatio` per logged-in agent (`agent_lines`)."""
+        pacing = rt.spec.pacing
+        own = pacing.max_concurrency or self.settings.max_calls * 1000
+        if rt.spec.mode not in (CampaignMode.PROGRESSIVE, CampaignMode.PREDICTIVE):
+            return own, None
+        states = self.agents.states()
+        cap = progressive_cap(states, pacing.max_concurrency)
+        if rt.spec.mode is CampaignMode.PROGRESSIVE:
+            return cap, None
+        logged_in = sum(1 for state in states if state is not AgentState.LOGGED_OUT)
+        lines = agent_lines(rt.spec.mode, pacing.max_dial_ratio, logged_in)
+        return cap, min(own, int(lines))
 
     def _refuses(self, rt: Runtime) -> bool:
         """A config whose mode needs agents (compiled by an older operator, say) is not dialled:

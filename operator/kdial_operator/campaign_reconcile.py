@@ -18,6 +18,7 @@ import kopf
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
+from kdial.agent_lines import agent_lines
 from kdial.api.campaign import (
     AgentCounts,
     CampaignSpec,
@@ -315,7 +316,7 @@ def wanted_workers(seen: Observed, capacity: int, settings: OperatorSettings) ->
         due_now=ledger.due_now if ledger else 0,
         pending=ledger.pending if ledger else 0,
         in_flight=ledger.in_flight if ledger else 0,
-        agent_lines=scaling.agent_lines(
+        agent_lines=agent_lines(
             seen.spec.mode, seen.spec.pacing.max_dial_ratio, seen.staffing.logged_in
         ),
     )

@@ -37,9 +37,17 @@ def seed(rdb: redis.Redis, keys: CampaignKeys, count: int) -> None:
     rdb.eval(scripts.SEED, len(seed), *seed, EPOCH, *contacts)
 
 
-def claim(rdb: redis.Redis, keys: CampaignKeys, progressive_cap: int) -> list[ledger.Claim]:
+def claim(
+    rdb: redis.Redis, keys: CampaignKeys, progressive_cap: int, permitted_cap: int = 100
+) -> list[ledger.Claim]:
     return ledger.claim(
-        rdb, keys, EPOCH, 20, LEASE_MS, in_flight_cap=progressive_cap, permitted_cap=100
+        rdb,
+        keys,
+        EPOCH,
+        20,
+        LEASE_MS,
+        in_flight_cap=progressive_cap,
+        permitted_cap=permitted_cap,
     )
 
 
@@ -76,8 +84,10 @@ def test_claims_take_fresh_permits_campaign_wide_then_fall_back_to_progressive(
     assert set(ringing) == {c.attempt for c in first}, "each claim is a call the pacer sees"
     assert all(value.startswith("ringing:") for value in ringing.values())
 
-    # A decision from a look before those 4 claims: they are taken off what it allows.
+    # A decision from a look before those 4 claims: they are taken off what it allows, and
+    # permits never take the campaign past its cap while they hold (maxDialRatio per agent).
     assert pacer(rdb, keys, "permit", "w1", 6, looked, 500) == 2
+    assert claim(rdb, keys, progressive_cap=1, permitted_cap=4) == []
 
     # The decision goes stale (its permits expire): claims fall back to progressive's cap,
     # counted over the calls in flight (4 already, so a cap of 5 allows one more).
