@@ -32,6 +32,7 @@ from kdial.dialstring import agent_originate_command, bridge_command
 from kdial_worker.agents import Agents, Contended
 from kdial_worker.calls import AgentLeg, Call, Calls, agent_leg_uuid
 from kdial_worker.esl import EslDown, EslSession
+from kdial_worker.paced_calls import PacedCalls
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +69,16 @@ def deadline_at(answered: float, connect_deadline: float) -> float:
 
 class Bridging:
     def __init__(
-        self, esl: EslSession, agents: Agents, calls: Calls, campaign: str, worker_id: str
+        self,
+        esl: EslSession,
+        agents: Agents,
+        calls: Calls,
+        campaign: str,
+        worker_id: str,
+        *,
+        paced: PacedCalls,
     ) -> None:
-        self.esl, self.agents, self.calls = esl, agents, calls
+        self.esl, self.agents, self.calls, self.paced = esl, agents, calls, paced
         self.campaign, self.worker_id = campaign, worker_id
 
     def connect(self, call: Call) -> bool:
@@ -80,6 +88,7 @@ class Bridging:
         if not _wait(lambda: call.answered is not None, call, math.inf):
             return False
         assert call.answered is not None and call.connect_deadline is not None
+        self.paced.answered(call)
         deadline = deadline_at(call.answered, call.connect_deadline)
         tried: list[str] = []
         while not call.done.is_set():
@@ -164,6 +173,7 @@ class Bridging:
         if not _wait(lambda: call.bridged is not None, call, confirm):
             return False
         self._act(call, AgentAction.TALK)
+        self.paced.connected(call)
         return True
 
     def end(self, call: Call) -> None:

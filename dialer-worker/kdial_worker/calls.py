@@ -95,6 +95,8 @@ class Call:
     #: Agent modes: the worker bridges the answered callee to an agent itself
     #: (`kdial_worker.bridging`), and abandons the call when that misses the deadline.
     to_agent: bool = False
+    #: Predictive mode: the campaign's pacer sees the call (`kdial_worker.paced_calls`).
+    paced: bool = False
     #: The agent the callee is on its way to or bridged to; None while none.
     agent: str | None = None
     #: The agent legs rung for the callee, in order.

@@ -21,10 +21,12 @@ import gevent
 import gevent.event
 import redis
 
+from kdial.agent_lines import agent_lines
+from kdial.agent_state import AgentState
 from kdial.api.campaign import CampaignMode
 from kdial.causes import cause_class
 from kdial.dialstring import Application, SipUri, abandon_command, originate_command
-from kdial.modes import AGENT_MODES, agents_unavailable
+from kdial.modes import AGENT_MODES
 from kdial.numbers import is_e164
 from kdial.outcomes import CallFacts, Outcome, classify, is_switch_throttle
 from kdial.plural import plural
@@ -49,8 +51,10 @@ from kdial_worker import (
 from kdial_worker.agents import Agents
 from kdial_worker.bridging import CALLEE_VARIABLES, Bridging
 from kdial_worker.calls import AgentLeg, Call, Calls, call_uuid, connect_deadline
+from kdial_worker.campaign_pacer import LOOK_SECONDS, CampaignPacer
 from kdial_worker.carrier_pace import CarrierPace
 from kdial_worker.esl import EslDown, EslSession
+from kdial_worker.paced_calls import PacedCalls
 from kdial_worker.preview import Previews
 from kdial_worker.runtime import CallerId, Runtime, RuntimeCache, Trunk
 from kdial_worker.settings import WorkerSettings
@@ -101,17 +105,18 @@ class Dialer:
         )
         self.gateways = SwitchGateways(self.esl, rdb, settings.gateways_dir, settings.worker_id)
         self.agents = Agents(rdb, self.keys)
+        self.paced = PacedCalls(rdb, self.keys)
         self.bridging = Bridging(
-            self.esl, self.agents, self.calls, self.campaign, settings.worker_id
+            self.esl, self.agents, self.calls, self.campaign, settings.worker_id, paced=self.paced
         )
         self.previews = Previews(
             rdb, self.keys, self.esl, self.calls, self.agents, worker_id=settings.worker_id
         )
+        self.pacer = CampaignPacer(rdb, self.keys, settings.worker_id)
         self.rng = random.Random()
         self.epoch: str | None = None
         self.draining = False
         self.halted: str | None = None
-        self._refused_mode: CampaignMode | None = None
         self.healthy_at = time.monotonic()
         # Claiming pauses until then after a permit was refused: claiming contacts only to give
         # them back would cost more than the calls themselves.
@@ -139,6 +144,7 @@ class Dialer:
             gevent.spawn(self._every, self.settings.lease_seconds / 3, self._renew),
             gevent.spawn(self._every, 5.0, self._reclaim),
             gevent.spawn(self._every, 0.5, self._watch_gateways),
+            gevent.spawn(self._every, LOOK_SECONDS, self._pace),
         ]
 
     def ready(self) -> bool:
@@ -163,6 +169,8 @@ class Dialer:
             gevent.sleep(0.1)
         for greenlet in self._greenlets:
             greenlet.kill()
+        with contextlib.suppress(redis.RedisError):
+            self.pacer.release()
         self.esl.stop()
 
     # -- claiming --------------------------------------------------------------------------
@@ -192,8 +200,6 @@ class Dialer:
         rt = self.runtime.get()
         if rt is None or not rt.dialing or self.halted or not self.esl.connected:
             return 0
-        if self._refuses(rt):
-            return 0
         if self.epoch is None:
             self.epoch = ledger.epoch(self.rdb, self.keys)
             if self.epoch is None:
@@ -210,9 +216,15 @@ class Dialer:
         want = self._pacer.take(time.monotonic(), rate, min(room, 20))
         if want == 0:
             return 0
-        cap = self._in_flight_cap(rt)
+        cap, permitted = self._in_flight_caps(rt)
         claims = ledger.claim(
-            self.rdb, self.keys, self.epoch, want, self._lease_ms, in_flight_cap=cap
+            self.rdb,
+            self.keys,
+            self.epoch,
+            want,
+            self._lease_ms,
+            in_flight_cap=cap,
+            permitted_cap=permitted,
         )
         if self._redis_lost:
             log.info("Redis is back, claiming again")
@@ -222,21 +234,22 @@ class Dialer:
             gevent.spawn(self._attempt, claimed, rt)
         return len(claims)
 
-    def _in_flight_cap(self, rt: Runtime) -> int:
-        """The campaign-wide cap on calls in flight: one per Ready agent in Progressive mode
-        (`progressive_cap`, over the agents every worker shares), else the campaign's own."""
+    def _in_flight_caps(self, rt: Runtime) -> tuple[int, int | None]:
+        """The campaign-wide caps on calls in flight: one per Ready agent in Progressive mode
+        (`progressive_cap`, over the agents every worker shares) and in Predictive mode while
+        its pacer's permits are not fresh, else the campaign's own; and in Predictive mode the
+        cap while they are, `maxDialRatio` per logged-in agent (`agent_lines`)."""
+        pacing = rt.spec.pacing
+        own = pacing.max_concurrency or self.settings.max_calls * 1000
+        if rt.spec.mode not in (CampaignMode.PROGRESSIVE, CampaignMode.PREDICTIVE):
+            return own, None
+        states = self.agents.states()
+        cap = progressive_cap(states, pacing.max_concurrency)
         if rt.spec.mode is CampaignMode.PROGRESSIVE:
-            return progressive_cap(self.agents.states(), rt.spec.pacing.max_concurrency)
-        return rt.spec.pacing.max_concurrency or self.settings.max_calls * 1000
-
-    def _refuses(self, rt: Runtime) -> bool:
-        """A config whose mode needs agents (compiled by an older operator, say) is not dialled:
-        it would leave answered callees in silence. Said once per mode, not on every claim."""
-        refusal = agents_unavailable(rt.spec.mode)
-        if refusal is not None and self._refused_mode != rt.spec.mode:
-            log.error("campaign %s: not dialling: %s", self.campaign, refusal)
-        self._refused_mode = rt.spec.mode if refusal else None
-        return refusal is not None
+            return cap, None
+        logged_in = sum(1 for state in states if state is not AgentState.LOGGED_OUT)
+        lines = agent_lines(rt.spec.mode, pacing.max_dial_ratio, logged_in)
+        return cap, min(own, int(lines))
 
     def _hang_up_leftovers(self) -> None:
         """Calls this worker left on its switch before a restart are ended first: their
@@ -255,6 +268,8 @@ class Dialer:
             # The lease keeps the contact safe: it will be reclaimed, never lost.
             log.exception("attempt %s failed", claimed.attempt)
         finally:
+            if rt.spec.mode is CampaignMode.PREDICTIVE:
+                self.paced.forget(claimed.attempt)
             self._room.set()
 
     def _contact(self, claimed: ledger.Claim, rt: Runtime) -> Contact | None:
@@ -441,6 +456,7 @@ class Dialer:
         call.to_agent = rt.spec.mode in AGENT_MODES
         if held is not None:
             call.agent, call.legs = held.agent, [held]
+        call.paced = rt.spec.mode is CampaignMode.PREDICTIVE
         command = originate_command(
             _via(trunk),
             contact.number,
@@ -483,6 +499,7 @@ class Dialer:
             connecting.join()
             if call.to_agent:
                 self.bridging.end(call)
+            self.paced.ended(call)
             self.calls.remove(call)
             metrics.CALLS_ACTIVE.labels(self.campaign).set(len(self.calls))
         return call
@@ -520,6 +537,7 @@ class Dialer:
             self.bridging.hold_together(call)
         elif not (call.done.is_set() or call.killed or call.abandoned):
             self._abandon(call, abandon_message)
+            self.paced.abandoned(call)
 
     def _abandon(self, call: Call, message: str | None) -> None:
         """Nobody took the answered callee in time: rather than leave them in silence, they
@@ -657,6 +675,10 @@ class Dialer:
                 job()
             except redis.RedisError as error:
                 log.warning("%s: Redis unavailable: %s", job.__name__, error)
+
+    def _pace(self) -> None:
+        """Runs the campaign's predictive pacer while this worker holds its lease."""
+        self.pacer.tick(None if self.draining or self.halted else self.runtime.get())
 
     @property
     def _lease_ms(self) -> int:

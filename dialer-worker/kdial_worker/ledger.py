@@ -57,12 +57,15 @@ def claim(
     lease_ms: int,
     *,
     in_flight_cap: int = 1_000_000,
+    permitted_cap: int | None = None,
 ) -> list[Claim]:
-    """Up to `limit` due contacts, never taking the campaign past `in_flight_cap` in flight."""
+    """Up to `limit` due contacts, never taking the campaign past `in_flight_cap` in flight.
+    A predictive campaign gives `permitted_cap`: while its pacer's permits are fresh, claims
+    take permits within that cap instead, and each is a call its pacer sees ringing."""
     try:
         raw = rdb.eval(
             scripts.CLAIM,
-            9,
+            12,
             keys.due,
             keys.leases,
             keys.inflight,
@@ -70,10 +73,15 @@ def claim(
             keys.epoch,
             keys.contacts,
             *keys.waits,
+            keys.permits,
+            keys.launched,
+            keys.paced_calls,
             limit,
             lease_ms,
             epoch,
             in_flight_cap,
+            int(permitted_cap is not None),
+            permitted_cap or 0,
         )
     except redis.ResponseError as error:
         if str(error).startswith("EPOCH"):

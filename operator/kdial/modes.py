@@ -1,39 +1,16 @@
-"""Which campaign modes kdial can dial today (pure).
+"""Which campaign modes hand answered calls to agents (pure).
 
-Agentless campaigns hand answered calls to a destination; Progressive ones bridge each answered
-callee to a Ready agent (one call per Ready agent); Preview ones dial the record an agent
-previewed and chose to dial, the agent's phone first (`kdial_worker.preview`). Predictive needs
-a part not built yet (its pacer). Dialling it would leave answered callees in silence, the
-worst thing a dialer can do, so the operator does not dial it (Ready=False) and a worker
-refuses a config that asks it to (a config an older operator compiled, say).
+Agentless campaigns hand answered calls to a destination. The agent modes bridge each answered
+callee to a Ready agent: Progressive dials one call per Ready agent, Predictive dials ahead of
+the agents as the campaign's pacer allows (`kdial.predictive`), and Preview dials the record an
+agent previewed and chose to dial, the agent's phone first (`kdial_worker.preview`).
 """
 
 from __future__ import annotations
 
 from kdial.api.campaign import CampaignMode
 
-__all__ = ["AGENTS_UNAVAILABLE", "AGENT_MODES", "agents_unavailable"]
+__all__ = ["AGENT_MODES"]
 
-#: The Ready condition's reason for a campaign whose mode kdial cannot dial yet.
-AGENTS_UNAVAILABLE = "AgentsUnavailable"
 #: Modes whose answered calls go to agents (who log in to them through `kdial api`).
 AGENT_MODES = frozenset({CampaignMode.PREDICTIVE, CampaignMode.PROGRESSIVE, CampaignMode.PREVIEW})
-#: What each mode still waits for.
-_MISSING = {
-    CampaignMode.PREDICTIVE: "its pacer (how many calls to launch per Ready agent)",
-}
-
-
-def agents_unavailable(mode: CampaignMode) -> str | None:
-    """Why a campaign in `mode` may not dial, for people; None when it may."""
-    missing = _MISSING.get(mode)
-    if missing is None:
-        return None
-    return (
-        f"mode {mode.value} hands answered calls to agents, and kdial cannot dial it yet: "
-        f"{missing} is not built, so nothing is dialled rather than leave answered callees in "
-        "silence. Modes Progressive (one call per Ready agent), Preview (an agent dials the "
-        "record they previewed) and Agentless (with a destination) dial today; use one of "
-        "those, or keep this campaign until "
-        f"{mode.value} arrives"
-    )

@@ -18,6 +18,7 @@ import kopf
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
+from kdial.agent_lines import agent_lines
 from kdial.api.campaign import (
     AgentCounts,
     CampaignSpec,
@@ -29,7 +30,6 @@ from kdial.api.conditions import merged
 from kdial.api.contactlist import Purpose
 from kdial.api.kinds import CAMPAIGN
 from kdial.api.meta import explain
-from kdial.modes import AGENTS_UNAVAILABLE, agents_unavailable
 from kdial.state.agents import Staffing
 from kdial.state.config import CampaignConfig
 from kdial.state.counters import CampaignCounts
@@ -156,13 +156,6 @@ async def missing_secret(memo: kopf.Memo, namespace: str, recall: Recall) -> Blo
     return None
 
 
-def unsupported_mode(spec: CampaignSpec) -> Blocker | None:
-    """A blocker when the campaign's mode needs parts kdial has not got yet
-    (`kdial.modes.agents_unavailable`)."""
-    message = agents_unavailable(spec.mode)
-    return None if message is None else Blocker(AGENTS_UNAVAILABLE, message, "Waiting")
-
-
 def no_route(namespace: str, spec: CampaignSpec, refs: Referents) -> str | None:
     """A message when every trunk of every pool the campaign dials through is ejected."""
     pools = [
@@ -252,8 +245,7 @@ async def observe(
     else:
         hold = campaign_status.schedule_hold(spec.schedule.start_time, spec.schedule.end_time, now)
         blocker = (
-            unsupported_mode(spec)
-            or references(namespace, spec, refs)
+            references(namespace, spec, refs)
             or gateway_conflict(namespace, spec, refs)
             or await missing_secret(memo, namespace, recall)
         )
@@ -315,7 +307,7 @@ def wanted_workers(seen: Observed, capacity: int, settings: OperatorSettings) ->
         due_now=ledger.due_now if ledger else 0,
         pending=ledger.pending if ledger else 0,
         in_flight=ledger.in_flight if ledger else 0,
-        agent_lines=scaling.agent_lines(
+        agent_lines=agent_lines(
             seen.spec.mode, seen.spec.pacing.max_dial_ratio, seen.staffing.logged_in
         ),
     )

@@ -5,12 +5,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from kdial.api.campaign import CampaignMode
-
-#: Lines per logged-in agent a Predictive campaign without `maxDialRatio` may keep: Cisco
-#: UCCX's ceiling (`maxLinesPerAgent` <= 3), and more than a 10% answer rate needs.
-DEFAULT_PREDICTIVE_RATIO = 3.0
-
 
 @dataclass(frozen=True)
 class Demand:
@@ -31,18 +25,6 @@ class Demand:
     agent_lines: float = math.inf
     """Calls the campaign's logged-in agents can take at once (`agent_lines`); unbounded for
     Agentless campaigns."""
-
-
-def agent_lines(mode: CampaignMode, max_dial_ratio: str | None, logged_in: int) -> float:
-    """Most calls in flight that `logged_in` agents of a campaign in `mode` can take: one each
-    in Progressive and Preview, `maxDialRatio` each in Predictive; an Agentless campaign has
-    no agents to bound it."""
-    if mode is CampaignMode.AGENTLESS:
-        return math.inf
-    if mode is CampaignMode.PREDICTIVE:
-        ratio = float(max_dial_ratio) if max_dial_ratio else DEFAULT_PREDICTIVE_RATIO
-        return math.ceil(logged_in * ratio)
-    return logged_in
 
 
 def desired_workers(demand: Demand, calls_per_worker: int, lower: int, upper: int) -> int:

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import kopf
-import pytest
 import redis
 import redis.asyncio
 
@@ -26,7 +25,6 @@ from kdial_operator.settings import OperatorSettings
 from kdial_worker import ledger
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.traces import keys_holding
-from tests.support.workers import records
 from tests.support.world import campaign_spec, numbers, world
 
 DEPLOYMENT = "kdial-worker-promo"
@@ -263,44 +261,6 @@ async def test_a_trial_too_small_to_draw_anyone_still_dials_one_contact(
     # A sample that draws someone takes only what it draws.
     assert await trial_of([*four, "id3"], "drawn") == {"id3"}
     await rdb.aclose()
-
-
-@pytest.mark.parametrize("mode", ["Predictive"])
-def test_a_campaign_whose_mode_needs_agents_dials_nothing(
-    api: Api, operator: OperatorProcess, rdb: redis.Redis, namespace: str, mode: str
-) -> None:
-    """Predictive needs a part kdial has not got yet (its pacer): answered callees would be
-    left in silence, so it does not dial them."""
-    world(api, numbers(5))
-    spec = campaign_spec(mode=mode, pacing={"maxConcurrency": 10, "maxDialRatio": "2"})
-    del spec["destination"]
-    api.create("campaigns", "promo", spec, "Campaign")
-    keys = CampaignKeys(namespace, "promo")
-
-    cond = wait_for(
-        "AgentsUnavailable",
-        lambda: (
-            (c := api.condition("campaigns", "promo", "Ready") or {}).get("reason")
-            == "AgentsUnavailable"
-            and c
-        ),
-        log=operator,
-    )
-    assert cond["status"] == "False"
-    assert f"mode {mode} hands answered calls to agents" in cond["message"]
-    assert "Modes Progressive (one call per Ready agent), Preview" in cond["message"], (
-        "says what dials today"
-    )
-    assert status(api)["summary"] == "Waiting"
-    warned = wait_for("an Event", lambda: api.events("promo"), log=operator)
-    assert any(cond["message"] == e["message"] and e["type"] == "Warning" for e in warned)
-    assert api.deployment(DEPLOYMENT) is None, "no workers"
-    assert rdb.scard(keys.known) == 0 and rdb.zcard(keys.due) == 0, "no contacts to dial"
-    assert records(rdb, keys) == []
-
-    api.patch_spec("campaigns", "promo", {"mode": "Agentless", "destination": {"extension": "9"}})
-    wait_for("Ready once Agentless", lambda: status(api)["summary"] != "Waiting", log=operator)
-    wait_for("the workers", lambda: api.deployment(DEPLOYMENT), log=operator)
 
 
 def test_deleting_a_campaign_and_its_list_leaves_no_trace_of_the_callees(

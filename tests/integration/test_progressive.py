@@ -4,22 +4,25 @@ to an agent; agent states follow the calls."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
-import redis.asyncio as aioredis
 
-from kdial.agent_state import AgentAction
-from kdial.state.keys import CampaignKeys
-from kdial_api.store import Store
 from kdial_local import processes
 from kdial_local.processes import simulator as running_sim
-from tests.support.desks import Desk, campaign, changes, moves, now_ms, scenario, state
+from tests.support.desks import (
+    Desk,
+    WrapUpDesk,
+    campaign,
+    changes,
+    moves,
+    now_ms,
+    scenario,
+    state,
+)
 from tests.support.esl_raw import EslClient, Event
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.workers import WorkerProcess, ledger_problems, max_overlap, records
@@ -31,35 +34,6 @@ SPEED = 20
 def agent_api(kubeconfig: Path, redis_url: str, tmp_path: Path) -> Iterator[str]:
     with processes.agent_api(kubeconfig, redis_url, tmp_path / "api.log") as url:
         yield url
-
-
-def end_wrap_up(redis_url: str, keys: CampaignKeys, agent: str) -> None:
-    """Ends the agent's wrap-up through the agent API's store (no disposition route yet)."""
-
-    async def run() -> None:
-        client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-        try:
-            await Store(client).act(keys, agent, AgentAction.END_WRAP_UP)
-        finally:
-            await client.aclose()
-
-    asyncio.run(run())
-
-
-class WrapUpDesk(threading.Thread):
-    """Agents who end each wrap-up as soon as it starts, until stopped."""
-
-    def __init__(self, redis_url: str, keys: CampaignKeys, agents: set[str]) -> None:
-        super().__init__(daemon=True)
-        self.redis_url, self.keys, self.agents = redis_url, keys, agents
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        rdb = redis.Redis.from_url(self.redis_url, decode_responses=True)
-        while not self.stopped.wait(0.05):
-            for agent in self.agents:
-                if state(rdb, self.keys, agent).state.value == "WrapUp":
-                    end_wrap_up(self.redis_url, self.keys, agent)
 
 
 def test_progressive_dials_one_call_per_ready_agent_and_agent_states_follow_calls(

@@ -161,11 +161,11 @@ def test_a_worker_refuses_a_config_whose_mode_needs_agents(
     namespace: str,
     tmp_path: Path,
 ) -> None:
-    """A Predictive config in Redis (an older operator compiled it) is not dialled: kdial has no
-    agents, and answered callees would be left in silence."""
+    """A Preview config in Redis (an older operator compiled it) is not dialled: kdial cannot
+    offer the record to an agent yet, and answered callees would be left in silence."""
     keys = create(api, rdb, operator, namespace, csv_of(numbers(5)), TRUNKS, CALLER_IDS)
     operator.stop()
-    rewrite_spec(rdb, keys, mode="Predictive", destination=None)
+    rewrite_spec(rdb, keys, mode="Preview", destination=None)
     with dialing(SCENARIO, namespace, redis_url, tmp_path) as workers:
         line = wait_for(
             "the refusal in the log",
@@ -175,7 +175,7 @@ def test_a_worker_refuses_a_config_whose_mode_needs_agents(
             ),
             log=workers[0],
         )
-        assert "mode Predictive hands answered calls to agents" in line
+        assert "mode Preview hands answered calls to agents" in line
         assert records(rdb, keys) == []
         assert rdb.zcard(keys.due) == 5, "every contact still waits, none claimed"
 

@@ -3,13 +3,18 @@ a campaign of agents dialling the simulator, and the agents' records and changes
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any, cast
 
 import redis
+import redis.asyncio as aioredis
 import requests
 
+from kdial.agent_state import AgentAction
 from kdial.state.agents import AgentChange, AgentRecord
 from kdial.state.keys import CampaignKeys
+from kdial_api.store import Store
 from tests.support.dialing import carrier, create, csv_of, trunk
 from tests.support.operator import Api, OperatorProcess
 from tests.support.world import numbers
@@ -79,10 +84,17 @@ def campaign(
 class Desk:
     """An agent at the API: logs in, goes ready or not, over HTTP as their desktop would."""
 
-    def __init__(self, base: str, namespace: str, agent: str, token: str | None = None) -> None:
+    def __init__(
+        self,
+        base: str,
+        namespace: str,
+        agent: str,
+        token: str | None = None,
+        endpoint: str | None = None,
+    ) -> None:
         self.url = f"{base}/v1/namespaces/{namespace}/campaigns/promo"
         self.headers = {"Authorization": f"Bearer {token or agent + '-token'}"}
-        self.agent = agent
+        self.agent, self.endpoint = agent, endpoint or ENDPOINTS.get(agent, agent)
 
     def send(self, action: str, body: dict[str, Any] | None = None) -> requests.Response:
         return requests.post(f"{self.url}/{action}", json=body, headers=self.headers, timeout=10)
@@ -93,7 +105,7 @@ class Desk:
         return dict(answer.json())
 
     def login_ready(self) -> None:
-        self.post("login", {"endpoint": ENDPOINTS[self.agent], "ready": True})
+        self.post("login", {"endpoint": self.endpoint, "ready": True})
 
 
 def state(rdb: redis.Redis, keys: CampaignKeys, agent: str) -> AgentRecord:
@@ -114,3 +126,32 @@ def changes(rdb: redis.Redis, keys: CampaignKeys, agent: str) -> list[AgentChang
 
 def moves(rdb: redis.Redis, keys: CampaignKeys, agent: str) -> list[str]:
     return [c.action.value for c in changes(rdb, keys, agent)]
+
+
+def end_wrap_up(redis_url: str, keys: CampaignKeys, agent: str) -> None:
+    """Ends the agent's wrap-up through the agent API's store (no disposition route yet)."""
+
+    async def run() -> None:
+        client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        try:
+            await Store(client).act(keys, agent, AgentAction.END_WRAP_UP)
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
+
+
+class WrapUpDesk(threading.Thread):
+    """Agents who end each wrap-up as soon as it starts, until stopped."""
+
+    def __init__(self, redis_url: str, keys: CampaignKeys, agents: set[str]) -> None:
+        super().__init__(daemon=True)
+        self.redis_url, self.keys, self.agents = redis_url, keys, agents
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        rdb = redis.Redis.from_url(self.redis_url, decode_responses=True)
+        while not self.stopped.wait(0.05):
+            for agent in self.agents:
+                if state(rdb, self.keys, agent).state.value == "WrapUp":
+                    end_wrap_up(self.redis_url, self.keys, agent)

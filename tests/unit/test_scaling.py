@@ -6,8 +6,9 @@ import math
 
 import pytest
 
+from kdial.agent_lines import DEFAULT_PREDICTIVE_RATIO, agent_lines
 from kdial.api.campaign import CampaignMode
-from kdial_operator.scaling import DEFAULT_PREDICTIVE_RATIO, Demand, agent_lines, desired_workers
+from kdial_operator.scaling import Demand, desired_workers
 
 
 def demand(**changes: object) -> Demand:

@@ -198,6 +198,38 @@ class CampaignKeys:
         `attempt`; set once (NX), so a record is never both dialled and skipped."""
         return f"{self.base}:preview:{attempt}"
 
+    @property
+    def pacer_lease(self) -> str:
+        """STRING with a TTL: the worker id running the campaign's predictive pacer. One worker
+        holds it at a time (SET NX PX, renewed); when it lapses another takes over."""
+        return f"{self.base}:pacer-lease"
+
+    @property
+    def permits(self) -> str:
+        """STRING with a short TTL: calls the predictive pacer lets the campaign launch now.
+        Claims take from it; once it expires (no pacer, or its decision went stale) claims fall
+        back to progressive's cap."""
+        return f"{self.base}:permits"
+
+    @property
+    def launched(self) -> str:
+        """STRING: calls claimed under permits, ever; the pacer subtracts those claimed
+        between its look and its decision from the permits it writes."""
+        return f"{self.base}:launched"
+
+    @property
+    def paced_calls(self) -> str:
+        """HASH: attempt id -> `ringing:<ms claimed, Redis clock>` or `waiting` (answered, no
+        agent yet), for the predictive campaign's calls no agent has taken; what the pacer sees
+        of calls under way on every worker."""
+        return f"{self.base}:paced-calls"
+
+    @property
+    def pacer_outcomes(self) -> str:
+        """LIST: JSON outcomes of predictive calls (ring, talk times; connected, abandoned) the
+        workers push and the pacer drains; capped."""
+        return f"{self.base}:pacer-outcomes"
+
     def minute(self, minute: int) -> str:
         """HASH: the same counters for one minute (minutes since the epoch); they expire."""
         return f"{self.base}:minute:{minute}"

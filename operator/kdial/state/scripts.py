@@ -35,3 +35,5 @@ AGENT = _read("agent.lua")
 DISPOSITION = _WAITS + _read("disposition.lua")
 #: An agent's one seat across a namespace's campaigns (kdial.state.agents.Seat).
 SEAT = _read("seat.lua")
+#: The predictive pacer's lease and the dial permits it writes (kdial.state.keys, pacer_lease).
+PACER = _read("pacer.lua")
