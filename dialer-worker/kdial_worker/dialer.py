@@ -200,6 +200,11 @@ class Dialer:
         rt = self.runtime.get()
         if rt is None or not rt.dialing or self.halted or not self.esl.connected:
             return 0
+        if self.gateways.on_switch is None:
+            # Nothing is dialled before the switch has said which gateways it has: a contact
+            # claimed now would find no trunk usable and wait for nothing (a Preview agent's
+            # record would be given back under them).
+            return 0
         if self.epoch is None:
             self.epoch = ledger.epoch(self.rdb, self.keys)
             if self.epoch is None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from kdial_local import processes
 from kdial_local.apiserver import KubeServer
 from kdial_local.processes import free_port
 from tests.support.list_server import ListServer
@@ -67,3 +68,10 @@ def server() -> Iterator[ListServer]:
     srv = ListServer().start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture
+def agent_api(kubeconfig: Path, redis_url: str, tmp_path: Path) -> Iterator[str]:
+    """`kdial api` for one test (test_agent_api.py keeps one per module)."""
+    with processes.agent_api(kubeconfig, redis_url, tmp_path / "api.log") as url:
+        yield url

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import redis
 
-from kdial_local import processes
 from kdial_local.processes import simulator as running_sim
 from tests.support.desks import Desk, WrapUpDesk, moves
 from tests.support.dialing import carrier, create, csv_of, trunk
@@ -27,12 +24,6 @@ CONTACTS = 60
 CAP_PERCENT = 10
 #: Calls per logged-in agent the campaign may have in flight: 5 for three agents.
 DIAL_RATIO = "1.5"
-
-
-@pytest.fixture
-def agent_api(kubeconfig: Path, redis_url: str, tmp_path: Path) -> Iterator[str]:
-    with processes.agent_api(kubeconfig, redis_url, tmp_path / "api.log") as url:
-        yield url
 
 
 SCENARIO: dict[str, Any] = {

@@ -5,18 +5,15 @@ first, then the callee over real ESL to the simulator, and bridges them."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
-import pytest
 import redis
 
 from kdial.privacy import mask_number
 from kdial.state.attempt import Disposition
 from kdial.state.contact import Contact
 from kdial.state.keys import CampaignKeys, ListKeys
-from kdial_local import processes
 from kdial_local.apiserver import KubeServer
 from kdial_local.processes import simulator as running_sim
 from tests.support.desks import TOKENS, Desk, campaign, moves, scenario, state
@@ -26,12 +23,6 @@ from tests.support.workers import WorkerProcess, ledger_problems, records
 
 SPEED = 20
 CODES = {"codes": [{"code": "Sale", "closesContact": True}]}
-
-
-@pytest.fixture
-def agent_api(kubeconfig: Path, redis_url: str, tmp_path: Path) -> Iterator[str]:
-    with processes.agent_api(kubeconfig, redis_url, tmp_path / "api.log") as url:
-        yield url
 
 
 def number_of(rdb: redis.Redis, namespace: str, contact: str) -> str:

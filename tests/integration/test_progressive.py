@@ -5,13 +5,10 @@ to an agent; agent states follow the calls."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import redis
 
-from kdial_local import processes
 from kdial_local.processes import simulator as running_sim
 from tests.support.desks import (
     Desk,
@@ -28,12 +25,6 @@ from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.workers import WorkerProcess, ledger_problems, max_overlap, records
 
 SPEED = 20
-
-
-@pytest.fixture
-def agent_api(kubeconfig: Path, redis_url: str, tmp_path: Path) -> Iterator[str]:
-    with processes.agent_api(kubeconfig, redis_url, tmp_path / "api.log") as url:
-        yield url
 
 
 def test_progressive_dials_one_call_per_ready_agent_and_agent_states_follow_calls(
