@@ -54,7 +54,9 @@ SCENARIO = {
 
 @pytest.fixture(scope="module")
 def esl() -> Iterator[EslClient]:
-    with running_sim(SCENARIO, speed=SPEED) as sim, EslClient(*sim).connect() as client:
+    # A generous bound, as wait_for's: only a failure waits it out. With 5 s, the first call
+    # to this fresh simulator once saw no event in time in a full run (it passes alone).
+    with running_sim(SCENARIO, speed=SPEED) as sim, EslClient(*sim, timeout=30).connect() as client:
         client.subscribe("plain", "ALL")
         yield client
 

@@ -11,7 +11,7 @@ import redis
 
 from kdial.privacy import mask_number
 from kdial.state.config import CampaignConfig
-from tests.support.dialing import carrier, create, csv_of, dialing, rewrite_spec, trunk
+from tests.support.dialing import carrier, create, csv_of, dialing, trunk
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.workers import UNMASKED, double_dials, ledger_problems, max_overlap, records
 from tests.support.world import numbers
@@ -151,33 +151,6 @@ def test_a_campaign_whose_only_trunk_is_a_sip_uri_dials_every_contact(
     assert set(outcomes) == {"AnsweredHuman", "Busy"}, outcomes
     assert {r["sip"] for r in attempts if r["outcome"] == "Busy"} == {"486"}
     assert all(int(r["billsec"]) > 0 for r in attempts if r["outcome"] == "AnsweredHuman")
-
-
-def test_a_worker_refuses_a_config_whose_mode_needs_agents(
-    api: Api,
-    operator: OperatorProcess,
-    rdb: redis.Redis,
-    redis_url: str,
-    namespace: str,
-    tmp_path: Path,
-) -> None:
-    """A Preview config in Redis (an older operator compiled it) is not dialled: kdial cannot
-    offer the record to an agent yet, and answered callees would be left in silence."""
-    keys = create(api, rdb, operator, namespace, csv_of(numbers(5)), TRUNKS, CALLER_IDS)
-    operator.stop()
-    rewrite_spec(rdb, keys, mode="Preview", destination=None)
-    with dialing(SCENARIO, namespace, redis_url, tmp_path) as workers:
-        line = wait_for(
-            "the refusal in the log",
-            lambda: next(
-                (ln for ln in workers[0].log.read_text().splitlines() if "not dialling" in ln),
-                None,
-            ),
-            log=workers[0],
-        )
-        assert "mode Preview hands answered calls to agents" in line
-        assert records(rdb, keys) == []
-        assert rdb.zcard(keys.due) == 5, "every contact still waits, none claimed"
 
 
 def test_a_worker_refuses_a_config_from_a_newer_schema(
