@@ -11,6 +11,7 @@ expire, and claims fall back to progressive's cap: never more calls than the pac
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import cast
@@ -23,6 +24,7 @@ from kdial.predictive import compliance_mode, snapshot
 from kdial.state import scripts
 from kdial.state.agents import AgentRecord
 from kdial.state.keys import CampaignKeys
+from kdial_worker import metrics
 from kdial_worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ class CampaignPacer:
         self._script = rdb.register_script(scripts.PACER)
         self._pacer: PredictivePacer | None = None
         self._agents: dict[str, AgentRecord] = {}
+        self._campaign = f"{keys.namespace}/{keys.name}"
 
     @property
     def holding(self) -> bool:
@@ -62,7 +65,7 @@ class CampaignPacer:
             self.release()
             return None
         if not self._run("hold", LEASE_MS):
-            self._pacer = None
+            self._let_go()
             return None
         pacer = self._pacer_for(rt)
         look = self._look()
@@ -72,14 +75,29 @@ class CampaignPacer:
         self._agents = look.agents
         written = self._run("permit", decided, look.launched, PERMIT_MS)
         if written < 0:  # the lease lapsed under this worker: another pacer decides now
-            self._pacer = None
+            self._let_go()
             return None
+        self._export(pacer)
         return written
 
     def release(self) -> None:
         if self._pacer is not None:
             self._run("release")
-            self._pacer = None
+            self._let_go()
+
+    def _export(self, pacer: PredictivePacer) -> None:
+        metrics.PACER_HOLDING.labels(self._campaign).set(1)
+        metrics.PACER_BRAKED.labels(self._campaign).set(int(pacer.brake.engaged))
+        metrics.PACER_WINDOW_ABANDON.labels(self._campaign).set(pacer.window.rate())
+
+    def _let_go(self) -> None:
+        """This worker paces no more: its brake and window are nobody's figures now (the new
+        holder exports its own), so they go rather than linger beside the holder's."""
+        self._pacer = None
+        metrics.PACER_HOLDING.labels(self._campaign).set(0)
+        for gauge in (metrics.PACER_BRAKED, metrics.PACER_WINDOW_ABANDON):
+            with contextlib.suppress(KeyError):
+                gauge.remove(self._campaign)
 
     def _pacer_for(self, rt: Runtime) -> PredictivePacer:
         pacing = rt.spec.pacing

@@ -36,6 +36,23 @@ POST_DIAL_DELAY = Histogram(
     ["trunk"],
     buckets=(0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 30),
 )
+PACER_HOLDING = Gauge(
+    "kdial_pacer_holding",
+    "1 on the worker that holds the campaign's predictive pacer lease and issues its permits.",
+    ["campaign"],
+)
+PACER_BRAKED = Gauge(
+    "kdial_pacer_braked",
+    "1 while the pacer's 30-minute abandon window is over its mode's limit: it dials "
+    "progressively until the window recovers. Exported by the pacing worker only.",
+    ["campaign"],
+)
+PACER_WINDOW_ABANDON = Gauge(
+    "kdial_pacer_window_abandon_ratio",
+    "Abandoned / answered calls over the pacer's trailing 30 minutes, as it sees them. "
+    "Exported by the pacing worker only.",
+    ["campaign"],
+)
 ESL_UP = Gauge("kdial_esl_up", "1 while the Event Socket connection is up.")
 ESL_RECONNECTS = Counter("kdial_esl_reconnects_total", "Event Socket reconnections.")
 LEASES_LOST = Counter(

@@ -1310,6 +1310,11 @@ def test_alerts_fire_on_synthetic_series(tmp_path: Path) -> None:
                      "status": "True"}, "1x30")
             for c in ("team-a/idle", "team-a/sales")
         ],
+        # sales's pacer is braked (on the worker that paces it; the other exports no brake).
+        _series({"__name__": "kdial_pacer_braked", "campaign": "team-a/sales", "pod": "w-1"},
+                "1x30"),
+        _series({"__name__": "kdial_pacer_braked", "campaign": "team-a/lenient", "pod": "w-2"},
+                "0x30"),
         # One worker lost its switch.
         _series({"__name__": "kdial_esl_up", "namespace": "team-a", "pod": "w-1"}, "0x30"),
         _series({"__name__": "kdial_esl_up", "namespace": "team-a", "pod": "w-2"}, "1x30"),
@@ -1324,6 +1329,7 @@ def test_alerts_fire_on_synthetic_series(tmp_path: Path) -> None:
             _expected("KdialAbandonRateOverCap", {"campaign": c}, "10%")
             for c in ("team-a/sales", "team-a/strict")
         ],
+        "KdialPacerBraked": [_expected("KdialPacerBraked", {"campaign": "team-a/sales"})],
         "KdialCampaignStalled": [_expected("KdialCampaignStalled", {"campaign": "team-a/idle"})],
         "KdialEventSocketDown": [
             _expected("KdialEventSocketDown", {"namespace": "team-a", "pod": "w-1"})

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import cast
 
 import redis
+from prometheus_client import REGISTRY
 
 from kdial.agent_state import AgentState
 from kdial.api.campaign import CampaignSpec
@@ -109,6 +110,10 @@ def predictive() -> Runtime:
     )
 
 
+def gauge(name: str, keys: CampaignKeys) -> float | None:
+    return REGISTRY.get_sample_value(name, {"campaign": f"{keys.namespace}/{keys.name}"})
+
+
 def push(rdb: redis.Redis, keys: CampaignKeys, *events: str) -> None:
     rdb.rpush(keys.pacer_outcomes, *events)
 
@@ -138,6 +143,12 @@ def test_the_holders_pacer_dials_ahead_of_ready_agents_until_abandons_brake_it(
     push(rdb, keys, *[outcome("answered", 5)] * 20, *[outcome("connected")] * 10)
     push(rdb, keys, *[outcome("abandoned")] * 10)
     assert w1.tick(rt) == 3, "braked: one call per Ready agent"
+    assert gauge("kdial_pacer_braked", keys) == 1
+    assert gauge("kdial_pacer_window_abandon_ratio", keys) == 10 / 50
 
     w1.release()
+    assert gauge("kdial_pacer_holding", keys) == 0
+    assert gauge("kdial_pacer_braked", keys) is None, "a brake nobody holds is not exported"
     assert w2.tick(rt) is not None, "the lease given up, another worker paces"
+    assert gauge("kdial_pacer_holding", keys) == 1
+    assert gauge("kdial_pacer_braked", keys) == 0, "the new pacer learns afresh"
