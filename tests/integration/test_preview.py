@@ -41,6 +41,11 @@ def books(rdb: redis.Redis, keys: CampaignKeys) -> dict[str, object]:
     }
 
 
+def skipped_in_status(api: Api) -> int | None:
+    camp = api.get("campaigns", "promo") or {}
+    return ((camp.get("status") or {}).get("agents") or {}).get("previewsSkipped")
+
+
 def test_an_agent_previews_skips_one_record_and_dials_the_next_agent_first(
     api: Api,
     operator: OperatorProcess,
@@ -77,6 +82,7 @@ def test_an_agent_previews_skips_one_record_and_dials_the_next_agent_first(
             assert rdb.hlen(keys.inflight) == 0
             assert rdb.hget(keys.totals, "previewSkipped") == "1"
             assert rdb.hget(keys.totals, "attempts") is None, "no attempt counted"
+            wait_for("the skip in status", lambda: skipped_in_status(api) == 1)
             assert rdb.hget(keys.contacts, first["contact"]) in (None, "", "{}")
 
             second = ana.post("preview")

@@ -494,6 +494,10 @@ class AgentCounts(StatusModel):
     """Agents Ready for a call now."""
     on_call: int = 0
     """Agents Reserved for, Talking on or wrapping up a call."""
+    previews_skipped: int = 0
+    """Preview mode: records skipped since the campaign began, by their agent or because
+    none was chosen within the preview timeout. A skip makes no attempt: the contact is due
+    again."""
 
 
 class CampaignStatus(StatusModel):

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from kdial.causes import CLASSES, CauseClass
 from kdial.outcomes import Outcome, counts_against_trunk, counts_as_attempt, is_answered
+from kdial.state.preview import SKIPPED
 
 __all__ = [
     "BUCKET_TTL_SECONDS",
@@ -76,6 +77,8 @@ class CampaignCounts:
     answered: int = 0
     abandoned: int = 0
     call_loss: int = 0
+    #: Previewed records skipped, by their agent or at the preview timeout (no attempt made).
+    preview_skipped: int = 0
 
     @classmethod
     def decode(cls, hashes: Iterable[Mapping[str, str | int]]) -> CampaignCounts:
@@ -88,6 +91,7 @@ class CampaignCounts:
             answered=summed.get("answered", 0),
             abandoned=summed.get("abandoned", 0),
             call_loss=summed.get("call_loss", 0),
+            preview_skipped=summed.get(SKIPPED, 0),
         )
 
 
