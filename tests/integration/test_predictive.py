@@ -11,6 +11,7 @@ from typing import Any
 
 import redis
 
+from kdial.pacing.abandon import WINDOW_SECONDS
 from kdial_local.processes import simulator as running_sim
 from tests.support.desks import Desk, WrapUpDesk, moves
 from tests.support.dialing import carrier, create, csv_of, trunk
@@ -109,6 +110,10 @@ def test_predictive_dials_ahead_of_ready_agents_within_the_abandon_cap(
     talked = [r for r in attempts if r["outcome"] == "AnsweredHuman"]
     answered = len(talked) + outcomes["Abandoned"]
     assert talked, outcomes
+    # The cap holds per 30-minute window (the pacer's and the regulators'); this run is far
+    # shorter than one, so its one window is the whole run.
+    span_ms = max(end for _, end in calls) - min(start for start, _ in calls)
+    assert span_ms < WINDOW_SECONDS * 1000
     assert outcomes["Abandoned"] * 100 <= CAP_PERCENT * answered, outcomes
     for record in talked:
         assert record["agent"] in AGENTS
