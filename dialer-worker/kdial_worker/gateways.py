@@ -18,7 +18,8 @@ PROFILE = "external"
 #: A gateway name as a TrunkPool allows it: nothing else reaches an ESL command.
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
-Params = Mapping[str, str]
+#: Gateway name -> the fingerprint of its definition (`kdial.state.gateways.fingerprints`).
+Fingerprints = Mapping[str, str]
 
 
 def wanted_generations(tables: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -40,16 +41,28 @@ def reload_due(
     )
 
 
-def pool_current(pool: str, wanted: Mapping[str, str], applied: Mapping[str, str]) -> bool:
-    """Whether the switch was given the generation of `pool`'s gateways its routing table
-    names: until then the table may name a gateway the switch lacks or has as it was."""
-    return pool not in wanted or applied.get(pool) == wanted[pool]
+def gateway_current(
+    pool: str,
+    gateway: str,
+    fingerprint: str,
+    *,
+    wanted: Mapping[str, str],
+    applied: Mapping[str, str],
+    applied_gateways: Fingerprints | None,
+) -> bool:
+    """Whether the switch has `gateway` as `pool`'s routing table wants it (`fingerprint`):
+    it was given the generation the table names, or, while a change to the pool waits for the
+    kubelet to update the mount, it was given this gateway as it is (so an unchanged gateway
+    keeps dialling while a new or changed one waits)."""
+    if pool not in wanted or applied.get(pool) == wanted[pool]:
+        return True
+    return bool(fingerprint) and (applied_gateways or {}).get(gateway) == fingerprint
 
 
-def combined(pools: Mapping[str, Mapping[str, Params]]) -> dict[str, Params]:
-    """The gateways of every pool (pool -> gateway -> params), as the switch holds them: one
-    name across pools is refused (ValueError), as the switch would keep one of them."""
-    out: dict[str, Params] = {}
+def combined(pools: Mapping[str, Fingerprints]) -> dict[str, str]:
+    """The gateways of every pool (pool -> gateway -> fingerprint), as the switch holds them:
+    one name across pools is refused (ValueError), as the switch would keep one of them."""
+    out: dict[str, str] = {}
     owner: dict[str, str] = {}
     for pool, found in pools.items():
         for name, params in found.items():
@@ -60,7 +73,7 @@ def combined(pools: Mapping[str, Mapping[str, Params]]) -> dict[str, Params]:
 
 
 def stale_gateways(
-    before: Mapping[str, Params] | None, after: Mapping[str, Params], on_switch: Collection[str]
+    before: Fingerprints | None, after: Fingerprints, on_switch: Collection[str]
 ) -> list[str]:
     """The gateways to kill to bring the switch from `before` (the gateways last applied; None
     when unknown, after a restart) to `after`: those gone, and those changed (a rescan would
@@ -69,12 +82,12 @@ def stale_gateways(
     unsafe = [name for name in [*after, *(before or {})] if not SAFE_NAME.match(name)]
     if unsafe:
         raise ValueError(f"gateway names unsafe in a command: {unsafe!r}")
-    previous: dict[str, Params | None] = dict.fromkeys(n for n in on_switch if SAFE_NAME.match(n))
+    previous: dict[str, str | None] = dict.fromkeys(n for n in on_switch if SAFE_NAME.match(n))
     previous |= dict(before or {})
     return sorted(
         name
-        for name, params in previous.items()
-        if name not in after or (params is not None and dict(params) != dict(after[name]))
+        for name, fingerprint in previous.items()
+        if name not in after or (fingerprint is not None and fingerprint != after[name])
     )
 
 

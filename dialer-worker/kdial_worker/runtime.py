@@ -54,6 +54,8 @@ class Trunk:
     networks: Mapping[str, TrunkState] = field(default_factory=lambda: MappingProxyType({}))
     """Callee networks the trunk's route to is not Healthy, with that route's state (a network
     down on every trunk of its pool reads as Ejected)."""
+    gateway_fingerprint: str = ""
+    """The fingerprint of the gateway's definition the routing table goes with; "" for none."""
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,7 @@ def _trunk(pool: PoolKeys, row: TrunkRow, down: Iterable[str] = ()) -> Trunk:
         routed=RoutedTrunk.of(row, row.state),
         sip_uri=row.sip_uri,
         networks=MappingProxyType(networks),
+        gateway_fingerprint=row.gateway_fingerprint,
     )
 
 

@@ -6,8 +6,9 @@ publishes what it says of each pool's gateways in Redis for the operator to show
 for the dial loop: a trunk whose gateway the switch lacks, has not registered, or finds down is
 not dialled. When the mounted directory (`KDIAL_GATEWAYS_DIR`) shows each pool's gateways
 generation its routing table names, it tells the switch: reloadxml, killgw, rescan. Calls up
-are not touched by any of them. The gateway trunks of a pool whose generation the switch has
-not been given yet are not dialled; the other pools' are.
+are not touched by any of them. Until then, of a pool whose generation the switch has not been
+given yet, only the gateways it has as the routing table wants them (their fingerprints) are
+dialled: a new or changed gateway waits, the others and other pools' do not.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ class SwitchGateways:
         self.on_switch: dict[str, SwitchGateway] | None = None
         #: Pool -> the gateways generation the switch was last given.
         self._applied: dict[str, str] = {}
-        self._applied_gateways: dict[str, gateways.Params] | None = None
+        #: Gateway -> the fingerprint of its definition the switch was last given.
+        self._applied_gateways: dict[str, str] | None = None
         self._polled_at = 0.0
         self._problem: str | None = None
         #: Gateways about to be killed: no longer picked, so no attempt is on its way to one
@@ -51,8 +53,13 @@ class SwitchGateways:
     def usable(self, trunk: Trunk, rt: Runtime) -> bool:
         if trunk.gateway is None:
             return True
-        if self.directory is not None and not gateways.pool_current(
-            trunk.pool.name, gateways.wanted_generations(rt.gateway_generations), self._applied
+        if self.directory is not None and not gateways.gateway_current(
+            trunk.pool.name,
+            trunk.gateway,
+            trunk.gateway_fingerprint,
+            wanted=gateways.wanted_generations(rt.gateway_generations),
+            applied=self._applied,
+            applied_gateways=self._applied_gateways,
         ):
             return False
         return trunk.gateway not in self._retiring and gateways.gateway_ok(
@@ -89,7 +96,9 @@ class SwitchGateways:
                 return False  # the kubelet is swapping the files; read them again next round
             files[pool] = xml
         try:
-            after = gateways.combined({pool: contract.parse(xml) for pool, xml in files.items()})
+            after = gateways.combined(
+                {pool: contract.fingerprints(xml) for pool, xml in files.items()}
+            )
             stale = gateways.stale_gateways(
                 self._applied_gateways, after, (self.on_switch or {}).keys()
             )

@@ -342,9 +342,7 @@ def status_of(
         rolling=campaign_status.call_stats(seen.rolling),
         to_date=campaign_status.call_stats(seen.totals),
         workers=WorkerStatus(desired=desired, ready=ready, summary=f"{ready}/{desired}"),
-        agents=AgentCounts(
-            **seen.staffing._asdict(), previews_skipped=seen.totals.preview_skipped
-        ),
+        agents=AgentCounts(**seen.staffing._asdict(), previews_skipped=seen.totals.preview_skipped),
         config_version=seen.version,
     )
 

@@ -10,7 +10,8 @@ Messages name the Secret and the key, never a value; nothing here logs.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 from kdial import gateways
 from kdial.api.kinds import API_VERSION, TRUNK_POOL
@@ -32,6 +33,8 @@ class Applied:
     generation: str = ""
     unconfigured: frozenset[str] = frozenset()
     problem: tuple[str, str] | None = field(default=None)
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
+    """Each gateway's fingerprint in that generation (`contract.fingerprints`)."""
 
 
 async def refresh(
@@ -47,13 +50,11 @@ async def refresh(
         await kube.apply_secret(manifest(namespace, pool, uid, xml, generation))
     except Refused as refused:
         message = f"the API server refused Secret {contract.secret_name(pool)}: {refused}"
-        return Applied(
-            last.generation if last else "",
-            last.unconfigured if last else frozenset(),
-            (NOT_APPLIED, message),
-        )
+        if last is None:
+            return Applied(problem=(NOT_APPLIED, message))
+        return replace(last, problem=(NOT_APPLIED, message))
     problem = (CREDENTIALS_MISSING, "; ".join(problems.values())) if problems else None
-    return Applied(generation, frozenset(problems), problem)
+    return Applied(generation, frozenset(problems), problem, contract.fingerprints(xml))
 
 
 def manifest(namespace: str, pool: str, uid: str, xml: str, generation: str) -> Secret:

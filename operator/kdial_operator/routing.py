@@ -26,20 +26,31 @@ def routing_table(
     *,
     routes: Mapping[str, Mapping[str, TrunkState]] | None = None,
     down: Mapping[str, float] | None = None,
+    fingerprints: Mapping[str, str] | None = None,
 ) -> RoutingTable:
     """Every trunk with its limits, state and weight; a trunk without a state is Healthy.
 
     `unconfigured` trunks have a gateway the switch was not given (its credentials are
     missing): weight 0, since a call to a gateway the switch does not know never leaves it.
     `routes` are the trunks' routes to callee networks that are not Healthy ({trunk: {network:
-    state}}), `down` the networks down on every trunk with when each is probed (epoch seconds).
+    state}}), `down` the networks down on every trunk with when each is probed (epoch seconds),
+    `fingerprints` each gateway's as compiled in `gateways_generation`.
     """
     rows = []
     for trunk in spec.trunks:
         state = states.get(trunk.name, TrunkState.HEALTHY)
         weight = 0 if trunk.name in unconfigured else weight_for(RoutedTrunk.of(trunk, state))
         networks = dict((routes or {}).get(trunk.name, {}))
-        rows.append(TrunkRow(**dict(trunk), state=state, weight=weight, networks=networks))
+        fingerprint = (fingerprints or {}).get(trunk.name, "") if trunk.gateway else ""
+        rows.append(
+            TrunkRow(
+                **dict(trunk),
+                state=state,
+                weight=weight,
+                networks=networks,
+                gateway_fingerprint=fingerprint,
+            )
+        )
     return RoutingTable(
         trunks=tuple(rows),
         gateways_generation=gateways_generation,

@@ -121,6 +121,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
         watch.gateways.unconfigured,
         routes=destinations.pair_states(watch.destinations),
         down=destinations.waiting(watch.destinations, spec.health),
+        fingerprints=watch.gateways.fingerprints,
     )
     # Passes come four times a second; the table changes with a state, the spec or the
     # gateways. Rewriting it with status as well puts it back should Redis have lost it.

@@ -33,16 +33,20 @@ ANSWERED = {
     "ringSeconds": {"dist": "uniform", "min": 2, "max": 4},
     "talkSeconds": {"dist": "uniform", "min": 40, "max": 60},
 }
+#: Calls through a last 12 to 14 s, long enough to be up when a is killed after the mount lag.
+LONG = ANSWERED | {"talkSeconds": {"dist": "uniform", "min": 240, "max": 280}}
 #: Each carrier answers at its trunk's gateway proxy (tests.support.dialing.trunk).
 SCENARIO: dict[str, Any] = {
     "seed": 12,
     "switch": {"sessionsPerSecond": 200},
     "carriers": {
-        name: carrier(proxy=f"sip.{name}.example:5060", **ANSWERED) for name in ("a", "b", "c")
+        name: carrier(proxy=f"sip.{name}.example:5060", **(LONG if name == "a" else ANSWERED))
+        for name in ("a", "b", "c")
     },
 }
 RETRY = {"rules": [{"outcome": "CallLoss", "delayMinutes": 0}], "closure": {"maxAttempts": 1}}
 KILLGW = "sofia profile external killgw"
+MOUNT_LAG_SECONDS = 8.0
 RESCAN = "sofia profile external rescan"
 
 
@@ -63,10 +67,11 @@ def active(rdb: redis.Redis, pool: PoolKeys, trunk_name: str) -> set[str]:
 
 
 @contextmanager
-def switch_and_pods(api: Api, tmp_path: Path) -> Iterator[Path]:
+def switch_and_pods(api: Api, tmp_path: Path, volume_sync_seconds: float = 1.0) -> Iterator[Path]:
     """The simulator reading the gateways the local kubelet projects into its conf folder, as
-    each pod's FreeSWITCH reads its mount, and the kubelet running the worker pods; yields the
-    simulator's folder, whose log holds the commands it received."""
+    each pod's FreeSWITCH reads its mount (`volume_sync_seconds` after the Secret changed), and
+    the kubelet running the worker pods; yields the simulator's folder, whose log holds the
+    commands it received."""
     conf, sim_dir = tmp_path / "conf", tmp_path / "sim"
     conf.mkdir()
     sim_dir.mkdir()
@@ -77,6 +82,7 @@ def switch_and_pods(api: Api, tmp_path: Path) -> Iterator[Path]:
             tmp_path / "pods",
             {"KDIAL_ESL_HOST": esl[0], "KDIAL_ESL_PORT": str(esl[1])},
             switch_conf=conf,
+            volume_sync_seconds=volume_sync_seconds,
             stop_timeout=30,
         ),
     ):
@@ -91,7 +97,9 @@ def test_a_trunkpool_changed_while_calls_are_up_reaches_the_switch_without_dropp
     tmp_path: Path,
 ) -> None:
     pool = PoolKeys("tp", namespace, "lines")
-    with switch_and_pods(api, tmp_path) as sim_dir:
+    # The kubelet updates the mount a few seconds after the Secret, as a cluster's does (up to
+    # its sync period): long enough to see what dials in between.
+    with switch_and_pods(api, tmp_path, volume_sync_seconds=MOUNT_LAG_SECONDS) as sim_dir:
         keys = create(
             api, rdb, operator, namespace, csv_of(numbers(400)),
             [trunk("a", concurrent=8), trunk("b", concurrent=8)],
@@ -120,6 +128,7 @@ def test_a_trunkpool_changed_while_calls_are_up_reaches_the_switch_without_dropp
         )
         table_moved_ms = int(time.time() * 1000)
         wait_for("killgw a", lambda: sim_commands(sim_dir, f"{KILLGW} a") == 1, log=operator)
+        applied_ms = int(time.time() * 1000)
         assert sim_commands(sim_dir, RESCAN) == rescans + 1
         assert sim_commands(sim_dir, "reloadxml") == rescans + 1
         assert sim_commands(sim_dir, KILLGW) == 1, "b is unchanged, c is new: only a is killed"
@@ -143,6 +152,10 @@ def test_a_trunkpool_changed_while_calls_are_up_reaches_the_switch_without_dropp
     # then as it is gone.
     assert not [r for r in on_a if int(r["started_ms"]) > table_moved_ms + 2000]
     assert [r for r in attempts if r["trunk"] == "c" and int(r["started_ms"]) > changed_ms]
+    # Until the mount caught up, b, whose gateway did not change, kept dialling.
+    meanwhile = range(table_moved_ms + 1500, applied_ms - 500)
+    assert len(meanwhile) > 1000, "the mount lagged the table"
+    assert [r for r in attempts if r["trunk"] == "b" and int(r["started_ms"]) in meanwhile]
     assert not [r for r in attempts if r.get("cause") in ("INVALID_GATEWAY", "GATEWAY_DOWN")]
 
 

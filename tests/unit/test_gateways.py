@@ -241,3 +241,26 @@ def test_the_worker_pod_mounts_every_pools_gateways_read_only() -> None:
     }
     env = {e["name"]: e.get("value") for e in containers["dialer"]["env"]}
     assert env[contract.DIR_ENV] == contract.DIALER_DIR
+
+
+def test_each_gateways_fingerprint_moves_with_its_own_definition_only() -> None:
+    """A param or a variable of one gateway changed moves its fingerprint and no other's; a
+    file written with other whitespace or order of gateways changes nothing."""
+    xml = (GOLDEN / "carriers.xml").read_text("utf-8")
+    before = contract.fingerprints(xml)
+    assert set(before) == set(read(xml)) and len(set(before.values())) == len(before)
+    first, *others = before
+    block_start = xml.index(f'<gateway name="{first}"')
+    block = xml[block_start : xml.index("</gateway>", block_start)]
+    changes = {
+        what: block.replace(f'name="{name}" value="', f'name="{name}" value="x')
+        for what, name in [("a param", "register-transport"), ("a variable", "sip_cid_type")]
+    }
+    for what, changed in changes.items():
+        assert changed != block, what
+        after = contract.fingerprints(xml.replace(block, changed))
+        assert after[first] != before[first], what
+        assert {g: after[g] for g in others} == {g: before[g] for g in others}, what
+    assert contract.fingerprints(xml.replace("\n    ", "\n")) == before
+    with pytest.raises(contract.BadGateways, match="defined twice"):
+        contract.fingerprints(xml.replace(f'name="{others[0]}"', f'name="{first}"'))

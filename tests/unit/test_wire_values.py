@@ -16,11 +16,13 @@ from kdial.api.trunkpool import Trunk, TrunkPoolSpec, TrunkState
 from kdial.state.agents import NEVER_SEEN, AgentChange, AgentRecord, Seat, changed
 from kdial.state.caller_ids import CallerIdTable
 from kdial.state.config import CampaignConfig
+from kdial.state.keys import PoolKeys
 from kdial.state.routing_table import RoutingTable
 from kdial.state.seed_marker import SeedMarker
 from kdial.state.wire import FIRST_SCHEMA, Generation, NewerSchema, WireValue, refusal
 from kdial_operator.compile import campaign_config
 from kdial_operator.routing import caller_ids, routing_table
+from kdial_worker.runtime import _trunk
 
 SPEC = CampaignSpec.model_validate(
     {
@@ -56,7 +58,7 @@ IDS = CallerIdPoolSpec.model_validate(
 def values() -> list[WireValue]:
     return [
         campaign_config("ns", "promo", SPEC, dialing=True),
-        routing_table(POOL, {"b": TrunkState.DEGRADED}),
+        routing_table(POOL, {"b": TrunkState.DEGRADED}, "g1", fingerprints={"a": "f1"}),
         caller_ids(IDS, ["+861081234567", "# a comment"])[0],
         SeedMarker(list="ns/leads#0a1b2c3d4e5f", version="3", sample=5),
         *changed(NEVER_SEEN, "ana", AgentAction.LOGIN, 1_700_000_000_000, endpoint="1001"),
@@ -82,6 +84,14 @@ def test_a_routing_row_carries_the_specs_defaults_state_and_weight() -> None:
     assert (a.state, b.state) == (TrunkState.HEALTHY, TrunkState.DEGRADED)
     assert (a.weight, b.weight) == (1000, 1500), "priority 300, Degraded: half of 3000"
     assert b.sip_uri == "10.0.0.5:5060" and b.gateway is None
+
+
+def test_a_gateway_trunks_row_carries_its_gateways_fingerprint_and_the_worker_reads_it() -> None:
+    table = routing_table(POOL, {}, "g1", fingerprints={"a": "f1", "b": "stray"})
+    a, b = RoutingTable.decode(table.encode()).trunks
+    assert (a.gateway_fingerprint, b.gateway_fingerprint) == ("f1", ""), "b has no gateway"
+    assert json.loads(table.encode())["trunks"][0]["gatewayFingerprint"] == "f1"
+    assert _trunk(PoolKeys("tp", "ns", "lines"), a).gateway_fingerprint == "f1"
 
 
 def test_the_caller_id_table_takes_numbers_from_the_config_map_after_the_inline_ones() -> None:

@@ -70,22 +70,27 @@ class BadGateways(ValueError):
     """A gateways file that cannot be read as sofia gateways."""
 
 
-def parse(xml: str) -> dict[str, dict[str, str]]:
-    """Gateway name -> its params (name -> value), from a `<include><gateway>...` file."""
+def fingerprints(xml: str) -> dict[str, str]:
+    """Gateway name -> the fingerprint of its definition (params and variables; 16 hex
+    digits of a sha256), from a `<include><gateway>...` file. The routing table carries each
+    gateway trunk's, so a worker whose switch has a gateway as the table wants it keeps
+    dialling it while a change to another gateway of its pool waits for the mount."""
     try:
         # The operator's own output, from a Secret of the pod's namespace: not hostile input,
         # and expat refuses entity expansion bombs anyway.
         root = ElementTree.fromstring(xml)  # noqa: S314
     except ElementTree.ParseError as error:
         raise BadGateways(f"not XML: {error}") from None
-    out: dict[str, dict[str, str]] = {}
+    out: dict[str, str] = {}
     for gateway in root.iter("gateway"):
         name = gateway.get("name", "")
         if not name:
             raise BadGateways("a <gateway> without a name")
         if name in out:
             raise BadGateways(f"gateway {name!r} defined twice")
-        out[name] = {p.get("name", ""): p.get("value", "") for p in gateway.iter("param")}
+        gateway.tail = None
+        canonical = ElementTree.canonicalize(ElementTree.tostring(gateway), strip_text=True)
+        out[name] = hashlib.sha256(canonical.encode()).hexdigest()[:16]
     return out
 
 

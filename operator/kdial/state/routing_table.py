@@ -24,14 +24,19 @@ class TrunkRow(Trunk):
     networks: dict[str, TrunkState] = Field(default_factory=dict)
     """Callee networks (`kdial.networks`) this trunk's route to is not Healthy, with that
     route's state: the trunk's weight for their callees is that of the worse of the two."""
+    gateway_fingerprint: str = ""
+    """The fingerprint of this trunk's gateway as compiled in `RoutingTable.gateways_generation`
+    (`kdial.state.gateways.fingerprints`); "" for a trunk without one, or whose gateway was
+    left out (its credentials missing)."""
 
 
 class RoutingTable(WireValue):
     """Every trunk of a pool, in the spec's order."""
 
     KIND: ClassVar[str] = "routing table"
-    #: 2: `gatewaysGeneration`. 3: `networks` of a trunk, `networksDown`.
-    SCHEMA_VERSION: ClassVar[int] = 3
+    #: 2: `gatewaysGeneration`. 3: `networks` of a trunk, `networksDown`. 4: a trunk's
+    #: `gatewayFingerprint`.
+    SCHEMA_VERSION: ClassVar[int] = 4
 
     trunks: tuple[TrunkRow, ...]
     gateways_generation: str = ""
