@@ -13,12 +13,15 @@ dialled: a new or changed gateway waits, the others and other pools' do not.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import cast
 
 import redis
+from pydantic import ValidationError
 
 from kdial.state import gateways as contract
 from kdial.state.gateways import GatewayReport, SwitchGateway
@@ -45,6 +48,7 @@ class SwitchGateways:
         #: Gateway -> the fingerprint of its definition the switch was last given.
         self._applied_gateways: dict[str, str] | None = None
         self._polled_at = 0.0
+        self._restored = False
         self._problem: str | None = None
         #: Gateways about to be killed: no longer picked, so no attempt is on its way to one
         #: when it goes.
@@ -70,6 +74,8 @@ class SwitchGateways:
         """One round: apply a new generation when due, and poll when it is time."""
         if rt is None or not self.esl.connected:
             return
+        if not self._restored:
+            self._restore(rt)
         # First what the switch has: a gateway of an older config is killed by the next apply.
         if self.on_switch is None or time.monotonic() - self._polled_at >= POLL_SECONDS:
             self._poll(rt)
@@ -123,6 +129,23 @@ class SwitchGateways:
         log.info("gateways generations %s applied (%d gateways)", wanted, len(after))
         return True
 
+    def _restore(self, rt: Runtime) -> None:
+        """What this worker gave its switch before it restarted (its own last reports, read
+        before it publishes any): a gateway changed since is then killed before the rescan,
+        where it would be kept as it was, and the unchanged ones dial at once."""
+        applied: dict[str, str] = {}
+        try:
+            for pool in {pool for pool, _ in rt.gateway_trunks}:
+                raw = self.rdb.hget(pool.gateways, self.worker_id)
+                with contextlib.suppress(ValueError, ValidationError):
+                    applied |= GatewayReport.decode(cast(str, raw)).applied if raw else {}
+        except redis.RedisError:
+            return  # tried again next round
+        self._restored = True
+        if applied and self._applied_gateways is None:
+            self._applied_gateways = applied
+            log.info("gateways given to the switch before a restart: %s", ", ".join(applied))
+
     def _mounted(self, pool: str) -> str | None:
         assert self.directory is not None
         try:
@@ -144,7 +167,7 @@ class SwitchGateways:
         self._changes(on_switch)
         self.on_switch = on_switch
         try:
-            publish(self.rdb, self.worker_id, rt.gateway_trunks, on_switch)
+            publish(self.rdb, self.worker_id, rt.gateway_trunks, on_switch, self._applied_gateways)
         except redis.RedisError as error:
             log.warning("gateway states not published: %s", error)
 
@@ -171,13 +194,19 @@ def publish(
     worker_id: str,
     gateway_trunks: Iterable[tuple[PoolKeys, str]],
     on_switch: Mapping[str, SwitchGateway],
+    applied: Mapping[str, str] | None,
 ) -> None:
-    """Each pool's gateways as this worker's switch reports them, under the pool's key."""
-    by_pool: dict[PoolKeys, dict[str, SwitchGateway]] = {}
+    """Each pool's gateways as this worker's switch reports them, and as the worker gave them
+    to it (`applied` fingerprints), under the pool's key."""
+    given = applied or {}
+    by_pool: dict[PoolKeys, list[str]] = {}
     for pool, gateway in gateway_trunks:
-        states = by_pool.setdefault(pool, {})
-        if gateway in on_switch:
-            states[gateway] = on_switch[gateway]
+        by_pool.setdefault(pool, []).append(gateway)
     at_ms = int(time.time() * 1000)
-    for pool, states in by_pool.items():
-        rdb.hset(pool.gateways, worker_id, GatewayReport(at_ms=at_ms, gateways=states).encode())
+    for pool, names in by_pool.items():
+        report = GatewayReport(
+            at_ms=at_ms,
+            gateways={g: on_switch[g] for g in names if g in on_switch},
+            applied={g: given[g] for g in names if g in given},
+        )
+        rdb.hset(pool.gateways, worker_id, report.encode())

@@ -5,6 +5,7 @@ here as the operator's Secret holds them; the operator's compiling is tested on 
 
 from __future__ import annotations
 
+import signal
 import time
 from functools import partial
 from pathlib import Path
@@ -161,9 +162,13 @@ def test_a_pool_whose_new_gateways_are_not_mounted_yet_waits_while_the_other_poo
             set_generation(rdb, lines, generation_of(changed))
             changed_ms = int(time.time() * 1000)
             on_b = set(rdb.zrange(backup.trunk_active("b"), 0, -1))
+            # Long enough for the worker to have read the new table (within a second), and some.
             wait_for(
                 "new calls on trunk b while pool lines waits for its files",
-                lambda: len(set(rdb.zrange(backup.trunk_active("b"), 0, -1)) - on_b) >= 3,
+                lambda: (
+                    len(set(rdb.zrange(backup.trunk_active("b"), 0, -1)) - on_b) >= 3
+                    and time.time() * 1000 > changed_ms + 3000
+                ),
                 log=worker,
             )
             assert sim_log_lines(sim_dir, "sofia profile external rescan") == 1
@@ -240,3 +245,66 @@ def _gateway_rows(api: Api) -> dict[str, tuple[str, str]] | None:
     rows = ((api.get("trunkpools", "lines") or {}).get("status") or {}).get("trunks") or []
     found = {r["name"]: (r.get("gateway", ""), r.get("gatewayDialable", "")) for r in rows}
     return found if all(found.get(n, ("",))[0] for n in ("gw-a", "gw-b")) else None
+
+
+def test_a_worker_restarted_beside_its_switch_kills_a_gateway_changed_while_it_was_down(
+    api: Api,
+    operator: OperatorProcess,
+    rdb: redis.Redis,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    """The dialer dies (SIGKILL) while its switch keeps running; gateway gw-a changes before
+    it comes back with the same id. The switch still has gw-a as it was, and a rescan alone
+    would keep it so: the worker reads back what it had given the switch and kills gw-a
+    first; gw-b, unchanged, is left alone."""
+    create(
+        api, rdb, operator, namespace, csv_of(numbers(300)), TRUNKS, retry=RETRY,
+        pacing={"maxConcurrency": 12, "ringTimeoutSeconds": 20},
+    )  # fmt: skip
+    operator.stop()  # the routing table's generation is this test's to set from here on
+    pool = PoolKeys("tp", namespace, "lines")
+    conf, mounted, sim_dir = tmp_path / "conf", tmp_path / "gateways", tmp_path / "sim"
+    sim_dir.mkdir()
+    first = gateway_xml({"gw-a": GW_A, "gw-b": GW_B})
+    mount(switch_folder(conf), first)
+    set_generation(rdb, pool, mount(mounted, first))
+
+    def worker(log: str) -> WorkerProcess:
+        return WorkerProcess(
+            f"{namespace}/promo", redis_url, esl, tmp_path / log, "w1",
+            KDIAL_GATEWAYS_DIR=str(mounted),
+        )  # fmt: skip
+
+    with simulator(SCENARIO, speed=20, workdir=sim_dir, conf=conf) as esl:
+        before = worker("before.log").start()
+        try:
+            wait_for(
+                "the switch told of the gateways",
+                lambda: sim_log_lines(sim_dir, "sofia profile external rescan") == 1,
+                log=before,
+            )
+            wait_for(
+                "what it gave the switch published",
+                lambda: '"applied"' in str(rdb.hget(pool.gateways, "w1")),
+                log=before,
+            )
+        finally:
+            before.stop(signal.SIGKILL)
+
+        changed = gateway_xml({"gw-a": GW_A | {"expire-seconds": "600"}, "gw-b": GW_B})
+        mount(switch_folder(conf), changed)
+        set_generation(rdb, pool, mount(mounted, changed))
+        after = worker("after.log").start()
+        try:
+            wait_for(
+                "the switch told of the new gateways",
+                lambda: sim_log_lines(sim_dir, "sofia profile external rescan") == 2,
+                log=after,
+            )
+        finally:
+            after.stop()
+
+    assert sim_log_lines(sim_dir, "sofia profile external killgw gw-a") == 1
+    assert sim_log_lines(sim_dir, "sofia profile external killgw gw-b") == 0

@@ -22,7 +22,7 @@ import hashlib
 from typing import ClassVar
 from xml.etree import ElementTree
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from kdial.state.wire import WireValue
 
@@ -114,8 +114,14 @@ class GatewayReport(WireValue):
     """What one worker's switch says of a pool's gateways, at a moment."""
 
     KIND: ClassVar[str] = "gateway report"
+    #: 2: `applied`.
+    SCHEMA_VERSION: ClassVar[int] = 2
 
     at_ms: int
     """When the switch was asked (ms since the epoch, the worker's clock)."""
     gateways: dict[str, SwitchGateway]
     """The pool's gateways the switch has, by name; a gateway it lacks is absent."""
+    applied: dict[str, str] = Field(default_factory=dict)
+    """The pool's gateways as the worker last gave them to its switch (`fingerprints`): a
+    worker restarted beside the same switch reads them back, so it knows which of them
+    changed while it was down."""
