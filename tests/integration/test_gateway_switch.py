@@ -45,6 +45,21 @@ def switch_folder(conf: Path) -> Path:
     return conf / "sip_profiles" / "external" / "pod-1"
 
 
+def folders(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """The switch's configuration folder, the dialer's mount and the simulator's folder."""
+    (tmp_path / "sim").mkdir()
+    return tmp_path / "conf", tmp_path / "gateways", tmp_path / "sim"
+
+
+def deliver(
+    rdb: redis.Redis, pool: str, namespace: str, conf: Path, mounted: Path, xml: str
+) -> None:
+    """Pool `pool`'s gateways `xml` as a kubelet that has updated the pod's volume shows them,
+    to the switch and to the dialer, and the routing table naming their generation."""
+    mount(switch_folder(conf), xml, pool)
+    set_generation(rdb, PoolKeys("tp", namespace, pool), mount(mounted, xml, pool))
+
+
 def sim_log_lines(folder: Path, text: str) -> int:
     log = folder / "sim.log"
     return sum(text in line for line in log.read_text("utf-8", "replace").splitlines())
@@ -64,11 +79,8 @@ def test_a_new_generation_reaches_the_switch_while_calls_are_up(
     )  # fmt: skip
     operator.stop()  # the routing table's generation is this test's to set from here on
     pool = PoolKeys("tp", namespace, "lines")
-    conf, mounted, sim_dir = tmp_path / "conf", tmp_path / "gateways", tmp_path / "sim"
-    sim_dir.mkdir()
-    first = gateway_xml({"gw-a": GW_A})
-    mount(switch_folder(conf), first)
-    set_generation(rdb, pool, mount(mounted, first))
+    conf, mounted, sim_dir = folders(tmp_path)
+    deliver(rdb, "lines", namespace, conf, mounted, gateway_xml({"gw-a": GW_A}))
 
     with simulator(SCENARIO, speed=20, workdir=sim_dir, conf=conf) as esl:
         worker = WorkerProcess(
@@ -137,11 +149,9 @@ def test_a_pool_whose_new_gateways_are_not_mounted_yet_waits_while_the_other_poo
     lines, backup = PoolKeys("tp", namespace, "lines"), PoolKeys("tp", namespace, "backup")
     wait_for("both routing tables", lambda: rdb.exists(lines.config, backup.config) == 2)
     operator.stop()  # the routing tables' generations are this test's to set from here on
-    conf, mounted, sim_dir = tmp_path / "conf", tmp_path / "gateways", tmp_path / "sim"
-    sim_dir.mkdir()
+    conf, mounted, sim_dir = folders(tmp_path)
     for pool, xml in (("lines", gateway_xml({"a": GW_A})), ("backup", gateway_xml({"b": GW_B}))):
-        mount(switch_folder(conf), xml, pool)
-        set_generation(rdb, PoolKeys("tp", namespace, pool), mount(mounted, xml, pool))
+        deliver(rdb, pool, namespace, conf, mounted, xml)
 
     with simulator(SCENARIO, speed=20, workdir=sim_dir, conf=conf) as esl:
         worker = WorkerProcess(
@@ -265,11 +275,8 @@ def test_a_worker_restarted_beside_its_switch_kills_a_gateway_changed_while_it_w
     )  # fmt: skip
     operator.stop()  # the routing table's generation is this test's to set from here on
     pool = PoolKeys("tp", namespace, "lines")
-    conf, mounted, sim_dir = tmp_path / "conf", tmp_path / "gateways", tmp_path / "sim"
-    sim_dir.mkdir()
-    first = gateway_xml({"gw-a": GW_A, "gw-b": GW_B})
-    mount(switch_folder(conf), first)
-    set_generation(rdb, pool, mount(mounted, first))
+    conf, mounted, sim_dir = folders(tmp_path)
+    deliver(rdb, "lines", namespace, conf, mounted, gateway_xml({"gw-a": GW_A, "gw-b": GW_B}))
 
     def worker(log: str) -> WorkerProcess:
         return WorkerProcess(
@@ -294,8 +301,7 @@ def test_a_worker_restarted_beside_its_switch_kills_a_gateway_changed_while_it_w
             before.stop(signal.SIGKILL)
 
         changed = gateway_xml({"gw-a": GW_A | {"expire-seconds": "600"}, "gw-b": GW_B})
-        mount(switch_folder(conf), changed)
-        set_generation(rdb, pool, mount(mounted, changed))
+        deliver(rdb, "lines", namespace, conf, mounted, changed)
         after = worker("after.log").start()
         try:
             wait_for(
