@@ -43,9 +43,9 @@ def test_status_counts_the_agents_logged_in_ready_and_on_call(
     act(rdb, keys, "bo", AgentAction.LOGIN)
     act(rdb, keys, "cy", AgentAction.LOGIN, ready=True)
     act(rdb, keys, "cy", AgentAction.RESERVE)
-    want = {"loggedIn": 3, "ready": 1, "onCall": 1}
+    want = {"loggedIn": 3, "ready": 1, "onCall": 1, "previewsSkipped": 0}
     wait_for("three agents counted", lambda: agents(api) == want, log=operator)
 
     act(rdb, keys, "bo", AgentAction.LOGOUT)
-    want = {"loggedIn": 2, "ready": 1, "onCall": 1}
+    want = {"loggedIn": 2, "ready": 1, "onCall": 1, "previewsSkipped": 0}
     wait_for("a logout counted", lambda: agents(api) == want, log=operator)
