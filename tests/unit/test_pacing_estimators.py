@@ -6,7 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kdial.pacing.estimators import MIN_SAMPLES, AnswerRate, Empirical, wilson_upper
+from kdial.pacing.estimators import (
+    MIN_SAMPLES,
+    SETTLE_SECONDS,
+    AnswerRate,
+    Cohorts,
+    Empirical,
+    wilson_upper,
+)
 
 
 def test_wilson_upper_bound_is_the_textbook_value() -> None:
@@ -93,3 +100,14 @@ def test_past_every_sample_a_duration_is_expected_to_end_soon_not_never() -> Non
     talks = Empirical()
     talks.add(np.linspace(100.0, 200.0, 100).tolist())
     assert talks.finish_within(np.array([500.0]), np.array([20.0]))[0] > 0.5
+
+
+def test_outcomes_are_held_until_every_call_launched_with_them_has_ended() -> None:
+    cohorts = Cohorts(ring_timeout=25.0)
+    cohorts.add(3.0, [], [3.0, 3.0])  # launched at 0, failed fast
+    cohorts.add(8.0, [8.0], [])  # launched at 0, answered
+    cohorts.add(12.0, [], [2.0])  # launched at 10
+    assert cohorts.release(20.0) == ([], []), "calls launched at 0 may still be ringing"
+    assert cohorts.release(25.0 + SETTLE_SECONDS) == ([8.0], [3.0, 3.0])
+    assert cohorts.release(34.0) == ([], [])
+    assert cohorts.release(35.0 + SETTLE_SECONDS) == ([], [2.0])

@@ -15,19 +15,20 @@ from kdial.pacing import (
     PredictivePacer,
     ProgressivePacer,
     Snapshot,
+    Tuning,
 )
 from kdial.pacing.predictive import RESOLUTION, launches, outlook, poisson_binomial
 
 
 def learned(mode: object = REGULATORY, abandoned: int = 0) -> PredictivePacer:
-    """A pacer that has seen an hour of S1-like outcomes: answer rate 0.3 after 20 s of ring,
-    talk Exp(180 s), wrap-up 15 s."""
+    """A pacer that has seen an hour of S1-like outcomes, the last a minute ago (their calls'
+    cohorts long ended): answer rate 0.3 after 20 s of ring, talk Exp(180 s), wrap-up 15 s."""
     assert isinstance(mode, type(REGULATORY))
     rng = np.random.default_rng(5)
     pacer = PredictivePacer(mode)
     pacer.decide(
         Snapshot(
-            now=0.0,
+            now=-60.0,
             ready=0,
             outcomes=Outcomes(
                 answered=[20.0] * 300,
@@ -126,6 +127,23 @@ def test_an_unknown_campaign_dials_little_more_than_progressive() -> None:
     fresh = PredictivePacer(REGULATORY)
     snapshot = Snapshot(now=0.0, ready=10, talking=[30.0] * 10)
     assert 10 <= fresh.decide(snapshot) <= 12, "no answer rate known: its bound is 1"
+
+
+def test_a_burst_of_quick_failures_at_the_start_does_not_open_the_floodgates() -> None:
+    """The day starts with a call for each of 100 Ready agents; 3 s later a fifth of them have
+    failed fast and none answered yet (answers take longer). Those first outcomes say the rate
+    is near 0; launched on, they would bring hundreds of answers at once. Until the cohort has
+    ended, the pacer dials only for the agents no ringing call may take."""
+    pacer = PredictivePacer(REGULATORY, Tuning(ring_timeout=25.0))
+    assert pacer.decide(Snapshot(now=0.0, ready=100)) == 100
+    quick = Outcomes(unanswered=[3.0] * 19)
+    after = Snapshot(now=3.0, ready=100, ringing=[3.0] * 81, outcomes=quick)
+    assert pacer.decide(after) == 100 - 81, "one call for each agent the failures freed"
+    # Once the cohort has ended, what it says is the rate: 30 answers in 100.
+    settled = Outcomes(answered=[8.0] * 30, unanswered=[25.0] * 51)
+    pacer.decide(Snapshot(now=25.0, ready=70, outcomes=settled))
+    ended = pacer.decide(Snapshot(now=27.0, ready=70))
+    assert 70 < ended <= 70 / 0.2, "dialling ahead again, at a rate near the truth"
 
 
 def test_the_brake_drops_to_progressive_over_the_limit_and_lets_go_after_recovery() -> None:

@@ -3,19 +3,23 @@ distributions of ring, talk and wrap-up times (empirical, over a recent window).
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["AnswerRate", "Empirical", "wilson_upper"]
+__all__ = ["AnswerRate", "Cohorts", "Empirical", "wilson_upper"]
 
 Array = npt.NDArray[np.float64]
 
 #: Fewer samples than this say too little about a distribution: `Empirical` reports nothing
 #: yet. The first ones are biased besides: the short talks end first.
 MIN_SAMPLES = 50
+
+#: Seconds after its ring timeout by which an attempt's end has surely been reported.
+SETTLE_SECONDS = 1.0
 
 #: The sorted samples are refreshed once this fraction (1/REFRESH) of them is new.
 REFRESH = 20
@@ -155,3 +159,36 @@ class Empirical:
         fallback = 1 - np.exp(-np.maximum(horizon, 0) / self._excess)
         result: Array = np.where(above >= MIN_TAIL, within / np.maximum(above, 1), fallback)
         return result
+
+
+class Cohorts:
+    """Ring outcomes held back until every attempt launched as early as theirs has ended (its
+    launch a ring timeout ago): released, they are a fair sample whatever the launches were.
+
+    What ends first is not: after a burst of launches (the start of a day, a pacer taking over)
+    the fast failures come back seconds before the answers, and an answer rate learnt from them
+    alone falls far below the truth, so the pacer would launch hundreds of calls that then
+    answer together. In a steady flow what ends is fair already, only later.
+    """
+
+    def __init__(self, ring_timeout: float) -> None:
+        self.ring_timeout = ring_timeout
+        self._held: list[tuple[float, bool, float]] = []
+        """A heap of (launch time, answered, ring seconds)."""
+
+    def add(self, now: float, answered: Sequence[float], unanswered: Sequence[float]) -> None:
+        """Outcomes that ended by `now`, as ring seconds."""
+        for ring in answered:
+            heapq.heappush(self._held, (now - ring, True, ring))
+        for ring in unanswered:
+            heapq.heappush(self._held, (now - ring, False, ring))
+
+    def release(self, now: float) -> tuple[list[float], list[float]]:
+        """The ring seconds of the (answered, unanswered) attempts whose cohort has ended."""
+        settled = now - self.ring_timeout - SETTLE_SECONDS
+        answered: list[float] = []
+        unanswered: list[float] = []
+        while self._held and self._held[0][0] <= settled:
+            _, was_answered, ring = heapq.heappop(self._held)
+            (answered if was_answered else unanswered).append(ring)
+        return answered, unanswered

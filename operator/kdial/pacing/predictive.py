@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kdial.pacing.abandon import AbandonWindow, Brake, ComplianceMode, Feedback
-from kdial.pacing.estimators import AnswerRate, Empirical
+from kdial.pacing.estimators import AnswerRate, Cohorts, Empirical
 from kdial.pacing.progressive import progressive_launches
 from kdial.pacing.snapshot import Snapshot
 
@@ -43,6 +43,8 @@ LAST = (1.0,)
 class Tuning:
     connect_deadline: float = 2.0
     """Seconds an answered call waits for an agent before it is abandoned."""
+    ring_timeout: float = 30.0
+    """The longest an attempt rings before it ends (the campaign's ring timeout)."""
     rate_memory: float = 400.0
     """Attempts the answer-rate estimate remembers (decayed)."""
     rate_z: float = 1.64
@@ -139,6 +141,8 @@ class PredictivePacer:
         self.mode = mode
         self.tuning = tuning = tuning or Tuning()
         self.rate = AnswerRate(memory=tuning.rate_memory, z=tuning.rate_z)
+        self.settled_rate = AnswerRate(memory=tuning.rate_memory, z=tuning.rate_z)
+        self.cohorts = Cohorts(tuning.ring_timeout)
         self.answer_times = Empirical(tuning.samples)
         self.failure_times = Empirical(tuning.samples)
         self.talk_times = Empirical(tuning.samples)
@@ -163,7 +167,9 @@ class PredictivePacer:
         self.feedback.update(o.connected, o.abandoned)
         if not snapshot.staffed:
             return 0
-        p = self.rate.upper()
+        # The outcomes as they end follow a change of the rate at once; those whose cohort has
+        # ended are not fooled by a burst of launches: the higher bound of the two.
+        p = max(self.rate.upper(), self.settled_rate.upper())
         free, answer = self._horizons(snapshot, p)
         c = outlook(snapshot.ready, snapshot.waiting, free, answer, self._calls)
         threshold = self.mode.threshold * self.feedback.scale()
@@ -172,8 +178,12 @@ class PredictivePacer:
     def _learn(self, snapshot: Snapshot) -> None:
         o = snapshot.outcomes
         self.rate.update(len(o.answered), len(o.unanswered))
-        self.answer_times.add(o.answered)
-        self.failure_times.add(o.unanswered)
+        self.cohorts.add(snapshot.now, o.answered, o.unanswered)
+        answered, unanswered = self.cohorts.release(snapshot.now)
+        self.settled_rate.update(len(answered), len(unanswered))
+        # Ring times too: the first answers of a day are the quick ones.
+        self.answer_times.add(answered)
+        self.failure_times.add(unanswered)
         self.talk_times.add(o.talks)
         self.wrap_times.add(o.wraps)
         self.window.add(snapshot.now, o.connected, o.abandoned)
