@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 from kdial.agent_state import AgentAction, IllegalTransition
 from kdial.dialstring import agent_originate_command, bridge_command
-from kdial_worker.agents import Agents, Contended
+from kdial_worker.agents import Agents, Contended, Elsewhere
 from kdial_worker.calls import AgentLeg, Call, Calls, agent_leg_uuid
 from kdial_worker.esl import EslDown, EslSession
 from kdial_worker.paced_calls import PacedCalls
@@ -207,16 +207,17 @@ class Bridging:
 
     def _act(self, call: Call, action: AgentAction, reason: str | None = None) -> None:
         """Moves the call's agent. Their record is theirs to change too (a logout between
-        calls), so a move their state no longer allows is logged, not raised. An agent who
-        did not take the call is the call's no more."""
+        calls), and a reclaim frees them from a call whose lease it took back, so a move their
+        state no longer allows, or of an agent no longer on this call, is logged, not raised.
+        An agent who did not take the call is the call's no more."""
         agent = call.agent
         if agent is None:
             return
         if action in (AgentAction.NOT_READY, AgentAction.RELEASE):
             call.agent = None
         try:
-            self.agents.act(agent, action, reason=reason)
-        except (IllegalTransition, Contended) as error:
+            self.agents.act(agent, action, on=call.attempt, reason=reason)
+        except (IllegalTransition, Contended, Elsewhere) as error:
             log.warning("attempt %s: agent %s: %s", call.attempt, agent, error)
 
 

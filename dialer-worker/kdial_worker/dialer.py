@@ -110,7 +110,13 @@ class Dialer:
             self.esl, self.agents, self.calls, self.campaign, settings.worker_id, paced=self.paced
         )
         self.previews = Previews(
-            rdb, self.keys, self.esl, self.calls, self.agents, worker_id=settings.worker_id
+            rdb,
+            self.keys,
+            self.esl,
+            self.calls,
+            self.agents,
+            worker_id=settings.worker_id,
+            lease_ms=self._lease_ms,
         )
         self.pacer = CampaignPacer(rdb, self.keys, settings.worker_id)
         self.rng = random.Random()
@@ -691,7 +697,8 @@ class Dialer:
 
     def _renew(self) -> None:
         calls = list(self.calls.by_uuid.values())
-        lost = ledger.renew(self.rdb, self.keys, [c.attempt for c in calls], self._lease_ms)
+        attempts = [c.attempt for c in calls] + sorted(self.previews.held)
+        lost = ledger.renew(self.rdb, self.keys, attempts, self._lease_ms)
         live = [
             c.grant for c in calls if c.uuid in self.calls.by_uuid and c.attempt not in self._unheld
         ]
