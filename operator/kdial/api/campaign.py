@@ -132,7 +132,8 @@ class Pacing(ApiModel):
     answered calls. Regulators set 3 (FCC, Ofcom)."""
     connect_deadline_seconds: int = Field(default=2, ge=1, le=10)
     """Seconds an answered callee may wait for an agent (or the bridge to a SIP URI
-    destination) before the call counts as abandoned."""
+    destination) before the call counts as abandoned. The agent's phone rings within it
+    (for 1 to 2 s with 2), so agents' phones should auto-answer."""
     abandon_message: str | None = Field(
         default=None,
         max_length=256,
