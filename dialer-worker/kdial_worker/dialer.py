@@ -21,8 +21,7 @@ import gevent
 import gevent.event
 import redis
 
-from kdial.agent_lines import agent_lines
-from kdial.agent_state import AgentState
+from kdial.agent_lines import predictive_cap
 from kdial.api.campaign import CampaignMode
 from kdial.causes import cause_class
 from kdial.dialstring import Application, SipUri, abandon_command, originate_command
@@ -249,7 +248,7 @@ class Dialer:
         """The campaign-wide caps on calls in flight: one per Ready agent in Progressive mode
         (`progressive_cap`, over the agents every worker shares) and in Predictive mode while
         its pacer's permits are not fresh, else the campaign's own; and in Predictive mode the
-        cap while they are, `maxDialRatio` per logged-in agent (`agent_lines`)."""
+        cap while they are, `maxDialRatio` per agent not NotReady (`predictive_cap`)."""
         pacing = rt.spec.pacing
         own = pacing.max_concurrency or self.settings.max_calls * 1000
         if rt.spec.mode not in (CampaignMode.PROGRESSIVE, CampaignMode.PREDICTIVE):
@@ -258,9 +257,7 @@ class Dialer:
         cap = progressive_cap(states, pacing.max_concurrency)
         if rt.spec.mode is CampaignMode.PROGRESSIVE:
             return cap, None
-        logged_in = sum(1 for state in states if state is not AgentState.LOGGED_OUT)
-        lines = agent_lines(rt.spec.mode, pacing.max_dial_ratio, logged_in)
-        return cap, min(own, int(lines))
+        return cap, min(own, predictive_cap(states, pacing.max_dial_ratio))
 
     def _hang_up_leftovers(self) -> None:
         """Calls this worker left on its switch before a restart are ended first: their
