@@ -104,9 +104,11 @@ class Previews:
                 continue
             # From now on the record is this worker's: its lease is this worker's short one,
             # not the preview's five minutes, so if this worker dies while the agent's phone
-            # rings the reclaim frees the agent within a lease, not minutes later.
+            # rings the reclaim frees the agent within a lease, not minutes later. (Renewed
+            # with the calls' leases too: a Redis error here leaves it to that.)
             self.held.add(request.attempt)
-            ledger.renew(self.rdb, self.keys, [request.attempt], self.lease_ms)
+            with contextlib.suppress(redis.RedisError):
+                ledger.renew(self.rdb, self.keys, [request.attempt], self.lease_ms)
             gevent.spawn(self._dial, request, rt, check, dial)
         return taken
 
