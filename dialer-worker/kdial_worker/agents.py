@@ -25,6 +25,11 @@ class Contended(Exception):
     """The agent's record kept changing under this worker."""
 
 
+class Elsewhere(Exception):
+    """The agent is not on the call this worker acts for any more: its lease was reclaimed
+    while the worker stood still (`AgentAction.CALL_LOST`), and they may be on another."""
+
+
 class Agents:
     def __init__(self, rdb: redis.Redis, keys: CampaignKeys) -> None:
         self.rdb, self.keys = rdb, keys
@@ -60,14 +65,18 @@ class Agents:
         action: AgentAction,
         *,
         attempt: str | None = None,
+        on: str | None = None,
         reason: str | None = None,
         rounds: int = _ROUNDS,
     ) -> AgentRecord:
         """Applies `action` to the agent's stored record, stamped on Redis's clock, and logs the
-        change; raises `IllegalTransition` (nothing written) when the state forbids it."""
+        change; raises `IllegalTransition` (nothing written) when the state forbids it, and
+        `Elsewhere` when `on` (the call the worker acts for) is not the agent's call."""
         for _ in range(rounds):
             raw = cast(str | None, self.rdb.hget(self.keys.agents, agent))
             record = NEVER_SEEN if raw is None else AgentRecord.decode(raw)
+            if on is not None and record.attempt != on:
+                raise Elsewhere(f"agent {agent!r} is not on attempt {on} any more")
             new, change = changed(
                 record, agent, action, self._now(), reason=reason, attempt=attempt
             )

@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 from kdial.agent_state import AgentAction, IllegalTransition
 from kdial.dialstring import agent_originate_command, bridge_command
-from kdial_worker.agents import Agents, Contended
+from kdial_worker.agents import Agents, Contended, Elsewhere
 from kdial_worker.calls import AgentLeg, Call, Calls, agent_leg_uuid
 from kdial_worker.esl import EslDown, EslSession
 from kdial_worker.paced_calls import PacedCalls
@@ -52,14 +52,30 @@ NOT_THE_PHONE = frozenset({"DESTINATION_OUT_OF_ORDER", "CHAN_NOT_IMPLEMENTED", "
 CALLEE_VARIABLES = {"hangup_after_bridge": "true"}
 
 
+#: The least time left of a connect deadline worth ringing an agent (s): a phone set to
+#: auto-answer answers within a few hundred ms; with less left, ringing one only makes them
+#: NotReady for a call they could not take, and the callee hears the abandon message now.
+MIN_RING_SECONDS = 0.5
+#: The least originate_timeout that rings: FreeSWITCH counts it in whole seconds of its clock
+#: and fires within the last one (freeswitch-facts: NO_ANSWER 4.03-5.04 s after originate for
+#: 5, 0.145 s for 1), so 1 may end the leg before it rings; 0 is no timeout at all (the
+#: switch's own default of 60 s applies).
+LEAST_TIMEOUT = 2
+
+
 def leg_timeout(seconds_left: float) -> int | None:
-    """The originate timeout of an agent leg rung with `seconds_left` of the connect deadline:
-    FreeSWITCH counts it in whole seconds and fires within the last second before it
-    (freeswitch-facts), so the whole seconds left and never more; None when not one is left.
-    With the default 2 s deadline that is 1, which may fire at once (0.145 s measured): agents'
-    phones must answer at once (auto-answer), or the campaign needs a longer deadline."""
-    whole = math.floor(seconds_left)
-    return whole if whole >= 1 else None
+    """The originate timeout of an agent leg rung with `seconds_left` of the connect deadline;
+    None when less than `MIN_RING_SECONDS` is left (the callee is abandoned).
+
+    The worker hangs the leg up itself at the deadline. The switch's timeout ends a leg nobody
+    answers within it, so that what is left goes to the next Ready agent: the whole seconds
+    left, which fires before the deadline. With fewer than 2 whole seconds left that would be
+    1 (or 0), which cannot ring, so it is 2 and the worker cuts the leg at the deadline: with
+    the default 2 s deadline an agent's phone rings for 1 to 2 s, and only phones that
+    auto-answer take the call."""
+    if seconds_left < MIN_RING_SECONDS:
+        return None
+    return max(LEAST_TIMEOUT, math.floor(seconds_left))
 
 
 def deadline_at(answered: float, connect_deadline: float) -> float:
@@ -207,16 +223,17 @@ class Bridging:
 
     def _act(self, call: Call, action: AgentAction, reason: str | None = None) -> None:
         """Moves the call's agent. Their record is theirs to change too (a logout between
-        calls), so a move their state no longer allows is logged, not raised. An agent who
-        did not take the call is the call's no more."""
+        calls), and a reclaim frees them from a call whose lease it took back, so a move their
+        state no longer allows, or of an agent no longer on this call, is logged, not raised.
+        An agent who did not take the call is the call's no more."""
         agent = call.agent
         if agent is None:
             return
         if action in (AgentAction.NOT_READY, AgentAction.RELEASE):
             call.agent = None
         try:
-            self.agents.act(agent, action, reason=reason)
-        except (IllegalTransition, Contended) as error:
+            self.agents.act(agent, action, on=call.attempt, reason=reason)
+        except (IllegalTransition, Contended, Elsewhere) as error:
             log.warning("attempt %s: agent %s: %s", call.attempt, agent, error)
 
 

@@ -21,8 +21,7 @@ import gevent
 import gevent.event
 import redis
 
-from kdial.agent_lines import agent_lines
-from kdial.agent_state import AgentState
+from kdial.agent_lines import predictive_cap
 from kdial.api.campaign import CampaignMode
 from kdial.causes import cause_class
 from kdial.dialstring import Application, SipUri, abandon_command, originate_command
@@ -110,7 +109,13 @@ class Dialer:
             self.esl, self.agents, self.calls, self.campaign, settings.worker_id, paced=self.paced
         )
         self.previews = Previews(
-            rdb, self.keys, self.esl, self.calls, self.agents, worker_id=settings.worker_id
+            rdb,
+            self.keys,
+            self.esl,
+            self.calls,
+            self.agents,
+            worker_id=settings.worker_id,
+            lease_ms=self._lease_ms,
         )
         self.pacer = CampaignPacer(rdb, self.keys, settings.worker_id)
         self.rng = random.Random()
@@ -243,7 +248,7 @@ class Dialer:
         """The campaign-wide caps on calls in flight: one per Ready agent in Progressive mode
         (`progressive_cap`, over the agents every worker shares) and in Predictive mode while
         its pacer's permits are not fresh, else the campaign's own; and in Predictive mode the
-        cap while they are, `maxDialRatio` per logged-in agent (`agent_lines`)."""
+        cap while they are, `maxDialRatio` per agent not NotReady (`predictive_cap`)."""
         pacing = rt.spec.pacing
         own = pacing.max_concurrency or self.settings.max_calls * 1000
         if rt.spec.mode not in (CampaignMode.PROGRESSIVE, CampaignMode.PREDICTIVE):
@@ -252,9 +257,7 @@ class Dialer:
         cap = progressive_cap(states, pacing.max_concurrency)
         if rt.spec.mode is CampaignMode.PROGRESSIVE:
             return cap, None
-        logged_in = sum(1 for state in states if state is not AgentState.LOGGED_OUT)
-        lines = agent_lines(rt.spec.mode, pacing.max_dial_ratio, logged_in)
-        return cap, min(own, int(lines))
+        return cap, min(own, predictive_cap(states, pacing.max_dial_ratio))
 
     def _hang_up_leftovers(self) -> None:
         """Calls this worker left on its switch before a restart are ended first: their
@@ -691,7 +694,8 @@ class Dialer:
 
     def _renew(self) -> None:
         calls = list(self.calls.by_uuid.values())
-        lost = ledger.renew(self.rdb, self.keys, [c.attempt for c in calls], self._lease_ms)
+        attempts = [c.attempt for c in calls] + sorted(self.previews.held)
+        lost = ledger.renew(self.rdb, self.keys, attempts, self._lease_ms)
         live = [
             c.grant for c in calls if c.uuid in self.calls.by_uuid and c.attempt not in self._unheld
         ]

@@ -15,6 +15,7 @@ import redis
 
 from kdial.outcomes import Outcome
 from kdial.state import scripts
+from kdial.state.agents import CALL_LOST_REASON, CHANGES_KEPT, AgentChange
 from kdial.state.attempt import CallRecord
 from kdial.state.history import ContactHistory
 from kdial.state.keys import CampaignKeys
@@ -176,10 +177,11 @@ def renew(rdb: redis.Redis, keys: CampaignKeys, attempts: list[str], lease_ms: i
 def reclaim(
     rdb: redis.Redis, keys: CampaignKeys, redial_delay_ms: int, limit: int = 100
 ) -> list[str]:
-    """Takes back contacts whose attempt's lease expired; returns those attempt ids."""
+    """Takes back contacts whose attempt's lease expired, and frees the agent on each such
+    call (`AgentAction.CALL_LOST`); returns those attempt ids."""
     taken = rdb.eval(
         scripts.RECLAIM,
-        9,
+        11,
         keys.leases,
         keys.inflight,
         keys.due,
@@ -187,7 +189,12 @@ def reclaim(
         keys.totals,
         keys.attempts,
         *keys.waits,
+        keys.agents,
+        keys.agent_changes,
         limit,
         redial_delay_ms,
+        CALL_LOST_REASON,
+        CHANGES_KEPT,
+        AgentChange.SCHEMA_VERSION,
     )
     return [str(a) for a in taken]

@@ -29,7 +29,7 @@ from kdial.state.keys import CampaignKeys
 from kdial.state.preview import PREVIEW_LEASE_MS, SKIPPED, DialRequest, overdue
 from kdial.state.wire import NewerSchema
 from kdial_worker import ledger
-from kdial_worker.agents import Agents, Contended
+from kdial_worker.agents import Agents, Contended, Elsewhere
 from kdial_worker.bridging import CONFIRM_SECONDS, NO_ANSWER, NOT_THE_PHONE
 from kdial_worker.calls import AgentLeg, Calls, agent_leg_uuid, call_uuid
 from kdial_worker.esl import EslDown, EslSession
@@ -59,11 +59,15 @@ class Previews:
         agents: Agents,
         *,
         worker_id: str,
+        lease_ms: int,
     ) -> None:
         self.rdb, self.keys, self.esl, self.calls, self.agents = rdb, keys, esl, calls, agents
         self.campaign = f"{keys.namespace}/{keys.name}"
-        self.worker_id = worker_id
+        self.worker_id, self.lease_ms = worker_id, lease_ms
         self._swept = -SWEEP_SECONDS
+        #: The attempts of the dial requests this worker took and has not finished: their
+        #: leases are this worker's to renew (`Dialer._renew`), from the moment it takes one.
+        self.held: set[str] = set()
 
     def expire(self, timeout_seconds: float) -> None:
         """Skips each record previewed `timeout_seconds` ago or more and still neither dialled
@@ -98,6 +102,13 @@ class Previews:
             except (ValueError, NewerSchema) as error:
                 log.error("campaign %s: dial request not understood: %s", self.campaign, error)
                 continue
+            # From now on the record is this worker's: its lease is this worker's short one,
+            # not the preview's five minutes, so if this worker dies while the agent's phone
+            # rings the reclaim frees the agent within a lease, not minutes later. (Renewed
+            # with the calls' leases too: a Redis error here leaves it to that.)
+            self.held.add(request.attempt)
+            with contextlib.suppress(redis.RedisError):
+                ledger.renew(self.rdb, self.keys, [request.attempt], self.lease_ms)
             gevent.spawn(self._dial, request, rt, check, dial)
         return taken
 
@@ -108,6 +119,7 @@ class Previews:
             # The lease keeps the contact safe: it will be reclaimed, never lost.
             log.exception("preview attempt %s failed", request.attempt)
         finally:
+            self.held.discard(request.attempt)
             self._release_if_reserved(request)
 
     def _ring_then_dial(self, request: DialRequest, rt: Runtime, check: Check, dial: Dial) -> None:
@@ -186,6 +198,6 @@ class Previews:
         self, agent: str, attempt: str, action: AgentAction, reason: str | None = None
     ) -> None:
         try:
-            self.agents.act(agent, action, reason=reason)
-        except (IllegalTransition, Contended) as error:
+            self.agents.act(agent, action, on=attempt, reason=reason)
+        except (IllegalTransition, Contended, Elsewhere) as error:
             log.warning("preview attempt %s: agent %s: %s", attempt, agent, error)

@@ -5,6 +5,7 @@ say so. A Ready agent is Reserved for an answered call on its way to them, Talki
 bridged, in WrapUp after it ends, and Ready again once they end wrap-up with a disposition.
 A reserved agent who does not answer goes NotReady; one whose call went away before it reached
 them (the callee hung up first) is released, Ready again. An agent logs out only between calls.
+An agent whose call's worker died is freed when its lease is reclaimed (`CALL_LOST`).
 
 Every other move is refused (`IllegalTransition`): an agent talking cannot log out and leave
 a callee in silence, and a NotReady agent is never handed a call.
@@ -38,6 +39,9 @@ class AgentAction(StrEnum):
     #: The dialer's, never an agent's: the call an agent was Reserved for ended before it
     #: reached them.
     RELEASE = "release"
+    #: The dialer's, never an agent's: the worker carrying the agent's call died, and the
+    #: reclaim that took back its contact freed them too (`kdial/state/reclaim.lua`).
+    CALL_LOST = "callLost"
 
 
 S, A = AgentState, AgentAction
@@ -58,6 +62,14 @@ TRANSITIONS: dict[tuple[AgentState, AgentAction], AgentState] = {
     (S.RESERVED, A.RELEASE): S.READY,
     (S.TALKING, A.WRAP_UP): S.WRAP_UP,
     (S.WRAP_UP, A.END_WRAP_UP): S.READY,
+    # A call whose worker died (its lease expired and was reclaimed): nothing else would ever
+    # move the agent again. One who was talking may have talked to the callee: WrapUp on the
+    # call, so their disposition still lands with it. One only reserved never reached the
+    # callee, but their phone may still ring, or be up, on the dead worker's switch: NotReady
+    # with a reason, until they say they are free, rather than Ready for a call they could
+    # not take.
+    (S.RESERVED, A.CALL_LOST): S.NOT_READY,
+    (S.TALKING, A.CALL_LOST): S.WRAP_UP,
     (S.READY, A.LOGOUT): S.LOGGED_OUT,
     (S.NOT_READY, A.LOGOUT): S.LOGGED_OUT,
 }

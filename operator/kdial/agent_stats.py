@@ -26,7 +26,8 @@ class AgentStats:
     calls: int = 0
     """Calls handled: talks that ended (the agent went to WrapUp)."""
     missed: int = 0
-    """Calls reserved for the agent that they did not answer (Reserved to NotReady)."""
+    """Calls reserved for the agent that they did not answer (Reserved to NotReady; not a
+    call lost with its worker)."""
     idle_ms: int = 0
     """Ready, waiting for a call."""
     reserved_ms: int = 0
@@ -95,7 +96,7 @@ class StatsFold:
                 elapsed = max(change.at_ms - tally.since_ms, 0)
                 tally.counts[name] = tally.counts.get(name, 0) + elapsed
             tally.state, tally.since_ms = change.after, change.at_ms
-        if change.action is AgentAction.WRAP_UP:
+        if change.after is AgentState.WRAP_UP:  # a wrap-up, or a talk its worker lost
             tally.counts["calls"] = tally.counts.get("calls", 0) + 1
         elif change.action is AgentAction.NOT_READY and change.before is AgentState.RESERVED:
             tally.counts["missed"] = tally.counts.get("missed", 0) + 1

@@ -68,8 +68,8 @@ def campaign(
         mode=mode,
         destination=None,
         pacing={
-            # An agent's leg then rings with originate_timeout=2, which fires 1 to 2 s later:
-            # with 1 (a 2 s deadline) it may fire at once, before a phone that rings at all.
+            # A second over the default: on a loaded test machine the worker's reserve and
+            # ring take some of the deadline (`kdial_worker.bridging.leg_timeout`).
             "connectDeadlineSeconds": 3,
             "ringTimeoutSeconds": 20,
             "abandonMessage": "kdial/abandoned.wav",

@@ -26,26 +26,32 @@ EXPECTED: dict[AgentState, dict[AgentAction, AgentState | None]] = {
     S.LOGGED_OUT: {
         A.LOGIN: S.NOT_READY, A.READY: None, A.NOT_READY: None, A.RESERVE: None,
         A.TALK: None, A.WRAP_UP: None, A.END_WRAP_UP: None, A.LOGOUT: None, A.RELEASE: None,
+        A.CALL_LOST: None,
     },
     S.NOT_READY: {
         A.LOGIN: None, A.READY: S.READY, A.NOT_READY: S.NOT_READY, A.RESERVE: None,
         A.TALK: None, A.WRAP_UP: None, A.END_WRAP_UP: None, A.LOGOUT: S.LOGGED_OUT, A.RELEASE: None,
+        A.CALL_LOST: None,
     },
     S.READY: {
         A.LOGIN: None, A.READY: None, A.NOT_READY: S.NOT_READY, A.RESERVE: S.RESERVED,
         A.TALK: None, A.WRAP_UP: None, A.END_WRAP_UP: None, A.LOGOUT: S.LOGGED_OUT, A.RELEASE: None,
+        A.CALL_LOST: None,
     },
     S.RESERVED: {
         A.LOGIN: None, A.READY: None, A.NOT_READY: S.NOT_READY, A.RESERVE: None,
         A.TALK: S.TALKING, A.WRAP_UP: None, A.END_WRAP_UP: None, A.LOGOUT: None, A.RELEASE: S.READY,
+        A.CALL_LOST: S.NOT_READY,
     },
     S.TALKING: {
         A.LOGIN: None, A.READY: None, A.NOT_READY: None, A.RESERVE: None,
         A.TALK: None, A.WRAP_UP: S.WRAP_UP, A.END_WRAP_UP: None, A.LOGOUT: None, A.RELEASE: None,
+        A.CALL_LOST: S.WRAP_UP,
     },
     S.WRAP_UP: {
         A.LOGIN: None, A.READY: None, A.NOT_READY: None, A.RESERVE: None,
         A.TALK: None, A.WRAP_UP: None, A.END_WRAP_UP: S.READY, A.LOGOUT: None, A.RELEASE: None,
+        A.CALL_LOST: None,
     },
 }  # fmt: skip
 
@@ -158,6 +164,17 @@ def test_staffing_counts_logged_in_ready_and_busy_agents_and_not_the_logged_out(
     ]
     assert staffing(records) == Staffing(logged_in=6, ready=2, on_call=3)
     assert staffing([]) == Staffing(0, 0, 0)
+
+
+def test_a_lost_call_leaves_a_talking_agent_wrapping_it_up_and_a_reserved_one_not_ready() -> None:
+    talking = AgentRecord(state=S.TALKING, since_ms=5, endpoint="1001", attempt="a-7")
+    record, change = changed(talking, "ana", A.CALL_LOST, 9)
+    assert (record.state, record.attempt, record.since_ms) == (S.WRAP_UP, "a-7", 9)
+    assert (change.before, change.after, change.attempt) == (S.TALKING, S.WRAP_UP, "a-7")
+    reserved = talking.model_copy(update={"state": S.RESERVED})
+    record, change = changed(reserved, "ana", A.CALL_LOST, 9, reason="lost")
+    assert (record.state, record.attempt, record.reason) == (S.NOT_READY, None, "lost")
+    assert (change.after, change.attempt, change.reason) == (S.NOT_READY, "a-7", "lost")
 
 
 def test_a_release_gives_the_agent_back_ready_and_says_which_call_went() -> None:

@@ -58,6 +58,22 @@ def test_each_interval_counts_in_the_state_it_was_spent_in() -> None:
     assert ana.occupancy == pytest.approx((7_000 + 60_000 + 15_000) / (33_000 + 82_000))
 
 
+def test_a_talk_its_worker_lost_is_a_call_handled_and_a_reservation_lost_no_miss() -> None:
+    bo = day(
+        "bo",
+        (0, A.LOGIN, None),
+        (1_000, A.RESERVE, None),
+        (2_000, A.TALK, None),
+        (30_000, A.CALL_LOST, None),  # WrapUp on the call
+        (40_000, A.END_WRAP_UP, "Sale"),
+        (41_000, A.RESERVE, None),
+        (50_000, A.CALL_LOST, None),  # NotReady
+    )
+    (stats,) = agent_stats(bo, now_ms=50_000).values()
+    assert (stats.calls, stats.missed, stats.talk_ms, stats.wrap_up_ms) == (1, 0, 28_000, 10_000)
+    assert stats.dispositions == {"Sale": 1}
+
+
 def test_agents_are_counted_apart_and_summed_for_the_campaign() -> None:
     bo = day("bo", (50_000, A.LOGIN, None), (60_000, A.LOGOUT, None))
     stream = sorted(ANA + bo, key=lambda c: c.at_ms)

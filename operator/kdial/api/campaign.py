@@ -125,14 +125,18 @@ class Pacing(ApiModel):
     max_dial_ratio: str | None = Field(
         default=None, max_length=5, pattern=r"^[0-9]{1,2}(\.[0-9]{1,2})?$"
     )
-    """Most calls dialled per ready agent, a decimal such as `"2.5"` (predictive mode); at
-    least 1."""
+    """Most calls in flight per agent the campaign dials for, a decimal such as `"2.5"`
+    (Predictive mode; 3 when unset); at least 1. It dials for its agents logged in and not
+    NotReady: Ready, or Reserved, Talking or in WrapUp, whom a predictive dialer calls ahead
+    of; an agent NotReady (on a break) counts for none. Workers are sized for every logged-in
+    agent, so one back from a break finds them running."""
     max_abandon_percent: int = Field(default=3, ge=0, le=100)
     """Cap on abandoned calls (answered, no agent within the connect deadline) as a percentage of
     answered calls. Regulators set 3 (FCC, Ofcom)."""
     connect_deadline_seconds: int = Field(default=2, ge=1, le=10)
     """Seconds an answered callee may wait for an agent (or the bridge to a SIP URI
-    destination) before the call counts as abandoned."""
+    destination) before the call counts as abandoned. The agent's phone rings within it
+    (for 1 to 2 s with 2), so agents' phones should auto-answer."""
     abandon_message: str | None = Field(
         default=None,
         max_length=256,

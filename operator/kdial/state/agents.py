@@ -16,6 +16,7 @@ from kdial.agent_state import AgentAction, AgentState, next_state
 from kdial.state.wire import WireValue
 
 __all__ = [
+    "CALL_LOST_REASON",
     "CHANGES_KEPT",
     "NEVER_SEEN",
     "SEAT_CLAIM_MS",
@@ -30,6 +31,9 @@ __all__ = [
 
 #: Changes kept per campaign stream (about; Redis trims whole nodes): days of a busy floor.
 CHANGES_KEPT = 100_000
+#: Why an agent Reserved for a call whose worker died is NotReady (`AgentAction.CALL_LOST`,
+#: written by the reclaim that takes back the call's contact, `reclaim.lua`).
+CALL_LOST_REASON = "call lost: the worker dialling it stopped; go Ready when you are free"
 
 
 class AgentRecord(WireValue):
@@ -85,6 +89,8 @@ class AgentChange(WireValue):
     """One agent state change, as the stream keeps it and the agent's event stream sends it."""
 
     KIND: ClassVar[str] = "agent state change"
+    #: 2: the action `callLost`, which an older reader does not know.
+    SCHEMA_VERSION: ClassVar[int] = 2
 
     agent: str
     action: AgentAction
