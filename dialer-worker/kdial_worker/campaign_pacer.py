@@ -102,10 +102,7 @@ class CampaignPacer:
     def _pacer_for(self, rt: Runtime) -> PredictivePacer:
         pacing = rt.spec.pacing
         mode = compliance_mode(pacing.max_abandon_percent)
-        tuning = Tuning(
-            connect_deadline=float(pacing.connect_deadline_seconds),
-            ring_timeout=float(pacing.ring_timeout_seconds),
-        )
+        tuning = Tuning(connect_deadline=float(pacing.connect_deadline_seconds))
         pacer = self._pacer
         if pacer is None or pacer.mode != mode or pacer.tuning != tuning:
             log.info("campaign %s: this worker paces it (%s)", self.keys.name, mode.name)

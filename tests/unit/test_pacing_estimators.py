@@ -8,7 +8,6 @@ import pytest
 
 from kdial.pacing.estimators import (
     MIN_SAMPLES,
-    SETTLE_SECONDS,
     AnswerRate,
     Cohorts,
     Empirical,
@@ -103,11 +102,11 @@ def test_past_every_sample_a_duration_is_expected_to_end_soon_not_never() -> Non
 
 
 def test_outcomes_are_held_until_every_call_launched_with_them_has_ended() -> None:
-    cohorts = Cohorts(ring_timeout=25.0)
+    cohorts = Cohorts()
     cohorts.add(3.0, [], [3.0, 3.0])  # launched at 0, failed fast
     cohorts.add(8.0, [8.0], [])  # launched at 0, answered
     cohorts.add(12.0, [], [2.0])  # launched at 10
-    assert cohorts.release(20.0) == ([], []), "calls launched at 0 may still be ringing"
-    assert cohorts.release(25.0 + SETTLE_SECONDS) == ([8.0], [3.0, 3.0])
-    assert cohorts.release(34.0) == ([], [])
-    assert cohorts.release(35.0 + SETTLE_SECONDS) == ([], [2.0])
+    assert cohorts.release(20.0, [20.0, 20.0, 10.0]) == ([], []), "two launched at 0 ring on"
+    assert cohorts.release(24.0, [14.0]) == ([8.0], [3.0, 3.0]), "ringing: only one from 10"
+    assert cohorts.release(25.0, [15.0]) == ([], []), "launched together with the ringing one"
+    assert cohorts.release(26.0, []) == ([], [2.0]), "nothing ringing: everything has ended"

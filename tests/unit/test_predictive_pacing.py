@@ -15,7 +15,6 @@ from kdial.pacing import (
     PredictivePacer,
     ProgressivePacer,
     Snapshot,
-    Tuning,
 )
 from kdial.pacing.predictive import RESOLUTION, launches, outlook, poisson_binomial
 
@@ -134,15 +133,16 @@ def test_a_burst_of_quick_failures_at_the_start_does_not_open_the_floodgates() -
     failed fast and none answered yet (answers take longer). Those first outcomes say the rate
     is near 0; launched on, they would bring hundreds of answers at once. Until the cohort has
     ended, the pacer dials only for the agents no ringing call may take."""
-    pacer = PredictivePacer(REGULATORY, Tuning(ring_timeout=25.0))
+    pacer = PredictivePacer(REGULATORY)
     assert pacer.decide(Snapshot(now=0.0, ready=100)) == 100
     quick = Outcomes(unanswered=[3.0] * 19)
     after = Snapshot(now=3.0, ready=100, ringing=[3.0] * 81, outcomes=quick)
     assert pacer.decide(after) == 100 - 81, "one call for each agent the failures freed"
     # Once the cohort has ended, what it says is the rate: 30 answers in 100.
-    settled = Outcomes(answered=[8.0] * 30, unanswered=[25.0] * 51)
-    pacer.decide(Snapshot(now=25.0, ready=70, outcomes=settled))
-    ended = pacer.decide(Snapshot(now=27.0, ready=70))
+    answers = Outcomes(answered=[8.0] * 30)
+    pacer.decide(Snapshot(now=8.0, ready=70, ringing=[8.0] * 51, outcomes=answers))
+    rest = Outcomes(unanswered=[25.0] * 51)
+    ended = pacer.decide(Snapshot(now=25.0, ready=70, outcomes=rest))
     assert 70 < ended <= 70 / 0.2, "dialling ahead again, at a rate near the truth"
 
 

@@ -18,8 +18,9 @@ Array = npt.NDArray[np.float64]
 #: yet. The first ones are biased besides: the short talks end first.
 MIN_SAMPLES = 50
 
-#: Seconds after its ring timeout by which an attempt's end has surely been reported.
-SETTLE_SECONDS = 1.0
+#: Launch times worked out from ring seconds and from a ringing call's age may differ by this
+#: much (two clocks, reporting delays): calls launched this close count as launched together.
+LAUNCH_SLACK_SECONDS = 0.5
 
 #: The sorted samples are refreshed once this fraction (1/REFRESH) of them is new.
 REFRESH = 20
@@ -162,8 +163,9 @@ class Empirical:
 
 
 class Cohorts:
-    """Ring outcomes held back until every attempt launched as early as theirs has ended (its
-    launch a ring timeout ago): released, they are a fair sample whatever the launches were.
+    """Ring outcomes held back until every attempt launched as early as theirs has ended (no
+    call launched by then is still ringing): released, they are a fair sample whatever the
+    launches were.
 
     What ends first is not: after a burst of launches (the start of a day, a pacer taking over)
     the fast failures come back seconds before the answers, and an answer rate learnt from them
@@ -171,8 +173,7 @@ class Cohorts:
     answer together. In a steady flow what ends is fair already, only later.
     """
 
-    def __init__(self, ring_timeout: float) -> None:
-        self.ring_timeout = ring_timeout
+    def __init__(self) -> None:
         self._held: list[tuple[float, bool, float]] = []
         """A heap of (launch time, answered, ring seconds)."""
 
@@ -183,12 +184,13 @@ class Cohorts:
         for ring in unanswered:
             heapq.heappush(self._held, (now - ring, False, ring))
 
-    def release(self, now: float) -> tuple[list[float], list[float]]:
-        """The ring seconds of the (answered, unanswered) attempts whose cohort has ended."""
-        settled = now - self.ring_timeout - SETTLE_SECONDS
+    def release(self, now: float, ringing: Sequence[float]) -> tuple[list[float], list[float]]:
+        """The ring seconds of the (answered, unanswered) attempts launched before the oldest
+        call still `ringing` (their ages at `now`) was."""
+        oldest = now - max(ringing, default=0.0) - LAUNCH_SLACK_SECONDS
         answered: list[float] = []
         unanswered: list[float] = []
-        while self._held and self._held[0][0] <= settled:
+        while self._held and self._held[0][0] < oldest:
             _, was_answered, ring = heapq.heappop(self._held)
             (answered if was_answered else unanswered).append(ring)
         return answered, unanswered

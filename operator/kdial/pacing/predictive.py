@@ -43,8 +43,6 @@ LAST = (1.0,)
 class Tuning:
     connect_deadline: float = 2.0
     """Seconds an answered call waits for an agent before it is abandoned."""
-    ring_timeout: float = 30.0
-    """The longest an attempt rings before it ends (the campaign's ring timeout)."""
     rate_memory: float = 400.0
     """Attempts the answer-rate estimate remembers (decayed)."""
     rate_z: float = 1.64
@@ -142,7 +140,7 @@ class PredictivePacer:
         self.tuning = tuning = tuning or Tuning()
         self.rate = AnswerRate(memory=tuning.rate_memory, z=tuning.rate_z)
         self.settled_rate = AnswerRate(memory=tuning.rate_memory, z=tuning.rate_z)
-        self.cohorts = Cohorts(tuning.ring_timeout)
+        self.cohorts = Cohorts()
         self.answer_times = Empirical(tuning.samples)
         self.failure_times = Empirical(tuning.samples)
         self.talk_times = Empirical(tuning.samples)
@@ -179,7 +177,7 @@ class PredictivePacer:
         o = snapshot.outcomes
         self.rate.update(len(o.answered), len(o.unanswered))
         self.cohorts.add(snapshot.now, o.answered, o.unanswered)
-        answered, unanswered = self.cohorts.release(snapshot.now)
+        answered, unanswered = self.cohorts.release(snapshot.now, snapshot.ringing)
         self.settled_rate.update(len(answered), len(unanswered))
         # Ring times too: the first answers of a day are the quick ones.
         self.answer_times.add(answered)

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from kdial.pacing import REGULATORY, STRICT, Pacer, PredictivePacer, ProgressivePacer, Tuning
+from kdial.pacing import REGULATORY, STRICT, Pacer, PredictivePacer, ProgressivePacer
 from kdial_cli.bench.pacing.baselines import AdaptAverage, ErlangOpenLoop, FixedRatio
 from kdial_cli.bench.pacing.sim import SCENARIOS, Draws, simulate
 
@@ -59,9 +59,9 @@ def make_pacer(policy: str, scenario: str, seed: int, level: float | None) -> Pa
     if policy == "progressive":
         return ProgressivePacer()
     if policy == "predictive":
-        return PredictivePacer(REGULATORY, Tuning(ring_timeout=s.ring_timeout))
+        return PredictivePacer(REGULATORY)
     if policy == "predictive-strict":
-        return PredictivePacer(STRICT, Tuning(ring_timeout=s.ring_timeout))
+        return PredictivePacer(STRICT)
     if policy == "adapt-average":
         return AdaptAverage(target=CAP)
     if policy == "erlang-b":

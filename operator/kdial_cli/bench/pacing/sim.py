@@ -31,8 +31,6 @@ WINDOW = 1800.0
 BLOCK = 4096
 
 RING_END, TALK_END, WRAP_END, AWAY, BACK = range(5)
-#: S4's ring timeout, and every other scenario's one ring time (s).
-REALISTIC_RING_TIMEOUT, FIXED_RING = 25.0, 20.0
 
 
 @dataclass(frozen=True)
@@ -48,11 +46,6 @@ class Scenario:
     churn: bool = False
     talk_mean: float = 180.0
     wrap: float = 15.0
-
-    @property
-    def ring_timeout(self) -> float:
-        """The longest an attempt rings: what the campaign's ringTimeoutSeconds would say."""
-        return REALISTIC_RING_TIMEOUT if self.realistic_ring else FIXED_RING
 
     def answer_rate(self, t: float) -> float:
         rate = self.answer_steps[0][1]
@@ -100,12 +93,11 @@ class Draws:
             if s.realistic_ring:
                 sigma = math.sqrt(math.log(1 + 0.6**2))
                 answer = rng.lognormal(math.log(8.0) - sigma**2 / 2, sigma, BLOCK)
-                self.answer += np.clip(answer, 1.0, REALISTIC_RING_TIMEOUT).tolist()
-                fail = np.where(rng.random(BLOCK) < 0.2, 3.0, REALISTIC_RING_TIMEOUT)
-                self.fail += fail.tolist()
+                self.answer += np.clip(answer, 1.0, 25.0).tolist()
+                self.fail += np.where(rng.random(BLOCK) < 0.2, 3.0, 25.0).tolist()
             else:
-                self.answer += [FIXED_RING] * BLOCK
-                self.fail += [FIXED_RING] * BLOCK
+                self.answer += [20.0] * BLOCK
+                self.fail += [20.0] * BLOCK
             if s.lognormal_talk:
                 sigma = math.sqrt(math.log(2.0))  # cv 1.0
                 talk = rng.lognormal(math.log(s.talk_mean) - sigma**2 / 2, sigma, BLOCK)
