@@ -309,6 +309,10 @@ async def dial(request: web.Request) -> web.Response:
     dialled = DialRequest(attempt=attempt, agent=caller.agent, endpoint=record.endpoint or "")
     try:
         await request.app[_PREVIEWS].dial(caller.keys, dialled)
+    except NotDialling as error:
+        raise Refusal(
+            409, f"Campaign {caller.campaign} is not dialling: {error}; skip the record"
+        ) from None
     except (Chosen, Lost) as error:
         raise _chosen(attempt, error) from None
     return _view(caller, record)

@@ -92,7 +92,9 @@ class Previews:
 
     async def dial(self, keys: CampaignKeys, request: DialRequest) -> None:
         """The agent dials the record: its lease renewed and the request queued for the
-        campaign's workers. Raises `Chosen` or `Lost`."""
+        campaign's workers. Raises `NotDialling` (nothing changed: the agent may skip the
+        record), `Chosen` or `Lost`."""
+        await self._epoch(keys)
         await self._chosen(keys, request.attempt, "dial")
         lost = await self.redis.eval(
             scripts.RENEW, 2, keys.leases, keys.inflight, PREVIEW_LEASE_MS, request.attempt

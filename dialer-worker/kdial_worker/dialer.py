@@ -203,6 +203,8 @@ class Dialer:
 
     def _claim_once(self) -> int:
         rt = self.runtime.get()
+        if rt is not None and not rt.dialing and rt.spec.mode is CampaignMode.PREVIEW:
+            self.previews.give_back()
         if rt is None or not rt.dialing or self.halted or not self.esl.connected:
             return 0
         if self.gateways.on_switch is None:

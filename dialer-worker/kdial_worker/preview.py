@@ -88,6 +88,25 @@ class Previews:
             self.rdb.hincrby(self.keys.totals, SKIPPED, 1)
             self._act(agent, attempt, AgentAction.RELEASE)
 
+    def give_back(self) -> int:
+        """The dial requests queued for a campaign that stopped dialling (paused, or its
+        window of work over) are not dialled later, when their agents may have gone: each
+        contact is due again, no attempt counted, and its agent Ready. How many."""
+        given = 0
+        while (raw := cast(str | None, self.rdb.lpop(self.keys.preview_dials))) is not None:
+            try:
+                request = DialRequest.decode(raw)
+            except (ValueError, NewerSchema) as error:
+                log.error("campaign %s: dial request not understood: %s", self.campaign, error)
+                continue
+            given += 1
+            log.info(
+                "preview attempt %s: the campaign stopped dialling; given back", request.attempt
+            )
+            ledger.defer(self.rdb, self.keys, request.attempt, 0)
+            self._release_if_reserved(request)
+        return given
+
     def serve(self, rt: Runtime, room: int, check: Check, dial: Dial) -> int:
         """Takes up to `room` dial requests off the campaign's queue and dials each in its own
         greenlet; how many it took."""

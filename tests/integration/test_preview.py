@@ -12,8 +12,10 @@ import redis
 
 from kdial.privacy import mask_number
 from kdial.state.attempt import Disposition
+from kdial.state.config import CampaignConfig
 from kdial.state.contact import Contact
 from kdial.state.keys import CampaignKeys, ListKeys
+from kdial.state.wire import Generation
 from kdial_local.apiserver import KubeServer
 from kdial_local.processes import simulator as running_sim
 from tests.support.desks import TOKENS, Desk, campaign, moves, scenario, state
@@ -229,4 +231,59 @@ def test_a_record_left_is_skipped_at_the_timeout_and_an_agent_not_answering_is_n
     assert moves(rdb, keys, "deaf") == ["login", "reserve", "notReady"]
     assert records(rdb, keys) == [] and rdb.hget(keys.totals, "attempts") is None
     assert rdb.hlen(keys.inflight) == 0
+    assert ledger_problems(rdb, keys) == []
+
+
+def dialling(rdb: redis.Redis, keys: CampaignKeys) -> bool:
+    raw = rdb.get(keys.config)
+    return raw is not None and CampaignConfig.of(Generation.decode(raw).content).dialing
+
+
+def test_a_paused_campaign_dials_no_preview_and_gives_back_the_dials_queued_before(
+    api: Api,
+    operator: OperatorProcess,
+    agent_api: str,
+    rdb: redis.Redis,
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    """ana dials her record while no worker is up (they all stopped, say); bob previews his.
+    The campaign is paused: bob's dial is refused and changes nothing (he skips the record),
+    and the first worker up dials nothing: ana's record is due again, no attempt counted,
+    and she is Ready, rather than rung whenever the campaign resumes."""
+    keys = campaign(api, rdb, operator, namespace, contacts=3, mode="Preview")
+    ana, bob = Desk(agent_api, namespace, "ana"), Desk(agent_api, namespace, "bob")
+    ana.login_ready()
+    bob.login_ready()
+    wait_for("the campaign dialling", lambda: dialling(rdb, keys))
+    queued = ana.post("preview")
+    assert ana.post(f"preview/{queued['attempt']}/dial")["state"] == "Reserved"
+    held = bob.post("preview")["attempt"]
+
+    api.patch_spec("campaigns", "promo", {"state": "Paused"})
+    wait_for("the campaign paused", lambda: not dialling(rdb, keys), log=operator)
+    before = books(rdb, keys)
+    refused = bob.send(f"preview/{held}/dial")
+    assert refused.status_code == 409, refused.text
+    assert "not dialling" in refused.json()["detail"] and "skip" in refused.json()["detail"]
+    assert books(rdb, keys) == before
+    assert bob.post(f"preview/{held}/skip")["state"] == "Ready"
+
+    with running_sim(scenario(), speed=SPEED) as esl:
+        worker = WorkerProcess(f"{namespace}/promo", redis_url, esl, tmp_path / "w.log", "w1")
+        try:
+            worker.start()
+            wait_for(
+                "ana Ready again",
+                lambda: state(rdb, keys, "ana").state.value == "Ready",
+                log=worker,
+            )
+        finally:
+            worker.stop()
+
+    assert rdb.zscore(keys.due, queued["contact"]) is not None, "due again"
+    assert records(rdb, keys) == [] and rdb.hget(keys.totals, "attempts") is None
+    assert rdb.llen(keys.preview_dials) == 0
+    assert moves(rdb, keys, "ana") == ["login", "reserve", "release"]
     assert ledger_problems(rdb, keys) == []
