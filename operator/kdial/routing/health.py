@@ -33,12 +33,16 @@ Per trunk and per evaluation, `evaluate` folds in the outcomes counted since the
   a trunk's alarm is *held* while the others moved too: over the attempts the alarm blames they
   are confidently past the baseline, by a good share of the way the trunk moved
   (`Cusum.common`); or their guard CUSUM is up and lately they moved by that share
-  (`Comparison.shared`). Either way the test is what the others did *while* the trunk went
-  wrong, so a trunk that fails alone is not held by noise on the others, nor by the others'
-  references, which its own failure pushes. The guard soon rebases the reference on the
+  (`Comparison.shared`); or, for call loss and causes, their guard is a little up and since
+  its change point they moved by a smaller share (`Comparison.moved_since_change`): a longer
+  sample of their shift than the alarm's run, which at 1 call/s holds a dozen of their calls.
+  Each way the test is what the others did *while* the trunk went wrong, so a trunk that fails
+  alone is not held by noise on the others, nor by the others' references, which its own
+  failure pushes. The guard soon rebases the reference on the
   others' new rate and voids the evidence gathered against the old one.
 - An alarm ejects the trunk when it is *confirmed*: the attempts the CUSUM blames are worse than
-  what the other trunks did over the same attempts, by a Newcombe bound. An unconfirmed alarm
+  what the other trunks did over the same span of time (every evaluation of it, also those
+  without a call of the trunk's: `Cusum.witness`), by a Newcombe bound. An unconfirmed alarm
   degrades it.
 - The policy's absolute rules, on the exponentially weighted window (``windowSeconds``):
   call loss confidently above ``callLossCeilingPercent`` ejects (degrades, while the trunk
