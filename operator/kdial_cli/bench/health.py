@@ -814,7 +814,7 @@ def parser() -> argparse.ArgumentParser:
 QUICK_RATES = (5.0, 20.0)
 QUICK_TRIALS = 2
 QUICK_WEEKS = 0.002
-QUICK_PRELUDE = 0.25  # reference memories of healthy traffic before each onset (3 in full)
+QUICK_PRELUDE = 0.1  # reference memories of healthy traffic before each onset (3 in full)
 
 
 def run(args: argparse.Namespace, policy: HealthPolicy | None = None) -> dict[str, Any]:
