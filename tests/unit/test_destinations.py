@@ -3,12 +3,14 @@ operator drives it: each evaluation folds a pool's calls into its trunks and the
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import deque
 
 import pytest
 
 from kdial.api.trunkpool import HealthPolicy, TrunkState
+from kdial.causes import CLASSES, CauseClass
 from kdial.routing import destinations, health
 from kdial.routing.destinations import Change, Destinations
 from kdial.routing.health import Observation, Transition
@@ -18,11 +20,14 @@ POLICY = HealthPolicy(eject_seconds=30, max_eject_seconds=120)
 MOBILE, UNICOM, TELECOM = "cn-china-mobile", "cn-china-unicom", "cn-china-telecom"
 # Unicom carries a third of the traffic.
 SHARES = {MOBILE: 0.45, UNICOM: 1 / 3, TELECOM: 0.2167}
+NO_LINE_FAILURE = {None, CauseClass.FORBIDDEN, CauseClass.UNALLOCATED}
 
 
 class Pool:
     """Two trunks at 5 calls/s each, callees of three networks; a call goes to a trunk whose
-    route to its network is in service, or waits when the network is down."""
+    route to its network is in service, or waits when the network is down. A lost call fails
+    with a 503 (congestion), or with the cause its trunk fails every call with (``failing``);
+    the trunks' counts carry the cause classes, the routes' do not (as workers count them)."""
 
     def __init__(
         self,
@@ -42,6 +47,7 @@ class Pool:
         self.trunks = health.initial(["a", "b"], self.now)
         self.networks = Destinations()
         self.broken: set[tuple[str, str]] = set()
+        self.failing: dict[str, CauseClass] = {}
         self.dialled: list[tuple[float, str, str]] = []
         self.waited: dict[str, int] = {}
         self.changes: list[Change] = []
@@ -72,9 +78,15 @@ class Pool:
                 continue
             self.dialled.append((self.now, trunk, network))
             u = self.rng.random()
-            lost = (trunk, network) in self.broken or 0.30 <= u < 0.32
-            call = Observation(1, int(u < 0.30 and not lost), int(lost))
-            trunk_obs[trunk] = trunk_obs.get(trunk, Observation()) + call
+            cause = self.failing.get(trunk)
+            if cause is None and ((trunk, network) in self.broken or 0.30 <= u < 0.32):
+                cause = CauseClass.CONGESTION
+            lost = cause not in NO_LINE_FAILURE
+            risk = cause is CauseClass.FORBIDDEN
+            call = Observation(1, int(cause is None and u < 0.30), int(lost), int(risk))
+            causes = tuple(int(c is cause) for c in CLASSES)
+            counted = dataclasses.replace(call, causes=causes)
+            trunk_obs[trunk] = trunk_obs.get(trunk, Observation()) + counted
             mine = pair_obs.setdefault(network, {})
             mine[trunk] = mine.get(trunk, Observation()) + call
         self.trunks, self.networks, transitions, changes = destinations.evaluate(
@@ -183,6 +195,25 @@ def test_a_trunk_that_fails_every_network_is_still_ejected_as_a_whole() -> None:
     assert pool.transitions[0].trunk == "a" and pool.transitions[0].target is E
     sent = [d for d in pool.dialled if d[0] > start and d[1] == "a"]
     assert len(sent) <= 25, f"{len(sent)} calls on a before it was ejected"
+
+
+@pytest.mark.parametrize("cause", [CauseClass.CONGESTION, CauseClass.FORBIDDEN])
+def test_a_trunk_that_fails_every_call_with_one_cause_is_ejected_for_the_outage(
+    cause: CauseClass,
+) -> None:
+    # The trunks' cause classes reach their judgement through the routes' (issue 16): a line
+    # down is ejected within a few calls, even when what it answers (403) is no call loss.
+    # (Within ten: against one other trunk's few calls the confirmation takes a few more.)
+    pool = warm(Pool(seed=9))
+    pool.failing = {"a": cause}
+    start = pool.now
+    while not [t for t in pool.transitions if t.target is E]:
+        assert pool.now < start + 10, "the trunk was never ejected"
+        pool.tick()
+    assert [(t.trunk, t.target) for t in pool.transitions] in ([("a", E)], [("a", D), ("a", E)])
+    assert pool.transitions[-1].reason == "Outage", pool.transitions
+    sent = [d for d in pool.dialled if d[0] > start and d[1] == "a"]
+    assert len(sent) <= 10, f"{len(sent)} calls on a before it was ejected"
 
 
 def test_a_trunk_of_a_list_of_one_network_that_fails_is_ejected_not_its_route() -> None:

@@ -152,3 +152,39 @@ def test_capped_takes_thresholds_from_the_caller() -> None:
     c = Comparison(own=(Cusum(20.0, 5, 50),))
     assert c.capped(SCHEME).own[0].statistic == 10.0
     assert c.capped(SCHEME, (15.0,)).own[0].statistic == 15.0
+
+
+LOSS = Scheme(
+    ratios=(15.0,),
+    thresholds=(13.0,),
+    guard_threshold=10.0,
+    block_threshold=5.0,
+    floor=0.02,
+    prior=0.02,
+    guard_ratio=2.0,
+)
+
+
+def test_a_run_is_compared_with_every_attempt_of_the_others_over_its_span() -> None:
+    # At 1 call/s and four evaluations a second, most batches have the others' calls only:
+    # they belong to the run as much as those of the batches the stream shared.
+    c = Comparison(ref_events=200.0, ref_trials=10_000.0)
+    c = c.step(LOSS, 1.0, (1, 1), (0, 1))  # a loss starts a run
+    c = c.step(LOSS, 1.0, None, (1, 1))
+    c = c.step(LOSS, 1.0, (0, 0), (0, 2))
+    assert c.own[0].statistic > 0.0
+    assert (c.own[0].trials, c.own[0].ref_events, c.own[0].ref_trials) == (1, 1, 4)
+    assert Cusum().witness(1, 2) == Cusum(), "no run, nothing to compare"
+
+
+def test_the_others_since_their_change_point_hold_an_alarm_when_they_moved_too() -> None:
+    # A trunk lost 5 of its last 6 calls; its alarm's run saw 1 of the others' 7 lost. Since
+    # their guard's change point they lost 10 of 45: the shift is theirs too.
+    moved = Comparison(guard=Cusum(4.0, 10, 45), own=(Cusum(13.0, 5, 6, 1, 7),), baseline=0.02)
+    assert moved.moved_since_change(LOSS, 1.5, 2.0, 0.1, 5 / 6)
+    # Their guard at rest, or barely up from a loss or two: an outage of the trunk alone.
+    assert not replace(moved, guard=Cusum()).moved_since_change(LOSS, 1.5, 2.0, 0.1, 5 / 6)
+    assert not replace(moved, guard=Cusum(1.0, 2, 9)).moved_since_change(LOSS, 1.5, 2.0, 0.1, 1.0)
+    # Up, but over a long run that shows them near the baseline (3 of 60): not moved enough.
+    steady = replace(moved, guard=Cusum(1.6, 3, 60))
+    assert not steady.moved_since_change(LOSS, 1.5, 2.0, 0.1, 5 / 6)

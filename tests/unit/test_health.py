@@ -16,6 +16,7 @@ from kdial.routing.detectors import Cusum
 from kdial.routing.health import (
     CALIBRATED_RATES,
     DEFAULT_TUNING,
+    EVALUATION_SECONDS,
     Calibration,
     Observation,
     PoolHealth,
@@ -84,6 +85,18 @@ class Sim:
             self.log.extend(transitions)
             if any(t.target is E for t in transitions):
                 assert any(t.in_service for t in self.pool.trunks), "one trunk always serves"
+
+    def arrive(self, seconds: float, cps: float, dt: float = EVALUATION_SECONDS) -> None:
+        """``seconds`` of calls arriving at random, ``cps`` per trunk, evaluated at the
+        operator's cadence: at 1 call/s most evaluations see no call of a given trunk."""
+        for _ in range(round(seconds / dt)):
+            self.now += dt
+            obs = {}
+            for name, (answer, loss) in self.rates.items():
+                n = 0 if self.state(name) is E else int(self.rng.random() < cps * dt)
+                obs[name] = self.observe(answer, loss, n, self.failing.get(name))
+            self.pool, transitions = evaluate(self.pool, obs, self.policy, self.now)
+            self.log.extend(transitions)
 
     def state(self, name: str) -> TrunkState:
         trunk = self.pool.get(name)
@@ -400,6 +413,22 @@ def test_a_cause_failing_a_third_of_every_trunk_s_calls_ejects_nobody(cause: Cau
     sim = warm(Sim(seed=27))
     sim.failing = dict.fromkeys("abc", (cause, 1 / 3))
     sim.run(3000)
+    assert not [t for t in sim.log if t.target is E], sim.log
+
+
+@pytest.mark.parametrize("seed", [10, 12, 13, 14])
+def test_a_callee_network_down_behind_every_trunk_ejects_nobody_at_one_call_a_second(
+    seed: int,
+) -> None:
+    # A third of every trunk's calls fail, at 1 call/s each: most evaluations see a call of
+    # one trunk only. An alarm on a run of losses is judged against all the others' calls
+    # over the run, not only those of the evaluations the trunk had a call in (a quarter of
+    # them, where a dozen unlucky calls would confirm it: issue 16's network-down control).
+    sim = Sim(seed=seed)
+    sim.arrive(3000, 1.0)
+    assert not sim.log, "healthy traffic changes nothing"
+    sim.failing = dict.fromkeys("abc", (CauseClass.CONGESTION, 1 / 3))
+    sim.arrive(300, 1.0)
     assert not [t for t in sim.log if t.target is E], sim.log
 
 

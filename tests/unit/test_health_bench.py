@@ -6,7 +6,15 @@ import json
 
 import pytest
 
+from kdial.api.trunkpool import HealthPolicy, TrunkState
+from kdial.routing import health
+from kdial.routing.destinations import Change, Destinations
+from kdial.routing.health import Observation, Transition
 from kdial_cli.bench import health as bench_health
+from kdial_cli.bench.health import FAILING, NETWORKS, TRUNKS, Judge, Routing, Trial
+
+H, D, E, P = TrunkState.HEALTHY, TrunkState.DEGRADED, TrunkState.EJECTED, TrunkState.PROBING
+OTHER = next(n for n in NETWORKS if n != FAILING)
 
 NAMES = {
     "hard-failure",
@@ -51,10 +59,15 @@ def test_json_has_every_scenario_with_the_fields_the_checks_read(
             assert field in row
         if row["name"] in {*CONTROLS, "healthy", "cid-control"}:
             assert all(row[f] is None for f in EJECT_FIELDS)
+    for row in rows:
+        if not row["name"].startswith("cid-"):
+            assert isinstance(row["false_exclusions"], int)
     healthy = next(r for r in rows if r["name"] == "healthy")
     assert sum(healthy["false_ejections_by_reason"].values()) == healthy["false_ejections"]
+    assert sum(healthy["false_exclusions_by_reason"].values()) == healthy["false_exclusions"]
     network = next(r for r in rows if r["name"] == "network-failure")
     assert 0.0 <= network["trunk_ejected"] <= 1.0 and "attempts_to_eject_p95" in network
+    assert 0.0 <= network["detected"] <= 1.0
     hard = next(r for r in rows if r["name"] == "hard-failure")
     assert isinstance(hard["attempts_to_eject_p95"], (int, float))
     assert "seconds_to_restore" in hard
@@ -79,3 +92,97 @@ def test_quick_runs_every_scenario_at_5_and_20_calls_a_second() -> None:
     ]
     outage = [r for r in result["scenarios"] if r["name"] == "outage"]
     assert all(r["detected"] == 1.0 for r in outage), outage
+
+
+def _routing(
+    trunks: dict[str, TrunkState] | None = None,
+    routes: tuple[tuple[str, str, TrunkState], ...] = (),
+    waiting: frozenset[str] = frozenset(),
+) -> Routing:
+    states = dict.fromkeys(TRUNKS, H) | (trunks or {})
+    return Routing(tuple(states.items()), routes, waiting)
+
+
+def test_a_route_out_of_health_takes_its_network_s_calls_only() -> None:
+    routing = _routing(routes=(("a", FAILING, E),))
+    assert routing.weights(FAILING)["a"] == 0 < routing.weights(FAILING)["b"]
+    assert routing.weights(OTHER)["a"] == routing.weights(OTHER)["b"] > 0
+    probing = _routing(routes=(("a", FAILING, P),)).weights(FAILING)
+    assert 0 < probing["a"] < probing["b"]
+
+
+def test_a_trunk_ejected_takes_no_call_whatever_its_routes() -> None:
+    routing = _routing(trunks={"a": E}, routes=(("a", FAILING, H),))
+    assert routing.weights(FAILING)["a"] == routing.weights(OTHER)["a"] == 0
+
+
+def test_a_network_whose_contacts_wait_gets_no_call() -> None:
+    routing = _routing(waiting=frozenset({FAILING}))
+    assert set(routing.weights(FAILING).values()) == {0}
+    assert 0 not in routing.weights(OTHER).values()
+
+
+def test_the_judge_s_routing_is_what_the_operator_writes() -> None:
+    policy = HealthPolicy()
+    judge = Judge(health.initial(TRUNKS, 0.0), Destinations())
+    assert judge.routing(policy) == _routing()
+
+
+def test_routes_are_counted_as_workers_count_them_and_summed_per_trunk() -> None:
+    causes = (1, 0, 0, 1, 0, 0)
+    counted = bench_health.observations(
+        {
+            ("a", FAILING): Observation(3, 1, 1, 1, 2, causes),
+            ("a", OTHER): Observation(2, 1, 0, 0, 0),
+            ("b", OTHER): Observation(0, 0, 0, 0, 1),
+        }
+    )
+    assert counted.trunks["a"] == Observation(5, 2, 1, 1, 2, causes)
+    assert counted.trunks["b"] == Observation(0, 0, 0, 0, 1)
+    assert counted.trunks["c"] == Observation()
+    # No cause classes and no self-inflicted attempts per network, and no empty routes.
+    assert counted.pairs == {
+        FAILING: {"a": Observation(3, 1, 1, 1)},
+        OTHER: {"a": Observation(2, 1, 0, 0)},
+    }
+    assert counted.on(("a", FAILING)) == 3 and counted.on(("c", FAILING)) == 0
+
+
+def _scored(scenario: str, transitions: list[Transition], changes: list[Change]) -> Trial:
+    trial = Trial()
+    found = next(s for s in bench_health.SCENARIOS if s.name == scenario)
+    bench_health.score(trial, found, transitions, changes, attempts=7, seconds=1.5)
+    return trial
+
+
+def test_network_failure_scores_the_route_s_exclusion_and_the_trunk_apart() -> None:
+    trial = _scored(
+        "network-failure",
+        [Transition("a", H, E, "CallLoss", "", 0.0)],
+        [
+            Change(FAILING, "a", H, E, "CallLoss", "", 0.0),
+            Change(OTHER, "b", H, E, "CallLoss", "", 0.0),
+        ],
+    )
+    assert (trial.attempts, trial.seconds) == (7, 1.5)
+    assert trial.kept_ejected
+    assert (trial.false_ejections, trial.false_exclusions) == (0, 1)
+
+
+def test_network_down_counts_routes_and_trunks_but_not_the_network_as_false() -> None:
+    trial = _scored(
+        "network-down",
+        [Transition("b", H, E, "CallLoss", "", 0.0)],
+        [
+            Change(FAILING, None, H, E, "NetworkDown", "", 0.0),
+            Change(FAILING, "c", H, E, "CallLoss", "", 0.0),
+            Change(FAILING, "a", E, H, "NetworkDown", "", 0.0),
+        ],
+    )
+    assert trial.attempts is None
+    assert (trial.false_ejections, trial.false_exclusions) == (1, 1)
+
+
+def test_a_network_found_down_where_it_is_not_is_a_false_exclusion() -> None:
+    trial = _scored("outage", [], [Change(FAILING, None, H, E, "NetworkDown", "", 0.0)])
+    assert trial.false_exclusions == 1

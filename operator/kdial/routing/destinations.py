@@ -46,6 +46,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from kdial.api.trunkpool import HealthPolicy, TrunkState
+from kdial.causes import CLASSES, CauseClass
 from kdial.plural import plural
 from kdial.routing import health
 from kdial.routing.detectors import wilson
@@ -77,6 +78,8 @@ MIN_WITNESS_SHARE = 0.1
 #: The reasons `health.evaluate` ejects for lost calls (not for answer rate).
 LOSS_REASONS = frozenset({"CallLoss", "CallLossCeiling"})
 NO_CALLS = Observation()
+#: The cause classes of lost calls (call loss); refusals and unallocated numbers are not.
+LINE_FAILURES = frozenset(CLASSES) - {CauseClass.FORBIDDEN, CauseClass.UNALLOCATED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +239,8 @@ def _judged(
     out: dict[str, Observation] = {}
     for trunk, counts in trunks.items():
         mine = suspect.get(trunk, frozenset())
-        doubtful = sum((observations.get(n, {}).get(trunk, NO_CALLS) for n in mine), NO_CALLS)
+        routes = sum((observations.get(n, {}).get(trunk, NO_CALLS) for n in mine), NO_CALLS)
+        doubtful = _with_causes(routes, counts)
         rest = _minus(counts, doubtful)
         kept = held.pop(trunk, NO_CALLS) + doubtful
         share = _share(destinations, trunk, mine)
@@ -281,6 +285,22 @@ def _suspect(destinations: Destinations, tuning: Tuning) -> dict[str, frozenset[
     return {trunk: frozenset(networks) for trunk, networks in out.items()}
 
 
+def _with_causes(part: Observation, whole: Observation) -> Observation:
+    """``part`` of a trunk's calls (counted per network, without cause classes) with its share
+    of the trunk's failures by cause class: the line failures' by its share of the calls lost,
+    the others' by its share of the calls. Exact when the part is none or all of the calls,
+    which is when the trunk's verdict can turn on them (an outage fails them all)."""
+    lost = part.call_loss / whole.call_loss if whole.call_loss else 0.0
+    calls = part.attempts / whole.attempts if whole.attempts else 0.0
+    causes = tuple(
+        [
+            round(count * (lost if cause in LINE_FAILURES else calls))
+            for cause, count in zip(CLASSES, whole.causes, strict=True)
+        ]
+    )
+    return replace(part, causes=causes)
+
+
 def _minus(whole: Observation, part: Observation) -> Observation:
     return Observation(
         whole.attempts - part.attempts,
@@ -288,6 +308,7 @@ def _minus(whole: Observation, part: Observation) -> Observation:
         whole.call_loss - part.call_loss,
         whole.risk_blocked - part.risk_blocked,
         whole.self_inflicted,
+        tuple([a - b for a, b in zip(whole.causes, part.causes, strict=True)]),
     )
 
 

@@ -156,6 +156,22 @@ class Cusum:
             self.ref_trials + ref_trials,
         )
 
+    def witness(self, ref_events: int, ref_trials: int) -> Cusum:
+        """The state after a batch in which only the comparison streams had attempts: they
+        belong to the run's span of time as much as those of batches this stream shared, and
+        a run's comparison (`common`, `confirmed`) made of the shared batches alone would be a
+        small, arbitrary sample of them (at 1 call/s and four evaluations a second, a trunk
+        shares a quarter of its batches with the others)."""
+        if self.statistic <= 0.0 or ref_trials <= 0:
+            return self
+        return Cusum(
+            self.statistic,
+            self.events,
+            self.trials,
+            self.ref_events + ref_events,
+            self.ref_trials + ref_trials,
+        )
+
     def alarmed(self, design: Design) -> bool:
         return self.statistic >= design.threshold
 
@@ -368,6 +384,8 @@ class Comparison:
                 c.advance(hit, miss, e, n, ref_events=oe, ref_trials=on)
                 for c, (hit, miss) in zip(cusums, weights, strict=True)
             )
+        else:
+            cusums = tuple(c.witness(oe, on) for c in cusums)
         return Comparison(ref_events, ref_trials, *recent, guard, cusums, p0)
 
     def _at_rest(self) -> bool:
@@ -414,6 +432,25 @@ class Comparison:
         if not scheme.rising:
             own, others = -own, -others
         return own > 0.0 and others >= share * own
+
+    def moved_since_change(
+        self, scheme: Scheme, level: float, z: float, share: float, own: float
+    ) -> bool:
+        """True while the others' guard is past ``level`` and, over its run (the others' own
+        change point on), they are confidently (``z``) past the baseline, in the direction of
+        an alarm, by at least ``share`` of the way this stream moved (to ``own``): a change
+        they share, judged on all their attempts since it began, a longer sample than the
+        handful an alarm on a short run blames, where at 1 call/s a dozen of the others'
+        calls can look unmoved by luck."""
+        guard, baseline = self.guard, self.baseline
+        if guard.statistic < level or guard.trials <= 0 or baseline is None:
+            return False
+        bounds = wilson(guard.events, guard.trials, z)
+        others = guard.events / guard.trials - baseline
+        moved = own - baseline
+        if scheme.rising:
+            return bounds.low > baseline and moved > 0.0 and others >= share * moved
+        return bounds.high < baseline and moved < 0.0 and others <= share * moved
 
     def reset(self) -> Comparison:
         """The same reference with fresh CUSUMs (after ejection or probing)."""

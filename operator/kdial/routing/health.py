@@ -33,12 +33,16 @@ Per trunk and per evaluation, `evaluate` folds in the outcomes counted since the
   a trunk's alarm is *held* while the others moved too: over the attempts the alarm blames they
   are confidently past the baseline, by a good share of the way the trunk moved
   (`Cusum.common`); or their guard CUSUM is up and lately they moved by that share
-  (`Comparison.shared`). Either way the test is what the others did *while* the trunk went
-  wrong, so a trunk that fails alone is not held by noise on the others, nor by the others'
-  references, which its own failure pushes. The guard soon rebases the reference on the
+  (`Comparison.shared`); or, for call loss and causes, their guard is a little up and since
+  its change point they moved by a smaller share (`Comparison.moved_since_change`): a longer
+  sample of their shift than the alarm's run, which at 1 call/s holds a dozen of their calls.
+  Each way the test is what the others did *while* the trunk went wrong, so a trunk that fails
+  alone is not held by noise on the others, nor by the others' references, which its own
+  failure pushes. The guard soon rebases the reference on the
   others' new rate and voids the evidence gathered against the old one.
 - An alarm ejects the trunk when it is *confirmed*: the attempts the CUSUM blames are worse than
-  what the other trunks did over the same attempts, by a Newcombe bound. An unconfirmed alarm
+  what the other trunks did over the same span of time (every evaluation of it, also those
+  without a call of the trunk's: `Cusum.witness`), by a Newcombe bound. An unconfirmed alarm
   degrades it.
 - The policy's absolute rules, on the exponentially weighted window (``windowSeconds``):
   call loss confidently above ``callLossCeilingPercent`` ejects (degrades, while the trunk
@@ -376,6 +380,15 @@ class Tuning:
     moved (`Cusum.common`); or while the others' guard is up and, lately, they moved this
     share of the way (`Comparison.shared`): the run an alarm blames may reach back before a
     change the others share, where they were still fine."""
+    change_fraction: float = 0.3
+    """An alarm of call loss or of a cause is also held while the others' guard is past this
+    share of its block level and the others, since its change point, moved with the trunk
+    (`Comparison.moved_since_change`): a couple of their losses more than usual, close
+    together, date a shift that a short alarm run's few attempts of theirs may not show."""
+    change_share: float = 0.1
+    """`hold_share` for that hold: the share of the way the trunk moved that the others must
+    have moved since their change point. Lower, because a longer sample of theirs is judged
+    against the alarm's run, which is the trunk's worst stretch."""
     bound_z: float = 3.0
     """Standard errors for the policy's absolute floor and ceiling."""
     clear_fraction: float = 0.5
@@ -819,11 +832,21 @@ def _detector_rules(
             continue
         share = tuning.cause_hold_share if watch.indicator == "cause" else tuning.hold_share
         shared = comparison.shared(scheme, share)
+        # The others' change point dates a shift of call loss or of a cause; answer rates
+        # wander too much for a short guard run to mean one.
+        level = tuning.change_fraction * scheme.block_threshold if scheme.rising else math.inf
         for cusum, threshold in zip(comparison.own, limits, strict=True):
             if cusum.statistic < threshold:
                 continue
-            if shared or cusum.common(
-                tuning.hold_z, share, worse_if_higher=scheme.rising, baseline=baseline
+            own = cusum.events / cusum.trials if cusum.trials else baseline
+            if (
+                shared
+                or cusum.common(
+                    tuning.hold_z, share, worse_if_higher=scheme.rising, baseline=baseline
+                )
+                or comparison.moved_since_change(
+                    scheme, level, tuning.hold_z, tuning.change_share, own
+                )
             ):
                 continue
             reason = _reason(watch, cusum)

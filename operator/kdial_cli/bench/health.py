@@ -1,9 +1,14 @@
 """`kdial bench health`: line-health and caller-ID quarantine decisions on simulated traffic.
 
 Everything runs in-process with the same pure functions the operator uses
-(`kdial.routing.health.evaluate`, `kdial.routing.weights`, `kdial.routing.quarantine.review`):
-Bernoulli outcome streams at `--cps` calls per second per trunk (1, 5 and 20 by default) on a
-three-trunk pool, routed by the weights the health states give, at the default `HealthPolicy`.
+(`kdial.routing.destinations.evaluate`, which folds each callee network's calls into its
+routes' health and the trunks' into theirs with `kdial.routing.health.evaluate`;
+`kdial.routing.weights`, `kdial.routing.quarantine.review`): Bernoulli outcome streams at
+`--cps` calls per second per trunk (1, 5 and 20 by default) on a three-trunk pool, to callees of
+three networks (`NETWORKS`: 45%, a third, the rest), each call routed as workers route it, by
+the weight of the worse of its trunk's state and its route's, and none to a network down on
+every trunk (its contacts wait), at the default `HealthPolicy`. The trunks' counts carry the
+cause classes, the routes' do not (as workers count them).
 
 Trunk scenarios (trunk `a` changes at the onset, `b` and `c` hold; healthy traffic answers 30%
 and loses 2% of calls, by cause class 0.8% congestion (503), 0.4% timeouts (408), 0.2% server
@@ -15,24 +20,26 @@ dial unallocated numbers (404), which are not line failures):
   `a`'s server errors rise from 0.2% to 50% of its calls. Reported: attempts dialled on `a`
   from the onset to its ejection, and seconds, median and p95 over the trials; then `a`
   recovers at once and `seconds_to_restore` is the time until it is Healthy again (rest, then
-  probe). `false_ejections` counts the other trunks' ejections, recovery included.
-- `network-failure`: `a` loses every call to one callee network, a third of its traffic, to
-  503s. The target is that the (trunk, network) pair is excluded and the trunk never ejected:
-  the trunk-level judge here knows no networks, so the row reports how often and how soon it
-  ejects `a` (`trunk_ejected`, and the attempts columns over the trials that did), and
-  `false_ejections` counts the other trunks'. It runs like a control, `CONTROL_ATTEMPTS`.
+  probe). `false_ejections` counts the other trunks' ejections, recovery included, and
+  `false_exclusions` the other trunks' routes excluded (and networks found down).
+- `network-failure`: `a` loses every call to one callee network (`FAILING`, a third of the
+  traffic), to 503s. The attempts and seconds columns run to the exclusion of that route: the
+  attempts are `a`'s to that network; `trunk_ejected` is the share of trials in which `a`
+  itself was ejected (target: never). It runs `CONTROL_ATTEMPTS` attempts on `a`, as a control.
 - `control-list-wide-drop`: every trunk answers 10% (the list got worse, not the lines);
   `control-self-503`: `a` gets 30% of its attempts answered with 503 because our pace exceeded
   its limit, which the worker marks self-inflicted; `network-down`: the callee network of
-  `network-failure` fails on every trunk (the far side is down, not the lines). They run
-  `CONTROL_ATTEMPTS` attempts per trunk after the onset; any ejection is false. `trunk_weeks`
-  is how much traffic that was: healthy traffic has false ejections too, at the `healthy`
-  rate, and a control can only be judged against that.
+  `network-failure` fails on every trunk (the far side is down, not the lines: finding the
+  network down is right, any trunk ejected or route excluded is not). They run
+  `CONTROL_ATTEMPTS` attempts per trunk after the onset; any ejection or exclusion is false.
+  `trunk_weeks` is how much traffic that was: healthy traffic has false ejections too, at the
+  `healthy` rate, and a control can only be judged against that.
 - `healthy`: the state machine over `--healthy-weeks` weeks of the pool's healthy traffic
-  (three trunk-weeks each): `false_ejections`, `trunk_weeks` and their ratio,
-  `false_ejections_per_trunk_week`, the figure the target is about, and
-  `false_ejections_by_reason` (JSON only), which detector or rule ejected.
-  `false_alarms_per_trunk_week` is what the detectors alone would do, computed exactly
+  (three trunk-weeks each): `false_ejections` (trunks), `false_exclusions` (routes, and
+  networks found down), `trunk_weeks` and `false_ejections_per_trunk_week`, both together per
+  trunk-week, the figure the target is about; `false_ejections_by_reason` and
+  `false_exclusions_by_reason` (JSON only) say which detector or rule did it.
+  `false_alarms_per_trunk_week` is what the trunk detectors alone would do, computed exactly
   (`calibration.alarm_rate`) at the healthy baselines: the share of the budget the thresholds
   were set to, which the state machine's noisy references, holds and confirmations move
   either way.
@@ -78,8 +85,9 @@ import numpy.typing as npt
 from kdial.api.calleridpool import Quarantine
 from kdial.api.trunkpool import HealthPolicy, TrunkState
 from kdial.causes import CLASSES, CauseClass
-from kdial.routing import health, quarantine
+from kdial.routing import destinations, health, quarantine
 from kdial.routing.calibration import alarm_rate, attempts_per_evaluation
+from kdial.routing.destinations import Change, Destinations
 from kdial.routing.detectors import Cusum
 from kdial.routing.health import DEFAULT_TUNING, Observation, PoolHealth, Tuning
 from kdial.routing.weights import RoutedTrunk, table
@@ -96,7 +104,10 @@ LOSS_MIX = {
 }
 REFUSED, UNALLOCATED = 0.002, 0.01
 LINE_FAILURES = frozenset(LOSS_MIX)
-NETWORK_SHARE = 1 / 3  # of the traffic: the callee network of network-failure and network-down
+# The callee networks and their shares of the traffic; FAILING carries the third that
+# network-failure and network-down fail.
+FAILING = "cn-china-unicom"
+NETWORKS = {"cn-china-mobile": 0.45, FAILING: 1 / 3, "cn-china-telecom": 1 - 0.45 - 1 / 3}
 _FORBIDDEN = CLASSES.index(CauseClass.FORBIDDEN)
 RATES = (1, 5, 20)
 WEEK = 7 * 86_400.0
@@ -110,10 +121,14 @@ CID_NUMBERS = 10
 CID_MAX_SECONDS = 3 * 3600.0
 CID_CONTROL_SECONDS = 3600.0
 
+Pair = tuple[str, str]
+"""(trunk, callee network)."""
+PAIRS: tuple[Pair, ...] = tuple((t, n) for t in TRUNKS for n in NETWORKS)
+
 
 @dataclass(frozen=True)
 class Rates:
-    """Per-attempt probabilities of one trunk's outcomes."""
+    """Per-attempt probabilities of one trunk's outcomes (to one callee network)."""
 
     answer: float = ANSWER
     loss: float = LOSS
@@ -130,47 +145,152 @@ HEALTHY_RATES = Rates()
 class Scenario:
     name: str
     after: dict[str, Rates]
+    """Each changed trunk's rates, to every network."""
     target: str | None = None
     """The trunk that should be ejected; None for controls."""
     kept: str | None = None
-    """A trunk that fails some destinations only: it should stay, and its ejection is reported
-    apart from the others' (`trunk_ejected`)."""
+    """A trunk that fails `FAILING` only: its route there should be excluded and the trunk
+    kept (`trunk_ejected` reports how often it was not)."""
+    routes: dict[Pair, Rates] = field(default_factory=dict)
+    """Rates of single routes, over ``after``."""
+
+    def rates(self, pair: Pair) -> Rates | None:
+        """The pair's rates from the onset; None where they do not change."""
+        return self.routes.get(pair) or self.after.get(pair[0])
+
+    @property
+    def network_down(self) -> bool:
+        """`FAILING` fails on every trunk: finding it down is right, not a false alarm."""
+        return all((t, FAILING) in self.routes for t in TRUNKS)
 
 
-NETWORK_DOWN = Rates(failing=(CauseClass.CONGESTION, NETWORK_SHARE))
+DOWN = Rates(failing=(CauseClass.CONGESTION, 1.0))
 SCENARIOS = (
     Scenario("hard-failure", {"a": Rates(loss=0.5)}, "a"),
     Scenario("soft-failure", {"a": Rates(loss=0.10)}, "a"),
     Scenario("asr-collapse", {"a": Rates(answer=0.10)}, "a"),
-    Scenario("outage", {"a": Rates(failing=(CauseClass.CONGESTION, 1.0))}, "a"),
+    Scenario("outage", {"a": DOWN}, "a"),
     Scenario("cause-failure", {"a": Rates(failing=(CauseClass.SERVER_ERROR, 0.5))}, "a"),
-    Scenario("network-failure", {"a": NETWORK_DOWN}, kept="a"),
+    Scenario("network-failure", {}, kept="a", routes={("a", FAILING): DOWN}),
     Scenario("control-list-wide-drop", {t: Rates(answer=0.10) for t in TRUNKS}),
     Scenario("control-self-503", {"a": Rates(self_inflicted=0.30)}),
-    Scenario("network-down", dict.fromkeys(TRUNKS, NETWORK_DOWN)),
+    Scenario("network-down", {}, routes={(t, FAILING): DOWN for t in TRUNKS}),
 )
+
+
+@dataclass(frozen=True)
+class Judge:
+    """What the operator keeps of a pool between evaluations: its trunks' health and its
+    routes' (`destinations.evaluate`)."""
+
+    trunks: PoolHealth
+    routes: Destinations = field(default_factory=Destinations)
+
+    def evaluate(
+        self, obs: Observations, now: float, *, policy: HealthPolicy, tuning: Tuning
+    ) -> tuple[Judge, tuple[health.Transition, ...], tuple[Change, ...]]:
+        trunks, routes, transitions, changes = destinations.evaluate(
+            self.trunks, self.routes, obs.trunks, obs.pairs, policy=policy, now=now, tuning=tuning
+        )
+        return Judge(trunks, routes), transitions, changes
+
+    def routing(self, policy: HealthPolicy) -> Routing:
+        """What workers route by: each trunk's state, each route out of health, the networks
+        whose contacts wait."""
+        return Routing(
+            tuple(self.trunks.states.items()),
+            tuple(
+                (trunk, network, state)
+                for trunk, states in sorted(destinations.pair_states(self.routes).items())
+                for network, state in sorted(states.items())
+            ),
+            frozenset(destinations.waiting(self.routes, policy)),
+        )
+
+
+@dataclass(frozen=True)
+class Routing:
+    """A routing table, as far as the bench's traffic needs it."""
+
+    trunks: tuple[tuple[str, TrunkState], ...]
+    routes: tuple[tuple[str, str, TrunkState], ...]
+    waiting: frozenset[str]
+
+    def weights(self, network: str) -> dict[str, int]:
+        """Each trunk's weight for a callee of ``network`` (the worse of the trunk's state and
+        its route's, as workers weigh it); all 0 while the network's contacts wait."""
+        if network in self.waiting:
+            return dict.fromkeys(TRUNKS, 0)
+        routes = {(t, n): s for t, n, s in self.routes}
+        return table(
+            RoutedTrunk(t, worse(s, routes.get((t, network))), max_concurrent_calls=10**6)
+            for t, s in self.trunks
+        )
+
+
+_SEVERITY = (TrunkState.HEALTHY, TrunkState.DEGRADED, TrunkState.PROBING, TrunkState.EJECTED)
+
+
+def worse(trunk: TrunkState, route: TrunkState | None) -> TrunkState:
+    """The state a trunk is weighed by for one network: its own or its route's, whichever
+    takes fewer calls."""
+    return trunk if route is None else max(trunk, route, key=_SEVERITY.index)
+
+
+@dataclass(frozen=True)
+class Observations:
+    """One evaluation's counts: per trunk, and per callee network and trunk, as the operator
+    reads them (`counters.trunk_observations`, `counters.pair_observations`)."""
+
+    trunks: dict[str, Observation]
+    pairs: dict[str, dict[str, Observation]]
+
+    def on(self, pair: Pair) -> int:
+        """Attempts on one route."""
+        trunk, network = pair
+        return self.pairs.get(network, {}).get(trunk, NO_CALLS).attempts
+
+    @property
+    def dialled(self) -> bool:
+        return any(o.attempts or o.self_inflicted for o in self.trunks.values())
+
+
+def observations(by_pair: dict[Pair, Observation]) -> Observations:
+    """The counts of each route, summed per trunk; a route's counts carry what the workers
+    count per network (`kdial.state.counters`): no cause classes, no self-inflicted attempts."""
+    trunks = {t: NO_CALLS for t in TRUNKS}
+    pairs: dict[str, dict[str, Observation]] = {}
+    for (trunk, network), o in by_pair.items():
+        trunks[trunk] = trunks[trunk] + o
+        if o.attempts:
+            route = Observation(o.attempts, o.answered, o.call_loss, o.risk_blocked)
+            pairs.setdefault(network, {})[trunk] = route
+    return Observations(trunks, pairs)
+
+
+NO_CALLS = Observation()
 
 
 @dataclass
 class Traffic:
-    """Attempts per trunk per evaluation, routed by weight, with Bernoulli outcomes.
+    """Attempts per route per evaluation, routed by weight, with Bernoulli outcomes.
 
-    Counts are deterministic (a fractional carry per trunk), outcomes are drawn in blocks for
+    Counts are deterministic (a fractional carry per route), outcomes are drawn in blocks for
     speed and redrawn whenever the routing or the rates change.
     """
 
     rng: np.random.Generator
     pool_rate: float
-    rates: dict[str, Rates] = field(default_factory=lambda: dict.fromkeys(TRUNKS, HEALTHY_RATES))
-    carry: dict[str, float] = field(default_factory=lambda: dict.fromkeys(TRUNKS, 0.0))
-    _block: list[dict[str, Observation]] = field(default_factory=list)
+    rates: dict[Pair, Rates] = field(default_factory=lambda: dict.fromkeys(PAIRS, HEALTHY_RATES))
+    carry: dict[Pair, float] = field(default_factory=lambda: dict.fromkeys(PAIRS, 0.0))
+    _block: list[Observations] = field(default_factory=list)
     _key: tuple[Any, ...] = ()
 
-    def next(self, states: dict[str, TrunkState], dt: float) -> dict[str, Observation]:
-        key = (tuple(states.values()), tuple(self.rates.values()), dt)
+    def next(self, routing: Routing, dt: float) -> Observations:
+        key = (routing, tuple(self.rates.values()), dt)
         if key != self._key or not self._block:
             self._key = key
-            self._block = self._draw(states, dt, 64)
+            self._block = self._draw(routing, dt, 64)
             self._block.reverse()
         return self._block.pop()
 
@@ -178,50 +298,44 @@ class Traffic:
         self._block = []
 
     def onset(
-        self, states: dict[str, TrunkState], after: dict[str, Rates], phase: float
-    ) -> tuple[dict[str, Observation], dict[str, int]]:
-        """One second in which the rates change ``phase`` of the way through: each attempt falls
-        before or after the change at random. Returns the observations and, per trunk, the
-        attempts after the change; the new rates hold from then on."""
-        counts = self._counts(states, TICK, 1)
-        obs: dict[str, Observation] = {}
-        later: dict[str, int] = {}
-        for name in TRUNKS:
-            n = int(counts[name][0])
+        self, routing: Routing, scenario: Scenario, phase: float
+    ) -> tuple[Observations, dict[Pair, int]]:
+        """One evaluation in which the rates change ``phase`` of the way through: each attempt
+        falls before or after the change at random. Returns the observations and, per route,
+        the attempts after the change; the new rates hold from then on."""
+        counts = self._counts(routing, TICK, 1)
+        by_pair: dict[Pair, Observation] = {}
+        later: dict[Pair, int] = {}
+        for pair in PAIRS:
+            n = int(counts[pair][0])
             before = int(self.rng.binomial(n, phase))
-            old = self._outcomes(self.rates[name], np.array([before], dtype=np.int64))[0]
-            new = self._outcomes(
-                after.get(name, self.rates[name]), np.array([n - before], dtype=np.int64)
-            )[0]
-            obs[name], later[name] = old + new, n - before
-        self.rates.update(after)
+            after = scenario.rates(pair) or self.rates[pair]
+            old = self._outcomes(self.rates[pair], np.array([before], dtype=np.int64))[0]
+            new = self._outcomes(after, np.array([n - before], dtype=np.int64))[0]
+            by_pair[pair], later[pair] = old + new, n - before
+            self.rates[pair] = after
         self.reroute()
-        return obs, later
+        return observations(by_pair), later
 
-    def _draw(
-        self, states: dict[str, TrunkState], dt: float, ticks: int
-    ) -> list[dict[str, Observation]]:
-        counts = self._counts(states, dt, ticks)
-        block: list[dict[str, Observation]] = [{} for _ in range(ticks)]
-        for name in TRUNKS:
-            for i, o in enumerate(self._outcomes(self.rates[name], counts[name])):
-                block[i][name] = o
-        return block
+    def _draw(self, routing: Routing, dt: float, ticks: int) -> list[Observations]:
+        counts = self._counts(routing, dt, ticks)
+        drawn = {pair: self._outcomes(self.rates[pair], counts[pair]) for pair in PAIRS}
+        return [observations({pair: drawn[pair][i] for pair in PAIRS}) for i in range(ticks)]
 
-    def _counts(
-        self, states: dict[str, TrunkState], dt: float, ticks: int
-    ) -> dict[str, npt.NDArray[np.int64]]:
-        """Attempts per trunk for the next ``ticks`` evaluations, shared by routing weight."""
-        weights = table(RoutedTrunk(t, s, max_concurrent_calls=10**6) for t, s in states.items())
-        total = sum(weights.values()) or 1
+    def _counts(self, routing: Routing, dt: float, ticks: int) -> dict[Pair, npt.NDArray[np.int64]]:
+        """Attempts per route for the next ``ticks`` evaluations: each network's share of the
+        pool's calls, shared among the trunks by their weight for it."""
         out = {}
-        for name in TRUNKS:
-            per_tick = self.pool_rate * dt * weights[name] / total
-            cum = self.carry[name] + per_tick * np.arange(1, ticks + 1)
-            out[name] = np.diff(np.floor(cum), prepend=math.floor(self.carry[name])).astype(
-                np.int64
-            )
-            self.carry[name] = float(cum[-1] - math.floor(cum[-1]))
+        for network, share in NETWORKS.items():
+            weights = routing.weights(network)
+            total = sum(weights.values()) or 1
+            for trunk in TRUNKS:
+                pair = (trunk, network)
+                per_tick = self.pool_rate * share * dt * weights[trunk] / total
+                carry = self.carry[pair]
+                cum = carry + per_tick * np.arange(1, ticks + 1)
+                out[pair] = np.diff(np.floor(cum), prepend=math.floor(carry)).astype(np.int64)
+                self.carry[pair] = float(cum[-1] - math.floor(cum[-1]))
         return out
 
     def _outcomes(self, r: Rates, counts: npt.NDArray[np.int64]) -> list[Observation]:
@@ -263,26 +377,30 @@ class Traffic:
 @dataclass
 class Trial:
     attempts: float | None = None
-    """Attempts on the changed trunk from the onset to its ejection (None: not ejected)."""
+    """Attempts on the changed trunk from the onset to its ejection (None: not ejected); for a
+    kept trunk, on its failing route until the route's exclusion."""
     seconds: float | None = None
-    """Seconds from the onset to the ejection."""
+    """Seconds from the onset to the ejection (or exclusion)."""
     restore: float | None = None
     ran: float = 0.0
     """For a control, seconds it ran after the onset."""
     false_ejections: int = 0
+    false_exclusions: int = 0
+    """Routes excluded that should not have been (or networks found down)."""
+    kept_ejected: bool = False
+    """The kept trunk was ejected as a whole."""
 
 
-def warm_pool(
-    rng: np.random.Generator, cps: float, policy: HealthPolicy, tuning: Tuning
-) -> PoolHealth:
+def warm_pool(rng: np.random.Generator, cps: float, policy: HealthPolicy, tuning: Tuning) -> Judge:
     """A pool that has carried healthy traffic for a while (shared by the trials: immutable)."""
-    pool = health.initial(TRUNKS, 0.0)
+    judge = Judge(health.initial(TRUNKS, 0.0))
     traffic = Traffic(rng, 3 * cps)
     now = 0.0
     while now < WARMUP_SECONDS:
         now += 1.0
-        pool, _ = health.evaluate(pool, traffic.next(pool.states, 1.0), policy, now, tuning=tuning)
-    return pool
+        obs = traffic.next(judge.routing(policy), 1.0)
+        judge, _, _ = judge.evaluate(obs, now, policy=policy, tuning=tuning)
+    return judge
 
 
 def reference_memory(cps: float, policy: HealthPolicy, tuning: Tuning) -> float:
@@ -299,14 +417,14 @@ def run_trial(
     rng: np.random.Generator,
     scenario: Scenario,
     cps: float,
-    warm: PoolHealth,
+    warm: Judge,
     *,
     policy: HealthPolicy,
     tuning: Tuning,
     prelude: float = 3.0,
 ) -> Trial:
-    pool = warm
-    now = warm.evaluated_at or 0.0
+    judge = warm
+    now = warm.trunks.evaluated_at or 0.0
     traffic = Traffic(rng, 3 * cps)
     # A random stretch of healthy traffic first, so that the onset finds the detectors anywhere
     # in their healthy range rather than all at rest, and long enough for the references to
@@ -316,88 +434,126 @@ def run_trial(
     memory = reference_memory(cps, policy, tuning)
     for _ in range(int(rng.integers(round(prelude * memory), round((prelude + 1) * memory)))):
         now += COARSE
-        pool, _ = health.evaluate(
-            pool, traffic.next(pool.states, COARSE), policy, now, tuning=tuning
-        )
+        obs = traffic.next(judge.routing(policy), COARSE)
+        judge, _, _ = judge.evaluate(obs, now, policy=policy, tuning=tuning)
     for _ in range(round(FINE_SECONDS / TICK)):
-        pool, _, now, _ = advance(pool, traffic, now, policy=policy, tuning=tuning)
+        judge, _, _, now, _ = advance(judge, traffic, now, policy=policy, tuning=tuning)
     # The line does not know the operator's cadence: the change starts at a random point
     # between two evaluations, and only the attempts after it count.
     phase = float(rng.random())
     onset = now + phase * TICK
     budget = MAX_ATTEMPTS if scenario.target else CONTROL_ATTEMPTS
-    target = scenario.target
+    target, kept = scenario.target, scenario.kept
     watched = target or "a"
+    route = (kept, FAILING) if kept else None
     result = Trial()
     now += TICK
-    obs, after = traffic.onset(pool.states, scenario.after, phase)
-    attempts = after[watched] + obs[watched].self_inflicted
+    obs, after = traffic.onset(judge.routing(policy), scenario, phase)
+    attempts = sum(after[(watched, n)] for n in NETWORKS) + obs.trunks[watched].self_inflicted
+    on_route = after[route] if route else 0
     while True:
-        pool, transitions = health.evaluate(pool, obs, policy, now, tuning=tuning)
-        for t in transitions:
-            if t.target is not TrunkState.EJECTED:
-                continue
-            if t.trunk in (target, scenario.kept) and result.attempts is None:
-                result.attempts, result.seconds = attempts, now - onset
-            elif t.trunk != scenario.kept:
-                result.false_ejections += 1
+        judge, transitions, changes = judge.evaluate(obs, now, policy=policy, tuning=tuning)
+        found = attempts if target else on_route
+        score(result, scenario, transitions, changes, attempts=found, seconds=now - onset)
         if (target and result.attempts is not None) or attempts >= budget:
             break
-        now, obs = _outcomes(traffic, pool, now)
-        attempts += obs[watched].attempts + obs[watched].self_inflicted
+        now, obs = _outcomes(traffic, judge, now, policy)
+        attempts += obs.trunks[watched].attempts + obs.trunks[watched].self_inflicted
+        on_route += obs.on(route) if route else 0
     if target is None:
         result.ran = now - onset
         return result
     if result.attempts is None:
         return result
     # The line recovers the moment it is ejected: how long until it is Healthy again?
-    traffic.rates[target] = HEALTHY_RATES
-    result.restore, false = _restore(pool, traffic, target, now, policy=policy, tuning=tuning)
-    result.false_ejections += false
+    for network in NETWORKS:
+        traffic.rates[(target, network)] = HEALTHY_RATES
+    traffic.reroute()
+    restore = _restore(judge, traffic, target, now, policy=policy, tuning=tuning)
+    result.restore = restore[0]
+    result.false_ejections += restore[1]
+    result.false_exclusions += restore[2]
     return result
 
 
+def score(
+    result: Trial,
+    scenario: Scenario,
+    transitions: Sequence[health.Transition],
+    changes: Sequence[Change],
+    *,
+    attempts: int,
+    seconds: float,
+) -> None:
+    """Count one evaluation's ejections and exclusions into ``result``: the one the scenario
+    is about with the ``attempts`` and ``seconds`` it took, the kept trunk's apart, the rest
+    false."""
+    target, kept = scenario.target, scenario.kept
+    for t in transitions:
+        if t.target is not TrunkState.EJECTED:
+            continue
+        if t.trunk == target:
+            if result.attempts is None:
+                result.attempts, result.seconds = attempts, seconds
+        elif t.trunk == kept:
+            result.kept_ejected = True
+        else:
+            result.false_ejections += 1
+    for c in changes:
+        if c.target is not TrunkState.EJECTED:
+            continue
+        if kept is not None and (c.trunk, c.network) == (kept, FAILING):
+            if result.attempts is None:
+                result.attempts, result.seconds = attempts, seconds
+        elif c.trunk != target and not (c.trunk is None and scenario.network_down):
+            result.false_exclusions += 1
+
+
 def _outcomes(
-    traffic: Traffic, pool: PoolHealth, now: float
-) -> tuple[float, dict[str, Observation]]:
+    traffic: Traffic, judge: Judge, now: float, policy: HealthPolicy
+) -> tuple[float, Observations]:
     """The next evaluation's time and outcomes, skipping evaluations without any: they would
     only decay what the next one decays anyway. (A rest that ends in such a gap ends at the next
     evaluation with outcomes, at most a second late at 1 call/s.)"""
+    routing = judge.routing(policy)
     while True:
         now += TICK
-        obs = traffic.next(pool.states, TICK)
-        if any(o.attempts or o.self_inflicted for o in obs.values()):
+        obs = traffic.next(routing, TICK)
+        if obs.dialled:
             return now, obs
 
 
 def advance(
-    pool: PoolHealth, traffic: Traffic, now: float, *, policy: HealthPolicy, tuning: Tuning
-) -> tuple[PoolHealth, tuple[health.Transition, ...], float, dict[str, Observation]]:
+    judge: Judge, traffic: Traffic, now: float, *, policy: HealthPolicy, tuning: Tuning
+) -> tuple[Judge, tuple[health.Transition, ...], tuple[Change, ...], float, Observations]:
     """One evaluation of the pool with the next outcomes (`_outcomes`)."""
-    now, obs = _outcomes(traffic, pool, now)
-    pool, transitions = health.evaluate(pool, obs, policy, now, tuning=tuning)
-    return pool, transitions, now, obs
+    now, obs = _outcomes(traffic, judge, now, policy)
+    judge, transitions, changes = judge.evaluate(obs, now, policy=policy, tuning=tuning)
+    return judge, transitions, changes, now, obs
 
 
 def _restore(
-    pool: PoolHealth,
+    judge: Judge,
     traffic: Traffic,
     target: str,
     now: float,
     *,
     policy: HealthPolicy,
     tuning: Tuning,
-) -> tuple[float | None, int]:
+) -> tuple[float | None, int, int]:
     """Seconds until ``target`` is Healthy again (None: not within four maximal rests), and
-    the other trunks' ejections meanwhile."""
+    the other trunks' ejections and routes' exclusions meanwhile."""
     recovered = now
-    false = 0
+    false = excluded = 0
     while now - recovered < 4 * policy.max_eject_seconds:
-        pool, transitions, now, _ = advance(pool, traffic, now, policy=policy, tuning=tuning)
+        judge, transitions, changes, now, _ = advance(
+            judge, traffic, now, policy=policy, tuning=tuning
+        )
         false += sum(t.target is TrunkState.EJECTED and t.trunk != target for t in transitions)
-        if pool.states[target] is TrunkState.HEALTHY:
-            return now - recovered, false
-    return None, false
+        excluded += sum(c.target is TrunkState.EJECTED and c.trunk != target for c in changes)
+        if judge.trunks.states[target] is TrunkState.HEALTHY:
+            return now - recovered, false, excluded
+    return None, false, excluded
 
 
 def _percentile(values: Sequence[float | None], q: float) -> float | None:
@@ -425,29 +581,33 @@ def trunk_scenario(
         run_trial(rng, scenario, cps, warm, policy=policy, tuning=tuning, prelude=prelude)
         for _ in range(trials)
     ]
-    false = sum(r.false_ejections for r in results)
-    row: dict[str, Any] = {"name": scenario.name, "cps": cps, "trials": trials}
+    row: dict[str, Any] = {
+        "name": scenario.name,
+        "cps": cps,
+        "trials": trials,
+        "false_ejections": sum(r.false_ejections for r in results),
+        "false_exclusions": sum(r.false_exclusions for r in results),
+    }
     attempts = [r.attempts for r in results]
-    if scenario.target is None:
-        exposure = len(TRUNKS) * sum(r.ran for r in results) / WEEK
-        row |= _null_eject() | {"false_ejections": false, "trunk_weeks": round(exposure, 4)}
-        if scenario.kept is None:
-            return row
-        return row | {
-            "trunk_ejected": sum(a is not None for a in attempts) / max(trials, 1),
-            "attempts_to_eject_median": _percentile(attempts, 50),
-            "attempts_to_eject_p95": _percentile(attempts, 95),
-        }
     seconds = [r.seconds for r in results]
-    return row | {
+    if scenario.target is None and scenario.kept is None:
+        exposure = len(TRUNKS) * sum(r.ran for r in results) / WEEK
+        return row | _null_eject() | {"trunk_weeks": round(exposure, 4)}
+    row |= {
         "attempts_to_eject_median": _percentile(attempts, 50),
         "attempts_to_eject_p95": _percentile(attempts, 95),
         "seconds_to_eject_median": _percentile(seconds, 50),
         "seconds_to_eject_p95": _percentile(seconds, 95),
-        "seconds_to_restore": _percentile([r.restore for r in results], 50),
         "detected": sum(a is not None for a in attempts) / max(trials, 1),
-        "false_ejections": false,
     }
+    if scenario.kept is not None:
+        exposure = len(TRUNKS) * sum(r.ran for r in results) / WEEK
+        return row | {
+            "seconds_to_restore": None,
+            "trunk_ejected": sum(r.kept_ejected for r in results) / max(trials, 1),
+            "trunk_weeks": round(exposure, 4),
+        }
+    return row | {"seconds_to_restore": _percentile([r.restore for r in results], 50)}
 
 
 def _null_eject() -> dict[str, Any]:
@@ -465,24 +625,35 @@ def healthy_scenario(
 ) -> dict[str, Any]:
     """The state machine over ``weeks`` of the pool's healthy traffic."""
     rng = np.random.default_rng([seed, int(cps), 99])
-    pool = warm_pool(rng, cps, policy, tuning)
+    judge = warm_pool(rng, cps, policy, tuning)
     traffic = Traffic(rng, 3 * cps)
-    now = start = pool.evaluated_at or 0.0
+    now = start = judge.trunks.evaluated_at or 0.0
     reasons: Counter[str] = Counter()
+    routes: Counter[str] = Counter()
     while now - start < weeks * WEEK:
-        pool, transitions, now, _ = advance(pool, traffic, now, policy=policy, tuning=tuning)
+        judge, transitions, changes, now, _ = advance(
+            judge, traffic, now, policy=policy, tuning=tuning
+        )
         reasons.update(t.reason for t in transitions if t.target is TrunkState.EJECTED)
-    false = sum(reasons.values())
+        routes.update(
+            c.reason if c.trunk else f"Network{c.reason}"
+            for c in changes
+            if c.target is TrunkState.EJECTED
+        )
+    false, excluded = sum(reasons.values()), sum(routes.values())
     simulated = len(TRUNKS) * (now - start) / WEEK
+    per_week = round((false + excluded) / simulated, 3) if simulated else None
     return (
         {"name": "healthy", "cps": cps, "trials": 1}
         | _null_eject()
         | {
             "false_ejections": false,
+            "false_exclusions": excluded,
             "trunk_weeks": round(simulated, 4),
-            "false_ejections_per_trunk_week": round(false / simulated, 3) if simulated else None,
+            "false_ejections_per_trunk_week": per_week,
             "false_alarms_per_trunk_week": round(detector_alarms(cps, tuning), 3),
             "false_ejections_by_reason": dict(sorted(reasons.items())),
+            "false_exclusions_by_reason": dict(sorted(routes.items())),
         }
     )
 
@@ -643,7 +814,7 @@ def parser() -> argparse.ArgumentParser:
 QUICK_RATES = (5.0, 20.0)
 QUICK_TRIALS = 2
 QUICK_WEEKS = 0.002
-QUICK_PRELUDE = 0.25  # reference memories of healthy traffic before each onset (3 in full)
+QUICK_PRELUDE = 0.1  # reference memories of healthy traffic before each onset (3 in full)
 
 
 def run(args: argparse.Namespace, policy: HealthPolicy | None = None) -> dict[str, Any]:
@@ -702,6 +873,7 @@ COLUMNS = (
     ("seconds_to_restore", "restore s", 9),
     ("trunk_ejected", "trunk ej", 8),
     ("false_ejections", "false", 6),
+    ("false_exclusions", "false ex", 8),
     ("false_ejections_per_trunk_week", "false/tw", 8),
     ("false_alarms_per_trunk_week", "alarms/tw", 9),
 )
