@@ -287,6 +287,29 @@ def test_an_event_stream_pushes_the_agents_state_changes(
         assert AgentChange.decode(data).reason == "call back"
 
 
+def test_an_event_stream_that_fails_once_begun_ends(
+    agent_api: str, api: Api, namespace: str, rdb: redis.Redis
+) -> None:
+    """Begun, a stream cannot turn into an error response: it ends, so that the agent's client
+    reconnects, instead of waiting on a stream that never ends while calls are offered to the
+    agent. Here a change under a newer schema (a newer worker, mid-upgrade) cannot be read."""
+    floor(api, {"ana": "ana-token"})
+    keys = CampaignKeys(namespace, "promo")
+    base = agent_api + at(namespace)
+    assert call(base, "POST", "/login", "ana-token", {"endpoint": "1001"}).ok
+    headers = {"Authorization": "Bearer ana-token"}
+    with requests.get(base + "/events", headers=headers, stream=True, timeout=(5, 30)) as stream:
+        events = _events(stream.iter_lines(decode_unicode=True))
+        assert next(events)[0] == "state"
+        assert call(base, "POST", "/ready", "ana-token").ok
+        newer = json.loads(changes(rdb, keys)[-1].encode()) | {"schemaVersion": 99}
+        rdb.xadd(keys.agent_changes, {"agent": "ana", "change": json.dumps(newer)})
+        seen = list(events)  # to the stream's end
+    assert [(kind, AgentChange.decode(data).after.value) for kind, _, data in seen] == [
+        ("change", "Ready")
+    ], "the readable change, then the end"
+
+
 def _events(lines: Iterator[str]) -> Iterator[tuple[str, str, str]]:
     """Server-sent events as (event, id, data); comments skipped."""
     fields: dict[str, str] = {}
