@@ -36,8 +36,24 @@ MOBILE_RANGES = [*range(130, 140), 150, 151, 152, 153, 155, 156, 157, 158, 159, 
 
 
 @dataclass(frozen=True)
+class Pace:
+    """How long and how fast a run is."""
+
+    speed: float
+    """Simulator speed: scenario seconds per real second."""
+    contacts: int | None
+    """Rows of the example's list to dial (None: as written): its first rows, or more made
+    from them."""
+    seconds: float
+    """Most seconds of dialing before the campaign is paused."""
+    wrap_up_seconds: float = 0
+    """How long each agent's wrap-up lasts (real seconds), in a campaign with agents."""
+
+
+@dataclass(frozen=True)
 class Example:
-    """An example the demo runs: its files (under examples/) and the names of its objects."""
+    """An example the demo runs: its files (under examples/), the names of its objects, its
+    switch, and how long and fast a run (`--fast`: a shorter one) is."""
 
     name: str
     files: tuple[str, ...]
@@ -47,6 +63,8 @@ class Example:
     contact_list: str
     scenario: str
     """The switch that plays its carriers (and agents' phones), in examples/sim/."""
+    full: Pace
+    fast: Pace
 
     @property
     def workers(self) -> str:
@@ -60,6 +78,8 @@ QUICKSTART = Example(
     trunk_pool="quickstart-trunks",
     contact_list="quickstart-contacts",
     scenario="quickstart.yaml",
+    full=Pace(speed=4, contacts=None, seconds=75),
+    fast=Pace(speed=8, contacts=None, seconds=25),
 )
 PREDICTIVE = Example(
     "predictive-sales",
@@ -73,6 +93,10 @@ PREDICTIVE = Example(
     trunk_pool="carriers",
     contact_list="broadband-renewals",
     scenario="predictive-sales.yaml",
+    # Six agents take a call every 8 s or so (a minute's talk at 10 times the speed, 2 s of
+    # wrap-up): some 100 attempts in 75 s at the renewal switch's answer rate.
+    full=Pace(speed=10, contacts=400, seconds=75, wrap_up_seconds=2),
+    fast=Pace(speed=10, contacts=200, seconds=20, wrap_up_seconds=2),
 )
 
 

@@ -43,7 +43,7 @@ from kdial.state.keys import CampaignKeys
 from kdial_cli.demo import agents, examples, report, view
 from kdial_cli.demo.agents import Floor, Staff
 from kdial_cli.demo.cluster import Api, Obj, emulated_api
-from kdial_cli.demo.examples import PREDICTIVE, QUICKSTART, Example
+from kdial_cli.demo.examples import PREDICTIVE, QUICKSTART, Example, Pace
 from kdial_cli.demo.report import AgentReport, Contacts
 from kdial_cli.demo.timeline import Timeline
 from kdial_local import processes
@@ -57,29 +57,6 @@ NAMESPACE = "kdial-demo"
 ESL_SECRET, ESL_PASSWORD = "kdial-esl", "ClueCon"
 #: Worker pods' grace period: a pod told to stop drains its calls for 10 s (the grace less 10).
 GRACE_SECONDS = 20
-
-
-@dataclass(frozen=True)
-class Pace:
-    """How long and how fast a run is."""
-
-    speed: float
-    """Simulator speed: scenario seconds per real second."""
-    contacts: int | None
-    """Rows of the example's list to dial (None: as written): its first rows, or more made
-    from them."""
-    seconds: float
-    """Most seconds of dialing before the campaign is paused."""
-    wrap_up_seconds: float = 0
-    """How long each agent's wrap-up lasts (real seconds), in a campaign with agents."""
-
-
-FULL = Pace(speed=4, contacts=None, seconds=75)
-FAST = Pace(speed=8, contacts=None, seconds=25)
-#: Six agents dial some three calls a second at the renewal switch's answer rate: 10 times
-#: faster, a conversation takes 6 s, and the pacer has learnt its durations in half a minute.
-PREDICTIVE_FULL = Pace(speed=10, contacts=400, seconds=75, wrap_up_seconds=2)
-PREDICTIVE_FAST = Pace(speed=10, contacts=200, seconds=25, wrap_up_seconds=2)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -97,8 +74,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--fast",
         action="store_true",
-        help=f"a shorter run: the switch at --speed {FAST.speed:g}, at most {FAST.seconds:g} s "
-        "of dialing (CI runs this)",
+        help=f"a shorter run: the switch at --speed {QUICKSTART.fast.speed:g}, at most "
+        f"{QUICKSTART.fast.seconds:g} s of dialing (CI runs this)",
     )
     p.add_argument(
         "--kubeconfig",
@@ -114,7 +91,11 @@ def parser() -> argparse.ArgumentParser:
         help="with --kubeconfig: the cluster's Redis, if reachable from here, for the "
         "attempt records in the report",
     )
-    p.add_argument("--seconds", type=float, help="most seconds of dialing (default 75; --fast: 25)")
+    p.add_argument(
+        "--seconds",
+        type=float,
+        help="most seconds of dialing (default 75; --fast: 25, 20 with --predictive)",
+    )
     p.add_argument(
         "--examples", type=Path, default=EXAMPLES, help=f"the examples folder ({EXAMPLES})"
     )
@@ -129,10 +110,7 @@ class Stop(KeyboardInterrupt):
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     example = PREDICTIVE if args.predictive else QUICKSTART
-    if args.predictive:
-        pace = PREDICTIVE_FAST if args.fast else PREDICTIVE_FULL
-    else:
-        pace = FAST if args.fast else FULL
+    pace = example.fast if args.fast else example.full
     if args.seconds:
         pace = replace(pace, seconds=args.seconds)
     if args.predictive and args.kubeconfig:
@@ -269,7 +247,7 @@ class Demo:
                         wrap_up_seconds=self.pace.wrap_up_seconds,
                     )
                 )
-                self.say(f"kdial api started; agents {', '.join(names)} have tokens")
+                self.say(f"kdial api started; agents {', '.join(names)} have tokens in its Secret")
             self.prepare(api)
             esl = stack.enter_context(
                 processes.simulator(
