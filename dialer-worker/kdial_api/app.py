@@ -213,6 +213,8 @@ async def events(request: web.Request) -> web.StreamResponse:
         # here, and the client resumes from the last id it saw, an offer sent again with
         # the state.
         log.warning("agent %s: event stream ended: %s", caller.agent, error)
+    except ConnectionResetError:
+        pass  # the client went away: nobody to tell
     return stream
 
 

@@ -228,18 +228,29 @@ def test_abandoned_calls_count_against_answered_calls_as_the_cap_does() -> None:
     over = abandons([*records, *[{"outcome": "Abandoned"}] * 4], cap_percent=3)
 
     assert (within.answered, within.bridged, within.abandoned) == (100, 95, 3)
-    assert within.within_cap, "3 of 100 answered is the cap itself"
-    assert (over.answered, over.abandoned, over.within_cap) == (101, 4, False)
+    assert within.verdict() == "within the cap of 3%", "3 of 100 answered is the cap itself"
+    assert (over.answered, over.abandoned) == (101, 4)
+    assert over.verdict() == "OVER the cap of 3%"
+
+
+def test_too_few_answered_calls_are_not_held_against_the_cap() -> None:
+    """As the pacer's brake: one abandoned call of the first ten says nothing of a rate."""
+    bridged = {"outcome": "AnsweredHuman", "agent": "ana", "bridged_ms": "1700000000000"}
+    few = abandons([bridged] * 9 + [{"outcome": "Abandoned"}], cap_percent=3)
+
+    assert few.judged_from == 30
+    assert few.verdict().startswith("too few answered calls to hold against the cap of 3%")
+    assert abandons([bridged] * 29 + [{"outcome": "Abandoned"}], 3).verdict() == (
+        "OVER the cap of 3%"
+    )
 
 
 def test_the_report_of_a_campaign_with_agents_shows_them_and_the_cap() -> None:
     answer = stats_answer(
         ana=agent_view(5, talk=40, wrap_up=10, idle=25), bo=agent_view(3, 30, 6, idle=36)
     )
-    records = [
-        {"trunk": "cm-guangdong", "outcome": "AnsweredHuman", "agent": "ana", "bridged_ms": "1"},
-        {"trunk": "cm-guangdong", "outcome": "Abandoned"},
-    ]
+    bridged = {"trunk": "cm-guangdong", "outcome": "AnsweredHuman", "agent": "a", "bridged_ms": "1"}
+    records = [bridged] * 29 + [{"trunk": "cm-guangdong", "outcome": "Abandoned"}]
     text = report(
         "ns/broadband-renewal",
         records=records,
@@ -253,5 +264,5 @@ def test_the_report_of_a_campaign_with_agents_shows_them_and_the_cap() -> None:
     assert "  ana              5    40s     10s    25s     66.7%" in text
     assert "  bo               3    30s      6s    36s     50.0%" in text
     assert "  all 2            8    70s     16s    61s     58.5%" in text
-    assert "2 answered, 1 bridged to an agent, 1 abandoned (50.0%): OVER the cap of 3%" in text
+    assert "30 answered, 29 bridged to an agent, 1 abandoned (3.3%): OVER the cap of 3%" in text
     assert "Agents" not in bare_report(Timeline(START)), "an agentless campaign has none"

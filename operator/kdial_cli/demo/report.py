@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kdial.outcomes import Outcome, counts_against_trunk, counts_as_attempt, is_answered
+from kdial.predictive import compliance_mode
 from kdial_cli.demo.timeline import EJECTED, Timeline
 
 
@@ -106,10 +107,17 @@ class Abandons:
     bridged: int
     abandoned: int
     cap_percent: int
+    judged_from: int
+    """Fewer answered calls say nothing of a rate: the pacer's brake waits for as many."""
 
-    @property
-    def within_cap(self) -> bool:
-        return 100 * self.abandoned <= self.cap_percent * self.answered
+    def verdict(self) -> str:
+        if self.answered < self.judged_from:
+            return (
+                f"too few answered calls to hold against the cap of {self.cap_percent}% "
+                f"(the pacer judges a rate from {self.judged_from})"
+            )
+        within = 100 * self.abandoned <= self.cap_percent * self.answered
+        return f"{'within' if within else 'OVER'} the cap of {self.cap_percent}%"
 
 
 def abandons(records: Sequence[Mapping[str, str]], cap_percent: int) -> Abandons:
@@ -121,6 +129,7 @@ def abandons(records: Sequence[Mapping[str, str]], cap_percent: int) -> Abandons
         bridged=sum(bool(r.get("agent")) and bool(r.get("bridged_ms")) for r in records),
         abandoned=outcomes.count(Outcome.ABANDONED.value),
         cap_percent=cap_percent,
+        judged_from=compliance_mode(cap_percent).min_answers,
     )
 
 
@@ -187,11 +196,10 @@ def _agents(agents: Sequence[AgentFigures], overall: AgentFigures) -> list[str]:
 
 def _abandons(figures: Abandons) -> list[str]:
     rate = _percent(figures.abandoned, figures.answered) or "-"
-    verdict = "within the cap" if figures.within_cap else "OVER the cap"
     return [
         "Answered calls (attempt records)",
         f"  {figures.answered} answered, {figures.bridged} bridged to an agent, "
-        f"{figures.abandoned} abandoned ({rate}): {verdict} of {figures.cap_percent}%",
+        f"{figures.abandoned} abandoned ({rate}): {figures.verdict()}",
         "",
     ]
 

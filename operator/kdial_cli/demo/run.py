@@ -235,8 +235,10 @@ class Demo:
             self.rdb = redis.Redis.from_url(redis_url, decode_responses=True)
             stack.callback(self.rdb.close)
             api.secret(ESL_SECRET, {"password": ESL_PASSWORD})
+            self.apply_lists(api)
             scenario = self.scenario()
             if names := agents.names(scenario):
+                # Started while the operator imports the list.
                 self.floor = stack.enter_context(
                     agents.floor(
                         api,
@@ -248,7 +250,7 @@ class Demo:
                     )
                 )
                 self.say(f"kdial api started; agents {', '.join(names)} have tokens in its Secret")
-            self.prepare(api)
+            self.wait_imported(api)
             esl = stack.enter_context(
                 processes.simulator(
                     scenario, self.pace.speed, workdir=self.workdir, conf=switch_conf
@@ -295,7 +297,8 @@ class Demo:
         if api.delete("campaigns", campaign):
             self.say(f"deleting the {campaign} campaign of an earlier run")
             self.wait(api, "the old campaign gone", lambda: not api.get("campaigns", campaign))
-        self.prepare(api)
+        self.apply_lists(api)
+        self.wait_imported(api)
         self.run(api)
         files = " ".join(f"-f examples/{name}" for name in self.example.files)
         print(
@@ -310,9 +313,8 @@ class Demo:
         path = self.args.examples / "sim" / self.example.scenario
         return cast(dict[str, Any], yaml.safe_load(path.read_text("utf-8")))
 
-    def prepare(self, api: Api) -> None:
-        """Applies the example's lists and pools (adapted to the run, as it says), and waits for
-        its list to be imported."""
+    def apply_lists(self, api: Api) -> None:
+        """Applies the example's lists and pools, adapted to the run, as it says."""
         adapted = self.adapted()
         for note in adapted.notes:
             self.say(note)
@@ -322,6 +324,8 @@ class Demo:
         for doc in applied:
             api.apply(doc)
         self.say("applied " + ", ".join(f"{d['kind']} {d['metadata']['name']}" for d in applied))
+
+    def wait_imported(self, api: Api) -> None:
         contact_list = self.example.contact_list
 
         def imported() -> bool:
