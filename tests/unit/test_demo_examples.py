@@ -7,10 +7,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 import yaml
 
 from kdial.api.contactlist import ContactListSpec
-from kdial_cli.demo import agents
+from kdial_cli.demo import agents, run
 from kdial_cli.demo.examples import ALWAYS, PREDICTIVE, QUICKSTART, Adapted, adapt, load
 from kdial_operator import contact_import
 from kdial_sim.scenario import load_scenario
@@ -108,3 +109,9 @@ def test_the_predictive_switch_reaches_every_trunk_and_has_the_message_and_the_a
     names = agents.names(yaml.safe_load(path.read_text("utf-8")))
     assert len(names) == 6
     assert all(scenario.agents.phone(name) for name in names), "each agent's phone rings"
+
+
+def test_the_predictive_demo_refuses_a_cluster(capsys: pytest.CaptureFixture[str]) -> None:
+    """Its agents' phones are the simulated switch's: a cluster's switch has none."""
+    assert run.main(["--predictive", "--kubeconfig", "/nowhere/kubeconfig"]) == 2
+    assert "--predictive runs on this machine only" in capsys.readouterr().err
