@@ -9,11 +9,11 @@ started is stopped on the way out: at the end, on an error, on Ctrl-C, SIGTERM o
 
 With --predictive it runs examples/predictive-sales.yaml instead, adapted to run at any hour
 (kdial_cli.demo.examples says how, and so does the demo as it runs): simulated agents log in
-through `kdial api`, take the calls the campaign's pacer dials ahead of them, and the report
+through `kdial api`, take the calls the campaign's predictive pacer dials for them, and the report
 adds their figures and the abandoned calls against the campaign's cap.
 
-With --kubeconfig it runs against that cluster instead: it applies the same manifests there,
-and the cluster's operator and workers do the rest.
+With --kubeconfig it runs the quickstart against that cluster instead: it applies the same
+manifests there, and the cluster's operator and workers do the rest.
 """
 
 from __future__ import annotations
@@ -69,13 +69,13 @@ def parser() -> argparse.ArgumentParser:
         "--predictive",
         action="store_true",
         help="run examples/predictive-sales.yaml: simulated agents log in through `kdial api` "
-        "and take the calls its pacer dials ahead of them",
+        "and take the calls its pacer dials for them",
     )
     p.add_argument(
         "--fast",
         action="store_true",
-        help=f"a shorter run: the switch at --speed {QUICKSTART.fast.speed:g}, at most "
-        f"{QUICKSTART.fast.seconds:g} s of dialing (CI runs this)",
+        help=f"a shorter run, at most {QUICKSTART.fast.seconds:g} s of dialing "
+        f"({PREDICTIVE.fast.seconds:g} with --predictive); CI runs this",
     )
     p.add_argument(
         "--kubeconfig",
@@ -91,11 +91,7 @@ def parser() -> argparse.ArgumentParser:
         help="with --kubeconfig: the cluster's Redis, if reachable from here, for the "
         "attempt records in the report",
     )
-    p.add_argument(
-        "--seconds",
-        type=float,
-        help="most seconds of dialing (default 75; --fast: 25, 20 with --predictive)",
-    )
+    p.add_argument("--seconds", type=float, help="most seconds of dialing (default 75)")
     p.add_argument(
         "--examples", type=Path, default=EXAMPLES, help=f"the examples folder ({EXAMPLES})"
     )
