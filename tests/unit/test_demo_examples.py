@@ -61,7 +61,8 @@ def test_the_calling_windows_are_opened_and_the_note_says_what_they_were() -> No
     assert campaign["spec"]["schedule"]["windows"] == ALWAYS
     assert campaign["spec"]["schedule"]["fallbackTimeZone"] == "Asia/Shanghai"
     (note,) = [n for n in adapted.notes if n.startswith("calling windows opened")]
-    assert "Mon-Fri 09:00-12:00; Mon-Fri 13:30-18:00" in note
+    weekdays = "Mon,Tue,Wed,Thu,Fri"
+    assert f"{weekdays} 09:00-12:00; {weekdays} 13:30-18:00, callee time" in note
     assert docs == before, "the example as loaded is left as it is"
     written = find(docs, "Campaign", PREDICTIVE.campaign)
     assert campaign["spec"] | {"schedule": None} == written["spec"] | {"schedule": None}, (

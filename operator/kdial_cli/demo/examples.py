@@ -13,6 +13,7 @@ Pure, but for `load`, which reads the files.
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import random
@@ -124,7 +125,7 @@ def load(example: Example, folder: Path) -> list[Obj]:
 def adapt(example: Example, docs: Sequence[Obj], contacts: int | None) -> Adapted:
     """`docs` ready for a demo run: the list sized to `contacts` rows (None: as written), the
     calling windows open, the carriers' account Secrets made up."""
-    adapted = Adapted([_copy(d) for d in docs])
+    adapted = Adapted(copy.deepcopy(list(docs)))
     for doc in adapted.docs:
         if doc["kind"] == "Campaign":
             _open_windows(doc, adapted.notes)
@@ -133,11 +134,6 @@ def adapt(example: Example, docs: Sequence[Obj], contacts: int | None) -> Adapte
     if contacts is not None:
         _size_list(example, adapted, contacts)
     return adapted
-
-
-def _copy(doc: Obj) -> Obj:
-    copied: Obj = yaml.safe_load(yaml.safe_dump(doc))
-    return copied
 
 
 def _open_windows(campaign: Obj, notes: list[str]) -> None:
@@ -154,10 +150,8 @@ def _open_windows(campaign: Obj, notes: list[str]) -> None:
 
 
 def _window(window: Obj) -> str:
-    days = window.get("days")
-    return (f"{'-'.join((days[0], days[-1]))} " if days else "") + (
-        f"{window['start']}-{window['end']}"
-    )
+    days = ",".join(window.get("days") or [])
+    return (f"{days} " if days else "") + f"{window['start']}-{window['end']}"
 
 
 def _accounts(pool: Obj, adapted: Adapted) -> None:
