@@ -25,6 +25,10 @@ from kdial_api.cluster import TOKENS_SECRET
 from kdial_cli.demo.cluster import Api
 from kdial_local import processes
 
+#: How long `kdial api` and `kdial desktops` may take to start: the API starts beside the
+#: operator while it imports the list, and on a busy machine that took more than 15 s.
+STARTUP_SECONDS = 60.0
+
 
 def names(scenario: Mapping[str, Any]) -> list[str]:
     """The agents of a switch scenario: one per phone it names."""
@@ -69,7 +73,13 @@ class Floor:
         the block ends: then each one not on a call logs out."""
         wrap_up = f"--wrap-up-seconds={self.wrap_up_seconds:g}"
         with processes.desktops(
-            self.api_url, namespace, campaign, self.tokens_file, self.log, wrap_up
+            self.api_url,
+            namespace,
+            campaign,
+            self.tokens_file,
+            self.log,
+            wrap_up,
+            startup_timeout=STARTUP_SECONDS,
         ) as logged_in:
             say(
                 f"kdial desktops: {logged_in} agents logged in through kdial api, each wrap-up "
@@ -99,7 +109,8 @@ def floor(
     path = workdir / "agents.env"
     path.touch(mode=0o600)
     path.write_text("".join(f"{a}={t}\n" for a, t in tokens.items()), "utf-8")
-    with processes.agent_api(kubeconfig, redis_url, workdir / "api.log") as url:
+    log = workdir / "api.log"
+    with processes.agent_api(kubeconfig, redis_url, log, startup_timeout=STARTUP_SECONDS) as url:
         yield Floor(url, tokens, path, wrap_up_seconds, workdir / "desktops.log")
 
 
