@@ -12,7 +12,7 @@ import secrets
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -41,7 +41,7 @@ class Staff:
 
     url: str
     """The agent API's campaign URL."""
-    token: str
+    token: str = field(repr=False)
     """One agent's token: statistics are open to every agent of the campaign."""
     logged_in: int
 
@@ -60,7 +60,7 @@ class Floor:
     a file for their desktops), how long their wrap-ups last."""
 
     api_url: str
-    tokens: dict[str, str]
+    tokens: dict[str, str] = field(repr=False)
     """Agent -> token."""
     tokens_file: Path
     wrap_up_seconds: float
