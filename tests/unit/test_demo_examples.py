@@ -108,7 +108,8 @@ def test_the_predictive_switch_reaches_every_trunk_and_has_the_message_and_the_a
     pacing = find(docs, "Campaign", PREDICTIVE.campaign)["spec"]["pacing"]
     assert pacing["abandonMessage"] in scenario.switch.sounds
     names = agents.names(yaml.safe_load(path.read_text("utf-8")))
-    assert len(names) == 6
+    assert len(names) == 12
+    assert PREDICTIVE.fast.agents == 6 and PREDICTIVE.full.agents is None
     assert all(scenario.agents.phone(name) for name in names), "each agent's phone rings"
 
 

@@ -233,7 +233,7 @@ class Demo:
             api.secret(ESL_SECRET, {"password": ESL_PASSWORD})
             self.apply_lists(api)
             scenario = self.scenario()
-            if names := agents.names(scenario):
+            if names := agents.names(scenario)[: self.pace.agents]:
                 # Started while the operator imports the list.
                 self.floor = stack.enter_context(
                     agents.floor(
