@@ -11,6 +11,7 @@ here (404).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,8 @@ from kdial_api.openapi import AgentView, CampaignStatsView, OfferView, Route, St
 from kdial_api.previews import Chosen, Lost, NotDialling, NothingDue, Previews
 from kdial_api.stats import StatsBook
 from kdial_api.store import Contended, Elsewhere, Pending, Seated, Store, Unrecorded
+
+log = logging.getLogger(__name__)
 
 PREFIX = "/v1/namespaces/{namespace}/campaigns/{campaign}"
 PROBLEM = "application/problem+json"
@@ -202,10 +205,31 @@ async def events(request: web.Request) -> web.StreamResponse:
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
     await stream.prepare(request)
+    try:
+        await _follow(request, caller, stream, record, after)
+    except (Unavailable, Contended, NewerSchema, redis.RedisError) as error:
+        # Begun, a stream cannot turn into a problem response (the middleware's would be
+        # written into it, and the client would wait on a stream that never ends): it ends
+        # here, and the client resumes from the last id it saw, an offer sent again with
+        # the state.
+        log.warning("agent %s: event stream ended: %s", caller.agent, error)
+    except ConnectionResetError:
+        pass  # the client went away: nobody to tell
+    return stream
+
+
+async def _follow(
+    request: web.Request,
+    caller: Caller,
+    stream: web.StreamResponse,
+    record: AgentRecord,
+    after: str,
+) -> None:
+    """Writes the agent's state, the call offered to them if any, then each change."""
     await stream.write(_event("state", json.dumps(_seen(caller, record), sort_keys=True)))
     if record.attempt is not None:
         await stream.write(await _offer(request, caller, record.attempt, record.since_ms))
-    async for item in store.changes(caller.keys, caller.agent, after):
+    async for item in request.app[_STORE].changes(caller.keys, caller.agent, after):
         if item is None:
             await stream.write(_heartbeat())
             continue
@@ -213,7 +237,6 @@ async def events(request: web.Request) -> web.StreamResponse:
         change = item[1]
         if change.action is AgentAction.RESERVE and change.attempt is not None:
             await stream.write(await _offer(request, caller, change.attempt, change.at_ms))
-    return stream
 
 
 async def _offer(request: web.Request, caller: Caller, attempt: str, since_ms: int) -> bytes:

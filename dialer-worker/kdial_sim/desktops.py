@@ -3,8 +3,10 @@
 Each agent logs in Ready, follows their event stream (no polling), and when a call's wrap-up
 begins, ends it `wrap_up_seconds` later with a disposition drawn from the campaign's codes
 (`choose`, pure), its required fields filled in, and a call-back time for a code that asks for
-one. A disposition refused while the worker is still recording the call is sent again. On stop
-each agent not on a call logs out.
+one. A disposition refused while the worker is still recording the call is sent again. An
+agent the worker sets NotReady (a call that rang out on their phone) is Ready again
+`READY_AGAIN_SECONDS` later, as a person at their desk would be. On stop each agent not on a
+call logs out.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ log = logging.getLogger("kdial.desktops")
 _AGAIN_S, _SENDS = 0.2, 50
 #: Pause before a dropped event stream is opened again (s).
 _RECONNECT_S = 1.0
+#: How long an agent the worker set NotReady takes to go Ready again (s).
+READY_AGAIN_SECONDS = 2.0
 _FILLERS: dict[str, Any] = {
     "String": "simulated",
     "Integer": 1,
@@ -100,6 +104,8 @@ class _Desktop:
         self.headers = {"Authorization": f"Bearer {config.tokens[agent]}"}
         self.rng = random.Random(f"{config.seed}/{agent}")
         self.state = ""
+        self.back: asyncio.Task[None] | None = None
+        """Going Ready again after the worker set the agent NotReady."""
 
     async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         async with self.session.request(
@@ -138,7 +144,16 @@ class _Desktop:
         state = doc["state"] if kind == "state" else doc["after"]
         if state == "WrapUp" and self.state != "WrapUp":
             asyncio.get_running_loop().create_task(self._wrap_up())
+        elif state == "NotReady" and self.state != "NotReady":
+            log.info("agent %s set NotReady: %s", self.agent, doc.get("reason"))
+            self.back = asyncio.get_running_loop().create_task(self._ready_again())
         self.state = state
+
+    async def _ready_again(self) -> None:
+        await asyncio.sleep(READY_AGAIN_SECONDS)
+        status, answer = await self.request("POST", "/ready")
+        if status != 200:
+            log.warning("agent %s: could not go Ready again: %s", self.agent, answer)
 
     async def _wrap_up(self) -> None:
         await asyncio.sleep(self.config.wrap_up_seconds)
@@ -178,6 +193,8 @@ class _Desktop:
 
     async def leave(self) -> None:
         """Logs out if not on a call (a call's agent stays until its wrap-up ends)."""
+        if self.back is not None:
+            self.back.cancel()
         status, body = await self.request("GET", "/state")
         if status == 200 and body["state"] == "Ready":
             await self.request("POST", "/not-ready", {"reason": "end of shift"})

@@ -28,8 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kdial desktops",
         description="Simulated agent desktops: each agent logs in Ready through the agent API, "
-        "follows its event stream and ends every wrap-up with one of the campaign's "
-        "disposition codes.",
+        "follows its event stream, ends every wrap-up with one of the campaign's "
+        "disposition codes, and goes Ready again a moment after the worker sets it NotReady "
+        "(a call that rang out).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -27,7 +27,7 @@ from kdial.state.keys import AgentKeys, CampaignKeys, ListKeys
 from kdial_local import processes
 from kdial_local.apiserver import KubeServer
 from kdial_worker import ledger
-from tests.support import agents
+from tests.support import agents, desks
 from tests.support.operator import Api, wait_for
 from tests.support.world import campaign_spec
 
@@ -285,6 +285,29 @@ def test_an_event_stream_pushes_the_agents_state_changes(
         assert next(events)[0] == "state"
         kind, _, data = next(events)
         assert AgentChange.decode(data).reason == "call back"
+
+
+def test_an_event_stream_that_fails_once_begun_ends(
+    agent_api: str, api: Api, namespace: str, rdb: redis.Redis
+) -> None:
+    """Begun, a stream cannot turn into an error response: it ends, so that the agent's client
+    reconnects, instead of waiting on a stream that never ends while calls are offered to the
+    agent. Here a change under a newer schema (a newer worker, mid-upgrade) cannot be read."""
+    floor(api, {"ana": "ana-token"})
+    keys = CampaignKeys(namespace, "promo")
+    base = agent_api + at(namespace)
+    assert call(base, "POST", "/login", "ana-token", {"endpoint": "1001"}).ok
+    headers = {"Authorization": "Bearer ana-token"}
+    with requests.get(base + "/events", headers=headers, stream=True, timeout=(5, 30)) as stream:
+        events = _events(stream.iter_lines(decode_unicode=True))
+        assert next(events)[0] == "state"
+        assert call(base, "POST", "/ready", "ana-token").ok
+        newer = json.loads(changes(rdb, keys)[-1].encode()) | {"schemaVersion": 99}
+        rdb.xadd(keys.agent_changes, {"agent": "ana", "change": json.dumps(newer)})
+        seen = list(events)  # to the stream's end
+    assert [(kind, AgentChange.decode(data).after.value) for kind, _, data in seen] == [
+        ("change", "Ready")
+    ], "the readable change, then the end"
 
 
 def _events(lines: Iterator[str]) -> Iterator[tuple[str, str, str]]:
@@ -718,6 +741,26 @@ def test_simulated_desktops_log_agents_in_and_end_each_wrap_up_with_a_campaign_c
         assert (disposition.call_back_ms is not None) == (disposition.code == "CallBack")
         wait_for("ana Ready again", lambda: state("ana") == "Ready")
     assert (state("ana"), state("bo")) == ("LoggedOut", "LoggedOut"), log.read_text()
+
+
+def test_a_simulated_agent_set_not_ready_by_a_call_that_rang_out_is_ready_again(
+    agent_api: str, api: Api, namespace: str, rdb: redis.Redis, tmp_path: Path
+) -> None:
+    """As a person at the desk would be: else a predictive run loses an agent to every leg
+    whose one-second originate timeout fired before the phone answered."""
+    floor(api, {"ana": "ana-token"})
+    tokens = tmp_path / "agents.env"
+    tokens.write_text("ana=ana-token\n")
+    keys = CampaignKeys(namespace, "promo")
+    log = tmp_path / "desktops.log"
+    with processes.desktops(agent_api, namespace, "promo", tokens, log):
+        attempt = agents.claimed(rdb, keys, ListKeys(namespace, "leads"), CONTACT)
+        agents.act(rdb, keys, "ana", AgentAction.RESERVE, attempt=attempt)
+        agents.act(rdb, keys, "ana", AgentAction.NOT_READY, reason="no answer")
+        back = wait_for("ana Ready again", lambda: desks.moves(rdb, keys, "ana")[3:])
+        assert back == ["ready"], log.read_text()
+    moves = ["login", "reserve", "notReady", "ready", "notReady", "logout"]
+    assert desks.moves(rdb, keys, "ana") == moves, "and out at the end of the shift"
 
 
 def test_a_disposition_never_moves_a_contact_that_is_in_another_call(

@@ -1,4 +1,5 @@
-"""`kdial demo --fast` as CI runs it: every part a real process, a report, nothing left behind.
+"""`kdial demo --fast` as CI runs it: every part a real process, a report, nothing left behind;
+and `kdial demo --predictive --fast`, whose agents log in through the agent API.
 
 Each run marks its environment with a fresh token; every process the demo starts (redis-server,
 the operator and its import child, the simulator, the workers) inherits it, so a process still
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from kdial.pacing import REGULATORY
 from kdial_local.processes import kdial
 from tests.support.paths import REPO
 
@@ -25,6 +27,10 @@ MARK = "KDIAL_DEMO_TEST_RUN"
 #: A whole Chinese mobile number, with or without the country code.
 MOBILE = re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)")
 FAST_CONTACTS = 300
+#: The first six agents by name of examples/sim/predictive-sales.yaml, who log in with --fast.
+AGENTS = {"chen.jing", "huang.li", "li.na", "liu.yang", "sun.qiang", "wang.fang"}
+#: Answered calls the pacer needs to judge an abandon rate by (the regulators' 3% cap).
+JUDGED_FROM = REGULATORY.min_answers
 
 
 def quickstart_numbers() -> list[str]:
@@ -60,10 +66,10 @@ def demo_env(token: str) -> dict[str, str]:
     return os.environ | {MARK: token, "PYTHONUNBUFFERED": "1"}
 
 
-def test_fast_demo_reports_every_trunk_and_contact_and_leaves_nothing_running() -> None:
-    token = uuid.uuid4().hex
+def run_demo(token: str, *args: str) -> str:
+    """`kdial demo args` to its end; its output, once it exited 0."""
     result = subprocess.run(
-        kdial("demo", "--fast"),
+        kdial("demo", *args),
         env=demo_env(token),
         capture_output=True,
         text=True,
@@ -72,6 +78,13 @@ def test_fast_demo_reports_every_trunk_and_contact_and_leaves_nothing_running() 
     )
     out = result.stdout
     assert result.returncode == 0, f"{out[-4000:]}\n--- stderr ---\n{result.stderr[-4000:]}"
+    assert not MOBILE.search(out + result.stderr), "a callee's number reached the output"
+    return out
+
+
+def test_fast_demo_reports_every_trunk_and_contact_and_leaves_nothing_running() -> None:
+    token = uuid.uuid4().hex
+    out = run_demo(token, "--fast")
     assert "kdial demo: report for campaign kdial-demo/quickstart" in out
 
     attempts = dict(re.findall(r"^\s+(carrier-[abc])\s+(\d+)\s+\d+\s", out, re.MULTILINE))
@@ -91,10 +104,44 @@ def test_fast_demo_reports_every_trunk_and_contact_and_leaves_nothing_running() 
     assert re.search(r"^  carrier-c ejected at \+\d+s \(call loss", out, re.MULTILINE), out
     assert re.search(r"^  0 → \d at \+\d+s", out, re.MULTILINE), "the workers were scaled up"
 
-    both = out + result.stderr
-    leaked = [n for n in quickstart_numbers() if re.search(rf"(?<!\d){n}(?!\d)", both)]
+    leaked = [n for n in quickstart_numbers() if re.search(rf"(?<!\d){n}(?!\d)", out)]
     assert leaked == [], "numbers from the contact list reached the output unmasked"
-    assert not MOBILE.search(both)
+    assert wait_gone(token) == []
+
+
+def test_fast_predictive_demo_bridges_calls_to_agents_logged_in_through_the_api() -> None:
+    token = uuid.uuid4().hex
+    out = run_demo(token, "--predictive", "--fast")
+    assert "kdial demo: report for campaign kdial-demo/broadband-renewal" in out
+    # What the demo changed of the example to run it here, it says.
+    assert "calling windows opened for the demo" in out
+    assert re.search(r"list broadband-renewals extended with \d+ generated contacts", out), out
+    assert "kdial desktops: 6 agents logged in through kdial api" in out
+
+    # Each agent's figures, from the agent API's statistics of their state changes.
+    table = r"^  (\S+) +(\d+) +(\d+)s +(\d+)s +(\d+)s +([\d.]+)%$"
+    rows = {name: int(calls) for name, calls, *_ in re.findall(table, out, re.MULTILINE)}
+    assert set(rows) == AGENTS, out
+    overall = re.search(r"^  all 6 +(\d+) +(\d+)s +\d+s +\d+s +([\d.]+)%$", out, re.MULTILINE)
+    assert overall, out
+    calls, talk = int(overall[1]), int(overall[2])
+    assert calls == sum(rows.values()) and calls > 0 and talk > 0, out
+
+    # The attempt records: every answered call was bridged to an agent or abandoned, and the
+    # abandoned ones are held against the cap once there are enough to judge a rate by.
+    books = re.search(
+        r"(\d+) answered, (\d+) bridged to an agent, (\d+) abandoned \(.*\): (.*)$",
+        out,
+        re.MULTILINE,
+    )
+    assert books, out
+    answered, bridged, abandoned = map(int, books.groups()[:3])
+    assert bridged >= calls, "every call an agent handled was bridged to them"
+    assert bridged + abandoned == answered
+    if answered >= JUDGED_FROM:
+        assert books[4] == "within the cap of 3%" and 100 * abandoned <= 3 * answered, out
+    else:
+        assert books[4].startswith("too few answered calls to hold against the cap"), out
     assert wait_gone(token) == []
 
 

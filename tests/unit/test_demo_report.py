@@ -1,14 +1,17 @@
-"""The demo's timeline, report and live view, and the quickstart switch it runs."""
+"""The demo's timeline, report (with a campaign's agents too) and live view, and the quickstart
+switch it runs."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 
+from kdial_api.openapi import CampaignStatsView, StatsView
 from kdial_cli.demo import view as demo_view
-from kdial_cli.demo.report import Contacts, by_trunk, report
+from kdial_cli.demo.report import AgentReport, Contacts, abandons, agent_figures, by_trunk, report
 from kdial_cli.demo.timeline import Timeline
 from kdial_sim.scenario import FailFault, load_scenario
 
@@ -171,3 +174,95 @@ def test_events_of_an_earlier_run_are_left_out() -> None:
     new = {"metadata": {"uid": "new"}, "reason": "Paused", "lastTimestamp": stamp(30)}
     timeline.events(31, [old, new], TRUNKS)
     assert [e.text for e in timeline.entries] == ["Paused: "]
+
+
+def stats_answer(**agents: StatsView) -> dict[str, Any]:
+    """The agent API's `/stats` answer, made by its own model."""
+    view = CampaignStatsView(campaign=sum_of(list(agents.values())), agents=agents)
+    return view.model_dump(mode="json", by_alias=True)
+
+
+def agent_view(calls: int, talk: float, wrap_up: float, idle: float) -> StatsView:
+    busy = talk + wrap_up
+    return StatsView(
+        calls=calls,
+        missed=0,
+        idle_seconds=idle,
+        reserved_seconds=0,
+        talk_seconds=talk,
+        wrap_up_seconds=wrap_up,
+        not_ready_seconds=0,
+        occupancy=busy / (busy + idle) if busy + idle else None,
+        dispositions={},
+    )
+
+
+def sum_of(views: list[StatsView]) -> StatsView:
+    return agent_view(
+        sum(v.calls for v in views),
+        sum(v.talk_seconds for v in views),
+        sum(v.wrap_up_seconds for v in views),
+        sum(v.idle_seconds for v in views),
+    )
+
+
+def test_agent_figures_are_read_from_the_api_answer_each_agent_and_all() -> None:
+    answer = stats_answer(
+        ana=agent_view(5, talk=40, wrap_up=10, idle=25), bo=agent_view(0, 0, 0, idle=0)
+    )
+    each, overall = agent_figures(answer)
+
+    assert [(a.name, a.calls, a.talk_seconds, a.idle_seconds) for a in each] == [
+        ("ana", 5, 40.0, 25.0),
+        ("bo", 0, 0.0, 0.0),
+    ]
+    assert each[0].occupancy == 50 / 75
+    assert each[1].occupancy is None, "no time available yet"
+    assert (overall.name, overall.calls, overall.wrap_up_seconds) == ("all 2", 5, 10.0)
+
+
+def test_abandoned_calls_count_against_answered_calls_as_the_cap_does() -> None:
+    bridged = {"outcome": "AnsweredHuman", "agent": "ana", "bridged_ms": "1700000000000"}
+    records = [bridged] * 95 + [{"outcome": "AnsweredMachine"}] * 2 + [{"outcome": "Busy"}] * 40
+    within = abandons([*records, *[{"outcome": "Abandoned", "agent": "bo"}] * 3], cap_percent=3)
+    over = abandons([*records, *[{"outcome": "Abandoned"}] * 4], cap_percent=3)
+
+    assert (within.answered, within.bridged, within.abandoned) == (100, 95, 3)
+    assert within.verdict() == "within the cap of 3%", "3 of 100 answered is the cap itself"
+    assert (over.answered, over.abandoned) == (101, 4)
+    assert over.verdict() == "OVER the cap of 3%"
+
+
+def test_too_few_answered_calls_are_not_held_against_the_cap() -> None:
+    """As the pacer's brake: one abandoned call of the first ten says nothing of a rate."""
+    bridged = {"outcome": "AnsweredHuman", "agent": "ana", "bridged_ms": "1700000000000"}
+    few = abandons([bridged] * 9 + [{"outcome": "Abandoned"}], cap_percent=3)
+
+    assert few.judged_from == 30
+    assert few.verdict().startswith("too few answered calls to hold against the cap of 3%")
+    assert abandons([bridged] * 29 + [{"outcome": "Abandoned"}], 3).verdict() == (
+        "OVER the cap of 3%"
+    )
+
+
+def test_the_report_of_a_campaign_with_agents_shows_them_and_the_cap() -> None:
+    answer = stats_answer(
+        ana=agent_view(5, talk=40, wrap_up=10, idle=25), bo=agent_view(3, 30, 6, idle=36)
+    )
+    bridged = {"trunk": "cm-guangdong", "outcome": "AnsweredHuman", "agent": "a", "bridged_ms": "1"}
+    records = [bridged] * 29 + [{"trunk": "cm-guangdong", "outcome": "Abandoned"}]
+    text = report(
+        "ns/broadband-renewal",
+        records=records,
+        trunks=["cm-guangdong"],
+        contacts=None,
+        timeline=Timeline(START),
+        dialing=(5, 80),
+        staffing=AgentReport(answer, cap_percent=3),
+    )
+
+    assert "  ana              5    40s     10s    25s     66.7%" in text
+    assert "  bo               3    30s      6s    36s     50.0%" in text
+    assert "  all 2            8    70s     16s    61s     58.5%" in text
+    assert "30 answered, 29 bridged to an agent, 1 abandoned (3.3%): OVER the cap of 3%" in text
+    assert "Agents" not in bare_report(Timeline(START)), "an agentless campaign has none"

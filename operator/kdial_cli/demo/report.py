@@ -1,8 +1,10 @@
 """The demo's closing report: attempts by outcome, ASR per trunk, line health, caller IDs used,
-contacts closed and the workers' scaling, from the attempt records and what the run observed.
+contacts closed and the workers' scaling, from the attempt records and what the run observed;
+for a campaign with agents, their figures and the abandoned calls against the campaign's cap.
 
-Pure: the records (one per attempt, as workers append them to the campaign's stream) and the
-timeline come in, text goes out. Records carry masked callee numbers only, and none is printed.
+Pure: the records (one per attempt, as workers append them to the campaign's stream), the
+agent API's statistics and the timeline come in, text goes out. Records carry masked callee
+numbers only, and none is printed.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from kdial.outcomes import Outcome, counts_against_trunk, counts_as_attempt, is_answered
+from kdial.predictive import compliance_mode
 from kdial_cli.demo.timeline import EJECTED, Timeline
 
 
@@ -65,6 +69,80 @@ def by_trunk(records: Sequence[Mapping[str, str]], trunks: Sequence[str]) -> lis
     return figures
 
 
+@dataclass(frozen=True)
+class AgentFigures:
+    """An agent's (or every agent's summed) figures, as the agent API's statistics give them."""
+
+    name: str
+    calls: int
+    talk_seconds: float
+    wrap_up_seconds: float
+    idle_seconds: float
+    occupancy: float | None
+
+    @classmethod
+    def of(cls, name: str, stats: Mapping[str, Any]) -> AgentFigures:
+        """From one entry of the API's `/stats` answer (`StatsView`)."""
+        return cls(
+            name,
+            int(stats["calls"]),
+            float(stats["talkSeconds"]),
+            float(stats["wrapUpSeconds"]),
+            float(stats["idleSeconds"]),
+            None if stats.get("occupancy") is None else float(stats["occupancy"]),
+        )
+
+
+def agent_figures(stats: Mapping[str, Any]) -> tuple[list[AgentFigures], AgentFigures]:
+    """Each agent's figures, by name, and the campaign's, from the API's `/stats` answer."""
+    agents = [AgentFigures.of(name, one) for name, one in sorted(stats["agents"].items())]
+    return agents, AgentFigures.of(f"all {len(agents)}", stats["campaign"])
+
+
+@dataclass(frozen=True)
+class Abandons:
+    """Answered calls, those bridged to an agent and those abandoned, against the cap."""
+
+    answered: int
+    bridged: int
+    abandoned: int
+    cap_percent: int
+    judged_from: int
+    """Fewer answered calls say nothing of a rate: the pacer's brake waits for as many."""
+
+    def verdict(self) -> str:
+        if self.answered < self.judged_from:
+            return (
+                f"too few answered calls to hold against the cap of {self.cap_percent}% "
+                f"(the pacer judges a rate from {self.judged_from})"
+            )
+        within = 100 * self.abandoned <= self.cap_percent * self.answered
+        return f"{'within' if within else 'OVER'} the cap of {self.cap_percent}%"
+
+
+def abandons(records: Sequence[Mapping[str, str]], cap_percent: int) -> Abandons:
+    """The campaign's answered, bridged and abandoned calls over `records`; abandoned counts
+    against answered, as the campaign's status and the cap count them."""
+    outcomes = [r.get("outcome", "") for r in records]
+    return Abandons(
+        answered=sum(map(_answered, outcomes)),
+        bridged=sum(bool(r.get("agent")) and bool(r.get("bridged_ms")) for r in records),
+        abandoned=outcomes.count(Outcome.ABANDONED.value),
+        cap_percent=cap_percent,
+        judged_from=compliance_mode(cap_percent).min_answers,
+    )
+
+
+@dataclass(frozen=True)
+class AgentReport:
+    """What the report shows of a campaign's agents."""
+
+    stats: Mapping[str, Any]
+    """The agent API's `/stats` answer when dialing stopped."""
+    cap_percent: int
+    """The campaign's `maxAbandonPercent`."""
+
+
 def report(
     campaign: str,
     *,
@@ -73,15 +151,20 @@ def report(
     contacts: Contacts | None,
     timeline: Timeline,
     dialing: tuple[float, float] | None,
+    staffing: AgentReport | None = None,
 ) -> str:
     """The report. `records` is None when the attempt records could not be read (a cluster
-    whose Redis the demo cannot reach); `dialing` is when dialing started and stopped."""
+    whose Redis the demo cannot reach); `dialing` is when dialing started and stopped;
+    `staffing` is given for a campaign with agents."""
     span = f", dialing from +{dialing[0]:.0f}s to +{dialing[1]:.0f}s" if dialing else ""
     lines = [f"kdial demo: report for campaign {campaign}{span}", ""]
     if records is None:
         lines += ["attempt records: not readable from here (give --redis-url)", ""]
     else:
         lines += _outcomes(records)
+        if staffing is not None:
+            lines += _agents(*agent_figures(staffing.stats))
+            lines += _abandons(abandons(records, staffing.cap_percent))
         lines += _trunks(by_trunk(records, trunks))
     lines += _health(timeline, trunks)
     if records is not None:
@@ -97,6 +180,28 @@ def _outcomes(records: Sequence[Mapping[str, str]]) -> list[str]:
     for outcome, count in counts.most_common():
         lines.append(f"  {outcome:<18} {count:>6}  {_percent(count, len(records)):>6}")
     return [*lines, ""]
+
+
+def _agents(agents: Sequence[AgentFigures], overall: AgentFigures) -> list[str]:
+    head = f"  {'AGENT':<12} {'CALLS':>5} {'TALK':>6} {'WRAP-UP':>7} {'IDLE':>6} {'OCCUPANCY':>9}"
+    lines = ["Agents while the campaign dialled (the agent API's /stats)", head]
+    for a in [*agents, overall]:
+        occupancy = "-" if a.occupancy is None else f"{100 * a.occupancy:.1f}%"
+        lines.append(
+            f"  {a.name:<12} {a.calls:>5} {a.talk_seconds:>5.0f}s {a.wrap_up_seconds:>6.0f}s "
+            f"{a.idle_seconds:>5.0f}s {occupancy:>9}"
+        )
+    return [*lines, ""]
+
+
+def _abandons(figures: Abandons) -> list[str]:
+    rate = _percent(figures.abandoned, figures.answered) or "-"
+    return [
+        "Answered calls (attempt records)",
+        f"  {figures.answered} answered, {figures.bridged} bridged to an agent, "
+        f"{figures.abandoned} abandoned ({rate}): {figures.verdict()}",
+        "",
+    ]
 
 
 def _trunks(figures: Sequence[TrunkFigures]) -> list[str]:

@@ -7,8 +7,13 @@ The demo applies examples/quickstart/, shows what `kubectl get camp,tp` would wh
 dials, pauses it when its time is up (the workers drain), and prints a report. Every process it
 started is stopped on the way out: at the end, on an error, on Ctrl-C, SIGTERM or SIGHUP.
 
-With --kubeconfig it runs against that cluster instead: it applies the same manifests there,
-and the cluster's operator and workers do the rest.
+With --predictive it runs examples/predictive-sales.yaml instead, adapted to run at any hour
+(kdial_cli.demo.examples says how, and so does the demo as it runs): simulated agents log in
+through `kdial api`, take the calls the campaign's predictive pacer dials for them, and the report
+adds their figures and the abandoned calls against the campaign's cap.
+
+With --kubeconfig it runs the quickstart against that cluster instead: it applies the same
+manifests there, and the cluster's operator and workers do the rest.
 """
 
 from __future__ import annotations
@@ -25,51 +30,33 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
-from typing import cast
+from typing import Any, cast
 
 import redis
 import yaml
 
+from kdial.api.campaign import CampaignSpec
 from kdial.state.keys import CampaignKeys
-from kdial_cli.demo import report, view
+from kdial_cli.demo import agents, examples, report, view
+from kdial_cli.demo.agents import Floor, Staff
 from kdial_cli.demo.cluster import Api, Obj, emulated_api
-from kdial_cli.demo.report import Contacts
+from kdial_cli.demo.examples import PREDICTIVE, QUICKSTART, Example, Pace
+from kdial_cli.demo.report import AgentReport, Contacts
 from kdial_cli.demo.timeline import Timeline
 from kdial_local import processes
 from kdial_local.kubelet import Kubelet
-from kdial_operator import workload
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "examples"
 NAMESPACE = "kdial-demo"
-CAMPAIGN = "quickstart"
-TRUNK_POOL = "quickstart-trunks"
-WORKERS = workload.deployment_name(CAMPAIGN)
-CONTACT_LIST = "quickstart-contacts"
 #: The Secret the worker pods read their Event Socket password from (the chart's default name);
 #: the simulator's password is FreeSWITCH's stock one.
 ESL_SECRET, ESL_PASSWORD = "kdial-esl", "ClueCon"
 #: Worker pods' grace period: a pod told to stop drains its calls for 10 s (the grace less 10).
 GRACE_SECONDS = 20
-
-
-@dataclass(frozen=True)
-class Pace:
-    """How long and how fast a run is."""
-
-    speed: float
-    """Simulator speed: scenario seconds per real second."""
-    contacts: int | None
-    """Rows of the quickstart list to dial (None: all 300)."""
-    seconds: float
-    """Most seconds of dialing before the campaign is paused."""
-
-
-FULL = Pace(speed=4, contacts=None, seconds=75)
-FAST = Pace(speed=8, contacts=None, seconds=25)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -79,10 +66,16 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
+        "--predictive",
+        action="store_true",
+        help="run examples/predictive-sales.yaml: simulated agents log in through `kdial api` "
+        "and take the calls its pacer dials for them",
+    )
+    p.add_argument(
         "--fast",
         action="store_true",
-        help=f"a shorter run: {FAST.contacts} contacts, the switch at --speed {FAST.speed:g}, "
-        f"at most {FAST.seconds:g} s of dialing (CI runs this)",
+        help=f"a shorter run, at most {QUICKSTART.fast.seconds:g} s of dialing "
+        f"({PREDICTIVE.fast.seconds:g} with --predictive); CI runs this",
     )
     p.add_argument(
         "--kubeconfig",
@@ -98,7 +91,7 @@ def parser() -> argparse.ArgumentParser:
         help="with --kubeconfig: the cluster's Redis, if reachable from here, for the "
         "attempt records in the report",
     )
-    p.add_argument("--seconds", type=float, help="most seconds of dialing (default 75; --fast: 25)")
+    p.add_argument("--seconds", type=float, help="most seconds of dialing (default 75)")
     p.add_argument(
         "--examples", type=Path, default=EXAMPLES, help=f"the examples folder ({EXAMPLES})"
     )
@@ -112,20 +105,28 @@ class Stop(KeyboardInterrupt):
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
-    pace = FAST if args.fast else FULL
+    example = PREDICTIVE if args.predictive else QUICKSTART
+    pace = example.fast if args.fast else example.full
     if args.seconds:
-        pace = Pace(pace.speed, pace.contacts, args.seconds)
-    if not (args.examples / "quickstart").is_dir():
-        print(f"kdial demo: no quickstart in {args.examples}: pass --examples", file=sys.stderr)
+        pace = replace(pace, seconds=args.seconds)
+    if args.predictive and args.kubeconfig:
+        print(
+            "kdial demo: --predictive runs on this machine only: its agents' phones are the "
+            "simulated switch's",
+            file=sys.stderr,
+        )
+        return 2
+    if not all((args.examples / name).exists() for name in example.files):
+        print(f"kdial demo: no {example.name} in {args.examples}: pass --examples", file=sys.stderr)
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="kdial-demo-"))
     keep = args.keep
     with _signals_stop():
         try:
             if args.kubeconfig:
-                Demo(args, pace, workdir).on_cluster(args.kubeconfig)
+                Demo(args, example, pace, workdir).on_cluster(args.kubeconfig)
             else:
-                Demo(args, pace, workdir).on_this_machine()
+                Demo(args, example, pace, workdir).on_this_machine()
         except KeyboardInterrupt:
             print("\nkdial demo: interrupted; every process it started is stopped", flush=True)
             return 130
@@ -156,6 +157,7 @@ def _signals_stop() -> Iterator[None]:
 @dataclass
 class Demo:
     args: argparse.Namespace
+    example: Example
     pace: Pace
     workdir: Path
     started: float = field(default_factory=time.time)
@@ -166,6 +168,8 @@ class Demo:
     rdb: redis.Redis | None = None
     hint: str = ""
     operator: subprocess.Popen[bytes] | None = None
+    floor: Floor | None = None
+    """Where the example's agents work (on this machine, for an example with agents)."""
     _last_line: tuple[float, str] = (0.0, "")
     _seen: set[int] = field(default_factory=set)
 
@@ -174,7 +178,7 @@ class Demo:
 
     @property
     def keys(self) -> CampaignKeys:
-        return CampaignKeys(self.args.namespace, CAMPAIGN)
+        return CampaignKeys(self.args.namespace, self.example.campaign)
 
     def elapsed(self) -> float:
         return time.time() - self.started
@@ -227,14 +231,29 @@ class Demo:
             self.rdb = redis.Redis.from_url(redis_url, decode_responses=True)
             stack.callback(self.rdb.close)
             api.secret(ESL_SECRET, {"password": ESL_PASSWORD})
-            self.prepare(api)
-            scenario = yaml.safe_load((self.args.examples / "sim" / "quickstart.yaml").read_text())
+            self.apply_lists(api)
+            scenario = self.scenario()
+            if names := agents.names(scenario)[: self.pace.agents]:
+                # Started while the operator imports the list.
+                self.floor = stack.enter_context(
+                    agents.floor(
+                        api,
+                        names,
+                        kubeconfig=kubeconfig,
+                        redis_url=redis_url,
+                        workdir=self.workdir,
+                        wrap_up_seconds=self.pace.wrap_up_seconds,
+                    )
+                )
+                self.say(f"kdial api started; agents {', '.join(names)} have tokens in its Secret")
+            self.wait_imported(api)
             esl = stack.enter_context(
                 processes.simulator(
                     scenario, self.pace.speed, workdir=self.workdir, conf=switch_conf
                 )
             )
-            self.say(f"kdial sim started (--speed {self.pace.speed:g}): carriers a, b and c")
+            carriers = ", ".join(scenario["carriers"])
+            self.say(f"kdial sim started (--speed {self.pace.speed:g}): carriers {carriers}")
             self.kubelet = Kubelet(
                 api.client,
                 namespace,
@@ -270,88 +289,117 @@ class Demo:
             self.rdb = redis.Redis.from_url(self.args.redis_url, decode_responses=True)
         self.hint = f"kubectl --kubeconfig {kubeconfig} -n {api.namespace} get camp,tp"
         print(f"kdial demo: running in namespace {api.namespace}; try: {self.hint}", flush=True)
-        if api.delete("campaigns", CAMPAIGN):
-            self.say("deleting the quickstart campaign of an earlier run")
-            self.wait(api, "the old campaign gone", lambda: not api.get("campaigns", CAMPAIGN))
-        self.prepare(api)
+        campaign = self.example.campaign
+        if api.delete("campaigns", campaign):
+            self.say(f"deleting the {campaign} campaign of an earlier run")
+            self.wait(api, "the old campaign gone", lambda: not api.get("campaigns", campaign))
+        self.apply_lists(api)
+        self.wait_imported(api)
         self.run(api)
-        print(f"The quickstart objects stay in namespace {api.namespace}; remove them with")
+        files = " ".join(f"-f examples/{name}" for name in self.example.files)
         print(
-            f"  kubectl --kubeconfig {kubeconfig} -n {api.namespace} delete -f examples/quickstart/"
+            f"The {self.example.name} objects stay in namespace {api.namespace}; remove them with"
         )
+        print(f"  kubectl --kubeconfig {kubeconfig} -n {api.namespace} delete {files}")
 
     # --- the run -----------------------------------------------------------------------------
 
-    def prepare(self, api: Api) -> None:
-        """Applies the quickstart's list and pools, and waits for the list to be imported."""
-        docs = self.manifests()
-        for doc in docs:
-            if doc["kind"] != "Campaign":
-                api.apply(doc)
-        self.say("applied the quickstart ConfigMap, ContactList, TrunkPool and CallerIdPool")
+    def scenario(self) -> dict[str, Any]:
+        """The switch's scenario: the example's carriers (and agents' phones)."""
+        path = self.args.examples / "sim" / self.example.scenario
+        return cast(dict[str, Any], yaml.safe_load(path.read_text("utf-8")))
+
+    def apply_lists(self, api: Api) -> None:
+        """Applies the example's lists and pools, adapted to the run, as it says."""
+        adapted = self.adapted()
+        for note in adapted.notes:
+            self.say(note)
+        for name, data in adapted.secrets.items():
+            api.secret(name, data)
+        applied = [d for d in adapted.docs if d["kind"] != "Campaign"]
+        for doc in applied:
+            api.apply(doc)
+        self.say("applied " + ", ".join(f"{d['kind']} {d['metadata']['name']}" for d in applied))
+
+    def wait_imported(self, api: Api) -> None:
+        contact_list = self.example.contact_list
 
         def imported() -> bool:
-            found = api.get("contactlists", CONTACT_LIST)
+            found = api.get("contactlists", contact_list)
             return view.condition(found, "Ready").get("status") == "True"
 
         self.wait(api, "the contact list imported", imported, timeout=120)
-        status = (api.get("contactlists", CONTACT_LIST) or {}).get("status") or {}
+        status = (api.get("contactlists", contact_list) or {}).get("status") or {}
         counts = status.get("counts") or {}
         self.say(
             f"contact list imported: {counts.get('imported', '?')} contacts, "
             f"{counts.get('rejected', 0)} rejected"
         )
 
-    def manifests(self) -> list[Obj]:
-        docs = []
-        for path in sorted((self.args.examples / "quickstart").glob("*.yaml")):
-            docs += [d for d in yaml.safe_load_all(path.read_text("utf-8")) if d]
-        if self.pace.contacts is not None:
-            for doc in docs:
-                if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == CONTACT_LIST:
-                    rows = doc["data"]["contacts.csv"].splitlines(keepends=True)
-                    doc["data"]["contacts.csv"] = "".join(rows[: self.pace.contacts + 1])
-        return docs
+    def adapted(self) -> examples.Adapted:
+        docs = examples.load(self.example, self.args.examples)
+        return examples.adapt(self.example, docs, self.pace.contacts)
 
     def run(self, api: Api) -> None:
         """Applies the Campaign, shows the live view until it is done or its time is up, drains
-        it, and prints the report."""
-        campaign = next(d for d in self.manifests() if d["kind"] == "Campaign")
+        it, and prints the report. A campaign with agents has them logged in meanwhile."""
+        campaign = next(d for d in self.adapted().docs if d["kind"] == "Campaign")
         api.apply(campaign)
         began = self.elapsed()
-        self.say("applied the quickstart Campaign")
-        deadline = time.time() + self.pace.seconds
+        self.say(f"applied Campaign {self.example.campaign}")
+        with self.staffed(api) as staff:
+            deadline = time.time() + self.pace.seconds
+            camp = self.dial(api, deadline)
+            ended = self.elapsed()
+            if (camp or {}).get("status", {}).get("summary") != "Completed":
+                api.patch_spec("campaigns", self.example.campaign, {"state": "Paused"})
+                self.say("paused the campaign: the operator scales its workers to zero")
+            # The agents' figures over the dialing, before the drain leaves them idle.
+            stats = staff.stats() if staff else None
+            self.wait(api, "the workers drained", lambda: self.drained(api), GRACE_SECONDS + 30)
+            if staff:
+                self.wait(api, "the agents' last wrap-ups", self.wrapped_up, timeout=30)
+        camp = self.observe(api, final=True)
+        pool = api.get("trunkpools", self.example.trunk_pool) or {}
+        cap = CampaignSpec.model_validate(campaign["spec"]).pacing.max_abandon_percent
+        print()
+        print(
+            report.report(
+                f"{api.namespace}/{self.example.campaign}",
+                records=self.records(),
+                trunks=[t["name"] for t in pool["spec"]["trunks"]],
+                contacts=self.contacts(camp),
+                timeline=self.timeline,
+                dialing=(began, ended),
+                staffing=None if stats is None else AgentReport(stats, cap),
+            ),
+            flush=True,
+        )
+
+    def dial(self, api: Api, deadline: float) -> Obj | None:
+        """Shows the live view until every contact is closed, or nothing more is due, or
+        `deadline`; the campaign as last read."""
         while True:
             camp = self.observe(api)
             if (camp or {}).get("status", {}).get("summary") == "Completed":
                 self.say("every contact is closed")
-                break
+                return camp
             if time.time() >= deadline:
                 self.say(f"{self.pace.seconds:g} s of dialing are up")
-                break
+                return camp
             if self.nothing_due_before(deadline):
                 self.say("nothing more is due before the time is up")
-                break
+                return camp
             time.sleep(1)
-        ended = self.elapsed()
-        if (camp or {}).get("status", {}).get("summary") != "Completed":
-            api.patch_spec("campaigns", CAMPAIGN, {"state": "Paused"})
-            self.say("paused the campaign: the operator scales its workers to zero")
-        self.wait(api, "the workers drained", lambda: self.drained(api), GRACE_SECONDS + 30)
-        camp = self.observe(api, final=True)
-        trunks = [t["name"] for t in (api.get("trunkpools", TRUNK_POOL) or {})["spec"]["trunks"]]
-        print()
-        print(
-            report.report(
-                f"{api.namespace}/{CAMPAIGN}",
-                records=self.records(),
-                trunks=trunks,
-                contacts=self.contacts(camp),
-                timeline=self.timeline,
-                dialing=(began, ended),
-            ),
-            flush=True,
-        )
+
+    def staffed(self, api: Api) -> contextlib.AbstractContextManager[Staff | None]:
+        """The example's agents at work while the block runs (nobody for an agentless one)."""
+        if self.floor is None:
+            return contextlib.nullcontext()
+        return self.floor.staffed(api.namespace, self.example.campaign, self.say)
+
+    def wrapped_up(self) -> bool:
+        return self.rdb is None or agents.wrapping_up(self.rdb, self.keys) == 0
 
     def wait(self, api: Api, what: str, done: Callable[[], bool], timeout: float = 60) -> None:
         deadline = time.time() + timeout
@@ -371,9 +419,9 @@ class Demo:
                 f"kdial demo: the operator exited ({self.operator.returncode}):\n{tail}"
             )
         now = self.elapsed()
-        campaign = api.get("campaigns", CAMPAIGN)
-        pool = api.get("trunkpools", TRUNK_POOL)
-        deployment = api.deployment(WORKERS)
+        campaign = api.get("campaigns", self.example.campaign)
+        pool = api.get("trunkpools", self.example.trunk_pool)
+        deployment = api.deployment(self.example.workers)
         while not self.notes.empty():
             at, text = self.notes.get()
             self.timeline.note(at, "kubelet", text.removeprefix("kubelet: "))
@@ -406,11 +454,11 @@ class Demo:
             self._last_line = (now, line)
 
     def drained(self, api: Api) -> bool:
-        deployment = api.deployment(WORKERS)
+        deployment = api.deployment(self.example.workers)
         replicas = (deployment or {}).get("spec", {}).get("replicas", 0)
         if self.kubelet is not None:
             return replicas == 0 and not self.kubelet.pods()
-        campaign = api.get("campaigns", CAMPAIGN) or {}
+        campaign = api.get("campaigns", self.example.campaign) or {}
         status = campaign.get("status") or {}
         return (
             replicas == 0
