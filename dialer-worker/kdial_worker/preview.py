@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 #: How long the agent's phone rings before they count as not answering (s): they asked for
 #: the call a moment ago, so a phone that rings this long is not attended.
 AGENT_RING_SECONDS = 20
-#: How often a worker looks for previews that timed out (s).
+#: How often a worker looks for previews that timed out, or for dials a stop left queued (s).
 SWEEP_SECONDS = 1.0
 
 #: The contact if it may be dialled now, else None (given back or closed): the dialer's check.
@@ -74,9 +74,8 @@ class Previews:
         nor skipped, as its agent would have: due again, no attempt counted, the agent Ready.
         The choice is the API's own script, so an agent's dial or skip and this never both
         happen."""
-        if time.monotonic() - self._swept < SWEEP_SECONDS:
+        if not self._sweep_due():
             return
-        self._swept = time.monotonic()
         seconds, micros = self.rdb.time()
         now = int(seconds) * 1000 + int(micros) // 1000
         for agent, attempt in overdue(self.agents.all(), now, int(timeout_seconds * 1000)):
@@ -93,6 +92,8 @@ class Previews:
         window of work over) are not dialled later, when their agents may have gone: each
         contact is due again, no attempt counted, and its agent Ready. How many."""
         given = 0
+        if not self._sweep_due():
+            return given
         while (raw := cast(str | None, self.rdb.lpop(self.keys.preview_dials))) is not None:
             try:
                 request = DialRequest.decode(raw)
@@ -106,6 +107,14 @@ class Previews:
             ledger.defer(self.rdb, self.keys, request.attempt, 0)
             self._release_if_reserved(request)
         return given
+
+    def _sweep_due(self) -> bool:
+        """At most once a `SWEEP_SECONDS` (the dial loop comes round every few ms): whether
+        it is time to look again, and if so the look is taken now."""
+        if time.monotonic() - self._swept < SWEEP_SECONDS:
+            return False
+        self._swept = time.monotonic()
+        return True
 
     def serve(self, rt: Runtime, room: int, check: Check, dial: Dial) -> int:
         """Takes up to `room` dial requests off the campaign's queue and dials each in its own
