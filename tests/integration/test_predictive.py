@@ -13,7 +13,7 @@ import redis
 
 from kdial.pacing.abandon import WINDOW_SECONDS
 from kdial_local.processes import simulator as running_sim
-from tests.support.desks import Desk, WrapUpDesk, moves
+from tests.support.desks import Desk, WrapUpDesk, moves, state
 from tests.support.dialing import carrier, create, csv_of, trunk
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.workers import WorkerProcess, ledger_problems, max_overlap, records
@@ -93,6 +93,12 @@ def test_predictive_dials_ahead_of_ready_agents_within_the_abandon_cap(
             for worker in workers:
                 worker.start()
             wait_for("every contact closed", all_closed, timeout=180, log=workers[0])
+            # The last call's contact closes as it ends; its agent's wrap-up ends a moment later.
+            wait_for(
+                "every agent Ready again",
+                lambda: all(state(rdb, keys, a).state.value == "Ready" for a in AGENTS),
+                log=workers[0],
+            )
         finally:
             wrap_up.stopped.set()
             for worker in workers:
