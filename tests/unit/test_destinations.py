@@ -48,6 +48,7 @@ class Pool:
         self.networks = Destinations()
         self.broken: set[tuple[str, str]] = set()
         self.failing: dict[str, CauseClass] = {}
+        self.lossy: dict[str, float] = {}  # trunk: share of its calls lost, to every network
         self.dialled: list[tuple[float, str, str]] = []
         self.waited: dict[str, int] = {}
         self.changes: list[Change] = []
@@ -79,7 +80,9 @@ class Pool:
             self.dialled.append((self.now, trunk, network))
             u = self.rng.random()
             cause = self.failing.get(trunk)
-            if cause is None and ((trunk, network) in self.broken or 0.30 <= u < 0.32):
+            # Drawn only for a lossy trunk: the other tests' seeds keep their streams.
+            lossy = trunk in self.lossy and self.rng.random() < self.lossy[trunk]
+            if cause is None and ((trunk, network) in self.broken or lossy or 0.30 <= u < 0.32):
                 cause = CauseClass.CONGESTION
             lost = cause not in NO_LINE_FAILURE
             risk = cause is CauseClass.FORBIDDEN
@@ -195,6 +198,24 @@ def test_a_trunk_that_fails_every_network_is_still_ejected_as_a_whole() -> None:
     assert pool.transitions[0].trunk == "a" and pool.transitions[0].target is E
     sent = [d for d in pool.dialled if d[0] > start and d[1] == "a"]
     assert len(sent) <= 25, f"{len(sent)} calls on a before it was ejected"
+
+
+def test_a_trunk_that_loses_half_of_every_network_s_calls_is_judged_on_all_of_them() -> None:
+    # Its routes turn suspect within a few calls, and their calls are held back from the trunk's
+    # judgement; the trunk's calls to its other networks lose as many, so the held calls are
+    # the trunk's evidence too. Judged only when the other calls of the same evaluation all
+    # failed, the trunk kept half its evidence back and took up to twice as many calls.
+    sent = []
+    for seed in range(1, 21):
+        pool = warm(Pool(seed=seed))
+        pool.lossy = {"a": 0.5}
+        start = pool.now
+        while not [t for t in pool.transitions if t.target is E]:
+            assert pool.now < start + 30, "the trunk was never ejected"
+            pool.tick()
+        assert [t.trunk for t in pool.transitions] in (["a"], ["a", "a"]), pool.transitions
+        sent.append(len([d for d in pool.dialled if d[0] > start and d[1] == "a"]))
+    assert max(sent) <= 32 and sum(sent) / len(sent) <= 20, sorted(sent)
 
 
 @pytest.mark.parametrize("cause", [CauseClass.CONGESTION, CauseClass.FORBIDDEN])

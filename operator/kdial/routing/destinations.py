@@ -25,13 +25,17 @@ network (`kdial.networks`) is judged on its own, as a pool whose "trunks" are th
 calls, which ejects it as a whole long before the route's pair has enough calls to be judged.
 So the calls of a network the trunk is *suspect* on (its pair not Healthy, or a loss detector
 past the level a Degraded trunk clears at) are held back from the trunk's own judgement until
-the trunk's other networks say whether the failure is the trunk's: a call there that was not
-lost shows the trunk works and the held calls are dropped (the pair judges them); lost calls
-there mean the trunk fails everywhere, and the held calls join the trunk's evidence, so an
-outage of the whole trunk is judged on every call, as before. A trunk whose calls nearly all
-go to the suspect networks (a list of one network) is judged on everything. Held calls wait
-for a call elsewhere however long: lost calls end sooner than answered ones, so a run of them
-with nothing else finished in between says nothing about the trunk. A trunk ejected as a
+its *witness* says whether the failure is the trunk's (`_verdict`): the trunk's calls, since the
+hold began, to its other networks in health, suspect or not. Held calls confidently worse than
+the witness are the route's and are dropped (the pair judges them); held calls no worse than
+the witness's loss rate show the trunk failing everywhere and join its evidence, so a trunk
+losing half its calls everywhere is judged on every call, as it would be without pairs. (Judged
+by the same evaluation's other calls alone, held calls were dropped whenever one of those
+connected, half the time at 50% loss; and a witness of the networks not suspect alone keeps
+only the lucky ones, since a network that loses a call turns suspect.) A trunk whose calls
+nearly all go to the suspect networks (a list of one network) is judged on everything. Held
+calls wait for a witness however long: lost calls end sooner than answered ones, so a run of
+them with nothing else finished in between says nothing about the trunk. A trunk ejected as a
 whole speaks for its routes, which start over when it is back.
 
 Pure, like `kdial.routing.health`: `evaluate` takes and returns both the trunks' `PoolHealth`
@@ -41,6 +45,7 @@ transitions and `Change`s into status, Events and a new routing generation.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -102,12 +107,22 @@ class NetworkHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """A trunk's calls to one network held back from its judgement, and their witness: the
+    trunk's calls since to its other networks in health."""
+
+    calls: Observation = NO_CALLS
+    witness: Observation = NO_CALLS
+
+
+@dataclass(frozen=True, slots=True)
 class Destinations:
     """Every callee network a pool's calls reached, in the order first seen."""
 
     networks: tuple[NetworkHealth, ...] = ()
-    held: Mapping[str, Observation] = field(default_factory=dict)
-    """Each trunk's calls to networks it is suspect on, not yet given to its judgement."""
+    held: Mapping[tuple[str, str], Hold] = field(default_factory=dict)
+    """Each trunk's calls to each network it is suspect on, not yet given to its judgement
+    ({(trunk, network): hold})."""
 
     def get(self, name: str) -> NetworkHealth | None:
         return next((n for n in self.networks if n.name == name), None)
@@ -235,26 +250,66 @@ def _judged(
     """What each trunk is judged on this evaluation: its calls, but those to networks it alone
     is suspect on (the module's docstring)."""
     suspect = _suspect(destinations, tuning)
+    witnesses = _witnesses(destinations)
     held = dict(destinations.held)
     out: dict[str, Observation] = {}
     for trunk, counts in trunks.items():
         mine = suspect.get(trunk, frozenset())
-        routes = sum((observations.get(n, {}).get(trunk, NO_CALLS) for n in mine), NO_CALLS)
-        doubtful = _with_causes(routes, counts)
-        rest = _minus(counts, doubtful)
-        kept = held.pop(trunk, NO_CALLS) + doubtful
-        share = _share(destinations, trunk, mine)
-        if share > 1 - MIN_WITNESS_SHARE:
-            out[trunk] = rest + kept  # no other network to tell the route from the trunk by
-        elif rest.attempts > rest.call_loss:
-            out[trunk] = rest  # the trunk works for other networks: the pairs judge the rest
-        elif rest.call_loss:
-            out[trunk] = rest + kept  # it fails them too: every call is the trunk's evidence
-        else:
+        calls = {n: observations.get(n, {}).get(trunk, NO_CALLS) for n in observations}
+        doubtful = _split(counts, {n: calls[n] for n in sorted(mine) if n in calls})
+        rest = _minus(counts, sum(doubtful.values(), NO_CALLS))
+        holding = sorted({n for t, n in held if t == trunk} | set(doubtful))
+        if _share(destinations, trunk, mine) > 1 - MIN_WITNESS_SHARE:
+            # No other network to tell the route from the trunk by: everything is its evidence.
+            for network in holding:
+                rest += held.pop((trunk, network), Hold()).calls + doubtful.get(network, NO_CALLS)
             out[trunk] = rest
-            if kept.attempts:
-                held[trunk] = kept
+            continue
+        judged = rest
+        for network in holding:
+            hold = held.pop((trunk, network), Hold())
+            kept = hold.calls + doubtful.get(network, NO_CALLS)
+            others = (c for n, c in calls.items() if n != network and n in witnesses[trunk])
+            witness = sum(others, hold.witness)
+            verdict = _verdict(kept, witness, tuning) if kept.attempts else False
+            if verdict is None and network not in mine:
+                verdict = True  # suspect no more, never shown to be the route's: the trunk's
+            if verdict:
+                judged += kept  # it fails elsewhere as much: every call is the trunk's evidence
+            elif verdict is None:
+                held[(trunk, network)] = Hold(kept, witness)
+        out[trunk] = judged
     return replace(destinations, held=held), out
+
+
+def _verdict(held: Observation, witness: Observation, tuning: Tuning) -> bool | None:
+    """Whether held calls are the trunk's evidence: True when the trunk's other calls (the
+    witness) lose about as many, so that the failure is the trunk's; False when the held calls
+    lose confidently more than the witness could (at the stricter `Tuning.bound_z`: the check
+    is made every evaluation, and a trunk failing everywhere must not lose its evidence to
+    one unlucky stretch of the witness), so that it is the route's; None while the witness
+    cannot tell yet."""
+    if witness.attempts <= 0:
+        return None
+    rate = witness.call_loss / witness.attempts
+    if wilson(held.call_loss, held.attempts, tuning.witness_z).low <= rate:
+        return True
+    witnessed = wilson(witness.call_loss, witness.attempts, tuning.bound_z)
+    if witnessed.high < wilson(held.call_loss, held.attempts, tuning.bound_z).low:
+        return False
+    return None
+
+
+def _witnesses(destinations: Destinations) -> dict[str, set[str]]:
+    """{trunk: networks} whose calls on the trunk witness for its held calls to any other
+    network: its routes in health, suspect or not (a network suspect because it lost a call
+    or two is as good a witness as any; leaving it out would keep only the lucky ones)."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for network in destinations.networks:
+        for pair in network.pairs.trunks:
+            if network.state is HEALTHY and pair.state is HEALTHY:
+                out[pair.name].add(network.name)
+    return out
 
 
 def _share(destinations: Destinations, trunk: str, networks: frozenset[str]) -> float:
@@ -285,20 +340,24 @@ def _suspect(destinations: Destinations, tuning: Tuning) -> dict[str, frozenset[
     return {trunk: frozenset(networks) for trunk, networks in out.items()}
 
 
-def _with_causes(part: Observation, whole: Observation) -> Observation:
-    """``part`` of a trunk's calls (counted per network, without cause classes) with its share
-    of the trunk's failures by cause class: the line failures' by its share of the calls lost,
-    the others' by its share of the calls. Exact when the part is none or all of the calls,
-    which is when the trunk's verdict can turn on them (an outage fails them all)."""
-    lost = part.call_loss / whole.call_loss if whole.call_loss else 0.0
-    calls = part.attempts / whole.attempts if whole.attempts else 0.0
-    causes = tuple(
-        [
-            round(count * (lost if cause in LINE_FAILURES else calls))
-            for cause, count in zip(CLASSES, whole.causes, strict=True)
-        ]
-    )
-    return replace(part, causes=causes)
+def _split(whole: Observation, parts: Mapping[str, Observation]) -> dict[str, Observation]:
+    """Parts of a trunk's calls (counted per network, without cause classes) with their shares
+    of the trunk's failures by cause class: the line failures' by their share of the calls lost,
+    the others' by their share of the calls; never more of a class than the trunk had. Exact
+    when the parts are none or all of the calls, which is when the trunk's verdict can turn on
+    them (an outage fails them all)."""
+    left = list(whole.causes)
+    out: dict[str, Observation] = {}
+    for name, part in parts.items():
+        lost = part.call_loss / whole.call_loss if whole.call_loss else 0.0
+        calls = part.attempts / whole.attempts if whole.attempts else 0.0
+        causes = []
+        for i, (cause, count) in enumerate(zip(CLASSES, whole.causes, strict=True)):
+            share = round(count * (lost if cause in LINE_FAILURES else calls))
+            causes.append(min(share, left[i]))
+            left[i] -= causes[-1]
+        out[name] = replace(part, causes=tuple(causes))
+    return out
 
 
 def _minus(whole: Observation, part: Observation) -> Observation:

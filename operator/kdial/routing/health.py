@@ -391,6 +391,11 @@ class Tuning:
     against the alarm's run, which is the trunk's worst stretch."""
     bound_z: float = 3.0
     """Standard errors for the policy's absolute floor and ceiling."""
+    witness_z: float = 2.0
+    """Standard errors by which a trunk's calls to a network it is suspect on must lose more
+    often than its other calls to be held back any longer from its judgement
+    (`kdial.routing.destinations`). Looser than `bound_z`: a route that fails loses every call,
+    and a trunk that fails everywhere should not keep half its evidence back."""
     clear_fraction: float = 0.5
     """A Degraded trunk clears when every statistic is below this share of its threshold."""
 
