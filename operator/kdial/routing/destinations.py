@@ -29,10 +29,9 @@ its *witness* says whether the failure is the trunk's (`_verdict`): the trunk's 
 hold began, to its other networks in health, suspect or not. Held calls confidently worse than
 the witness are the route's and are dropped (the pair judges them); held calls no worse than
 the witness's loss rate show the trunk failing everywhere and join its evidence, so a trunk
-losing half its calls everywhere is judged on every call, as it would be without pairs. (Judged
-by the same evaluation's other calls alone, held calls were dropped whenever one of those
-connected, half the time at 50% loss; and a witness of the networks not suspect alone keeps
-only the lucky ones, since a network that loses a call turns suspect.) A trunk whose calls
+losing half its calls everywhere is judged on every call, as it would be without pairs. (A
+witness of the networks not suspect alone would keep only the lucky ones: a network that loses
+a call turns suspect.) A trunk whose calls
 nearly all go to the suspect networks (a list of one network) is judged on everything. Held
 calls wait for a witness however long: lost calls end sooner than answered ones, so a run of
 them with nothing else finished in between says nothing about the trunk. A trunk ejected as a
