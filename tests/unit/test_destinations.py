@@ -276,3 +276,38 @@ def test_a_route_excluded_just_before_its_network_was_found_down_is_reinstated()
     back = [c for c in pool.changes if c.trunk == "a" and c.target is H]
     assert back and back[-1].reason == "NetworkDown", pool.changes
     assert not pool.transitions
+
+
+@pytest.mark.parametrize("seed", range(1, 7))
+def test_a_trunk_whose_probe_fails_one_network_only_comes_back_without_that_route(
+    seed: int,
+) -> None:
+    # a fails every call until it is ejected; while it rests, only its route to Unicom stays
+    # broken. A third of its probe calls go there: judged as a whole, the probe fails about
+    # half the time, for longer rests each time, though a carries the other networks fine.
+    pool = warm(Pool(seed))
+    pool.broken = {("a", n) for n in SHARES}
+    while pool.trunks.states["a"] is not E:
+        pool.tick()
+    pool.broken = {("a", UNICOM)}
+    while pool.trunks.states["a"] in (E, P):
+        assert pool.now < 5000, "a never came back"
+        pool.tick()
+    entered = [t.at for t in pool.transitions if t.target is P]
+    for start, end in zip(entered, [t for t in pool.transitions if t.source is P], strict=True):
+        probe = {d[2] for d in pool.dialled if start < d[0] <= end.at and d[1] == "a"}
+        # Failed only when no call of it reached another network to tell the route by.
+        assert end.target is H or probe == {UNICOM}, (end, probe)
+    back = pool.now
+    while pool.pair("a", UNICOM) is not E:  # at the probe, or by its pair soon after
+        assert pool.now < back + 30, "the route was never excluded"
+        pool.tick()
+    excluded = [c for c in pool.changes if c.trunk == "a" and c.target is E]
+    assert [c.network for c in excluded] == [UNICOM], pool.changes
+    if excluded[0].reason == destinations.TRUNK_PROBE:
+        assert excluded[0].message.startswith("trunk a's probe lost 2 of its 2 calls")
+    since = pool.now
+    pool.run(20)  # less than the route's rest
+    after = [d for d in pool.dialled if d[0] > since and d[1] == "a"]
+    assert after and all(d[2] != UNICOM for d in after), "a carries the other networks only"
+    assert [t.target for t in pool.transitions if t.at > back] == [], "a stays in service"

@@ -37,6 +37,12 @@ calls wait for a witness however long: lost calls end sooner than answered ones,
 them with nothing else finished in between says nothing about the trunk. A trunk ejected as a
 whole speaks for its routes, which start over when it is back.
 
+**A trunk's probe.** A probe of a few calls is judged as a whole, so a trunk that came back but
+for one network (a third of its calls) would fail most probes and rest longer each time. When
+the lost calls of a probe that would fail it all went to one network, and the trunk's calls to
+the others connected, that route is excluded (``TrunkProbeFailed``) and its calls leave the
+probe, which goes on with the other networks (`_probed`).
+
 Pure, like `kdial.routing.health`: `evaluate` takes and returns both the trunks' `PoolHealth`
 and the routes' `Destinations`; the caller keeps them for the next call and turns the returned
 transitions and `Change`s into status, Events and a new routing generation.
@@ -79,8 +85,10 @@ _NONE = TrunkHealth("")
 #: other networks carry at least this share of its calls: without them the route cannot be
 #: told from the trunk.
 MIN_WITNESS_SHARE = 0.1
-#: The reasons `health.evaluate` ejects for lost calls (not for answer rate).
-LOSS_REASONS = frozenset({"CallLoss", "CallLossCeiling"})
+#: A route excluded by its trunk's probe (`_probed`).
+TRUNK_PROBE = "TrunkProbeFailed"
+#: The reasons a route is excluded for lost calls (not for answer rate).
+LOSS_REASONS = frozenset({"CallLoss", "CallLossCeiling", TRUNK_PROBE})
 NO_CALLS = Observation()
 #: The cause classes of lost calls (call loss); refusals and unallocated numbers are not.
 LINE_FAILURES = frozenset(CLASSES) - {CauseClass.FORBIDDEN, CauseClass.UNALLOCATED}
@@ -122,6 +130,8 @@ class Destinations:
     held: Mapping[tuple[str, str], Hold] = field(default_factory=dict)
     """Each trunk's calls to each network it is suspect on, not yet given to its judgement
     ({(trunk, network): hold})."""
+    probes: Mapping[str, Mapping[str, Observation]] = field(default_factory=dict)
+    """Each probing trunk's probe calls so far, per network ({trunk: {network: calls}})."""
 
     def get(self, name: str) -> NetworkHealth | None:
         return next((n for n in self.networks if n.name == name), None)
@@ -167,11 +177,126 @@ def evaluate(
         destinations, networks, pool.states, policy=policy, now=now, tuning=tuning
     )
     destinations, judged = _judged(destinations, trunks, networks, tuning)
+    pool, destinations, judged, excluded = _probed(
+        pool, destinations, judged, networks, policy=policy, now=now
+    )
     pool, transitions = health.evaluate(pool, judged, policy, now, tuning=tuning)
+    changes += excluded
+    probing = {t.name for t in pool.trunks if t.state is PROBING}
+    probes = {t: calls for t, calls in destinations.probes.items() if t in probing}
+    destinations = replace(destinations, probes=probes)
     ejected = {t.trunk for t in transitions if t.target is EJECTED}
     if ejected:
         destinations, changes = _spoken_for(destinations, changes, ejected, now)
     return pool, destinations, transitions, changes
+
+
+def _probed(
+    pool: PoolHealth,
+    destinations: Destinations,
+    judged: Mapping[str, Observation],
+    observations: Mapping[str, Mapping[str, Observation]],
+    *,
+    policy: HealthPolicy,
+    now: float,
+) -> tuple[PoolHealth, Destinations, dict[str, Observation], tuple[Change, ...]]:
+    """The probing trunks' calls of this evaluation added to their probes' per network; a
+    route that alone fails its trunk's probe excluded, and its calls taken out of the probe
+    (the module's docstring)."""
+    judged = dict(judged)
+    probes = dict(destinations.probes)
+    trunks: list[TrunkHealth] = []
+    changes: list[Change] = []
+    for trunk in pool.trunks:
+        name, probing = trunk.name, trunk
+        if trunk.state is not PROBING:
+            trunks.append(trunk)
+            continue
+        calls = {
+            n: by_trunk[name]
+            for n, by_trunk in observations.items()
+            if name in by_trunk and _reachable(destinations, n)
+        }
+        tally = dict(probes.get(name, {}))
+        for n, counts in calls.items():
+            tally[n] = tally.get(n, NO_CALLS) + counts
+        network = _failing_route(tally, policy)
+        if network is not None and _served_elsewhere(pool, destinations, name, network):
+            lost = tally.pop(network)
+            probing, judged[name] = _without(probing, judged[name], lost, calls.get(network))
+            others = sum(tally.values(), NO_CALLS)
+            why = (
+                f"trunk {name}'s probe lost {lost.call_loss} of its "
+                f"{plural(lost.attempts, 'call')} to this network and none of its "
+                f"{others.attempts} to others"
+            )
+            destinations = _exclude(destinations, network, name, why, now)
+            changes.append(Change(network, name, HEALTHY, EJECTED, TRUNK_PROBE, why, now))
+        probes[name] = tally
+        trunks.append(probing)
+    pool = PoolHealth(tuple(trunks), pool.evaluated_at)
+    return pool, replace(destinations, probes=probes), judged, tuple(changes)
+
+
+def _without(
+    trunk: TrunkHealth, judged: Observation, route: Observation, now: Observation | None
+) -> tuple[TrunkHealth, Observation]:
+    """A probing trunk and this evaluation's counts without one route's probe calls
+    (``route``, of which ``now`` came in this evaluation)."""
+    earlier = _minus(route, now or NO_CALLS)
+    trunk = replace(
+        trunk,
+        probe_attempts=trunk.probe_attempts - earlier.attempts,
+        probe_losses=trunk.probe_losses - earlier.call_loss,
+    )
+    if now is None:
+        return trunk, judged
+    return trunk, _minus(judged, _split(judged, {"route": now})["route"])
+
+
+def _failing_route(tally: Mapping[str, Observation], policy: HealthPolicy) -> str | None:
+    """The network whose probe calls lost more than a probe allows while the trunk's calls to
+    every other network connected, if any."""
+    allowed = policy.probe_calls * policy.call_loss_ceiling_percent // 100
+    for network, calls in tally.items():
+        others = sum((c for n, c in tally.items() if n != network), NO_CALLS)
+        if calls.call_loss > allowed and others.attempts > 0 and not others.call_loss:
+            return network
+    return None
+
+
+def _reachable(destinations: Destinations, network: str) -> bool:
+    """Not down (nor probing) on every trunk: what such a network loses is the callee side's."""
+    known = destinations.get(network)
+    return known is not None and known.state is HEALTHY
+
+
+def _served_elsewhere(
+    pool: PoolHealth, destinations: Destinations, trunk: str, network: str
+) -> bool:
+    """Whether another trunk in service has its route to ``network`` in service: the last
+    route to a network is never excluded."""
+    known = destinations.get(network)
+    routes = {p.name: p for p in known.pairs.trunks} if known is not None else {}
+    return any(
+        t.name != trunk and t.in_service and t.name in routes and routes[t.name].in_service
+        for t in pool.trunks
+    )
+
+
+def _exclude(
+    destinations: Destinations, network: str, trunk: str, why: str, now: float
+) -> Destinations:
+    """The trunk's route to ``network`` (known: `_routes` adds every network called) excluded
+    on its first exclusion: it rests and probes as any excluded route does."""
+    excluded = TrunkHealth(trunk, EJECTED, now, TRUNK_PROBE, why, ejections=1)
+
+    def without(n: NetworkHealth) -> NetworkHealth:
+        pairs = tuple(excluded if p.name == trunk else p for p in n.pairs.trunks)
+        return replace(n, pairs=PoolHealth(pairs, n.pairs.evaluated_at))
+
+    networks = tuple(without(n) if n.name == network else n for n in destinations.networks)
+    return replace(destinations, networks=networks)
 
 
 def _spoken_for(
@@ -237,7 +362,7 @@ def _routes(
         )
         networks.append(network)
         changes += changed
-    return Destinations(tuple(networks), destinations.held), tuple(changes)
+    return replace(destinations, networks=tuple(networks)), tuple(changes)
 
 
 def _judged(
