@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from kdial_cli.bench import health as bench_health
+
 
 def test_throughput_bench_reports_its_figures() -> None:
     out = subprocess.run(
@@ -76,3 +80,24 @@ def test_pacing_bench_quick_reports_every_policy_against_the_bound(tmp_path: Pat
         assert rows[scenario, "fixed"]["level"] >= 1.0
     assert {t["target"].split()[0] for t in result["targets"]} >= {"S1", "S3"}
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_figures_do_not_depend_on_the_number_of_processes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two healthy chunks per rate (the workers fork, and inherit the smaller chunk).
+    monkeypatch.setattr(bench_health, "HEALTHY_CHUNK_WEEKS", 0.0001)
+    argv = ["--only", "outage", "healthy", "--cps", "5", "20", "--trials", "2"]
+    argv += ["--healthy-weeks", "0.0002", "--prelude", "0.2"]
+    one = bench_health.run(bench_health.parser().parse_args(argv))
+    two = bench_health.run(bench_health.parser().parse_args([*argv, "--jobs", "2"]))
+    assert [(r["name"], r["cps"]) for r in one["scenarios"]] == [
+        ("outage", 5.0),
+        ("healthy", 5.0),
+        ("outage", 20.0),
+        ("healthy", 20.0),
+    ]
+    assert one["scenarios"] == two["scenarios"]
+    healthy = [r for r in one["scenarios"] if r["name"] == "healthy"]
+    assert all(r["trials"] == 2 for r in healthy), "two chunks each"
+    assert all(0.0005 < r["trunk_weeks"] < 0.0007 for r in healthy), healthy

@@ -94,6 +94,13 @@ def test_quick_runs_every_scenario_at_5_and_20_calls_a_second() -> None:
     assert all(r["detected"] == 1.0 for r in outage), outage
 
 
+def test_healthy_traffic_runs_in_equal_chunks_of_at_most_a_quarter_week() -> None:
+    assert bench_health.healthy_chunks(0.1) == [0.1]
+    assert bench_health.healthy_chunks(0.25) == [0.25]
+    assert bench_health.healthy_chunks(0.6) == pytest.approx([0.2, 0.2, 0.2])
+    assert len(bench_health.healthy_chunks(bench_health.FULL_WEEKS)) == 32
+
+
 def _routing(
     trunks: dict[str, TrunkState] | None = None,
     routes: tuple[tuple[str, str, TrunkState], ...] = (),
