@@ -278,6 +278,15 @@ def test_a_route_excluded_just_before_its_network_was_found_down_is_reinstated()
     assert not pool.transitions
 
 
+def test_a_trunk_ejected_as_a_whole_forgets_the_calls_it_held_back() -> None:
+    # Else they would join its probe's evidence once it is back, and fail it.
+    pool = health.initial(["a", "b"], 0.0, {"a": (E, 0.0)})
+    held = {("a", UNICOM): destinations.Hold(Observation(3, 0, 3, 0), Observation(1, 1, 0, 0))}
+    networks = Destinations(held=held)
+    _, after, _, _ = destinations.evaluate(pool, networks, {}, {}, policy=POLICY, now=1.0)
+    assert after.held == {}
+
+
 @pytest.mark.parametrize("seed", range(1, 7))
 def test_a_trunk_whose_probe_fails_one_network_only_comes_back_without_that_route(
     seed: int,

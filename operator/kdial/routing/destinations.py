@@ -182,9 +182,12 @@ def evaluate(
     )
     pool, transitions = health.evaluate(pool, judged, policy, now, tuning=tuning)
     changes += excluded
-    probing = {t.name for t in pool.trunks if t.state is PROBING}
-    probes = {t: calls for t, calls in destinations.probes.items() if t in probing}
-    destinations = replace(destinations, probes=probes)
+    # A trunk out of service speaks for its routes: what it held back is void, and a probe's
+    # tally lasts as long as the probe.
+    states = pool.states
+    held = {k: hold for k, hold in destinations.held.items() if states.get(k[0]) in IN_SERVICE}
+    probes = {t: calls for t, calls in destinations.probes.items() if states.get(t) is PROBING}
+    destinations = replace(destinations, held=held, probes=probes)
     ejected = {t.trunk for t in transitions if t.target is EJECTED}
     if ejected:
         destinations, changes = _spoken_for(destinations, changes, ejected, now)
