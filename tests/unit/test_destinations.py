@@ -14,6 +14,7 @@ from kdial.causes import CLASSES, CauseClass
 from kdial.routing import destinations, health
 from kdial.routing.destinations import Change, Destinations
 from kdial.routing.health import Observation, Transition
+from kdial_cli.bench import health as bench_health
 
 H, D, E, P = TrunkState.HEALTHY, TrunkState.DEGRADED, TrunkState.EJECTED, TrunkState.PROBING
 POLICY = HealthPolicy(eject_seconds=30, max_eject_seconds=120)
@@ -113,6 +114,22 @@ class Pool:
         found = self.networks.get(network)
         assert found is not None
         return found.state
+
+
+@pytest.mark.parametrize("rate", [1.0, 5.0, 20.0])
+def test_a_trunk_s_routes_together_spend_their_share_of_its_false_alarm_budget(
+    rate: float,
+) -> None:
+    # Computed (calibration.alarm_rate): each route judged as a trunk at its own rate would
+    # spend a trunk's whole budget, three times over for three networks.
+    tuning = health.DEFAULT_TUNING
+    trunk = bench_health.detector_alarms(rate, tuning)
+    routes = [
+        bench_health.detector_alarms(rate * share, destinations.route_tuning(tuning, share))
+        for share in bench_health.NETWORKS.values()
+    ]
+    assert sum(routes) <= tuning.route_budget_share * trunk * 1.02, (trunk, routes)
+    assert bench_health.pool_alarms(rate, tuning) == pytest.approx(trunk + sum(routes))
 
 
 def warm(pool: Pool) -> Pool:

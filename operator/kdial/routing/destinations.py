@@ -50,6 +50,7 @@ transitions and `Change`s into status, Events and a new routing generation.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -70,6 +71,7 @@ __all__ = [
     "next_probe",
     "pair_states",
     "restored",
+    "route_tuning",
     "waiting",
 ]
 
@@ -85,6 +87,9 @@ _NONE = TrunkHealth("")
 #: other networks carry at least this share of its calls: without them the route cannot be
 #: told from the trunk.
 MIN_WITNESS_SHARE = 0.1
+#: A network rarer than this is judged as if it carried this share of the calls: the margin
+#: of a route (`route_tuning`) stays a few losses.
+MIN_ROUTE_SHARE = 0.01
 #: A route excluded by its trunk's probe (`_probed`).
 TRUNK_PROBE = "TrunkProbeFailed"
 #: The reasons a route is excluded for lost calls (not for answer rate).
@@ -341,6 +346,7 @@ def _routes(
     names = list(trunks)
     known = {n.name: n for n in destinations.networks}
     order = [*known, *sorted(set(observations) - set(known))]
+    shares = _shares(destinations)
     networks: list[NetworkHealth] = []
     changes: list[Change] = []
     for name in order:
@@ -361,11 +367,33 @@ def _routes(
             if trunks.get(trunk) in IN_SERVICE or (pairs.get(trunk) or _NONE).state is PROBING
         }
         network, changed = _step(
-            replace(network, pairs=pairs), calls, trunks, policy, now=now, tuning=tuning
+            replace(network, pairs=pairs),
+            calls,
+            trunks,
+            policy,
+            now=now,
+            tuning=route_tuning(tuning, shares.get(name, 0.0)),
         )
         networks.append(network)
         changes += changed
     return replace(destinations, networks=tuple(networks)), tuple(changes)
+
+
+def route_tuning(tuning: Tuning, share: float) -> Tuning:
+    """The tuning a network's routes are judged with, the network carrying ``share`` of the
+    pool's calls: each route spends that share of `Tuning.route_budget_share` of its trunk's
+    false-alarm budget. A CUSUM's false alarms fall about e-fold per unit of threshold, so the
+    margin is the log of the budget's cut (held by tests/unit/test_destinations.py against
+    the computed rates)."""
+    cut = max(share, MIN_ROUTE_SHARE) * tuning.route_budget_share
+    return replace(tuning, threshold_margin=math.log(1.0 / cut))
+
+
+def _shares(destinations: Destinations) -> dict[str, float]:
+    """Each network's share of the pool's calls over the window."""
+    calls = {n.name: sum(p.window.attempts for p in n.pairs.trunks) for n in destinations.networks}
+    total = sum(calls.values())
+    return {name: count / total for name, count in calls.items()} if total > 0 else {}
 
 
 def _judged(

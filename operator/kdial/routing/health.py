@@ -398,6 +398,15 @@ class Tuning:
     and a trunk that fails everywhere should not keep half its evidence back."""
     clear_fraction: float = 0.5
     """A Degraded trunk clears when every statistic is below this share of its threshold."""
+    route_budget_share: float = 0.5
+    """The share of a trunk's false-alarm budget its routes to the callee networks spend
+    together (`kdial.routing.destinations`), each by its share of the calls. They judge the
+    trunk's calls a second time: judged as trunks, a trunk's three routes would alarm 1.1 and
+    1.35 times a trunk-week at 5 and 20 calls/s against the trunk's own 0.49 and 0.48
+    (computed, tests/unit/test_destinations.py)."""
+    threshold_margin: float = 0.0
+    """Added to every alarm threshold: what a route's share of the budget costs
+    (`kdial.routing.destinations`); 0 for trunks."""
 
 
 DEFAULT_TUNING = Tuning()
@@ -411,7 +420,10 @@ def thresholds(indicator: str, rate: float, tuning: Tuning = DEFAULT_TUNING) -> 
         "asr": tuning.asr_thresholds,
         "cause": tuning.cause_thresholds,
     }[indicator]
-    return calibration.at(rate)
+    limits = calibration.at(rate)
+    if not tuning.threshold_margin:
+        return limits
+    return tuple([h + tuning.threshold_margin for h in limits])
 
 
 @dataclass(frozen=True, slots=True)
@@ -810,12 +822,12 @@ def _watches(trunk: TrunkHealth, tuning: Tuning) -> Iterator[_Watch]:
         trunk.loss,
         tuning.loss,
         tuning.loss_confirm_z,
-        tuning.loss_thresholds.at(rate),
+        thresholds("loss", rate, tuning),
     )
     yield _Watch(
-        "ASR", "asr", trunk.asr, tuning.asr, tuning.asr_confirm_z, tuning.asr_thresholds.at(rate)
+        "ASR", "asr", trunk.asr, tuning.asr, tuning.asr_confirm_z, thresholds("asr", rate, tuning)
     )
-    limits = tuning.cause_thresholds.at(rate)
+    limits = thresholds("cause", rate, tuning)
     for cause, comparison in zip(CLASSES, trunk.causes, strict=True):
         yield _Watch(
             _CAUSE_LABELS[cause], "cause", comparison, tuning.causes, tuning.cause_confirm_z, limits

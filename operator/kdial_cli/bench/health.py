@@ -39,13 +39,14 @@ dial unallocated numbers (404), which are not line failures):
   networks found down), `trunk_weeks` and `false_ejections_per_trunk_week`, both together per
   trunk-week, the figure the target is about; `false_ejections_by_reason` and
   `false_exclusions_by_reason` (JSON only) say which detector or rule did it.
-  `false_alarms_per_trunk_week` is what the trunk detectors alone would do, computed exactly
-  (`calibration.alarm_rate`) at the healthy baselines: the share of the budget the thresholds
-  were set to, which the state machine's noisy references, holds and confirmations move
-  either way. The traffic runs in independent chunks of at most `HEALTHY_CHUNK_WEEKS`, each
-  from a pool warmed on its own with a seed of its own, so that `--jobs` processes share
-  them and the figures are the same however many there are. The default, `FULL_WEEKS`, is the
-  24 trunk-weeks per rate issue 16 asks for: about 20 CPU-hours in all.
+  `false_alarms_per_trunk_week` is what the loss and ASR detectors of a trunk and of its
+  routes alone would do, computed exactly (`calibration.alarm_rate`) at the healthy
+  baselines: the share of the budget the thresholds were set to, which the state machine's
+  noisy references, holds and confirmations move either way. The traffic runs in independent
+  chunks of at most `HEALTHY_CHUNK_WEEKS`, each from a pool warmed on its own with a seed of
+  its own, so that `--jobs` processes share them and the figures are the same however many
+  there are. The default, `FULL_WEEKS`, is the 24 trunk-weeks per rate issue 16 asks for:
+  about 20 CPU-hours in all.
 
 Every trial starts from a pool warmed with healthy traffic and runs healthy traffic for
 `--prelude` (3) to one more times the references' memory before the onset, at a random point
@@ -674,7 +675,7 @@ def healthy_row(cps: float, chunks: Sequence[dict[str, Any]], tuning: Tuning) ->
             "false_exclusions": excluded,
             "trunk_weeks": round(simulated, 4),
             "false_ejections_per_trunk_week": per_week,
-            "false_alarms_per_trunk_week": round(detector_alarms(cps, tuning), 3),
+            "false_alarms_per_trunk_week": round(pool_alarms(cps, tuning), 3),
             "false_ejections_by_reason": dict(sorted(reasons.items())),
             "false_exclusions_by_reason": dict(sorted(routes.items())),
         }
@@ -682,8 +683,9 @@ def healthy_row(cps: float, chunks: Sequence[dict[str, Any]], tuning: Tuning) ->
 
 
 def detector_alarms(cps: float, tuning: Tuning) -> float:
-    """False alarms per trunk-week of the trunk detectors alone on healthy traffic: batches of
-    one evaluation's attempts, baselines at the healthy rates, thresholds for this rate."""
+    """False alarms per week of the loss and ASR detectors alone on one stream of healthy
+    traffic at ``cps``: batches of one evaluation's attempts, baselines at the healthy rates,
+    thresholds for this rate."""
     batch = attempts_per_evaluation(cps)
     total = 0.0
     for indicator, scheme, p in (("loss", tuning.loss, LOSS), ("asr", tuning.asr, ANSWER)):
@@ -692,6 +694,16 @@ def detector_alarms(cps: float, tuning: Tuning) -> float:
         for design, h in zip(scheme.designs(p0), limits, strict=True):
             total += alarm_rate(replace(design, threshold=h), batch, p)
     return total * cps * WEEK / batch
+
+
+def pool_alarms(cps: float, tuning: Tuning) -> float:
+    """`detector_alarms` per trunk-week of a trunk and of its routes to the bench's networks
+    (`destinations.route_tuning`)."""
+    routes = (
+        detector_alarms(cps * share, destinations.route_tuning(tuning, share))
+        for share in NETWORKS.values()
+    )
+    return detector_alarms(cps, tuning) + sum(routes)
 
 
 # --- caller-ID quarantine -------------------------------------------------------------------
