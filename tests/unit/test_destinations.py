@@ -13,6 +13,7 @@ from kdial.api.trunkpool import HealthPolicy, TrunkState
 from kdial.causes import CLASSES, CauseClass
 from kdial.routing import destinations, health
 from kdial.routing.destinations import Change, Destinations
+from kdial.routing.detectors import Comparison, Cusum
 from kdial.routing.health import Observation, Transition
 from kdial_cli.bench import health as bench_health
 
@@ -302,6 +303,42 @@ def test_a_trunk_ejected_as_a_whole_forgets_the_calls_it_held_back() -> None:
     networks = Destinations(held=held)
     _, after, _, _ = destinations.evaluate(pool, networks, {}, {}, policy=POLICY, now=1.0)
     assert after.held == {}
+
+
+def test_calls_held_back_for_a_route_that_starts_over_with_its_network_are_not_the_trunk_s() -> (
+    None
+):
+    # The other trunks' calls to Unicom fail too, and a's route starts its detectors over
+    # against them: suspect no more, but what it held back is the network's, not a's.
+    tuning = health.DEFAULT_TUNING
+    names = ["a", "b", "c"]
+    near = Cusum(statistic=tuning.loss.guard_threshold - 0.01)
+    shifting = Comparison(ref_events=20.0, ref_trials=1000.0, guard=near)
+    pairs = health.PoolHealth(
+        tuple(
+            health.TrunkHealth(t, H, 0.0, loss=shifting if t == "a" else Comparison())
+            for t in names
+        ),
+        0.0,
+    )
+    held = {("a", UNICOM): destinations.Hold(Observation(3, 0, 3, 0), Observation(1, 1, 0, 0))}
+    networks = Destinations((destinations.NetworkHealth(UNICOM, pairs),), held)
+    failing = {t: Observation(4, 0, 4, 0) for t in ("b", "c")}
+    calls = {"a": Observation(2, 2, 0, 0), **failing}
+    trunks, after, _, _ = destinations.evaluate(
+        health.initial(names, 0.0),
+        networks,
+        calls,
+        {UNICOM: failing, MOBILE: {"a": Observation(2, 2, 0, 0)}},
+        policy=POLICY,
+        now=0.25,
+    )
+    route = after.get(UNICOM)
+    pair = route.pairs.get("a") if route is not None else None
+    assert pair is not None and pair.loss.rebased, "the others shifted: a's route started over"
+    assert after.held == {}
+    a = trunks.get("a")
+    assert a is not None and a.window.call_loss == 0, "a is judged on its own calls"
 
 
 @pytest.mark.parametrize("seed", range(1, 7))

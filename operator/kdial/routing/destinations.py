@@ -428,13 +428,24 @@ def _judged(
             witness = sum(others, hold.witness)
             verdict = _verdict(kept, witness, tuning) if kept.attempts else False
             if verdict is None and network not in mine:
-                verdict = True  # suspect no more, never shown to be the route's: the trunk's
+                # Suspect no more: the trunk's, never shown to be the route's; unless the route
+                # started over because the network's calls on the other trunks failed alike (a
+                # callee network failing everywhere is no line's).
+                verdict = not _rebased(destinations, trunk, network)
             if verdict:
                 judged += kept  # it fails elsewhere as much: every call is the trunk's evidence
             elif verdict is None:
                 held[(trunk, network)] = Hold(kept, witness)
         out[trunk] = judged
     return replace(destinations, held=held), out
+
+
+def _rebased(destinations: Destinations, trunk: str, network: str) -> bool:
+    """Whether the trunk's route to ``network`` started its loss detectors over in this
+    evaluation, the other trunks' calls to the network having shifted."""
+    known = destinations.get(network)
+    pair = known.pairs.get(trunk) if known is not None else None
+    return pair is not None and pair.loss.rebased
 
 
 def _verdict(held: Observation, witness: Observation, tuning: Tuning) -> bool | None:
