@@ -856,8 +856,8 @@ def parser() -> argparse.ArgumentParser:
 
 QUICK_RATES = (5.0, 20.0)
 QUICK_TRIALS = 2
-QUICK_WEEKS = 0.002
-QUICK_PRELUDE = 0.1  # reference memories of healthy traffic before each onset (3 in full)
+QUICK_WEEKS = 0.0005
+QUICK_PRELUDE = 0.02  # reference memories of healthy traffic before each onset (3 in full)
 FULL_WEEKS = 8.0  # of the pool's healthy traffic per rate: 24 trunk-weeks
 HEALTHY_CHUNK_WEEKS = 0.25
 
