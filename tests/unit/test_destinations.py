@@ -341,6 +341,32 @@ def test_calls_held_back_for_a_route_that_starts_over_with_its_network_are_not_t
     assert a is not None and a.window.call_loss == 0, "a is judged on its own calls"
 
 
+@pytest.mark.parametrize(("b", "excluded"), [(H, True), (E, False)])
+def test_a_probe_excludes_a_route_only_while_another_trunk_serves_its_network(
+    b: TrunkState, excluded: bool
+) -> None:
+    pool = health.initial(["a", "b"], 0.0, {"a": (P, 0.0), "b": (b, 0.0)})
+    networks = Destinations(
+        tuple(destinations.NetworkHealth(n, health.initial(["a", "b"], 0.0)) for n in SHARES)
+    )
+    lost, answered = Observation(2, 0, 2, 0), Observation(1, 1, 0, 0)
+    trunk = dataclasses.replace(lost + answered, causes=(2, 0, 0, 0, 0, 0))
+    pool, after, transitions, changes = destinations.evaluate(
+        pool,
+        networks,
+        {"a": trunk},
+        {UNICOM: {"a": lost}, MOBILE: {"a": answered}},
+        policy=POLICY,
+        now=1.0,
+    )
+    assert [(c.trunk, c.network, c.reason) for c in changes] == (
+        [("a", UNICOM, destinations.TRUNK_PROBE)] if excluded else []
+    )
+    assert destinations.pair_states(after) == ({"a": {UNICOM: E}} if excluded else {})
+    # Excluded, the route's calls leave the probe, which goes on; else they fail it.
+    assert pool.states["a"] is (P if excluded else E), transitions
+
+
 @pytest.mark.parametrize("seed", range(1, 7))
 def test_a_trunk_whose_probe_fails_one_network_only_comes_back_without_that_route(
     seed: int,
