@@ -101,6 +101,17 @@ def test_healthy_traffic_runs_in_equal_chunks_of_at_most_a_quarter_week() -> Non
     assert len(bench_health.healthy_chunks(bench_health.FULL_WEEKS)) == 32
 
 
+def test_a_full_healthy_run_is_the_sum_of_single_chunk_runs_by_seed() -> None:
+    """Chunk i of seed s draws what chunk 0 of seed s + i draws, and no other (rate, chunk)."""
+
+    def draws(seed: int, cps: float, chunk: int) -> list[float]:
+        return list(bench_health.healthy_rng(seed, cps, chunk).random(4))
+
+    assert draws(1, 20, 3) == draws(4, 20, 0)
+    assert draws(1, 20, 3) != draws(1, 20, 2)
+    assert draws(1, 20, 3) != draws(1, 5, 3)
+
+
 def _routing(
     trunks: dict[str, TrunkState] | None = None,
     routes: tuple[tuple[str, str, TrunkState], ...] = (),

@@ -45,8 +45,9 @@ dial unallocated numbers (404), which are not line failures):
   noisy references, holds and confirmations move either way. The traffic runs in independent
   chunks of at most `HEALTHY_CHUNK_WEEKS`, each from a pool warmed on its own with a seed of
   its own, so that `--jobs` processes share them and the figures are the same however many
-  there are. The default, `FULL_WEEKS`, is the 24 trunk-weeks per rate issue 16 asks for:
-  about 20 CPU-hours in all.
+  there are; chunk i of `--seed s` is the first chunk of seed s + i, so a full run can also be
+  split by seed across machines or sessions and added up. The default, `FULL_WEEKS`, is the
+  24 trunk-weeks per rate issue 16 asks for: about 14 CPU-hours in all.
 
 Every trial starts from a pool warmed with healthy traffic and runs healthy traffic for
 `--prelude` (3) to one more times the references' memory before the onset, at a random point
@@ -631,7 +632,7 @@ def healthy_chunk(
 ) -> dict[str, Any]:
     """The state machine over ``weeks`` of the pool's healthy traffic, from a pool of its own:
     the trunk-weeks it simulated and its ejections and exclusions by reason."""
-    rng = np.random.default_rng([seed, int(cps), 99, chunk])
+    rng = healthy_rng(seed, cps, chunk)
     judge = warm_pool(rng, cps, policy, tuning)
     traffic = Traffic(rng, 3 * cps)
     now = start = judge.trunks.evaluated_at or 0.0
@@ -649,6 +650,13 @@ def healthy_chunk(
         )
     simulated = len(TRUNKS) * (now - start) / WEEK
     return {"trunk_weeks": simulated, "ejections": dict(reasons), "exclusions": dict(routes)}
+
+
+def healthy_rng(seed: int, cps: float, chunk: int) -> np.random.Generator:
+    """The random stream of a healthy chunk. Chunk i of seed s is chunk 0 of seed s + i, so
+    that a full run split by seed across machines or sessions (``--healthy-weeks 0.25 --seed
+    s``, s = 1, 2, …) adds up to the run itself."""
+    return np.random.default_rng([seed + chunk, int(cps), 99, 0])
 
 
 def healthy_chunks(weeks: float) -> list[float]:
