@@ -47,7 +47,7 @@ dial unallocated numbers (404), which are not line failures):
   its own, so that `--jobs` processes share them and the figures are the same however many
   there are; chunk i of `--seed s` is the first chunk of seed s + i, so a full run can also be
   split by seed across machines or sessions and added up. The default, `FULL_WEEKS`, is the
-  24 trunk-weeks per rate issue 16 asks for: about 14 CPU-hours in all.
+  24 trunk-weeks per rate issue 16 asks for: about 15 CPU-hours in all.
 
 Every trial starts from a pool warmed with healthy traffic and runs healthy traffic for
 `--prelude` (3) to one more times the references' memory before the onset, at a random point
