@@ -656,6 +656,8 @@ def healthy_rng(seed: int, cps: float, chunk: int) -> np.random.Generator:
     """The random stream of a healthy chunk. Chunk i of seed s is chunk 0 of seed s + i, so
     that a full run split by seed across machines or sessions (``--healthy-weeks 0.25 --seed
     s``, s = 1, 2, …) adds up to the run itself."""
+    # 99 keeps these streams apart from the scenarios'; the trailing 0 is where the chunk's
+    # index used to go, kept so that chunks run before the split draw what they drew then.
     return np.random.default_rng([seed + chunk, int(cps), 99, 0])
 
 
