@@ -160,6 +160,12 @@ def _error(status: int, reason: str, message: str) -> kmock.KubernetesError:
     )
 
 
+#: What the API server answers when a request's deadline passes, even after its write.
+_DEADLINE_EXCEEDED = (
+    "Timeout: request did not complete within requested timeout - context deadline exceeded"
+)
+
+
 def _not_found(key: Key) -> kmock.KubernetesError:
     return _error(404, "NotFound", f"{key[0].plural} {key[2]!r} not found")
 
@@ -438,6 +444,7 @@ class KubeEmu(kmock.KubernetesEmulator):
     _background: set[asyncio.Task[None]] = attrs.field(factory=set, init=False)
     _changed: asyncio.Condition = attrs.field(init=False)
     _failing_after: float | None = attrs.field(default=None, init=False)
+    _replies_lost: dict[tuple[str, str], int] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -491,6 +498,16 @@ class KubeEmu(kmock.KubernetesEmulator):
         stay open and silent (nothing is written while failing)."""
         self._failing_after = after
 
+    def lose_status_replies(self, namespace: str, name: str, count: int) -> None:
+        """Apply the next `count` status writes of the object, then answer each 504 Timeout,
+        as an API server does when a request's deadline passes after its write reached etcd:
+        the client sees a failure, watchers see the change."""
+        self._replies_lost[namespace, name] = count
+
+    def status_replies_to_lose(self, namespace: str, name: str) -> int:
+        """How many of the object's status replies `lose_status_replies` has still to lose."""
+        return self._replies_lost.get((namespace, name), 0)
+
     async def close(self) -> None:
         """End all watch-streams, so that the HTTP server can shut down at once."""
         self._closing = True
@@ -507,10 +524,18 @@ class KubeEmu(kmock.KubernetesEmulator):
             async with self._changed:
                 self._results[request] = self._write(request)
                 self._changed.notify_all()
+            self._lose_reply(request)
         self._trim_bookkeeping(request)
         # Skip KubernetesEmulator._handle() on purpose: _write() replaces its state changes.
         # The DSL root still runs user reactions first and our fallbacks below last.
         return await super(kmock.KubernetesEmulator, self)._handle(request)
+
+    def _lose_reply(self, request: kmock.Request) -> None:
+        key = (str(request.namespace), str(request.name))
+        if request.subresource != "status" or not self._replies_lost.get(key):
+            return
+        self._replies_lost[key] -= 1
+        raise _error(504, "Timeout", _DEADLINE_EXCEEDED)
 
     def _write(self, request: kmock.Request) -> Body:
         verb = _write_verb(request)

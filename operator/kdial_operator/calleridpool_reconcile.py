@@ -56,6 +56,9 @@ class Watch:
     rates: dict[str, tuple[float, float]] = field(default_factory=dict)
     """Per number, decayed (attempts, answered) over `STATUS_WINDOW_SECONDS`."""
     rated_at: float | None = None
+    warned: tuple[str, str] | None = None
+    """The Ready=False reason and message last posted as a Warning. Not read off status: a
+    status write whose reply was lost may have landed all the same."""
 
 
 async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
@@ -63,7 +66,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
     keys = PoolKeys("cidp", namespace, name)
     config, problem = await _compiled(body, memo)
     if config is None:
-        await _patch(body, memo, Cond("Ready", False, *problem))
+        await _patch(body, memo, watch, Cond("Ready", False, *problem))
         return
     await dataplane.write_config(memo.redis, keys.config, config)
     spec = CallerIdPoolSpec.model_validate(dict(body.spec))
@@ -87,6 +90,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, watch: Watch) -> None:
     await _patch(
         body,
         memo,
+        watch,
         Cond("Ready", True, "NumbersAvailable", f"{plural(total, 'number')} to present"),
         total=total,
         active=len(set(numbers) - watch.book.quarantined - capped),
@@ -164,7 +168,7 @@ def _announce(body: kopf.Body, change: Change) -> None:
         kopf.info(body, reason="NumberReleased", message=f"{change.number}: {change.message}")
 
 
-async def _patch(body: kopf.Body, memo: kopf.Memo, cond: Cond, **fields: Any) -> None:
+async def _patch(body: kopf.Body, memo: kopf.Memo, watch: Watch, cond: Cond, **fields: Any) -> None:
     namespace, name = key_of(body)
     generation = body.meta.get("generation")
     old = list(body.status.get("conditions", []))
@@ -173,5 +177,7 @@ async def _patch(body: kopf.Body, memo: kopf.Memo, cond: Cond, **fields: Any) ->
     status = CallerIdPoolStatus.normalized(dict(body.status) | fields)
     if any(body.status.get(k) != v for k, v in status.items()):
         await memo.kube.patch_status(CALLER_ID_POOL.plural, namespace, name, status)
-    if cond.status is False and body.status.get("conditions") != fields["conditions"]:
+    problem = None if cond.status else (cond.reason, cond.message)
+    if problem and problem != watch.warned:
         kopf.warn(body, reason=cond.reason, message=cond.message)
+    watch.warned = problem

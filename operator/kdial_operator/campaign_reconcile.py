@@ -190,6 +190,9 @@ class Recall:
     """When the namespace last held every Secret worker pods read (`missing_secret`)."""
     workers_refused: str | None = None
     """The last refusal of the worker Deployment, logged once rather than on every pass."""
+    announced: Mapping[str, object] | None = None
+    """The status the last pass announced (its Events), or status as the first pass found it.
+    Not read off status: a status write whose reply was lost may have landed all the same."""
 
 
 @dataclass
@@ -227,9 +230,12 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, refs: Referents, recall: R
     recall.workers_refused = seen.workers_refused
     status = status_of(body, seen, desired, ready, now).as_patch()
     previous = dict(body.status)
+    if recall.announced is None:
+        recall.announced = previous
     if _differs(status, previous):
         await memo.kube.patch_status(CAMPAIGN.plural, namespace, name, status)
-        _announce(body, previous, status)
+    _announce(body, recall.announced, status)
+    recall.announced = status
 
 
 async def observe(

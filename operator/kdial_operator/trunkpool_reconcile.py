@@ -193,12 +193,13 @@ async def _invalid(body: kopf.Body, memo: kopf.Memo, watch: Watch, message: str)
     campaigns keep dialling on the last valid pool rather than stopping."""
     if watch.invalid == message:
         return
-    watch.invalid = message
     namespace, name = key_of(body)
     cond = Cond("Ready", False, "InvalidSpec", message)
     status = _with_conditions(body, TrunkPoolStatus.model_validate(dict(body.status)), [cond])
     await memo.kube.patch_status(TRUNK_POOL.plural, namespace, name, status.as_patch())
     kopf.warn(body, reason="InvalidSpec", message=message)
+    # Only now: a failed patch may still have been written, and the next pass must warn.
+    watch.invalid = message
 
 
 def previous_states(status: kopf.Status) -> dict[str, tuple[TrunkState, float]]:

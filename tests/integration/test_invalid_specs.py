@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from kdial.state.keys import CampaignKeys
+from kdial_local.apiserver import KubeServer
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.world import campaign_spec, numbers, world
 
@@ -105,6 +106,39 @@ def test_invalid_spec_is_not_ready(
         assert (api.get(plural, "bad") or {})["status"]["summary"] == "Invalid"
         assert api.deployment("kdial-worker-bad") is None
         assert rdb.get(CampaignKeys(namespace, "bad").config) is None
+
+
+#: One invalid spec per kind whose daemon patches its status.
+LOST_REPLY = [INVALID[2], INVALID[5], INVALID[6]]
+
+
+@pytest.mark.parametrize(
+    ("plural", "kind", "spec", "expected"), LOST_REPLY, ids=[k for _, k, _, _ in LOST_REPLY]
+)
+def test_the_warning_survives_a_lost_status_reply(
+    kube: KubeServer,
+    api: Api,
+    operator: OperatorProcess,
+    namespace: str,
+    plural: str,
+    kind: str,
+    spec: dict[str, Any],
+    expected: str,
+) -> None:
+    """The API server wrote the Ready=False status but the operator saw a timeout: by the next
+    pass the status is already there, and the Warning must come all the same."""
+    if plural == "campaigns":
+        world(api, numbers(3))
+    kube.call(lambda: kube.emu.lose_status_replies(namespace, "bad", 1))
+    api.create(plural, "bad", spec, kind)
+    cond = wait_for("Ready=False", lambda: api.condition(plural, "bad", "Ready"), log=operator)
+    assert expected in cond["message"]
+    wait_for(
+        "a Warning event naming the field",
+        lambda: any(e["type"] == "Warning" and expected in e["message"] for e in api.events("bad")),
+        log=operator,
+    )
+    assert kube.call(lambda: kube.emu.status_replies_to_lose(namespace, "bad")) == 0
 
 
 def test_campaign_turning_invalid_halts_its_workers(
