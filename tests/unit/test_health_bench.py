@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -204,3 +206,51 @@ def test_network_down_counts_routes_and_trunks_but_not_the_network_as_false() ->
 def test_a_network_found_down_where_it_is_not_is_a_false_exclusion() -> None:
     trial = _scored("outage", [], [Change(FAILING, None, H, E, "NetworkDown", "", 0.0)])
     assert trial.false_exclusions == 1
+
+
+def _chunk_result(seed: int, cps: float, chunks: int, ejections: dict[str, int]) -> dict[str, Any]:
+    """What `--only healthy --json` prints for `chunks` chunks of seed `seed` at `cps`."""
+    chunk = {"trunk_weeks": 0.75, "ejections": ejections, "exclusions": {}}
+    row = bench_health.healthy_row(cps, [chunk] * chunks, health.DEFAULT_TUNING)
+    return {
+        "policy": HealthPolicy().model_dump(mode="json", by_alias=True),
+        "seed": seed,
+        "trials": 200,
+        "cpu_seconds": 10.0,
+        "scenarios": [row],
+    }
+
+
+def test_healthy_results_split_by_seed_add_up_per_rate() -> None:
+    parts = [
+        _chunk_result(1, 20, 2, {"CallLoss": 1}),
+        _chunk_result(3, 20, 1, {"CallLoss": 1, "AnswerRate": 1}),
+        _chunk_result(1, 5, 1, {}),
+    ]
+    total = bench_health.summed(parts)
+    five, twenty = total["scenarios"]
+    assert (five["cps"], twenty["cps"]) == (5, 20)
+    assert twenty["trials"] == 3 and twenty["trunk_weeks"] == pytest.approx(3 * 0.75)
+    assert twenty["false_ejections_by_reason"] == {"AnswerRate": 1, "CallLoss": 3}
+    assert twenty["false_ejections_per_trunk_week"] == pytest.approx(4 / 2.25, abs=1e-3)
+    assert five["false_ejections"] == 0 and total["cpu_seconds"] == 30.0
+    assert "healthy   20" in bench_health.render(total)
+
+
+def test_a_healthy_chunk_in_two_results_is_refused() -> None:
+    with pytest.raises(ValueError, match="both hold the healthy chunk of seed 2 at 20"):
+        bench_health.summed([_chunk_result(1, 20, 2, {}), _chunk_result(2, 20, 1, {})])
+    bench_health.summed([_chunk_result(1, 20, 2, {}), _chunk_result(2, 5, 1, {})])
+
+
+def test_only_healthy_rows_of_one_policy_add_up(tmp_path: Path) -> None:
+    other = _chunk_result(2, 20, 1, {})
+    other["policy"]["probeCalls"] += 1
+    with pytest.raises(ValueError, match="different health policies"):
+        bench_health.summed([_chunk_result(1, 20, 1, {}), other])
+    mixed = _chunk_result(1, 20, 1, {})
+    mixed["scenarios"].append(mixed["scenarios"][0] | {"name": "outage"})
+    with pytest.raises(ValueError, match="only healthy rows add up"):
+        bench_health.summed([mixed])
+    (tmp_path / "a.json").write_text(json.dumps(mixed))
+    assert bench_health.main(["--sum", str(tmp_path / "a.json")]) == 2

@@ -78,12 +78,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from itertools import groupby, repeat
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -837,7 +839,7 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=FULL_WEEKS,
         help=f"weeks of the pool's healthy traffic per rate, three trunk-weeks each "
-        f"({FULL_WEEKS:g}, about 20 CPU-hours in all: use --jobs), run in independent chunks "
+        f"({FULL_WEEKS:g}, about 15 CPU-hours in all: use --jobs), run in independent chunks "
         f"of at most {HEALTHY_CHUNK_WEEKS} weeks",
     )
     p.add_argument(
@@ -853,6 +855,13 @@ def parser() -> argparse.ArgumentParser:
         default=3.0,
         help="healthy traffic before each onset, in reference memories, at least (3): the "
         "trials' independence, most of a trial's cost",
+    )
+    p.add_argument(
+        "--sum",
+        nargs="+",
+        metavar="FILE",
+        help="run nothing: add up the healthy rows of these --json results per rate, a full "
+        "run split by --seed across machines or sessions (a chunk counted twice is refused)",
     )
     p.add_argument(
         "--quick",
@@ -986,8 +995,58 @@ def render(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def summed(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The healthy rows of separate runs (`--json` results) added up per rate. Raises
+    `ValueError` on results that do not add up: other scenarios, other policies, or a chunk
+    in two of them (run i's seed s and its k chunks are the chunks of seeds s … s + k - 1)."""
+    policies = {json.dumps(r["policy"], sort_keys=True) for r in results}
+    if len(policies) > 1:
+        raise ValueError("the results were run at different health policies")
+    seen: dict[tuple[float, int], int] = {}
+    rows: dict[float, list[dict[str, Any]]] = {}
+    for i, result in enumerate(results):
+        for row in result["scenarios"]:
+            if row["name"] != "healthy":
+                raise ValueError(f"result {i + 1} holds {row['name']!r}: only healthy rows add up")
+            for seed in range(result["seed"], result["seed"] + row["trials"]):
+                if (row["cps"], seed) in seen:
+                    raise ValueError(
+                        f"results {seen[row['cps'], seed] + 1} and {i + 1} both hold the "
+                        f"healthy chunk of seed {seed} at {row['cps']:g} calls/s"
+                    )
+                seen[row["cps"], seed] = i
+            rows.setdefault(row["cps"], []).append(row)
+    return {
+        "policy": results[0]["policy"],
+        "seed": min(r["seed"] for r in results),
+        "trials": len(seen),
+        "cpu_seconds": round(sum(r["cpu_seconds"] for r in results), 1),
+        "scenarios": [_healthy_sum(cps, parts) for cps, parts in sorted(rows.items())],
+    }
+
+
+def _healthy_sum(cps: float, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    chunks = [
+        {
+            "trunk_weeks": row["trunk_weeks"],
+            "ejections": row["false_ejections_by_reason"],
+            "exclusions": row["false_exclusions_by_reason"],
+        }
+        for row in rows
+    ]
+    return healthy_row(cps, chunks, DEFAULT_TUNING) | {"trials": sum(r["trials"] for r in rows)}
+
+
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
+    if args.sum:
+        try:
+            result = summed([json.loads(Path(f).read_text()) for f in args.sum])
+        except (OSError, ValueError, KeyError) as error:
+            print(f"kdial bench health --sum: {error}", file=sys.stderr)
+            return 2
+        print(json.dumps(result, indent=2) if args.json else render(result))
+        return 0
     result = run(args)
     print(json.dumps(result, indent=2) if args.json else render(result))
     return 0
