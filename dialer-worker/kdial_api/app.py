@@ -275,7 +275,7 @@ async def preview(request: web.Request) -> web.Response:
         )
     store, previews = request.app[_STORE], request.app[_PREVIEWS]
     try:
-        attempt = await previews.claim(caller.keys, spec.pacing.max_concurrency)
+        attempt = await previews.claim(caller.keys, spec)
     except NotDialling as error:
         raise Refusal(409, f"Campaign {caller.campaign} is not dialling: {error}") from None
     except NothingDue:

@@ -4,23 +4,33 @@ no attempt counted).
 
 The claim is the workers' own script (`claim.lua`): the contact leaves `due` for `inflight`
 under an attempt id, within the campaign's cap on calls in flight, so no worker and no other
-agent can take it meanwhile. Calling windows and do-not-call lists are checked where every
-call's are, by the worker, when it dials.
+agent can take it meanwhile. A record is previewed only if it may be dialled now
+(`kdial.admission`: its calling window, the do-not-call lists): an agent is shown no one they
+may not call, and a record that may not is given back or closed as a worker would. The worker
+checks again when it dials: a window may close while the agent reads.
 """
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 import redis
 import redis.asyncio as aioredis
 
+from kdial import admission
+from kdial.api.campaign import CampaignSpec
 from kdial.state import scripts
 from kdial.state.config import CampaignConfig
-from kdial.state.keys import CampaignKeys
+from kdial.state.keys import CampaignKeys, ListKeys
 from kdial.state.preview import PREVIEW_LEASE_MS, SKIPPED, DialRequest
 from kdial.state.wire import Generation
 
 #: A cap that caps nothing, for a campaign without `maxConcurrency`: agents bound previews.
 NO_CAP = 1_000_000_000
+#: Records one preview request claims at most before it says none is due, those that may not
+#: be dialled now given back or closed on the way (the next request goes on from there).
+PREVIEW_LOOKS = 20
 
 
 class NotDialling(Exception):
@@ -48,9 +58,28 @@ class Previews:
         self.redis = redis
         self._choose = redis.register_script(scripts.PREVIEW)
 
-    async def claim(self, keys: CampaignKeys, max_concurrency: int | None) -> str:
-        """Claims the next due contact for a preview; its attempt id."""
+    async def claim(self, keys: CampaignKeys, spec: CampaignSpec) -> str:
+        """Claims the next due contact that may be dialled now for a preview; its attempt id."""
         epoch = await self._epoch(keys)
+        for _ in range(PREVIEW_LOOKS):
+            attempt = await self._claim(keys, epoch, spec.pacing.max_concurrency)
+            try:
+                refused = await self._refusal(keys, spec, attempt)
+            except BaseException:
+                await self.give_back(keys, attempt)
+                raise
+            if refused is None:
+                await self.redis.set(keys.preview_choice(attempt), "open", px=PREVIEW_LEASE_MS)
+                return attempt
+            if refused.close:
+                await self._release(keys, attempt, "close", refused.reason)
+            else:
+                await self._release(
+                    keys, attempt, "defer", str(int(refused.delay * 1000)), refused.wait
+                )
+        raise NothingDue()
+
+    async def _claim(self, keys: CampaignKeys, epoch: str, max_concurrency: int | None) -> str:
         try:
             raw = await self.redis.eval(
                 scripts.CLAIM,
@@ -65,9 +94,37 @@ class Previews:
             raise
         if not raw:
             raise NothingDue()
-        attempt = str(raw[0])
-        await self.redis.set(keys.preview_choice(attempt), "open", px=PREVIEW_LEASE_MS)
-        return attempt
+        return str(raw[0])
+
+    async def _refusal(
+        self, keys: CampaignKeys, spec: CampaignSpec, attempt: str
+    ) -> admission.Undialled | None:
+        """Why the claimed record may not be dialled now, or None. A record this cannot read
+        (its list gone or changed, the contact removed) is left to the worker, which says
+        why when it dials."""
+        contact_id = await self.redis.hget(keys.inflight, attempt)
+        listed = ListKeys(keys.namespace, spec.contact_list_ref.name)
+        suppression = [ListKeys(keys.namespace, r.name) for r in spec.suppression_list_refs]
+        versions = [k.version for k in (listed, *suppression)]
+        if contact_id is None or await self.redis.exists(*versions) < len(versions):
+            return None
+        raw = await self.redis.hget(listed.contacts, contact_id)
+        if raw is None:
+            return None
+        contact = admission.decoded(raw)
+        if isinstance(contact, admission.Undialled):
+            return contact
+        suppressed = any(
+            [await self.redis.sismember(k.numbers, contact.number) for k in suppression]
+        )
+        history = await self.redis.hget(keys.contacts, contact_id)
+        return admission.refusal(
+            contact,
+            suppressed=suppressed,
+            history=json.loads(history) if history else {},
+            spec=spec,
+            now=datetime.now(UTC),
+        )
 
     async def _epoch(self, keys: CampaignKeys) -> str:
         stored = await self.redis.get(keys.config)
@@ -80,13 +137,13 @@ class Previews:
     async def give_back(self, keys: CampaignKeys, attempt: str) -> None:
         """The contact due again at once, no attempt counted (a preview nobody took)."""
         await self.redis.delete(keys.preview_choice(attempt))
-        await self._release(keys, attempt)
+        await self._release(keys, attempt, "defer", "0")
 
     async def skip(self, keys: CampaignKeys, attempt: str) -> None:
         """The agent skips the record: due again at once, no attempt counted, the skip
         counted in the campaign's totals. Raises `Chosen` or `Lost`."""
         await self._chosen(keys, attempt, "skip")
-        if not await self._release(keys, attempt):
+        if not await self._release(keys, attempt, "defer", "0"):
             raise Lost()
         await self.redis.hincrby(keys.totals, SKIPPED, 1)
 
@@ -110,11 +167,15 @@ class Previews:
         if str(made) != "ok":
             raise Chosen(str(made))
 
-    async def _release(self, keys: CampaignKeys, attempt: str) -> bool:
+    async def _release(
+        self, keys: CampaignKeys, attempt: str, mode: str, arg: str, wait: str = ""
+    ) -> bool:
+        """The contact given back ("defer", due in `arg` ms) or closed ("close", for reason
+        `arg`), no attempt counted: `kdial_worker.ledger`'s release."""
         done = await self.redis.eval(
             scripts.RELEASE,
             8,
             *(keys.inflight, keys.leases, keys.due, keys.closed, keys.totals, *keys.waits),
-            *(attempt, "defer", "0", ""),
+            *(attempt, mode, arg, wait),
         )
         return bool(done)

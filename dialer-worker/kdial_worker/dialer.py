@@ -21,21 +21,21 @@ import gevent
 import gevent.event
 import redis
 
+from kdial import admission
 from kdial.agent_lines import predictive_cap
 from kdial.api.campaign import CampaignMode
 from kdial.causes import cause_class
 from kdial.dialstring import Application, SipUri, abandon_command, originate_command
 from kdial.modes import AGENT_MODES
-from kdial.numbers import is_e164
 from kdial.outcomes import CallFacts, Outcome, classify, is_switch_throttle
 from kdial.plural import plural
 from kdial.privacy import mask_number
 from kdial.progressive import progressive_cap
 from kdial.routing.presence import place_of, subdivision
 from kdial.state.attempt import CallRecord
-from kdial.state.contact import BadContact, Contact
+from kdial.state.contact import Contact
 from kdial.state.keys import CampaignKeys
-from kdial.state.waits import Wait, window
+from kdial.state.waits import Wait
 from kdial_worker import (
     caps,
     choice,
@@ -45,7 +45,6 @@ from kdial_worker import (
     pacing,
     retry,
     runtime,
-    schedule,
 )
 from kdial_worker.agents import Agents
 from kdial_worker.bridging import CALLEE_VARIABLES, Bridging
@@ -62,8 +61,6 @@ from kdial_worker.switch_pace import SwitchPace
 
 log = logging.getLogger(__name__)
 
-#: Seconds a callee whose time zone is unknown waits before being looked at again.
-HELD_SECONDS = 3600
 #: How long a contact waits when its list or a do-not-call list is gone from Redis.
 LIST_GONE_SECONDS = 60
 #: Least wait after a refused permit, before claiming again and before that contact is due.
@@ -298,37 +295,27 @@ class Dialer:
         if raw is None:
             self._undialled(claimed, "Removed", close=True)
             return None
-        try:
-            contact = Contact.decode(raw)
-        except BadContact:
-            contact = None
-        if contact is None or not is_e164(contact.number):
-            self._undialled(claimed, "InvalidNumber", close=True)
+        contact = admission.decoded(raw)
+        if isinstance(contact, admission.Undialled):
+            self._refused(claimed, contact)
             return None
-        if any(self.rdb.sismember(key, contact.number) for key in rt.suppression_keys):
-            self._undialled(claimed, "Suppressed", close=True)
-            return None
-        deadline = retry.deadline_ms(claimed.history, rt.spec.retry, int(time.time() * 1000))
-        if deadline is not None and time.time() * 1000 >= deadline:
-            # The closure rule's days ran out while the contact waited (e.g. for a window).
-            self._undialled(claimed, "ClosureExpired", close=True)
-            return None
-        clock = schedule.callee_zone(contact.time_zones, rt.spec.schedule.fallback_time_zone)
-        if clock is None:
-            self._undialled(claimed, "NoTimeZone", delay=HELD_SECONDS, wait=Wait.HELD)
-            return None
-        now = datetime.now(UTC)
-        if not schedule.allowed(clock, rt.spec.schedule.windows, now):
-            opening = schedule.next_opening(clock, rt.spec.schedule.windows, now)
-            if opening is None:
-                # No instant within the search horizon when every zone is in a window.
-                self._undialled(claimed, "OutsideWindow", delay=86_400, wait=Wait.HELD)
-                return None
-            wait = max((opening - now).total_seconds(), 1)
-            zones = window([zone.key for zone in clock.zones])
-            self._undialled(claimed, "OutsideWindow", delay=wait, wait=zones)
+        suppressed = any(self.rdb.sismember(key, contact.number) for key in rt.suppression_keys)
+        refused = admission.refusal(
+            contact,
+            suppressed=suppressed,
+            history=claimed.history,
+            spec=rt.spec,
+            now=datetime.now(UTC),
+        )
+        if refused is not None:
+            self._refused(claimed, refused)
             return None
         return contact
+
+    def _refused(self, claimed: ledger.Claim, refused: admission.Undialled) -> None:
+        self._undialled(
+            claimed, refused.reason, close=refused.close, delay=refused.delay, wait=refused.wait
+        )
 
     def _undialled(
         self,

@@ -4,7 +4,9 @@ first, then the callee over real ESL to the simulator, and bridges them."""
 
 from __future__ import annotations
 
+import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
@@ -19,9 +21,11 @@ from kdial.state.wire import Generation
 from kdial_local.apiserver import KubeServer
 from kdial_local.processes import simulator as running_sim
 from tests.support.desks import TOKENS, Desk, campaign, moves, scenario, state
+from tests.support.dialing import csv_of
 from tests.support.esl_raw import EslClient
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.workers import WorkerProcess, ledger_problems, records
+from tests.support.world import numbers, window_around
 
 SPEED = 20
 CODES = {"codes": [{"code": "Sale", "closesContact": True}]}
@@ -128,6 +132,58 @@ def test_an_agent_previews_skips_one_record_and_dials_the_next_agent_first(
     ), order
     bridged = [e for e in seen if e.name == "CHANNEL_BRIDGE"]
     assert {e.get("Bridge-A-Unique-ID") for e in bridged} == {record["uuid"]}
+    assert ledger_problems(rdb, keys) == []
+
+
+def test_an_agent_is_shown_no_one_they_may_not_call(
+    api: Api, operator: OperatorProcess, agent_api: str, rdb: redis.Redis, namespace: str
+) -> None:
+    """Preview passes over the records a worker would refuse to dial, as the worker would: a
+    number on the do-not-call list is closed, callees whose calling window is shut wait for
+    it; the agent is shown only the one callee who may be called."""
+    shanghai, blocked = numbers(2)
+    los_angeles = [f"+1213234{5600 + i}" for i in range(3)]
+    api.config_map("dnc-source", {"list.csv": csv_of([blocked])})
+    dnc = {"configMap": {"name": "dnc-source", "key": "list.csv"}}
+    api.create(
+        "contactlists",
+        "dnc",
+        {"source": dnc, "defaultRegion": "CN", "purpose": "Suppress"},
+        "ContactList",
+    )
+    extra = {
+        "schedule": {"windows": [window_around("Asia/Shanghai", datetime.now(UTC))]},
+        "suppressionListRefs": [{"name": "dnc"}],
+    }
+    phones = [blocked, *los_angeles, shanghai]
+    keys = campaign(api, rdb, operator, namespace, mode="Preview", phones=phones, extra=extra)
+    wait_for("the campaign dialling", lambda: rdb.get(keys.epoch) is not None)
+    wait_for("the do-not-call list", lambda: rdb.scard(ListKeys(namespace, "dnc").numbers) == 1)
+    ana = Desk(agent_api, namespace, "ana")
+    ana.login_ready()
+
+    shown = ana.post("preview")
+    assert number_of(rdb, namespace, shown["contact"]) == "+86" + shanghai
+    ana.post(f"preview/{shown['attempt']}/skip")
+    # Skipped, the callee is due again now, after every other record: by the time the next
+    # preview shows them again, every other record was looked at and passed over.
+    again = ana.post("preview")
+    assert again["contact"] == shown["contact"]
+    ana.post(f"preview/{again['attempt']}/skip")
+
+    closed = {
+        number_of(rdb, namespace, c): why
+        for c, why in cast(dict[str, str], rdb.hgetall(keys.closed)).items()
+    }
+    assert closed == {"+86" + blocked: "Suppressed"}
+    waiting = {
+        number_of(rdb, namespace, c): score / 1000 - time.time()
+        for c, score in cast(list[tuple[str, float]], rdb.zrange(keys.due, 0, -1, withscores=True))
+    }
+    assert waiting.pop("+86" + shanghai) < 1, "the callee skipped is due again"
+    assert set(waiting) == set(los_angeles), waiting
+    assert all(3600 * 6 < w < 3600 * 24 for w in waiting.values()), "until their morning"
+    assert rdb.hget(keys.totals, "attempts") is None, "nobody was dialled"
     assert ledger_problems(rdb, keys) == []
 
 

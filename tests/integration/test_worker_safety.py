@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
-from zoneinfo import ZoneInfo
 
 import redis
 
@@ -14,19 +13,10 @@ from kdial.state.keys import CampaignKeys, ListKeys
 from tests.support.dialing import carrier, create, csv_of, dialing, trunk
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.workers import ledger_problems, records
-from tests.support.world import numbers
+from tests.support.world import numbers, window_around
 
 SCENARIO = {"seed": 3, "carriers": {"gw": carrier(answerProbability=1)}}
 LA = [f"+1213234{5600 + i}" for i in range(10)]
-
-
-def window_around(zone: str, now: datetime) -> dict[str, str]:
-    """A calling window two hours wide around the present local time in `zone` (never across
-    midnight), which is far outside it in a zone eight or more hours away."""
-    local = now.astimezone(ZoneInfo(zone))
-    start = max(local - timedelta(hours=1), local.replace(hour=0, minute=0))
-    end = min(local + timedelta(hours=1), local.replace(hour=23, minute=59))
-    return {"start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")}
 
 
 #: Nobody answers: every call is busy, so contacts keep coming back while retries last.

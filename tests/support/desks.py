@@ -52,18 +52,21 @@ def campaign(
     contacts: int = 12,
     mode: str = "Progressive",
     dispositions: dict[str, Any] | None = None,
+    phones: list[str] | None = None,
+    extra: dict[str, Any] | None = None,
     **pacing: Any,
 ) -> CampaignKeys:
-    """Campaign `promo` in `mode`, dialling `contacts` callees who all answer, each tried once;
-    the agents of `ENDPOINTS` have tokens `<agent>-token`."""
+    """Campaign `promo` in `mode`, dialling `contacts` callees (or `phones`) who all answer,
+    each tried once, with `extra` fields in its spec; the agents of `ENDPOINTS` have tokens
+    `<agent>-token`."""
     api.secret(TOKENS, {name: f"{name}-token" for name in ENDPOINTS})
-    extra: dict[str, Any] = {"dispositions": dispositions} if dispositions else {}
+    extra = (extra or {}) | ({"dispositions": dispositions} if dispositions else {})
     return create(
         api,
         rdb,
         operator,
         namespace,
-        csv_of(numbers(contacts)),
+        csv_of(phones or numbers(contacts)),
         [trunk("answers")],
         mode=mode,
         destination=None,

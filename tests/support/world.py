@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tests.support.operator import Api
 
@@ -69,3 +71,12 @@ def world(api: Api, phones: list[str]) -> None:
     contact_list(api, "leads", phones)
     api.create("trunkpools", "lines", TRUNK_POOL, "TrunkPool")
     api.create("calleridpools", "ids", CALLER_ID_POOL, "CallerIdPool")
+
+
+def window_around(zone: str, now: datetime) -> dict[str, str]:
+    """A calling window two hours wide around the present local time in `zone` (never across
+    midnight), which is far outside it in a zone eight or more hours away."""
+    local = now.astimezone(ZoneInfo(zone))
+    start = max(local - timedelta(hours=1), local.replace(hour=0, minute=0))
+    end = min(local + timedelta(hours=1), local.replace(hour=23, minute=59))
+    return {"start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")}

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from kdial.api.campaign import CallingWindow, Weekday
-from kdial_worker.schedule import (
+from kdial.schedule import (
     SEARCH_HORIZON,
     CalleeClock,
     Clock,
