@@ -66,6 +66,12 @@ def demo_env(token: str) -> dict[str, str]:
     return os.environ | {MARK: token, "PYTHONUNBUFFERED": "1"}
 
 
+def said(what: str, out: str) -> str:
+    """An assertion's message: what was missing first, so a failure's one-line summary names
+    it, then the demo's output."""
+    return f"{what}: not as expected in the demo's output\n{out}"
+
+
 def run_demo(token: str, *args: str) -> str:
     """`kdial demo args` to its end; its output, once it exited 0."""
     result = subprocess.run(
@@ -88,20 +94,22 @@ def test_fast_demo_reports_every_trunk_and_contact_and_leaves_nothing_running() 
     assert "kdial demo: report for campaign kdial-demo/quickstart" in out
 
     attempts = dict(re.findall(r"^\s+(carrier-[abc])\s+(\d+)\s+\d+\s", out, re.MULTILINE))
-    assert set(attempts) == {"carrier-a", "carrier-b", "carrier-c"}, out
+    assert set(attempts) == {"carrier-a", "carrier-b", "carrier-c"}, said("every trunk", out)
     assert all(int(n) > 0 for n in attempts.values()), attempts
 
     books = re.search(
         r"(\d+) total: (\d+) closed, (\d+) pending \(due again later\), (\d+) in flight", out
     )
-    assert books, out
+    assert books, said("the contact books", out)
     total, closed, pending, in_flight = map(int, books.groups())
     assert total == FAST_CONTACTS
     assert in_flight == 0, "the workers drained before the report"
     assert closed > 0
     assert closed + pending == total
     # carrier-c answers 503 for a while mid-run: line health takes it out of routing.
-    assert re.search(r"^  carrier-c ejected at \+\d+s \(call loss", out, re.MULTILINE), out
+    assert re.search(r"^  carrier-c ejected at \+\d+s \(call loss", out, re.MULTILINE), said(
+        "carrier-c ejected", out
+    )
     assert re.search(r"^  0 → \d at \+\d+s", out, re.MULTILINE), "the workers were scaled up"
 
     leaked = [n for n in quickstart_numbers() if re.search(rf"(?<!\d){n}(?!\d)", out)]
@@ -115,17 +123,19 @@ def test_fast_predictive_demo_bridges_calls_to_agents_logged_in_through_the_api(
     assert "kdial demo: report for campaign kdial-demo/broadband-renewal" in out
     # What the demo changed of the example to run it here, it says.
     assert "calling windows opened for the demo" in out
-    assert re.search(r"list broadband-renewals extended with \d+ generated contacts", out), out
+    assert re.search(r"list broadband-renewals extended with \d+ generated contacts", out), said(
+        "the list extended", out
+    )
     assert "kdial desktops: 6 agents logged in through kdial api" in out
 
     # Each agent's figures, from the agent API's statistics of their state changes.
     table = r"^  (\S+) +(\d+) +(\d+)s +(\d+)s +(\d+)s +([\d.]+)%$"
     rows = {name: int(calls) for name, calls, *_ in re.findall(table, out, re.MULTILINE)}
-    assert set(rows) == AGENTS, out
+    assert set(rows) == AGENTS, said("a row per agent", out)
     overall = re.search(r"^  all 6 +(\d+) +(\d+)s +\d+s +\d+s +([\d.]+)%$", out, re.MULTILINE)
-    assert overall, out
+    assert overall, said("the agents' total", out)
     calls, talk = int(overall[1]), int(overall[2])
-    assert calls == sum(rows.values()) and calls > 0 and talk > 0, out
+    assert calls == sum(rows.values()) and calls > 0 and talk > 0, said("calls handled", out)
 
     # The attempt records: every answered call was bridged to an agent or abandoned, and the
     # abandoned ones are held against the cap once there are enough to judge a rate by.
@@ -134,14 +144,18 @@ def test_fast_predictive_demo_bridges_calls_to_agents_logged_in_through_the_api(
         out,
         re.MULTILINE,
     )
-    assert books, out
+    assert books, said("the attempt books", out)
     answered, bridged, abandoned = map(int, books.groups()[:3])
     assert bridged >= calls, "every call an agent handled was bridged to them"
     assert bridged + abandoned == answered
     if answered >= JUDGED_FROM:
-        assert books[4] == "within the cap of 3%" and 100 * abandoned <= 3 * answered, out
+        assert books[4] == "within the cap of 3%" and 100 * abandoned <= 3 * answered, said(
+            "abandoned within the cap", out
+        )
     else:
-        assert books[4].startswith("too few answered calls to hold against the cap"), out
+        assert books[4].startswith("too few answered calls to hold against the cap"), said(
+            "too few answered to judge", out
+        )
     assert wait_gone(token) == []
 
 
