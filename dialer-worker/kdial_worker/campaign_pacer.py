@@ -4,8 +4,10 @@ Every worker of a predictive campaign tries for the lease a few times a second; 
 renews it and, each time, looks at the campaign as every worker stored it
 (`kdial.predictive.snapshot`), asks its `PredictivePacer` how many calls to launch now, and
 writes that as dial permits that expire after `PERMIT_MS`. Claims on any worker take them
-(claim.lua). A holder that dies lets its lease lapse and another worker takes over (with a
-new pacer, which learns again from the outcomes); a decision that goes stale lets the permits
+(claim.lua). A holder that dies lets its lease lapse and another worker takes over with a new
+pacer: it recalls the last half hour's connected and abandoned calls from the campaign's minute
+counters, so its abandon window, brake and feedback start where the campaign is, and learns the
+answer rate and times again from the outcomes. A decision that goes stale lets the permits
 expire, and claims fall back to progressive's cap: never more calls than the pacer allowed.
 """
 
@@ -20,7 +22,8 @@ import redis
 
 from kdial.api.campaign import CampaignMode
 from kdial.pacing import PredictivePacer, Tuning
-from kdial.predictive import compliance_mode, snapshot
+from kdial.pacing.abandon import WINDOW_SECONDS
+from kdial.predictive import compliance_mode, recalled, snapshot
 from kdial.state import scripts
 from kdial.state.agents import AgentRecord
 from kdial.state.keys import CampaignKeys
@@ -107,8 +110,19 @@ class CampaignPacer:
         if pacer is None or pacer.mode != mode or pacer.tuning != tuning:
             log.info("campaign %s: this worker paces it (%s)", self.keys.name, mode.name)
             pacer = self._pacer = PredictivePacer(mode, tuning)
+            pacer.recall(recalled(self._minutes()))
             self._agents = {}
         return pacer
+
+    def _minutes(self) -> dict[int, dict[str, str]]:
+        """The campaign's minute counters of the last abandon window, by minute."""
+        seconds, _ = self.rdb.time()
+        now = int(seconds) // 60
+        minutes = range(now - int(WINDOW_SECONDS) // 60, now + 1)
+        pipe = self.rdb.pipeline(transaction=False)
+        for minute in minutes:
+            pipe.hgetall(self.keys.minute(minute))
+        return dict(zip(minutes, pipe.execute(), strict=True))
 
     def _look(self) -> Look:
         """One consistent look (MULTI): the outcomes it takes are gone from the list, so each

@@ -16,10 +16,11 @@ from collections.abc import Iterable, Mapping
 from typing import Literal
 
 from kdial.agent_state import AgentState
+from kdial.outcomes import Outcome
 from kdial.pacing import REGULATORY, STRICT, ComplianceMode, Outcomes, Snapshot
 from kdial.state.agents import AgentRecord
 
-__all__ = ["RINGING", "WAITING", "compliance_mode", "outcome", "snapshot"]
+__all__ = ["RINGING", "WAITING", "compliance_mode", "outcome", "recalled", "snapshot"]
 
 #: `paced_calls` values: a call ringing since (ms, Redis clock), and an answered call waiting.
 RINGING = "ringing:"
@@ -42,6 +43,20 @@ def compliance_mode(max_abandon_percent: int) -> ComplianceMode:
         release_at=STRICT.release_at * scale,
         threshold=STRICT.threshold * scale,
     )
+
+
+def recalled(buckets: Mapping[int, Mapping[str, str]]) -> list[tuple[float, int, int]]:
+    """The campaign's calls connected to an agent and abandoned, by minute, from the ledger's
+    minute counters (`CampaignKeys.minute`, by minute since the epoch): (the minute's end in
+    seconds, connected, abandoned), oldest first, for `PredictivePacer.recall`. Counted at the
+    minute's end, they stay in a window a little longer, not less."""
+    out = []
+    for minute, bucket in sorted(buckets.items()):
+        connected = int(bucket.get(f"outcome:{Outcome.ANSWERED_HUMAN.value}", 0))
+        abandoned = int(bucket.get("abandoned", 0))
+        if connected or abandoned:
+            out.append(((minute + 1) * 60.0, connected, abandoned))
+    return out
 
 
 def outcome(kind: OutcomeKind, seconds: float = 0.0) -> str:

@@ -151,4 +151,27 @@ def test_the_holders_pacer_dials_ahead_of_ready_agents_until_abandons_brake_it(
     assert gauge("kdial_pacer_braked", keys) is None, "a brake nobody holds is not exported"
     assert w2.tick(rt) is not None, "the lease given up, another worker paces"
     assert gauge("kdial_pacer_holding", keys) == 1
-    assert gauge("kdial_pacer_braked", keys) == 0, "the new pacer learns afresh"
+    assert gauge("kdial_pacer_braked", keys) == 0, "no abandon in the campaign's counters"
+
+
+def test_a_pacer_taking_over_is_braked_by_the_abandons_in_the_minute_counters(
+    rdb: redis.Redis,
+) -> None:
+    """The worker that paced a campaign died after its calls abandoned 10 of 50 answers: the
+    worker that takes over reads them in the ledger's minute counters and dials no more than
+    one call per Ready agent, not ahead as a pacer that knew nothing would."""
+    keys = CampaignKeys("ns", "takeover")
+    seconds, _ = rdb.time()
+    for agent in ("ana", "bob", "cy"):
+        record = AgentRecord(state=AgentState.READY, since_ms=int(seconds) * 1000)
+        rdb.hset(keys.agents, agent, record.encode())
+    minute = int(seconds) // 60
+    # As the ledger's complete script counts them (`campaign_increments`), minutes ago.
+    rdb.hset(keys.minute(minute - 3), mapping={"outcome:AnsweredHuman": 25, "answered": 25})
+    rdb.hset(keys.minute(minute - 2), mapping={"outcome:AnsweredHuman": 15, "abandoned": 10})
+    learnt = [outcome("answered", 5)] * 30 + [outcome("unanswered", 20)] * 70
+    push(rdb, keys, *learnt, *[outcome("connected")] * 30)
+    w2 = CampaignPacer(rdb, keys, "w2")
+    assert w2.tick(predictive()) == 3, "braked: one call per Ready agent"
+    assert gauge("kdial_pacer_braked", keys) == 1
+    assert gauge("kdial_pacer_window_abandon_ratio", keys) == 10 / 80

@@ -4,6 +4,7 @@ uses."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -17,14 +18,21 @@ from kdial.pacing import (
     Snapshot,
 )
 from kdial.pacing.predictive import RESOLUTION, launches, outlook, poisson_binomial
+from kdial.predictive import recalled
 
 
-def learned(mode: object = REGULATORY, abandoned: int = 0) -> PredictivePacer:
+def learned(
+    mode: object = REGULATORY,
+    abandoned: int = 0,
+    recalled: Sequence[tuple[float, int, int]] = (),
+) -> PredictivePacer:
     """A pacer that has seen an hour of S1-like outcomes, the last a minute ago (their calls'
-    cohorts long ended): answer rate 0.3 after 20 s of ring, talk Exp(180 s), wrap-up 15 s."""
+    cohorts long ended): answer rate 0.3 after 20 s of ring, talk Exp(180 s), wrap-up 15 s;
+    after, if it took over, recalling the campaign's `recalled` minutes."""
     assert isinstance(mode, type(REGULATORY))
     rng = np.random.default_rng(5)
     pacer = PredictivePacer(mode)
+    pacer.recall(recalled)
     pacer.decide(
         Snapshot(
             now=-60.0,
@@ -153,6 +161,39 @@ def test_the_brake_drops_to_progressive_over_the_limit_and_lets_go_after_recover
     clean = Outcomes(connected=400)
     pacer.decide(dataclasses.replace(snapshot, now=1801.0, outcomes=clean))
     assert pacer.decide(dataclasses.replace(snapshot, now=1802.0)) > 2
+
+
+def test_a_pacer_taking_over_is_braked_by_the_abandons_its_predecessor_saw() -> None:
+    """The campaign abandoned 60 of 300 answers in the minutes before the takeover: with its
+    own hour's outcomes clean, the window is at 10%, and the new pacer dials progressive."""
+    snapshot = state(ready=3, ringing=[5.0])
+    assert learned().decide(snapshot) > 2, "a clean campaign dials ahead"
+    assert learned(recalled=[(-600.0, 240, 60)]).decide(snapshot) == 2
+
+
+def test_a_takeover_starts_braked_between_the_release_and_the_brake_levels() -> None:
+    """Its predecessor may have been braked: a window between the levels (36 abandoned of
+    800 answers, 4.5%) brakes a pacer that takes over, not one that saw it all itself."""
+    snapshot = state(ready=3, ringing=[5.0])
+    assert learned(recalled=[(-600.0, 464, 36)]).decide(snapshot) == 2
+    itself = learned()
+    itself.window.add(-59.0, 464, 36)
+    assert itself.window.rate() == 36 / 800
+    assert itself.decide(snapshot) > 2
+
+
+def test_abandons_older_than_the_window_are_forgotten() -> None:
+    snapshot = state(ready=3, ringing=[5.0])
+    assert learned(recalled=[(-1900.0, 240, 60)]).decide(snapshot) > 2
+
+
+def test_the_minute_counters_recalled_are_the_calls_connected_and_abandoned() -> None:
+    buckets = {
+        29_000_001: {"outcome:AnsweredHuman": "7", "abandoned": "1", "answered": "9"},
+        29_000_000: {"outcome:AnsweredHuman": "3", "answered": "4", "attempts": "20"},
+        29_000_002: {"attempts": "5", "outcome:NoAnswer": "5"},
+    }
+    assert recalled(buckets) == [(29_000_001 * 60.0, 3, 0), (29_000_002 * 60.0, 7, 1)]
 
 
 def test_progressive_dials_one_call_per_ready_agent_not_yet_served() -> None:

@@ -19,6 +19,7 @@ while a 30-minute window is over the limit) overrides the model.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -172,6 +173,17 @@ class PredictivePacer:
         c = outlook(snapshot.ready, snapshot.waiting, free, answer, self._calls)
         threshold = self.mode.threshold * self.feedback.scale()
         return launches(c, p, threshold, self.tuning.max_launch)
+
+    def recall(self, minutes: Sequence[tuple[float, int, int]]) -> None:
+        """What a pacer taking over (its predecessor's worker died, say) knows of the abandon
+        budget: the campaign's (end of minute, connected, abandoned) calls of the last minutes,
+        oldest first (`kdial.predictive.recalled`), into its window and feedback. A window
+        over the release level starts braked: the predecessor may have been."""
+        for at, connected, abandoned in minutes:
+            self.window.add(at, connected, abandoned)
+            self.feedback.update(connected, abandoned)
+        judged = self.window.answered >= self.mode.min_answers
+        self.brake.engaged = judged and self.window.rate() > self.mode.release_at
 
     def _learn(self, snapshot: Snapshot) -> None:
         o = snapshot.outcomes
