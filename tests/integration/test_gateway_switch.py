@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-from kdial.state.gateways import generation_of
+from kdial.state.gateways import GatewayReport, generation_of
 from kdial.state.keys import PoolKeys
 from kdial_local.processes import simulator
 from tests.support.dialing import carrier, create, csv_of, trunk
@@ -257,6 +257,12 @@ def _gateway_rows(api: Api) -> dict[str, tuple[str, str]] | None:
     return found if all(found.get(n, ("",))[0] for n in ("gw-a", "gw-b")) else None
 
 
+def applied(rdb: redis.Redis, pool: PoolKeys, worker: str) -> dict[str, str]:
+    """The gateways the worker last reported it had given its switch."""
+    raw = rdb.hget(pool.gateways, worker)
+    return GatewayReport.decode(str(raw)).applied if raw else {}
+
+
 def test_a_worker_restarted_beside_its_switch_kills_a_gateway_changed_while_it_was_down(
     api: Api,
     operator: OperatorProcess,
@@ -292,9 +298,11 @@ def test_a_worker_restarted_beside_its_switch_kills_a_gateway_changed_while_it_w
                 lambda: sim_log_lines(sim_dir, "sofia profile external rescan") == 1,
                 log=before,
             )
+            # Every report holds `applied`, empty until the switch was given the gateways: wait
+            # for the one that names them, or the restart has nothing to read back.
             wait_for(
                 "what it gave the switch published",
-                lambda: '"applied"' in str(rdb.hget(pool.gateways, "w1")),
+                lambda: set(applied(rdb, pool, "w1")) == {"gw-a", "gw-b"},
                 log=before,
             )
         finally:
