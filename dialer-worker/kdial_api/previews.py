@@ -71,13 +71,18 @@ class Previews:
             if refused is None:
                 await self.redis.set(keys.preview_choice(attempt), "open", px=PREVIEW_LEASE_MS)
                 return attempt
-            if refused.close:
-                await self._release(keys, attempt, "close", refused.reason)
-            else:
-                await self._release(
-                    keys, attempt, "defer", str(int(refused.delay * 1000)), refused.wait
-                )
+            await self._turn_away(keys, attempt, refused)
         raise NothingDue()
+
+    async def _turn_away(
+        self, keys: CampaignKeys, attempt: str, refused: admission.Undialled
+    ) -> None:
+        """The record closed or given back, as a worker does with one it may not dial."""
+        if refused.close:
+            await self._release(keys, attempt, "close", refused.reason)
+        else:
+            delay_ms = str(int(refused.delay * 1000))
+            await self._release(keys, attempt, "defer", delay_ms, refused.wait)
 
     async def _claim(self, keys: CampaignKeys, epoch: str, max_concurrency: int | None) -> str:
         try:

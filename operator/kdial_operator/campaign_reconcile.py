@@ -234,8 +234,9 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, refs: Referents, recall: R
         recall.announced = previous
     if _differs(status, previous):
         await memo.kube.patch_status(CAMPAIGN.plural, namespace, name, status)
-    _announce(body, recall.announced, status)
-    recall.announced = status
+    if _differs(status, recall.announced):
+        _announce(body, recall.announced, status)
+        recall.announced = status
 
 
 async def observe(

@@ -75,6 +75,16 @@ INVALID: list[tuple[str, str, dict[str, Any], str]] = [
 ]
 
 
+def warned(api: Api, operator: OperatorProcess, expected: str) -> None:
+    """Waits for object `bad`'s Warning Event naming `expected`. kopf posts events from a queue
+    of its own: they may trail the status."""
+    wait_for(
+        "a Warning event naming the field",
+        lambda: any(e["type"] == "Warning" and expected in e["message"] for e in api.events("bad")),
+        log=operator,
+    )
+
+
 @pytest.mark.parametrize(
     ("plural", "kind", "spec", "expected"), INVALID, ids=[f"{k}-{e}" for _, k, _, e in INVALID]
 )
@@ -96,12 +106,7 @@ def test_invalid_spec_is_not_ready(
     assert cond["status"] == "False"
     assert cond["reason"] == "InvalidSpec"
     assert expected in cond["message"]
-    # kopf posts events from a queue of its own: they may trail the status.
-    wait_for(
-        "a Warning event naming the field",
-        lambda: any(e["type"] == "Warning" and expected in e["message"] for e in api.events("bad")),
-        log=operator,
-    )
+    warned(api, operator, expected)
     if plural == "campaigns":
         assert (api.get(plural, "bad") or {})["status"]["summary"] == "Invalid"
         assert api.deployment("kdial-worker-bad") is None
@@ -133,11 +138,7 @@ def test_the_warning_survives_a_lost_status_reply(
     api.create(plural, "bad", spec, kind)
     cond = wait_for("Ready=False", lambda: api.condition(plural, "bad", "Ready"), log=operator)
     assert expected in cond["message"]
-    wait_for(
-        "a Warning event naming the field",
-        lambda: any(e["type"] == "Warning" and expected in e["message"] for e in api.events("bad")),
-        log=operator,
-    )
+    warned(api, operator, expected)
     assert kube.call(lambda: kube.emu.status_replies_to_lose(namespace, "bad")) == 0
 
 
