@@ -78,6 +78,20 @@ async def seed(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys, sample: i
     in_flight = 0
     if previous is None or marker.list != previous.list:
         in_flight = await retire(rdb, campaign, contacts)
+    added = await _take_list(rdb, campaign, contacts, sample)
+    if added is None:
+        return 0  # finished and expired: the list is never taken again
+    if in_flight == 0:
+        # Until the old list's last call has ended, the next pass retires again.
+        await rdb.set(campaign.seeded, marker.encode())
+    return added
+
+
+async def _take_list(
+    rdb: Redis, campaign: CampaignKeys, contacts: ListKeys, sample: int | None
+) -> int | None:
+    """Seeds the list's contacts in the sample; how many were new, or None when the campaign
+    finished and its data expired."""
     added, epoch, secret = 0, secrets.token_hex(4), await _callee_secret(rdb, campaign)
     keys = seed_keys(campaign)
     drawn, lowest = 0, None
@@ -92,7 +106,7 @@ async def seed(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys, sample: i
             rdb, campaign, keys, epoch=epoch, secret=secret, contacts={i: batch[i] for i in ids}
         )
         if new < 0:
-            return 0  # finished and expired: the list is never taken again
+            return None
         added += new
     if drawn == 0 and lowest is not None:
         # A trial of a short list can draw no one (5% of 4 contacts): it takes the contact
@@ -100,9 +114,6 @@ async def seed(rdb: Redis, campaign: CampaignKeys, contacts: ListKeys, sample: i
         added += max(
             0, await _take(rdb, campaign, keys, epoch=epoch, secret=secret, contacts=dict([lowest]))
         )
-    if in_flight == 0:
-        # Until the old list's last call has ended, the next pass retires again.
-        await rdb.set(campaign.seeded, marker.encode())
     return added
 
 
