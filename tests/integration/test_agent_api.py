@@ -497,9 +497,7 @@ def test_a_disposition_lands_in_the_attempt_record_and_a_closing_one_closes_the_
     base, keys = agent_api + at(namespace), CampaignKeys(namespace, "promo")
     assert call(base, "POST", "/login", "ana-token", {"endpoint": "1001", "ready": True}).ok
     attempt = agents.claimed(rdb, keys, ListKeys(namespace, "leads"), CONTACT)
-    agents.act(rdb, keys, "ana", AgentAction.RESERVE, attempt=attempt)
-    agents.act(rdb, keys, "ana", AgentAction.TALK)
-    agents.act(rdb, keys, "ana", AgentAction.WRAP_UP)
+    agents.into_wrap_up(rdb, keys, "ana", attempt)
     left_open(rdb, keys, attempt)
     assert rdb.zscore(keys.due, CONTACT.id) is not None, "the call left its contact open"
 
@@ -770,9 +768,7 @@ def test_a_disposition_never_moves_a_contact_that_is_in_another_call(
     base, keys = agent_api + at(namespace), CampaignKeys(namespace, "promo")
     assert call(base, "POST", "/login", "ana-token", {"endpoint": "1001", "ready": True}).ok
     attempt = agents.claimed(rdb, keys, ListKeys(namespace, "leads"), CONTACT)
-    agents.act(rdb, keys, "ana", AgentAction.RESERVE, attempt=attempt)
-    agents.act(rdb, keys, "ana", AgentAction.TALK)
-    agents.act(rdb, keys, "ana", AgentAction.WRAP_UP)
+    agents.into_wrap_up(rdb, keys, "ana", attempt)
     ending = ledger.Ending(outcome=Outcome.ANSWERED_HUMAN, close=False)  # due again at once
     assert ledger.complete(rdb, keys, attempt, ending)
     (again,) = ledger.claim(rdb, keys, agents.EPOCH, limit=1, lease_ms=60_000)

@@ -12,7 +12,15 @@ from typing import Any, cast
 import redis
 
 from kdial.state.keys import PoolKeys
-from tests.support.dialing import carrier, create, csv_of, dialing, trunk
+from tests.support.dialing import (
+    QUICK_HEALTH,
+    REDIAL_AT_ONCE,
+    carrier,
+    create,
+    csv_of,
+    dialing,
+    trunk,
+)
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.workers import UNMASKED, records
 from tests.support.world import numbers
@@ -39,19 +47,6 @@ SCENARIO = {
     ],
 }
 TRUNKS = [trunk(f"carrier-{n}", concurrent=8, cps=100) for n in ("a", "b", "c")]
-HEALTH = {
-    "windowSeconds": 30,
-    "minSamples": 10,
-    "ejectSeconds": 5,
-    "maxEjectSeconds": 10,
-    "probeCalls": 3,
-}
-AGAIN = {
-    "rules": [
-        {"outcome": o, "delayMinutes": 0} for o in ("Busy", "NoAnswer", "CallLoss", "Unreachable")
-    ],
-    "closure": {"maxAttempts": 50},
-}
 
 
 def trunk_row(api: Api, name: str) -> dict[str, Any]:
@@ -94,8 +89,8 @@ def test_a_broken_carrier_is_ejected_routed_around_and_restored(
         namespace,
         csv_of(numbers(3000)),
         TRUNKS,
-        health=HEALTH,
-        retry=AGAIN,
+        health=QUICK_HEALTH,
+        retry=REDIAL_AT_ONCE,
         pacing={"maxConcurrency": 18, "ringTimeoutSeconds": 20},
     )
     pool = PoolKeys("tp", namespace, "lines")
@@ -144,7 +139,9 @@ def test_a_broken_carrier_is_ejected_routed_around_and_restored(
     attempts = records(rdb, keys)
     on_c = [int(r["started_ms"]) / 1000 for r in attempts if r["trunk"] == "carrier-c"]
     # Within a second of the decision, c takes no new call until it is probed (ejectSeconds).
-    quiet = [t for t in on_c if ejected_at + 1 < t < ejected_at + HEALTH["ejectSeconds"] - 0.5]
+    quiet = [
+        t for t in on_c if ejected_at + 1 < t < ejected_at + QUICK_HEALTH["ejectSeconds"] - 0.5
+    ]
     assert quiet == [], f"{len(quiet)} calls on c while it was ejected"
     others = [r for r in attempts if r["trunk"] in ("carrier-a", "carrier-b")]
     during = [r for r in others if ejected_at + 1 < int(r["started_ms"]) / 1000 < ejected_at + 4]
@@ -202,8 +199,8 @@ def test_503s_our_own_pace_provokes_are_not_blamed_on_the_line(
         namespace,
         csv_of(numbers(3000)),
         trunks,
-        health=HEALTH,
-        retry=AGAIN,
+        health=QUICK_HEALTH,
+        retry=REDIAL_AT_ONCE,
         pacing={"maxConcurrency": 100, "ringTimeoutSeconds": 20},
     )
     with dialing(scenario, namespace, redis_url, tmp_path, speed=1):

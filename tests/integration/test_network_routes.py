@@ -16,7 +16,15 @@ from typing import Any
 import redis
 
 from kdial.state.keys import PoolKeys
-from tests.support.dialing import carrier, create, csv_of, dialing, trunk
+from tests.support.dialing import (
+    QUICK_HEALTH,
+    REDIAL_AT_ONCE,
+    carrier,
+    create,
+    csv_of,
+    dialing,
+    trunk,
+)
 from tests.support.operator import Api, OperatorProcess, wait_for
 from tests.support.workers import records
 
@@ -45,19 +53,6 @@ SCENARIO = {
     ],
 }
 TRUNKS = [trunk(f"carrier-{n}", concurrent=9, cps=100) for n in ("a", "b")]
-HEALTH = {
-    "windowSeconds": 30,
-    "minSamples": 10,
-    "ejectSeconds": 5,
-    "maxEjectSeconds": 10,
-    "probeCalls": 3,
-}
-AGAIN = {
-    "rules": [
-        {"outcome": o, "delayMinutes": 0} for o in ("Busy", "NoAnswer", "CallLoss", "Unreachable")
-    ],
-    "closure": {"maxAttempts": 50},
-}
 # A call lost on both trunks in a row waits a minute: longer than the test.
 WAIT_AFTER_TWO_LOSSES = {
     "rules": [
@@ -120,8 +115,8 @@ def test_a_trunk_that_loses_one_network_hands_it_to_the_other_and_keeps_the_rest
         namespace,
         csv_of(contacts()),
         TRUNKS,
-        health=HEALTH,
-        retry=AGAIN,
+        health=QUICK_HEALTH,
+        retry=REDIAL_AT_ONCE,
         pacing={"maxConcurrency": 16, "ringTimeoutSeconds": 20},
     )
     pool = PoolKeys("tp", namespace, "lines")
@@ -235,7 +230,7 @@ def test_a_network_down_on_every_trunk_ejects_nothing_and_its_contacts_wait(
         namespace,
         csv_of(contacts()),
         TRUNKS,
-        health=HEALTH,
+        health=QUICK_HEALTH,
         retry=WAIT_AFTER_TWO_LOSSES,
         pacing={"maxConcurrency": 16, "ringTimeoutSeconds": 20},
     )

@@ -72,7 +72,13 @@ def call_to_wrap_up(
     rules: Retry | None = None,
 ) -> None:
     """The agent reserved for `attempt`, talking, the call ended and the agent in wrap-up."""
+    into_wrap_up(rdb, keys, agent, attempt)
+    ended(rdb, keys, attempt, outcome, rules or Retry())
+
+
+def into_wrap_up(rdb: redis.Redis, keys: CampaignKeys, agent: str, attempt: str) -> None:
+    """The agent reserved for `attempt`, talking, then in wrap-up; the call's end not recorded
+    (its contact is still in the call)."""
     act(rdb, keys, agent, AgentAction.RESERVE, attempt=attempt)
     act(rdb, keys, agent, AgentAction.TALK)
     act(rdb, keys, agent, AgentAction.WRAP_UP)
-    ended(rdb, keys, attempt, outcome, rules or Retry())

@@ -20,6 +20,21 @@ ALL_DAY = {"windows": [{"start": "00:00", "end": "24:00"}]}
 
 #: The one caller ID of `create`'s CallerIdPool `ids` unless a test names others.
 CALLER_ID = "+862012345678"
+# Line health judged in seconds, not minutes: a test sees an ejection, its end and the probe.
+QUICK_HEALTH = {
+    "windowSeconds": 30,
+    "minSamples": 10,
+    "ejectSeconds": 5,
+    "maxEjectSeconds": 10,
+    "probeCalls": 3,
+}
+# Every contact whose call failed is dialled again at once: a test's list lasts through it.
+REDIAL_AT_ONCE = {
+    "rules": [
+        {"outcome": o, "delayMinutes": 0} for o in ("Busy", "NoAnswer", "CallLoss", "Unreachable")
+    ],
+    "closure": {"maxAttempts": 50},
+}
 
 
 def carrier(**overrides: Any) -> dict[str, Any]:
