@@ -49,8 +49,10 @@ class CallRecord:
     tags: tuple[str, ...]
     worker: str
     uuid: str
+    #: When the worker began the call, its permits granted (ms since the epoch, its clock).
     started_ms: int
-    #: The call's own end, before its permits were given back (the record's ended_ms is later).
+    #: The call's own end, before its permits were given back (the worker's clock, like
+    #: started_ms; the record's ended_ms is Redis's, and later): durations subtract these two.
     call_ended_ms: int
     pdd_ms: int | None = None
     #: How long the switch took to accept the originate (ms, to the hundredth).
