@@ -86,11 +86,14 @@ class Previews:
 
     async def _claim(self, keys: CampaignKeys, epoch: str, max_concurrency: int | None) -> str:
         try:
-            raw = await self.redis.eval(
-                scripts.CLAIM,
-                9,
+            claimed = [
                 *(keys.due, keys.leases, keys.inflight, keys.attempt_seq, keys.epoch),
                 *(keys.contacts, *keys.waits),
+            ]
+            raw = await self.redis.eval(
+                scripts.CLAIM,
+                len(claimed),
+                *claimed,
                 *(1, PREVIEW_LEASE_MS, epoch, max_concurrency or NO_CAP),
             )
         except redis.ResponseError as error:
@@ -177,10 +180,11 @@ class Previews:
     ) -> bool:
         """The contact given back ("defer", due in `arg` ms) or closed ("close", for reason
         `arg`), no attempt counted: `kdial_worker.ledger`'s release."""
+        released = [keys.inflight, keys.leases, keys.due, keys.closed, keys.totals, *keys.waits]
         done = await self.redis.eval(
             scripts.RELEASE,
-            8,
-            *(keys.inflight, keys.leases, keys.due, keys.closed, keys.totals, *keys.waits),
+            len(released),
+            *released,
             *(attempt, mode, arg, wait),
         )
         return bool(done)

@@ -64,19 +64,14 @@ def claim(
     A predictive campaign gives `permitted_cap`: while its pacer's permits are fresh, claims
     take permits within that cap instead, and each is a call its pacer sees ringing."""
     try:
+        claimed = [
+            *(keys.due, keys.leases, keys.inflight, keys.attempt_seq, keys.epoch, keys.contacts),
+            *(*keys.waits, keys.permits, keys.launched, keys.paced_calls),
+        ]
         raw = rdb.eval(
             scripts.CLAIM,
-            12,
-            keys.due,
-            keys.leases,
-            keys.inflight,
-            keys.attempt_seq,
-            keys.epoch,
-            keys.contacts,
-            *keys.waits,
-            keys.permits,
-            keys.launched,
-            keys.paced_calls,
+            len(claimed),
+            *claimed,
             limit,
             lease_ms,
             epoch,
@@ -100,18 +95,14 @@ def complete(rdb: redis.Redis, keys: CampaignKeys, attempt: str, ending: Ending)
     minute = int(time.time()) // 60
     fields = ending.record.encode() if ending.record else {}
     record = [item for pair in fields.items() for item in pair]
+    ended = [
+        *(keys.inflight, keys.leases, keys.due, keys.closed, keys.contacts, keys.totals),
+        *(keys.minute(minute), keys.attempts, *keys.waits),
+    ]
     done = rdb.eval(
         scripts.COMPLETE,
-        11,
-        keys.inflight,
-        keys.leases,
-        keys.due,
-        keys.closed,
-        keys.contacts,
-        keys.totals,
-        keys.minute(minute),
-        keys.attempts,
-        *keys.waits,
+        len(ended),
+        *ended,
         attempt,
         ending.outcome,
         int(ending.close),
@@ -149,15 +140,11 @@ def close_undialled(rdb: redis.Redis, keys: CampaignKeys, attempt: str, reason: 
 def _release(
     rdb: redis.Redis, keys: CampaignKeys, attempt: str, mode: str, arg: str, *, wait: str = ""
 ) -> bool:
+    released = [keys.inflight, keys.leases, keys.due, keys.closed, keys.totals, *keys.waits]
     done = rdb.eval(
         scripts.RELEASE,
-        8,
-        keys.inflight,
-        keys.leases,
-        keys.due,
-        keys.closed,
-        keys.totals,
-        *keys.waits,
+        len(released),
+        *released,
         attempt,
         mode,
         arg,
@@ -179,18 +166,14 @@ def reclaim(
 ) -> list[str]:
     """Takes back contacts whose attempt's lease expired, and frees the agent on each such
     call (`AgentAction.CALL_LOST`); returns those attempt ids."""
+    reclaimed = [
+        *(keys.leases, keys.inflight, keys.due, keys.contacts, keys.totals, keys.attempts),
+        *(*keys.waits, keys.agents, keys.agent_changes),
+    ]
     taken = rdb.eval(
         scripts.RECLAIM,
-        11,
-        keys.leases,
-        keys.inflight,
-        keys.due,
-        keys.contacts,
-        keys.totals,
-        keys.attempts,
-        *keys.waits,
-        keys.agents,
-        keys.agent_changes,
+        len(reclaimed),
+        *reclaimed,
         limit,
         redial_delay_ms,
         CALL_LOST_REASON,

@@ -238,7 +238,22 @@ class Ledger:
     """Why pending contacts are due only later, and how many were suppressed."""
 
 
+#: Contacts one settle.lua call untags at most, and the calls one status pass makes: a window
+#: opening for a million contacts is settled over passes, not in one long script.
+SETTLE_BATCH, SETTLE_CALLS = 1000, 10
+
+
+async def settle(rdb: Redis, campaign: CampaignKeys) -> None:
+    """Untags the contacts whose wait has ended (due now, merely not claimed yet), so that
+    status counts only those still waiting."""
+    for _ in range(SETTLE_CALLS):
+        keys = campaign.waits
+        if int(await rdb.eval(scripts.SETTLE, len(keys), *keys, SETTLE_BATCH)) < SETTLE_BATCH:
+            return
+
+
 async def ledger(rdb: Redis, campaign: CampaignKeys) -> Ledger:
+    await settle(rdb, campaign)
     seconds, micros = await rdb.time()
     now_ms = seconds * 1000 + micros // 1000
     pipe = rdb.pipeline(transaction=False)

@@ -3,9 +3,12 @@ session's real Redis: the counts status reads agree with the ledger after each s
 
 from __future__ import annotations
 
+import asyncio
 from typing import cast
 
+import pytest
 import redis
+import redis.asyncio
 
 from kdial.outcomes import Outcome
 from kdial.state import scripts
@@ -90,4 +93,33 @@ def test_every_script_keeps_the_counts_of_why_contacts_wait(rdb: redis.Redis) ->
     assert counts(rdb, keys) == {"retry": "1", "suppressed": "1"}
     retire(rdb, keys, ["c4", "c5"])
     assert counts(rdb, keys) == {}
-    assert rdb.exists(keys.waiting, keys.waiting_counts, keys.waiting_ends) == 0
+    assert rdb.exists(*keys.waits) == 0
+
+
+async def test_status_counts_only_the_contacts_still_waiting(
+    rdb: redis.Redis, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four contacts given back for retry delays, three of 20 ms and one of an hour: once the
+    short ones are over, status counts one contact waiting and three due now, even before any
+    worker claims them; a status pass untags at most its batches, the next pass the rest."""
+    keys = CampaignKeys("ns", "settle")
+    seed(rdb, keys, [f"c{i}" for i in range(4)])
+    held = claim(rdb, keys, 4)
+    for contact in ("c0", "c1", "c2"):
+        assert ledger.defer(rdb, keys, held[contact].attempt, 20, Wait.RETRY)
+    assert ledger.defer(rdb, keys, held["c3"].attempt, HOUR_MS, Wait.RETRY)
+    monkeypatch.setattr(dataplane, "SETTLE_BATCH", 1)
+    monkeypatch.setattr(dataplane, "SETTLE_CALLS", 2)
+    await asyncio.sleep(0.05)
+    ardb = redis.asyncio.from_url(redis_url, decode_responses=True)
+    try:
+        first = await dataplane.ledger(ardb, keys)
+        assert (first.waits.retry, first.due_now) == (2, 3), "two settled, one left for later"
+        second = await dataplane.ledger(ardb, keys)
+        assert (second.waits.retry, second.due_now) == (1, 3)
+    finally:
+        await ardb.aclose()
+    assert counts(rdb, keys) == {"retry": "1"}
+    assert rdb.zrange(keys.waiting_until, 0, -1) == ["c3"]
+    assert set(claim(rdb, keys, 4)) == {"c0", "c1", "c2"}, "settled contacts are still due"
+    assert counts(rdb, keys) == {"retry": "1"}

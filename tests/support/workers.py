@@ -108,9 +108,11 @@ def ledger_problems(rdb: redis.Redis, keys: CampaignKeys) -> list[str]:
 def waits_problems(rdb: redis.Redis, keys: CampaignKeys) -> list[str]:
     """Where the counts of why contacts wait (`kdial.state.waits`) disagree with the ledger:
     every tag on a pending contact, each count the number of its tags (never 0 or less, a
-    field that reached 0 is removed), every counted reason with an end, and `suppressed` the
-    contacts closed as Suppressed. Empty when they agree."""
+    field that reached 0 is removed), every counted reason with an end, every tagged contact
+    with its own end and no other, and `suppressed` the contacts closed as Suppressed. Empty
+    when they agree."""
     tags = cast(dict[str, str], rdb.hgetall(keys.waiting))
+    timed = set(rdb.zrange(keys.waiting_until, 0, -1))
     counts = {k: int(v) for k, v in rdb.hgetall(keys.waiting_counts).items()}
     ends = cast(dict[str, str], rdb.hgetall(keys.waiting_ends))
     problems = []
@@ -125,6 +127,8 @@ def waits_problems(rdb: redis.Redis, keys: CampaignKeys) -> list[str]:
         expected["suppressed"] = suppressed
     if counts != expected:
         problems.append(f"waiting counts {counts} disagree with the ledger's {dict(expected)}")
+    if timed != set(tags):
+        problems.append(f"{len(timed ^ set(tags))} contacts tagged or timed, not both")
     if set(ends) != set(counts) - {"suppressed"}:
         problems.append(f"waits end {sorted(ends)} for reasons counted {sorted(counts)}")
     return problems

@@ -431,9 +431,8 @@ class WindowWait(StatusModel):
 
 class Waiting(StatusModel):
     """Why pending contacts are not due now, counted as workers give them back: a contact
-    leaves its count when a worker claims it again. A reason shows only while some of its
-    waits have not ended yet, and then counts all its contacts, even those whose wait ended
-    and who are due, not yet claimed."""
+    leaves its count when its wait ends (it is due, if not yet claimed) or a worker claims
+    it again."""
 
     window: int = 0
     """Contacts waiting for their calling window (`spec.schedule.windows`, in the callee's

@@ -12,9 +12,9 @@
 if redis.call('GET', KEYS[5]) ~= ARGV[3] then
   return redis.error_reply('EPOCH campaign state is gone or was replaced; stop dialing')
 end
-local W = {tags = KEYS[7], counts = KEYS[8], ends = KEYS[9]}
+local W = waits_at(7)
 local paced = ARGV[5] == '1'
-local permits = paced and redis.call('GET', KEYS[10])
+local permits = paced and redis.call('GET', KEYS[11])
 local cap = permits and tonumber(ARGV[6]) or tonumber(ARGV[4])
 local want = math.min(tonumber(ARGV[1]), cap - redis.call('HLEN', KEYS[3]))
 if permits then want = math.min(want, tonumber(permits)) end
@@ -29,13 +29,13 @@ for _, id in ipairs(ids) do
   local attempt = ARGV[3] .. '-' .. redis.call('INCR', KEYS[4])
   redis.call('HSET', KEYS[3], attempt, id)
   redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), attempt)
-  if paced then redis.call('HSET', KEYS[12], attempt, 'ringing:' .. now) end
+  if paced then redis.call('HSET', KEYS[13], attempt, 'ringing:' .. now) end
   table.insert(out, attempt)
   table.insert(out, id)
   table.insert(out, redis.call('HGET', KEYS[6], id))
 end
 if paced and #ids > 0 then
-  redis.call('INCRBY', KEYS[11], #ids)
-  if permits then redis.call('DECRBY', KEYS[10], #ids) end
+  redis.call('INCRBY', KEYS[12], #ids)
+  if permits then redis.call('DECRBY', KEYS[11], #ids) end
 end
 return out

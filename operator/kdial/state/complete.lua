@@ -10,7 +10,7 @@
 -- was reclaimed): a stale worker cannot close or re-queue what it no longer owns.
 local contact = redis.call('HGET', KEYS[1], ARGV[1])
 if not contact then return 0 end
-local W = {tags = KEYS[9], counts = KEYS[10], ends = KEYS[11]}
+local W = waits_at(9)
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 local t = redis.call('TIME')

@@ -10,7 +10,7 @@
 -- Returns {'ok', change id}, or {reason}: 'record' (the agent's record changed meanwhile),
 -- 'history' (the contact's history changed meanwhile), 'inflight' (the call's attempt is not
 -- recorded yet), 'elsewhere' (the contact is in another attempt or left the ledger).
-local W = {tags = KEYS[8], counts = KEYS[9], ends = KEYS[10]}
+local W = waits_at(8)
 local agent, attempt, contact, effect = ARGV[1], ARGV[6], ARGV[7], ARGV[9]
 if (redis.call('HGET', KEYS[1], agent) or '') ~= ARGV[2] then return {'record'} end
 if redis.call('HEXISTS', KEYS[3], attempt) == 1 then return {'inflight'} end

@@ -123,9 +123,15 @@ class CampaignKeys:
         return f"{self.base}:waiting-ends"
 
     @property
-    def waits(self) -> tuple[str, str, str]:
+    def waiting_until(self) -> str:
+        """ZSET: contact id tagged in `waiting` -> when its wait ends (ms, Redis clock), so that
+        a contact whose wait ended leaves the counts (`kdial.state.waits`, settle.lua)."""
+        return f"{self.base}:waiting-until"
+
+    @property
+    def waits(self) -> tuple[str, str, str, str]:
         """The keys `waits.lua` keeps, in the order the scripts take them."""
-        return (self.waiting, self.waiting_counts, self.waiting_ends)
+        return (self.waiting, self.waiting_counts, self.waiting_ends, self.waiting_until)
 
     @property
     def finished(self) -> str:
@@ -143,6 +149,7 @@ class CampaignKeys:
             self.known,
             self.due,
             self.waiting,
+            self.waiting_until,
             self.inflight,
             self.leases,
             self.contacts,

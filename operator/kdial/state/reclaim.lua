@@ -14,7 +14,7 @@
 -- Returns the reclaimed attempt ids.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local W = {tags = KEYS[7], counts = KEYS[8], ends = KEYS[9]}
+local W = waits_at(7)
 local LOST = {Reserved = 'NotReady', Talking = 'WrapUp'}
 
 -- attempt -> name of the agent on it; read once, and only once a lease has expired.
@@ -22,7 +22,7 @@ local on_call
 local function agent_on(attempt)
   if not on_call then
     on_call = {}
-    local all = redis.call('HGETALL', KEYS[10])
+    local all = redis.call('HGETALL', KEYS[11])
     for i = 1, #all, 2 do
       local record = cjson.decode(all[i + 1])
       if record.attempt and LOST[record.state] then on_call[record.attempt] = all[i] end
@@ -34,17 +34,17 @@ end
 local function free_agent(attempt)
   local agent = agent_on(attempt)
   if not agent then return end
-  local record = cjson.decode(redis.call('HGET', KEYS[10], agent))
+  local record = cjson.decode(redis.call('HGET', KEYS[11], agent))
   local before = record.state
   record.state, record.sinceMs = LOST[before], now
   if record.state == 'NotReady' then
     record.reason, record.attempt = ARGV[3], nil
   end
-  redis.call('HSET', KEYS[10], agent, cjson.encode(record))
+  redis.call('HSET', KEYS[11], agent, cjson.encode(record))
   local change = {schemaVersion = tonumber(ARGV[5]), agent = agent, action = 'callLost',
     before = before, after = record.state, atMs = now, endpoint = record.endpoint,
     reason = record.reason, attempt = attempt}
-  redis.call('XADD', KEYS[11], 'MAXLEN', '~', ARGV[4], '*', 'agent', agent,
+  redis.call('XADD', KEYS[12], 'MAXLEN', '~', ARGV[4], '*', 'agent', agent,
     'change', cjson.encode(change))
 end
 

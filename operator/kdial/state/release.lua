@@ -6,7 +6,7 @@
 -- Returns 0 when the attempt no longer holds its contact (lease lost): nothing changes.
 local contact = redis.call('HGET', KEYS[1], ARGV[1])
 if not contact then return 0 end
-local W = {tags = KEYS[6], counts = KEYS[7], ends = KEYS[8]}
+local W = waits_at(6)
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if ARGV[2] == 'close' then

@@ -6,9 +6,9 @@
 --       key
 -- ARGV: ids no longer in the campaign's list
 -- Returns how many of them are still in flight.
-local W = {tags = KEYS[6], counts = KEYS[7], ends = KEYS[8]}
+local W = waits_at(6)
 redis.call('DEL', KEYS[5])
-for k = 9, #KEYS do redis.call('PERSIST', KEYS[k]) end
+for k = 10, #KEYS do redis.call('PERSIST', KEYS[k]) end
 local busy = 0
 for i = 1, #ARGV do
   local id = ARGV[i]

@@ -22,6 +22,8 @@ RENEW = _read("renew.lua")
 #: A previewed record dialled or skipped, once (kdial.state.preview).
 PREVIEW = _read("preview.lua")
 RECLAIM = _WAITS + _read("reclaim.lua")
+#: Untags contacts whose wait ended, for status (kdial.state.waits).
+SETTLE = _WAITS + _read("settle.lua")
 
 #: Seconds a per-minute counter bucket is kept: the longest rolling window plus slack.
 MINUTE_BUCKET_TTL_SECONDS = 2 * 3600

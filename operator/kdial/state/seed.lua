@@ -11,7 +11,7 @@
 if redis.call('EXISTS', KEYS[6]) == 1 and redis.call('EXISTS', KEYS[1]) == 0 then
   return -1
 end
-local W = {tags = KEYS[9], counts = KEYS[10], ends = KEYS[11]}
+local W = waits_at(9)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('SET', KEYS[3], ARGV[1], 'NX')

@@ -6,7 +6,10 @@ A contact given back to `due` for a later time is tagged with the reason
 Lua scripts that move contacts in or out of `due` move the tag, the count of each reason
 (`CampaignKeys.waiting_counts`) and the latest time a wait of that reason ends
 (`CampaignKeys.waiting_ends`) in the same step (`waits.lua`), so the counts never drift. The
-counts hash also counts the contacts closed by do-not-call (`SUPPRESSED`).
+counts hash also counts the contacts closed by do-not-call (`SUPPRESSED`). Each tagged
+contact's own end is kept too (`CampaignKeys.waiting_until`): before status reads the counts,
+`settle.lua` untags the contacts whose wait has ended, which are due now and merely not claimed
+yet, so a count is of the contacts still waiting.
 
 `Waits.decode` reads the two small hashes back for status.
 """
@@ -71,9 +74,9 @@ class Waits:
 
     @classmethod
     def decode(cls, counts: Mapping[str, str], ends: Mapping[str, str], now_ms: int) -> Waits:
-        """From the counts and ends hashes. A reason whose every wait ended by `now_ms` is left
-        out: those contacts are due now, merely not claimed yet. While some of a reason's waits
-        have ended and others not, all of its contacts count as waiting."""
+        """From the counts and ends hashes, read after settle.lua. A reason whose every wait
+        ended by `now_ms` is left out: those contacts are due now, merely not yet untagged (a
+        window that opened for more contacts than one status pass settles)."""
         waiting = {
             reason: int(count)
             for reason, count in counts.items()
