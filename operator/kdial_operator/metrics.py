@@ -8,6 +8,7 @@ are objects someone declared, states a closed enum. Never a number.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from prometheus_client import Counter, Gauge
 
@@ -34,6 +35,17 @@ CAMPAIGN_MAX_ABANDON = Gauge(
     "kdial_campaign_max_abandon_ratio",
     "The campaign's cap on abandoned calls over answered ones (spec.pacing.maxAbandonPercent).",
     ["campaign"],
+)
+CAMPAIGN_CONTACTS = Gauge(
+    "kdial_campaign_contacts",
+    "The campaign's contacts by where its ledger holds them (status.progress): pending, "
+    "inFlight, closed.",
+    ["campaign", "state"],
+)
+CAMPAIGN_WAITING = Gauge(
+    "kdial_campaign_waiting_contacts",
+    "Pending contacts not due yet, by why (status.waiting): window, retry, cap, trunk, held.",
+    ["campaign", "reason"],
 )
 CONTACTLIST_CONDITION = Gauge(
     "kdial_contactlist_condition",
@@ -65,6 +77,21 @@ def conditions(gauge: Gauge, key: str, found: Iterable[Mapping[str, object]]) ->
         for status in ("True", "False", "Unknown"):
             value = int(condition.get("status") == status)
             gauge.labels(key, str(condition.get("type", "")), status).set(value)
+
+
+#: The series of `CAMPAIGN_CONTACTS` and `CAMPAIGN_WAITING`: status fields, a closed set.
+LEDGER_STATES = ("pending", "inFlight", "closed")
+WAIT_REASONS = ("window", "retry", "cap", "trunk", "held")
+
+
+def campaign_contacts(key: str, status: Mapping[str, Any]) -> None:
+    """A campaign's contacts by ledger state and its waiting ones by reason, as its status
+    (written by the operator's last pass) says; 0 for a field status leaves out."""
+    progress, waiting = status.get("progress", {}), status.get("waiting", {})
+    for state in LEDGER_STATES:
+        CAMPAIGN_CONTACTS.labels(key, state).set(int(progress.get(state, 0)))
+    for reason in WAIT_REASONS:
+        CAMPAIGN_WAITING.labels(key, reason).set(int(waiting.get(reason, 0)))
 
 
 def forget(key: str, *gauges: Gauge) -> None:

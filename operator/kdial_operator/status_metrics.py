@@ -35,9 +35,16 @@ class QuietSuccesses(logging.Filter):
 def campaign_metrics(type: str | None, body: kopf.Body, **_: Any) -> None:
     key = f"{body.meta.namespace}/{body.meta.name}"
     if type == "DELETED":
-        metrics.forget(key, metrics.CAMPAIGN_CONDITION, metrics.CAMPAIGN_MAX_ABANDON)
+        metrics.forget(
+            key,
+            metrics.CAMPAIGN_CONDITION,
+            metrics.CAMPAIGN_MAX_ABANDON,
+            metrics.CAMPAIGN_CONTACTS,
+            metrics.CAMPAIGN_WAITING,
+        )
         return
     metrics.conditions(metrics.CAMPAIGN_CONDITION, key, body.status.get("conditions", []))
+    metrics.campaign_contacts(key, body.status)
     cap = body.spec.get("pacing", {}).get("maxAbandonPercent", DEFAULT_MAX_ABANDON_PERCENT)
     metrics.CAMPAIGN_MAX_ABANDON.labels(key).set(float(cap) / 100)
 

@@ -1382,6 +1382,8 @@ def test_the_dashboard_shows_the_worker_and_line_health_metrics() -> None:
         "kdial_permits_denied_total",
         "kdial_esl_up",
         "kdial_trunk_weight",
+        "kdial_campaign_contacts",
+        "kdial_campaign_waiting_contacts",
     } <= read
     assert all(panel["gridPos"]["w"] <= 24 for panel in dashboard["panels"])
     assert {

@@ -329,6 +329,14 @@ def test_status_is_served_as_metrics(
             == 0
         )
         assert value("kdial_campaign_max_abandon_ratio", campaign=campaign) == 0.02
+        wait_for(
+            "the list's 3 contacts pending in the metrics",
+            lambda: value("kdial_campaign_contacts", campaign=campaign, state="pending") == 3,
+        )
+        for state in ("inFlight", "closed"):
+            assert value("kdial_campaign_contacts", campaign=campaign, state=state) == 0, state
+        for reason in ("window", "retry", "cap", "trunk", "held"):
+            assert value("kdial_campaign_waiting_contacts", campaign=campaign, reason=reason) == 0
         # The metrics follow every status write; the log does not.
         assert "Handler 'campaign_metrics' succeeded" not in proc.tail(10_000)
         pool = f"{namespace}/lines"
