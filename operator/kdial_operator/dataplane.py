@@ -246,8 +246,8 @@ SETTLE_BATCH, SETTLE_CALLS = 1000, 10
 async def settle(rdb: Redis, campaign: CampaignKeys) -> None:
     """Untags the contacts whose wait has ended (due now, merely not claimed yet), so that
     status counts only those still waiting."""
+    keys = campaign.waits
     for _ in range(SETTLE_CALLS):
-        keys = campaign.waits
         if int(await rdb.eval(scripts.SETTLE, len(keys), *keys, SETTLE_BATCH)) < SETTLE_BATCH:
             return
 
