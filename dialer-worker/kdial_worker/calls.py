@@ -19,6 +19,7 @@ from kdial.modes import AGENT_MODES
 from kdial.outcomes import CallFacts, facts_from_hangup, job_error_cause
 from kdial_worker.caps import Grant
 from kdial_worker.esl import Event
+from kdial_worker.lease import Lease
 
 #: Attempt ids are unique per campaign epoch; call UUIDs derive from them, so a re-sent
 #: originate for the same attempt would carry the same UUID and FreeSWITCH would refuse it.
@@ -75,6 +76,7 @@ class Call:
     uuid: str
     trunk: str
     grant: Grant
+    lease: Lease
     started: float = field(default_factory=time.time)
     originated: float | None = None
     progress: float | None = None

@@ -67,6 +67,8 @@ LIST_GONE_SECONDS = 60
 MIN_PERMIT_WAIT_SECONDS = 0.02
 #: How often a worker that lost Redis tries it again.
 REDIS_RETRY_SECONDS = 0.25
+#: Why a worker acts on a lease it can no longer vouch for (`kdial_worker.lease`).
+UNVOUCHED = "its lease was not renewed in time (Redis out of reach, or this worker paused)"
 #: An attempt the switch refused to place (Cancelled) is due again after this.
 CANCELLED_BACKOFF_MS = 2000
 #: Job errors our switch answers before any session exists: its throttle, its shutdown. No
@@ -355,12 +357,31 @@ class Dialer:
             return
         route, grant = taken
         try:
+            if claimed.lease.lapsing(time.monotonic()):
+                self._not_placed(claimed)
+                return
             call = self._call(
                 claimed, contact, rt, route.trunk, route.caller.number, grant=grant, held=held
             )
         finally:
-            caps.release(self.rdb, grant)
+            self._release(grant)
         self._record(claimed, contact, rt, call, route)
+
+    def _release(self, grant: caps.Grant) -> None:
+        """Gives the call's permits back; with Redis out of reach they lapse with their lease
+        instead, and the call is still recorded."""
+        try:
+            caps.release(self.rdb, grant)
+        except redis.RedisError as error:
+            log.warning("attempt %s: permits left to lapse: %s", grant.attempt, error)
+
+    def _not_placed(self, claimed: ledger.Claim) -> None:
+        """The lease may have ended before the call could be placed (this worker paused, or
+        Redis out of its reach): the contact may be another worker's by now. Given back if it
+        is still this attempt's; else the reclaim has it."""
+        log.warning("attempt %s: %s; not dialled", claimed.attempt, UNVOUCHED)
+        with contextlib.suppress(redis.RedisError):
+            self._undialled(claimed, "LeaseLapsed")
 
     def _take_route(
         self,
@@ -448,7 +469,8 @@ class Dialer:
         held: AgentLeg | None = None,
     ) -> Call:
         pacing = rt.spec.pacing
-        call = Call(claimed.attempt, call_uuid(self.campaign, claimed.attempt), trunk.name, grant)
+        uuid = call_uuid(self.campaign, claimed.attempt)
+        call = Call(claimed.attempt, uuid, trunk.name, grant, claimed.lease)
         call.connect_deadline = connect_deadline(rt.spec)
         call.to_agent = rt.spec.mode in AGENT_MODES
         if held is not None:
@@ -517,6 +539,8 @@ class Dialer:
             overdue = call.overdue(time.time()) and not call.to_agent
             if overdue and not (call.killed or call.abandoned):
                 self._abandon(call, abandon_message)
+            if call.lease.lapsing(time.monotonic()):
+                self._fence(call, UNVOUCHED)
             if time.time() > deadline and not call.killed:
                 log.warning("attempt %s outlived its limits; hanging up", call.attempt)
                 self._kill(call)
@@ -683,8 +707,8 @@ class Dialer:
 
     def _renew(self) -> None:
         calls = list(self.calls.by_uuid.values())
-        attempts = [c.attempt for c in calls] + sorted(self.previews.held)
-        lost = ledger.renew(self.rdb, self.keys, attempts, self._lease_ms)
+        leases = [c.lease for c in calls] + list(self.previews.held.values())
+        lost = {lease.attempt for lease in ledger.renew(self.rdb, self.keys, leases)}
         live = [
             c.grant for c in calls if c.uuid in self.calls.by_uuid and c.attempt not in self._unheld
         ]
@@ -697,6 +721,18 @@ class Dialer:
         if lost:
             metrics.LEASES_LOST.labels(self.campaign).inc(len(lost))
             log.warning("%s lost while their calls were up", plural(len(lost), "lease"))
+        for call in calls:
+            if call.attempt in lost and call.attempt in up:
+                self._fence(call, "its lease was lost to a reclaim")
+
+    def _fence(self, call: Call, why: str) -> None:
+        """Hangs up a call whose contact may no longer be this worker's: another worker may
+        dial it again once reclaimed, and the call's trunk permits may go to other calls."""
+        if call.killed:
+            return
+        metrics.CALLS_FENCED.labels(self.campaign).inc()
+        log.warning("attempt %s: %s; hanging up its call", call.attempt, why)
+        self._kill(call)
 
     def _lapsed(self, grants: list[caps.Grant]) -> None:
         """Permits gone while their calls are up: with a pool that was deleted (the operator

@@ -19,6 +19,7 @@ from kdial.state.agents import CALL_LOST_REASON, CHANGES_KEPT, AgentChange
 from kdial.state.attempt import CallRecord
 from kdial.state.history import ContactHistory
 from kdial.state.keys import CampaignKeys
+from kdial_worker.lease import Lease
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Claim:
     attempt: str
     contact: str
     history: ContactHistory
+    lease: Lease
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ def claim(
     """Up to `limit` due contacts, never taking the campaign past `in_flight_cap` in flight.
     A predictive campaign gives `permitted_cap`: while its pacer's permits are fresh, claims
     take permits within that cap instead, and each is a call its pacer sees ringing."""
+    started = time.monotonic()
     try:
         claimed = [
             *(keys.due, keys.leases, keys.inflight, keys.attempt_seq, keys.epoch, keys.contacts),
@@ -85,7 +88,12 @@ def claim(
         raise
     items = list(raw)
     return [
-        Claim(str(items[i]), str(items[i + 1]), json.loads(items[i + 2]) if items[i + 2] else {})
+        Claim(
+            str(items[i]),
+            str(items[i + 1]),
+            json.loads(items[i + 2]) if items[i + 2] else {},
+            Lease.taken(str(items[i]), started, lease_ms / 1000),
+        )
         for i in range(0, len(items), 3)
     ]
 
@@ -153,12 +161,20 @@ def _release(
     return bool(done)
 
 
-def renew(rdb: redis.Redis, keys: CampaignKeys, attempts: list[str], lease_ms: int) -> list[str]:
-    """Extends the leases of `attempts`; returns those no longer held (lost to a reclaim)."""
-    if not attempts:
+def renew(rdb: redis.Redis, keys: CampaignKeys, leases: list[Lease]) -> list[Lease]:
+    """Extends `leases` (all of one length, the worker's), vouched for again from now; returns
+    those no longer held (lost to a reclaim)."""
+    if not leases:
         return []
-    lost = rdb.eval(scripts.RENEW, 2, keys.leases, keys.inflight, lease_ms, *attempts)
-    return [str(a) for a in lost]
+    started = time.monotonic()
+    attempts = list(dict.fromkeys(lease.attempt for lease in leases))
+    lease_ms = int(leases[0].seconds * 1000)
+    renewed = [keys.leases, keys.inflight]
+    lost = {str(a) for a in rdb.eval(scripts.RENEW, len(renewed), *renewed, lease_ms, *attempts)}
+    for lease in leases:
+        if lease.attempt not in lost:
+            lease.renewed(started)
+    return [lease for lease in leases if lease.attempt in lost]
 
 
 def reclaim(

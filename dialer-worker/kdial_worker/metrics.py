@@ -58,6 +58,12 @@ ESL_RECONNECTS = Counter("kdial_esl_reconnects_total", "Event Socket reconnectio
 LEASES_LOST = Counter(
     "kdial_leases_lost_total", "Attempts whose lease was lost before they ended.", ["campaign"]
 )
+CALLS_FENCED = Counter(
+    "kdial_calls_fenced_total",
+    "Calls hung up because their lease could no longer be vouched for (lost, or not renewed "
+    "in time): their contact may be dialled again elsewhere.",
+    ["campaign"],
+)
 RECLAIMED = Counter(
     "kdial_reclaimed_total", "Contacts taken back from attempts whose lease expired.", ["campaign"]
 )

@@ -33,6 +33,7 @@ from kdial_worker.agents import Agents, Contended, Elsewhere
 from kdial_worker.bridging import CONFIRM_SECONDS, NO_ANSWER, NOT_THE_PHONE
 from kdial_worker.calls import AgentLeg, Calls, agent_leg_uuid, call_uuid
 from kdial_worker.esl import EslDown, EslSession
+from kdial_worker.lease import Lease
 from kdial_worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -65,9 +66,9 @@ class Previews:
         self.campaign = f"{keys.namespace}/{keys.name}"
         self.worker_id, self.lease_ms = worker_id, lease_ms
         self._swept = -SWEEP_SECONDS
-        #: The attempts of the dial requests this worker took and has not finished: their
-        #: leases are this worker's to renew (`Dialer._renew`), from the moment it takes one.
-        self.held: set[str] = set()
+        #: The leases of the dial requests this worker took and has not finished: theirs to
+        #: renew (`Dialer._renew`) from the moment it takes one, by attempt.
+        self.held: dict[str, Lease] = {}
 
     def expire(self, timeout_seconds: float) -> None:
         """Skips each record previewed `timeout_seconds` ago or more and still neither dialled
@@ -134,9 +135,10 @@ class Previews:
             # not the preview's five minutes, so if this worker dies while the agent's phone
             # rings the reclaim frees the agent within a lease, not minutes later. (Renewed
             # with the calls' leases too: a Redis error here leaves it to that.)
-            self.held.add(request.attempt)
+            # Vouched for once a renewal succeeds, here or in the dialer's next round.
+            lease = self.held[request.attempt] = Lease(request.attempt, self.lease_ms / 1000, 0)
             with contextlib.suppress(redis.RedisError):
-                ledger.renew(self.rdb, self.keys, [request.attempt], self.lease_ms)
+                ledger.renew(self.rdb, self.keys, [lease])
             gevent.spawn(self._dial, request, rt, check, dial)
         return taken
 
@@ -147,7 +149,7 @@ class Previews:
             # The lease keeps the contact safe: it will be reclaimed, never lost.
             log.exception("preview attempt %s failed", request.attempt)
         finally:
-            self.held.discard(request.attempt)
+            self.held.pop(request.attempt, None)
             self._release_if_reserved(request)
 
     def _ring_then_dial(self, request: DialRequest, rt: Runtime, check: Check, dial: Dial) -> None:
@@ -158,7 +160,12 @@ class Previews:
             )
             return
         history = cast(str | None, self.rdb.hget(self.keys.contacts, contact_id))
-        claimed = ledger.Claim(request.attempt, contact_id, json.loads(history) if history else {})
+        claimed = ledger.Claim(
+            request.attempt,
+            contact_id,
+            json.loads(history) if history else {},
+            self.held[request.attempt],
+        )
         contact = check(claimed, rt)
         if contact is None:
             return

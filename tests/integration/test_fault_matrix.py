@@ -35,9 +35,12 @@ from kdial.state.keys import CampaignKeys
 from kdial_local import processes
 from kdial_local.apiserver import KubeServer
 from kdial_sim.shutdown import RESTART_SECONDS
+from kdial_worker.calls import call_uuid
 from tests.support.dialing import carrier, create, csv_of, dialing, trunk
 from tests.support.esl_raw import EslClient
 from tests.support.operator import Api, OperatorProcess, wait_for
+from tests.support.partition import Partition
+from tests.support.switch_watch import SwitchWatch
 from tests.support.workers import (
     UNMASKED,
     WorkerProcess,
@@ -54,6 +57,14 @@ SPEED = 20
 #: and the list lasts long enough for three kills in a row.
 CALLS = carrier(answerProbability=0.8, talkSeconds={"dist": "uniform", "min": 20, "max": 40})
 PACING = {"maxConcurrency": 6, "ringTimeoutSeconds": 20}
+#: Calls of 20-25 s at speed 20: a frozen or cut-off worker still has them up, well before
+#: their end, when its contacts are reclaimed (at most a lease and a reclaim round, 8 s).
+LONG_CALLS = carrier(answerProbability=1.0, talkSeconds={"dist": "uniform", "min": 400, "max": 500})
+FENCE_CONTACTS = 8
+#: The reclaim delay of the rows that fence calls: longer than a woken worker takes to hang up
+#: (in a cluster, the default 300 s against a frozen worker's restart by its liveness probe,
+#: about 30 s), so a contact taken from it is dialled again only once its call is down.
+FENCE_ENV = {"KDIAL_RECLAIM_DELAY_SECONDS": "5"}
 #: Generous: only a failure waits it out; what a run measured is in README's table.
 RECOVERY_BOUND_SECONDS = 30.0
 #: The API server's outage, shortened from the issue's minute: every kopf request and watch
@@ -97,17 +108,31 @@ class Run:
     workers: list[WorkerProcess]
     logs: Path
     started: float
+    partition: Partition
+    watch: SwitchWatch
     extra: list[WorkerProcess] = field(default_factory=list)
     settled: int = 0
+    #: The calls a frozen or cut-off worker must hang up: attempt by uuid.
+    fenced: dict[str, str] = field(default_factory=dict)
 
-    def replace(self, worker: WorkerProcess, name: str) -> WorkerProcess:
-        """A new worker in the place of `worker`, as the kubelet starts a new pod."""
+    def replace(
+        self, worker: WorkerProcess, name: str, redis_url: str | None = None
+    ) -> WorkerProcess:
+        """A new worker in the place of `worker` (or beside it), as the kubelet starts a new
+        pod; on `redis_url` if given, else on the same as `worker`."""
         env = {k: v for k, v in worker.env.items() if k != "KDIAL_METRICS_PORT"}
+        url = redis_url or worker.redis_url
         new = WorkerProcess(
-            worker.campaign, worker.redis_url, worker.esl, self.logs / f"{name}.log", name, **env
+            worker.campaign, url, worker.esl, self.logs / f"{name}.log", name, **env
         ).start()
         self.extra.append(new)
         return new
+
+    def in_flight(self) -> dict[str, str]:
+        """The attempts in flight now, by their calls' uuids."""
+        campaign = f"{self.api.namespace}/promo"
+        attempts = cast(list[str], self.rdb.hkeys(self.keys.inflight))
+        return {call_uuid(campaign, attempt): attempt for attempt in attempts}
 
     def attempts(self) -> set[str]:
         """Every attempt the campaign has begun: in flight, or recorded."""
@@ -270,6 +295,75 @@ def new_attempt(run: Run, before: set[str]) -> bool:
     return bool(run.attempts() - before)
 
 
+def worker_frozen(run: Run) -> float:
+    """SIGSTOP with calls up, another worker beside it, until the other has reclaimed its
+    contacts; then SIGCONT. Its calls are still up on the switch: it must hang them up at
+    once, before the other worker may dial those contacts again."""
+    (worker,) = run.workers
+    calls_up(worker, at_least=3)
+    run.fenced = run.in_flight()
+    assert worker.proc is not None
+    worker.proc.send_signal(signal.SIGSTOP)
+    try:
+        run.replace(worker, "other")
+        wait_for("the frozen worker's contacts reclaimed", lambda: reclaimed(run), timeout=30)
+        up = set(run.fenced) & run.watch.up
+        assert up, "the frozen worker's calls were still up when their contacts were reclaimed"
+        run.fenced = {uuid: run.fenced[uuid] for uuid in up}
+    finally:
+        worker.proc.send_signal(signal.SIGCONT)
+    return time.monotonic()
+
+
+def redis_out_of_reach(run: Run) -> float:
+    """The worker's Redis cut off with calls up (its connections dropped, new ones unanswered),
+    another worker beside it reaching Redis, until the other has reclaimed its contacts. It
+    must hang its calls up before its leases run out."""
+    (worker,) = run.workers
+    calls_up(worker, at_least=3)
+    run.fenced = run.in_flight()
+    run.partition.cut()
+    try:
+        run.replace(worker, "other", redis_url=run.redis.url)
+        wait_for("the cut-off worker's calls hung up", lambda: calls_fenced(run, set()))
+        wait_for("its contacts reclaimed", lambda: reclaimed(run), timeout=30)
+    finally:
+        run.partition.mend()
+    return time.monotonic()
+
+
+def reclaimed(run: Run) -> bool:
+    return not set(run.fenced.values()) & set(run.in_flight().values())
+
+
+def calls_fenced(run: Run, _: set[str]) -> bool:
+    """The switch has none of the calls the worker had to hang up."""
+    return not set(run.fenced) & run.watch.up
+
+
+def claims_again(run: Run, _: set[str]) -> bool:
+    return "claiming again" in run.workers[0].log.read_text("utf-8", "replace")
+
+
+def hung_up_by_the_worker(run: Run) -> None:
+    """The calls went down because their worker hung them up (not at their natural end, which
+    comes seconds later), and their contacts were reclaimed: recorded once, as Unknown."""
+    (worker,) = run.workers
+    lines = worker.log.read_text("utf-8", "replace").splitlines()
+    hung_up = {
+        a
+        for a in run.fenced.values()
+        for line in lines
+        if f"attempt {a}: " in line and line.endswith("hanging up its call")
+    }
+    assert hung_up == set(run.fenced.values()), "each call hung up by its worker, who says so"
+    fenced = re.search(r"^kdial_calls_fenced_total\{[^}]*\} (\S+)$", metrics(worker), re.M)
+    assert fenced and float(fenced.group(1)) >= len(run.fenced)
+    ended = [r for r in records(run.rdb, run.keys) if r["attempt"] in run.fenced.values()]
+    assert sorted(r["attempt"] for r in ended) == sorted(run.fenced.values())
+    assert {(r["outcome"], r["reason"]) for r in ended} == {("Unknown", "lease expired")}
+
+
 def worker_clock_jump(run: Run) -> float:
     (worker,) = run.workers
     calls_up(worker)
@@ -324,6 +418,11 @@ class Fault:
     recovered: Callable[[Run, set[str]], bool] = new_attempt
     #: Checks of what this fault leaves, while the workers still run.
     after: Callable[[Run], None] = lambda _: None
+    #: The carrier's calls, and the contacts to call.
+    calls: dict[str, Any] = field(default_factory=lambda: CALLS)
+    contacts: int = CONTACTS
+    #: The first worker reaches Redis through `Run.partition`.
+    relayed: bool = False
 
 
 def faketime(logs: Path) -> dict[str, str]:
@@ -353,12 +452,29 @@ FAULTS = {
     "switch restarted with calls up": Fault(switch_restarted),
     "API server 500s and slow": Fault(api_server_failing, recovered=status_caught_up),
     "worker host clock jump": Fault(worker_clock_jump, env=faketime, after=no_overlap_on_its_clock),
+    "worker frozen past its leases": Fault(
+        worker_frozen,
+        env=lambda _: FENCE_ENV,
+        recovered=calls_fenced,
+        after=hung_up_by_the_worker,
+        calls=LONG_CALLS,
+        contacts=FENCE_CONTACTS,
+    ),
+    "Redis out of a worker's reach": Fault(
+        redis_out_of_reach,
+        env=lambda _: FENCE_ENV,
+        recovered=claims_again,
+        after=hung_up_by_the_worker,
+        calls=LONG_CALLS,
+        contacts=FENCE_CONTACTS,
+        relayed=True,
+    ),
 }
 
 
 @contextmanager
 def campaign(
-    kube: KubeServer, kubeconfig: Path, namespace: str, tmp_path: Path
+    kube: KubeServer, kubeconfig: Path, namespace: str, tmp_path: Path, contacts: int
 ) -> Iterator[tuple[Api, redis.Redis, PrivateRedis, OperatorProcess, CampaignKeys]]:
     """The world of one row: its own Redis (AOF on) and operator, the campaign created."""
     store = PrivateRedis(tmp_path)
@@ -379,7 +495,7 @@ def campaign(
             rdb,
             operator,
             namespace,
-            csv_of(numbers(CONTACTS)),
+            csv_of(numbers(contacts)),
             [trunk("gw", concurrent=6)],
             pacing=PACING,
         )
@@ -401,12 +517,22 @@ def test_fault(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     fault = FAULTS[name]
-    with campaign(kube, kubeconfig, namespace, tmp_path) as (api, rdb, store, operator, keys):
-        scenario = {"seed": 15, "carriers": {"gw": CALLS}, "faults": list(fault.switch)}
+    with (
+        campaign(kube, kubeconfig, namespace, tmp_path, fault.contacts) as world,
+        Partition(world[2].url) as partition,
+    ):
+        api, rdb, store, operator, keys = world
+        scenario = {"seed": 15, "carriers": {"gw": fault.calls}, "faults": list(fault.switch)}
         env = fault.env(tmp_path)
-        with dialing(scenario, namespace, store.url, tmp_path, speed=SPEED, env=env) as workers:
+        url = partition.url if fault.relayed else store.url
+        with (
+            dialing(scenario, namespace, url, tmp_path, speed=SPEED, env=env) as workers,
+            SwitchWatch(workers[0].esl) as watch,
+        ):
             started = time.monotonic()
-            run = Run(api, kube, rdb, keys, store, operator, workers, tmp_path, started)
+            run = Run(
+                api, kube, rdb, keys, store, operator, workers, tmp_path, started, partition, watch
+            )
             try:
                 ended = fault.strike(run)
                 before = run.attempts()
@@ -422,7 +548,7 @@ def test_fault(
                     sys.stdout.write(f"\nfault-matrix: {name} recovered in {recovered:.1f} s\n")
                 wait_for(
                     "every contact closed",
-                    lambda: rdb.hlen(keys.closed) == CONTACTS,
+                    lambda: rdb.hlen(keys.closed) == fault.contacts,
                     timeout=180,
                     log=(run.extra or workers)[-1],
                 )
@@ -430,5 +556,7 @@ def test_fault(
             finally:
                 for worker in run.extra:
                     worker.stop()
+            watch.check()
+            assert watch.doubled == set(), "no callee in two calls at once, as the switch saw"
         assert ledger_problems(rdb, keys) == []
         assert double_dials(rdb, keys) == []

@@ -4,6 +4,7 @@ for permits that truly lapsed, not for calls that ended meanwhile nor for a dele
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from kdial.state.keys import PoolKeys
 from kdial_worker import caps
 from kdial_worker.calls import Call
 from kdial_worker.dialer import Dialer
+from kdial_worker.lease import Lease
 from kdial_worker.settings import WorkerSettings
 
 TP = PoolKeys("tp", "tenant", "carriers")
@@ -53,7 +55,7 @@ def up(dialer: Dialer, rdb: redis.Redis, attempt: str) -> Call:
         TTL_MS,
     )
     assert isinstance(grant, caps.Grant)
-    call = Call(attempt, f"uuid-{attempt}", "t1", grant)
+    call = Call(attempt, f"uuid-{attempt}", "t1", grant, Lease.taken(attempt, time.monotonic(), 3))
     dialer.calls.add(call)
     return call
 

@@ -5,6 +5,7 @@ gets a real Outcome; and whatever a number looks like, an originate dials digits
 from __future__ import annotations
 
 import re
+import time
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,6 +15,7 @@ from kdial.outcomes import Outcome, classify
 from kdial.state.keys import PoolKeys
 from kdial_worker.calls import Call, Calls
 from kdial_worker.caps import CallerIdGrant, Grant, TrunkGrant
+from kdial_worker.lease import Lease
 
 UUID = "0b8e4a5c-6a1e-4c1f-9a57-3f2d8e9b7c10"
 EVENT_NAMES = [
@@ -63,7 +65,8 @@ def _call() -> Call:
         TrunkGrant(pool, "a", "1", 1, 0),
         CallerIdGrant(PoolKeys("cidp", "ns", "ids"), "", "1", 1, 1),
     )
-    return Call(attempt="1", uuid=UUID, trunk="a", grant=grant, connect_deadline=2)
+    lease = Lease.taken("1", time.monotonic(), 15)
+    return Call(attempt="1", uuid=UUID, trunk="a", grant=grant, lease=lease, connect_deadline=2)
 
 
 @settings(max_examples=400, deadline=None)

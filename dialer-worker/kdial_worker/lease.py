@@ -1,0 +1,37 @@
+"""An attempt's lease as this worker can vouch for it, on its own monotonic clock.
+
+Redis stamps a lease `seconds` past its own now when a claim or a renewal runs. The worker reads
+its monotonic clock before it sends the script, so until that reading plus `seconds` the lease
+surely holds, whatever either wall clock says. Past it, the contact may be reclaimed by another
+worker and dialled again after the reclaim delay, and the call's trunk permits may go to other
+calls: a worker that cannot vouch for a lease any more (Redis out of its reach, or the worker
+itself frozen) places no call on it and hangs up the call it has, a little before the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: The share of the lease kept in hand: the hang-up reaches the switch before the lease ends.
+MARGIN_SHARE = 0.1
+
+
+@dataclass
+class Lease:
+    attempt: str
+    seconds: float
+    until: float
+    """This process's monotonic time before which the lease surely holds."""
+
+    @classmethod
+    def taken(cls, attempt: str, started: float, seconds: float) -> Lease:
+        """The lease a claim or renewal sent at monotonic `started` gave `attempt`."""
+        return cls(attempt, seconds, started + seconds)
+
+    def renewed(self, started: float) -> None:
+        """A renewal sent at monotonic `started` succeeded."""
+        self.until = max(self.until, started + self.seconds)
+
+    def lapsing(self, now: float) -> bool:
+        """Whether the lease may end (or have ended) before an act begun at `now` lands."""
+        return now >= self.until - self.seconds * MARGIN_SHARE
