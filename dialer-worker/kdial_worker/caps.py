@@ -45,7 +45,7 @@ import redis
 from kdial.state import scripts
 from kdial.state.keys import PoolKeys
 
-Reason = Literal["concurrency", "cps", "day"]
+Reason = Literal["priority", "concurrency", "cps", "day"]
 Scope = Literal["trunk", "caller_id"]
 
 #: A CPS grant counts against its trunk's cap for this long, not 1 s. What the carrier counts is
@@ -57,9 +57,15 @@ Scope = Literal["trunk", "caller_id"]
 #: max_cps / 1.1 calls a second.
 CPS_WINDOW_MS = 1100
 
-#: The retry hint when every slot is held by live calls: a slot frees when some call ends,
-#: which no clock predicts, so the hint is a short poll (trying another trunk is better).
+#: The retry hint when every slot is held by live calls, or what frees is kept for a campaign
+#: of higher priority: a slot frees when some call ends, which no clock predicts, so the hint
+#: is a short poll (trying another trunk is better).
 CONCURRENCY_RETRY_MS = 100
+
+#: How long a campaign refused on a trunk keeps what frees there from campaigns of lower
+#: priority, unless it is granted first: many times over the interval at which its workers ask
+#: again while they have contacts to dial (`CONCURRENCY_RETRY_MS`, or their pace).
+WANTED_MS = 2000
 
 # Sent by digest, and as source only when Redis has lost its script cache (restart, failover).
 _SHA = hashlib.sha1(scripts.CAPS.encode("utf-8"), usedforsecurity=False).hexdigest()
@@ -124,6 +130,15 @@ class Denied:
 
 
 @dataclass(frozen=True)
+class Claimant:
+    """The campaign asking for a trunk slot. Of campaigns refused on a trunk, one of higher
+    priority gets what frees there before any of lower priority; equals ask as they come."""
+
+    campaign: str
+    priority: int
+
+
+@dataclass(frozen=True)
 class TrunkCap:
     """A trunk's caps, as its TrunkPool's spec gives them."""
 
@@ -158,7 +173,7 @@ def _at_least_one(**limits: int | None) -> None:
 
 def _denied(scope: Scope, raw: list[Any]) -> Denied:
     reason: Reason = raw[1]
-    retry = CONCURRENCY_RETRY_MS if reason == "concurrency" else int(raw[2])
+    retry = CONCURRENCY_RETRY_MS if reason in ("priority", "concurrency") else int(raw[2])
     return Denied(scope, reason, retry, int(raw[3]))
 
 
@@ -171,12 +186,23 @@ def acquire_trunk(
     max_concurrent: int,
     max_cps: int,
     ttl_ms: int,
+    claimant: Claimant,
 ) -> TrunkGrant | Denied:
     """Takes a concurrency slot and a CPS grant on `trunk` for `attempt`, or neither."""
     _at_least_one(max_concurrent=max_concurrent, max_cps=max_cps, ttl_ms=ttl_ms)
-    keys = (pool.trunk_active(trunk), pool.trunk_cps(trunk))
+    keys = (pool.trunk_active(trunk), pool.trunk_cps(trunk), pool.trunk_wanted(trunk))
     raw = _run(
-        rdb, keys, "acquire_trunk", attempt, max_concurrent, max_cps, ttl_ms, CPS_WINDOW_MS * 1000
+        rdb,
+        keys,
+        "acquire_trunk",
+        attempt,
+        max_concurrent,
+        max_cps,
+        ttl_ms,
+        CPS_WINDOW_MS * 1000,
+        claimant.campaign,
+        claimant.priority,
+        WANTED_MS,
     )
     if raw[0] == 0:
         return _denied("trunk", raw)
@@ -205,7 +231,13 @@ def acquire_caller_id(
 
 
 def acquire(
-    rdb: redis.Redis, attempt: str, trunk: TrunkCap, caller_id: CallerIdCap, ttl_ms: int
+    rdb: redis.Redis,
+    attempt: str,
+    trunk: TrunkCap,
+    caller_id: CallerIdCap,
+    ttl_ms: int,
+    *,
+    claimant: Claimant,
 ) -> Grant | Denied:
     """Both slots for one originate, or none: the trunk's slot is given back when the caller
     ID is refused or cannot be asked (its CPS grant stays spent, see the module's doc)."""
@@ -217,6 +249,7 @@ def acquire(
         max_concurrent=trunk.max_concurrent,
         max_cps=trunk.max_cps,
         ttl_ms=ttl_ms,
+        claimant=claimant,
     )
     if isinstance(got, Denied):
         return got

@@ -396,6 +396,7 @@ class Dialer:
         history = claimed.history
         avoid = history.get("trunk") if history.get("last") == Outcome.CALL_LOSS else None
         full: set[str] = set()
+        refused: tuple[caps.Denied, Trunk, CallerId] | None = None
         while True:
             trunk = choice.pick_trunk(
                 [t for t in rt.trunks if t.name not in full and self.gateways.usable(t, rt)],
@@ -412,6 +413,11 @@ class Dialer:
                 # past the probe, so that the probe is a few calls, not every contact held.
                 until = max(probe_at - now, MIN_PERMIT_WAIT_SECONDS) * (1 + self.rng.random())
                 self._undialled(claimed, "NetworkDown", delay=until, wait=Wait.TRUNK)
+                return None
+            if trunk is None and refused is not None:
+                # No other trunk for it than the one at its cap: the cap's short wait, not the
+                # lack of a route.
+                self._denied(claimed, *refused)
                 return None
             if trunk is None or caller is None:
                 # No caller ID free to show is a cap; no trunk at all is the lines.
@@ -432,13 +438,15 @@ class Dialer:
                     max_per_day=caller.max_per_day,
                 ),
                 self._lease_ms,
+                claimant=caps.Claimant(self.campaign, rt.spec.priority),
             )
             if isinstance(grant, caps.Grant):
                 self._in_use[trunk.name] = grant.trunk.in_use
                 return Route(trunk, caller, max_cps), grant
+            metrics.PERMITS_DENIED.labels(self.campaign, f"{grant.scope}_{grant.reason}").inc()
             if grant.scope == "trunk" and not full:
-                metrics.PERMITS_DENIED.labels(self.campaign, f"trunk_{grant.reason}").inc()
                 full.add(trunk.name)
+                refused = (grant, trunk, caller)
                 continue
             self._denied(claimed, grant, trunk, caller)
             return None
@@ -446,7 +454,6 @@ class Dialer:
     def _denied(
         self, claimed: ledger.Claim, denied: caps.Denied, trunk: Trunk, caller: CallerId
     ) -> None:
-        metrics.PERMITS_DENIED.labels(self.campaign, f"{denied.scope}_{denied.reason}").inc()
         wait = max(denied.retry_after_ms / 1000, MIN_PERMIT_WAIT_SECONDS)
         if denied.scope == "caller_id":
             # Another number may well be free: skip this one, claim on.

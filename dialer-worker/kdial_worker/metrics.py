@@ -22,7 +22,8 @@ UNDIALLED = Counter(
 )
 PERMITS_DENIED = Counter(
     "kdial_permits_denied_total",
-    "Originates held back by a cap (trunk concurrency, trunk CPS, caller ID).",
+    "Originates held back by a cap (trunk concurrency or CPS, a campaign of higher priority "
+    "waiting for the trunk, caller ID).",
     ["campaign", "reason"],
 )
 ORIGINATE_LATENCY = Histogram(

@@ -24,11 +24,15 @@ SECOND_US = 1_000_000
 #: How much the delay from grant to INVITE may vary (the originate's round trip to the switch,
 #: measured 68 ms p99 at 100/s) while the carrier still sees no second over the cap.
 SEND_SPREAD_US = 100_000
+#: A campaign of the default priority.
+PROMO = caps.Claimant("tenant/promo", 100)
 
 
-def trunk(attempt: str, rdb: redis.Redis, **limits: int) -> caps.TrunkGrant | caps.Denied:
+def trunk(
+    attempt: str, rdb: redis.Redis, claimant: caps.Claimant = PROMO, **limits: int
+) -> caps.TrunkGrant | caps.Denied:
     limits = {"max_concurrent": 1000, "max_cps": 1000, "ttl_ms": TTL, **limits}
-    return caps.acquire_trunk(rdb, TP, "t1", attempt, **limits)
+    return caps.acquire_trunk(rdb, TP, "t1", attempt, claimant=claimant, **limits)
 
 
 def number(
@@ -207,8 +211,8 @@ def test_renewing_never_revives_a_lapsed_or_released_slot(rdb: redis.Redis) -> N
 def test_combined_renew_reports_grants_with_a_lapsed_slot(rdb: redis.Redis) -> None:
     cid = caps.CallerIdCap(CIDP, NUMBER)
     cap = caps.TrunkCap(TP, "t1", max_concurrent=10, max_cps=10)
-    kept = caps.acquire(rdb, "kept", cap, cid, ttl_ms=200)
-    lapsing = caps.acquire(rdb, "lapsing", cap, cid, ttl_ms=200)
+    kept = caps.acquire(rdb, "kept", cap, cid, 200, claimant=PROMO)
+    lapsing = caps.acquire(rdb, "lapsing", cap, cid, 200, claimant=PROMO)
     assert isinstance(kept, caps.Grant)
     assert isinstance(lapsing, caps.Grant)
     time.sleep(0.1)
@@ -277,7 +281,8 @@ def test_combined_acquire_rolls_the_trunk_back_when_the_caller_id_is_refused(
     assert trunk("on-the-trunk", rdb)
     assert number("on-the-number", rdb)
     cap = caps.TrunkCap(TP, "t1", max_concurrent=10, max_cps=10)
-    got = caps.acquire(rdb, "new", cap, caps.CallerIdCap(CIDP, NUMBER, max_concurrent=1), TTL)
+    cid = caps.CallerIdCap(CIDP, NUMBER, max_concurrent=1)
+    got = caps.acquire(rdb, "new", cap, cid, TTL, claimant=PROMO)
     assert isinstance(got, caps.Denied)
     assert (got.scope, got.reason) == ("caller_id", "concurrency")
     assert caps.in_use(rdb, TP, "t1") == 1, "back to what it was"
@@ -294,14 +299,14 @@ def test_combined_acquire_rolls_the_trunk_back_when_the_caller_id_errors(
     monkeypatch.setattr(caps, "acquire_caller_id", unreachable)
     cap = caps.TrunkCap(TP, "t1", max_concurrent=10, max_cps=10)
     with pytest.raises(redis.ConnectionError):
-        caps.acquire(rdb, "new", cap, caps.CallerIdCap(CIDP, NUMBER), TTL)
+        caps.acquire(rdb, "new", cap, caps.CallerIdCap(CIDP, NUMBER), TTL, claimant=PROMO)
     assert caps.in_use(rdb, TP, "t1") == 0
 
 
 def test_combined_acquire_and_release(rdb: redis.Redis) -> None:
     cap = caps.TrunkCap(TP, "t1", max_concurrent=10, max_cps=10)
     cid = caps.CallerIdCap(CIDP, NUMBER, max_concurrent=5, max_per_day=100)
-    grant = caps.acquire(rdb, "a1", cap, cid, TTL)
+    grant = caps.acquire(rdb, "a1", cap, cid, TTL, claimant=PROMO)
     assert isinstance(grant, caps.Grant)
     assert (grant.trunk.in_use, grant.caller_id.in_use, grant.caller_id.today) == (1, 1, 1)
     caps.release(rdb, grant)
@@ -335,9 +340,10 @@ def test_acquiring_again_with_the_same_attempt_takes_nothing_more(rdb: redis.Red
 
 def test_keys_stay_on_their_pools_slot_and_expire(rdb: redis.Redis) -> None:
     assert trunk("a1", rdb, ttl_ms=TTL)
+    assert not trunk("a2", rdb, max_concurrent=1), "refused: its campaign marked as waiting"
     assert number("a1", rdb)
     for pool, keys in (
-        (TP, [TP.trunk_active("t1"), TP.trunk_cps("t1")]),
+        (TP, [TP.trunk_active("t1"), TP.trunk_cps("t1"), TP.trunk_wanted("t1")]),
         (CIDP, [CIDP.number_active(NUMBER), CIDP.number_day(NUMBER)]),
     ):
         assert {key_slot(k.encode()) for k in keys} == {key_slot(pool.config.encode())}
@@ -356,3 +362,81 @@ def test_limits_below_one_are_refused(rdb: redis.Redis) -> None:
         trunk("a1", rdb, max_cps=0)
     with pytest.raises(ValueError, match="max_per_day"):
         number("a1", rdb, max_per_day=0)
+
+
+LOW = caps.Claimant("tenant/low", 100)
+MID = caps.Claimant("tenant/mid", 200)
+HIGH = caps.Claimant("tenant/high", 300)
+
+
+def test_what_frees_on_a_trunk_goes_to_the_waiting_campaign_of_higher_priority(
+    rdb: redis.Redis,
+) -> None:
+    assert trunk("l1", rdb, LOW, max_concurrent=1)
+    refused = trunk("h1", rdb, HIGH, max_concurrent=1)
+    assert isinstance(refused, caps.Denied) and refused.reason == "concurrency"
+    assert caps.release_trunk(rdb, TP, "t1", "l1")
+    kept = trunk("l2", rdb, LOW, max_concurrent=1)
+    assert isinstance(kept, caps.Denied), "the freed slot is kept for the higher campaign"
+    assert (kept.reason, kept.retry_after_ms) == ("priority", caps.CONCURRENCY_RETRY_MS)
+    assert trunk("h1", rdb, HIGH, max_concurrent=1), "and goes to it when it asks again"
+    assert caps.release_trunk(rdb, TP, "t1", "h1")
+    assert not trunk("l2", rdb, LOW, max_concurrent=1), "it took the last slot: still its"
+
+
+def test_a_campaign_granted_with_room_to_spare_holds_nothing_back(rdb: redis.Redis) -> None:
+    assert trunk("l1", rdb, LOW, max_concurrent=2)
+    assert trunk("l2", rdb, LOW, max_concurrent=2)
+    assert not trunk("h1", rdb, HIGH, max_concurrent=2)
+    for attempt in ("l1", "l2"):
+        assert caps.release_trunk(rdb, TP, "t1", attempt)
+    assert trunk("h1", rdb, HIGH, max_concurrent=2)
+    assert trunk("l3", rdb, LOW, max_concurrent=2), "the higher campaign is not short of it"
+
+
+def test_a_campaign_refused_for_calls_per_second_holds_the_next_grant_too(
+    rdb: redis.Redis,
+) -> None:
+    assert trunk("h1", rdb, HIGH, max_cps=1)
+    assert isinstance(refused := trunk("h2", rdb, HIGH, max_cps=1), caps.Denied)
+    assert refused.reason == "cps"
+    low = trunk("l1", rdb, LOW, max_cps=1)
+    assert isinstance(low, caps.Denied) and low.reason == "priority"
+
+
+def test_priorities_rank_every_campaign_waiting_on_a_trunk(rdb: redis.Redis) -> None:
+    """One refused for priority holds what frees against those below it in its turn."""
+    other = caps.Claimant("tenant/other", 100)
+    for attempt in ("o1", "o2"):
+        assert trunk(attempt, rdb, other, max_concurrent=2)
+    assert not trunk("h1", rdb, HIGH, max_concurrent=2)
+    assert not trunk("m1", rdb, MID, max_concurrent=2)
+    for attempt in ("o1", "o2"):
+        assert caps.release_trunk(rdb, TP, "t1", attempt)
+    assert not trunk("l1", rdb, LOW, max_concurrent=2)
+    assert not trunk("m1", rdb, MID, max_concurrent=2)
+    assert trunk("h1", rdb, HIGH, max_concurrent=2)
+    assert trunk("m1", rdb, MID, max_concurrent=2)
+    assert caps.release_trunk(rdb, TP, "t1", "h1")
+    assert not trunk("l1", rdb, LOW, max_concurrent=2), "the middle one took the last slot"
+
+
+def test_campaigns_of_equal_priority_take_what_frees_as_they_ask(rdb: redis.Redis) -> None:
+    other = caps.Claimant("tenant/other", LOW.priority)
+    assert trunk("l1", rdb, LOW, max_concurrent=1)
+    assert not trunk("o1", rdb, other, max_concurrent=1)
+    assert caps.release_trunk(rdb, TP, "t1", "l1")
+    assert trunk("l2", rdb, LOW, max_concurrent=1)
+
+
+def test_a_campaign_that_stops_asking_holds_nothing_back_for_long(
+    rdb: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(caps, "WANTED_MS", 200)
+    assert trunk("l1", rdb, LOW, max_concurrent=1)
+    assert not trunk("h1", rdb, HIGH, max_concurrent=1)
+    assert caps.release_trunk(rdb, TP, "t1", "l1")
+    assert not trunk("l2", rdb, LOW, max_concurrent=1)
+    time.sleep(0.25)  # past the higher campaign's mark, which it did not renew
+    assert trunk("l2", rdb, LOW, max_concurrent=1)
+    assert 0 < int(rdb.pttl(TP.trunk_wanted("t1"))) <= 200, "marks leave nothing behind"

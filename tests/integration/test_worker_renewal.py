@@ -53,6 +53,7 @@ def up(dialer: Dialer, rdb: redis.Redis, attempt: str) -> Call:
         caps.TrunkCap(TP, "t1", max_concurrent=10, max_cps=10),
         caps.CallerIdCap(CIDP, "+14155550100"),
         TTL_MS,
+        claimant=caps.Claimant("tenant/promo", 100),
     )
     assert isinstance(grant, caps.Grant)
     call = Call(attempt, f"uuid-{attempt}", "t1", grant, Lease.taken(attempt, time.monotonic(), 3))

@@ -366,7 +366,9 @@ class CampaignSpec(ApiModel):
     trial: Trial | None = None
     """Dial only a sample of the list first."""
     priority: int = Field(default=100, ge=0, le=1000)
-    """Higher-priority campaigns get shared trunk capacity first."""
+    """Of campaigns sharing a trunk at its cap (calls up or calls per second), the one of
+    highest priority waiting for it gets what frees there first; campaigns of equal priority
+    take it as they ask. A campaign counts as waiting while it asks at least every 2 s."""
     workers: WorkerBounds = Field(default_factory=WorkerBounds)
     """Bounds on the number of dialer workers."""
     destination: Destination | None = None

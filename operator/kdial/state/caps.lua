@@ -57,23 +57,53 @@ local function log_grant(key, attempt, window_us)
   redis.call('PEXPIRE', key, math.ceil(window_us / 1000))
 end
 
--- KEYS: trunk active, trunk cps. ARGV: op, attempt, max concurrent, max cps, ttl ms,
--- CPS window µs. Returns {1, calls held including this one, granted at (µs), grants in the
--- last window including this one} or {0, 'concurrency' | 'cps', retry after ms, calls held}.
+-- Priority among campaigns sharing a trunk: a campaign refused on it, or granted the last of
+-- what it has (its last slot, or the last grant its CPS window allows), is marked as wanting
+-- it for a while (member '<priority>:<campaign>', scored with the mark's end). While any
+-- campaign of higher priority is marked, what frees goes to that one, not to the first to ask.
+-- A grant with room to spare clears the campaign's mark: it is not short of the trunk.
+local function outranked(key, priority)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  for _, member in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+    if tonumber(string.match(member, '^(%d+):')) > priority then return true end
+  end
+  return false
+end
+
+-- KEYS: trunk active, trunk cps, trunk wanted. ARGV: op, attempt, max concurrent, max cps,
+-- ttl ms, CPS window µs, campaign, priority, how long a refusal marks the campaign (ms).
+-- Returns {1, calls held including this one, granted at (µs), grants in the last window
+-- including this one} or {0, 'priority' | 'concurrency' | 'cps', retry after ms, calls held}.
 local function acquire_trunk()
   local attempt, max_conc = ARGV[2], tonumber(ARGV[3])
   local max_cps, ttl, window_us = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+  local mark = string.format('%d', tonumber(ARGV[8])) .. ':' .. ARGV[7]
   local held = live(KEYS[1])
   if redis.call('ZSCORE', KEYS[1], attempt) then
     hold(KEYS[1], attempt, ttl)
     return {1, held, now_us, redis.call('ZCARD', KEYS[2])}
   end
-  if held >= max_conc then return {0, 'concurrency', 0, held} end
-  local wait = cps_wait(KEYS[2], max_cps, window_us)
-  if wait > 0 then return {0, 'cps', wait, held} end
-  log_grant(KEYS[2], attempt, window_us)
-  hold(KEYS[1], attempt, ttl)
-  return {1, held + 1, now_us, redis.call('ZCARD', KEYS[2])}
+  local refused
+  if outranked(KEYS[3], tonumber(ARGV[8])) then
+    refused = {0, 'priority', 0, held}
+  elseif held >= max_conc then
+    refused = {0, 'concurrency', 0, held}
+  else
+    local wait = cps_wait(KEYS[2], max_cps, window_us)
+    if wait > 0 then refused = {0, 'cps', wait, held} end
+  end
+  if not refused then
+    log_grant(KEYS[2], attempt, window_us)
+    hold(KEYS[1], attempt, ttl)
+  end
+  local in_window = redis.call('ZCARD', KEYS[2])
+  if refused or held + 1 >= max_conc or in_window >= max_cps then
+    redis.call('ZADD', KEYS[3], now + tonumber(ARGV[9]), mark)
+    expire_with_last_slot(KEYS[3])
+  else
+    redis.call('ZREM', KEYS[3], mark)
+  end
+  return refused or {1, held + 1, now_us, in_window}
 end
 
 -- KEYS: number active, number day. ARGV: op, attempt, max concurrent (0: none),

@@ -366,6 +366,11 @@ class PoolKeys:
         """ZSET (TrunkPool): attempt id -> slot expiry (ms, Redis clock) of the trunk's calls."""
         return f"{self.base}:trunk:{trunk}:active"
 
+    def trunk_wanted(self, trunk: str) -> str:
+        """ZSET (TrunkPool): '<priority>:<campaign>' -> until (ms, Redis clock): campaigns
+        refused a slot on the trunk lately, which none of lower priority may take first."""
+        return f"{self.base}:trunk:{trunk}:wanted"
+
     def trunk_cps(self, trunk: str) -> str:
         """ZSET (TrunkPool): grant id -> grant time (µs, Redis clock) of the trunk's originates
         in the last second: the sliding-window log its calls-per-second cap counts."""
