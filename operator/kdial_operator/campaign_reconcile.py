@@ -190,6 +190,9 @@ class Recall:
     """When the namespace last held every Secret worker pods read (`missing_secret`)."""
     workers_refused: str | None = None
     """The last refusal of the worker Deployment, logged once rather than on every pass."""
+    budget_applied: bool = False
+    """Whether this process wrote the workers' PodDisruptionBudget: once is enough, since
+    only the Campaign's uid changes it, and that makes another Recall."""
     announced: Mapping[str, object] | None = None
     """The status the last pass announced (its Events), or status as the first pass found it.
     Not read off status: a status write whose reply was lost may have landed all the same."""
@@ -223,7 +226,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, refs: Referents, recall: R
     seen = await observe(body, memo, refs, now, recall)
     desired = wanted_workers(seen, trunk_capacity_of(namespace, seen, refs), memo.settings)
     ready, seen.workers_refused = await workers(
-        body, memo, seen.spec, desired, remove=seen.state is CampaignState.STOPPED
+        body, memo, seen.spec, desired, remove=seen.state is CampaignState.STOPPED, recall=recall
     )
     if seen.workers_refused and seen.workers_refused != recall.workers_refused:
         log.warning("campaign %s/%s: %s", namespace, name, seen.workers_refused)
@@ -363,16 +366,24 @@ async def halt(rdb: dataplane.Redis, keys: CampaignKeys) -> None:
 
 
 async def workers(
-    body: kopf.Body, memo: kopf.Memo, spec: CampaignSpec | None, replicas: int, remove: bool
+    body: kopf.Body,
+    memo: kopf.Memo,
+    spec: CampaignSpec | None,
+    replicas: int,
+    *,
+    remove: bool,
+    recall: Recall,
 ) -> tuple[int, str | None]:
-    """Brings the worker Deployment to `replicas` (or removes it); returns its ready replicas,
-    and why the API server refused to write it, if it did: the pass goes on to write status.
+    """Brings the worker Deployment to `replicas` (or removes it) and writes its
+    PodDisruptionBudget once a process; returns its ready replicas, and why the API server
+    refused to write either, if it did: the pass goes on to write status.
 
     An invalid or blocked campaign keeps an existing Deployment at zero but never creates one.
     """
     namespace, name = key_of(body)
     deployment_name = workload.deployment_name(name)
     if remove:
+        # The budget stays, selecting no pods, until the Campaign goes (it owns it).
         await memo.kube.delete_deployment(namespace, deployment_name)
         return 0, None
     existing = await memo.kube.read_deployment(namespace, deployment_name)
@@ -394,6 +405,14 @@ async def workers(
         except Refused as refused:
             problem = f"the API server refused the worker Deployment {deployment_name!r}: {refused}"
             return _ready_replicas(existing), problem
+    if not recall.budget_applied:
+        budget = workload.worker_disruption_budget(namespace, name, body.meta.uid)
+        try:
+            await memo.kube.apply_disruption_budget(budget)
+        except Refused as refused:
+            problem = f"the API server refused the workers' PodDisruptionBudget: {refused}"
+            return _ready_replicas(existing), problem
+        recall.budget_applied = True
     return _ready_replicas(existing), None
 
 

@@ -17,7 +17,7 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import JsonValue, TypeAdapter
 
 from kdial.api.kinds import GROUP, VERSION
-from kdial_operator.manifests import Deployment, DeploymentSeen, Secret
+from kdial_operator.manifests import Deployment, DeploymentSeen, PodDisruptionBudget, Secret
 
 FIELD_MANAGER = "kdial-operator"
 # Content types are named on every write: the client's defaults differ by API (a strategic
@@ -39,6 +39,7 @@ class Kube:
     def __init__(self, api: client.ApiClient) -> None:
         self.apps = client.AppsV1Api(api)
         self.core = client.CoreV1Api(api)
+        self.policy = client.PolicyV1Api(api)
         self.custom = client.CustomObjectsApi(api)
 
     async def apply_deployment(self, manifest: Deployment) -> DeploymentSeen:
@@ -46,36 +47,26 @@ class Kube:
         server's object. Never a strategic merge: it matches container ports on containerPort
         alone, and the FreeSWITCH container lists its SIP port twice (UDP and TCP)."""
         meta = manifest["metadata"]
-        try:
-            result = await _call(
-                self.apps.patch_namespaced_deployment,
-                meta["name"],
-                meta["namespace"],
-                manifest,
-                field_manager=FIELD_MANAGER,
-                force=True,  # the operator owns its Deployments: take back what someone changed
-                _content_type=APPLY_PATCH,
-            )
-        except ApiException as error:
-            raise Refused(_answer(error)) from error
+        result = await _apply(
+            self.apps.patch_namespaced_deployment, meta["name"], meta["namespace"], manifest
+        )
         return _SEEN.validate_python(result)
 
     async def apply_secret(self, manifest: Secret) -> None:
         """Server-side applies the Secret `manifest` (creating it when absent). The answer is
         not returned: it holds the Secret's data."""
         meta = manifest["metadata"]
-        try:
-            await _call(
-                self.core.patch_namespaced_secret,
-                meta["name"],
-                meta["namespace"],
-                manifest,
-                field_manager=FIELD_MANAGER,
-                force=True,  # the operator owns the Secrets it compiles
-                _content_type=APPLY_PATCH,
-            )
-        except ApiException as error:
-            raise Refused(_answer(error)) from error
+        await _apply(self.core.patch_namespaced_secret, meta["name"], meta["namespace"], manifest)
+
+    async def apply_disruption_budget(self, manifest: PodDisruptionBudget) -> None:
+        """Server-side applies the PodDisruptionBudget `manifest` (creating it when absent)."""
+        meta = manifest["metadata"]
+        await _apply(
+            self.policy.patch_namespaced_pod_disruption_budget,
+            meta["name"],
+            meta["namespace"],
+            manifest,
+        )
 
     async def delete_deployment(self, namespace: str, name: str) -> bool:
         """Deletes the Deployment; False when there was none."""
@@ -179,6 +170,23 @@ async def _read(method: Any, *args: Any) -> dict[str, JsonValue] | None:
             return None
         raise
     return result
+
+
+async def _apply(method: Any, name: str, namespace: str, manifest: Mapping[str, Any]) -> Any:
+    """Server-side applies `manifest` with the patch `method`, creating the object when absent,
+    as its owner: what someone else changed in the fields it names is taken back."""
+    try:
+        return await _call(
+            method,
+            name,
+            namespace,
+            manifest,
+            field_manager=FIELD_MANAGER,
+            force=True,
+            _content_type=APPLY_PATCH,
+        )
+    except ApiException as error:
+        raise Refused(_answer(error)) from error
 
 
 async def _call(method: Any, *args: Any, **options: Any) -> Any:

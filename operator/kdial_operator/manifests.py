@@ -210,6 +210,18 @@ class Deployment(TypedDict):
     spec: DeploymentSpec
 
 
+class DisruptionBudgetSpec(TypedDict):
+    selector: LabelSelector
+    maxUnavailable: int
+
+
+class PodDisruptionBudget(TypedDict):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: DisruptionBudgetSpec
+
+
 class DeploymentStatus(TypedDict, total=False):
     readyReplicas: int
 

@@ -1,4 +1,5 @@
-"""The worker Deployment of a campaign: one dialer container beside one FreeSWITCH container."""
+"""The worker Deployment of a campaign (one dialer container beside one FreeSWITCH container),
+and its PodDisruptionBudget."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from kdial_operator.manifests import (
     Deployment,
     EnvVar,
     KeyToPath,
+    ObjectMeta,
+    PodDisruptionBudget,
     PodSpec,
     Volume,
     VolumeMount,
@@ -77,21 +80,7 @@ def worker_deployment(
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {
-            "name": deployment_name(campaign),
-            "namespace": namespace,
-            "labels": selector | MANAGED_BY,
-            "ownerReferences": [
-                {
-                    "apiVersion": API_VERSION,
-                    "kind": CAMPAIGN.kind,
-                    "name": campaign,
-                    "uid": uid,
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
-        },
+        "metadata": _owned(namespace, campaign, uid),
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": selector},
@@ -108,6 +97,36 @@ def worker_deployment(
                 "spec": _pod_spec(namespace, campaign, settings, trunk_pools),
             },
         },
+    }
+
+
+def worker_disruption_budget(namespace: str, campaign: str, uid: str) -> PodDisruptionBudget:
+    """The workers' PodDisruptionBudget, owned by the Campaign: a node drain or a scale-down
+    evicts one worker at a time, each draining its calls, never the whole campaign at once. Not
+    `minAvailable`, which would stop a drain for good where a campaign runs one worker."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _owned(namespace, campaign, uid),
+        "spec": {"selector": {"matchLabels": labels(campaign)}, "maxUnavailable": 1},
+    }
+
+
+def _owned(namespace: str, campaign: str, uid: str) -> ObjectMeta:
+    return {
+        "name": deployment_name(campaign),
+        "namespace": namespace,
+        "labels": labels(campaign) | MANAGED_BY,
+        "ownerReferences": [
+            {
+                "apiVersion": API_VERSION,
+                "kind": CAMPAIGN.kind,
+                "name": campaign,
+                "uid": uid,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ],
     }
 
 

@@ -157,6 +157,10 @@ def test_worker_deployment_content(api: Api, operator: OperatorProcess, namespac
     assert deployment["spec"]["template"]["metadata"]["labels"] == selector
     assert selector["kdial.io/campaign"] == "promo"
 
+    budget = wait_for("the workers' budget", lambda: api.disruption_budget(DEPLOYMENT))
+    assert budget["spec"] == {"selector": {"matchLabels": selector}, "maxUnavailable": 1}
+    assert budget["metadata"]["ownerReferences"] == [owner]
+
 
 def test_stopped_removes_workers_and_keeps_contacts(
     api: Api, operator: OperatorProcess, rdb: redis.Redis, namespace: str
@@ -226,7 +230,7 @@ async def test_a_refused_worker_deployment_is_reported_not_raised(api: Api, name
     body = kopf.Body({"metadata": {"name": "promo", "namespace": namespace}, "spec": {}})
     spec = CampaignSpec.model_validate(campaign_spec())
 
-    ready, refused = await workers(body, memo, spec, 1, remove=False)
+    ready, refused = await workers(body, memo, spec, 1, remove=False, recall=Recall())
 
     assert ready == 0
     assert refused is not None

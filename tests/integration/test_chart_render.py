@@ -35,6 +35,7 @@ from kdial_api import cli as api_cli
 from kdial_api.stats import AgentMetrics
 from kdial_cli import chart as chart_cli
 from kdial_cli.main import SUBCOMMANDS
+from kdial_operator import kube
 from kdial_operator import metrics as operator_metrics
 from kdial_operator.kube import APPLY_PATCH, Kube
 from kdial_operator.settings import OperatorSettings
@@ -828,6 +829,8 @@ OPERATOR_CALLS = {
         for plural in ("campaigns", "trunkpools", "calleridpools", "contactlists")
     },
     *{("apps", "deployments", verb) for verb in ("get", "create", "patch", "delete")},
+    ("policy", "poddisruptionbudgets", "create"),
+    ("policy", "poddisruptionbudgets", "patch"),
     # Not a call: what blockOwnerDeletion on the Deployment's owner reference requires.
     ("kdial.io", "campaigns/finalizers", "update"),
     ("", "configmaps", "get"),
@@ -847,7 +850,7 @@ def test_every_call_the_operator_makes_itself_is_in_its_rbac() -> None:
     tests run against has no RBAC, so a call missing here would fail only in a real cluster."""
     source = (REPO / "operator" / "kdial_operator" / "kube.py").read_text("utf-8")
     calls = re.findall(
-        r"self\.(apps|core|custom)\.(read|create|patch|delete)_namespaced_(\w+)", source
+        r"self\.(apps|core|custom|policy)\.(read|create|patch|delete)_namespaced_(\w+)", source
     )
     assert len(calls) >= 6, calls
     verbs = {"read": "get", "create": "create", "patch": "patch", "delete": "delete"}
@@ -855,7 +858,7 @@ def test_every_call_the_operator_makes_itself_is_in_its_rbac() -> None:
         if what == "custom_object_status":
             wanted = {("kdial.io", f"{kind.plural}/status", "patch") for kind in KINDS}
         else:
-            group = {"apps": "apps", "core": ""}[api]
+            group = {"apps": "apps", "core": "", "policy": "policy"}[api]
             wanted = {(group, what.replace("_", "") + "s", verbs[verb])}
         assert wanted <= OPERATOR_CALLS, (api, verb, what)
 
@@ -864,8 +867,8 @@ def test_the_worker_deployment_is_applied_server_side_with_create_and_patch() ->
     """Server-side apply creates the Deployment when it is absent: the API server authorizes
     that as create, the rest as patch. Never a strategic merge of the whole manifest, which a
     real server refuses (the FreeSWITCH container lists its SIP port twice)."""
-    source = inspect.getsource(Kube.apply_deployment)
-    assert "self.apps.patch_namespaced_deployment" in source
+    assert "self.apps.patch_namespaced_deployment" in inspect.getsource(Kube.apply_deployment)
+    source = inspect.getsource(kube._apply)
     assert "_content_type=APPLY_PATCH" in source and "field_manager=FIELD_MANAGER" in source
     assert APPLY_PATCH == "application/apply-patch+yaml"
     assert {("apps", "deployments", "create"), ("apps", "deployments", "patch")} <= OPERATOR_CALLS

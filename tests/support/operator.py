@@ -85,6 +85,7 @@ class Api:
         self.custom = client.CustomObjectsApi(self.api)
         self.apps = client.AppsV1Api(self.api)
         self.core = client.CoreV1Api(self.api)
+        self.policy = client.PolicyV1Api(self.api)
         self.namespace = namespace
 
     def create(self, plural: str, name: str, spec: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -138,10 +139,14 @@ class Api:
         self.core.create_namespaced_secret(self.namespace, body)  # type: ignore[arg-type]  # a dict body as well
 
     def deployment(self, name: str) -> dict[str, Any] | None:
+        return self._read(self.apps.read_namespaced_deployment, name)
+
+    def disruption_budget(self, name: str) -> dict[str, Any] | None:
+        return self._read(self.policy.read_namespaced_pod_disruption_budget, name)
+
+    def _read(self, method: Any, name: str) -> dict[str, Any] | None:
         try:
-            response = self.apps.read_namespaced_deployment(
-                name, self.namespace, _preload_content=False
-            )
+            response = method(name, self.namespace, _preload_content=False)
         except client.ApiException as error:
             if error.status == 404:
                 return None

@@ -35,6 +35,11 @@ only read by name, never listed or watched; the only ones written are the pools'
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [get, create, patch, delete]
+# Application: the workers' PodDisruptionBudget (owned by the campaign), so a node drain
+# evicts one worker at a time; written by server-side apply.
+- apiGroups: [policy]
+  resources: [poddisruptionbudgets]
+  verbs: [create, patch]
 # Application: the Deployment's owner reference blocks the campaign's deletion until it is gone
 # (blockOwnerDeletion), which clusters enforcing OwnerReferencesPermissionEnforcement (OpenShift
 # among them) allow only to those who may update the owner's finalizers.
