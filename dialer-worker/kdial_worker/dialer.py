@@ -546,8 +546,8 @@ class Dialer:
             overdue = call.overdue(time.time()) and not call.to_agent
             if overdue and not (call.killed or call.abandoned):
                 self._abandon(call, abandon_message)
-            if call.lease.lapsing(time.monotonic()):
-                self._fence(call, UNVOUCHED)
+            if call.lease.outlived(time.monotonic(), self.settings.reclaim_delay_seconds):
+                self._fence(call)
             if time.time() > deadline and not call.killed:
                 log.warning("attempt %s outlived its limits; hanging up", call.attempt)
                 self._kill(call)
@@ -727,18 +727,15 @@ class Dialer:
         self._lapsed([g for g in lapsed if g.attempt in up])
         if lost:
             metrics.LEASES_LOST.labels(self.campaign).inc(len(lost))
+            # Reclaimed: each call is hung up before its contact is due again (`_follow`).
             log.warning("%s lost while their calls were up", plural(len(lost), "lease"))
-        for call in calls:
-            if call.attempt in lost and call.attempt in up:
-                self._fence(call, "its lease was lost to a reclaim")
 
-    def _fence(self, call: Call, why: str) -> None:
-        """Hangs up a call whose contact may no longer be this worker's: another worker may
-        dial it again once reclaimed, and the call's trunk permits may go to other calls."""
+    def _fence(self, call: Call) -> None:
+        """Hangs up a call whose contact may be dialled again by another worker soon."""
         if call.killed:
             return
         metrics.CALLS_FENCED.labels(self.campaign).inc()
-        log.warning("attempt %s: %s; hanging up its call", call.attempt, why)
+        log.warning("attempt %s: %s; hanging up its call", call.attempt, UNVOUCHED)
         self._kill(call)
 
     def _lapsed(self, grants: list[caps.Grant]) -> None:

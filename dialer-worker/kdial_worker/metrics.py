@@ -61,8 +61,8 @@ LEASES_LOST = Counter(
 )
 CALLS_FENCED = Counter(
     "kdial_calls_fenced_total",
-    "Calls hung up because their lease could no longer be vouched for (lost, or not renewed "
-    "in time): their contact may be dialled again elsewhere.",
+    "Calls hung up because their lease went unrenewed until their contact could be dialled "
+    "again elsewhere (Redis out of reach, or the worker paused).",
     ["campaign"],
 )
 RECLAIMED = Counter(

@@ -33,12 +33,13 @@ class WorkerSettings(BaseSettings):
     """On SIGTERM: how long calls in flight may run before they are hung up."""
     lease_seconds: float = Field(default=15.0, gt=1)
     """Lease on each claimed contact; renewed while the call lasts, reclaimed if the worker
-    dies. Leases run on Redis's clock. Also the longest a worker keeps its calls up without
-    reaching Redis: past nine tenths of it they are hung up (`kdial_worker.lease`)."""
+    dies. Leases run on Redis's clock. A worker places no call on a lease it has not renewed
+    within nine tenths of it (`kdial_worker.lease`)."""
     reclaim_delay_seconds: float = Field(default=300.0, ge=0)
     """A contact whose worker died is due again only after this, so that a call still alive on
-    an orphaned switch has ended first: a frozen worker hangs up its calls when it wakes, and
-    its liveness probe has it restarted (which hangs up what it left) within about 30 s."""
+    an orphaned switch has ended first: a worker cut off from Redis hangs up its calls before
+    their contacts are due again (so an outage shorter than this drops no call), and a frozen
+    worker's liveness probe has it restarted (which hangs up what it left) within about 30 s."""
     preview_timeout_seconds: float = Field(default=120.0, gt=0, le=150)
     """Preview mode: a record an agent has neither dialled nor skipped this long after they
     previewed it is skipped for them (due again, no attempt counted; they are Ready again).

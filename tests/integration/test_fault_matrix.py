@@ -321,7 +321,8 @@ def redis_out_of_reach(run: Run) -> float:
     must hang its calls up before its leases run out."""
     (worker,) = run.workers
     calls_up(worker, at_least=3)
-    run.fenced = run.in_flight()
+    # Those with a call up: an attempt still on its way to the switch fails at the cut.
+    run.fenced = wait_for("3 calls up on the switch", lambda: on_switch(run, at_least=3))
     run.partition.cut()
     try:
         run.replace(worker, "other", redis_url=run.redis.url)
@@ -330,6 +331,12 @@ def redis_out_of_reach(run: Run) -> float:
     finally:
         run.partition.mend()
     return time.monotonic()
+
+
+def on_switch(run: Run, at_least: int) -> dict[str, str] | None:
+    """The attempts in flight whose calls the switch has up, if there are `at_least`."""
+    up = {uuid: a for uuid, a in run.in_flight().items() if uuid in run.watch.up}
+    return up if len(up) >= at_least else None
 
 
 def reclaimed(run: Run) -> bool:

@@ -38,3 +38,14 @@ def test_a_lease_never_vouched_for_is_lapsing() -> None:
     assert lease.lapsing(1.0)
     lease.renewed(50.0)
     assert not lease.lapsing(50.0)
+
+
+def test_a_call_outlives_its_lease_until_its_contact_could_be_dialled_again() -> None:
+    """Reclaimed at the lease's end at the earliest, the contact is due a reclaim delay later:
+    the call is hung up just before, so an outage shorter than that drops no call."""
+    lease = Lease.taken("a1", started=100.0, seconds=15.0)
+    margin = 15.0 * MARGIN_SHARE
+    assert not lease.outlived(114.0, reclaim_delay=300.0)
+    assert not lease.outlived(415.0 - margin - 0.01, reclaim_delay=300.0)
+    assert lease.outlived(415.0 - margin, reclaim_delay=300.0)
+    assert lease.outlived(115.0 - margin, reclaim_delay=0.0), "no delay: at the lease's end"
