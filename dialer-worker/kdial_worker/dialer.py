@@ -120,6 +120,9 @@ class Dialer:
         self.rng = random.Random()
         self.epoch: str | None = None
         self.draining = False
+        #: Attempts claimed here and not yet over, with or without a call: a drain waits for
+        #: them, or a worker could exit between a claim and its call, its contact in flight.
+        self._claimed: set[str] = set()
         self.halted: str | None = None
         self.healthy_at = time.monotonic()
         # Claiming pauses until then after a permit was refused: claiming contacts only to give
@@ -161,15 +164,16 @@ class Dialer:
             return False
 
     def drain(self, grace: float) -> None:
-        """Stops claiming; lets calls in flight end for `grace` seconds, then hangs them up."""
+        """Stops claiming; lets calls in flight end for `grace` seconds, then hangs them up.
+        An attempt not yet dialled gives its contact back."""
         self.draining = True
         deadline = time.monotonic() + grace
-        while len(self.calls) and time.monotonic() < deadline:
+        while (self.calls or self._claimed) and time.monotonic() < deadline:
             gevent.sleep(0.2)
         for call in list(self.calls.by_uuid.values()):
             self._kill(call)
         deadline = time.monotonic() + 10
-        while len(self.calls) and time.monotonic() < deadline:
+        while (self.calls or self._claimed) and time.monotonic() < deadline:
             gevent.sleep(0.1)
         for greenlet in self._greenlets:
             greenlet.kill()
@@ -242,6 +246,7 @@ class Dialer:
             self._redis_lost = False
         metrics.CLAIMS.labels(self.campaign).inc(len(claims))
         for claimed in claims:
+            self._claimed.add(claimed.attempt)
             gevent.spawn(self._attempt, claimed, rt)
         return len(claims)
 
@@ -277,6 +282,7 @@ class Dialer:
             # The lease keeps the contact safe: it will be reclaimed, never lost.
             log.exception("attempt %s failed", claimed.attempt)
         finally:
+            self._claimed.discard(claimed.attempt)
             if rt.spec.mode is CampaignMode.PREDICTIVE:
                 self.paced.forget(claimed.attempt)
             self._room.set()
@@ -359,6 +365,9 @@ class Dialer:
         try:
             if claimed.lease.lapsing(time.monotonic()):
                 self._not_placed(claimed)
+                return
+            if self.draining:
+                self._undialled(claimed, "Draining")
                 return
             call = self._call(
                 claimed, contact, rt, route.trunk, route.caller.number, grant=grant, held=held
