@@ -348,6 +348,10 @@ class Dialer:
     ) -> None:
         """Dials the contact; `held` is the answered leg of the agent who waits for it
         (Preview)."""
+        if self.draining:
+            # Before any permit: a CPS grant taken only to be given back stays spent.
+            self._undialled(claimed, "Draining")
+            return
         history, now = claimed.history, time.time()
         shown = {n: ms / 1000 for n, ms in (history.get("shown") or {}).items()}
         caller = choice.pick_caller_id(
@@ -365,9 +369,6 @@ class Dialer:
         try:
             if claimed.lease.lapsing(time.monotonic()):
                 self._not_placed(claimed)
-                return
-            if self.draining:
-                self._undialled(claimed, "Draining")
                 return
             call = self._call(
                 claimed, contact, rt, route.trunk, route.caller.number, grant=grant, held=held
@@ -724,7 +725,7 @@ class Dialer:
     def _renew(self) -> None:
         calls = list(self.calls.by_uuid.values())
         leases = [c.lease for c in calls] + list(self.previews.held.values())
-        lost = {lease.attempt for lease in ledger.renew(self.rdb, self.keys, leases)}
+        lost = ledger.renew(self.rdb, self.keys, leases)
         live = [
             c.grant for c in calls if c.uuid in self.calls.by_uuid and c.attempt not in self._unheld
         ]
