@@ -289,25 +289,28 @@ class Dialer:
 
     def _contact(self, claimed: ledger.Claim, rt: Runtime) -> Contact | None:
         """The contact if it may be dialled now; otherwise it is given back or closed."""
+        raw = self.rdb.hget(rt.contacts_key, claimed.contact)
+        contact = None if raw is None else admission.decoded(raw)
+        suppressed = isinstance(contact, Contact) and any(
+            self.rdb.sismember(key, contact.number) for key in rt.suppression_keys
+        )
+        # Checked after the reads, not before: a list deleted meanwhile (its keys never come
+        # back) read as "no such contact" or "nobody suppressed", which says nothing of this
+        # contact. The operator halts the campaign on its next pass.
         if not all(self.rdb.exists(key) for key in rt.list_versions):
-            # A list was deleted (the operator halts the campaign on its next pass): its
-            # contacts or do-not-call numbers are gone, which says nothing of this contact.
             self._undialled(claimed, "ListGone", delay=LIST_GONE_SECONDS)
             return None
-        raw = self.rdb.hget(rt.contacts_key, claimed.contact)
         if raw is None and runtime.contacts_key(self.rdb, self.keys) != rt.contacts_key:
             # The campaign moved to another list since this worker read its config: the
             # contact may well be in the new one.
             self._undialled(claimed, "ListChanged", delay=1)
             return None
-        if raw is None:
+        if contact is None:
             self._undialled(claimed, "Removed", close=True)
             return None
-        contact = admission.decoded(raw)
         if isinstance(contact, admission.Undialled):
             self._refused(claimed, contact)
             return None
-        suppressed = any(self.rdb.sismember(key, contact.number) for key in rt.suppression_keys)
         refused = admission.refusal(
             contact,
             suppressed=suppressed,
